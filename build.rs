@@ -1,0 +1,39 @@
+//! Records build facts for `openshell-sandbox version`: git commit, whether
+//! the tree was clean, target triple, rustc version and profile. Nothing
+//! time-dependent is recorded, so two builds of one commit are identical.
+
+use std::process::Command;
+
+fn run(cmd: &str, args: &[&str]) -> Option<String> {
+    let out = Command::new(cmd).args(args).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    Some(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn main() {
+    let commit = std::env::var("OPENSHELL_BUILD_COMMIT")
+        .ok()
+        .or_else(|| run("git", &["rev-parse", "HEAD"]))
+        .unwrap_or_else(|| "unknown".into());
+    let dirty = match std::env::var("OPENSHELL_BUILD_DIRTY") {
+        Ok(v) => v == "1" || v == "true",
+        Err(_) => run("git", &["status", "--porcelain", "--untracked-files=no"])
+            .map(|s| !s.is_empty())
+            .unwrap_or(true),
+    };
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let rustc_version = run(&rustc, &["--version"]).unwrap_or_else(|| "unknown".into());
+    let target = std::env::var("TARGET").unwrap_or_else(|_| "unknown".into());
+    let profile = std::env::var("PROFILE").unwrap_or_else(|_| "unknown".into());
+    println!("cargo:rustc-env=OPENSHELL_COMMIT={commit}");
+    println!("cargo:rustc-env=OPENSHELL_DIRTY={dirty}");
+    println!("cargo:rustc-env=OPENSHELL_RUSTC={rustc_version}");
+    println!("cargo:rustc-env=OPENSHELL_TARGET={target}");
+    println!("cargo:rustc-env=OPENSHELL_PROFILE={profile}");
+    println!("cargo:rerun-if-env-changed=OPENSHELL_BUILD_COMMIT");
+    println!("cargo:rerun-if-env-changed=OPENSHELL_BUILD_DIRTY");
+    println!("cargo:rerun-if-changed=.git/HEAD");
+    println!("cargo:rerun-if-changed=.git/index");
+}

@@ -1,0 +1,65 @@
+//! The `apply` phase: perform a [`Plan`] in one fixed order, in a
+//! single-threaded process. Any failure returns an error before exec, so
+//! nothing half-applied ever runs.
+//!
+//! Order, and why:
+//!
+//! 1. Close inherited fds (except preserved ones) — before we open our own.
+//! 2. Open Landlock path fds and build the ruleset, as root — so root-only
+//!    directories can be granted; the fds are O_PATH|O_CLOEXEC.
+//! 3. Verify device nodes (CDI).
+//! 4. New session, rlimits — need no privilege, but setrlimit raising a
+//!    hard limit does, so before the identity switch.
+//! 5. Open what must be read after Landlock (`/proc/self/status` for the
+//!    read-back, the `--report` file) — Landlock checks opens, not reads.
+//! 6. setgroups -> setresgid -> setresuid, keeping only the capabilities
+//!    the plan keeps (SECBIT_KEEP_CAPS across the switch), then verify that
+//!    setresuid(0,0,0) fails.
+//! 7. chdir to the workdir — as the target user, so permissions are its own.
+//! 8. Capability sets: bounding, inheritable, permitted, effective, ambient,
+//!    then securebits locked.
+//! 9. no_new_privs — required by Landlock and seccomp for an unprivileged
+//!    process, and it stops setuid binaries from regaining privilege.
+//! 10. Landlock restrict_self, checking the kernel enforced what the plan
+//!     says.
+//! 11. seccomp filter last: everything above needs syscalls it denies.
+//! 12. Read back /proc/self/status and compare with the plan.
+//!
+//! Then `exec`.
+
+use crate::error::Result;
+use crate::plan::Plan;
+use crate::{capabilities, identity, landlock, process, seccomp, verify};
+
+/// What was applied, for `--report` and the log.
+#[derive(Debug, serde::Serialize)]
+pub struct Applied {
+    pub landlock: landlock::Status,
+    pub seccomp: seccomp::Status,
+    pub readback: verify::Readback,
+}
+
+/// Apply the plan to this process. `keep_fds` survive step 1.
+pub fn apply(plan: &Plan, keep_fds: &[i32]) -> Result<(Applied, verify::Handles)> {
+    process::close_fds(keep_fds)?; // 1
+    let ruleset = landlock::prepare(plan)?; // 2
+    // 3: device nodes are verified when the CDI plan is built.
+    process::new_session()?; // 4
+    process::set_rlimits(&plan.rlimits)?;
+    let handles = verify::open_handles()?; // 5
+    identity::switch(&plan.identity, &plan.capabilities)?; // 6
+    process::chdir(plan.workdir.as_deref())?; // 7
+    capabilities::apply(&plan.capabilities)?; // 8
+    capabilities::set_no_new_privs()?; // 9
+    let ll = landlock::restrict(ruleset, plan)?; // 10
+    let sc = seccomp::install(&plan.seccomp)?; // 11
+    let readback = verify::readback(&handles, plan)?; // 12
+    Ok((
+        Applied {
+            landlock: ll,
+            seccomp: sc,
+            readback,
+        },
+        handles,
+    ))
+}

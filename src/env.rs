@@ -1,0 +1,130 @@
+//! The workload's environment is built, never inherited.
+//!
+//! Order of precedence (later wins): the allowlist passed through from the
+//! supervisor's environment (PATH, TERM, LANG, LANGUAGE, LC_*, TZ, plus
+//! `environment.pass`), then HOME/USER/LOGNAME/SHELL of the target user,
+//! then `environment.set`, then CDI device env, then `OPENSHELL_SANDBOX=1`.
+//! Anything else in the supervisor's environment — tokens, credentials,
+//! `LD_PRELOAD` — never reaches the workload.
+
+use serde::Serialize;
+
+use crate::identity::IdentityPlan;
+use crate::policy::Policy;
+use crate::probe::HostFacts;
+
+/// Passed through when present in the supervisor's environment.
+pub const DEFAULT_PASS: [&str; 6] = ["PATH", "TERM", "LANG", "LANGUAGE", "LC_*", "TZ"];
+
+/// PATH when the supervisor has none.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EnvOrigin {
+    /// Copied from the supervisor's environment (value not shown in plans).
+    Pass,
+    Identity,
+    Policy,
+    Device,
+    Fixed,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EnvVar {
+    pub name: String,
+    pub origin: EnvOrigin,
+    /// `None` for passed variables: their values are not printed.
+    pub value: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct EnvPlan {
+    /// Patterns passed through (`NAME` or `PREFIX*`).
+    pub pass: Vec<String>,
+    pub vars: Vec<EnvVar>,
+}
+
+fn matches(pattern: &str, name: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => name.starts_with(prefix),
+        None => pattern == name,
+    }
+}
+
+/// Set `name` (replacing in place, so a variable keeps its first position
+/// and takes its last value).
+pub fn set(vars: &mut Vec<EnvVar>, name: &str, value: Option<String>, origin: EnvOrigin) {
+    match vars.iter_mut().find(|v| v.name == name) {
+        Some(v) => {
+            v.value = value;
+            v.origin = origin;
+        }
+        None => vars.push(EnvVar {
+            name: name.to_string(),
+            origin,
+            value,
+        }),
+    }
+}
+
+pub fn plan(policy: &Policy, host: &HostFacts, id: &IdentityPlan) -> EnvPlan {
+    let env_cfg = policy.environment.clone().unwrap_or_default();
+    let mut pass: Vec<String> = DEFAULT_PASS.iter().map(|s| s.to_string()).collect();
+    for p in &env_cfg.pass {
+        if !pass.contains(p) {
+            pass.push(p.clone());
+        }
+    }
+    let mut vars = Vec::new();
+    for (k, _) in &host.env {
+        if pass.iter().any(|p| matches(p, k)) {
+            set(&mut vars, k, None, EnvOrigin::Pass);
+        }
+    }
+    if !vars.iter().any(|v| v.name == "PATH") {
+        set(
+            &mut vars,
+            "PATH",
+            Some(DEFAULT_PATH.into()),
+            EnvOrigin::Fixed,
+        );
+    }
+    set(
+        &mut vars,
+        "HOME",
+        Some(id.home.clone()),
+        EnvOrigin::Identity,
+    );
+    let user = id.user_name.clone().unwrap_or_else(|| id.uid.to_string());
+    set(&mut vars, "USER", Some(user.clone()), EnvOrigin::Identity);
+    set(&mut vars, "LOGNAME", Some(user), EnvOrigin::Identity);
+    if let Some(sh) = &id.shell {
+        set(&mut vars, "SHELL", Some(sh.clone()), EnvOrigin::Identity);
+    }
+    for (k, v) in &env_cfg.set {
+        set(&mut vars, k, Some(v.clone()), EnvOrigin::Policy);
+    }
+    set(
+        &mut vars,
+        "OPENSHELL_SANDBOX",
+        Some("1".into()),
+        EnvOrigin::Fixed,
+    );
+    EnvPlan { pass, vars }
+}
+
+/// The concrete `NAME=value` list for execve, filling passed values from
+/// the supervisor's environment.
+pub fn materialize(plan: &EnvPlan, host_env: &[(String, String)]) -> Vec<(String, String)> {
+    plan.vars
+        .iter()
+        .filter_map(|v| {
+            let value = match &v.value {
+                Some(x) => x.clone(),
+                None => host_env.iter().find(|(k, _)| *k == v.name)?.1.clone(),
+            };
+            Some((v.name.clone(), value))
+        })
+        .collect()
+}

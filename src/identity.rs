@@ -1,0 +1,354 @@
+//! Who the workload runs as.
+//!
+//! Names are resolved by reading the image's `/etc/passwd` and `/etc/group`
+//! (the binary is static: no NSS). Numeric ids need no files. Without a
+//! policy identity the workload runs as the image's `sandbox` user when it
+//! exists, else as 65534:65534 (`nobody`/`nogroup` by convention). A
+//! numeric user with no passwd entry and no `run_as_group` gets gid = uid.
+//!
+//! When the supervisor itself starts unprivileged (`runAsNonRoot`,
+//! rootless) it keeps its identity; a policy asking for another one is a
+//! blocker, since only root could switch.
+
+use serde::Serialize;
+
+use crate::policy::Policy;
+use crate::policy::model::Id;
+use crate::probe::HostFacts;
+
+pub const NOBODY: u32 = 65534;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct IdentityPlan {
+    pub uid: u32,
+    pub gid: u32,
+    /// Supplementary groups after the switch (`None`: unchanged, because
+    /// the supervisor started unprivileged and cannot call setgroups).
+    pub groups: Option<Vec<u32>>,
+    pub user_name: Option<String>,
+    pub home: String,
+    pub shell: Option<String>,
+    /// Where the identity came from, in words.
+    pub source: String,
+    /// uid the supervisor started as.
+    pub starting_uid: u32,
+    /// Whether setgroups/setresgid/setresuid will run.
+    pub switch: bool,
+    #[serde(skip)]
+    pub blocker: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PasswdEntry {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub home: String,
+    pub shell: String,
+}
+
+/// Parse `/etc/passwd` text; malformed lines are skipped.
+pub fn parse_passwd(text: &str) -> Vec<PasswdEntry> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            if f.len() < 7 {
+                return None;
+            }
+            Some(PasswdEntry {
+                name: f.first()?.to_string(),
+                uid: f.get(2)?.parse().ok()?,
+                gid: f.get(3)?.parse().ok()?,
+                home: f.get(5)?.to_string(),
+                shell: f.get(6)?.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Parse `/etc/group` text into (name, gid, members).
+pub fn parse_group(text: &str) -> Vec<(String, u32, Vec<String>)> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            if f.len() < 4 {
+                return None;
+            }
+            let members = f
+                .get(3)?
+                .split(',')
+                .filter(|m| !m.is_empty())
+                .map(str::to_string)
+                .collect();
+            Some((f.first()?.to_string(), f.get(2)?.parse().ok()?, members))
+        })
+        .collect()
+}
+
+fn numeric(id: &Id) -> Option<u32> {
+    if id.0.bytes().all(|b| b.is_ascii_digit()) {
+        id.0.parse().ok()
+    } else {
+        None
+    }
+}
+
+fn lookup_group(host: &HostFacts, id: &Id, what: &str) -> Result<u32, String> {
+    if let Some(n) = numeric(id) {
+        return Ok(n);
+    }
+    let groups = host.group.as_deref().map(parse_group).unwrap_or_default();
+    match groups.iter().find(|(n, _, _)| *n == id.0) {
+        Some((_, 0, _)) => Err(format!("identity: {what} {:?} is gid 0 (root)", id.0)),
+        Some((_, gid, _)) => Ok(*gid),
+        None if host.group.is_none() => Err(format!(
+            "identity: {what} {:?} cannot be resolved: the image has no /etc/group (use a numeric id)",
+            id.0
+        )),
+        None => Err(format!(
+            "identity: {what} {:?} not found in /etc/group",
+            id.0
+        )),
+    }
+}
+
+/// Decide the workload identity.
+pub fn plan(policy: &Policy, host: &HostFacts) -> IdentityPlan {
+    let proc_ = policy.process.clone().unwrap_or_default();
+    let users = host.passwd.as_deref().map(parse_passwd).unwrap_or_default();
+    let mut blocker = None;
+    let mut fail = |m: String| {
+        if blocker.is_none() {
+            blocker = Some(m);
+        }
+    };
+
+    // The user: (uid, passwd entry if any, source).
+    let (uid, entry, source) = match &proc_.run_as_user {
+        Some(u) => match numeric(u) {
+            Some(n) => (
+                n,
+                users.iter().find(|e| e.uid == n).cloned(),
+                "policy".to_string(),
+            ),
+            None => match users.iter().find(|e| e.name == u.0) {
+                Some(e) => (e.uid, Some(e.clone()), "policy".to_string()),
+                None => {
+                    fail(if host.passwd.is_none() {
+                        format!(
+                            "identity: user {:?} cannot be resolved: the image has no /etc/passwd (use a numeric id)",
+                            u.0
+                        )
+                    } else {
+                        format!("identity: user {:?} not found in /etc/passwd", u.0)
+                    });
+                    (NOBODY, None, "policy".to_string())
+                }
+            },
+        },
+        None if host.uid != 0 => (
+            host.uid,
+            users.iter().find(|e| e.uid == host.uid).cloned(),
+            "current user (started unprivileged)".to_string(),
+        ),
+        None => match users.iter().find(|e| e.name == "sandbox") {
+            Some(e) => (
+                e.uid,
+                Some(e.clone()),
+                "default: the image's sandbox user".to_string(),
+            ),
+            None => (
+                NOBODY,
+                None,
+                "default: 65534 (the image has no sandbox user)".to_string(),
+            ),
+        },
+    };
+    if uid == 0 {
+        fail("identity: the workload would run as uid 0 (root)".to_string());
+    }
+
+    let gid = match &proc_.run_as_group {
+        Some(g) => lookup_group(host, g, "group").unwrap_or_else(|e| {
+            fail(e);
+            NOBODY
+        }),
+        None if proc_.run_as_user.is_none() && host.uid != 0 => host.gid,
+        None => match &entry {
+            Some(e) => e.gid,
+            None if proc_.run_as_user.is_none() => NOBODY,
+            None => uid,
+        },
+    };
+    if gid == 0 {
+        fail("identity: the workload's group would be gid 0 (root)".to_string());
+    }
+
+    let mut groups = Vec::new();
+    for g in &proc_.supplementary_groups {
+        match lookup_group(host, g, "supplementary group") {
+            Ok(0) => fail(format!(
+                "identity: supplementary group {:?} is gid 0 (root)",
+                g.0
+            )),
+            Ok(n) => {
+                if !groups.contains(&n) {
+                    groups.push(n);
+                }
+            }
+            Err(e) => fail(e),
+        }
+    }
+
+    let switch = host.uid == 0;
+    if !switch {
+        if uid != host.uid || gid != host.gid {
+            fail(format!(
+                "identity: the supervisor runs as uid {} gid {} and cannot switch to uid {uid} gid {gid}",
+                host.uid, host.gid
+            ));
+        }
+        if !groups.is_empty() {
+            fail(format!(
+                "identity: the supervisor runs as uid {} and cannot set supplementary groups",
+                host.uid
+            ));
+        }
+    }
+
+    IdentityPlan {
+        uid,
+        gid,
+        groups: if switch { Some(groups) } else { None },
+        user_name: entry.as_ref().map(|e| e.name.clone()),
+        home: entry
+            .as_ref()
+            .map(|e| e.home.clone())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "/".to_string()),
+        shell: entry.as_ref().map(|e| e.shell.clone()).filter(|s| !s.is_empty()),
+        source,
+        starting_uid: host.uid,
+        switch,
+        blocker: blocker.map(|b| {
+            if switch {
+                b
+            } else {
+                format!("{b}\nhint: set securityContext.runAsUser/runAsGroup to match, or remove process.run_as_user/run_as_group from the policy")
+            }
+        }),
+    }
+}
+
+/// setgroups -> setresgid -> setresuid, keeping the plan's capabilities
+/// (stub; fails closed).
+pub fn switch(_id: &IdentityPlan, _caps: &crate::plan::CapabilityPlan) -> crate::error::Result<()> {
+    Err(crate::error::Error::apply(
+        "identity",
+        "not implemented in this build",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PASSWD: &str =
+        "root:x:0:0:root:/root:/bin/sh\nsandbox:x:1000:1000::/home/sandbox:/bin/sh\nbad line\n";
+    const GROUP: &str = "root:x:0:\nsandbox:x:1000:\nvideo:x:44:sandbox\n";
+
+    fn host(uid: u32) -> HostFacts {
+        HostFacts {
+            uid,
+            gid: uid,
+            passwd: Some(PASSWD.into()),
+            group: Some(GROUP.into()),
+            ..HostFacts::default()
+        }
+    }
+
+    fn policy(y: &str) -> Policy {
+        crate::policy::parse_str("t.yaml", y).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    #[test]
+    fn default_is_the_images_sandbox_user() {
+        let p = plan(&policy("version: 1\n"), &host(0));
+        assert_eq!(
+            (p.uid, p.gid, p.home.as_str()),
+            (1000, 1000, "/home/sandbox")
+        );
+        assert_eq!(p.groups, Some(vec![]));
+        assert!(p.blocker.is_none());
+    }
+
+    #[test]
+    fn default_without_sandbox_user_is_65534() {
+        let mut h = host(0);
+        h.passwd = Some("root:x:0:0::/root:/bin/sh\n".into());
+        let p = plan(&policy("version: 1\n"), &h);
+        assert_eq!((p.uid, p.gid), (NOBODY, NOBODY));
+    }
+
+    #[test]
+    fn numeric_user_without_entry_gets_gid_equal_uid() {
+        let p = plan(
+            &policy("version: 1\nprocess: {run_as_user: 1500}\n"),
+            &host(0),
+        );
+        assert_eq!((p.uid, p.gid), (1500, 1500));
+    }
+
+    #[test]
+    fn names_resolve_from_image_files() {
+        let p = plan(
+            &policy(
+                "version: 1\nprocess: {run_as_user: sandbox, supplementary_groups: [video, 7]}\n",
+            ),
+            &host(0),
+        );
+        assert_eq!((p.uid, p.gid), (1000, 1000));
+        assert_eq!(p.groups, Some(vec![44, 7]));
+    }
+
+    #[test]
+    fn unknown_name_and_missing_files_block() {
+        let p = plan(
+            &policy("version: 1\nprocess: {run_as_user: app}\n"),
+            &host(0),
+        );
+        assert_eq!(
+            p.blocker.as_deref(),
+            Some("identity: user \"app\" not found in /etc/passwd")
+        );
+        let mut h = host(0);
+        h.passwd = None;
+        let p = plan(&policy("version: 1\nprocess: {run_as_user: app}\n"), &h);
+        assert!(
+            p.blocker
+                .unwrap_or_default()
+                .contains("the image has no /etc/passwd")
+        );
+    }
+
+    #[test]
+    fn unprivileged_start_keeps_identity_and_refuses_another() {
+        let p = plan(&policy("version: 1\n"), &host(1500));
+        assert_eq!((p.uid, p.gid, p.switch), (1500, 1500, false));
+        assert!(p.blocker.is_none());
+        let p = plan(
+            &policy("version: 1\nprocess: {run_as_user: 1600}\n"),
+            &host(1500),
+        );
+        let b = p.blocker.unwrap_or_default();
+        assert!(
+            b.starts_with(
+                "identity: the supervisor runs as uid 1500 gid 1500 and cannot switch to uid 1600"
+            ),
+            "{b}"
+        );
+        assert!(b.contains("hint: set securityContext.runAsUser"));
+    }
+}

@@ -1,0 +1,612 @@
+//! The `plan` phase: a pure function from (policy, run options, host facts)
+//! to a [`Plan`] — plain data listing every rule this host would enforce and
+//! every one it could not. `openshell-sandbox plan` prints it; `apply`
+//! performs exactly it; tests compare it whole. Nothing here reads the host:
+//! everything host-dependent arrives in [`HostFacts`] from `probe`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+
+use crate::identity::{self, IdentityPlan};
+use crate::policy::model::{Compatibility, Policy, RlimitValue};
+use crate::policy::{Source, paths, validate};
+use crate::probe::{HostFacts, LandlockSupport, PathKind};
+use crate::{env, seccomp};
+
+/// Highest Landlock ABI this build knows how to use.
+pub const LANDLOCK_ABI_KNOWN: u32 = 10;
+
+/// How the workload is started.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Apply, then replace this process with the workload.
+    Exec,
+    /// Fork; the child applies and execs, the parent stays as a minimal init.
+    Init,
+}
+
+/// Run options that shape the plan (from the command line).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    pub workdir: Option<String>,
+    pub devices: Vec<String>,
+    pub cdi_dirs: Vec<String>,
+    /// `Some(true)` = `--init`, `Some(false)` = `--exec`, `None` = decide.
+    pub init: Option<bool>,
+    pub preserve_fds: Vec<i32>,
+    pub command: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Plan {
+    pub policy: PolicyInfo,
+    pub mode: Mode,
+    pub command: Vec<String>,
+    pub workdir: Option<String>,
+    pub identity: IdentityPlan,
+    pub filesystem: FilesystemPlan,
+    pub network: NetworkPlan,
+    pub environment: env::EnvPlan,
+    pub rlimits: Vec<RlimitPlan>,
+    pub capabilities: CapabilityPlan,
+    pub seccomp: seccomp::SeccompPlan,
+    pub devices: DevicesPlan,
+    /// Everything the policy asked for that this host will not enforce,
+    /// in words. Empty under full enforcement.
+    pub dropped: Vec<String>,
+    /// Conditions that stop `run` with exit 125 (`plan` only reports them).
+    pub blockers: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PolicyInfo {
+    pub source: Source,
+    pub description: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Access {
+    ReadOnly,
+    ReadWrite,
+    /// A CDI device node: read/write as its permissions say, plus ioctl.
+    Device,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleOrigin {
+    Policy,
+    Workdir,
+    Baseline,
+    Device,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FsRule {
+    pub path: String,
+    pub access: Access,
+    pub origin: RuleOrigin,
+    /// Landlock rights granted beneath the path, under the ABI in use.
+    pub rights: Vec<&'static str>,
+    /// `directory`, `file`, `char_device`, ... or `missing`.
+    pub kind: PathKind,
+    pub present: bool,
+    /// Why a rule is skipped (missing path under best_effort).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LandlockFeatures {
+    pub filesystem: bool,
+    pub truncate: bool,
+    pub ioctl_dev: bool,
+    pub network: bool,
+    pub scopes: bool,
+    pub audit: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FilesystemPlan {
+    pub compatibility: Compatibility,
+    /// What the kernel reported for Landlock.
+    pub kernel: LandlockSupport,
+    /// ABI rules are built for: min(kernel, this build's highest).
+    pub abi: u32,
+    /// Features that are required (a shortfall is a 125).
+    pub required: LandlockFeatures,
+    /// Features that will actually be enforced on this host.
+    pub enforced: LandlockFeatures,
+    /// Handled filesystem rights (everything not granted below is denied).
+    pub handled: Vec<&'static str>,
+    pub rules: Vec<FsRule>,
+    pub scopes: Vec<&'static str>,
+    pub log_denials: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NetworkPlan {
+    /// AF_INET/AF_INET6 sockets (seccomp): allowed only when the policy
+    /// declares any network access.
+    pub inet_sockets: bool,
+    /// Landlock TCP rules (ABI >= 4): ports the workload may connect to /
+    /// bind. Everything else is denied when enforced.
+    pub connect_tcp: Vec<u16>,
+    pub bind_tcp: Vec<u16>,
+    pub tcp_enforced: bool,
+    /// What the policy says that only an OpenShell network proxy enforces.
+    pub proxy_only: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RlimitPlan {
+    pub name: &'static str,
+    pub soft: Option<u64>,
+    pub hard: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CapabilityPlan {
+    /// Kept in bounding, inheritable, permitted and raised as ambient.
+    pub keep: Vec<String>,
+    /// Bit mask of `keep` (`/proc/self/status` CapBnd/CapPrm/... must equal it).
+    pub mask: u64,
+    pub securebits: Vec<&'static str>,
+    pub no_new_privs: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DeviceRequest {
+    pub name: String,
+    /// `flag`, `policy` or `NVIDIA_VISIBLE_DEVICES`.
+    pub source: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DevicesPlan {
+    pub requested: Vec<DeviceRequest>,
+    pub spec_dirs: Vec<String>,
+    pub runtime_applied: bool,
+}
+
+/// Landlock filesystem rights by ABI, in the kernel's bit order.
+const FS_RIGHTS: [(&str, u32, bool); 17] = [
+    // (name, first ABI, applies to files)
+    ("execute", 1, true),
+    ("write_file", 1, true),
+    ("read_file", 1, true),
+    ("read_dir", 1, false),
+    ("remove_dir", 1, false),
+    ("remove_file", 1, false),
+    ("make_char", 1, false),
+    ("make_dir", 1, false),
+    ("make_reg", 1, false),
+    ("make_sock", 1, false),
+    ("make_fifo", 1, false),
+    ("make_block", 1, false),
+    ("make_sym", 1, false),
+    ("refer", 2, false),
+    ("truncate", 3, true),
+    ("ioctl_dev", 5, true),
+    ("resolve_unix", 9, false),
+];
+
+const READ_RIGHTS: [&str; 3] = ["execute", "read_file", "read_dir"];
+
+/// The rights `access` grants on a path of `kind` under `abi`.
+pub fn fs_rights(abi: u32, access: Access, kind: PathKind, dev_write: bool) -> Vec<&'static str> {
+    let is_dir = matches!(kind, PathKind::Directory | PathKind::Missing);
+    FS_RIGHTS
+        .iter()
+        .filter(|(_, since, _)| *since <= abi)
+        .filter(|(_, _, file_ok)| is_dir || *file_ok)
+        .filter(|(name, _, _)| match access {
+            Access::ReadOnly => READ_RIGHTS.contains(name),
+            Access::ReadWrite => true,
+            Access::Device => {
+                matches!(*name, "read_file" | "ioctl_dev")
+                    || (dev_write && matches!(*name, "write_file" | "truncate"))
+            }
+        })
+        .map(|(n, _, _)| *n)
+        .collect()
+}
+
+pub fn handled_rights(abi: u32) -> Vec<&'static str> {
+    FS_RIGHTS
+        .iter()
+        .filter(|(_, since, _)| *since <= abi)
+        .map(|(n, _, _)| *n)
+        .collect()
+}
+
+fn required(policy_req: Option<bool>, compat: Compatibility, used: bool) -> bool {
+    used && policy_req.unwrap_or(compat == Compatibility::HardRequirement)
+}
+
+/// Build the plan. Pure: the same inputs always give the same plan.
+pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFacts) -> Plan {
+    let mut dropped = Vec::new();
+    let mut blockers = Vec::new();
+
+    let ll = policy.landlock.clone().unwrap_or_default();
+    let compat = ll.compatibility;
+    let kernel_abi = host.landlock.abi();
+    let abi = kernel_abi.min(LANDLOCK_ABI_KNOWN);
+
+    // ---- workdir ----
+    let workdir = opts
+        .workdir
+        .clone()
+        .or_else(|| policy.process.as_ref().and_then(|p| p.workdir.clone()))
+        .map(|w| paths::normalize(&w));
+
+    // ---- filesystem rules ----
+    let fs = policy.filesystem_policy.clone();
+    let include_workdir = fs.as_ref().is_none_or(|f| f.include_workdir);
+    let mut wanted: Vec<(String, Access, RuleOrigin)> = Vec::new();
+    if let Some(f) = &fs {
+        for p in &f.read_only {
+            wanted.push((paths::normalize(p), Access::ReadOnly, RuleOrigin::Policy));
+        }
+        for p in &f.read_write {
+            wanted.push((paths::normalize(p), Access::ReadWrite, RuleOrigin::Policy));
+        }
+    }
+    if include_workdir {
+        if let Some(w) = &workdir {
+            wanted.push((w.clone(), Access::ReadWrite, RuleOrigin::Workdir));
+        }
+    }
+    // One rule per path: read-write wins over read-only, first origin kept.
+    let mut by_path: BTreeMap<String, (Access, RuleOrigin)> = BTreeMap::new();
+    for (p, a, o) in wanted {
+        by_path
+            .entry(p)
+            .and_modify(|e| {
+                if a > e.0 {
+                    *e = (a, o);
+                }
+            })
+            .or_insert((a, o));
+    }
+    let mut rules = Vec::new();
+    for (path, (access, origin)) in by_path {
+        let kind = host.path_kind(&path);
+        let present = kind != PathKind::Missing;
+        let skipped = if present {
+            None
+        } else {
+            let why = host.path_error(&path).unwrap_or("does not exist");
+            if compat == Compatibility::HardRequirement {
+                blockers.push(format!(
+                    "landlock: {path}: {why} (landlock.compatibility is hard_requirement)"
+                ));
+            } else {
+                dropped.push(format!("filesystem rule for {path} skipped: {why}"));
+            }
+            Some(why.to_string())
+        };
+        rules.push(FsRule {
+            rights: if present {
+                fs_rights(abi, access, kind, true)
+            } else {
+                Vec::new()
+            },
+            path,
+            access,
+            origin,
+            kind,
+            present,
+            skipped,
+        });
+    }
+
+    // ---- network ----
+    let net_ext = policy.network.clone().unwrap_or_default();
+    let mut connect: BTreeSet<u16> = net_ext.connect_tcp.iter().copied().collect();
+    let bind: BTreeSet<u16> = net_ext.bind_tcp.iter().copied().collect();
+    let mut proxy_only = Vec::new();
+    for (name, rule) in &policy.network_policies {
+        let mut hosts = Vec::new();
+        for ep in &rule.endpoints {
+            let ports = ep.effective_ports();
+            connect.extend(ports.iter().copied());
+            let host = if ep.host.is_empty() {
+                ep.allowed_ips.join(",")
+            } else {
+                ep.host.clone()
+            };
+            let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+            hosts.push(format!("{host}:{}", ports.join(",")));
+        }
+        proxy_only.push(format!(
+            "network_policies.{name}: host names, addresses, paths, L7 rules and binaries ({}) need an OpenShell network proxy; only the ports are enforced here",
+            hosts.join(" ")
+        ));
+    }
+    if !policy.network_middlewares.is_empty() {
+        proxy_only.push(format!(
+            "network_middlewares ({}) run only in an OpenShell network proxy",
+            policy
+                .network_middlewares
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let inet = !connect.is_empty() || !bind.is_empty();
+    let tcp_enforced = abi >= 4;
+
+    // ---- landlock features ----
+    let req = ll.require.clone().unwrap_or_default();
+    let scopes_cfg = ll.scopes.clone().unwrap_or_default();
+    let audit_cfg = ll.audit.clone().unwrap_or_default();
+    let uses_scopes = scopes_cfg.abstract_unix_socket || scopes_cfg.signal;
+    let uses_ioctl = rules.iter().any(|r| r.access != Access::ReadOnly);
+    let required_f = LandlockFeatures {
+        filesystem: required(req.filesystem, compat, true),
+        truncate: required(req.truncate, compat, true),
+        ioctl_dev: required(req.ioctl_dev, compat, uses_ioctl),
+        network: required(req.network, compat, true),
+        scopes: required(req.scopes, compat, uses_scopes),
+        audit: false,
+    };
+    let enforced = LandlockFeatures {
+        filesystem: abi >= 1,
+        truncate: abi >= 3,
+        ioctl_dev: abi >= 5,
+        network: abi >= 4,
+        scopes: abi >= 6 && uses_scopes,
+        audit: abi >= 7 && audit_cfg.log_denials,
+    };
+    // Each feature the policy uses is either enforced, required (a 125),
+    // or dropped and listed in words.
+    let features = [
+        (
+            required_f.filesystem,
+            enforced.filesystem,
+            true,
+            1,
+            "filesystem access control",
+        ),
+        (
+            required_f.truncate,
+            enforced.truncate,
+            true,
+            3,
+            "truncate control",
+        ),
+        (
+            required_f.ioctl_dev,
+            enforced.ioctl_dev,
+            uses_ioctl,
+            5,
+            "ioctl control on device files",
+        ),
+        (
+            required_f.network,
+            enforced.network,
+            true,
+            4,
+            "TCP bind/connect rules",
+        ),
+        (
+            required_f.scopes,
+            abi >= 6,
+            uses_scopes,
+            6,
+            "IPC scoping (abstract unix sockets, signals)",
+        ),
+    ];
+    for (req, enf, used, need, what) in features {
+        if enf || !used {
+            continue;
+        }
+        let cause = format!(
+            "needs Landlock ABI {need}, the kernel provides {}",
+            host.landlock.describe()
+        );
+        if req {
+            blockers.push(format!("landlock: {what} {cause}"));
+        } else if kernel_abi >= 1 || need == 1 {
+            dropped.push(format!("not enforced: {what} ({cause})"));
+        }
+    }
+    if kernel_abi == 0 {
+        // One line says it: no per-path noise when nothing can be enforced.
+        dropped.retain(|d| !d.starts_with("filesystem rule"));
+    }
+    let mut scopes = Vec::new();
+    if abi >= 6 {
+        if scopes_cfg.abstract_unix_socket {
+            scopes.push("abstract_unix_socket");
+        }
+        if scopes_cfg.signal {
+            scopes.push("signal");
+        }
+    }
+
+    // ---- identity, env, caps, seccomp, rlimits, devices ----
+    let identity = identity::plan(policy, host);
+    if let Some(b) = &identity.blocker {
+        blockers.push(b.clone());
+    }
+    let environment = env::plan(policy, host, &identity);
+    let keep: Vec<String> = policy
+        .capabilities
+        .as_ref()
+        .map(|c| {
+            let mut k: Vec<String> = c
+                .keep
+                .iter()
+                .filter_map(|n| validate::capability_index(n).map(|i| validate::CAPABILITIES[i]))
+                .map(|n| format!("CAP_{n}"))
+                .collect();
+            k.sort();
+            k.dedup();
+            k
+        })
+        .unwrap_or_default();
+    let mask = keep
+        .iter()
+        .filter_map(|n| validate::capability_index(n))
+        .fold(0u64, |m, i| m | (1u64 << i));
+    let mut securebits = vec![
+        "noroot",
+        "noroot_locked",
+        "no_setuid_fixup",
+        "no_setuid_fixup_locked",
+        "keep_caps_locked",
+    ];
+    if keep.is_empty() {
+        securebits.extend(["no_cap_ambient_raise", "no_cap_ambient_raise_locked"]);
+    }
+    let capabilities = CapabilityPlan {
+        keep,
+        mask,
+        securebits,
+        no_new_privs: true,
+    };
+
+    let sc = policy.seccomp.clone().unwrap_or_default();
+    let seccomp = seccomp::plan(&seccomp::SeccompConfig {
+        allow: sc.allow,
+        deny: sc.deny,
+        action: match sc.action {
+            crate::policy::model::SeccompAction::Errno => seccomp::DenyAction::Errno,
+            crate::policy::model::SeccompAction::Kill => seccomp::DenyAction::Kill,
+        },
+        log: sc.log,
+        inet,
+        allowed_namespaces: Vec::new(),
+    });
+
+    let rlimits = policy
+        .process
+        .as_ref()
+        .and_then(|p| p.rlimits.as_ref())
+        .map(|r| {
+            r.entries()
+                .into_iter()
+                .map(|(name, v)| RlimitPlan {
+                    name,
+                    soft: limit(v.soft),
+                    hard: limit(v.hard),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+
+    let devices = devices_plan(policy, opts, host);
+
+    let mode = match opts.init {
+        Some(true) => Mode::Init,
+        Some(false) => Mode::Exec,
+        None if host.pid == 1 => Mode::Init,
+        None => Mode::Exec,
+    };
+
+    Plan {
+        policy: PolicyInfo {
+            description: source.describe(),
+            source: source.clone(),
+        },
+        mode,
+        command: opts.command.clone(),
+        workdir,
+        identity,
+        filesystem: FilesystemPlan {
+            compatibility: compat,
+            kernel: host.landlock.clone(),
+            abi,
+            required: required_f,
+            enforced,
+            handled: handled_rights(abi),
+            rules,
+            scopes,
+            log_denials: abi >= 7 && audit_cfg.log_denials,
+        },
+        network: NetworkPlan {
+            inet_sockets: inet,
+            connect_tcp: connect.into_iter().collect(),
+            bind_tcp: bind.into_iter().collect(),
+            tcp_enforced,
+            proxy_only,
+        },
+        environment,
+        rlimits,
+        capabilities,
+        seccomp,
+        devices,
+        dropped,
+        blockers,
+    }
+}
+
+fn limit(v: RlimitValue) -> Option<u64> {
+    match v {
+        RlimitValue::Limited(n) => Some(n),
+        RlimitValue::Unlimited => None,
+    }
+}
+
+/// Device requests in the order they will be resolved: `--device` flags,
+/// then the policy, then `NVIDIA_VISIBLE_DEVICES`.
+pub fn devices_plan(policy: &Policy, opts: &RunOptions, host: &HostFacts) -> DevicesPlan {
+    let cdi = policy
+        .devices
+        .as_ref()
+        .and_then(|d| d.cdi.clone())
+        .unwrap_or_default();
+    let mut requested: Vec<DeviceRequest> = Vec::new();
+    let mut push = |name: String, source: &str| {
+        if !requested.iter().any(|r| r.name == name) {
+            requested.push(DeviceRequest {
+                name,
+                source: source.to_string(),
+            });
+        }
+    };
+    for d in &opts.devices {
+        push(d.clone(), "flag");
+    }
+    for d in &cdi.devices {
+        push(d.clone(), "policy");
+    }
+    if let Some(v) = host.env_var("NVIDIA_VISIBLE_DEVICES") {
+        for name in nvidia_visible_devices(v) {
+            push(name, "NVIDIA_VISIBLE_DEVICES");
+        }
+    }
+    let spec_dirs = if !opts.cdi_dirs.is_empty() {
+        opts.cdi_dirs.clone()
+    } else if !cdi.spec_dirs.is_empty() {
+        cdi.spec_dirs.clone()
+    } else {
+        vec!["/etc/cdi".to_string(), "/var/run/cdi".to_string()]
+    };
+    DevicesPlan {
+        requested,
+        spec_dirs,
+        runtime_applied: cdi.runtime_applied,
+    }
+}
+
+/// `NVIDIA_VISIBLE_DEVICES` (indices, UUIDs, `all`; `none`, `void` and
+/// empty mean none) as CDI names.
+pub fn nvidia_visible_devices(v: &str) -> Vec<String> {
+    let v = v.trim();
+    if v.is_empty() || v == "none" || v == "void" {
+        return Vec::new();
+    }
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| format!("nvidia.com/gpu={s}"))
+        .collect()
+}

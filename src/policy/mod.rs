@@ -1,0 +1,253 @@
+//! Load and validate an openshell-policy document: the `load` and
+//! `validate` phases. Only the policy bytes are read here, never the host.
+//!
+//! Source order: `--policy FILE`, then `$OPENSHELL_POLICY`, then
+//! `/etc/openshell/policy.yaml`, then the embedded default
+//! (`policy/default.yaml`, compiled in). A named file that cannot be read is
+//! an error; there is never a silent fallback to another policy.
+
+pub mod model;
+pub mod paths;
+pub mod schema;
+pub mod validate;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Diagnostic, Error, Result};
+use crate::yaml;
+pub use model::Policy;
+
+/// Policies larger than this are refused before parsing.
+pub const MAX_POLICY_BYTES: u64 = 1024 * 1024;
+
+/// The conventional location a ConfigMap is mounted at.
+pub const ETC_POLICY: &str = "/etc/openshell/policy.yaml";
+
+/// The embedded default policy.
+pub const DEFAULT_POLICY: &str = include_str!("../../policy/default.yaml");
+
+/// Where the policy came from (shown in the plan and the log).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// `--policy FILE`
+    Flag,
+    /// `$OPENSHELL_POLICY`
+    Env,
+    /// `/etc/openshell/policy.yaml`
+    Etc,
+    /// compiled into the binary
+    Embedded,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Source {
+    pub origin: Origin,
+    /// `None` for the embedded default.
+    pub path: Option<PathBuf>,
+}
+
+impl Source {
+    /// The name diagnostics use for this source.
+    pub fn display_name(&self) -> String {
+        match &self.path {
+            Some(p) => p.display().to_string(),
+            None => "<embedded default>".to_string(),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self.origin {
+            Origin::Flag => format!("{} (--policy)", self.display_name()),
+            Origin::Env => format!("{} ($OPENSHELL_POLICY)", self.display_name()),
+            Origin::Etc => self.display_name(),
+            Origin::Embedded => "embedded default policy".to_string(),
+        }
+    }
+}
+
+/// Pick the policy source. `env` is `$OPENSHELL_POLICY` (empty = unset);
+/// `etc_exists` tells whether `/etc/openshell/policy.yaml` exists (a path
+/// that exists but cannot be read is still chosen, and fails loudly).
+pub fn select_source(flag: Option<&Path>, env: Option<&str>, etc_exists: bool) -> Source {
+    if let Some(p) = flag {
+        return Source {
+            origin: Origin::Flag,
+            path: Some(p.to_path_buf()),
+        };
+    }
+    if let Some(e) = env.filter(|e| !e.is_empty()) {
+        return Source {
+            origin: Origin::Env,
+            path: Some(PathBuf::from(e)),
+        };
+    }
+    if etc_exists {
+        return Source {
+            origin: Origin::Etc,
+            path: Some(PathBuf::from(ETC_POLICY)),
+        };
+    }
+    Source {
+        origin: Origin::Embedded,
+        path: None,
+    }
+}
+
+/// The policy chosen by `--policy`, the environment and the filesystem.
+pub fn source_from_env(flag: Option<&Path>) -> Source {
+    let env = std::env::var("OPENSHELL_POLICY").ok();
+    let etc_exists = std::fs::symlink_metadata(ETC_POLICY).is_ok();
+    select_source(flag, env.as_deref(), etc_exists)
+}
+
+/// A parsed, valid policy with where it came from.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    pub policy: Policy,
+    pub source: Source,
+}
+
+/// Read the bytes of a policy file, refusing anything over the size limit
+/// (also for pipes and devices, whose size `stat` does not tell).
+pub fn read_limited(path: &Path) -> Result<String> {
+    let name = path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|e| {
+        let err = Error::host(
+            format!("policy {name}"),
+            format!("cannot open: {}", io_cause(&e)),
+        );
+        if e.kind() == std::io::ErrorKind::NotFound {
+            err.with_hint(
+                "mount the policy (e.g. a ConfigMap) there, or fix --policy / $OPENSHELL_POLICY",
+            )
+        } else {
+            err
+        }
+    })?;
+    let mut buf = Vec::new();
+    file.take(MAX_POLICY_BYTES + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| {
+            Error::host(
+                format!("policy {name}"),
+                format!("cannot read: {}", io_cause(&e)),
+            )
+        })?;
+    if buf.len() as u64 > MAX_POLICY_BYTES {
+        return Err(Error::Policy(vec![Diagnostic {
+            file: name,
+            line: 1,
+            col: 1,
+            path: String::new(),
+            message: format!("file is larger than {MAX_POLICY_BYTES} bytes; refusing to parse it"),
+            hint: None,
+        }]));
+    }
+    String::from_utf8(buf).map_err(|e| {
+        Error::Policy(vec![Diagnostic {
+            file: name,
+            line: 1,
+            col: 1,
+            path: String::new(),
+            message: format!(
+                "file is not valid UTF-8 (byte {})",
+                e.utf8_error().valid_up_to()
+            ),
+            hint: None,
+        }])
+    })
+}
+
+/// `ENOENT (no such file or directory)`-style cause text without the Rust
+/// `(os error N)` suffix.
+pub fn io_cause(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_lowercase(),
+        None => s.to_lowercase(),
+    }
+}
+
+/// Load the policy a source names.
+pub fn load(source: &Source) -> Result<Loaded> {
+    let text = match &source.path {
+        Some(p) => read_limited(p)?,
+        None => DEFAULT_POLICY.to_string(),
+    };
+    let policy = parse_str(&source.display_name(), &text).map_err(Error::Policy)?;
+    Ok(Loaded {
+        policy,
+        source: source.clone(),
+    })
+}
+
+/// Parse and validate a document; every problem comes back at once, in file
+/// order, located at the offending node.
+pub fn parse_str(file: &str, text: &str) -> std::result::Result<Policy, Vec<Diagnostic>> {
+    if text.len() as u64 > MAX_POLICY_BYTES {
+        return Err(vec![Diagnostic {
+            file: file.to_string(),
+            line: 1,
+            col: 1,
+            path: String::new(),
+            message: format!(
+                "document is larger than {MAX_POLICY_BYTES} bytes; refusing to parse it"
+            ),
+            hint: None,
+        }]);
+    }
+    let root = yaml::parse(text, yaml::ParseOptions::default()).map_err(|e| {
+        vec![Diagnostic {
+            file: file.to_string(),
+            line: e.mark.line,
+            col: e.mark.col,
+            path: String::new(),
+            message: e.message,
+            hint: None,
+        }]
+    })?;
+    if matches!(root.value, yaml::Value::Null) {
+        return Err(vec![Diagnostic {
+            file: file.to_string(),
+            line: root.mark.line,
+            col: root.mark.col,
+            path: String::new(),
+            message: "the document is empty".into(),
+            hint: Some("a policy starts with `version: 1`".into()),
+        }]);
+    }
+    let policy: Policy = yaml::from_node(&root).map_err(|errs| {
+        errs.into_iter()
+            .map(|e| Diagnostic {
+                file: file.to_string(),
+                line: e.mark.line,
+                col: e.mark.col,
+                path: e.path,
+                message: e.message,
+                hint: e.hint,
+            })
+            .collect::<Vec<_>>()
+    })?;
+    let issues = validate::validate(&policy);
+    if issues.is_empty() {
+        return Ok(policy);
+    }
+    let mut diags: Vec<Diagnostic> = issues
+        .into_iter()
+        .map(|i| {
+            let mark = yaml::locate(&root, &i.path).unwrap_or(root.mark);
+            Diagnostic {
+                file: file.to_string(),
+                line: mark.line,
+                col: mark.col,
+                path: i.path,
+                message: i.message,
+                hint: i.hint,
+            }
+        })
+        .collect();
+    diags.sort_by_key(|d| (d.line, d.col));
+    Err(diags)
+}

@@ -1,0 +1,62 @@
+//! Lexical path handling for policy paths. Nothing here touches the host.
+
+/// Collapse repeated `/`, drop `.` components and trailing `/`; keep `..`
+/// (validation rejects it, so it must survive to be seen). `"/."`, `"//"`
+/// and `"/./"` all become `"/"`, so the read-write `/` rule cannot be
+/// dodged by spelling (a gap in OpenShell's check, which runs before its
+/// normalization).
+pub fn normalize(p: &str) -> String {
+    let absolute = p.starts_with('/');
+    let parts: Vec<&str> = p
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    let joined = parts.join("/");
+    if absolute {
+        format!("/{joined}")
+    } else if joined.is_empty() {
+        ".".to_string()
+    } else {
+        joined
+    }
+}
+
+pub fn has_parent_component(p: &str) -> bool {
+    p.split('/').any(|c| c == "..")
+}
+
+/// `true` when `child` is `parent` or lies beneath it (both normalized).
+pub fn is_within(child: &str, parent: &str) -> bool {
+    parent == "/"
+        || child == parent
+        || (child.starts_with(parent) && child.as_bytes().get(parent.len()) == Some(&b'/'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalize_spellings_of_root() {
+        for p in ["/", "/.", "//", "/./", "//.", "/./.", "///"] {
+            assert_eq!(normalize(p), "/", "{p}");
+        }
+    }
+
+    #[test]
+    fn normalize_keeps_parent_and_strips_trailing_slash() {
+        assert_eq!(normalize("/a//b/./c/"), "/a/b/c");
+        assert_eq!(normalize("/a/../b"), "/a/../b");
+        assert_eq!(normalize("tmp/x"), "tmp/x");
+        assert!(has_parent_component("/a/../b"));
+        assert!(!has_parent_component("/a/..b"));
+    }
+
+    #[test]
+    fn within() {
+        assert!(is_within("/usr/lib", "/usr"));
+        assert!(!is_within("/usrx", "/usr"));
+        assert!(is_within("/x", "/"));
+        assert!(is_within("/usr", "/usr"));
+    }
+}

@@ -1,0 +1,224 @@
+//! The `resolve` phase: the only code that reads the host to build a plan.
+//! It gathers [`HostFacts`] — Landlock support, who we run as, the image's
+//! account files, the state of every path the plan mentions, the
+//! environment — so that `plan::build` stays pure and testable.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::FileTypeExt;
+
+use serde::Serialize;
+
+use crate::policy::Policy;
+use crate::policy::paths;
+
+/// What `landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)` said.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum LandlockSupport {
+    Available {
+        abi: u32,
+    },
+    /// ENOSYS: the kernel has no Landlock (or a sandbox such as gVisor hides it).
+    #[default]
+    NotImplemented,
+    /// EOPNOTSUPP: built in but not enabled at boot (`lsm=`).
+    NotEnabled,
+    /// EPERM: refused, typically by a container seccomp profile.
+    Blocked,
+    Other {
+        errno: i32,
+    },
+}
+
+impl LandlockSupport {
+    pub fn abi(&self) -> u32 {
+        match self {
+            LandlockSupport::Available { abi } => *abi,
+            _ => 0,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            LandlockSupport::Available { abi } => format!("ABI {abi}"),
+            LandlockSupport::NotImplemented => "no Landlock (ENOSYS)".into(),
+            LandlockSupport::NotEnabled => "no Landlock: not enabled at boot (EOPNOTSUPP)".into(),
+            LandlockSupport::Blocked => {
+                "no Landlock: blocked, e.g. by a seccomp profile (EPERM)".into()
+            }
+            LandlockSupport::Other { errno } => format!("no Landlock (errno {errno})"),
+        }
+    }
+
+    pub fn from_result(r: Result<u32, i32>) -> Self {
+        match r {
+            Ok(abi) => LandlockSupport::Available { abi },
+            Err(libc::ENOSYS) => LandlockSupport::NotImplemented,
+            Err(libc::EOPNOTSUPP) => LandlockSupport::NotEnabled,
+            Err(libc::EPERM) => LandlockSupport::Blocked,
+            Err(errno) => LandlockSupport::Other { errno },
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PathKind {
+    Directory,
+    File,
+    CharDevice,
+    BlockDevice,
+    Socket,
+    Fifo,
+    Missing,
+}
+
+/// Everything about the host the plan depends on.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HostFacts {
+    pub landlock: LandlockSupport,
+    pub pid: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// The image's `/etc/passwd` and `/etc/group` (None when absent).
+    pub passwd: Option<String>,
+    pub group: Option<String>,
+    /// State of each path the plan mentions: kind, or why it is missing.
+    pub paths: BTreeMap<String, Result<PathKind, String>>,
+    pub env: Vec<(String, String)>,
+}
+
+impl HostFacts {
+    pub fn path_kind(&self, p: &str) -> PathKind {
+        match self.paths.get(p) {
+            Some(Ok(k)) => *k,
+            _ => PathKind::Missing,
+        }
+    }
+
+    pub fn path_error(&self, p: &str) -> Option<&str> {
+        match self.paths.get(p) {
+            Some(Err(e)) => Some(e.as_str()),
+            _ => None,
+        }
+    }
+
+    pub fn env_var(&self, k: &str) -> Option<&str> {
+        self.env
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Ask the kernel which Landlock ABI it offers.
+#[allow(unsafe_code)]
+pub fn landlock_abi() -> LandlockSupport {
+    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
+    // SAFETY: with a NULL attr pointer and size 0, the kernel reads no user
+    // memory; the call only returns the ABI version or an errno.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<libc::c_void>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    if r >= 0 {
+        LandlockSupport::from_result(Ok(u32::try_from(r).unwrap_or(0)))
+    } else {
+        LandlockSupport::from_result(Err(std::io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(0)))
+    }
+}
+
+/// Kind of a path, following symlinks (the rule applies to the target).
+pub fn path_state(p: &str) -> Result<PathKind, String> {
+    match std::fs::metadata(p) {
+        Ok(m) => {
+            let t = m.file_type();
+            Ok(if t.is_dir() {
+                PathKind::Directory
+            } else if t.is_char_device() {
+                PathKind::CharDevice
+            } else if t.is_block_device() {
+                PathKind::BlockDevice
+            } else if t.is_socket() {
+                PathKind::Socket
+            } else if t.is_fifo() {
+                PathKind::Fifo
+            } else {
+                PathKind::File
+            })
+        }
+        Err(e) => Err(match e.kind() {
+            std::io::ErrorKind::NotFound => "does not exist".to_string(),
+            std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+            _ => crate::policy::io_cause(&e),
+        }),
+    }
+}
+
+/// Every host path a plan for `policy` can mention.
+pub fn candidate_paths(policy: &Policy, workdir: Option<&str>) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(fs) = &policy.filesystem_policy {
+        out.extend(fs.read_only.iter().map(|p| paths::normalize(p)));
+        out.extend(fs.read_write.iter().map(|p| paths::normalize(p)));
+    }
+    let wd = workdir
+        .map(str::to_string)
+        .or_else(|| policy.process.as_ref().and_then(|p| p.workdir.clone()));
+    if let Some(w) = wd {
+        out.push(paths::normalize(&w));
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn read_small(path: &str) -> Option<String> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).ok()?;
+    let mut s = String::new();
+    f.take(crate::policy::MAX_POLICY_BYTES)
+        .read_to_string(&mut s)
+        .ok()?;
+    Some(s)
+}
+
+/// Gather the facts for a plan. Reads the host; never fails (a fact that
+/// cannot be read is recorded as such and judged by the plan).
+pub fn resolve(policy: &Policy, workdir: Option<&str>) -> HostFacts {
+    let mut paths = BTreeMap::new();
+    for p in candidate_paths(policy, workdir) {
+        let st = path_state(&p);
+        paths.insert(p, st);
+    }
+    HostFacts {
+        landlock: landlock_abi(),
+        pid: std::process::id(),
+        uid: nix_uid(),
+        gid: nix_gid(),
+        passwd: read_small("/etc/passwd"),
+        group: read_small("/etc/group"),
+        paths,
+        env: std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+            .collect(),
+    }
+}
+
+#[allow(unsafe_code)]
+fn nix_uid() -> u32 {
+    // SAFETY: getuid takes no arguments and cannot fail.
+    unsafe { libc::getuid() }
+}
+
+#[allow(unsafe_code)]
+fn nix_gid() -> u32 {
+    // SAFETY: getgid takes no arguments and cannot fail.
+    unsafe { libc::getgid() }
+}

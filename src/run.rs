@@ -1,0 +1,172 @@
+//! The pipeline, visible in one function:
+//!
+//! ```text
+//! load -> validate -> resolve -> plan -> apply -> exec
+//! ```
+//!
+//! `load`/`validate` touch only the policy bytes, `resolve` is the only
+//! phase that reads the host, `plan` is pure, `apply` performs the plan in
+//! one fixed order and `exec` replaces the process.
+
+use crate::cli::{Command, Format, RunArgs};
+use crate::error::{Error, Result};
+use crate::plan::{Plan, RunOptions};
+use crate::{log, plan, policy, probe, process, yaml};
+
+fn run_options(args: &RunArgs) -> RunOptions {
+    RunOptions {
+        workdir: args.workdir.clone(),
+        devices: args.devices.clone(),
+        cdi_dirs: args.cdi_dirs.clone(),
+        init: args.init,
+        preserve_fds: args.preserve_fds.clone(),
+        command: args.command.clone(),
+    }
+}
+
+/// load -> validate -> resolve -> plan. Needs no privileges.
+pub fn make_plan(args: &RunArgs) -> Result<Plan> {
+    let source = policy::source_from_env(args.policy.as_deref());
+    let loaded = policy::load(&source)?; // load + validate
+    let opts = run_options(args);
+    let facts = probe::resolve(&loaded.policy, opts.workdir.as_deref()); // resolve
+    Ok(plan::build(&loaded.policy, &loaded.source, &opts, &facts)) // plan
+}
+
+/// The whole launch. Returns only on failure.
+pub fn launch(args: &RunArgs) -> Error {
+    let plan = match make_plan(args) {
+        Ok(p) => p,
+        Err(e) => return e,
+    };
+    log::info(&format!("policy: {}", plan.policy.description));
+    if let Some(b) = plan.blockers.first() {
+        let (line, hint) = match b.split_once("\nhint: ") {
+            Some((l, h)) => (l, Some(h)),
+            None => (b.as_str(), None),
+        };
+        let (object, cause) = line.split_once(": ").unwrap_or(("sandbox", line));
+        let e = Error::apply(object, cause);
+        return match hint {
+            Some(h) => e.with_hint(h),
+            None => e,
+        };
+    }
+    for d in &plan.dropped {
+        log::warn(d);
+    }
+    let host_env: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect();
+    let env = crate::env::materialize(&plan.environment, &host_env);
+    if let Err(e) = crate::apply::apply(&plan, &plan_fds(args)) {
+        return e; // apply
+    }
+    process::exec(&plan.command, &env) // exec
+}
+
+fn plan_fds(args: &RunArgs) -> Vec<i32> {
+    args.preserve_fds.clone()
+}
+
+fn print_plan(args: &RunArgs, format: Format) -> Result<i32> {
+    let plan = make_plan(args)?;
+    let value = serde_json::to_value(&plan).map_err(|e| Error::Internal(e.to_string()))?;
+    let text = match format {
+        Format::Json => {
+            let mut s =
+                serde_json::to_string_pretty(&value).map_err(|e| Error::Internal(e.to_string()))?;
+            s.push('\n');
+            s
+        }
+        Format::Yaml => yaml::to_yaml(&value),
+    };
+    print!("{text}");
+    Ok(0)
+}
+
+fn check(files: &[std::path::PathBuf]) -> i32 {
+    let sources: Vec<policy::Source> = if files.is_empty() {
+        vec![policy::source_from_env(None)]
+    } else {
+        files
+            .iter()
+            .map(|f| policy::select_source(Some(f), None, false))
+            .collect()
+    };
+    let mut failed = false;
+    for s in &sources {
+        match policy::load(s) {
+            Ok(_) => println!("ok: {}", s.display_name()),
+            Err(e) => {
+                failed = true;
+                report_error(&e);
+            }
+        }
+    }
+    i32::from(failed)
+}
+
+/// Print an error once: the message, then its hint.
+pub fn report_error(e: &Error) {
+    match e {
+        Error::Policy(diags) => {
+            for d in diags {
+                eprintln!("openshell-sandbox: {d}");
+            }
+        }
+        _ => {
+            eprintln!("openshell-sandbox: {e}");
+            if let Some(h) = e.hint() {
+                eprintln!("hint: {h}");
+            }
+        }
+    }
+}
+
+/// Dispatch a parsed command; returns the exit status.
+pub fn dispatch(cmd: Command) -> i32 {
+    match cmd {
+        Command::Run(args) => {
+            log::init(args.log_level, args.log_json);
+            let e = launch(&args);
+            report_error(&e);
+            e.run_exit_code()
+        }
+        Command::Plan(args, format) => match print_plan(&args, format) {
+            Ok(c) => c,
+            Err(e) => {
+                report_error(&e);
+                e.tool_exit_code()
+            }
+        },
+        Command::Check(files) => check(&files),
+        Command::Schema => {
+            print!("{}", policy::schema::SCHEMA);
+            0
+        }
+        Command::Version { json } => {
+            if json {
+                match serde_json::to_string_pretty(&crate::version::info()) {
+                    Ok(s) => println!("{s}"),
+                    Err(e) => {
+                        eprintln!("openshell-sandbox: internal error: {e}");
+                        return 1;
+                    }
+                }
+            } else {
+                println!("{}", crate::version::line());
+            }
+            0
+        }
+        Command::Help => {
+            print!("{}", crate::cli::USAGE);
+            0
+        }
+        Command::Devices(_) | Command::Install { .. } => {
+            let e = Error::usage("this command is not available in this build yet");
+            report_error(&e);
+            e.tool_exit_code()
+        }
+    }
+}

@@ -1,0 +1,2087 @@
+//! Spanned YAML for policy files.
+//!
+//! Policy files are written by people, so every problem must be reported with
+//! the line and column where it occurs. This module parses YAML into a small
+//! tree that keeps a [`Mark`] on every node, deserializes that tree with serde
+//! while collecting *all* errors (each with its position and a stable path such
+//! as `network_policies.api.endpoints[0].port`), and emits YAML that parses back
+//! to the same value.
+//!
+//! The accepted YAML is deliberately narrow: one document, no anchors, aliases
+//! or tags, scalar mapping keys, bounded nesting and no duplicate keys. Each of
+//! these features either lets one file mean different things to different
+//! readers or lets a small file cost a lot to load, which a sandbox policy must
+//! not allow.
+
+use std::borrow::Cow;
+use std::cell::Cell;
+use std::collections::HashSet;
+use std::fmt::{self, Write as _};
+
+use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span};
+use serde::de::{self, DeserializeSeed, Visitor};
+
+/// Deepest nesting of sequences and mappings that [`parse`] accepts; bounds
+/// recursion both here and in serde.
+const MAX_DEPTH: usize = 64;
+
+/// Most errors that [`from_node`] reports; finding more ends it with a
+/// `too many errors` entry.
+const MAX_ERRORS: usize = 64;
+
+/// Most deserialization passes [`from_node`] makes. Every pass after the first
+/// removes one node, but some removals only clear up follow-on errors, so this
+/// also bounds the work on adversarial input.
+const MAX_PASSES: usize = 256;
+
+// ---------------------------------------------------------------------------
+// Tree
+// ---------------------------------------------------------------------------
+
+/// A position in the source; both line and column are 1-based, columns count
+/// characters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Mark {
+    /// Line, from 1.
+    pub line: u32,
+    /// Column in characters, from 1.
+    pub col: u32,
+}
+
+impl fmt::Display for Mark {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.col)
+    }
+}
+
+/// A resolved YAML value.
+///
+/// Mapping keys are always stored as [`Value::Str`] holding the key's text
+/// (unescaped for quoted keys): policy code addresses keys by name, and
+/// keeping the text means `80:` and `"80":` both read as the key `80`. Keys
+/// are still resolved by the core schema for duplicate detection, and
+/// [`from_node`] resolves them again when a non-string key type is requested.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// `null`, `~` or nothing.
+    Null,
+    /// `true` or `false` in any of the core schema's spellings.
+    Bool(bool),
+    /// A decimal, `0o` octal or `0x` hex integer.
+    Int(i128),
+    /// A float, including `.inf` and `.nan`.
+    Float(f64),
+    /// Any quoted or block scalar, and plain scalars that are nothing else.
+    Str(String),
+    /// A sequence.
+    Seq(Vec<Node>),
+    /// A mapping, in source order, without duplicate keys.
+    Map(Vec<(Node, Node)>),
+}
+
+/// A value together with where it starts in the source.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Node {
+    /// What the node holds.
+    pub value: Value,
+    /// Where it starts: a scalar's first character (a quoted one's opening
+    /// quote), a mapping's first key, a sequence's `-` or `[`.
+    pub mark: Mark,
+}
+
+/// Options for [`parse`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ParseOptions {
+    /// Read plain scalars such as `0666` (a leading zero followed only by
+    /// octal digits) as octal integers, as Go's YAML 1.1 decoder does. CDI
+    /// specs rely on this for `fileMode`. Off by default, giving the YAML 1.2
+    /// core schema, where `0666` is decimal 666.
+    pub yaml11_octal: bool,
+}
+
+/// Why [`parse`] rejected its input.
+#[derive(Clone, Debug, PartialEq)]
+pub struct YamlError {
+    /// Where the problem is.
+    pub mark: Mark,
+    /// What it is, in lowercase prose.
+    pub message: String,
+}
+
+impl fmt::Display for YamlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.mark, self.message)
+    }
+}
+
+impl std::error::Error for YamlError {}
+
+/// Parses exactly one YAML document into a [`Node`] tree.
+///
+/// An empty stream is `null` at 1:1.
+///
+/// # Errors
+///
+/// Invalid YAML, more than one document, anchors, aliases, tags, non-scalar
+/// or duplicate keys, and nesting deeper than 64 levels.
+pub fn parse(src: &str, opts: ParseOptions) -> Result<Node, YamlError> {
+    let mut loader = Loader {
+        events: Parser::new_from_str(src),
+        src,
+        line_starts: std::iter::once(0)
+            .chain(src.match_indices('\n').map(|(i, _)| i + 1))
+            .collect(),
+        opts,
+    };
+    // The first event is always the stream start.
+    loader.next()?;
+    let (event, span) = loader.next()?;
+    let root = match event {
+        Event::StreamEnd => {
+            return Ok(Node {
+                value: Value::Null,
+                mark: Mark { line: 1, col: 1 },
+            });
+        }
+        Event::DocumentStart(_) => {
+            let (event, span) = loader.next()?;
+            loader.node(event, span, 0)?
+        }
+        _ => return Err(unexpected(span)),
+    };
+    loop {
+        let (event, span) = loader.next()?;
+        match event {
+            Event::DocumentEnd => {}
+            Event::StreamEnd => return Ok(root),
+            Event::DocumentStart(_) => {
+                return Err(err_at(span, "multiple YAML documents are not supported"));
+            }
+            _ => return Err(unexpected(span)),
+        }
+    }
+}
+
+/// Builds the tree from saphyr's event stream.
+struct Loader<'s, I> {
+    events: I,
+    src: &'s str,
+    /// Byte offset of each line, to find the `-` of a block sequence.
+    line_starts: Vec<usize>,
+    opts: ParseOptions,
+}
+
+impl<'s, I> Loader<'s, I>
+where
+    I: Iterator<Item = Result<(Event<'s>, Span), ScanError>>,
+{
+    fn next(&mut self) -> Result<(Event<'s>, Span), YamlError> {
+        match self.events.next() {
+            Some(Ok(ev)) => Ok(ev),
+            Some(Err(e)) => Err(scan_error(&e)),
+            None => Err(YamlError {
+                mark: Mark { line: 1, col: 1 },
+                message: "unexpected end of input".into(),
+            }),
+        }
+    }
+
+    /// Loads the node that starts with `event`; `depth` counts the
+    /// collections around it.
+    fn node(&mut self, event: Event<'s>, span: Span, depth: usize) -> Result<Node, YamlError> {
+        let mut mark = mark_of(span);
+        let value = match event {
+            Event::Scalar(text, style, anchor, tag) => {
+                no_anchor_or_tag(span, anchor, tag.is_some())?;
+                self.scalar(&text, style)
+            }
+            Event::SequenceStart(anchor, tag) => {
+                no_anchor_or_tag(span, anchor, tag.is_some())?;
+                let depth = enter(span, depth)?;
+                mark = self.dash_mark(span);
+                let mut items = Vec::new();
+                loop {
+                    match self.next()? {
+                        (Event::SequenceEnd, _) => break,
+                        (event, span) => items.push(self.node(event, span, depth)?),
+                    }
+                }
+                Value::Seq(items)
+            }
+            Event::MappingStart(anchor, tag) => {
+                no_anchor_or_tag(span, anchor, tag.is_some())?;
+                let depth = enter(span, depth)?;
+                Value::Map(self.entries(depth)?)
+            }
+            Event::Alias(_) => return Err(err_at(span, "anchors and aliases are not supported")),
+            _ => return Err(unexpected(span)),
+        };
+        Ok(Node { value, mark })
+    }
+
+    /// Loads mapping entries up to the mapping's end, rejecting complex and
+    /// duplicate keys.
+    fn entries(&mut self, depth: usize) -> Result<Vec<(Node, Node)>, YamlError> {
+        let mut entries = Vec::new();
+        // Keys are duplicates if they resolve to the same value (`1` and
+        // `0x1`) or have the same text (`1` and `"1"`, which this module
+        // hands out as the same string).
+        let mut seen_values = HashSet::new();
+        let mut seen_texts = HashSet::new();
+        loop {
+            let (event, span) = self.next()?;
+            let key = match event {
+                Event::MappingEnd => return Ok(entries),
+                Event::Scalar(text, style, anchor, tag) => {
+                    no_anchor_or_tag(span, anchor, tag.is_some())?;
+                    let resolved = KeyId::of(&self.scalar(&text, style));
+                    if !seen_values.insert(resolved) | !seen_texts.insert(text.to_string()) {
+                        return Err(err_at(span, &format!("duplicate key {}", quote(&text))));
+                    }
+                    Node {
+                        value: Value::Str(text.into_owned()),
+                        mark: mark_of(span),
+                    }
+                }
+                Event::Alias(_) => {
+                    return Err(err_at(span, "anchors and aliases are not supported"));
+                }
+                Event::SequenceStart(..) | Event::MappingStart(..) => {
+                    return Err(err_at(span, "mapping keys must be scalars"));
+                }
+                _ => return Err(unexpected(span)),
+            };
+            let (event, span) = self.next()?;
+            let value = self.node(event, span, depth)?;
+            entries.push((key, value));
+        }
+    }
+
+    fn scalar(&self, text: &str, style: ScalarStyle) -> Value {
+        match style {
+            ScalarStyle::Plain => resolve(text, self.opts),
+            _ => Value::Str(text.to_owned()),
+        }
+    }
+
+    /// saphyr places an indentless block sequence (`key:\n- a`) at its first
+    /// item rather than at the `-`; step back over blanks to the dash so the
+    /// sequence's mark points at its first line's `-`.
+    fn dash_mark(&self, span: Span) -> Mark {
+        let mark = mark_of(span);
+        if span.start != span.end {
+            return mark; // flow sequence: the span covers the `[`
+        }
+        let line = span.start.line().saturating_sub(1);
+        let start = self.line_starts.get(line).copied().unwrap_or(0);
+        let end = self
+            .line_starts
+            .get(line + 1)
+            .copied()
+            .unwrap_or(self.src.len());
+        let Some(text) = self.src.get(start..end) else {
+            return mark;
+        };
+        let before: Vec<char> = text.chars().take(span.start.col() + 1).collect();
+        if before.get(span.start.col()) == Some(&'-') {
+            return mark;
+        }
+        let dash = before
+            .iter()
+            .take(span.start.col())
+            .rposition(|c| *c != ' ' && *c != '\t');
+        match dash {
+            Some(col) if before.get(col) == Some(&'-') => Mark {
+                line: mark.line,
+                col: to_u32(col + 1),
+            },
+            _ => mark,
+        }
+    }
+}
+
+fn unexpected(span: Span) -> YamlError {
+    err_at(span, "unexpected YAML structure")
+}
+
+/// The depth inside a new collection, if that is still allowed.
+fn enter(span: Span, depth: usize) -> Result<usize, YamlError> {
+    let depth = depth + 1;
+    if depth > MAX_DEPTH {
+        return Err(err_at(span, "nesting deeper than 64 levels"));
+    }
+    Ok(depth)
+}
+
+fn no_anchor_or_tag(span: Span, anchor: usize, tagged: bool) -> Result<(), YamlError> {
+    if anchor != 0 {
+        return Err(err_at(span, "anchors and aliases are not supported"));
+    }
+    if tagged {
+        return Err(err_at(span, "tags are not supported"));
+    }
+    Ok(())
+}
+
+fn to_u32(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+fn mark_of(span: Span) -> Mark {
+    Mark {
+        line: to_u32(span.start.line().max(1)),
+        col: to_u32(span.start.col() + 1),
+    }
+}
+
+fn err_at(span: Span, message: &str) -> YamlError {
+    YamlError {
+        mark: mark_of(span),
+        message: message.to_owned(),
+    }
+}
+
+/// saphyr's messages are already lowercase prose without a location (its
+/// `Display` appends one, `info` does not); normalise the first letter and any
+/// trailing period anyway so every message here reads the same way.
+fn scan_error(e: &ScanError) -> YamlError {
+    let info = e.info().trim().trim_end_matches('.');
+    // An alias to an undefined anchor fails inside saphyr before this module
+    // sees the alias; report it like any other alias.
+    if info.contains("unknown anchor") {
+        return YamlError {
+            mark: mark_of(Span::empty(*e.marker())),
+            message: "anchors and aliases are not supported".into(),
+        };
+    }
+    let mut chars = info.chars();
+    let message = match chars.next() {
+        Some(first) => first.to_lowercase().chain(chars).collect(),
+        None => "invalid YAML".to_owned(),
+    };
+    YamlError {
+        mark: mark_of(Span::empty(*e.marker())),
+        message,
+    }
+}
+
+/// A resolved key, hashable so duplicate checks stay linear.
+#[derive(PartialEq, Eq, Hash)]
+enum KeyId {
+    Null,
+    Bool(bool),
+    Int(i128),
+    Float(u64),
+    Str(String),
+}
+
+impl KeyId {
+    fn of(v: &Value) -> KeyId {
+        match v {
+            Value::Null | Value::Seq(_) | Value::Map(_) => KeyId::Null,
+            Value::Bool(b) => KeyId::Bool(*b),
+            Value::Int(i) => KeyId::Int(*i),
+            // `0.0` and `-0.0` are the same key.
+            Value::Float(f) => KeyId::Float(if *f == 0.0 { 0 } else { f.to_bits() }),
+            Value::Str(s) => KeyId::Str(s.clone()),
+        }
+    }
+}
+
+/// Resolves a plain scalar by the YAML 1.2 core schema (plus optional YAML
+/// 1.1 octal), falling back to a string.
+fn resolve(s: &str, opts: ParseOptions) -> Value {
+    match s {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "true" | "True" | "TRUE" => return Value::Bool(true),
+        "false" | "False" | "FALSE" => return Value::Bool(false),
+        _ => {}
+    }
+    let octal = |d: &str| !d.is_empty() && d.bytes().all(|b| matches!(b, b'0'..=b'7'));
+    if opts.yaml11_octal
+        && s.len() > 1
+        && s.starts_with('0')
+        && octal(s)
+        && let Ok(n) = i128::from_str_radix(s, 8)
+    {
+        return Value::Int(n);
+    }
+    // Digits are checked first because `from_str_radix` also accepts a sign.
+    if let Some(d) = s.strip_prefix("0o").filter(|d| octal(d)) {
+        return i128::from_str_radix(d, 8).map_or_else(|_| Value::Str(s.into()), Value::Int);
+    }
+    if let Some(d) = s
+        .strip_prefix("0x")
+        .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return i128::from_str_radix(d, 16).map_or_else(|_| Value::Str(s.into()), Value::Int);
+    }
+    let unsigned = s.strip_prefix(['-', '+']).unwrap_or(s);
+    // An integer too large for i128 is still a number: it falls through to
+    // the float reading below.
+    if all_digits(unsigned)
+        && let Ok(n) = s.parse::<i128>()
+    {
+        return Value::Int(n);
+    }
+    match float(s) {
+        Some(f) => Value::Float(f),
+        None => Value::Str(s.to_owned()),
+    }
+}
+
+fn all_digits(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// The core schema's float forms. Checked by hand first because Rust's own
+/// float parser also takes words such as `inf` and `NaN`.
+fn float(s: &str) -> Option<f64> {
+    match s {
+        ".inf" | ".Inf" | ".INF" | "+.inf" | "+.Inf" | "+.INF" => return Some(f64::INFINITY),
+        "-.inf" | "-.Inf" | "-.INF" => return Some(f64::NEG_INFINITY),
+        ".nan" | ".NaN" | ".NAN" => return Some(f64::NAN),
+        _ => {}
+    }
+    let body = s.strip_prefix(['-', '+']).unwrap_or(s);
+    let (mantissa, exponent) = match body.split_once(['e', 'E']) {
+        Some((m, e)) => (m, Some(e)),
+        None => (body, None),
+    };
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some((int, frac)) => {
+            (int.is_empty() || all_digits(int))
+                && (frac.is_empty() || all_digits(frac))
+                && !(int.is_empty() && frac.is_empty())
+        }
+        None => all_digits(mantissa),
+    };
+    let exponent_ok = exponent.is_none_or(|e| all_digits(e.strip_prefix(['-', '+']).unwrap_or(e)));
+    if mantissa_ok && exponent_ok {
+        s.parse().ok()
+    } else {
+        None
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Paths
+// ---------------------------------------------------------------------------
+
+/// Appends a mapping key to a path: `a.b` for simple keys, `a["x y"]` (JSON
+/// escaped) for anything else so that paths stay unambiguous.
+#[must_use]
+pub fn join_key(parent: &str, key: &str) -> String {
+    let simple = !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    match (simple, parent.is_empty()) {
+        (true, true) => key.to_owned(),
+        (true, false) => format!("{parent}.{key}"),
+        (false, _) => format!("{parent}[{}]", quote(key)),
+    }
+}
+
+/// Appends a sequence index to a path: `a[3]`.
+#[must_use]
+pub fn join_index(parent: &str, i: usize) -> String {
+    format!("{parent}[{i}]")
+}
+
+/// The mark of the node at `path` (`""` is the root).
+#[must_use]
+pub fn locate(root: &Node, path: &str) -> Option<Mark> {
+    walk(root, path).map(|(_, node)| node.mark)
+}
+
+/// The mark of the key of the mapping entry at `path`; `None` for the root,
+/// sequence items and missing paths.
+#[must_use]
+pub fn key_mark(root: &Node, path: &str) -> Option<Mark> {
+    walk(root, path).and_then(|(key, _)| key.map(|k| k.mark))
+}
+
+/// Finds a node by building each child's path with the same `join_*`
+/// functions used for error paths, so the two can never disagree.
+fn walk<'a>(root: &'a Node, path: &str) -> Option<(Option<&'a Node>, &'a Node)> {
+    let within = |prefix: &str| {
+        path.strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+    };
+    let (mut here, mut key, mut node) = (String::new(), None, root);
+    // Every step makes `here` a strictly longer prefix of `path`, so this ends.
+    while here != path {
+        let next = match &node.value {
+            Value::Map(entries) => entries.iter().find_map(|(k, v)| {
+                let p = join_key(&here, &key_text(k));
+                within(&p).then_some((p, Some(k), v))
+            }),
+            Value::Seq(items) => items.iter().enumerate().find_map(|(i, v)| {
+                let p = join_index(&here, i);
+                within(&p).then_some((p, None, v))
+            }),
+            _ => None,
+        };
+        (here, key, node) = next?;
+    }
+    Some((key, node))
+}
+
+/// The text of a mapping key. Keys from [`parse`] are always strings; other
+/// scalars only occur in hand-built trees and are written as YAML would.
+fn key_text(key: &Node) -> Cow<'_, str> {
+    match &key.value {
+        Value::Str(s) => Cow::Borrowed(s),
+        Value::Null => Cow::Borrowed("null"),
+        Value::Bool(b) => Cow::Owned(b.to_string()),
+        Value::Int(i) => Cow::Owned(i.to_string()),
+        Value::Float(f) => Cow::Owned(f.to_string()),
+        Value::Seq(_) | Value::Map(_) => Cow::Borrowed("?"),
+    }
+}
+
+/// A double-quoted string that is valid both as JSON and as YAML. Besides
+/// JSON's required escapes it escapes everything YAML treats as a line break,
+/// a byte-order mark or unprintable, so the text survives a round trip.
+fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if !printable(c) || matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{feff}') => {
+                // Only BMP code points get here, so four digits suffice.
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// YAML's printable set, minus the tab and line breaks.
+fn printable(c: char) -> bool {
+    matches!(c, '\u{20}'..='\u{7e}' | '\u{85}' | '\u{a0}'..='\u{d7ff}' | '\u{e000}'..='\u{fffd}')
+        || u32::from(c) >= 0x1_0000
+}
+
+// ---------------------------------------------------------------------------
+// Deserialization
+// ---------------------------------------------------------------------------
+
+/// One problem found by [`from_node`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeError {
+    /// Where the problem is: the offending node, the key of an unknown
+    /// field, or the mapping that lacks a required field.
+    pub mark: Mark,
+    /// Where the problem is, in [`join_key`]/[`join_index`] syntax; `""` is
+    /// the root.
+    pub path: String,
+    /// What is wrong, in lowercase prose.
+    pub message: String,
+    /// A suggestion such as `did you mean "color"?`.
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for DeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.mark)?;
+        if !self.path.is_empty() {
+            write!(f, "{}: ", self.path)?;
+        }
+        f.write_str(&self.message)?;
+        if let Some(hint) = &self.hint {
+            write!(f, " ({hint})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Deserializes `T` from a tree, reporting every problem rather than the
+/// first.
+///
+/// serde stops at the first error, so this runs deserialization repeatedly:
+/// after each failure the offending node is recorded and hidden from the next
+/// pass (a map entry or sequence item disappears; a mapping with a missing
+/// field disappears from its parent). Errors that only arise because an
+/// earlier pass hid something (the `missing field` left behind by a bad value,
+/// a length check on a list that lost an item) are not reported. Unknown
+/// struct fields never stop a pass; they are recorded and skipped.
+///
+/// # Errors
+///
+/// Every problem found, sorted by position.
+pub fn from_node<T: de::DeserializeOwned>(root: &Node) -> Result<T, Vec<DeError>> {
+    let mut skip = HashSet::new();
+    let mut errors = Vec::new();
+    let mut passes = 0;
+    let mut overflow = false;
+    let value = loop {
+        passes += 1;
+        let ctx = Ctx {
+            skip: &skip,
+            errors: Cell::new(errors),
+            full: Cell::new(false),
+        };
+        let result = T::deserialize(De {
+            node: root,
+            path: String::new(),
+            ctx: &ctx,
+            key: false,
+        });
+        overflow |= ctx.full.get();
+        errors = ctx.errors.take();
+        let fail = match result {
+            Ok(value) => break Some(value),
+            Err(fail) => fail,
+        };
+        let (mark, path) = fail.at.unwrap_or((root.mark, String::new()));
+        let follow_on = match &fail.missing {
+            Some(field) => skip.contains(&join_key(&path, field)),
+            None => skip.iter().any(|s| is_inside(s, &path)),
+        };
+        if !follow_on {
+            let e = DeError {
+                mark,
+                path: path.clone(),
+                message: fail.message,
+                hint: fail.hint,
+            };
+            if errors.contains(&e) {
+                // Already known.
+            } else if errors.len() >= MAX_ERRORS {
+                overflow = true;
+            } else {
+                errors.push(e);
+            }
+        }
+        // A root error leaves nothing to hide; otherwise the insert always
+        // succeeds (a hidden node cannot fail), so every pass shrinks the
+        // tree and the loop ends.
+        if path.is_empty() || !skip.insert(path) {
+            break None;
+        }
+        if overflow || passes >= MAX_PASSES {
+            overflow = true;
+            break None;
+        }
+    };
+    errors.sort_by_key(|e| (e.mark.line, e.mark.col));
+    if overflow {
+        errors.push(DeError {
+            mark: root.mark,
+            path: String::new(),
+            message: "too many errors".into(),
+            hint: None,
+        });
+    }
+    match value {
+        Some(value) if errors.is_empty() => Ok(value),
+        _ => Err(errors),
+    }
+}
+
+/// Whether `path` is `ancestor` or lies below it.
+fn is_inside(path: &str, ancestor: &str) -> bool {
+    ancestor.is_empty()
+        || path
+            .strip_prefix(ancestor)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+}
+
+/// State shared by one deserialization pass.
+struct Ctx<'s> {
+    /// Paths hidden by earlier passes.
+    skip: &'s HashSet<String>,
+    /// Errors so far; a `Cell` because serde hands out only shared access.
+    errors: Cell<Vec<DeError>>,
+    /// Set when a soft error had to be dropped for lack of room.
+    full: Cell<bool>,
+}
+
+impl Ctx<'_> {
+    fn soft_error(&self, e: DeError) {
+        let mut errors = self.errors.take();
+        if errors.contains(&e) {
+            // Seen in an earlier pass.
+        } else if errors.len() >= MAX_ERRORS {
+            self.full.set(true);
+        } else {
+            errors.push(e);
+        }
+        self.errors.set(errors);
+    }
+}
+
+/// The error serde sees. Errors raised by serde's generated code have no
+/// location yet; the innermost deserializer method they pass through fills
+/// in its own node's, which is the right place for everything except
+/// `missing field`, which surfaces at the mapping that lacks it.
+#[derive(Debug)]
+struct Fail {
+    message: String,
+    hint: Option<String>,
+    at: Option<(Mark, String)>,
+    /// The field name, for `missing field` errors.
+    missing: Option<String>,
+}
+
+impl Fail {
+    fn new(message: String) -> Fail {
+        Fail {
+            message,
+            hint: None,
+            at: None,
+            missing: None,
+        }
+    }
+}
+
+impl fmt::Display for Fail {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Fail {}
+
+impl de::Error for Fail {
+    fn custom<T: fmt::Display>(msg: T) -> Self {
+        Fail::new(msg.to_string())
+    }
+
+    fn invalid_type(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
+        Fail::new(format!(
+            "expected {exp}, found {}",
+            unexpected_words(&unexp)
+        ))
+    }
+
+    fn invalid_value(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
+        Fail::new(format!("invalid value: {unexp}, expected {exp}"))
+    }
+
+    fn invalid_length(len: usize, exp: &dyn de::Expected) -> Self {
+        Fail::new(format!("expected {exp}, found {len} items"))
+    }
+
+    fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
+        Fail {
+            hint: suggest(variant, expected),
+            ..Fail::new(format!("unknown variant {}", quote(variant)))
+        }
+    }
+
+    fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
+        Fail {
+            hint: suggest(field, expected),
+            ..Fail::new(format!("unknown field {}", quote(field)))
+        }
+    }
+
+    fn missing_field(field: &'static str) -> Self {
+        Fail {
+            missing: Some(field.to_owned()),
+            ..Fail::new(format!("missing field {}", quote(field)))
+        }
+    }
+
+    fn duplicate_field(field: &'static str) -> Self {
+        Fail::new(format!("duplicate field {}", quote(field)))
+    }
+}
+
+fn unexpected_words(u: &de::Unexpected<'_>) -> String {
+    use de::Unexpected as U;
+    match u {
+        U::Bool(_) => "a boolean",
+        U::Unsigned(_) | U::Signed(_) => "an integer",
+        U::Float(_) => "a float",
+        U::Char(_) => "a character",
+        U::Str(_) => "a string",
+        U::Bytes(_) => "bytes",
+        U::Unit | U::Option => "null",
+        U::NewtypeStruct => "a newtype struct",
+        U::Seq => "a list",
+        U::Map => "a mapping",
+        U::Enum => "an enum",
+        U::UnitVariant | U::NewtypeVariant | U::TupleVariant | U::StructVariant => {
+            "an enum variant"
+        }
+        U::Other(other) => other,
+    }
+    .to_owned()
+}
+
+fn describe(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Int(_) => "an integer",
+        Value::Float(_) => "a float",
+        Value::Str(_) => "a string",
+        Value::Seq(_) => "a list",
+        Value::Map(_) => "a mapping",
+    }
+}
+
+/// A hint for a misspelt name: the closest candidate when it is close
+/// enough, else the full list.
+fn suggest(word: &str, candidates: &[&str]) -> Option<String> {
+    let closest = candidates
+        .iter()
+        .map(|c| (edit_distance(word, c), c))
+        .min_by_key(|(d, _)| *d);
+    match closest {
+        Some((d, c)) => {
+            let len = c.chars().count();
+            if d < len && (d <= 2 || d * 3 <= len) {
+                Some(format!("did you mean {}?", quote(c)))
+            } else {
+                Some(format!("expected one of: {}", candidates.join(", ")))
+            }
+        }
+        None => None,
+    }
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut row = Vec::with_capacity(b.len() + 1);
+        row.push(i + 1);
+        for (j, cb) in b.iter().enumerate() {
+            let replace = prev.get(j).copied().unwrap_or(0) + usize::from(ca != *cb);
+            let delete = prev.get(j + 1).copied().unwrap_or(0) + 1;
+            let insert = row.last().copied().unwrap_or(0) + 1;
+            row.push(replace.min(delete).min(insert));
+        }
+        prev = row;
+    }
+    prev.last().copied().unwrap_or(0)
+}
+
+/// Deserializer for one node.
+struct De<'a> {
+    node: &'a Node,
+    path: String,
+    ctx: &'a Ctx<'a>,
+    /// Mapping keys are strings that may stand for other scalars (see
+    /// [`Value`]).
+    key: bool,
+}
+
+type Res<T> = Result<T, Fail>;
+
+impl<'a> De<'a> {
+    fn child(&self, node: &'a Node, path: String, key: bool) -> De<'a> {
+        De {
+            node,
+            path,
+            ctx: self.ctx,
+            key,
+        }
+    }
+
+    fn here(&self) -> (Mark, String) {
+        (self.node.mark, self.path.clone())
+    }
+
+    fn fail(&self, message: String) -> Fail {
+        Fail {
+            at: Some(self.here()),
+            ..Fail::new(message)
+        }
+    }
+
+    fn expected(&self, what: &str) -> Fail {
+        self.fail(format!(
+            "expected {what}, found {}",
+            describe(&self.scalar())
+        ))
+    }
+
+    /// The node's value, with a key's text resolved as a plain scalar.
+    fn scalar(&self) -> Cow<'a, Value> {
+        match &self.node.value {
+            Value::Str(s) if self.key => Cow::Owned(resolve(s, ParseOptions::default())),
+            v => Cow::Borrowed(v),
+        }
+    }
+
+    fn int(&self, range: (i128, i128)) -> Res<i128> {
+        match *self.scalar() {
+            Value::Int(n) if n >= range.0 && n <= range.1 => Ok(n),
+            Value::Int(n) => Err(self.fail(format!(
+                "expected an integer in {}..={}, found {n}",
+                range.0, range.1
+            ))),
+            _ => Err(self.expected("an integer")),
+        }
+    }
+
+    fn entries(&self) -> Vec<(String, &'a Node, &'a Node)> {
+        match &self.node.value {
+            Value::Map(entries) => entries
+                .iter()
+                .map(|(k, v)| (join_key(&self.path, &key_text(k)), k, v))
+                .filter(|(p, _, _)| !self.ctx.skip.contains(p))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn map_access(&self, fields: Option<&'static [&'static str]>) -> MapAccess<'a> {
+        MapAccess {
+            entries: self.entries().into_iter(),
+            value: None,
+            ctx: self.ctx,
+            fields,
+        }
+    }
+
+    fn seq_access(&self, items: &'a [Node]) -> SeqAccess<'a> {
+        let items: Vec<_> = items
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (join_index(&self.path, i), n))
+            .filter(|(p, _)| !self.ctx.skip.contains(p))
+            .collect();
+        SeqAccess {
+            items: items.into_iter(),
+            ctx: self.ctx,
+        }
+    }
+}
+
+/// Gives an error without a location the one given.
+fn at<T>(here: (Mark, String), r: Res<T>) -> Res<T> {
+    r.map_err(|mut e| {
+        e.at.get_or_insert(here);
+        e
+    })
+}
+
+macro_rules! ints {
+    ($($method:ident $ty:ty => $visit:ident,)*) => {$(
+        fn $method<V: Visitor<'de>>(self, v: V) -> Res<V::Value> {
+            let r = self
+                .int((
+                    i128::try_from(<$ty>::MIN).unwrap_or(i128::MIN),
+                    i128::try_from(<$ty>::MAX).unwrap_or(i128::MAX),
+                ))
+                .and_then(|n| <$ty>::try_from(n).map_err(|_| self.expected("an integer")))
+                .and_then(|n| v.$visit(n));
+            at(self.here(), r)
+        }
+    )*};
+}
+
+impl<'de> de::Deserializer<'de> for De<'_> {
+    type Error = Fail;
+
+    fn deserialize_any<V: Visitor<'de>>(self, v: V) -> Res<V::Value> {
+        let here = self.here();
+        let r = match &self.node.value {
+            Value::Str(s) => v.visit_str(s),
+            _ if self.key => v.visit_str(&key_text(self.node)),
+            Value::Null => v.visit_unit(),
+            Value::Bool(b) => v.visit_bool(*b),
+            Value::Int(n) => match (u64::try_from(*n), i64::try_from(*n)) {
+                (Ok(u), _) => v.visit_u64(u),
+                (_, Ok(i)) => v.visit_i64(i),
+                _ => v.visit_i128(*n),
+            },
+            Value::Float(f) => v.visit_f64(*f),
+            Value::Seq(items) => v.visit_seq(self.seq_access(items)),
+            Value::Map(_) => v.visit_map(self.map_access(None)),
+        };
+        at(here, r)
+    }
+
+    fn deserialize_bool<V: Visitor<'de>>(self, v: V) -> Res<V::Value> {
+        let r = match *self.scalar() {
+            Value::Bool(b) => v.visit_bool(b),
+            _ => Err(self.expected("a boolean")),
+        };
+        at(self.here(), r)
+    }
+
+    ints! {
+        deserialize_i8 i8 => visit_i8,
+        deserialize_i16 i16 => visit_i16,
+        deserialize_i32 i32 => visit_i32,
+        deserialize_i64 i64 => visit_i64,
+        deserialize_i128 i128 => visit_i128,
+        deserialize_u8 u8 => visit_u8,
+        deserialize_u16 u16 => visit_u16,
+        deserialize_u32 u32 => visit_u32,
+        deserialize_u64 u64 => visit_u64,
+        deserialize_u128 u128 => visit_u128,
+    }
+
+    fn deserialize_f32<V: Visitor<'de>>(self, v: V) -> Res<V::Value> {
+        self.deserialize_f64(v)
+    }
+
+    fn deserialize_f64<V: Visitor<'de>>(self, v: V) -> Res<V::Value> {
+        let r = match *self.scalar() {
+            Value::Float(f) => v.visit_f64(f),
+            // Integers are exact in an f64 only up to 2^53; larger ones round,
+            // which is what writing them as a float would do too.
+            #[allow(clippy::cast_precision_loss)]
+            Value::Int(n) => v.visit_f64(n as f64),
+            _ => Err(self.expected("a number")),
+        };
+        at(self.here(), r)
+    }
+
+    fn deserialize_char<V: Visitor<'de>>(self, v: V) -> Res<V::Value> {
+        let r = match &self.node.value {
+            Value::Str(s) => {
+                let mut chars = s.chars();
+                match (chars.next(), chars.next()) {
+                    (Some(c), None) => v.visit_char(c),
+                    _ => Err(self.fail("expected a single character, found a string".into())),
+                }
+            }
+            _ => Err(self.expected("a single character")),
+        };
+        at(self.here(), r)
+    }
+
+    fn deserialize_str<V: Visitor<'de>>(self, v: V) -> Res<V::Value> {
+        // Plain `123` or `true` where a string is wanted is an error, not a
+        // silent conversion: the author should quote it. Keys are the
+        // exception; they are always text.
+        let r = match &self.node.value {
+            Value::Str(s) => v.visit_str(s),
+            _ if self.key => v.visit_str(&key_text(self.node)),
+            _ => Err(self.expected("a string")),
+        };
+        at(self.here(), r)
+    }
+
+    fn deserialize_string<V: Visitor<'de>>(self, v: V) -> Res<V::Value> {
+        self.deserialize_str(v)
+    }
+
+    fn deserialize_bytes<V: Visitor<'de>>(self, _v: V) -> Res<V::Value> {
+        Err(self.fail("byte strings are not supported".into()))
+    }
+
+    fn deserialize_byte_buf<V: Visitor<'de>>(self, v: V) -> Res<V::Value> {
+        self.deserialize_bytes(v)
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, v: V) -> Res<V::Value> {
+        let here = self.here();
+        let r = match *self.scalar() {
+            Value::Null => v.visit_none(),
+            _ => v.visit_some(self),
+        };
+        at(here, r)
+    }
+
+    fn deserialize_unit<V: Visitor<'de>>(self, v: V) -> Res<V::Value> {
+        let r = match *self.scalar() {
+            Value::Null => v.visit_unit(),
+            _ => Err(self.expected("null")),
+        };
+        at(self.here(), r)
+    }
+
+    fn deserialize_unit_struct<V: Visitor<'de>>(self, _: &'static str, v: V) -> Res<V::Value> {
+        self.deserialize_unit(v)
+    }
+
+    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _: &'static str, v: V) -> Res<V::Value> {
+        let here = self.here();
+        at(here, v.visit_newtype_struct(self))
+    }
+
+    fn deserialize_seq<V: Visitor<'de>>(self, v: V) -> Res<V::Value> {
+        let r = match &self.node.value {
+            Value::Seq(items) => v.visit_seq(self.seq_access(items)),
+            _ => Err(self.expected("a list")),
+        };
+        at(self.here(), r)
+    }
+
+    fn deserialize_tuple<V: Visitor<'de>>(self, _: usize, v: V) -> Res<V::Value> {
+        self.deserialize_seq(v)
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: usize,
+        v: V,
+    ) -> Res<V::Value> {
+        self.deserialize_seq(v)
+    }
+
+    fn deserialize_map<V: Visitor<'de>>(self, v: V) -> Res<V::Value> {
+        let r = match &self.node.value {
+            Value::Map(_) => v.visit_map(self.map_access(None)),
+            _ => Err(self.expected("a mapping")),
+        };
+        at(self.here(), r)
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        fields: &'static [&'static str],
+        v: V,
+    ) -> Res<V::Value> {
+        let r = match &self.node.value {
+            Value::Map(_) => v.visit_map(self.map_access(Some(fields))),
+            _ => Err(self.expected("a mapping")),
+        };
+        at(self.here(), r)
+    }
+
+    fn deserialize_enum<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: &'static [&'static str],
+        v: V,
+    ) -> Res<V::Value> {
+        let here = self.here();
+        let access = match &self.node.value {
+            Value::Str(_) => Some(EnumAccess {
+                name: self.child(self.node, self.path.clone(), true),
+                value: None,
+            }),
+            Value::Map(_) => match self.entries().as_slice() {
+                [(path, key, value)] => Some(EnumAccess {
+                    name: self.child(key, path.clone(), true),
+                    value: Some(self.child(value, path.clone(), false)),
+                }),
+                _ => None,
+            },
+            _ => None,
+        };
+        let r = match access {
+            Some(access) => v.visit_enum(access),
+            None => Err(self.fail(format!(
+                "expected a string or a single-key mapping, found {}",
+                describe(&self.node.value)
+            ))),
+        };
+        at(here, r)
+    }
+
+    fn deserialize_identifier<V: Visitor<'de>>(self, v: V) -> Res<V::Value> {
+        self.deserialize_str(v)
+    }
+
+    fn deserialize_ignored_any<V: Visitor<'de>>(self, v: V) -> Res<V::Value> {
+        v.visit_unit()
+    }
+}
+
+struct SeqAccess<'a> {
+    items: std::vec::IntoIter<(String, &'a Node)>,
+    ctx: &'a Ctx<'a>,
+}
+
+impl<'de> de::SeqAccess<'de> for SeqAccess<'_> {
+    type Error = Fail;
+
+    fn next_element_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Res<Option<S::Value>> {
+        match self.items.next() {
+            Some((path, node)) => seed
+                .deserialize(De {
+                    node,
+                    path,
+                    ctx: self.ctx,
+                    key: false,
+                })
+                .map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.items.len())
+    }
+}
+
+struct MapAccess<'a> {
+    entries: std::vec::IntoIter<(String, &'a Node, &'a Node)>,
+    /// The value whose key was handed out last.
+    value: Option<(String, &'a Node)>,
+    ctx: &'a Ctx<'a>,
+    /// For structs: the accepted keys. Others are recorded and skipped.
+    fields: Option<&'static [&'static str]>,
+}
+
+impl<'de> de::MapAccess<'de> for MapAccess<'_> {
+    type Error = Fail;
+
+    fn next_key_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Res<Option<S::Value>> {
+        for (path, key, value) in self.entries.by_ref() {
+            let name = key_text(key);
+            if let Some(fields) = self.fields.filter(|f| !f.contains(&name.as_ref())) {
+                self.ctx.soft_error(DeError {
+                    mark: key.mark,
+                    path,
+                    message: format!("unknown field {}", quote(&name)),
+                    hint: suggest(&name, fields),
+                });
+                continue;
+            }
+            self.value = Some((path.clone(), value));
+            return seed
+                .deserialize(De {
+                    node: key,
+                    path,
+                    ctx: self.ctx,
+                    key: true,
+                })
+                .map(Some);
+        }
+        Ok(None)
+    }
+
+    fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Res<S::Value> {
+        match self.value.take() {
+            Some((path, node)) => seed.deserialize(De {
+                node,
+                path,
+                ctx: self.ctx,
+                key: false,
+            }),
+            None => Err(Fail::new("value requested before its key".into())),
+        }
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.entries.len())
+    }
+}
+
+/// An enum written as `variant` or `{variant: value}`.
+struct EnumAccess<'a> {
+    name: De<'a>,
+    value: Option<De<'a>>,
+}
+
+impl<'de, 'a> de::EnumAccess<'de> for EnumAccess<'a> {
+    type Error = Fail;
+    type Variant = VariantAccess<'a>;
+
+    fn variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Res<(S::Value, Self::Variant)> {
+        let here = self.name.here();
+        let variant = seed.deserialize(self.name)?;
+        Ok((
+            variant,
+            VariantAccess {
+                here,
+                value: self.value,
+            },
+        ))
+    }
+}
+
+struct VariantAccess<'a> {
+    /// Where the variant name is, for a variant that lacks its value.
+    here: (Mark, String),
+    value: Option<De<'a>>,
+}
+
+impl<'a> VariantAccess<'a> {
+    fn value(self, what: &str) -> Res<De<'a>> {
+        let (mark, path) = self.here;
+        self.value.ok_or_else(|| Fail {
+            at: Some((mark, path)),
+            ..Fail::new(format!(
+                "expected a mapping from the variant name to {what}, found a string"
+            ))
+        })
+    }
+}
+
+impl<'de> de::VariantAccess<'de> for VariantAccess<'_> {
+    type Error = Fail;
+
+    fn unit_variant(self) -> Res<()> {
+        match self.value {
+            None => Ok(()),
+            Some(value) => de::Deserialize::deserialize(value),
+        }
+    }
+
+    fn newtype_variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Res<S::Value> {
+        seed.deserialize(self.value("its value")?)
+    }
+
+    fn tuple_variant<V: Visitor<'de>>(self, _: usize, v: V) -> Res<V::Value> {
+        de::Deserializer::deserialize_seq(self.value("a list")?, v)
+    }
+
+    fn struct_variant<V: Visitor<'de>>(
+        self,
+        fields: &'static [&'static str],
+        v: V,
+    ) -> Res<V::Value> {
+        de::Deserializer::deserialize_struct(self.value("a mapping")?, "", fields, v)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Emitter
+// ---------------------------------------------------------------------------
+
+/// Writes a JSON value as block-style YAML 1.2 that [`parse`] reads back as
+/// the same value.
+#[must_use]
+pub fn to_yaml(v: &serde_json::Value) -> String {
+    let mut out = String::new();
+    match inline(v) {
+        Some(s) => {
+            out.push_str(&s);
+            out.push('\n');
+        }
+        None => block(&mut out, v, 0, false),
+    }
+    out
+}
+
+/// The one-line form of scalars and empty collections; `None` for values
+/// that need block layout.
+fn inline(v: &serde_json::Value) -> Option<String> {
+    use serde_json::Value as J;
+    match v {
+        J::Null => Some("null".into()),
+        J::Bool(b) => Some(b.to_string()),
+        // serde_json writes floats with a `.` or an exponent, so they read
+        // back as floats, and integers without, so they read back as ints.
+        J::Number(n) => Some(n.to_string()),
+        J::String(s) => Some(scalar_text(s)),
+        J::Array(a) if a.is_empty() => Some("[]".into()),
+        J::Object(m) if m.is_empty() => Some("{}".into()),
+        J::Array(_) | J::Object(_) => None,
+    }
+}
+
+/// Writes a non-empty collection, one entry per line at `indent`. With
+/// `continued`, the first line goes straight after a `- ` already written.
+fn block(out: &mut String, v: &serde_json::Value, indent: usize, continued: bool) {
+    use serde_json::Value as J;
+    let pad = |out: &mut String, first: bool| {
+        if !(first && continued) {
+            out.extend(std::iter::repeat_n(' ', indent));
+        }
+    };
+    match v {
+        J::Object(m) => {
+            for (i, (k, val)) in m.iter().enumerate() {
+                pad(out, i == 0);
+                out.push_str(&scalar_text(k));
+                out.push(':');
+                if let Some(s) = inline(val) {
+                    out.push(' ');
+                    out.push_str(&s);
+                    out.push('\n');
+                } else {
+                    out.push('\n');
+                    block(out, val, indent + 2, false);
+                }
+            }
+        }
+        J::Array(a) => {
+            for (i, item) in a.iter().enumerate() {
+                pad(out, i == 0);
+                out.push_str("- ");
+                if let Some(s) = inline(item) {
+                    out.push_str(&s);
+                    out.push('\n');
+                } else {
+                    block(out, item, indent + 2, true);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// A string as a scalar: plain when that reads back as the same string,
+/// double-quoted otherwise.
+fn scalar_text(s: &str) -> String {
+    if plain_ok(s) { s.to_owned() } else { quote(s) }
+}
+
+fn plain_ok(s: &str) -> bool {
+    let resolves_to_str = |opts| matches!(resolve(s, opts), Value::Str(_));
+    !s.is_empty()
+        && !s.starts_with([
+            '-', '?', ':', ',', '[', ']', '{', '}', '#', '&', '*', '!', '|', '>', '\'', '"', '%',
+            '@', '`', '.',
+        ])
+        && !s.contains(": ")
+        && !s.contains(" #")
+        && !s.ends_with(':')
+        && s.trim() == s
+        && s.chars().all(|c| {
+            c == ' ' || (printable(c) && !c.is_whitespace() && !matches!(c, '\u{85}' | '\u{feff}'))
+        })
+        && resolves_to_str(ParseOptions::default())
+        && resolves_to_str(ParseOptions { yaml11_octal: true })
+}
+
+// ---------------------------------------------------------------------------
+// Tests
+// ---------------------------------------------------------------------------
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use serde::Deserialize;
+    use serde_json::json;
+
+    fn p(src: &str) -> Node {
+        parse(src, ParseOptions::default()).expect("valid yaml")
+    }
+
+    fn perr(src: &str) -> (String, u32, u32) {
+        let e = parse(src, ParseOptions::default()).expect_err("invalid yaml");
+        (e.message, e.mark.line, e.mark.col)
+    }
+
+    fn m(line: u32, col: u32) -> Option<Mark> {
+        Some(Mark { line, col })
+    }
+
+    /// Errors as `(line, col, path, message, hint)` for compact assertions.
+    fn errs<T: de::DeserializeOwned + fmt::Debug>(
+        src: &str,
+    ) -> Vec<(u32, u32, String, String, Option<String>)> {
+        from_node::<T>(&p(src))
+            .expect_err("should fail")
+            .into_iter()
+            .map(|e| (e.mark.line, e.mark.col, e.path, e.message, e.hint))
+            .collect()
+    }
+
+    #[test]
+    fn scalars_resolve_by_core_schema() {
+        let cases: &[(&str, Value)] = &[
+            ("~", Value::Null),
+            ("null", Value::Null),
+            ("NULL", Value::Null),
+            ("True", Value::Bool(true)),
+            ("FALSE", Value::Bool(false)),
+            ("yes", Value::Str("yes".into())),
+            ("-42", Value::Int(-42)),
+            ("+7", Value::Int(7)),
+            ("0o17", Value::Int(15)),
+            ("0x1F", Value::Int(31)),
+            ("0777", Value::Int(777)),
+            ("1.0", Value::Float(1.0)),
+            ("1e3", Value::Float(1000.0)),
+            ("-.5", Value::Float(-0.5)),
+            ("-.inf", Value::Float(f64::NEG_INFINITY)),
+            ("1_000", Value::Str("1_000".into())),
+            ("inf", Value::Str("inf".into())),
+            ("0x", Value::Str("0x".into())),
+            ("'1'", Value::Str("1".into())),
+            ("\"true\"", Value::Str("true".into())),
+            ("|\n  x\n", Value::Str("x\n".into())),
+        ];
+        for (src, want) in cases {
+            assert_eq!(&p(src).value, want, "{src}");
+        }
+        assert!(matches!(p(".nan").value, Value::Float(f) if f.is_nan()));
+        assert_eq!(
+            p("99999999999999999999999999999999999999999").value,
+            Value::Float(1e41)
+        );
+    }
+
+    #[test]
+    fn yaml11_octal_is_opt_in() {
+        let on = ParseOptions { yaml11_octal: true };
+        assert_eq!(parse("0666", on).map(|n| n.value), Ok(Value::Int(0o666)));
+        assert_eq!(
+            parse("0666", ParseOptions::default()).map(|n| n.value),
+            Ok(Value::Int(666))
+        );
+        assert_eq!(parse("0", on).map(|n| n.value), Ok(Value::Int(0)));
+        assert_eq!(parse("089", on).map(|n| n.value), Ok(Value::Int(89)));
+        assert_eq!(
+            parse("'0666'", on).map(|n| n.value),
+            Ok(Value::Str("0666".into()))
+        );
+    }
+
+    #[test]
+    fn empty_stream_is_null() {
+        for src in ["", "# only a comment\n", "\n\n"] {
+            assert_eq!(
+                p(src),
+                Node {
+                    value: Value::Null,
+                    mark: Mark { line: 1, col: 1 }
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn marks_of_nested_paths() {
+        let src = "\
+filesystem_policy:
+  read_write:
+  - /tmp
+  - \"/var\"
+network_policies:
+  my_api:
+    endpoints:
+      - host: example.com
+        port: 443
+    flow: [a, {b: c}]
+\"odd key\": 1
+";
+        let root = p(src);
+        let cases = [
+            ("", m(1, 1)),
+            ("filesystem_policy", m(2, 3)),
+            ("filesystem_policy.read_write", m(3, 3)),
+            ("filesystem_policy.read_write[1]", m(4, 5)),
+            ("network_policies.my_api.endpoints", m(8, 7)),
+            ("network_policies.my_api.endpoints[0]", m(8, 9)),
+            ("network_policies.my_api.endpoints[0].port", m(9, 15)),
+            ("network_policies.my_api.flow", m(10, 11)),
+            ("network_policies.my_api.flow[1].b", m(10, 19)),
+            ("[\"odd key\"]", m(11, 12)),
+            ("network_policies.my_api.endpoints[1]", None),
+            ("network_policies.my", None),
+            ("filesystem_policy.read_write.x", None),
+        ];
+        for (path, want) in cases {
+            assert_eq!(locate(&root, path), want, "{path}");
+        }
+        assert_eq!(
+            key_mark(&root, "network_policies.my_api.endpoints[0].port"),
+            m(9, 9)
+        );
+        assert_eq!(key_mark(&root, "[\"odd key\"]"), m(11, 1));
+        assert_eq!(key_mark(&root, "filesystem_policy.read_write[0]"), None);
+        assert_eq!(key_mark(&root, ""), None);
+    }
+
+    #[test]
+    fn paths_join() {
+        assert_eq!(join_key("", "a"), "a");
+        assert_eq!(join_key("a", "b-c_1"), "a.b-c_1");
+        assert_eq!(join_key("a", "x.y"), "a[\"x.y\"]");
+        assert_eq!(join_key("", "say \"hi\"\n"), "[\"say \\\"hi\\\"\\n\"]");
+        assert_eq!(join_key("a", ""), "a[\"\"]");
+        assert_eq!(join_index("a", 3), "a[3]");
+        assert_eq!(join_index("", 0), "[0]");
+    }
+
+    #[test]
+    fn structural_errors() {
+        let cases: &[(&str, (&str, u32, u32))] = &[
+            (
+                "name: a\nage: 1\nname: b\n",
+                ("duplicate key \"name\"", 3, 1),
+            ),
+            ("1: a\n0x1: b\n", ("duplicate key \"0x1\"", 2, 1)),
+            ("1: a\n\"1\": b\n", ("duplicate key \"1\"", 2, 1)),
+            ("a: &x 1\n", ("anchors and aliases are not supported", 1, 4)),
+            (
+                "a: [1]\nb: *x\n",
+                ("anchors and aliases are not supported", 2, 4),
+            ),
+            ("a: !foo x\n", ("tags are not supported", 1, 4)),
+            ("a: !!str 1\n", ("tags are not supported", 1, 4)),
+            ("? [a]\n: b\n", ("mapping keys must be scalars", 1, 3)),
+            ("{[a]: b}", ("mapping keys must be scalars", 1, 2)),
+            (
+                "a\n---\nb\n",
+                ("multiple YAML documents are not supported", 2, 1),
+            ),
+            (
+                "a: \"x\n",
+                (
+                    "while scanning a quoted scalar, found unexpected end of stream",
+                    1,
+                    4,
+                ),
+            ),
+            (
+                "- a\n  b: c\n",
+                ("mapping values are not allowed in this context", 2, 4),
+            ),
+        ];
+        for (src, (msg, line, col)) in cases {
+            assert_eq!(perr(src), (msg.to_string(), *line, *col), "{src:?}");
+        }
+    }
+
+    #[test]
+    fn depth_limit() {
+        let ok = format!("{}{}", "[".repeat(64), "]".repeat(64));
+        assert!(parse(&ok, ParseOptions::default()).is_ok());
+        let deep = format!("{}{}", "[".repeat(65), "]".repeat(65));
+        assert_eq!(perr(&deep), ("nesting deeper than 64 levels".into(), 1, 65));
+        let block: String = (0..70).map(|i| format!("{}k:\n", "  ".repeat(i))).collect();
+        assert_eq!(
+            perr(&block),
+            ("nesting deeper than 64 levels".into(), 65, 129)
+        );
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Paint {
+        color: String,
+        size: Option<u16>,
+    }
+
+    #[test]
+    fn unknown_field_has_hint_and_key_mark() {
+        let got = errs::<Paint>("color: red\ncolour: blue\nzzz: 1\n");
+        assert_eq!(
+            got,
+            vec![
+                (
+                    2,
+                    1,
+                    "colour".into(),
+                    "unknown field \"colour\"".into(),
+                    Some("did you mean \"color\"?".into())
+                ),
+                (
+                    3,
+                    1,
+                    "zzz".into(),
+                    "unknown field \"zzz\"".into(),
+                    Some("expected one of: color, size".into())
+                ),
+            ]
+        );
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Strict {
+        inner: Inner,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Inner {
+        version: u32,
+        name: String,
+    }
+
+    #[test]
+    fn missing_field_marks_the_mapping() {
+        let got = errs::<Strict>("inner:\n  name: x\n  extra: 1\n");
+        assert_eq!(
+            got,
+            vec![
+                (
+                    2,
+                    3,
+                    "inner".into(),
+                    "missing field \"version\"".into(),
+                    None
+                ),
+                (
+                    3,
+                    3,
+                    "inner.extra".into(),
+                    "unknown field \"extra\"".into(),
+                    Some("expected one of: version, name".into())
+                ),
+            ]
+        );
+        // A bad value is reported once, not again as a missing field.
+        let got = errs::<Strict>("inner:\n  version: -1\n  name: x\n");
+        assert_eq!(
+            got,
+            vec![(
+                2,
+                12,
+                "inner.version".into(),
+                "expected an integer in 0..=4294967295, found -1".into(),
+                None
+            )]
+        );
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Policy {
+        version: u32,
+        filesystem: Filesystem,
+        network: Vec<Network>,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Filesystem {
+        read_only: Vec<String>,
+        limits: Limits,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Limits {
+        port: u16,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Network {
+        name: String,
+        protocol: Protocol,
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    #[allow(dead_code)]
+    enum Protocol {
+        Tcp,
+        Udp,
+        Raw { ports: Vec<u16> },
+    }
+
+    #[test]
+    fn collects_many_errors() {
+        let src = "\
+version: 1
+colour: red
+filesystem:
+  read_only: /usr
+  limits:
+    port: 70000
+network:
+  - name: 5
+    protocol: tcpp
+  - name: ok
+    protocol:
+      raw: {ports: [1, x]}
+  - name: fine
+    protocol: udp
+";
+        let got = errs::<Policy>(src);
+        let want = vec![
+            (
+                2,
+                1,
+                "colour".to_string(),
+                "unknown field \"colour\"".to_string(),
+                Some("expected one of: version, filesystem, network".to_string()),
+            ),
+            (
+                4,
+                14,
+                "filesystem.read_only".into(),
+                "expected a list, found a string".into(),
+                None,
+            ),
+            (
+                6,
+                11,
+                "filesystem.limits.port".into(),
+                "expected an integer in 0..=65535, found 70000".into(),
+                None,
+            ),
+            (
+                8,
+                11,
+                "network[0].name".into(),
+                "expected a string, found an integer".into(),
+                None,
+            ),
+            (
+                9,
+                15,
+                "network[0].protocol".into(),
+                "unknown variant \"tcpp\"".into(),
+                Some("did you mean \"tcp\"?".into()),
+            ),
+            (
+                12,
+                24,
+                "network[1].protocol.raw.ports[1]".into(),
+                "expected an integer, found a string".into(),
+                None,
+            ),
+        ];
+        assert_eq!(got, want);
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    enum Shape {
+        Dot,
+        Circle(u8),
+    }
+
+    #[test]
+    fn enum_errors() {
+        let src = "- {dott: 1}\n- Circle\n- Circle: x\n- Dot: 1\n- Dot: null\n- Dot\n- Circle: 3\n";
+        let got: Vec<_> = errs::<Vec<Shape>>(src)
+            .into_iter()
+            .map(|(l, c, path, msg, hint)| {
+                (
+                    l,
+                    c,
+                    path,
+                    msg + &hint.map(|h| format!(" ({h})")).unwrap_or_default(),
+                )
+            })
+            .collect();
+        let want = [
+            (
+                1,
+                4,
+                "[0].dott",
+                "unknown variant \"dott\" (did you mean \"Dot\"?)",
+            ),
+            (
+                2,
+                3,
+                "[1]",
+                "expected a mapping from the variant name to its value, found a string",
+            ),
+            (3, 11, "[2].Circle", "expected an integer, found a string"),
+            (4, 8, "[3].Dot", "expected null, found an integer"),
+        ];
+        let want: Vec<_> = want
+            .iter()
+            .map(|(l, c, p, m)| (*l, *c, p.to_string(), m.to_string()))
+            .collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn type_errors_in_words() {
+        assert_eq!(
+            errs::<Vec<u8>>("a: 1"),
+            vec![(
+                1,
+                1,
+                String::new(),
+                "expected a list, found a mapping".into(),
+                None
+            )]
+        );
+        assert_eq!(
+            errs::<Limits>("[1]"),
+            vec![(
+                1,
+                1,
+                String::new(),
+                "expected a mapping, found a list".into(),
+                None
+            )]
+        );
+        assert_eq!(
+            errs::<bool>("yes"),
+            vec![(
+                1,
+                1,
+                String::new(),
+                "expected a boolean, found a string".into(),
+                None
+            )]
+        );
+        assert_eq!(
+            errs::<char>("ab"),
+            vec![(
+                1,
+                1,
+                String::new(),
+                "expected a single character, found a string".into(),
+                None
+            )]
+        );
+        assert_eq!(
+            errs::<Protocol>("[tcp]"),
+            vec![(
+                1,
+                1,
+                String::new(),
+                "expected a string or a single-key mapping, found a list".into(),
+                None
+            )]
+        );
+    }
+
+    #[test]
+    fn successful_values() {
+        let p1: Paint = from_node(&p("color: \"1\"\nsize: 0x10\n")).expect("ok");
+        assert_eq!((p1.color.as_str(), p1.size), ("1", Some(16)));
+        let f: f64 = from_node(&p("3")).expect("ok");
+        assert_eq!(f, 3.0);
+        let keys: std::collections::BTreeMap<u16, String> =
+            from_node(&p("80: http\n\"443\": https\n")).expect("ok");
+        assert_eq!(keys.get(&443).map(String::as_str), Some("https"));
+        let protos: Vec<Protocol> = from_node(&p("- tcp\n- raw:\n    ports: [1]\n")).expect("ok");
+        assert_eq!(protos.len(), 2);
+        let any: serde_json::Value =
+            from_node(&p("a: [1, -2, 1.5, null, true, x]\n1: {}\n")).expect("ok");
+        assert_eq!(any, json!({"a": [1, -2, 1.5, null, true, "x"], "1": {}}));
+    }
+
+    #[test]
+    fn too_many_errors_stops() {
+        let src: String = (0..100).map(|i| format!("- {i}\n")).collect();
+        let got = from_node::<Vec<String>>(&p(&src)).expect_err("fails");
+        assert_eq!(got.len(), MAX_ERRORS + 1);
+        assert_eq!(
+            got.last().map(|e| e.message.as_str()),
+            Some("too many errors")
+        );
+        // Soft errors count too, but each is counted once across passes.
+        let exactly: String = (1..MAX_ERRORS).map(|i| format!("x{i}: 1\n")).collect();
+        let got = from_node::<Limits>(&p(&format!("{exactly}port: z\n"))).expect_err("fails");
+        assert_eq!(got.len(), MAX_ERRORS);
+        let more = format!("{exactly}x: 1\ny: 1\nport: 1\n");
+        let got = from_node::<Limits>(&p(&more)).expect_err("fails");
+        assert_eq!(got.len(), MAX_ERRORS + 1);
+        assert_eq!(
+            got.last().map(|e| e.message.as_str()),
+            Some("too many errors")
+        );
+    }
+
+    fn awkward() -> serde_json::Value {
+        json!({
+            "plain": "hello world",
+            "yes": "yes",
+            "float": "1.0",
+            "empty": "",
+            "colon": "a: b",
+            "dash": "-x",
+            "lead": " x",
+            "trail": "x ",
+            "hash": "#",
+            "hash2": "a #b",
+            "null": "null",
+            "tilde": "~",
+            "octal": "0777",
+            "unicode": "héllo ☃ 日本 🎉",
+            "newline": "a\nb\n",
+            "tab": "a\tb",
+            "quote": "\"q\" 'r'",
+            "nel": "a\u{85}b\u{2028}c\u{feff}",
+            "": "empty key",
+            "a: b": {"x y": [1, 2.5, -3, 1e300, true, null]},
+            "nested": [[1, [2, []]], {}, [], {"k": {"deep": [{"a": 1, "b": [3]}]}}],
+            "dots": "...",
+            "doc": "---",
+        })
+    }
+
+    #[test]
+    fn emitter_round_trips() {
+        let v = awkward();
+        let text = to_yaml(&v);
+        let back: serde_json::Value = from_node(&p(&text)).expect("round trip");
+        assert_eq!(back, v, "{text}");
+        assert_eq!(to_yaml(&json!({})), "{}\n");
+        assert_eq!(to_yaml(&json!([])), "[]\n");
+        assert_eq!(to_yaml(&json!("yes")), "yes\n");
+        assert_eq!(to_yaml(&json!("1.0")), "\"1.0\"\n");
+        assert_eq!(
+            to_yaml(&json!({"a": [1, {"b": 2, "c": [3]}], "d": {"e": null}})),
+            "a:\n  - 1\n  - b: 2\n    c:\n      - 3\nd:\n  e: null\n"
+        );
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Fuzz {
+        a: Option<u16>,
+        b: Vec<Protocol>,
+        c: std::collections::HashMap<String, (i8, bool)>,
+        d: Option<Box<Fuzz>>,
+        e: char,
+    }
+
+    fn json_value() -> impl Strategy<Value = serde_json::Value> {
+        let leaf = prop_oneof![
+            Just(serde_json::Value::Null),
+            any::<bool>().prop_map(serde_json::Value::from),
+            any::<i64>().prop_map(serde_json::Value::from),
+            any::<u64>().prop_map(serde_json::Value::from),
+            any::<f64>()
+                .prop_filter("finite", |f| f.is_finite())
+                .prop_map(serde_json::Value::from),
+            any::<String>().prop_map(serde_json::Value::from),
+            "[ -~\\n\\t]{0,12}".prop_map(serde_json::Value::from),
+            prop::sample::select(vec![
+                "", "yes", "~", "null", "1.0", "0x1", "0o7", "-x", " x", "x:", "a: b", "#", "a #b",
+                "[", "{}", "- ", "...", "---", "? x", "@", ".inf", "1e3", "\u{85}", "\u{feff}",
+            ])
+            .prop_map(serde_json::Value::from),
+        ];
+        leaf.prop_recursive(4, 48, 6, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::from),
+                prop::collection::btree_map("[ -~]{0,8}|\\PC{0,4}", inner, 0..6)
+                    .prop_map(|m| serde_json::Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn check_no_panic(src: &str) {
+        let start = std::time::Instant::now();
+        for opts in [ParseOptions::default(), ParseOptions { yaml11_octal: true }] {
+            if let Ok(node) = parse(src, opts) {
+                let _ = from_node::<serde_json::Value>(&node);
+                let _ = from_node::<Fuzz>(&node);
+                let _ = from_node::<Vec<Fuzz>>(&node);
+                let _ = locate(&node, "a.b[0]");
+            }
+        }
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(2),
+            "{src:?}"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn never_panics_on_bytes(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+            check_no_panic(&String::from_utf8_lossy(&bytes));
+        }
+
+        #[test]
+        fn never_panics_on_yamlish(src in "([-:{}\\[\\],&*!|>'\"%@#?. \\n\\ta-e0-9]|a: |- |\\n  ){0,80}") {
+            check_no_panic(&src);
+        }
+
+        #[test]
+        fn emitter_round_trips_any_value(v in json_value()) {
+            let text = to_yaml(&v);
+            let node = parse(&text, ParseOptions::default());
+            prop_assert!(node.is_ok(), "{text:?} {node:?}");
+            let back = node.ok().map(|n| from_node::<serde_json::Value>(&n));
+            prop_assert_eq!(back, Some(Ok(v)), "{}", text);
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! Shared helpers for the tests that spawn the real binary.
+//!
+//! A test that cannot run here (not root, kernel lacks a feature, tool
+//! missing) calls [`skip`], which prints `SKIP <test>: <reason>` and
+//! returns `true` — unless `OPENSHELL_TEST_STRICT=1`, where it panics, so a
+//! green CI run means every test ran.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_openshell-sandbox");
+
+pub fn strict() -> bool {
+    std::env::var("OPENSHELL_TEST_STRICT").is_ok_and(|v| v == "1")
+}
+
+/// Report a skip. Returns true (the caller returns) unless strict.
+pub fn skip(test: &str, reason: &str) -> bool {
+    if strict() {
+        panic!("SKIP {test}: {reason} (OPENSHELL_TEST_STRICT=1 forbids skips)");
+    }
+    eprintln!("SKIP {test}: {reason}");
+    true
+}
+
+#[allow(unsafe_code)]
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no arguments and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Skip unless root. `if need_root("t") { return; }`
+pub fn need_root(test: &str) -> bool {
+    !is_root() && skip(test, "needs root")
+}
+
+/// The Landlock ABI of the running kernel (0 when unavailable).
+#[allow(unsafe_code)]
+pub fn landlock_abi() -> u32 {
+    // SAFETY: NULL attr with size 0 and the VERSION flag reads no memory.
+    let r = unsafe { libc::syscall(libc::SYS_landlock_create_ruleset, 0usize, 0usize, 1u32) };
+    u32::try_from(r).unwrap_or(0)
+}
+
+/// Skip unless the kernel offers Landlock ABI `abi`.
+pub fn need_abi(test: &str, abi: u32) -> bool {
+    let have = landlock_abi();
+    have < abi && skip(test, &format!("needs Landlock ABI {abi}, kernel has {have}"))
+}
+
+fn target_dir() -> PathBuf {
+    // .../target/debug/openshell-sandbox -> .../target
+    Path::new(BIN)
+        .parent()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("target"))
+}
+
+/// A scratch directory unique to one test, removed and recreated.
+pub fn scratch(test: &str) -> PathBuf {
+    let d = target_dir().join("test-scratch").join(test);
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// The static test workload (tests/probe/probe.c), built once per run.
+pub fn probe() -> PathBuf {
+    static P: OnceLock<PathBuf> = OnceLock::new();
+    P.get_or_init(|| {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/probe/probe.c");
+        let dir = target_dir().join("probe");
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("probe");
+        let tmp = dir.join(format!("probe.{}", std::process::id()));
+        let st = Command::new("gcc")
+            .args(["-static", "-O2", "-o"])
+            .arg(&tmp)
+            .arg(&src)
+            .status()
+            .expect("gcc is needed to build the test workload (apt-get install gcc)");
+        assert!(st.success(), "building tests/probe/probe.c failed");
+        std::fs::rename(&tmp, &out).unwrap();
+        out
+    })
+    .clone()
+}
+
+/// Write `policy` to `dir/policy.yaml` and return its path.
+pub fn write_policy(dir: &Path, policy: &str) -> PathBuf {
+    let p = dir.join("policy.yaml");
+    std::fs::write(&p, policy).unwrap();
+    p
+}
+
+/// A policy with the usual system paths, the probe's directory readable
+/// and `extra` appended (YAML text at top level).
+pub fn base_policy(extra_ro: &[&str], extra_rw: &[&str], extra: &str) -> String {
+    let probe_dir = probe().parent().unwrap().display().to_string();
+    let mut ro = vec!["/usr", "/bin", "/lib", "/etc", "/proc", probe_dir.as_str()];
+    if Path::new("/lib64").exists() {
+        ro.push("/lib64");
+    }
+    ro.extend_from_slice(extra_ro);
+    let mut rw = vec!["/dev/null"];
+    rw.extend_from_slice(extra_rw);
+    format!(
+        "version: 1\nfilesystem_policy:\n  read_only: [{}]\n  read_write: [{}]\n{extra}",
+        ro.join(", "),
+        rw.join(", ")
+    )
+}
+
+pub struct Run {
+    pub code: i32,
+    pub signal: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn from(o: Output) -> Run {
+        use std::os::unix::process::ExitStatusExt;
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            signal: o.status.signal(),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+
+    pub fn explain(&self) -> String {
+        format!(
+            "exit={} signal={:?}\n--- stdout\n{}--- stderr\n{}",
+            self.code, self.signal, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Run the sandbox with `policy` (a file path) and the given extra args,
+/// then `-- workload...`.
+pub fn sandbox(policy: &Path, args: &[&str], workload: &[&str]) -> Run {
+    sandbox_env(policy, args, workload, &[])
+}
+
+pub fn sandbox_env(policy: &Path, args: &[&str], workload: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut c = Command::new(BIN);
+    c.arg("--policy").arg(policy).args(args).arg("--").args(workload);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    Run::from(c.stdin(Stdio::null()).output().expect("spawn openshell-sandbox"))
+}
+
+/// Run a workload without the sandbox (the control case).
+pub fn bare(workload: &[&str]) -> Run {
+    let (cmd, rest) = workload.split_first().unwrap();
+    Run::from(
+        Command::new(cmd)
+            .args(rest)
+            .stdin(Stdio::null())
+            .output()
+            .expect("spawn control workload"),
+    )
+}
+
+/// Run the probe bare as an unprivileged uid (the control for root).
+pub fn bare_as(uid: u32, workload: &[&str]) -> Run {
+    let mut c = Command::new("setpriv");
+    c.args([
+        format!("--reuid={uid}"),
+        format!("--regid={uid}"),
+        "--clear-groups".to_string(),
+        "--".to_string(),
+    ]);
+    c.args(workload);
+    Run::from(c.stdin(Stdio::null()).output().expect("spawn setpriv"))
+}
+
+pub fn write_file(p: &Path, content: &str) {
+    let mut f = std::fs::File::create(p).unwrap();
+    f.write_all(content.as_bytes()).unwrap();
+}

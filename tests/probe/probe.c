@@ -1,0 +1,340 @@
+/*
+ * probe: the test workload. It tries exactly one thing and prints what
+ * happened, so a failing test explains itself:
+ *
+ *   ok[: detail]            the action succeeded (exit 0)
+ *   errno=NAME(N): detail   the action failed (exit 1)
+ *
+ * Built static (gcc -static) by the tests so it runs in any root filesystem,
+ * including a shell-less one. Usage: probe ACTION [ARGS...]
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/personality.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+static const char *ename(int e) {
+	switch (e) {
+	case EPERM: return "EPERM";
+	case ENOENT: return "ENOENT";
+	case EACCES: return "EACCES";
+	case EEXIST: return "EEXIST";
+	case EXDEV: return "EXDEV";
+	case EINVAL: return "EINVAL";
+	case ENOSYS: return "ENOSYS";
+	case EAFNOSUPPORT: return "EAFNOSUPPORT";
+	case ECONNREFUSED: return "ECONNREFUSED";
+	case ENOTTY: return "ENOTTY";
+	case EBADF: return "EBADF";
+	case ENOTDIR: return "ENOTDIR";
+	case EROFS: return "EROFS";
+	case ESRCH: return "ESRCH";
+	case EPROTONOSUPPORT: return "EPROTONOSUPPORT";
+	case EOPNOTSUPP: return "EOPNOTSUPP";
+	case EADDRINUSE: return "EADDRINUSE";
+	case ENOTSOCK: return "ENOTSOCK";
+	case EFAULT: return "EFAULT";
+	case ENOEXEC: return "ENOEXEC";
+	default: return "E?";
+	}
+}
+
+static int report(long r, const char *what) {
+	if (r < 0) {
+		int e = errno;
+		printf("errno=%s(%d): %s\n", ename(e), e, what);
+		return 1;
+	}
+	printf("ok: %s\n", what);
+	return 0;
+}
+
+static long num(const char *s) { return strtol(s, NULL, 0); }
+
+static int need(int argc, int n) {
+	if (argc < n) {
+		fprintf(stderr, "probe: missing arguments\n");
+		exit(2);
+	}
+	return 0;
+}
+
+int main(int argc, char **argv) {
+	if (argc < 2) {
+		fprintf(stderr, "usage: probe ACTION [ARGS...]\n");
+		return 2;
+	}
+	const char *a = argv[1];
+	setvbuf(stdout, NULL, _IONBF, 0);
+
+	if (!strcmp(a, "true")) return 0;
+	if (!strcmp(a, "exit")) { need(argc, 3); return (int)num(argv[2]); }
+	if (!strcmp(a, "status")) {
+		/* Identity, capabilities, no_new_privs and seccomp state. */
+		FILE *f = fopen("/proc/self/status", "r");
+		if (!f) return report(-1, "open /proc/self/status");
+		char line[512];
+		while (fgets(line, sizeof line, f)) {
+			if (!strncmp(line, "Uid:", 4) || !strncmp(line, "Gid:", 4) ||
+			    !strncmp(line, "Groups:", 7) || !strncmp(line, "Cap", 3) ||
+			    !strncmp(line, "NoNewPrivs:", 11) || !strncmp(line, "Seccomp:", 8))
+				fputs(line, stdout);
+		}
+		return 0;
+	}
+	if (!strcmp(a, "env")) {
+		extern char **environ;
+		for (char **e = environ; *e; e++) puts(*e);
+		return 0;
+	}
+	if (!strcmp(a, "fds")) {
+		/* Open descriptors, excluding the one used to list them. */
+		for (int fd = 0; fd < 1024; fd++)
+			if (fcntl(fd, F_GETFD) != -1) printf("%d\n", fd);
+		return 0;
+	}
+	if (!strcmp(a, "read")) {
+		need(argc, 3);
+		int fd = open(argv[2], O_RDONLY);
+		if (fd < 0) return report(-1, argv[2]);
+		char b[64];
+		return report(read(fd, b, sizeof b), argv[2]);
+	}
+	if (!strcmp(a, "write")) {
+		/* Open for writing (creating) and write one line. */
+		need(argc, 3);
+		int fd = open(argv[2], O_WRONLY | O_CREAT | O_APPEND, 0644);
+		if (fd < 0) return report(-1, argv[2]);
+		return report(write(fd, "x\n", 2), argv[2]);
+	}
+	if (!strcmp(a, "openrw")) {
+		need(argc, 3);
+		return report(open(argv[2], O_RDWR), argv[2]);
+	}
+	if (!strcmp(a, "truncate")) {
+		need(argc, 3);
+		return report(truncate(argv[2], 0), argv[2]);
+	}
+	if (!strcmp(a, "mkdir")) { need(argc, 3); return report(mkdir(argv[2], 0755), argv[2]); }
+	if (!strcmp(a, "unlink")) { need(argc, 3); return report(unlink(argv[2]), argv[2]); }
+	if (!strcmp(a, "rename")) { need(argc, 4); return report(rename(argv[2], argv[3]), argv[3]); }
+	if (!strcmp(a, "link")) { need(argc, 4); return report(link(argv[2], argv[3]), argv[3]); }
+	if (!strcmp(a, "symlink")) { need(argc, 4); return report(symlink(argv[2], argv[3]), argv[3]); }
+	if (!strcmp(a, "ls")) {
+		need(argc, 3);
+		return report(open(argv[2], O_RDONLY | O_DIRECTORY), argv[2]);
+	}
+	if (!strcmp(a, "exec")) {
+		need(argc, 3);
+		execv(argv[2], argv + 2);
+		return report(-1, argv[2]);
+	}
+	if (!strcmp(a, "ioctl")) {
+		/* ioctl PATH: FIONREAD on an opened device (Landlock ioctl_dev). */
+		need(argc, 3);
+		int fd = open(argv[2], O_RDONLY);
+		if (fd < 0) return report(-1, argv[2]);
+		int n = 0;
+		return report(ioctl(fd, FIONREAD, &n), argv[2]);
+	}
+	if (!strcmp(a, "tiocsti")) {
+		char c = 'x';
+		return report(ioctl(0, TIOCSTI, &c), "TIOCSTI on stdin");
+	}
+	if (!strcmp(a, "tioclinux")) {
+		char c = 0;
+		return report(ioctl(0, TIOCLINUX, &c), "TIOCLINUX on stdin");
+	}
+	if (!strcmp(a, "connect") || !strcmp(a, "bind")) {
+		/* connect|bind PORT [ADDR]: TCP on IPv4 loopback. */
+		need(argc, 3);
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+		if (s < 0) return report(-1, "socket(AF_INET)");
+		struct sockaddr_in sa = {0};
+		sa.sin_family = AF_INET;
+		sa.sin_port = htons((uint16_t)num(argv[2]));
+		sa.sin_addr.s_addr = htonl(argc > 3 ? (uint32_t)num(argv[3]) : INADDR_LOOPBACK);
+		int one = 1;
+		setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+		if (!strcmp(a, "bind")) return report(bind(s, (void *)&sa, sizeof sa), argv[2]);
+		return report(connect(s, (void *)&sa, sizeof sa), argv[2]);
+	}
+	if (!strcmp(a, "socket")) {
+		/* socket DOMAIN TYPE PROTO (numbers). */
+		need(argc, 5);
+		return report(socket((int)num(argv[2]), (int)num(argv[3]), (int)num(argv[4])), "socket");
+	}
+	if (!strcmp(a, "abstract")) {
+		/* Connect to an abstract unix socket "@NAME". */
+		need(argc, 3);
+		int s = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (s < 0) return report(-1, "socket(AF_UNIX)");
+		struct sockaddr_un su = {0};
+		su.sun_family = AF_UNIX;
+		size_t n = strlen(argv[2]);
+		if (n > sizeof su.sun_path - 2) n = sizeof su.sun_path - 2;
+		memcpy(su.sun_path + 1, argv[2], n);
+		return report(connect(s, (void *)&su, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)), argv[2]);
+	}
+	if (!strcmp(a, "kill")) {
+		need(argc, 3);
+		return report(kill((pid_t)num(argv[2]), argc > 3 ? (int)num(argv[3]) : 0), argv[2]);
+	}
+	if (!strcmp(a, "ptrace")) {
+		/* Attach to PID (default: the parent). */
+		pid_t p = argc > 2 ? (pid_t)num(argv[2]) : getppid();
+		return report(ptrace(PTRACE_ATTACH, p, 0, 0), "ptrace attach");
+	}
+	if (!strcmp(a, "unshare")) {
+		need(argc, 3);
+		return report(unshare((int)num(argv[2])), "unshare");
+	}
+	if (!strcmp(a, "clone")) {
+		/* clone(FLAGS|SIGCHLD) via the raw syscall; the child exits at once. */
+		need(argc, 3);
+		long r = syscall(SYS_clone, num(argv[2]) | SIGCHLD, 0, 0, 0, 0);
+		if (r == 0) _exit(0);
+		if (r > 0) waitpid((pid_t)r, NULL, 0);
+		return report(r, "clone");
+	}
+	if (!strcmp(a, "clone3")) {
+		struct clone_args ca = {0};
+		ca.exit_signal = SIGCHLD;
+		long r = syscall(SYS_clone3, &ca, sizeof ca);
+		if (r == 0) _exit(0);
+		if (r > 0) waitpid((pid_t)r, NULL, 0);
+		return report(r, "clone3");
+	}
+	if (!strcmp(a, "fork")) {
+		pid_t p = fork();
+		if (p == 0) _exit(0);
+		if (p > 0) waitpid(p, NULL, 0);
+		return report(p, "fork");
+	}
+	if (!strcmp(a, "memfd")) {
+		return report(memfd_create("probe", MFD_CLOEXEC), "memfd_create");
+	}
+	if (!strcmp(a, "memfd-exec")) {
+		/* Copy SELF into a memfd and exec it: via /proc/self/fd/N, or
+		 * with execveat(AT_EMPTY_PATH) when argv[2] is "execveat". */
+		int m = memfd_create("probe", 0);
+		if (m < 0) return report(-1, "memfd_create");
+		int self = open("/proc/self/exe", O_RDONLY);
+		if (self < 0) return report(-1, "open /proc/self/exe");
+		char buf[65536];
+		ssize_t n;
+		while ((n = read(self, buf, sizeof buf)) > 0)
+			if (write(m, buf, (size_t)n) != n) return report(-1, "write memfd");
+		char *args[] = {"probe", "true", NULL};
+		char *envp[] = {NULL};
+		if (argc > 2 && !strcmp(argv[2], "execveat")) {
+			syscall(SYS_execveat, m, "", args, envp, AT_EMPTY_PATH);
+			return report(-1, "execveat(memfd, AT_EMPTY_PATH)");
+		}
+		char p[64];
+		snprintf(p, sizeof p, "/proc/self/fd/%d", m);
+		execve(p, args, envp);
+		return report(-1, p);
+	}
+	if (!strcmp(a, "execveat-empty")) {
+		/* execveat(fd of PATH, "", AT_EMPTY_PATH) */
+		need(argc, 3);
+		int fd = open(argv[2], O_PATH);
+		if (fd < 0) return report(-1, argv[2]);
+		char *args[] = {"probe", "true", NULL};
+		char *envp[] = {NULL};
+		syscall(SYS_execveat, fd, "", args, envp, AT_EMPTY_PATH);
+		return report(-1, "execveat AT_EMPTY_PATH");
+	}
+	if (!strcmp(a, "setuid0")) {
+		return report(setresuid(0, 0, 0), "setresuid(0,0,0)");
+	}
+	if (!strcmp(a, "euid")) {
+		printf("euid=%d uid=%d\n", (int)geteuid(), (int)getuid());
+		return 0;
+	}
+	if (!strcmp(a, "mount")) {
+		return report(mount("none", "/tmp", "tmpfs", 0, NULL), "mount tmpfs");
+	}
+	if (!strcmp(a, "personality")) {
+		need(argc, 3);
+		return report(personality((unsigned long)num(argv[2])), "personality");
+	}
+	if (!strcmp(a, "syscall")) {
+		/* syscall NR [ARG...]: a raw syscall with up to 6 numeric args. */
+		need(argc, 3);
+		long v[6] = {0};
+		for (int i = 0; i < 6 && i + 3 < argc; i++) v[i] = num(argv[i + 3]);
+		return report(syscall(num(argv[2]), v[0], v[1], v[2], v[3], v[4], v[5]), argv[2]);
+	}
+#if defined(__x86_64__)
+	if (!strcmp(a, "x32")) {
+		/* getpid through the x32 ABI (bit 30 set in the syscall number). */
+		long r;
+		__asm__ volatile("syscall" : "=a"(r) : "0"(0x40000000L | SYS_getpid) : "rcx", "r11", "memory");
+		if (r < 0 && r > -4096) { errno = (int)-r; r = -1; }
+		return report(r, "x32 getpid");
+	}
+	if (!strcmp(a, "int80")) {
+		/* getpid through the i386 ABI (int 0x80, number 20). */
+		long r;
+		__asm__ volatile("int $0x80" : "=a"(r) : "0"(20L) : "memory");
+		if (r < 0 && r > -4096) { errno = (int)-r; r = -1; }
+		return report(r, "int 0x80 getpid");
+	}
+#endif
+	if (!strcmp(a, "sleep")) {
+		need(argc, 3);
+		sleep((unsigned)num(argv[2]));
+		return 0;
+	}
+	if (!strcmp(a, "signals")) {
+		/* Print each signal received, one per line, until SIGTERM-like
+		 * exit: `signals N` exits after N signals with status 0. */
+		need(argc, 3);
+		sigset_t s;
+		sigfillset(&s);
+		sigprocmask(SIG_BLOCK, &s, NULL);
+		puts("ready");
+		for (long n = num(argv[2]); n > 0; n--) {
+			int sig = 0;
+			sigwait(&s, &sig);
+			printf("signal %d\n", sig);
+		}
+		return 0;
+	}
+	if (!strcmp(a, "orphan")) {
+		/* Leave a grandchild that exits after the child: a zombie for init to reap. */
+		pid_t c = fork();
+		if (c == 0) {
+			pid_t g = fork();
+			if (g == 0) { usleep(200000); _exit(0); }
+			printf("grandchild %d\n", (int)g);
+			_exit(0);
+		}
+		waitpid(c, NULL, 0);
+		usleep(600000);
+		return 0;
+	}
+	fprintf(stderr, "probe: unknown action %s\n", a);
+	return 2;
+}

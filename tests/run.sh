@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The full test suite: installs what it needs on a fresh Debian machine,
+# then runs every layer. Run it as root (the kernel and pod tests need it).
+#
+#   tests/run.sh            # everything
+#   OPENSHELL_TEST_STRICT=1 tests/run.sh   # what CI runs: a skip is a failure
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "install test dependencies"
+need_pkgs=()
+for pair in runc:runc busybox:busybox-static qemu-aarch64-static:qemu-user-static \
+            readelf:binutils gcc:gcc python3:python3 unshare:util-linux; do
+  cmd=${pair%%:*}; pkg=${pair#*:}
+  command -v "$cmd" >/dev/null 2>&1 || need_pkgs+=("$pkg")
+done
+python3 -c 'import jsonschema' 2>/dev/null || need_pkgs+=(python3-jsonschema)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+  else
+    echo "missing packages (run as root to install): ${need_pkgs[*]}" >&2
+  fi
+fi
+for t in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
+  rustup target list --installed | grep -qx "$t" || rustup target add "$t"
+done
+
+step "format and lints"
+cargo fmt --all -- --check
+cargo clippy --all-targets --locked -- -D warnings
+
+step "unit, kernel and integration tests"
+cargo test --locked -- --test-threads=2
