@@ -4,7 +4,8 @@
 //!
 //! Order, and why:
 //!
-//! 1. Close inherited fds (except preserved ones) — before we open our own.
+//! 1. Close inherited fds (except `--preserve-fd` and `LISTEN_FDS` ones,
+//!    whose close-on-exec flag is cleared) — before we open our own.
 //! 2. Open Landlock path fds and build the ruleset, as root — so root-only
 //!    directories can be granted; the fds are O_PATH|O_CLOEXEC.
 //! 3. Verify device nodes (CDI).
@@ -13,11 +14,13 @@
 //! 5. Open what must be read after Landlock (`/proc/self/status` for the
 //!    read-back, the `--report` file) — Landlock checks opens, not reads.
 //! 6. setgroups -> setresgid -> setresuid, keeping only the capabilities
-//!    the plan keeps (SECBIT_KEEP_CAPS across the switch), then verify that
-//!    setresuid(0,0,0) fails.
+//!    the later steps need (PR_SET_KEEPCAPS across the switch, effective
+//!    set re-raised after), then verify that setresuid(0,0,0) fails. In
+//!    init mode PR_SET_PDEATHSIG is armed again here: the switch clears it.
 //! 7. chdir to the workdir — as the target user, so permissions are its own.
-//! 8. Capability sets: bounding, inheritable, permitted, effective, ambient,
-//!    then securebits locked.
+//! 8. Capability sets: bounding, then securebits set and locked (both need
+//!    CAP_SETPCAP, so before it goes), then inheritable, permitted and
+//!    effective = keep, then ambient = keep.
 //! 9. no_new_privs — required by Landlock and seccomp for an unprivileged
 //!    process, and it stops setuid binaries from regaining privilege.
 //! 10. Landlock restrict_self, checking the kernel enforced what the plan
@@ -25,7 +28,8 @@
 //! 11. seccomp filter last: everything above needs syscalls it denies.
 //! 12. Read back /proc/self/status and compare with the plan.
 //!
-//! Then `exec`.
+//! Then the `--report` is written and `exec` resets SIGPIPE and the signal
+//! mask and replaces the process.
 
 use crate::error::Result;
 use crate::plan::Plan;
@@ -39,15 +43,31 @@ pub struct Applied {
     pub readback: verify::Readback,
 }
 
-/// Apply the plan to this process. `keep_fds` survive step 1.
-pub fn apply(plan: &Plan, keep_fds: &[i32]) -> Result<(Applied, verify::Handles)> {
-    process::close_fds(keep_fds)?; // 1
+/// What the launch adds to the plan.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Context<'a> {
+    /// fds that survive step 1 (`--preserve-fd`, systemd `LISTEN_FDS`).
+    pub keep_fds: &'a [i32],
+    /// `--report` target (`-` = stderr), opened in step 5.
+    pub report: Option<&'a str>,
+    /// In init mode, the PID-1 parent: PR_SET_PDEATHSIG is armed again
+    /// after step 6, since the identity switch clears it.
+    pub parent: Option<libc::pid_t>,
+}
+
+/// Apply the plan to this process. Single-threaded: the caller never
+/// started another thread (init mode forks before any).
+pub fn apply(plan: &Plan, ctx: &Context) -> Result<(Applied, verify::Handles)> {
+    process::close_fds(ctx.keep_fds)?; // 1
     let ruleset = landlock::prepare(plan)?; // 2
     // 3: device nodes are verified when the CDI plan is built.
     process::new_session()?; // 4
     process::set_rlimits(&plan.rlimits)?;
-    let handles = verify::open_handles()?; // 5
+    let handles = verify::open_handles(ctx.report)?; // 5
     identity::switch(&plan.identity, &plan.capabilities)?; // 6
+    if let Some(parent) = ctx.parent {
+        process::die_with_parent(parent)?;
+    }
     process::chdir(plan.workdir.as_deref())?; // 7
     capabilities::apply(&plan.capabilities)?; // 8
     capabilities::set_no_new_privs()?; // 9

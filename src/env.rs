@@ -128,3 +128,117 @@ pub fn materialize(plan: &EnvPlan, host_env: &[(String, String)]) -> Vec<(String
         })
         .collect()
 }
+
+/// systemd-style socket activation handed to this process: fds
+/// 3..3+`count`, passed on to the workload with `LISTEN_PID` rewritten to
+/// the workload's pid.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SocketActivation {
+    pub count: i32,
+    pub names: Option<String>,
+}
+
+/// Most fds `LISTEN_FDS` may name.
+const MAX_LISTEN_FDS: i32 = 4096;
+
+/// `LISTEN_FDS`, when `LISTEN_PID` names this process (else the variables
+/// were meant for someone else and are ignored).
+pub fn socket_activation(
+    host_env: &[(String, String)],
+    pid: u32,
+) -> Result<Option<SocketActivation>, crate::error::Error> {
+    let get = |k: &str| {
+        host_env
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+    };
+    if get("LISTEN_PID").and_then(|p| p.parse::<u32>().ok()) != Some(pid) {
+        return Ok(None);
+    }
+    let Some(n) = get("LISTEN_FDS") else {
+        return Ok(None);
+    };
+    match n.parse::<i32>() {
+        Ok(count) if (0..=MAX_LISTEN_FDS).contains(&count) => Ok(Some(SocketActivation {
+            count,
+            names: get("LISTEN_FDNAMES").map(str::to_string),
+        })),
+        _ => Err(crate::error::Error::host(
+            "LISTEN_FDS",
+            format!("{n:?} is not a count of file descriptors (0..={MAX_LISTEN_FDS})"),
+        )),
+    }
+}
+
+impl SocketActivation {
+    /// The fds to keep open.
+    pub fn fds(&self) -> impl Iterator<Item = i32> {
+        3..3 + self.count
+    }
+
+    /// Set `LISTEN_FDS`, `LISTEN_PID` (the workload's pid) and
+    /// `LISTEN_FDNAMES` in the workload's environment.
+    pub fn export(&self, env: &mut Vec<(String, String)>, workload_pid: u32) {
+        let mut put = |k: &str, v: String| match env.iter_mut().find(|(n, _)| n == k) {
+            Some(e) => e.1 = v,
+            None => env.push((k.to_string(), v)),
+        };
+        put("LISTEN_FDS", self.count.to_string());
+        put("LISTEN_PID", workload_pid.to_string());
+        if let Some(names) = &self.names {
+            put("LISTEN_FDNAMES", names.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod socket_activation_tests {
+    use super::*;
+
+    fn env(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn only_for_this_pid() {
+        let e = env(&[
+            ("LISTEN_PID", "42"),
+            ("LISTEN_FDS", "2"),
+            ("LISTEN_FDNAMES", "a:b"),
+        ]);
+        assert_eq!(socket_activation(&e, 41).ok(), Some(None));
+        let s = socket_activation(&e, 42).ok().flatten();
+        assert_eq!(
+            s.as_ref().map(|s| s.fds().collect::<Vec<_>>()),
+            Some(vec![3, 4])
+        );
+        let mut out = env(&[("PATH", "/bin"), ("LISTEN_PID", "1")]);
+        if let Some(s) = s {
+            s.export(&mut out, 7);
+        }
+        assert_eq!(
+            out,
+            env(&[
+                ("PATH", "/bin"),
+                ("LISTEN_PID", "7"),
+                ("LISTEN_FDS", "2"),
+                ("LISTEN_FDNAMES", "a:b")
+            ])
+        );
+    }
+
+    #[test]
+    fn bad_count_fails_closed() {
+        let e = env(&[("LISTEN_PID", "42"), ("LISTEN_FDS", "-1")]);
+        assert_eq!(
+            socket_activation(&e, 42)
+                .err()
+                .map(|e| e.to_string())
+                .as_deref(),
+            Some("LISTEN_FDS: \"-1\" is not a count of file descriptors (0..=4096)")
+        );
+    }
+}

@@ -12,6 +12,7 @@
 
 use serde::Serialize;
 
+use crate::error::{Error, Result};
 use crate::policy::Policy;
 use crate::policy::model::Id;
 use crate::probe::HostFacts;
@@ -242,13 +243,66 @@ pub fn plan(policy: &Policy, host: &HostFacts) -> IdentityPlan {
     }
 }
 
-/// setgroups -> setresgid -> setresuid, keeping the plan's capabilities
-/// (stub; fails closed).
-pub fn switch(_id: &IdentityPlan, _caps: &crate::plan::CapabilityPlan) -> crate::error::Result<()> {
-    Err(crate::error::Error::apply(
-        "identity",
-        "not implemented in this build",
-    ))
+/// Step 6: setgroups -> setresgid -> setresuid, each checked, keeping the
+/// capabilities the plan still needs across the switch (PR_SET_KEEPCAPS,
+/// then the effective set re-raised), then check that setresuid(0, 0, 0)
+/// fails. Without `switch` (started unprivileged) only the check runs.
+pub fn switch(id: &IdentityPlan, caps: &crate::plan::CapabilityPlan) -> Result<()> {
+    if id.switch {
+        crate::capabilities::prepare_switch(caps.mask)?;
+        let groups = id.groups.as_deref().unwrap_or(&[]);
+        setgroups(groups).map_err(|e| {
+            Error::apply("identity", format!("setgroups({groups:?}) failed: {e}"))
+                .with_hint(SETID_HINT)
+        })?;
+        let (u, g) = (id.uid, id.gid);
+        setresgid(g).map_err(|e| {
+            Error::apply("identity", format!("setresgid({g}, {g}, {g}) failed: {e}"))
+                .with_hint(SETID_HINT)
+        })?;
+        setresuid(u).map_err(|e| {
+            Error::apply("identity", format!("setresuid({u}, {u}, {u}) failed: {e}"))
+                .with_hint(SETID_HINT)
+        })?;
+        crate::capabilities::finish_switch(caps.mask)?;
+    }
+    if setresuid(0).is_ok() {
+        return Err(Error::apply(
+            "identity",
+            "setresuid(0, 0, 0) succeeded after the switch",
+        ));
+    }
+    Ok(())
+}
+
+const SETID_HINT: &str =
+    "the container must grant CAP_SETUID and CAP_SETGID to a supervisor that starts as root";
+
+fn last_errno() -> String {
+    crate::capabilities::errno_name(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+}
+
+#[allow(unsafe_code)]
+fn setgroups(groups: &[u32]) -> std::result::Result<(), String> {
+    let list: Vec<libc::gid_t> = groups.to_vec();
+    // SAFETY: `list` holds exactly `list.len()` gid_t values and outlives
+    // the call; the kernel only reads them.
+    let r = unsafe { libc::setgroups(list.len(), list.as_ptr()) };
+    if r == 0 { Ok(()) } else { Err(last_errno()) }
+}
+
+#[allow(unsafe_code)]
+fn setresgid(g: u32) -> std::result::Result<(), String> {
+    // SAFETY: plain integer arguments; no memory is passed.
+    let r = unsafe { libc::setresgid(g, g, g) };
+    if r == 0 { Ok(()) } else { Err(last_errno()) }
+}
+
+#[allow(unsafe_code)]
+fn setresuid(u: u32) -> std::result::Result<(), String> {
+    // SAFETY: plain integer arguments; no memory is passed.
+    let r = unsafe { libc::setresuid(u, u, u) };
+    if r == 0 { Ok(()) } else { Err(last_errno()) }
 }
 
 #[cfg(test)]

@@ -152,8 +152,13 @@ pub struct RlimitPlan {
 pub struct CapabilityPlan {
     /// Kept in bounding, inheritable, permitted and raised as ambient.
     pub keep: Vec<String>,
-    /// Bit mask of `keep` (`/proc/self/status` CapBnd/CapPrm/... must equal it).
+    /// Bit mask of `keep` (`/proc/self/status` CapInh/CapPrm/CapEff/CapAmb
+    /// must equal it).
     pub mask: u64,
+    /// The bounding set after apply (CapBnd): `mask`, or the inherited set
+    /// when it cannot or need not be cleared (see `capabilities`).
+    pub bounding: u64,
+    /// Securebits set and locked (none when CAP_SETPCAP is not held).
     pub securebits: Vec<&'static str>,
     pub no_new_privs: bool,
 }
@@ -456,22 +461,8 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
         .iter()
         .filter_map(|n| validate::capability_index(n))
         .fold(0u64, |m, i| m | (1u64 << i));
-    let mut securebits = vec![
-        "noroot",
-        "noroot_locked",
-        "no_setuid_fixup",
-        "no_setuid_fixup_locked",
-        "keep_caps_locked",
-    ];
-    if keep.is_empty() {
-        securebits.extend(["no_cap_ambient_raise", "no_cap_ambient_raise_locked"]);
-    }
-    let capabilities = CapabilityPlan {
-        keep,
-        mask,
-        securebits,
-        no_new_privs: true,
-    };
+    let (capabilities, cap_blockers) = crate::capabilities::plan(keep, mask, &identity, &host.caps);
+    blockers.extend(cap_blockers);
 
     let sc = policy.seccomp.clone().unwrap_or_default();
     let seccomp = seccomp::plan(&seccomp::SeccompConfig {

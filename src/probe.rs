@@ -86,6 +86,8 @@ pub struct HostFacts {
     /// State of each path the plan mentions: kind, or why it is missing.
     pub paths: BTreeMap<String, Result<PathKind, String>>,
     pub env: Vec<(String, String)>,
+    /// Capabilities the supervisor holds.
+    pub caps: crate::capabilities::CapState,
 }
 
 impl HostFacts {
@@ -208,6 +210,7 @@ pub fn resolve(policy: &Policy, workdir: Option<&str>) -> HostFacts {
         env: std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .collect(),
+        caps: crate::capabilities::current(),
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::ffi::CString;
 
+use crate::capabilities::errno_name;
 use crate::error::{Error, ExecFailure};
 
 /// Find `cmd` the way a shell would: names containing `/` are used as is,
@@ -82,6 +83,9 @@ pub fn exec(argv: &[String], env: &[(String, String)]) -> Error {
         Ok(x) => x,
         Err(e) => return e,
     };
+    if let Err(e) = reset_signals() {
+        return e;
+    }
     let mut ap: Vec<*const libc::c_char> = a.iter().map(|c| c.as_ptr()).collect();
     ap.push(std::ptr::null());
     let mut ep: Vec<*const libc::c_char> = e.iter().map(|c| c.as_ptr()).collect();
@@ -102,22 +106,273 @@ pub fn exec(argv: &[String], env: &[(String, String)]) -> Error {
     }
 }
 
-/// Close every fd above 2 except `keep` (stub; fails closed).
-pub fn close_fds(_keep: &[i32]) -> crate::error::Result<()> {
-    Err(Error::apply("fds", "not implemented in this build"))
+/// Step 1: close every fd above 2 except `keep`, and clear close-on-exec
+/// on the kept ones so they reach the workload. close_range(2) where the
+/// kernel (and any outer seccomp profile) allows it, else each fd listed
+/// in /proc/self/fd.
+pub fn close_fds(keep: &[i32]) -> Result<(), Error> {
+    let mut keep: Vec<i32> = keep.iter().copied().filter(|fd| *fd > 2).collect();
+    keep.sort_unstable();
+    keep.dedup();
+    for &fd in &keep {
+        let flags = fcntl(fd, libc::F_GETFD, 0)
+            .map_err(|e| Error::apply("fds", format!("fd {fd} to keep is not open ({e})")))?;
+        fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC).map_err(|e| {
+            Error::apply(
+                "fds",
+                format!("fd {fd}: clearing close-on-exec failed: {e}"),
+            )
+        })?;
+    }
+    let mut ranges = Vec::new();
+    let mut lo: u32 = 3;
+    for &fd in &keep {
+        let fd = fd.unsigned_abs();
+        if fd > lo {
+            ranges.push((lo, fd - 1));
+        }
+        lo = fd + 1;
+    }
+    ranges.push((lo, u32::MAX));
+    for (i, &(a, b)) in ranges.iter().enumerate() {
+        if let Err(e) = close_range(a, b) {
+            if i == 0 && (e == libc::ENOSYS || e == libc::EPERM) {
+                return close_listed(&keep);
+            }
+            return Err(Error::apply(
+                "fds",
+                format!("close_range({a}, {b}) failed: {}", errno_name(e)),
+            ));
+        }
+    }
+    Ok(())
 }
 
-/// Start a new session so the workload has no controlling terminal (stub).
-pub fn new_session() -> crate::error::Result<()> {
-    Err(Error::apply("session", "not implemented in this build"))
+/// close_fds without close_range: close what /proc/self/fd lists.
+fn close_listed(keep: &[i32]) -> Result<(), Error> {
+    let dir = std::fs::read_dir("/proc/self/fd").map_err(|e| {
+        Error::apply(
+            "fds",
+            format!(
+                "close_range is unavailable and /proc/self/fd cannot be listed: {}",
+                crate::policy::io_cause(&e)
+            ),
+        )
+    })?;
+    let fds: Vec<i32> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    // The directory's own fd is closed here (dropped above); closing it
+    // again below gives EBADF, which is fine.
+    for fd in fds.into_iter().filter(|fd| *fd > 2 && !keep.contains(fd)) {
+        close(fd)?;
+    }
+    Ok(())
 }
 
-/// Set the plan's rlimits (stub).
-pub fn set_rlimits(_r: &[crate::plan::RlimitPlan]) -> crate::error::Result<()> {
-    Err(Error::apply("rlimits", "not implemented in this build"))
+#[allow(unsafe_code)]
+fn close(fd: i32) -> Result<(), Error> {
+    // SAFETY: closing an fd number touches no memory; the fds closed here
+    // are ones this process must not keep, and no Rust object owns them
+    // (nothing above fd 2 is open as a Rust object at this point).
+    let r = unsafe { libc::close(fd) };
+    let e = last_errno();
+    // On Linux the fd is released even when close reports EINTR or EIO.
+    if r == 0 || matches!(e, libc::EBADF | libc::EINTR | libc::EIO) {
+        Ok(())
+    } else {
+        Err(Error::apply(
+            "fds",
+            format!("close({fd}) failed: {}", errno_name(e)),
+        ))
+    }
 }
 
-/// Change to the workdir (stub).
-pub fn chdir(_dir: Option<&str>) -> crate::error::Result<()> {
-    Err(Error::apply("workdir", "not implemented in this build"))
+#[allow(unsafe_code)]
+fn close_range(first: u32, last: u32) -> Result<(), i32> {
+    // SAFETY: close_range takes integers only; the range never includes
+    // fds 0-2 or a kept fd, and no Rust object owns an fd in it.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) };
+    if r == 0 { Ok(()) } else { Err(last_errno()) }
+}
+
+#[allow(unsafe_code)]
+fn fcntl(fd: i32, cmd: libc::c_int, arg: libc::c_int) -> Result<libc::c_int, String> {
+    // SAFETY: F_GETFD/F_SETFD take an integer argument and touch no memory.
+    let r = unsafe { libc::fcntl(fd, cmd, arg) };
+    if r < 0 {
+        Err(errno_name(last_errno()))
+    } else {
+        Ok(r)
+    }
+}
+
+fn last_errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+/// Step 4: start a new session so the workload has no controlling
+/// terminal. setsid fails only for a process group leader (exec mode
+/// started as a shell job, or as a container's PID 1):
+///
+/// - already the leader of its own session (a container's PID 1): the
+///   terminal, if any, is the one the runtime gave this container; it is
+///   kept;
+/// - otherwise the controlling terminal, if any, is given up (TIOCNOTTY),
+///   so the workload cannot reach it.
+#[allow(unsafe_code)]
+pub fn new_session() -> Result<(), Error> {
+    // SAFETY: setsid, getsid and getpid take no pointers.
+    let (r, sid, pid) = unsafe { (libc::setsid(), libc::getsid(0), libc::getpid()) };
+    if r >= 0 || sid == pid {
+        return Ok(());
+    }
+    let tty = c"/dev/tty";
+    // SAFETY: `tty` is a NUL-terminated path; the returned fd is closed below.
+    let fd = unsafe {
+        libc::open(
+            tty.as_ptr(),
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        // ENXIO: no controlling terminal; anything else: none we can reach.
+        return Ok(());
+    }
+    // SAFETY: TIOCNOTTY takes no argument; `fd` is the open terminal above.
+    let r = unsafe { libc::ioctl(fd, libc::TIOCNOTTY) };
+    let e = last_errno();
+    close(fd)?;
+    if r < 0 {
+        return Err(Error::apply(
+            "session",
+            format!(
+                "setsid failed and giving up the controlling terminal failed: {}",
+                errno_name(e)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Step 4: the plan's rlimits (soft and hard; `None` = unlimited). Before
+/// the identity switch, since raising a hard limit needs CAP_SYS_RESOURCE.
+#[allow(unsafe_code)]
+pub fn set_rlimits(limits: &[crate::plan::RlimitPlan]) -> Result<(), Error> {
+    for l in limits {
+        let resource = match l.name {
+            "as" => libc::RLIMIT_AS,
+            "core" => libc::RLIMIT_CORE,
+            "cpu" => libc::RLIMIT_CPU,
+            "data" => libc::RLIMIT_DATA,
+            "fsize" => libc::RLIMIT_FSIZE,
+            "locks" => libc::RLIMIT_LOCKS,
+            "memlock" => libc::RLIMIT_MEMLOCK,
+            "msgqueue" => libc::RLIMIT_MSGQUEUE,
+            "nice" => libc::RLIMIT_NICE,
+            "nofile" => libc::RLIMIT_NOFILE,
+            "nproc" => libc::RLIMIT_NPROC,
+            "rtprio" => libc::RLIMIT_RTPRIO,
+            "rttime" => libc::RLIMIT_RTTIME,
+            "sigpending" => libc::RLIMIT_SIGPENDING,
+            "stack" => libc::RLIMIT_STACK,
+            other => {
+                return Err(Error::Internal(format!("rlimits: unknown limit {other:?}")));
+            }
+        };
+        let rl = libc::rlimit {
+            rlim_cur: l.soft.unwrap_or(libc::RLIM_INFINITY),
+            rlim_max: l.hard.unwrap_or(libc::RLIM_INFINITY),
+        };
+        // SAFETY: `rl` is a valid rlimit that outlives the call; the kernel
+        // only reads it.
+        let r = unsafe { libc::setrlimit(resource, &rl) };
+        if r != 0 {
+            let e = last_errno();
+            let err = Error::apply(
+                "rlimits",
+                format!("{}: setrlimit failed: {}", l.name, errno_name(e)),
+            );
+            return Err(if e == libc::EPERM {
+                err.with_hint(
+                    "raising a hard limit needs CAP_SYS_RESOURCE; lower the limit in the policy",
+                )
+            } else {
+                err
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Step 7: change to the workdir, as the workload's user. Without one the
+/// working directory is left as the container set it.
+pub fn chdir(dir: Option<&str>) -> Result<(), Error> {
+    match dir {
+        None => Ok(()),
+        Some(d) => std::env::set_current_dir(d)
+            .map_err(|e| Error::apply(format!("workdir {d}"), crate::policy::io_cause(&e))),
+    }
+}
+
+/// Arm PR_SET_PDEATHSIG (SIGKILL) so the workload dies with the PID-1
+/// parent, and check that `parent` is still our parent (it may have died
+/// before the signal was armed). The kernel clears the setting when the
+/// identity changes, so it is armed again after the switch.
+#[allow(unsafe_code)]
+pub fn die_with_parent(parent: libc::pid_t) -> Result<(), Error> {
+    // SAFETY: PR_SET_PDEATHSIG takes a signal number and touches no memory.
+    let r = unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    };
+    if r != 0 {
+        return Err(Error::apply(
+            "init",
+            format!("PR_SET_PDEATHSIG failed: {}", errno_name(last_errno())),
+        ));
+    }
+    // SAFETY: getppid takes no arguments and cannot fail.
+    if unsafe { libc::getppid() } != parent {
+        return Err(Error::apply(
+            "init",
+            "the parent exited before the workload started",
+        ));
+    }
+    Ok(())
+}
+
+/// Give the workload the signal state a fresh process expects: SIGPIPE at
+/// its default (Rust's runtime ignores it, and an ignored signal survives
+/// execve) and nothing blocked (the init parent blocks everything before
+/// it forks).
+#[allow(unsafe_code)]
+fn reset_signals() -> Result<(), Error> {
+    // SAFETY: SIG_DFL is a valid disposition for SIGPIPE; no memory is passed.
+    let r = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    if r == libc::SIG_ERR {
+        return Err(Error::apply(
+            "signals",
+            format!("resetting SIGPIPE failed: {}", errno_name(last_errno())),
+        ));
+    }
+    // SAFETY: `set` is a local sigset_t initialized by sigemptyset before
+    // sigprocmask reads it; the old-mask pointer is NULL.
+    let r = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut())
+    };
+    if r != 0 {
+        return Err(Error::apply(
+            "signals",
+            format!("unblocking signals failed: {}", errno_name(last_errno())),
+        ));
+    }
+    Ok(())
 }

@@ -10,7 +10,7 @@
 
 use crate::cli::{Command, Format, RunArgs};
 use crate::error::{Error, Result};
-use crate::plan::{Plan, RunOptions};
+use crate::plan::{Mode, Plan, RunOptions};
 use crate::{log, plan, policy, probe, process, yaml};
 
 fn run_options(args: &RunArgs) -> RunOptions {
@@ -33,12 +33,11 @@ pub fn make_plan(args: &RunArgs) -> Result<Plan> {
     Ok(plan::build(&loaded.policy, &loaded.source, &opts, &facts)) // plan
 }
 
-/// The whole launch. Returns only on failure.
-pub fn launch(args: &RunArgs) -> Error {
-    let plan = match make_plan(args) {
-        Ok(p) => p,
-        Err(e) => return e,
-    };
+/// The whole launch. In exec mode it returns only on failure; in init
+/// mode the parent returns the workload's exit status, and the child only
+/// its failure.
+pub fn launch(args: &RunArgs) -> Result<i32> {
+    let plan = make_plan(args)?;
     log::info(&format!("policy: {}", plan.policy.description));
     if let Some(b) = plan.blockers.first() {
         let (line, hint) = match b.split_once("\nhint: ") {
@@ -47,10 +46,10 @@ pub fn launch(args: &RunArgs) -> Error {
         };
         let (object, cause) = line.split_once(": ").unwrap_or(("sandbox", line));
         let e = Error::apply(object, cause);
-        return match hint {
+        return Err(match hint {
             Some(h) => e.with_hint(h),
             None => e,
-        };
+        });
     }
     for d in &plan.dropped {
         log::warn(d);
@@ -59,14 +58,44 @@ pub fn launch(args: &RunArgs) -> Error {
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();
     let env = crate::env::materialize(&plan.environment, &host_env);
-    if let Err(e) = crate::apply::apply(&plan, &plan_fds(args)) {
-        return e; // apply
+    let listen = crate::env::socket_activation(&host_env, std::process::id())?;
+    let mut keep_fds = args.preserve_fds.clone();
+    if let Some(l) = &listen {
+        keep_fds.extend(l.fds());
     }
-    process::exec(&plan.command, &env) // exec
+    let start = |parent: Option<libc::pid_t>| {
+        let ctx = crate::apply::Context {
+            keep_fds: &keep_fds,
+            report: args.report.as_deref(),
+            parent,
+        };
+        sandbox_and_exec(&plan, &ctx, env, listen.as_ref())
+    };
+    match plan.mode {
+        Mode::Exec => Err(start(None)),
+        Mode::Init => crate::init::run(|parent| start(Some(parent))),
+    }
 }
 
-fn plan_fds(args: &RunArgs) -> Vec<i32> {
-    args.preserve_fds.clone()
+/// apply -> report -> exec, in the process that becomes the workload.
+/// Returns only the error that stopped it.
+fn sandbox_and_exec(
+    plan: &Plan,
+    ctx: &crate::apply::Context,
+    mut env: Vec<(String, String)>,
+    listen: Option<&crate::env::SocketActivation>,
+) -> Error {
+    let (applied, handles) = match crate::apply::apply(plan, ctx) {
+        Ok(a) => a, // apply
+        Err(e) => return e,
+    };
+    if let Some(l) = listen {
+        l.export(&mut env, std::process::id());
+    }
+    if let Err(e) = crate::verify::write_report(&handles, &applied) {
+        return e;
+    }
+    process::exec(&plan.command, &env) // exec
 }
 
 fn print_plan(args: &RunArgs, format: Format) -> Result<i32> {
@@ -129,9 +158,13 @@ pub fn dispatch(cmd: Command) -> i32 {
     match cmd {
         Command::Run(args) => {
             log::init(args.log_level, args.log_json);
-            let e = launch(&args);
-            report_error(&e);
-            e.run_exit_code()
+            match launch(&args) {
+                Ok(status) => status,
+                Err(e) => {
+                    report_error(&e);
+                    e.run_exit_code()
+                }
+            }
         }
         Command::Plan(args, format) => match print_plan(&args, format) {
             Ok(c) => c,

@@ -1,18 +1,320 @@
-//! Read back the applied state before exec (stub). Fails closed.
+//! Read back the applied state before exec, and the `--report`.
+//!
+//! `/proc/self/status` is opened in step 5, before Landlock (the policy
+//! need not grant /proc), and read at offset 0 in step 12: Uid, Gid (real,
+//! effective, saved, filesystem), Groups, CapInh, CapPrm, CapEff, CapBnd,
+//! CapAmb, NoNewPrivs and Seccomp, plus the securebits from
+//! PR_GET_SECUREBITS. Anything that differs from the plan is a 125.
+
+use std::fs::File;
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+
+use serde::{Serialize, Serializer};
 
 use crate::error::{Error, Result};
 use crate::plan::Plan;
 
-/// Files opened before Landlock so they can be read after it.
-pub struct Handles;
-
-#[derive(Debug, serde::Serialize)]
-pub struct Readback {}
-
-pub fn open_handles() -> Result<Handles> {
-    Err(Error::apply("verify", "not implemented in this build"))
+/// Where `--report` goes.
+pub enum ReportTarget {
+    Stderr,
+    File(File),
 }
 
-pub fn readback(_h: &Handles, _plan: &Plan) -> Result<Readback> {
-    Err(Error::apply("verify", "not implemented in this build"))
+/// Files opened before Landlock so they can be read or written after it.
+pub struct Handles {
+    status: File,
+    report: Option<ReportTarget>,
+}
+
+fn hex<S: Serializer>(v: &u64, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&format!("{v:016x}"))
+}
+
+/// The state read back from the kernel; caps in /proc's hex notation.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Readback {
+    /// Real, effective, saved and filesystem uid.
+    pub uid: [u32; 4],
+    pub gid: [u32; 4],
+    pub groups: Vec<u32>,
+    #[serde(serialize_with = "hex")]
+    pub cap_inh: u64,
+    #[serde(serialize_with = "hex")]
+    pub cap_prm: u64,
+    #[serde(serialize_with = "hex")]
+    pub cap_eff: u64,
+    #[serde(serialize_with = "hex")]
+    pub cap_bnd: u64,
+    #[serde(serialize_with = "hex")]
+    pub cap_amb: u64,
+    pub no_new_privs: u32,
+    /// 0 disabled, 1 strict, 2 filter.
+    pub seccomp: u32,
+    pub securebits: u32,
+}
+
+/// Step 5: open `/proc/self/status` and the `--report` target (created
+/// now, as root, written just before exec). Both are close-on-exec.
+pub fn open_handles(report: Option<&str>) -> Result<Handles> {
+    let status = File::open("/proc/self/status").map_err(|e| {
+        Error::apply("verify: /proc/self/status", crate::policy::io_cause(&e))
+            .with_hint("the read-back before exec needs /proc mounted")
+    })?;
+    let report = match report {
+        None => None,
+        Some("-") => Some(ReportTarget::Stderr),
+        Some(p) => Some(ReportTarget::File(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .open(p)
+                .map_err(|e| Error::apply(format!("report {p}"), crate::policy::io_cause(&e)))?,
+        )),
+    };
+    Ok(Handles { status, report })
+}
+
+fn read_status(f: &File) -> Result<String> {
+    let mut buf = Vec::with_capacity(4096);
+    let mut chunk = [0u8; 4096];
+    loop {
+        let n = f
+            .read_at(&mut chunk, buf.len() as u64)
+            .map_err(|e| Error::apply("verify: /proc/self/status", crate::policy::io_cause(&e)))?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+    }
+    String::from_utf8(buf).map_err(|_| Error::apply("verify: /proc/self/status", "not UTF-8"))
+}
+
+fn field<'a>(text: &'a str, name: &str) -> Result<&'a str> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .map(str::trim)
+        .ok_or_else(|| Error::apply("verify", format!("/proc/self/status has no {name} line")))
+}
+
+fn bad(name: &str, v: &str) -> Error {
+    Error::apply(
+        "verify",
+        format!("/proc/self/status: cannot parse {name}: {v:?}"),
+    )
+}
+
+fn ids(text: &str, name: &str) -> Result<[u32; 4]> {
+    let v = field(text, name)?;
+    let n: Vec<u32> = v
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| bad(name, v))?;
+    n.try_into().map_err(|_| bad(name, v))
+}
+
+fn caps(text: &str, name: &str) -> Result<u64> {
+    let v = field(text, name)?;
+    u64::from_str_radix(v, 16).map_err(|_| bad(name, v))
+}
+
+fn num(text: &str, name: &str) -> Result<u32> {
+    let v = field(text, name)?;
+    v.parse().map_err(|_| bad(name, v))
+}
+
+/// Parse the lines the read-back needs. Pure.
+pub fn parse_status(text: &str, securebits: u32) -> Result<Readback> {
+    let g = field(text, "Groups")?;
+    let mut groups: Vec<u32> = g
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| bad("Groups", g))?;
+    groups.sort_unstable();
+    Ok(Readback {
+        uid: ids(text, "Uid")?,
+        gid: ids(text, "Gid")?,
+        groups,
+        cap_inh: caps(text, "CapInh")?,
+        cap_prm: caps(text, "CapPrm")?,
+        cap_eff: caps(text, "CapEff")?,
+        cap_bnd: caps(text, "CapBnd")?,
+        cap_amb: caps(text, "CapAmb")?,
+        no_new_privs: num(text, "NoNewPrivs")?,
+        seccomp: num(text, "Seccomp")?,
+        securebits,
+    })
+}
+
+/// Compare a read-back with the plan. Pure.
+pub fn compare(rb: &Readback, plan: &Plan) -> Result<()> {
+    let id = &plan.identity;
+    let c = &plan.capabilities;
+    let mismatch = |what: &str, got: String, want: String| {
+        Err(Error::apply(
+            "verify",
+            format!("{what} is {got}, the plan says {want}"),
+        ))
+    };
+    if rb.uid != [id.uid; 4] {
+        return mismatch("Uid", format!("{:?}", rb.uid), format!("{:?}", [id.uid; 4]));
+    }
+    if rb.gid != [id.gid; 4] {
+        return mismatch("Gid", format!("{:?}", rb.gid), format!("{:?}", [id.gid; 4]));
+    }
+    if let Some(g) = &id.groups {
+        let mut want = g.clone();
+        want.sort_unstable();
+        want.dedup();
+        if rb.groups != want {
+            return mismatch("Groups", format!("{:?}", rb.groups), format!("{want:?}"));
+        }
+    }
+    for (name, got, want) in [
+        ("CapInh", rb.cap_inh, c.mask),
+        ("CapPrm", rb.cap_prm, c.mask),
+        ("CapEff", rb.cap_eff, c.mask),
+        ("CapAmb", rb.cap_amb, c.mask),
+        ("CapBnd", rb.cap_bnd, c.bounding),
+    ] {
+        if got != want {
+            return mismatch(name, format!("{got:016x}"), format!("{want:016x}"));
+        }
+    }
+    if rb.no_new_privs != 1 {
+        return mismatch("NoNewPrivs", rb.no_new_privs.to_string(), "1".into());
+    }
+    if rb.seccomp != 2 {
+        return mismatch("Seccomp", rb.seccomp.to_string(), "2 (filter)".into());
+    }
+    let bits = crate::capabilities::securebits_value(&c.securebits);
+    if !c.securebits.is_empty() && rb.securebits != bits {
+        return mismatch(
+            "securebits",
+            format!("{:#x}", rb.securebits),
+            format!("{bits:#x}"),
+        );
+    }
+    Ok(())
+}
+
+/// Step 12: read back and compare with the plan.
+pub fn readback(h: &Handles, plan: &Plan) -> Result<Readback> {
+    let text = read_status(&h.status)?;
+    let rb = parse_status(&text, crate::capabilities::securebits()?)?;
+    compare(&rb, plan)?;
+    Ok(rb)
+}
+
+/// Write the `--report` (the read-back, Landlock and seccomp status as
+/// JSON), just before exec.
+pub fn write_report(h: &Handles, applied: &crate::apply::Applied) -> Result<()> {
+    let Some(target) = &h.report else {
+        return Ok(());
+    };
+    let mut text =
+        serde_json::to_string_pretty(applied).map_err(|e| Error::Internal(e.to_string()))?;
+    text.push('\n');
+    let r = match target {
+        ReportTarget::Stderr => std::io::stderr().write_all(text.as_bytes()),
+        ReportTarget::File(f) => {
+            let mut f: &File = f;
+            f.write_all(text.as_bytes())
+        }
+    };
+    r.map_err(|e| {
+        Error::apply(
+            "report",
+            format!("write failed: {}", crate::policy::io_cause(&e)),
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STATUS: &str = "Name:\tprobe\nUid:\t1500\t1500\t1500\t1500\nGid:\t1500\t1500\t1500\t1500\nGroups:\t1700 1600 \nCapInh:\t0000000000000400\nCapPrm:\t0000000000000400\nCapEff:\t0000000000000400\nCapBnd:\t0000000000000400\nCapAmb:\t0000000000000400\nNoNewPrivs:\t1\nSeccomp:\t2\nSeccomp_filters:\t1\n";
+
+    fn plan() -> Plan {
+        let policy = crate::policy::parse_str(
+            "t.yaml",
+            "version: 1\nprocess: {run_as_user: 1500, supplementary_groups: [1600, 1700]}\ncapabilities: {keep: [NET_BIND_SERVICE]}\n",
+        )
+        .unwrap_or_else(|e| panic!("{e:?}"));
+        let host = crate::probe::HostFacts {
+            caps: crate::capabilities::CapState {
+                effective: (1 << 41) - 1,
+                permitted: (1 << 41) - 1,
+                inheritable: 0,
+                bounding: (1 << 41) - 1,
+            },
+            ..Default::default()
+        };
+        crate::plan::build(
+            &policy,
+            &crate::policy::select_source(None, None, false),
+            &crate::plan::RunOptions::default(),
+            &host,
+        )
+    }
+
+    #[test]
+    fn parses_status() {
+        let rb = parse_status(STATUS, 0x2f).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(rb.uid, [1500; 4]);
+        assert_eq!(rb.groups, [1600, 1700]);
+        assert_eq!((rb.cap_amb, rb.no_new_privs, rb.seccomp), (0x400, 1, 2));
+        let e = parse_status("Uid:\t1\n", 0).err().map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some("verify: /proc/self/status has no Groups line")
+        );
+    }
+
+    #[test]
+    fn matching_readback_passes_and_each_difference_fails() {
+        let p = plan();
+        assert!(p.blockers.is_empty(), "{:?}", p.blockers);
+        let rb = parse_status(STATUS, 0x2f).unwrap_or_else(|e| panic!("{e}"));
+        assert!(compare(&rb, &p).is_ok());
+        type Change = fn(&mut Readback);
+        let cases: [(Change, &str); 6] = [
+            (
+                |r| r.uid[2] = 0,
+                "verify: Uid is [1500, 1500, 0, 1500], the plan says [1500, 1500, 1500, 1500]",
+            ),
+            (
+                |r| r.groups = vec![0],
+                "verify: Groups is [0], the plan says [1600, 1700]",
+            ),
+            (
+                |r| r.cap_eff = 0x600,
+                "verify: CapEff is 0000000000000600, the plan says 0000000000000400",
+            ),
+            (
+                |r| r.no_new_privs = 0,
+                "verify: NoNewPrivs is 0, the plan says 1",
+            ),
+            (
+                |r| r.seccomp = 0,
+                "verify: Seccomp is 0, the plan says 2 (filter)",
+            ),
+            (
+                |r| r.securebits = 0,
+                "verify: securebits is 0x0, the plan says 0x2f",
+            ),
+        ];
+        for (change, msg) in cases {
+            let mut r = rb.clone();
+            change(&mut r);
+            assert_eq!(
+                compare(&r, &p).err().map(|e| e.to_string()).as_deref(),
+                Some(msg)
+            );
+        }
+    }
 }

@@ -1,0 +1,237 @@
+//! Init mode: the process forks once the plan is made. The child applies
+//! the sandbox and execs the workload; the parent stays as a minimal init
+//! for it:
+//!
+//! - it reaps every child that dies — the workload and any orphan the
+//!   kernel reparents to it (it is PID 1 of a pid namespace, or a child
+//!   subreaper when `--init` is used elsewhere);
+//! - it forwards every catchable signal to the workload (not to its
+//!   process group, like `tini` without `-g`): HUP, INT, QUIT, USR1, USR2,
+//!   ALRM, TERM, STKFLT, CONT, TSTP, TTIN, TTOU, URG, XCPU, XFSZ, VTALRM,
+//!   PROF, WINCH, IO, PWR and the real-time signals SIGRTMIN..=SIGRTMAX.
+//!   Not forwarded: KILL and STOP (cannot be caught), CHLD (reaping),
+//!   PIPE (only ever about the init's own writes) and the fault signals
+//!   SEGV, BUS, ILL, FPE, TRAP, ABRT, SYS (about the init itself);
+//! - it exits with the workload's status, or 128+signal when the workload
+//!   was killed by one.
+//!
+//! The parent keeps only CAP_KILL (the workload runs as another user),
+//! sets no_new_privs and installs its own seccomp filter; it never execs.
+//!
+//! Signals and child status come from a signalfd with every signal
+//! blocked, not from an async runtime: the loop is read → kill / wait4,
+//! with no handler, no extra thread and no allocation, which keeps the
+//! parent's seccomp filter to a handful of syscalls, forwards SIGRTMAX too
+//! (tokio's signal driver cannot register it) and adds nothing to the
+//! binary.
+
+use crate::capabilities::{self, CAP_KILL, errno_name};
+use crate::error::{Error, Result};
+
+/// The signals forwarded to the workload (module docs).
+fn forwarded() -> Vec<libc::c_int> {
+    let mut s = vec![
+        libc::SIGHUP,
+        libc::SIGINT,
+        libc::SIGQUIT,
+        libc::SIGUSR1,
+        libc::SIGUSR2,
+        libc::SIGALRM,
+        libc::SIGTERM,
+        libc::SIGSTKFLT,
+        libc::SIGCONT,
+        libc::SIGTSTP,
+        libc::SIGTTIN,
+        libc::SIGTTOU,
+        libc::SIGURG,
+        libc::SIGXCPU,
+        libc::SIGXFSZ,
+        libc::SIGVTALRM,
+        libc::SIGPROF,
+        libc::SIGWINCH,
+        libc::SIGIO,
+        libc::SIGPWR,
+    ];
+    s.extend(libc::SIGRTMIN()..=libc::SIGRTMAX());
+    s
+}
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+fn fail(what: &str) -> Error {
+    Error::apply("init", format!("{what} failed: {}", errno_name(errno())))
+}
+
+/// Fork. The child runs `child` (apply + exec; it returns only the error
+/// that stopped it) and its error is returned as `Err`; the parent
+/// supervises and returns the workload's exit status.
+#[allow(unsafe_code)]
+pub fn run(child: impl FnOnce(libc::pid_t) -> Error) -> Result<i32> {
+    if let Ok(d) = std::fs::read_dir("/proc/self/task") {
+        let n = d.count();
+        if n != 1 {
+            return Err(Error::Internal(format!(
+                "init: {n} threads before fork (the apply path must run alone)"
+            )));
+        }
+    }
+    // Block everything before fork: the parent reads signals from a
+    // signalfd, and none may be lost or act before it exists. The child
+    // unblocks them just before execve.
+    // SAFETY: `all` is a local sigset_t filled by sigfillset before
+    // sigprocmask reads it; the old-mask pointer is NULL.
+    let r = unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::sigprocmask(libc::SIG_BLOCK, &all, std::ptr::null_mut())
+    };
+    if r != 0 {
+        return Err(fail("blocking signals"));
+    }
+    // SAFETY: PR_SET_CHILD_SUBREAPER takes an integer and touches no memory.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong, 0, 0, 0) } != 0 {
+        return Err(fail("PR_SET_CHILD_SUBREAPER"));
+    }
+    // SAFETY: getpid takes no arguments and cannot fail.
+    let parent = unsafe { libc::getpid() };
+    // SAFETY: this process has one thread (checked above where /proc is
+    // readable; nothing in the launch starts one), so the child is a
+    // complete copy that may keep running Rust code.
+    match unsafe { libc::fork() } {
+        -1 => Err(fail("fork")),
+        0 => {
+            crate::process::die_with_parent(parent)?;
+            Err(child(parent))
+        }
+        pid => supervise(pid),
+    }
+}
+
+/// The parent after fork: shed what it does not need, then loop.
+#[allow(unsafe_code)]
+fn supervise(child: libc::pid_t) -> Result<i32> {
+    // The inherited fds (preserved ones, sockets) are the workload's.
+    crate::process::close_fds(&[])?;
+    // SAFETY: `set` is a local sigset_t initialized by sigemptyset and
+    // filled by sigaddset before signalfd reads it.
+    let sfd = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGCHLD);
+        for s in forwarded() {
+            libc::sigaddset(&mut set, s);
+        }
+        libc::signalfd(-1, &set, libc::SFD_CLOEXEC)
+    };
+    if sfd < 0 {
+        return Err(fail("signalfd"));
+    }
+    capabilities::keep_only(capabilities::bit(CAP_KILL))?;
+    capabilities::set_no_new_privs()?;
+    crate::seccomp::install_parent()?;
+
+    // SAFETY: signalfd_siginfo is plain old data; all-zero is a valid value.
+    let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::signalfd_siginfo>();
+    loop {
+        if let Some(status) = reap(child)? {
+            return Ok(status);
+        }
+        // SAFETY: `info` is a writable signalfd_siginfo of `size` bytes,
+        // the exact record size signalfd returns.
+        let n = unsafe { libc::read(sfd, (&mut info as *mut libc::signalfd_siginfo).cast(), size) };
+        if n < 0 {
+            if errno() == libc::EINTR {
+                continue;
+            }
+            return Err(fail("reading the signalfd"));
+        }
+        let sig = i32::try_from(info.ssi_signo).unwrap_or(0);
+        if sig != libc::SIGCHLD && sig != 0 {
+            // SAFETY: kill takes integers; `child` is our unreaped child,
+            // so its pid cannot have been reused.
+            let r = unsafe { libc::kill(child, sig) };
+            if r != 0 && errno() != libc::ESRCH {
+                return Err(fail("forwarding a signal"));
+            }
+        }
+    }
+}
+
+/// Reap every child that has exited; the workload's exit status once it
+/// has.
+#[allow(unsafe_code)]
+fn reap(child: libc::pid_t) -> Result<Option<i32>> {
+    loop {
+        let mut st: libc::c_int = 0;
+        // SAFETY: `st` is a writable c_int for the status.
+        let pid = unsafe { libc::waitpid(-1, &mut st, libc::WNOHANG) };
+        if pid == 0 {
+            return Ok(None);
+        }
+        if pid < 0 {
+            match errno() {
+                libc::EINTR => continue,
+                libc::ECHILD => {
+                    return Err(Error::Internal(
+                        "init: the workload is gone but was not reaped".into(),
+                    ));
+                }
+                _ => return Err(fail("waitpid")),
+            }
+        }
+        if pid == child {
+            return Ok(Some(exit_status(st)));
+        }
+    }
+}
+
+/// The exit status init reports for a wait status: the workload's code,
+/// or 128+signal.
+pub fn exit_status(st: libc::c_int) -> i32 {
+    if libc::WIFEXITED(st) {
+        libc::WEXITSTATUS(st)
+    } else if libc::WIFSIGNALED(st) {
+        128 + libc::WTERMSIG(st)
+    } else {
+        125
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_status_is_code_or_128_plus_signal() {
+        assert_eq!(exit_status(3 << 8), 3);
+        assert_eq!(exit_status(libc::SIGTERM), 143);
+        assert_eq!(exit_status(libc::SIGKILL | 0x80), 137); // core dumped
+    }
+
+    #[test]
+    fn forwards_every_catchable_signal_but_faults_and_pipe() {
+        let f = forwarded();
+        for s in [
+            libc::SIGTERM,
+            libc::SIGINT,
+            libc::SIGUSR1,
+            libc::SIGWINCH,
+            libc::SIGRTMAX(),
+        ] {
+            assert!(f.contains(&s), "{s}");
+        }
+        for s in [
+            libc::SIGKILL,
+            libc::SIGSTOP,
+            libc::SIGCHLD,
+            libc::SIGPIPE,
+            libc::SIGSEGV,
+            libc::SIGSYS,
+        ] {
+            assert!(!f.contains(&s), "{s}");
+        }
+    }
+}
