@@ -6,8 +6,12 @@ use crate::capabilities::errno_name;
 use crate::error::{Error, ExecFailure};
 
 /// Find `cmd` the way a shell would: names containing `/` are used as is,
-/// others are searched in the workload's PATH (not the supervisor's).
+/// others are searched in the workload's PATH (not the supervisor's). The
+/// first executable file wins; a file found without any execute bit is the
+/// fallback (its execve then fails: 126). A directory the workload cannot
+/// search hides nothing it could run, so it is skipped like a missing one.
 pub fn find_program(cmd: &str, path_var: Option<&str>) -> Result<String, Error> {
+    use std::os::unix::fs::PermissionsExt;
     if cmd.is_empty() {
         return Err(Error::Exec {
             object: "workload".into(),
@@ -18,30 +22,22 @@ pub fn find_program(cmd: &str, path_var: Option<&str>) -> Result<String, Error> 
     if cmd.contains('/') {
         return Ok(cmd.to_string());
     }
-    let mut denied = None;
+    let mut not_executable = None;
     for dir in path_var.unwrap_or(crate::env::DEFAULT_PATH).split(':') {
         let dir = if dir.is_empty() { "." } else { dir };
         let candidate = format!("{dir}/{cmd}");
         match std::fs::metadata(&candidate) {
-            Ok(m) if m.is_file() => return Ok(candidate),
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
-                denied.get_or_insert(candidate);
+            Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => return Ok(candidate),
+            Ok(m) if m.is_file() => {
+                not_executable.get_or_insert(candidate);
             }
-            Err(_) => {}
+            _ => {}
         }
     }
-    Err(match denied {
-        Some(c) => Error::Exec {
-            object: format!("workload {c}"),
-            cause: "permission denied".into(),
-            kind: ExecFailure::NotExecutable,
-        },
-        None => Error::Exec {
-            object: format!("workload {cmd:?}"),
-            cause: "not found in PATH".into(),
-            kind: ExecFailure::NotFound,
-        },
+    not_executable.ok_or_else(|| Error::Exec {
+        object: format!("workload {cmd:?}"),
+        cause: "not found in PATH".into(),
+        kind: ExecFailure::NotFound,
     })
 }
 
@@ -375,4 +371,36 @@ fn reset_signals() -> Result<(), Error> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn path_search_prefers_executables_and_skips_the_rest() {
+        let d = std::env::temp_dir().join(format!("openshell-find-{}", std::process::id()));
+        let (a, b) = (d.join("a"), d.join("b"));
+        for x in [&a, &b] {
+            std::fs::create_dir_all(x).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let set = |p: &std::path::Path, mode| {
+            std::fs::write(p, "").unwrap_or_else(|e| panic!("{e}"));
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
+                .unwrap_or_else(|e| panic!("{e}"));
+        };
+        set(&a.join("tool"), 0o644);
+        set(&b.join("tool"), 0o755);
+        set(&a.join("data"), 0o644);
+        let path = format!("/nonexistent:{}:{}", a.display(), b.display());
+        let found = |c| find_program(c, Some(&path)).map_err(|e| e.to_string());
+        assert_eq!(found("tool"), Ok(format!("{}/tool", b.display())));
+        assert_eq!(found("data"), Ok(format!("{}/data", a.display())));
+        assert_eq!(
+            found("nope"),
+            Err("workload \"nope\": not found in PATH".to_string())
+        );
+        std::fs::remove_dir_all(&d).unwrap_or_else(|e| panic!("{e}"));
+    }
 }

@@ -323,17 +323,30 @@ int main(int argc, char **argv) {
 		return 0;
 	}
 	if (!strcmp(a, "orphan")) {
-		/* Leave a grandchild that exits after the child: a zombie for init to reap. */
+		/* Leave a grandchild that exits after the child: a zombie for
+		 * init to reap. Then report whether it was reaped. */
+		int pfd[2];
+		if (pipe(pfd) < 0) return report(-1, "pipe");
 		pid_t c = fork();
 		if (c == 0) {
 			pid_t g = fork();
 			if (g == 0) { usleep(200000); _exit(0); }
-			printf("grandchild %d\n", (int)g);
+			if (write(pfd[1], &g, sizeof g) != sizeof g) _exit(1);
 			_exit(0);
 		}
+		pid_t g = 0;
+		if (read(pfd[0], &g, sizeof g) != sizeof g) return report(-1, "read grandchild pid");
 		waitpid(c, NULL, 0);
-		usleep(600000);
-		return 0;
+		printf("grandchild %d\n", (int)g);
+		usleep(800000);
+		char p[64], st[256];
+		snprintf(p, sizeof p, "/proc/%d/stat", (int)g);
+		FILE *f = fopen(p, "r");
+		if (!f) return report(errno == ENOENT ? 0 : -1, "grandchild reaped");
+		if (!fgets(st, sizeof st, f)) st[0] = 0;
+		char *r = strrchr(st, ')');
+		printf("not reaped: grandchild %d, state %c\n", (int)g, r && r[1] ? r[2] : '?');
+		return 1;
 	}
 	fprintf(stderr, "probe: unknown action %s\n", a);
 	return 2;

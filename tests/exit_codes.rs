@@ -1,0 +1,125 @@
+//! Exit codes of `run`: 125 setup failed, 126 cannot execute, 127 not
+//! found, else the workload's own status — in exec and in init mode, each
+//! with its one-line message.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+
+use common::*;
+
+const AS_1500: &str = "process: {run_as_user: 1500, run_as_group: 1500}\n";
+
+#[test]
+fn exit_125_when_the_sandbox_cannot_be_set_up() {
+    if need_root("exit_125_when_the_sandbox_cannot_be_set_up") {
+        return;
+    }
+    let d = scratch("ec_125");
+    let pol = write_policy(&d, "version: 1\nprocess: {run_as_user: 0}\n");
+    let probe = probe().display().to_string();
+    for mode in ["--exec", "--init"] {
+        let r = sandbox(&pol, &[mode], &[&probe, "true"]);
+        assert_eq!(r.code, 125, "{}", r.explain());
+        assert_eq!(r.stdout, "", "the workload ran: {}", r.explain());
+        let want = format!(
+            "openshell-sandbox: {}:2:24: process.run_as_user: 0 is root; the workload never runs as root\n",
+            pol.display()
+        );
+        assert!(r.stderr.starts_with(&want), "{}", r.explain());
+    }
+    // A failure while applying (after the plan) is a 125 too, in both modes.
+    let pol = write_policy(&d, &base_policy(&[], &[], AS_1500));
+    for mode in ["--exec", "--init"] {
+        let r = sandbox(
+            &pol,
+            &[mode, "--workdir", "/nonexistent-dir"],
+            &[&probe, "true"],
+        );
+        assert_eq!(r.code, 125, "{}", r.explain());
+        assert!(
+            r.stderr.ends_with(
+                "openshell-sandbox: workdir /nonexistent-dir: no such file or directory\n"
+            ),
+            "{}",
+            r.explain()
+        );
+    }
+}
+
+#[test]
+fn exit_126_when_the_workload_cannot_be_executed() {
+    if need_root("exit_126_when_the_workload_cannot_be_executed") {
+        return;
+    }
+    let d = scratch("ec_126");
+    let file = d.join("not-executable");
+    std::fs::write(&file, "#!/bin/sh\nexit 0\n").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let pol = write_policy(&d, &base_policy(&[&d.display().to_string()], &[], AS_1500));
+    let f = file.display().to_string();
+    for mode in ["--exec", "--init"] {
+        let r = sandbox(&pol, &[mode], &[&f]);
+        assert_eq!(r.code, 126, "{}", r.explain());
+        assert!(
+            r.stderr.ends_with(&format!(
+                "openshell-sandbox: workload {f}: permission denied\n"
+            )),
+            "{}",
+            r.explain()
+        );
+    }
+}
+
+#[test]
+fn exit_127_when_the_workload_is_not_found() {
+    if need_root("exit_127_when_the_workload_is_not_found") {
+        return;
+    }
+    let d = scratch("ec_127");
+    let pol = write_policy(&d, &base_policy(&[], &[], AS_1500));
+    for mode in ["--exec", "--init"] {
+        let r = sandbox(&pol, &[mode], &["no-such-command-xyz"]);
+        assert_eq!(r.code, 127, "{}", r.explain());
+        assert!(
+            r.stderr.ends_with(
+                "openshell-sandbox: workload \"no-such-command-xyz\": not found in PATH\n"
+            ),
+            "{}",
+            r.explain()
+        );
+        let r = sandbox(&pol, &[mode], &["/nonexistent/prog"]);
+        assert_eq!(r.code, 127, "{}", r.explain());
+        assert!(
+            r.stderr.ends_with(
+                "openshell-sandbox: workload /nonexistent/prog: no such file or directory\n"
+            ),
+            "{}",
+            r.explain()
+        );
+    }
+}
+
+#[test]
+fn the_workloads_own_status_otherwise() {
+    if need_root("the_workloads_own_status_otherwise") {
+        return;
+    }
+    let d = scratch("ec_workload");
+    let pol = write_policy(&d, &base_policy(&[], &[], AS_1500));
+    let probe = probe().display().to_string();
+    for mode in ["--exec", "--init"] {
+        for code in [0, 3, 125] {
+            let r = sandbox(&pol, &[mode], &[&probe, "exit", &code.to_string()]);
+            assert_eq!(r.code, code, "{mode}: {}", r.explain());
+        }
+    }
+    // Killed by a signal: exec mode shows the signal itself, init mode
+    // reports 128+signal.
+    let r = sandbox(&pol, &["--exec"], &["/bin/sh", "-c", "kill -USR1 $$"]);
+    assert_eq!(r.signal, Some(libc::SIGUSR1), "{}", r.explain());
+    let r = sandbox(&pol, &["--init"], &["/bin/sh", "-c", "kill -USR1 $$"]);
+    assert_eq!(r.code, 128 + libc::SIGUSR1, "{}", r.explain());
+}

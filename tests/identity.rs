@@ -1,0 +1,367 @@
+//! Identity and capabilities, end to end: the built binary runs the probe
+//! as root on the real kernel; each check has a control run without the
+//! sandbox (or without the policy line under test).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::*;
+
+const AS_1500: &str = "process: {run_as_user: 1500, run_as_group: 1500}\n";
+
+/// The value of `Name:` in `probe status` output.
+fn field(out: &str, name: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .unwrap_or_else(|| panic!("no {name} line in:\n{out}"))
+        .trim()
+        .to_string()
+}
+
+fn p(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// Run the sandbox through `setpriv` as uid/gid 1500 (an unprivileged start).
+fn sandbox_as_1500(policy: &Path, workload: &[&str]) -> Run {
+    let mut c = Command::new("setpriv");
+    c.args([
+        "--reuid=1500",
+        "--regid=1500",
+        "--clear-groups",
+        "--",
+        BIN,
+        "--policy",
+    ])
+    .arg(policy)
+    .arg("--")
+    .args(workload);
+    Run::from(c.stdin(Stdio::null()).output().expect("spawn setpriv"))
+}
+
+/// Run the sandbox through `setpriv` (as root) with `setpriv_args`.
+fn sandbox_setpriv(setpriv_args: &[&str], policy: &Path, workload: &[&str]) -> Run {
+    let mut c = Command::new("setpriv");
+    c.args(setpriv_args)
+        .args(["--", BIN, "--policy"])
+        .arg(policy)
+        .arg("--")
+        .args(workload);
+    Run::from(c.stdin(Stdio::null()).output().expect("spawn setpriv"))
+}
+
+#[test]
+fn sandbox_drops_every_capability_and_runs_as_1500() {
+    if need_root("sandbox_drops_every_capability_and_runs_as_1500") {
+        return;
+    }
+    let d = scratch("id_drop_all");
+    let pol = write_policy(&d, &base_policy(&[], &[], AS_1500));
+    let probe = p(&probe());
+    let r = sandbox(&pol, &[], &[&probe, "status"]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    assert_eq!(field(&r.stdout, "Uid"), "1500\t1500\t1500\t1500");
+    assert_eq!(field(&r.stdout, "Gid"), "1500\t1500\t1500\t1500");
+    assert_eq!(field(&r.stdout, "Groups"), "");
+    for set in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+        assert_eq!(field(&r.stdout, set), "0000000000000000", "{set}");
+    }
+    assert_eq!(field(&r.stdout, "NoNewPrivs"), "1");
+    // Control: the same probe without the sandbox is root with capabilities.
+    let c = bare(&[&probe, "status"]);
+    assert_eq!(c.code, 0, "{}", c.explain());
+    assert!(field(&c.stdout, "Uid").starts_with("0\t"));
+    assert_ne!(field(&c.stdout, "CapEff"), "0000000000000000");
+    assert_ne!(field(&c.stdout, "CapBnd"), "0000000000000000");
+    assert_eq!(field(&c.stdout, "NoNewPrivs"), "0");
+}
+
+#[test]
+fn sandbox_sets_exactly_the_planned_groups_not_roots() {
+    if need_root("sandbox_sets_exactly_the_planned_groups_not_roots") {
+        return;
+    }
+    let d = scratch("id_groups");
+    let pol = write_policy(
+        &d,
+        &base_policy(
+            &[],
+            &[],
+            "process: {run_as_user: 1500, run_as_group: 1500, supplementary_groups: [1700, 1600]}\n",
+        ),
+    );
+    let probe = p(&probe());
+    let out = Command::new(BIN)
+        .args(["plan", "--format", "json", "--policy"])
+        .arg(&pol)
+        .output()
+        .unwrap();
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["identity"]["groups"], serde_json::json!([1700, 1600]));
+    let r = sandbox(&pol, &[], &[&probe, "status"]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    assert_eq!(field(&r.stdout, "Groups"), "1600 1700");
+    // Control: root's own groups, which must not be inherited.
+    let c = bare(&[&probe, "status"]);
+    assert!(
+        field(&c.stdout, "Groups")
+            .split_whitespace()
+            .any(|g| g == "0")
+            || field(&c.stdout, "Gid").starts_with("0\t"),
+        "{}",
+        c.explain()
+    );
+}
+
+#[test]
+fn sandbox_keeps_net_bind_service_only_when_asked() {
+    if need_root("sandbox_keeps_net_bind_service_only_when_asked") {
+        return;
+    }
+    let d = scratch("id_keep_nbs");
+    let probe = p(&probe());
+    let net = "network: {bind_tcp: [80]}\n";
+    let keep = write_policy(
+        &d,
+        &base_policy(
+            &[],
+            &[],
+            &format!("{AS_1500}{net}capabilities: {{keep: [NET_BIND_SERVICE]}}\n"),
+        ),
+    );
+    let r = sandbox(&keep, &[], &[&probe, "bind", "80"]);
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "ok: 80\n"),
+        "{}",
+        r.explain()
+    );
+    let r = sandbox(&keep, &[], &[&probe, "status"]);
+    for set in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
+        assert_eq!(field(&r.stdout, set), "0000000000000400", "{set}");
+    }
+    // Control: the same policy without `keep`, and the bare probe as 1500.
+    let d2 = scratch("id_keep_nbs_control");
+    let nokeep = write_policy(&d2, &base_policy(&[], &[], &format!("{AS_1500}{net}")));
+    let r = sandbox(&nokeep, &[], &[&probe, "bind", "80"]);
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (1, "errno=EACCES(13): 80\n"),
+        "{}",
+        r.explain()
+    );
+    let c = bare_as(1500, &[&probe, "bind", "80"]);
+    assert_eq!(c.stdout, "errno=EACCES(13): 80\n", "{}", c.explain());
+}
+
+#[test]
+fn sandbox_blocks_setuid_root_binary_from_raising_euid() {
+    if need_root("sandbox_blocks_setuid_root_binary_from_raising_euid") {
+        return;
+    }
+    let d = scratch("id_setuid");
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let suid = d.join("suid-probe");
+    std::fs::copy(probe(), &suid).unwrap();
+    std::os::unix::fs::chown(&suid, Some(0), Some(0)).unwrap();
+    std::fs::set_permissions(&suid, std::fs::Permissions::from_mode(0o4755)).unwrap();
+    let pol = write_policy(&d, &base_policy(&[&p(&d)], &[], AS_1500));
+    let r = sandbox(&pol, &[], &[&p(&suid), "euid"]);
+    assert_eq!(r.stdout, "euid=1500 uid=1500\n", "{}", r.explain());
+    // Control: the same file run bare by uid 1500 does become euid 0.
+    let c = bare_as(1500, &[&p(&suid), "euid"]);
+    assert_eq!(
+        c.stdout,
+        "euid=0 uid=1500\n",
+        "control failed (nosuid mount?): {}",
+        c.explain()
+    );
+}
+
+#[test]
+fn sandbox_blocks_setresuid_back_to_root() {
+    if need_root("sandbox_blocks_setresuid_back_to_root") {
+        return;
+    }
+    let d = scratch("id_setuid0");
+    let pol = write_policy(&d, &base_policy(&[], &[], AS_1500));
+    let probe = p(&probe());
+    let r = sandbox(&pol, &[], &[&probe, "setuid0"]);
+    assert_eq!(
+        r.stdout,
+        "errno=EPERM(1): setresuid(0,0,0)\n",
+        "{}",
+        r.explain()
+    );
+    let c = bare(&[&probe, "setuid0"]);
+    assert_eq!(c.stdout, "ok: setresuid(0,0,0)\n", "{}", c.explain());
+}
+
+#[test]
+fn unprivileged_start_still_sets_no_new_privs() {
+    if need_root("unprivileged_start_still_sets_no_new_privs") {
+        return;
+    }
+    let d = scratch("id_unpriv");
+    let pol = write_policy(&d, &base_policy(&[], &[], AS_1500));
+    let probe = p(&probe());
+    let r = sandbox_as_1500(&pol, &[&probe, "status"]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    assert_eq!(field(&r.stdout, "Uid"), "1500\t1500\t1500\t1500");
+    assert_eq!(field(&r.stdout, "NoNewPrivs"), "1");
+    assert_eq!(field(&r.stdout, "Seccomp"), "2");
+    for set in ["CapInh", "CapPrm", "CapEff", "CapAmb"] {
+        assert_eq!(field(&r.stdout, set), "0000000000000000", "{set}");
+    }
+    // Control: the same start without the sandbox has no_new_privs off.
+    let c = bare_as(1500, &[&probe, "status"]);
+    assert_eq!(field(&c.stdout, "NoNewPrivs"), "0", "{}", c.explain());
+    assert_eq!(field(&c.stdout, "Seccomp"), "0", "{}", c.explain());
+}
+
+#[test]
+fn unprivileged_start_refuses_another_uid() {
+    if need_root("unprivileged_start_refuses_another_uid") {
+        return;
+    }
+    let d = scratch("id_unpriv_1600");
+    let pol = write_policy(&d, &base_policy(&[], &[], "process: {run_as_user: 1600}\n"));
+    let probe = p(&probe());
+    let r = sandbox_as_1500(&pol, &[&probe, "true"]);
+    assert_eq!(r.code, 125, "{}", r.explain());
+    assert!(
+        r.stderr.ends_with(
+            "openshell-sandbox: identity: the supervisor runs as uid 1500 gid 1500 and cannot switch to uid 1600 gid 1600\n\
+             hint: set securityContext.runAsUser/runAsGroup to match, or remove process.run_as_user/run_as_group from the policy\n"
+        ),
+        "{}",
+        r.explain()
+    );
+    // Control: started as root, the same policy runs.
+    let c = sandbox(&pol, &[], &[&probe, "euid"]);
+    assert_eq!(c.stdout, "euid=1600 uid=1600\n", "{}", c.explain());
+}
+
+#[test]
+fn missing_setpcap_fails_closed_with_the_kubernetes_hint() {
+    if need_root("missing_setpcap_fails_closed_with_the_kubernetes_hint") {
+        return;
+    }
+    let d = scratch("id_no_setpcap");
+    let pol = write_policy(&d, &base_policy(&[], &[], AS_1500));
+    let probe = p(&probe());
+    let r = sandbox_setpriv(&["--bounding-set=-setpcap"], &pol, &[&probe, "true"]);
+    assert_eq!(r.code, 125, "{}", r.explain());
+    assert!(
+        r.stderr.ends_with(
+            "openshell-sandbox: capabilities: cannot clear the bounding set: the supervisor lacks CAP_SETPCAP\n\
+             hint: add it to the container, e.g. Kubernetes securityContext.capabilities.add: [SETPCAP] (it is dropped before the workload starts)\n"
+        ),
+        "{}",
+        r.explain()
+    );
+    // Control: with CAP_SETPCAP the same launch succeeds.
+    let c = sandbox(&pol, &[], &[&probe, "true"]);
+    assert_eq!(c.code, 0, "{}", c.explain());
+}
+
+#[test]
+fn keeping_a_capability_the_container_lacks_fails_closed() {
+    if need_root("keeping_a_capability_the_container_lacks_fails_closed") {
+        return;
+    }
+    let d = scratch("id_keep_missing");
+    let pol = write_policy(
+        &d,
+        &base_policy(
+            &[],
+            &[],
+            &format!("{AS_1500}capabilities: {{keep: [NET_BIND_SERVICE]}}\n"),
+        ),
+    );
+    let probe = p(&probe());
+    let r = sandbox_setpriv(
+        &["--bounding-set=-net_bind_service"],
+        &pol,
+        &[&probe, "true"],
+    );
+    assert_eq!(r.code, 125, "{}", r.explain());
+    assert!(
+        r.stderr.ends_with(
+            "openshell-sandbox: capabilities: cannot keep CAP_NET_BIND_SERVICE: the supervisor does not hold it\n\
+             hint: grant it to the container, e.g. Kubernetes securityContext.capabilities.add: [NET_BIND_SERVICE]\n"
+        ),
+        "{}",
+        r.explain()
+    );
+    let c = sandbox(&pol, &[], &[&probe, "true"]);
+    assert_eq!(c.code, 0, "{}", c.explain());
+}
+
+#[test]
+fn report_holds_the_readback() {
+    if need_root("report_holds_the_readback") {
+        return;
+    }
+    let d = scratch("id_report");
+    let pol = write_policy(&d, &base_policy(&[], &[], AS_1500));
+    let report = d.join("report.json");
+    let probe = p(&probe());
+    let r = sandbox(&pol, &["--report", &p(&report)], &[&probe, "true"]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let rb = &v["readback"];
+    assert_eq!(rb["uid"], serde_json::json!([1500, 1500, 1500, 1500]));
+    assert_eq!(rb["gid"], serde_json::json!([1500, 1500, 1500, 1500]));
+    assert_eq!(rb["groups"], serde_json::json!([]));
+    for k in ["cap_inh", "cap_prm", "cap_eff", "cap_bnd", "cap_amb"] {
+        assert_eq!(rb[k], "0000000000000000", "{k}");
+    }
+    assert_eq!(
+        (rb["no_new_privs"].as_u64(), rb["seccomp"].as_u64()),
+        (Some(1), Some(2))
+    );
+    assert!(
+        v.get("landlock").is_some() && v.get("seccomp").is_some(),
+        "{v}"
+    );
+    // `-` writes the same document to stderr.
+    let r = sandbox(&pol, &["--report", "-"], &[&probe, "true"]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    let json = &r.stderr[r.stderr.find('{').unwrap()..];
+    let v: serde_json::Value = serde_json::from_str(json).unwrap();
+    assert_eq!(
+        v["readback"]["uid"],
+        serde_json::json!([1500, 1500, 1500, 1500])
+    );
+}
+
+#[test]
+fn unprivileged_start_in_init_mode_runs_and_propagates_status() {
+    if need_root("unprivileged_start_in_init_mode_runs_and_propagates_status") {
+        return;
+    }
+    let d = scratch("id_unpriv_init");
+    let pol = write_policy(&d, &base_policy(&[], &[], AS_1500));
+    let probe = p(&probe());
+    let mut c = Command::new("setpriv");
+    c.args([
+        "--reuid=1500",
+        "--regid=1500",
+        "--clear-groups",
+        "--",
+        BIN,
+        "--init",
+        "--policy",
+    ])
+    .arg(&pol)
+    .args(["--", &probe, "exit", "3"]);
+    let r = Run::from(c.stdin(Stdio::null()).output().unwrap());
+    assert_eq!(r.code, 3, "{}", r.explain());
+}
