@@ -8,7 +8,7 @@
 //! - it forwards every catchable signal to the workload (not to its
 //!   process group, like `tini` without `-g`): HUP, INT, QUIT, USR1, USR2,
 //!   ALRM, TERM, STKFLT, CONT, TSTP, TTIN, TTOU, URG, XCPU, XFSZ, VTALRM,
-//!   PROF, WINCH, IO, PWR and the real-time signals SIGRTMIN..=SIGRTMAX.
+//!   PROF, WINCH, IO, PWR and the real-time signals 32..=64.
 //!   Not forwarded: KILL and STOP (cannot be caught), CHLD (reaping),
 //!   PIPE (only ever about the init's own writes) and the fault signals
 //!   SEGV, BUS, ILL, FPE, TRAP, ABRT, SYS (about the init itself);
@@ -28,32 +28,35 @@
 use crate::capabilities::{self, CAP_KILL, errno_name};
 use crate::error::{Error, Result};
 
-/// The signals forwarded to the workload (module docs).
-fn forwarded() -> Vec<libc::c_int> {
-    let mut s = vec![
-        libc::SIGHUP,
-        libc::SIGINT,
-        libc::SIGQUIT,
-        libc::SIGUSR1,
-        libc::SIGUSR2,
-        libc::SIGALRM,
-        libc::SIGTERM,
-        libc::SIGSTKFLT,
-        libc::SIGCONT,
-        libc::SIGTSTP,
-        libc::SIGTTIN,
-        libc::SIGTTOU,
-        libc::SIGURG,
-        libc::SIGXCPU,
-        libc::SIGXFSZ,
-        libc::SIGVTALRM,
-        libc::SIGPROF,
-        libc::SIGWINCH,
-        libc::SIGIO,
-        libc::SIGPWR,
-    ];
-    s.extend(libc::SIGRTMIN()..=libc::SIGRTMAX());
-    s
+/// Signals the kernel knows on x86_64 and aarch64 (`_NSIG`).
+const NSIG: libc::c_int = 64;
+
+/// Not forwarded (module docs).
+const KEPT: [libc::c_int; 11] = [
+    libc::SIGKILL,
+    libc::SIGSTOP,
+    libc::SIGCHLD,
+    libc::SIGPIPE,
+    libc::SIGSEGV,
+    libc::SIGBUS,
+    libc::SIGILL,
+    libc::SIGFPE,
+    libc::SIGTRAP,
+    libc::SIGABRT,
+    libc::SIGSYS,
+];
+
+/// The signals forwarded to the workload: every catchable one but
+/// [`KEPT`], the real-time signals 32..=64 included (the C library's own
+/// reservations among them do not apply: the parent never creates a
+/// thread, and signals are handled by number through the kernel's API).
+fn forwarded() -> impl Iterator<Item = libc::c_int> {
+    (1..=NSIG).filter(|s| !KEPT.contains(s))
+}
+
+/// The kernel's sigset for `signals` (bit n-1 for signal n).
+fn kernel_set(signals: impl Iterator<Item = libc::c_int>) -> u64 {
+    signals.fold(0, |m, s| m | (1u64 << (s - 1)))
 }
 
 fn errno() -> i32 {
@@ -79,13 +82,19 @@ pub fn run(child: impl FnOnce(libc::pid_t) -> Error) -> Result<i32> {
     }
     // Block everything before fork: the parent reads signals from a
     // signalfd, and none may be lost or act before it exists. The child
-    // unblocks them just before execve.
-    // SAFETY: `all` is a local sigset_t filled by sigfillset before
-    // sigprocmask reads it; the old-mask pointer is NULL.
+    // unblocks them just before execve. Raw syscall: the C library's
+    // wrappers leave its reserved real-time signals out.
+    let all = kernel_set(1..=NSIG);
+    // SAFETY: `all` is a kernel sigset (8 bytes, the size passed) that
+    // outlives the call; the old-set pointer is NULL.
     let r = unsafe {
-        let mut all: libc::sigset_t = std::mem::zeroed();
-        libc::sigfillset(&mut all);
-        libc::sigprocmask(libc::SIG_BLOCK, &all, std::ptr::null_mut())
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_BLOCK,
+            &all as *const u64,
+            std::ptr::null_mut::<u64>(),
+            8usize,
+        )
     };
     if r != 0 {
         return Err(fail("blocking signals"));
@@ -114,20 +123,22 @@ pub fn run(child: impl FnOnce(libc::pid_t) -> Error) -> Result<i32> {
 fn supervise(child: libc::pid_t) -> Result<i32> {
     // The inherited fds (preserved ones, sockets) are the workload's.
     crate::process::close_fds(&[])?;
-    // SAFETY: `set` is a local sigset_t initialized by sigemptyset and
-    // filled by sigaddset before signalfd reads it.
+    let set = kernel_set(forwarded().chain([libc::SIGCHLD]));
+    // SAFETY: `set` is a kernel sigset (8 bytes, the size passed) that
+    // outlives the call.
     let sfd = unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGCHLD);
-        for s in forwarded() {
-            libc::sigaddset(&mut set, s);
-        }
-        libc::signalfd(-1, &set, libc::SFD_CLOEXEC)
+        libc::syscall(
+            libc::SYS_signalfd4,
+            -1,
+            &set as *const u64,
+            8usize,
+            libc::SFD_CLOEXEC,
+        )
     };
-    if sfd < 0 {
-        return Err(fail("signalfd"));
-    }
+    let sfd = match libc::c_int::try_from(sfd) {
+        Ok(fd) if fd >= 0 => fd,
+        _ => return Err(fail("signalfd")),
+    };
     capabilities::keep_only(capabilities::bit(CAP_KILL))?;
     capabilities::set_no_new_privs()?;
     crate::seccomp::install_parent()?;
@@ -213,25 +224,21 @@ mod tests {
 
     #[test]
     fn forwards_every_catchable_signal_but_faults_and_pipe() {
-        let f = forwarded();
+        let f: Vec<i32> = forwarded().collect();
         for s in [
             libc::SIGTERM,
             libc::SIGINT,
             libc::SIGUSR1,
             libc::SIGWINCH,
-            libc::SIGRTMAX(),
+            libc::SIGCONT,
         ] {
             assert!(f.contains(&s), "{s}");
         }
-        for s in [
-            libc::SIGKILL,
-            libc::SIGSTOP,
-            libc::SIGCHLD,
-            libc::SIGPIPE,
-            libc::SIGSEGV,
-            libc::SIGSYS,
-        ] {
+        assert!((32..=64).all(|s| f.contains(&s)), "real-time signals");
+        for s in KEPT {
             assert!(!f.contains(&s), "{s}");
         }
+        assert_eq!(f.len(), 64 - KEPT.len());
+        assert_eq!(kernel_set([1, 64].into_iter()), 1 | (1 << 63));
     }
 }

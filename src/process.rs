@@ -357,12 +357,18 @@ fn reset_signals() -> Result<(), Error> {
             format!("resetting SIGPIPE failed: {}", errno_name(last_errno())),
         ));
     }
-    // SAFETY: `set` is a local sigset_t initialized by sigemptyset before
-    // sigprocmask reads it; the old-mask pointer is NULL.
+    // Raw syscall, so the C library's reserved signals are unblocked too.
+    let none: u64 = 0;
+    // SAFETY: `none` is a kernel sigset (8 bytes, the size passed) that
+    // outlives the call; the old-set pointer is NULL.
     let r = unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut())
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            libc::SIG_SETMASK,
+            &none as *const u64,
+            std::ptr::null_mut::<u64>(),
+            8usize,
+        )
     };
     if r != 0 {
         return Err(Error::apply(
