@@ -347,7 +347,9 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
     let scopes_cfg = ll.scopes.clone().unwrap_or_default();
     let audit_cfg = ll.audit.clone().unwrap_or_default();
     let uses_scopes = scopes_cfg.abstract_unix_socket || scopes_cfg.signal;
-    let uses_ioctl = rules.iter().any(|r| r.access != Access::ReadOnly);
+    // Handling ioctl_dev restricts ioctl on every device file not granted,
+    // so like truncate it is always in use.
+    let uses_ioctl = true;
     let required_f = LandlockFeatures {
         filesystem: required(req.filesystem, compat, true),
         truncate: required(req.truncate, compat, true),
@@ -407,14 +409,16 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
         if enf || !used {
             continue;
         }
-        let cause = format!(
-            "needs Landlock ABI {need}, the kernel provides {}",
-            host.landlock.describe()
-        );
+        let have = host.landlock.describe();
         if req {
-            blockers.push(format!("landlock: {what} {cause}"));
+            blockers.push(format!(
+                "landlock: the policy requires {what} (ABI {need}) but the kernel provides {have}\nhint: run on Linux >= {}, or set landlock.compatibility: best_effort",
+                linux_for_abi(need)
+            ));
         } else if kernel_abi >= 1 || need == 1 {
-            dropped.push(format!("not enforced: {what} ({cause})"));
+            dropped.push(format!(
+                "not enforced: {what} (needs Landlock ABI {need}, the kernel provides {have})"
+            ));
         }
     }
     if kernel_abi == 0 {
@@ -545,6 +549,22 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
         devices,
         dropped,
         blockers,
+    }
+}
+
+/// The first Linux release with a Landlock ABI (for hints).
+pub fn linux_for_abi(abi: u32) -> &'static str {
+    match abi {
+        0 | 1 => "5.13",
+        2 => "5.19",
+        3 => "6.2",
+        4 => "6.7",
+        5 => "6.10",
+        6 => "6.12",
+        7 => "6.15",
+        8 => "7.0",
+        9 => "7.1",
+        _ => "7.2",
     }
 }
 

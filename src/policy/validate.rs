@@ -260,7 +260,7 @@ fn endpoint(ep: &Endpoint, yaml: &str, out: &mut Issues) {
     if ep.host.is_empty() {
         if ep.allowed_ips.is_empty() || tcp {
             out.hint(
-                join_key(yaml, "host"),
+                yaml,
                 "endpoint has no host",
                 if tcp {
                     "a tcp endpoint needs a DNS host name"

@@ -48,7 +48,11 @@ pub fn landlock_abi() -> u32 {
 /// Skip unless the kernel offers Landlock ABI `abi`.
 pub fn need_abi(test: &str, abi: u32) -> bool {
     let have = landlock_abi();
-    have < abi && skip(test, &format!("needs Landlock ABI {abi}, kernel has {have}"))
+    have < abi
+        && skip(
+            test,
+            &format!("needs Landlock ABI {abi}, kernel has {have}"),
+        )
 }
 
 fn target_dir() -> PathBuf {
@@ -149,11 +153,19 @@ pub fn sandbox(policy: &Path, args: &[&str], workload: &[&str]) -> Run {
 
 pub fn sandbox_env(policy: &Path, args: &[&str], workload: &[&str], env: &[(&str, &str)]) -> Run {
     let mut c = Command::new(BIN);
-    c.arg("--policy").arg(policy).args(args).arg("--").args(workload);
+    c.arg("--policy")
+        .arg(policy)
+        .args(args)
+        .arg("--")
+        .args(workload);
     for (k, v) in env {
         c.env(k, v);
     }
-    Run::from(c.stdin(Stdio::null()).output().expect("spawn openshell-sandbox"))
+    Run::from(
+        c.stdin(Stdio::null())
+            .output()
+            .expect("spawn openshell-sandbox"),
+    )
 }
 
 /// Run a workload without the sandbox (the control case).
