@@ -27,7 +27,7 @@
 //!
 //! Then `exec`.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::plan::Plan;
 use crate::{capabilities, identity, landlock, process, seccomp, verify};
 
@@ -52,7 +52,10 @@ pub fn apply(plan: &Plan, keep_fds: &[i32]) -> Result<(Applied, verify::Handles)
     capabilities::apply(&plan.capabilities)?; // 8
     capabilities::set_no_new_privs()?; // 9
     let ll = landlock::restrict(ruleset, plan)?; // 10
-    let sc = seccomp::install(&plan.seccomp)?; // 11
+    let sc = match &plan.seccomp {
+        Some(p) => seccomp::install_plan(p).map_err(|e| Error::apply("seccomp", e.to_string()))?,
+        None => return Err(Error::apply("seccomp", "no filter was planned")),
+    }; // 11
     let readback = verify::readback(&handles, plan)?; // 12
     Ok((
         Applied {

@@ -51,7 +51,9 @@ pub struct Plan {
     pub environment: env::EnvPlan,
     pub rlimits: Vec<RlimitPlan>,
     pub capabilities: CapabilityPlan,
-    pub seccomp: seccomp::SeccompPlan,
+    /// `None` only when the seccomp plan itself failed (then `blockers`
+    /// says why and `run` stops).
+    pub seccomp: Option<seccomp::SeccompPlan>,
     pub devices: DevicesPlan,
     /// Everything the policy asked for that this host will not enforce,
     /// in words. Empty under full enforcement.
@@ -478,7 +480,7 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
     };
 
     let sc = policy.seccomp.clone().unwrap_or_default();
-    let seccomp = seccomp::plan(&seccomp::SeccompConfig {
+    let seccomp = match seccomp::plan(&seccomp::SeccompConfig {
         allow: sc.allow,
         deny: sc.deny,
         action: match sc.action {
@@ -488,7 +490,18 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
         log: sc.log,
         inet,
         allowed_namespaces: Vec::new(),
-    });
+    }) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            blockers.push(format!("seccomp: {e}"));
+            None
+        }
+    };
+    if sc.log {
+        dropped.push(
+            "seccomp: log mode: denied syscalls are logged, not refused (seccomp.log: true)".into(),
+        );
+    }
 
     let rlimits = policy
         .process

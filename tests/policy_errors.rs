@@ -453,3 +453,30 @@ fn oversized_document_is_refused_before_parsing() {
         "p.yaml:1:1: document is larger than 1048576 bytes; refusing to parse it"
     );
 }
+
+#[test]
+fn seccomp_unknown_syscall() {
+    let yaml = "version: 1\nseccomp:\n  allow: [ptrase]\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:3:11: seccomp.allow[0]: unknown syscall \"ptrase\" (did you mean \"ptrace\"?)"
+    );
+}
+
+#[test]
+fn seccomp_allow_and_deny_conflict() {
+    let yaml = "version: 1\nseccomp:\n  allow: [ptrace]\n  deny: [mount, ptrace]\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:4:17: seccomp.deny[1]: \"ptrace\" is in both seccomp.allow and seccomp.deny"
+    );
+}
+
+#[test]
+fn seccomp_unknown_action() {
+    let yaml = "version: 1\nseccomp:\n  action: trap\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:3:11: seccomp.action: unknown variant \"trap\"\nhint: expected one of: errno, kill"
+    );
+}
