@@ -193,7 +193,9 @@ const FS_RIGHTS: [(&str, u32, bool); 17] = [
     ("refer", 2, false),
     ("truncate", 3, true),
     ("ioctl_dev", 5, true),
-    ("resolve_unix", 9, false),
+    // connect(2)/sendmsg(2) to a named unix socket: checked on the socket
+    // file itself, so it applies to files as well as beneath directories.
+    ("resolve_unix", 9, true),
 ];
 
 const READ_RIGHTS: [&str; 3] = ["execute", "read_file", "read_dir"];
@@ -346,6 +348,7 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
 
     // ---- landlock features ----
     let req = ll.require.clone().unwrap_or_default();
+    let req_explicit_fs = req.filesystem == Some(true);
     let scopes_cfg = ll.scopes.clone().unwrap_or_default();
     let audit_cfg = ll.audit.clone().unwrap_or_default();
     let uses_scopes = scopes_cfg.abstract_unix_socket || scopes_cfg.signal;
@@ -411,13 +414,40 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
         if enf || !used {
             continue;
         }
+        if need == 1 {
+            // No Landlock at all: one clear line, first, whatever else the
+            // policy uses.
+            let have = host.landlock.describe();
+            if req {
+                let how = if req_explicit_fs {
+                    "set landlock.require.filesystem: false"
+                } else {
+                    "set landlock.compatibility: best_effort"
+                };
+                blockers.insert(
+                    0,
+                    format!(
+                        "landlock: filesystem isolation required but the kernel provides {have}\nhint: {}, or {how} to run without it",
+                        no_landlock_hint(&host.landlock)
+                    ),
+                );
+            } else {
+                dropped.insert(
+                    0,
+                    format!(
+                        "filesystem not enforced: the kernel provides {have}; no Landlock filesystem, TCP or IPC-scope rule applies"
+                    ),
+                );
+            }
+            continue;
+        }
         let have = host.landlock.describe();
         if req {
             blockers.push(format!(
                 "landlock: the policy requires {what} (ABI {need}) but the kernel provides {have}\nhint: run on Linux >= {}, or set landlock.compatibility: best_effort",
                 linux_for_abi(need)
             ));
-        } else if kernel_abi >= 1 || need == 1 {
+        } else if kernel_abi >= 1 {
             dropped.push(format!(
                 "not enforced: {what} (needs Landlock ABI {need}, the kernel provides {have})"
             ));
@@ -578,6 +608,19 @@ pub fn linux_for_abi(abi: u32) -> &'static str {
         8 => "7.0",
         9 => "7.1",
         _ => "7.2",
+    }
+}
+
+/// What an operator can do about a kernel without usable Landlock.
+fn no_landlock_hint(support: &LandlockSupport) -> &'static str {
+    match support {
+        LandlockSupport::NotEnabled => {
+            "enable Landlock at boot (add landlock to the lsm= kernel parameter)"
+        }
+        LandlockSupport::Blocked => {
+            "allow landlock_create_ruleset, landlock_add_rule and landlock_restrict_self in the container's seccomp profile"
+        }
+        _ => "run on a kernel built with Landlock (Linux >= 5.13, CONFIG_SECURITY_LANDLOCK=y)",
     }
 }
 

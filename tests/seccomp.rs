@@ -62,13 +62,22 @@ fn rule(test: &str, name: &str, args: &[&str], cap: Option<&str>) {
     let nr = nr.to_string();
     let mut action = vec!["syscall", nr.as_str()];
     action.extend_from_slice(args);
-    let caps = cap.map(|c| format!("capabilities: {{keep: [{c}]}}\n")).unwrap_or_default();
+    let caps = cap
+        .map(|c| format!("capabilities: {{keep: [{c}]}}\n"))
+        .unwrap_or_default();
 
     let denied = run(&policy(test, &caps), &action);
-    assert!(is_eperm(&denied), "{name}: expected EPERM under the sandbox\n{}", denied.explain());
+    assert!(
+        is_eperm(&denied),
+        "{name}: expected EPERM under the sandbox\n{}",
+        denied.explain()
+    );
 
     let allowed = run(
-        &policy(&format!("{test}_control"), &format!("{caps}seccomp: {{allow: [{name}]}}\n")),
+        &policy(
+            &format!("{test}_control"),
+            &format!("{caps}seccomp: {{allow: [{name}]}}\n"),
+        ),
         &action,
     );
     assert!(
@@ -78,22 +87,41 @@ fn rule(test: &str, name: &str, args: &[&str], cap: Option<&str>) {
     );
 
     let b = run_bare(&action);
-    assert!(!is_eperm(&b) && b.signal.is_none(), "{name}: bare control\n{}", b.explain());
+    assert!(
+        !is_eperm(&b) && b.signal.is_none(),
+        "{name}: bare control\n{}",
+        b.explain()
+    );
 }
 
 // ---- escape primitives: other processes ----
 #[test]
 fn sandbox_blocks_ptrace() {
     // PTRACE_PEEKDATA on pid 0: ESRCH when allowed.
-    rule("sandbox_blocks_ptrace", "ptrace", &["2", "0"], Some("SYS_PTRACE"));
+    rule(
+        "sandbox_blocks_ptrace",
+        "ptrace",
+        &["2", "0"],
+        Some("SYS_PTRACE"),
+    );
 }
 #[test]
 fn sandbox_blocks_process_vm_readv() {
-    rule("sandbox_blocks_process_vm_readv", "process_vm_readv", &["0"], Some("SYS_PTRACE"));
+    rule(
+        "sandbox_blocks_process_vm_readv",
+        "process_vm_readv",
+        &["0"],
+        Some("SYS_PTRACE"),
+    );
 }
 #[test]
 fn sandbox_blocks_process_vm_writev() {
-    rule("sandbox_blocks_process_vm_writev", "process_vm_writev", &["0"], Some("SYS_PTRACE"));
+    rule(
+        "sandbox_blocks_process_vm_writev",
+        "process_vm_writev",
+        &["0"],
+        Some("SYS_PTRACE"),
+    );
 }
 #[test]
 fn sandbox_blocks_pidfd_getfd() {
@@ -106,45 +134,95 @@ fn sandbox_blocks_bpf() {
 }
 #[test]
 fn sandbox_blocks_perf_event_open() {
-    rule("sandbox_blocks_perf_event_open", "perf_event_open", &["0"], Some("PERFMON"));
+    rule(
+        "sandbox_blocks_perf_event_open",
+        "perf_event_open",
+        &["0"],
+        Some("PERFMON"),
+    );
 }
 #[test]
 fn sandbox_blocks_userfaultfd() {
     // An invalid flag: EINVAL when allowed.
-    rule("sandbox_blocks_userfaultfd", "userfaultfd", &["0x7ffffff0"], Some("SYS_PTRACE"));
+    rule(
+        "sandbox_blocks_userfaultfd",
+        "userfaultfd",
+        &["0x7ffffff0"],
+        Some("SYS_PTRACE"),
+    );
 }
 #[test]
 fn sandbox_blocks_io_uring_setup() {
-    rule("sandbox_blocks_io_uring_setup", "io_uring_setup", &["0", "0"], None);
+    rule(
+        "sandbox_blocks_io_uring_setup",
+        "io_uring_setup",
+        &["0", "0"],
+        None,
+    );
 }
 #[test]
 fn sandbox_blocks_io_uring_enter() {
-    rule("sandbox_blocks_io_uring_enter", "io_uring_enter", &["-1"], None);
+    rule(
+        "sandbox_blocks_io_uring_enter",
+        "io_uring_enter",
+        &["-1"],
+        None,
+    );
 }
 #[test]
 fn sandbox_blocks_io_uring_register() {
-    rule("sandbox_blocks_io_uring_register", "io_uring_register", &["-1"], None);
+    rule(
+        "sandbox_blocks_io_uring_register",
+        "io_uring_register",
+        &["-1"],
+        None,
+    );
 }
 #[test]
 fn sandbox_blocks_kexec_file_load() {
-    rule("sandbox_blocks_kexec_file_load", "kexec_file_load", &["-1", "-1"], Some("SYS_BOOT"));
+    rule(
+        "sandbox_blocks_kexec_file_load",
+        "kexec_file_load",
+        &["-1", "-1"],
+        Some("SYS_BOOT"),
+    );
 }
 #[test]
 fn sandbox_blocks_init_module() {
-    rule("sandbox_blocks_init_module", "init_module", &["0", "0", "0"], Some("SYS_MODULE"));
+    rule(
+        "sandbox_blocks_init_module",
+        "init_module",
+        &["0", "0", "0"],
+        Some("SYS_MODULE"),
+    );
 }
 #[test]
 fn sandbox_blocks_finit_module() {
-    rule("sandbox_blocks_finit_module", "finit_module", &["-1"], Some("SYS_MODULE"));
+    rule(
+        "sandbox_blocks_finit_module",
+        "finit_module",
+        &["-1"],
+        Some("SYS_MODULE"),
+    );
 }
 #[test]
 fn sandbox_blocks_delete_module() {
-    rule("sandbox_blocks_delete_module", "delete_module", &["0"], Some("SYS_MODULE"));
+    rule(
+        "sandbox_blocks_delete_module",
+        "delete_module",
+        &["0"],
+        Some("SYS_MODULE"),
+    );
 }
 #[test]
 fn sandbox_blocks_keyctl() {
     // KEYCTL_READ of key 0: an error other than EPERM when allowed.
-    rule("sandbox_blocks_keyctl", "keyctl", &["11", "0", "0", "0"], None);
+    rule(
+        "sandbox_blocks_keyctl",
+        "keyctl",
+        &["11", "0", "0", "0"],
+        None,
+    );
 }
 #[test]
 fn sandbox_blocks_add_key() {
@@ -157,65 +235,140 @@ fn sandbox_blocks_request_key() {
 // ---- mounts, roots and namespaces ----
 #[test]
 fn sandbox_blocks_mount() {
-    rule("sandbox_blocks_mount", "mount", &["0", "0", "0", "0", "0"], Some("SYS_ADMIN"));
+    rule(
+        "sandbox_blocks_mount",
+        "mount",
+        &["0", "0", "0", "0", "0"],
+        Some("SYS_ADMIN"),
+    );
 }
 #[test]
 fn sandbox_blocks_umount2() {
-    rule("sandbox_blocks_umount2", "umount2", &["0", "0"], Some("SYS_ADMIN"));
+    rule(
+        "sandbox_blocks_umount2",
+        "umount2",
+        &["0", "0"],
+        Some("SYS_ADMIN"),
+    );
 }
 #[test]
 fn sandbox_blocks_pivot_root() {
-    rule("sandbox_blocks_pivot_root", "pivot_root", &["0", "0"], Some("SYS_ADMIN"));
+    rule(
+        "sandbox_blocks_pivot_root",
+        "pivot_root",
+        &["0", "0"],
+        Some("SYS_ADMIN"),
+    );
 }
 #[test]
 fn sandbox_blocks_chroot() {
-    rule("sandbox_blocks_chroot", "chroot", &["0"], Some("SYS_CHROOT"));
+    rule(
+        "sandbox_blocks_chroot",
+        "chroot",
+        &["0"],
+        Some("SYS_CHROOT"),
+    );
 }
 #[test]
 fn sandbox_blocks_fsopen() {
-    rule("sandbox_blocks_fsopen", "fsopen", &["0", "0"], Some("SYS_ADMIN"));
+    rule(
+        "sandbox_blocks_fsopen",
+        "fsopen",
+        &["0", "0"],
+        Some("SYS_ADMIN"),
+    );
 }
 #[test]
 fn sandbox_blocks_open_tree() {
-    rule("sandbox_blocks_open_tree", "open_tree", &["-1", "0", "0"], Some("SYS_ADMIN"));
+    rule(
+        "sandbox_blocks_open_tree",
+        "open_tree",
+        &["-1", "0", "0"],
+        Some("SYS_ADMIN"),
+    );
 }
 #[test]
 fn sandbox_blocks_move_mount() {
-    rule("sandbox_blocks_move_mount", "move_mount", &["-1", "0", "-1", "0", "0"], Some("SYS_ADMIN"));
+    rule(
+        "sandbox_blocks_move_mount",
+        "move_mount",
+        &["-1", "0", "-1", "0", "0"],
+        Some("SYS_ADMIN"),
+    );
 }
 #[test]
 fn sandbox_blocks_setns() {
-    rule("sandbox_blocks_setns", "setns", &["-1", "0"], Some("SYS_ADMIN"));
+    rule(
+        "sandbox_blocks_setns",
+        "setns",
+        &["-1", "0"],
+        Some("SYS_ADMIN"),
+    );
 }
 #[test]
 fn sandbox_blocks_open_by_handle_at() {
-    rule("sandbox_blocks_open_by_handle_at", "open_by_handle_at", &["-1", "0", "0"], Some("DAC_READ_SEARCH"));
+    rule(
+        "sandbox_blocks_open_by_handle_at",
+        "open_by_handle_at",
+        &["-1", "0", "0"],
+        Some("DAC_READ_SEARCH"),
+    );
 }
 #[test]
 fn sandbox_blocks_name_to_handle_at() {
-    rule("sandbox_blocks_name_to_handle_at", "name_to_handle_at", &["-1", "0", "0", "0", "0"], None);
+    rule(
+        "sandbox_blocks_name_to_handle_at",
+        "name_to_handle_at",
+        &["-1", "0", "0", "0", "0"],
+        None,
+    );
 }
 // ---- host administration ----
 #[test]
 fn sandbox_blocks_swapon() {
-    rule("sandbox_blocks_swapon", "swapon", &["0", "0"], Some("SYS_ADMIN"));
+    rule(
+        "sandbox_blocks_swapon",
+        "swapon",
+        &["0", "0"],
+        Some("SYS_ADMIN"),
+    );
 }
 #[test]
 fn sandbox_blocks_reboot() {
     // Wrong magic numbers: EINVAL when allowed.
-    rule("sandbox_blocks_reboot", "reboot", &["0", "0", "0", "0"], Some("SYS_BOOT"));
+    rule(
+        "sandbox_blocks_reboot",
+        "reboot",
+        &["0", "0", "0", "0"],
+        Some("SYS_BOOT"),
+    );
 }
 #[test]
 fn sandbox_blocks_clock_settime() {
-    rule("sandbox_blocks_clock_settime", "clock_settime", &["0", "0"], Some("SYS_TIME"));
+    rule(
+        "sandbox_blocks_clock_settime",
+        "clock_settime",
+        &["0", "0"],
+        Some("SYS_TIME"),
+    );
 }
 #[test]
 fn sandbox_blocks_adjtimex() {
-    rule("sandbox_blocks_adjtimex", "adjtimex", &["0"], Some("SYS_TIME"));
+    rule(
+        "sandbox_blocks_adjtimex",
+        "adjtimex",
+        &["0"],
+        Some("SYS_TIME"),
+    );
 }
 #[test]
 fn sandbox_blocks_quotactl() {
-    rule("sandbox_blocks_quotactl", "quotactl", &["0", "0", "0", "0"], Some("SYS_ADMIN"));
+    rule(
+        "sandbox_blocks_quotactl",
+        "quotactl",
+        &["0", "0", "0", "0"],
+        Some("SYS_ADMIN"),
+    );
 }
 #[test]
 fn sandbox_blocks_acct() {
@@ -225,7 +378,12 @@ fn sandbox_blocks_acct() {
 #[test]
 fn sandbox_blocks_sethostname() {
     // A length beyond the limit: EINVAL when allowed.
-    rule("sandbox_blocks_sethostname", "sethostname", &["0", "100000"], Some("SYS_ADMIN"));
+    rule(
+        "sandbox_blocks_sethostname",
+        "sethostname",
+        &["0", "100000"],
+        Some("SYS_ADMIN"),
+    );
 }
 #[test]
 fn sandbox_blocks_iopl() {
@@ -236,7 +394,11 @@ fn sandbox_blocks_iopl() {
 // ---- conditional rules ----
 
 fn expect(r: &Run, prefix: &str, what: &str) {
-    assert!(r.stdout.starts_with(prefix), "{what}: expected {prefix}\n{}", r.explain());
+    assert!(
+        r.stdout.starts_with(prefix),
+        "{what}: expected {prefix}\n{}",
+        r.explain()
+    );
 }
 
 #[test]
@@ -245,7 +407,11 @@ fn sandbox_blocks_unshare_user_namespace() {
         return;
     }
     let p = policy("unshare_userns", "");
-    expect(&run(&p, &["unshare", "0x10000000"]), "errno=EPERM(1)", "unshare(CLONE_NEWUSER)");
+    expect(
+        &run(&p, &["unshare", "0x10000000"]),
+        "errno=EPERM(1)",
+        "unshare(CLONE_NEWUSER)",
+    );
     // Control: an unprivileged user may create a user namespace bare.
     let a = probe_args(&["unshare", "0x10000000"]);
     let c = common::bare_as(1500, &a.iter().map(String::as_str).collect::<Vec<_>>());
@@ -258,9 +424,17 @@ fn sandbox_blocks_clone_new_user_namespace() {
         return;
     }
     let p = policy("clone_userns", "");
-    expect(&run(&p, &["clone", "0x10000000"]), "errno=EPERM(1)", "clone(CLONE_NEWUSER)");
+    expect(
+        &run(&p, &["clone", "0x10000000"]),
+        "errno=EPERM(1)",
+        "clone(CLONE_NEWUSER)",
+    );
     expect(&run(&p, &["fork"]), "ok", "plain fork still works");
-    expect(&run_bare(&["clone", "0x10000000"]), "ok", "bare clone(CLONE_NEWUSER)");
+    expect(
+        &run_bare(&["clone", "0x10000000"]),
+        "ok",
+        "bare clone(CLONE_NEWUSER)",
+    );
 }
 
 #[test]
@@ -279,8 +453,16 @@ fn sandbox_blocks_af_packet_sockets() {
         return;
     }
     let p = policy("af_packet", "capabilities: {keep: [NET_RAW]}\n");
-    expect(&run(&p, &["socket", "17", "3", "0"]), "errno=EPERM(1)", "socket(AF_PACKET)");
-    expect(&run_bare(&["socket", "17", "3", "0"]), "ok", "bare socket(AF_PACKET) as root");
+    expect(
+        &run(&p, &["socket", "17", "3", "0"]),
+        "errno=EPERM(1)",
+        "socket(AF_PACKET)",
+    );
+    expect(
+        &run_bare(&["socket", "17", "3", "0"]),
+        "ok",
+        "bare socket(AF_PACKET) as root",
+    );
 }
 
 #[test]
@@ -288,10 +470,25 @@ fn sandbox_blocks_raw_ip_sockets_even_with_network() {
     if need_root("sandbox_blocks_raw_ip_sockets_even_with_network") {
         return;
     }
-    let p = policy("raw_ip", "capabilities: {keep: [NET_RAW]}\nnetwork: {connect_tcp: [443]}\n");
-    expect(&run(&p, &["socket", "2", "3", "1"]), "errno=EPERM(1)", "socket(AF_INET, SOCK_RAW)");
-    expect(&run(&p, &["socket", "2", "1", "0"]), "ok", "socket(AF_INET, SOCK_STREAM) with network");
-    expect(&run_bare(&["socket", "2", "3", "1"]), "ok", "bare raw socket as root");
+    let p = policy(
+        "raw_ip",
+        "capabilities: {keep: [NET_RAW]}\nnetwork: {connect_tcp: [443]}\n",
+    );
+    expect(
+        &run(&p, &["socket", "2", "3", "1"]),
+        "errno=EPERM(1)",
+        "socket(AF_INET, SOCK_RAW)",
+    );
+    expect(
+        &run(&p, &["socket", "2", "1", "0"]),
+        "ok",
+        "socket(AF_INET, SOCK_STREAM) with network",
+    );
+    expect(
+        &run_bare(&["socket", "2", "3", "1"]),
+        "ok",
+        "bare raw socket as root",
+    );
 }
 
 #[test]
@@ -300,7 +497,11 @@ fn sandbox_blocks_netlink_sock_diag_but_allows_route() {
         return;
     }
     let p = policy("netlink", "");
-    expect(&run(&p, &["socket", "16", "3", "4"]), "errno=EPERM(1)", "NETLINK_SOCK_DIAG");
+    expect(
+        &run(&p, &["socket", "16", "3", "4"]),
+        "errno=EPERM(1)",
+        "NETLINK_SOCK_DIAG",
+    );
     expect(&run(&p, &["socket", "16", "3", "0"]), "ok", "NETLINK_ROUTE");
     let a = probe_args(&["socket", "16", "3", "4"]);
     let c = common::bare_as(1500, &a.iter().map(String::as_str).collect::<Vec<_>>());
@@ -313,11 +514,27 @@ fn sandbox_without_network_policy_refuses_ip_sockets() {
         return;
     }
     let none = policy("inet_none", "");
-    expect(&run(&none, &["socket", "2", "1", "0"]), "errno=EPERM(1)", "AF_INET without network");
-    expect(&run(&none, &["socket", "10", "1", "0"]), "errno=EPERM(1)", "AF_INET6 without network");
-    expect(&run(&none, &["socket", "1", "1", "0"]), "ok", "AF_UNIX without network");
+    expect(
+        &run(&none, &["socket", "2", "1", "0"]),
+        "errno=EPERM(1)",
+        "AF_INET without network",
+    );
+    expect(
+        &run(&none, &["socket", "10", "1", "0"]),
+        "errno=EPERM(1)",
+        "AF_INET6 without network",
+    );
+    expect(
+        &run(&none, &["socket", "1", "1", "0"]),
+        "ok",
+        "AF_UNIX without network",
+    );
     let net = policy("inet_some", "network: {connect_tcp: [443]}\n");
-    expect(&run(&net, &["socket", "2", "1", "0"]), "ok", "AF_INET with a network policy");
+    expect(
+        &run(&net, &["socket", "2", "1", "0"]),
+        "ok",
+        "AF_INET with a network policy",
+    );
 }
 
 #[test]
@@ -329,7 +546,11 @@ fn sandbox_with_openshell_network_policies_allows_ip_sockets() {
         "inet_openshell",
         "network_policies:\n  api:\n    endpoints:\n      - {host: api.example.com, port: 443}\n",
     );
-    expect(&run(&net, &["socket", "2", "1", "0"]), "ok", "AF_INET with network_policies");
+    expect(
+        &run(&net, &["socket", "2", "1", "0"]),
+        "ok",
+        "AF_INET with network_policies",
+    );
 }
 
 #[test]
@@ -338,7 +559,11 @@ fn sandbox_blocks_vsock_sockets() {
         return;
     }
     let p = policy("vsock", "");
-    expect(&run(&p, &["socket", "40", "1", "0"]), "errno=EPERM(1)", "socket(AF_VSOCK)");
+    expect(
+        &run(&p, &["socket", "40", "1", "0"]),
+        "errno=EPERM(1)",
+        "socket(AF_VSOCK)",
+    );
     let b = run_bare(&["socket", "40", "1", "0"]);
     assert!(!is_eperm(&b), "bare vsock\n{}", b.explain());
 }
@@ -362,7 +587,11 @@ fn sandbox_blocks_tioclinux() {
     }
     let p = policy("tioclinux", "");
     expect(&run(&p, &["tioclinux"]), "errno=EPERM(1)", "TIOCLINUX");
-    expect(&run_bare(&["tioclinux"]), "errno=ENOTTY(25)", "bare TIOCLINUX");
+    expect(
+        &run_bare(&["tioclinux"]),
+        "errno=ENOTTY(25)",
+        "bare TIOCLINUX",
+    );
 }
 
 #[test]
@@ -372,9 +601,18 @@ fn sandbox_blocks_execveat_empty_path() {
     }
     let p = policy("execveat", "");
     let probe = probe().display().to_string();
-    expect(&run(&p, &["execveat-empty", &probe]), "errno=EPERM(1)", "execveat(AT_EMPTY_PATH)");
+    expect(
+        &run(&p, &["execveat-empty", &probe]),
+        "errno=EPERM(1)",
+        "execveat(AT_EMPTY_PATH)",
+    );
     let b = run_bare(&["execveat-empty", &probe]);
-    assert_eq!((b.code, b.stdout.as_str()), (0, ""), "bare execveat runs probe true\n{}", b.explain());
+    assert_eq!(
+        (b.code, b.stdout.as_str()),
+        (0, ""),
+        "bare execveat runs probe true\n{}",
+        b.explain()
+    );
 }
 
 #[test]
@@ -393,9 +631,21 @@ fn sandbox_blocks_personality_changes() {
     }
     let p = policy("personality", "");
     // ADDR_NO_RANDOMIZE would turn off ASLR for the workload.
-    expect(&run(&p, &["personality", "0x0040000"]), "errno=EPERM(1)", "personality(ADDR_NO_RANDOMIZE)");
-    expect(&run(&p, &["personality", "0xffffffff"]), "ok", "personality query");
-    expect(&run_bare(&["personality", "0x0040000"]), "ok", "bare personality");
+    expect(
+        &run(&p, &["personality", "0x0040000"]),
+        "errno=EPERM(1)",
+        "personality(ADDR_NO_RANDOMIZE)",
+    );
+    expect(
+        &run(&p, &["personality", "0xffffffff"]),
+        "ok",
+        "personality query",
+    );
+    expect(
+        &run_bare(&["personality", "0x0040000"]),
+        "ok",
+        "bare personality",
+    );
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -420,7 +670,12 @@ fn sandbox_kills_i386_int80_syscalls() {
     }
     let p = policy("int80", "");
     let r = run(&p, &["int80"]);
-    assert_eq!(r.signal, Some(libc::SIGSYS), "int 0x80 must be killed\n{}", r.explain());
+    assert_eq!(
+        r.signal,
+        Some(libc::SIGSYS),
+        "int 0x80 must be killed\n{}",
+        r.explain()
+    );
     expect(&run_bare(&["int80"]), "ok", "bare int 0x80");
 }
 
@@ -444,7 +699,11 @@ fn seccomp_deny_adds_a_syscall() {
     }
     let nr = lookup(Arch::native(), "getcwd").unwrap().to_string();
     let p = policy("deny_getcwd", "seccomp: {deny: [getcwd]}\n");
-    expect(&run(&p, &["syscall", &nr, "0", "0"]), "errno=EPERM(1)", "denied getcwd");
+    expect(
+        &run(&p, &["syscall", &nr, "0", "0"]),
+        "errno=EPERM(1)",
+        "denied getcwd",
+    );
     let c = policy("deny_getcwd_control", "");
     let r = run(&c, &["syscall", &nr, "0", "0"]);
     assert!(!is_eperm(&r), "getcwd without the deny\n{}", r.explain());
@@ -459,5 +718,9 @@ fn seccomp_log_mode_logs_instead_of_denying() {
     let p = policy("log_mode", "seccomp: {log: true}\n");
     let r = run(&p, &["syscall", &nr, "2", "0"]);
     assert!(r.stdout.starts_with("errno=ESRCH(3)"), "{}", r.explain());
-    assert!(r.stderr.contains("seccomp: log mode"), "log mode must be reported\n{}", r.explain());
+    assert!(
+        r.stderr.contains("seccomp: log mode"),
+        "log mode must be reported\n{}",
+        r.explain()
+    );
 }
