@@ -39,6 +39,12 @@
 //! since the workload's denials all happen after the exec and are otherwise
 //! not logged.
 //!
+//! Fileless exec: Landlock never checks inodes of kernel-internal mounts,
+//! and a memfd lives on one, so execute rights do not stop a workload from
+//! exec'ing a memfd through `/proc/self/fd/N` (checked on Linux 6.18). That
+//! needs a non-executable memfd (`kernel.memfd_noexec=2`, pid-namespace
+//! wide) or seccomp (`execveat` with `AT_EMPTY_PATH`).
+//!
 //! No Landlock at all: the plan already turned a required filesystem into a
 //! blocker and a tolerated one into a "filesystem not enforced" line; this
 //! module then builds nothing and its [`Status`] says so.
@@ -572,6 +578,40 @@ mod tests {
             e.to_string(),
             "internal error: landlock: unknown filesystem right \"fly\" in the plan"
         );
+    }
+
+    fn fs_plan(abi: u32) -> FilesystemPlan {
+        let all = crate::plan::LandlockFeatures {
+            filesystem: true,
+            truncate: true,
+            ioctl_dev: true,
+            network: true,
+            scopes: true,
+            audit: true,
+        };
+        FilesystemPlan {
+            compatibility: Compatibility::BestEffort,
+            kernel: LandlockSupport::Available { abi },
+            abi,
+            required: all.clone(),
+            enforced: all,
+            handled: plan::handled_rights(abi),
+            rules: Vec::new(),
+            scopes: vec!["signal"],
+            log_denials: true,
+        }
+    }
+
+    #[test]
+    fn a_lower_abi_than_planned_is_explained_in_words() {
+        assert_eq!(
+            lost_features(&fs_plan(7), 5),
+            [
+                "not enforced: IPC scoping (abstract unix sockets, signals) (needs Landlock ABI 6, the kernel enforces ABI 5)",
+                "not enforced: denial logging (needs Landlock ABI 7, the kernel enforces ABI 5)",
+            ]
+        );
+        assert!(lost_features(&fs_plan(7), 7).is_empty());
     }
 
     #[test]

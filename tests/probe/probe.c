@@ -195,6 +195,16 @@ int main(int argc, char **argv) {
 		memcpy(su.sun_path + 1, argv[2], n);
 		return report(connect(s, (void *)&su, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)), argv[2]);
 	}
+	if (!strcmp(a, "unix")) {
+		/* Connect to the named unix socket PATH (Landlock resolve_unix). */
+		need(argc, 3);
+		int s = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (s < 0) return report(-1, "socket(AF_UNIX)");
+		struct sockaddr_un su = {0};
+		su.sun_family = AF_UNIX;
+		strncpy(su.sun_path, argv[2], sizeof su.sun_path - 1);
+		return report(connect(s, (void *)&su, sizeof su), argv[2]);
+	}
 	if (!strcmp(a, "kill")) {
 		need(argc, 3);
 		return report(kill((pid_t)num(argv[2]), argc > 3 ? (int)num(argv[3]) : 0), argv[2]);
