@@ -60,6 +60,9 @@ pub struct Plan {
     pub dropped: Vec<String>,
     /// Conditions that stop `run` with exit 125 (`plan` only reports them).
     pub blockers: Vec<String>,
+    /// Gaps of this kernel or node that no policy can close, with what the
+    /// operator can do (logged at info level, shown in plans and reports).
+    pub host_limits: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -558,6 +561,18 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
         None => Mode::Exec,
     };
 
+    // Landlock does not check files on the kernel's internal mounts, where
+    // memfds live, so executing a memfd through /proc/self/fd/N is only
+    // refused when the pid namespace makes memfds non-executable.
+    // (execveat with AT_EMPTY_PATH is refused by seccomp regardless.)
+    let mut host_limits = Vec::new();
+    if host.memfd_noexec != Some(2) {
+        host_limits.push(format!(
+            "exec of memfd files through /proc/self/fd is possible (vm.memfd_noexec is {}); set vm.memfd_noexec=2 on the node (Linux >= 6.6) to refuse it",
+            host.memfd_noexec.map_or("unavailable".to_string(), |v| v.to_string())
+        ));
+    }
+
     Plan {
         policy: PolicyInfo {
             description: source.describe(),
@@ -592,6 +607,7 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
         devices,
         dropped,
         blockers,
+        host_limits,
     }
 }
 

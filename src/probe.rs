@@ -86,6 +86,8 @@ pub struct HostFacts {
     /// State of each path the plan mentions: kind, or why it is missing.
     pub paths: BTreeMap<String, Result<PathKind, String>>,
     pub env: Vec<(String, String)>,
+    /// `vm.memfd_noexec` of our pid namespace (None: the kernel predates it).
+    pub memfd_noexec: Option<u8>,
 }
 
 impl HostFacts {
@@ -208,6 +210,7 @@ pub fn resolve(policy: &Policy, workdir: Option<&str>) -> HostFacts {
         env: std::env::vars_os()
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .collect(),
+        memfd_noexec: read_small("/proc/sys/vm/memfd_noexec").and_then(|s| s.trim().parse().ok()),
     }
 }
 

@@ -55,6 +55,9 @@ pub fn launch(args: &RunArgs) -> Error {
     for d in &plan.dropped {
         log::warn(d);
     }
+    for l in &plan.host_limits {
+        log::info(l);
+    }
     let host_env: Vec<(String, String)> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect();

@@ -403,35 +403,96 @@ fn sandbox_blocks_proc_self_root_traversal_to_denied_file() {
     control(&["read", &via_proc], &format!("ok: {via_proc}"));
 }
 
+fn memfd_noexec() -> Option<u8> {
+    std::fs::read_to_string("/proc/sys/vm/memfd_noexec")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+}
+
+/// Landlock does not check memfd inodes (they live on the kernel's internal
+/// shm mount), so exec of a memfd via /proc/self/fd/N is refused only when
+/// memfds are non-executable (vm.memfd_noexec=2). The plan must say which
+/// case this host is in, and the behaviour must match what it says.
 #[test]
-fn sandbox_blocks_memfd_exec_via_proc_self_fd() {
-    let t = "sandbox_blocks_memfd_exec_via_proc_self_fd";
+fn sandbox_reports_memfd_exec_exactly_as_this_host_enforces_it() {
+    let t = "sandbox_reports_memfd_exec_exactly_as_this_host_enforces_it";
     let Some(d) = setup(t, 1) else { return };
     let pol = policy(&d, &[], &[], "");
     // memfd_create itself stays allowed (V8, Wasmtime, CUDA need it).
     assert_ok(&run(&pol, &["memfd"]), "ok: memfd_create");
-    // Control: unsandboxed, the memfd copy of the probe runs `probe true`
-    // (no output, exit 0).
-    let c = bare_as(UID, &[&p(), "memfd-exec"]);
-    assert_eq!((c.code, c.stdout.as_str()), (0, ""), "{}", c.explain());
+    let plan = Run::from(
+        std::process::Command::new(common::BIN)
+            .args(["plan", "--format", "json", "--policy"])
+            .arg(&pol)
+            .output()
+            .unwrap(),
+    );
+    let v: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let limits = v["host_limits"].to_string();
     let r = run(&pol, &["memfd-exec"]);
-    if r.code == 0 && r.stdout.is_empty() {
-        // Landlock exempts memfd inodes (they live on the kernel's internal
-        // shm mount, which it never checks), so execute rights cannot
-        // refuse this; only a non-executable memfd can.
-        skip(
-            t,
-            "exec of a memfd via /proc/self/fd is not refused on this host: Landlock does not check memfd inodes; it needs kernel.memfd_noexec=2 (Linux >= 6.6)",
+    if memfd_noexec() == Some(2) {
+        assert!(!limits.contains("memfd"), "{limits}");
+        assert!(
+            r.stdout.starts_with("errno=EACCES(13): /proc/self/fd/"),
+            "{}",
+            r.explain()
         );
+    } else {
+        assert!(
+            limits.contains("exec of memfd files through /proc/self/fd is possible"),
+            "{limits}"
+        );
+        assert_eq!(
+            (r.code, r.stdout.as_str()),
+            (0, ""),
+            "plan and behaviour disagree\n{}",
+            r.explain()
+        );
+    }
+}
+
+/// The documented mitigation works: in a pid namespace with
+/// vm.memfd_noexec=2 the same exec is refused while memfd_create works;
+/// the control (this namespace, unsandboxed) execs the memfd.
+#[test]
+fn sandbox_blocks_memfd_exec_when_the_node_sets_memfd_noexec() {
+    let t = "sandbox_blocks_memfd_exec_when_the_node_sets_memfd_noexec";
+    let Some(d) = setup(t, 1) else { return };
+    if memfd_noexec().is_none() && skip(t, "the kernel has no vm.memfd_noexec (Linux < 6.6)") {
         return;
     }
+    let pol = policy(&d, &[], &[], "");
+    let c = bare_as(UID, &[&p(), "memfd-exec"]);
+    if memfd_noexec() != Some(2) {
+        assert_eq!(
+            (c.code, c.stdout.as_str()),
+            (0, ""),
+            "control\n{}",
+            c.explain()
+        );
+    }
+    let script = format!(
+        "echo 2 > /proc/sys/vm/memfd_noexec && exec {} --exec --policy {} -- {} ",
+        common::BIN,
+        pol.display(),
+        p()
+    );
+    let out = |action: &str| {
+        Run::from(
+            std::process::Command::new("unshare")
+                .args(["--pid", "--fork", "--mount-proc", "sh", "-c"])
+                .arg(format!("{script}{action}"))
+                .output()
+                .unwrap(),
+        )
+    };
+    let r = out("memfd-exec");
     assert!(
-        r.code == 1
-            && r.stdout.starts_with("errno=EACCES(13): /proc/self/fd/")
-            && r.stdout.lines().count() == 1,
+        r.stdout.starts_with("errno=EACCES(13): /proc/self/fd/"),
         "{}",
         r.explain()
     );
+    assert_ok(&out("memfd"), "ok: memfd_create");
 }
 
 // ---------------------------------------------------------------------------
