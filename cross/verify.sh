@@ -96,8 +96,10 @@ v = json.loads(sys.argv[1])
 assert v["target"] == sys.argv[2], "target " + v["target"]
 assert v["profile"] == "release", "profile " + v["profile"]
 assert v["version"] == sys.argv[3], "version " + v["version"]
+print("ok   version --json: target %s, profile release, commit %s, reproducible_clean %s"
+      % (v["target"], v["commit"][:12], str(v.get("reproducible_clean")).lower()))
 ' "$out" "$t" "$version"; then
-    echo "ok   version --json: target $t, profile release"
+    :
   else
     fail "$t: version --json: $out"
   fi
