@@ -26,8 +26,9 @@ arch=${1:-all}
 read -r -a triples <<<"$(triples_for "$arch")" ||
   die "unknown architecture \"$arch\" (x86_64, aarch64 or all)"
 
-need_cmd cargo cargo
-need_cmd rustup rustup
+for c in cargo rustc rustup; do
+  command -v "$c" >/dev/null 2>&1 || die "$c not found; hint: install a Rust toolchain with rustup (https://rustup.rs)"
+done
 installed=$(rustup target list --installed)
 for t in "${triples[@]}"; do
   grep -qx "$t" <<<"$installed" || rustup target add "$t"

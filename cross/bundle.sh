@@ -13,7 +13,7 @@
 #
 # manifest.json lists every file with its path (relative to the top-level
 # directory), sha256, size and mode; cross/verify-bundle.sh checks all of
-# it before anything is staged. Version and commit come from the binary's
+# it before anything is staged, and here before a bundle is kept. Version and commit come from the binary's
 # own `version --json` (run under qemu for a foreign arch). The tarball is
 # deterministic: sorted names, owner 0:0, fixed modes, every mtime set to
 # SOURCE_DATE_EPOCH (default: the time of the binary's commit when git knows
@@ -111,8 +111,13 @@ PY
   tarball="$out/$top.tar.gz"
   tar --sort=name --format=ustar --owner=0 --group=0 --numeric-owner \
     --mtime="@$epoch" -C "$stage" -cf - "$top" | gzip -9 -n >"$tarball.tmp"
-  mv "$tarball.tmp" "$tarball"
   rm -rf "$stage"
+  # Never leave a bundle behind that the verifier would refuse.
+  cross/verify-bundle.sh "$tarball.tmp" "$arch" >/dev/null || {
+    rm -f "$tarball.tmp"
+    die "$tarball: the new bundle does not verify"
+  }
+  mv "$tarball.tmp" "$tarball"
   printf '%s  %s\n' "$(sha256sum "$tarball" | cut -d' ' -f1)" "$tarball"
 }
 

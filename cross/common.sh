@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the cross/ scripts (sourced, not run). Keeps the target list,
 # the arch names and the way a binary is run in one place.
 

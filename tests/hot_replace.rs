@@ -389,8 +389,9 @@ fn install_replaces_a_running_binary_without_disturbing_it() {
         .spawn()
         .unwrap();
     let exe = PathBuf::from(format!("/proc/{}/exe", running.id()));
+    let real = fs::canonicalize(&dest).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while fs::read_link(&exe).ok().as_deref() != Some(dest.as_path()) {
+    while fs::read_link(&exe).ok().as_deref() != Some(real.as_path()) {
         assert!(
             Instant::now() < deadline,
             "the process never ran {}",
@@ -428,7 +429,7 @@ fn install_replaces_a_running_binary_without_disturbing_it() {
     // The running process still runs the old, now unlinked, inode.
     assert_eq!(
         fs::read_link(&exe).unwrap(),
-        PathBuf::from(format!("{} (deleted)", dest.display()))
+        PathBuf::from(format!("{} (deleted)", real.display()))
     );
 
     let mut stdin = running.stdin.take().unwrap();
