@@ -8,6 +8,7 @@ pub mod cli;
 pub mod env;
 pub mod error;
 pub mod identity;
+pub mod install;
 pub mod landlock;
 pub mod log;
 pub mod plan;

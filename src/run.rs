@@ -166,7 +166,14 @@ pub fn dispatch(cmd: Command) -> i32 {
             print!("{}", crate::cli::USAGE);
             0
         }
-        Command::Devices(_) | Command::Install { .. } => {
+        Command::Install { from, dest } => match crate::install::install(from.as_deref(), &dest) {
+            Ok(()) => 0,
+            Err(e) => {
+                report_error(&e);
+                e.tool_exit_code()
+            }
+        },
+        Command::Devices(_) => {
             let e = Error::usage("this command is not available in this build yet");
             report_error(&e);
             e.tool_exit_code()
