@@ -41,6 +41,7 @@ fn host(landlock: LandlockSupport, uid: u32) -> HostFacts {
             ("SECRET_TOKEN".into(), "hunter2".into()),
             ("LD_PRELOAD".into(), "/evil.so".into()),
         ],
+        ..HostFacts::default()
     }
 }
 
