@@ -545,7 +545,10 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
                 origin: RuleOrigin::Device,
                 rights,
                 kind,
-                present: np.present,
+                // A node the fallback creates exists by the time Landlock
+                // opens its rule paths (`cdi::apply` runs first); the node
+                // entry above says it is not there yet.
+                present: true,
                 skipped: None,
             });
             granted_nodes.push(n.path.clone());
