@@ -332,6 +332,68 @@ fn cuda_thread_names_writable_only_with_an_nvidia_grant() {
 }
 
 #[test]
+fn cuda_thread_name_grant_survives_dentry_eviction() {
+    let t = "cuda_thread_name_grant_survives_dentry_eviction";
+    if need(t) {
+        return;
+    }
+    // The workload waits, the dentry cache is dropped, then it names its
+    // threads: the pinned /proc/self/task keeps the rule's inode.
+    let dir = spec_dir(t, SPEC);
+    let p = policy(t, "");
+    let script = format!(
+        "echo ready; read x; exec {} comm",
+        common::probe().display()
+    );
+    let mut child = Command::new("unshare")
+        .args([
+            "--mount",
+            "--propagation",
+            "private",
+            "--",
+            "sh",
+            "-c",
+            SETUP,
+            "sh",
+        ])
+        .arg(BIN)
+        .args(["--policy", p.to_str().unwrap(), "--log-level", "error"])
+        .args([
+            "--device",
+            "nvidia.com/gpu=0",
+            "--cdi-dir",
+            dir.to_str().unwrap(),
+        ])
+        .args(["--", "/bin/sh", "-c", &script])
+        .env_remove("NVIDIA_VISIBLE_DEVICES")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    std::fs::write("/proc/sys/vm/drop_caches", "2\n").unwrap();
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    let mut r = Run::from(child.wait_with_output().unwrap());
+    r.stdout = format!("{first}{rest}");
+    assert_eq!(first, "ready\n", "{}", r.explain());
+    assert_eq!(r.code, 0, "{}", r.explain());
+    assert_eq!(
+        r.stdout
+            .lines()
+            .filter(|l| l.starts_with("ok: /proc/self/task/"))
+            .count(),
+        2,
+        "{}",
+        r.explain()
+    );
+}
+
+#[test]
 fn fallback_creates_the_missing_node() {
     let t = "fallback_creates_the_missing_node";
     if need(t) {
