@@ -242,7 +242,7 @@ fn listed_dirs(root: &Path) -> Vec<String> {
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "conf"))
             .collect();
-        v.sort();
+        super::sort_stable_by(&mut v, |a, b| a > b);
         files.extend(v);
     }
     for f in files {

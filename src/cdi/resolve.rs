@@ -104,8 +104,9 @@ pub fn merge<'a>(blocks: impl IntoIterator<Item = (&'a ContainerEdits, Vec<Strin
         }
     }
     // Shallower mounts first, keeping the order among equal depths.
-    m.mounts
-        .sort_by_key(|(mt, _)| depth(&crate::policy::paths::normalize(&mt.container_path)));
+    super::sort_stable_by_key(&mut m.mounts, |(mt, _)| {
+        depth(&crate::policy::paths::normalize(&mt.container_path))
+    });
     m
 }
 

@@ -199,7 +199,7 @@ pub fn read_dirs(dirs: &[String]) -> (Vec<SpecFile>, Vec<LoadError>) {
             }
             names.push(name.to_string());
         }
-        names.sort();
+        super::sort_stable_by(&mut names, |a, b| a > b);
         for name in names {
             let path = Path::new(dir).join(&name);
             files.push(SpecFile {

@@ -457,7 +457,7 @@ pub fn parse(file: &str, text: &str, priority: usize) -> Result<Spec, Vec<LoadEr
     match spec {
         Some(s) if out.is_empty() => Ok(s),
         _ => {
-            out.sort_by_key(|e| e.mark.map(|m| (m.line, m.col)));
+            super::sort_stable_by_key(&mut out, |e| e.mark.map(|m| (m.line, m.col)));
             Err(out)
         }
     }
