@@ -7,7 +7,9 @@
 //! 1. Close inherited fds (except preserved ones) — before we open our own.
 //! 2. Open Landlock path fds and build the ruleset, as root — so root-only
 //!    directories can be granted; the fds are O_PATH|O_CLOEXEC.
-//! 3. Verify device nodes (CDI).
+//! 3. Verify device nodes (CDI), or create them and emulate the NVIDIA
+//!    hooks in the fallback; pin `/proc/self/task` for CUDA. Runs before
+//!    step 2's opens, since Landlock must find the nodes it creates.
 //! 4. New session, rlimits — need no privilege, but setrlimit raising a
 //!    hard limit does, so before the identity switch.
 //! 5. Open what must be read after Landlock (`/proc/self/status` for the
@@ -29,7 +31,7 @@
 
 use crate::error::{Error, Result};
 use crate::plan::Plan;
-use crate::{capabilities, identity, landlock, process, seccomp, verify};
+use crate::{capabilities, cdi, identity, landlock, process, seccomp, verify};
 
 /// What was applied, for `--report` and the log.
 #[derive(Debug, serde::Serialize)]
@@ -42,8 +44,8 @@ pub struct Applied {
 /// Apply the plan to this process. `keep_fds` survive step 1.
 pub fn apply(plan: &Plan, keep_fds: &[i32]) -> Result<(Applied, verify::Handles)> {
     process::close_fds(keep_fds)?; // 1
+    cdi::apply(plan)?; // 3, before 2: Landlock opens the nodes it creates
     let ruleset = landlock::prepare(plan)?; // 2
-    // 3: device nodes are verified when the CDI plan is built.
     process::new_session()?; // 4
     process::set_rlimits(&plan.rlimits)?;
     let handles = verify::open_handles()?; // 5

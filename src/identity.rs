@@ -242,6 +242,19 @@ pub fn plan(policy: &Policy, host: &HostFacts) -> IdentityPlan {
     }
 }
 
+/// Add the CDI devices' additional GIDs to the supplementary groups the
+/// switch sets (0 and repeats skipped). Without a switch the groups stay as
+/// the supervisor started; the CDI plan checks the GIDs are among them.
+pub fn add_device_groups(id: &mut IdentityPlan, gids: &[u32]) {
+    if let Some(groups) = &mut id.groups {
+        for g in gids {
+            if *g != 0 && !groups.contains(g) {
+                groups.push(*g);
+            }
+        }
+    }
+}
+
 /// setgroups -> setresgid -> setresuid, keeping the plan's capabilities
 /// (stub; fails closed).
 pub fn switch(_id: &IdentityPlan, _caps: &crate::plan::CapabilityPlan) -> crate::error::Result<()> {

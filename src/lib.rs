@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod capabilities;
+pub mod cdi;
 pub mod cli;
 pub mod env;
 pub mod error;

@@ -175,6 +175,9 @@ pub struct DevicesPlan {
     pub requested: Vec<DeviceRequest>,
     pub spec_dirs: Vec<String>,
     pub runtime_applied: bool,
+    /// What the requests resolve to and what is granted (see `cdi::grants`).
+    #[serde(flatten)]
+    pub cdi: crate::cdi::CdiPlan,
 }
 
 /// Landlock filesystem rights by ABI, in the kernel's bit order.
@@ -470,12 +473,43 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
         }
     }
 
-    // ---- identity, env, caps, seccomp, rlimits, devices ----
-    let identity = identity::plan(policy, host);
+    // ---- identity, devices, env, caps, seccomp, rlimits ----
+    let mut identity = identity::plan(policy, host);
     if let Some(b) = &identity.blocker {
         blockers.push(b.clone());
     }
-    let environment = env::plan(policy, host, &identity);
+    // CDI devices add Landlock rules, env and supplementary groups.
+    let mut devices = devices_plan(policy, opts, host);
+    let cdi = crate::cdi::grants::plan(
+        &devices,
+        &crate::cdi::grants::Context {
+            policy,
+            host,
+            abi,
+            ioctl_required: required_f.ioctl_dev,
+            ioctl_enforced: enforced.ioctl_dev,
+            uid: identity.uid,
+            gid: identity.gid,
+            sets_groups: identity.groups.is_some(),
+        },
+    );
+    devices.cdi = cdi.cdi;
+    rules.extend(cdi.rules);
+    if let Some(b) = cdi.ioctl_blocker {
+        // Name the device node rather than "device files".
+        match blockers
+            .iter()
+            .position(|x| x.starts_with("landlock: the policy requires ioctl control"))
+        {
+            Some(i) => blockers[i] = b,
+            None => blockers.push(b),
+        }
+    }
+    blockers.extend(cdi.blockers);
+    dropped.extend(cdi.dropped);
+    identity::add_device_groups(&mut identity, &cdi.gids);
+    let mut environment = env::plan(policy, host, &identity);
+    env::add_device_env(&mut environment, &cdi.env);
     let keep: Vec<String> = policy
         .capabilities
         .as_ref()
@@ -551,8 +585,6 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
                 .collect()
         })
         .unwrap_or_default();
-
-    let devices = devices_plan(policy, opts, host);
 
     let mode = match opts.init {
         Some(true) => Mode::Init,
@@ -686,6 +718,7 @@ pub fn devices_plan(policy: &Policy, opts: &RunOptions, host: &HostFacts) -> Dev
         requested,
         spec_dirs,
         runtime_applied: cdi.runtime_applied,
+        cdi: crate::cdi::CdiPlan::default(),
     }
 }
 

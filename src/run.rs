@@ -29,7 +29,7 @@ pub fn make_plan(args: &RunArgs) -> Result<Plan> {
     let source = policy::source_from_env(args.policy.as_deref());
     let loaded = policy::load(&source)?; // load + validate
     let opts = run_options(args);
-    let facts = probe::resolve(&loaded.policy, opts.workdir.as_deref()); // resolve
+    let facts = probe::resolve_run(&loaded.policy, &opts); // resolve
     Ok(plan::build(&loaded.policy, &loaded.source, &opts, &facts)) // plan
 }
 
@@ -173,10 +173,6 @@ pub fn dispatch(cmd: Command) -> i32 {
                 e.tool_exit_code()
             }
         },
-        Command::Devices(_) => {
-            let e = Error::usage("this command is not available in this build yet");
-            report_error(&e);
-            e.tool_exit_code()
-        }
+        Command::Devices(dirs) => crate::cdi::devices_command(&dirs),
     }
 }

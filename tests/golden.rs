@@ -42,6 +42,7 @@ fn host(landlock: LandlockSupport, uid: u32) -> HostFacts {
             ("LD_PRELOAD".into(), "/evil.so".into()),
         ],
         memfd_noexec: Some(0),
+        ..HostFacts::default()
     }
 }
 

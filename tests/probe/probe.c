@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -70,6 +71,23 @@ static int report(long r, const char *what) {
 
 static long num(const char *s) { return strtol(s, NULL, 0); }
 
+/* Name the calling thread through /proc/self/task/TID/comm, as cuInit
+ * names its threads. */
+static int set_comm(const char *name) {
+	char path[64];
+	snprintf(path, sizeof path, "/proc/self/task/%d/comm", (int)gettid());
+	int fd = open(path, O_WRONLY);
+	if (fd < 0) return report(-1, path);
+	long r = write(fd, name, strlen(name));
+	close(fd);
+	return report(r, path);
+}
+
+static void *comm_thread(void *arg) {
+	(void)arg;
+	return (void *)(intptr_t)set_comm("probe-thread");
+}
+
 static int need(int argc, int n) {
 	if (argc < n) {
 		fprintf(stderr, "probe: missing arguments\n");
@@ -100,6 +118,16 @@ int main(int argc, char **argv) {
 				fputs(line, stdout);
 		}
 		return 0;
+	}
+	if (!strcmp(a, "comm")) {
+		/* comm: rename this thread and a new one (see set_comm). */
+		if (set_comm("probe-main")) return 1;
+		pthread_t t;
+		void *res = NULL;
+		errno = pthread_create(&t, NULL, comm_thread, NULL);
+		if (errno) return report(-1, "pthread_create");
+		pthread_join(t, &res);
+		return (int)(intptr_t)res;
 	}
 	if (!strcmp(a, "env")) {
 		extern char **environ;
