@@ -8,7 +8,9 @@
 //!    whose close-on-exec flag is cleared) — before we open our own.
 //! 2. Open Landlock path fds and build the ruleset, as root — so root-only
 //!    directories can be granted; the fds are O_PATH|O_CLOEXEC.
-//! 3. Verify device nodes (CDI).
+//! 3. Verify device nodes (CDI), or create them and emulate the NVIDIA
+//!    hooks in the fallback; pin `/proc/self/task` for CUDA. Runs before
+//!    step 2's opens, since Landlock must find the nodes it creates.
 //! 4. New session, rlimits — need no privilege, but setrlimit raising a
 //!    hard limit does, so before the identity switch.
 //! 5. Open what must be read after Landlock (`/proc/self/status` for the
@@ -31,9 +33,9 @@
 //! Then the `--report` is written and `exec` resets SIGPIPE and the signal
 //! mask and replaces the process.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::plan::Plan;
-use crate::{capabilities, identity, landlock, process, seccomp, verify};
+use crate::{capabilities, cdi, identity, landlock, process, seccomp, verify};
 
 /// What was applied, for `--report` and the log.
 #[derive(Debug, serde::Serialize)]
@@ -59,8 +61,8 @@ pub struct Context<'a> {
 /// started another thread (init mode forks before any).
 pub fn apply(plan: &Plan, ctx: &Context) -> Result<(Applied, verify::Handles)> {
     process::close_fds(ctx.keep_fds)?; // 1
+    cdi::apply(plan)?; // 3, before 2: Landlock opens the nodes it creates
     let ruleset = landlock::prepare(plan)?; // 2
-    // 3: device nodes are verified when the CDI plan is built.
     process::new_session()?; // 4
     process::set_rlimits(&plan.rlimits)?;
     let handles = verify::open_handles(ctx.report)?; // 5
@@ -72,7 +74,10 @@ pub fn apply(plan: &Plan, ctx: &Context) -> Result<(Applied, verify::Handles)> {
     capabilities::apply(&plan.capabilities)?; // 8
     capabilities::set_no_new_privs()?; // 9
     let ll = landlock::restrict(ruleset, plan)?; // 10
-    let sc = seccomp::install(&plan.seccomp)?; // 11
+    let sc = match &plan.seccomp {
+        Some(p) => seccomp::install_plan(p).map_err(|e| Error::apply("seccomp", e.to_string()))?,
+        None => return Err(Error::apply("seccomp", "no filter was planned")),
+    }; // 11
     let readback = verify::readback(&handles, plan)?; // 12
     Ok((
         Applied {

@@ -114,6 +114,27 @@ pub fn plan(policy: &Policy, host: &HostFacts, id: &IdentityPlan) -> EnvPlan {
     EnvPlan { pass, vars }
 }
 
+/// Add the CDI devices' env (origin `device`): after the policy's `set`,
+/// before the fixed `OPENSHELL_SANDBOX=1`. A name already present keeps its
+/// position and takes the device's value, as a container runtime applies
+/// CDI env.
+pub fn add_device_env(plan: &mut EnvPlan, vars: &[(String, String)]) {
+    if vars.is_empty() {
+        return;
+    }
+    let fixed = plan
+        .vars
+        .iter()
+        .position(|v| v.name == "OPENSHELL_SANDBOX" && v.origin == EnvOrigin::Fixed)
+        .map(|i| plan.vars.remove(i));
+    for (k, v) in vars {
+        set(&mut plan.vars, k, Some(v.clone()), EnvOrigin::Device);
+    }
+    if let Some(f) = fixed {
+        set(&mut plan.vars, &f.name, f.value, f.origin);
+    }
+}
+
 /// The concrete `NAME=value` list for execve, filling passed values from
 /// the supervisor's environment.
 pub fn materialize(plan: &EnvPlan, host_env: &[(String, String)]) -> Vec<(String, String)> {

@@ -305,6 +305,19 @@ fn setresuid(u: u32) -> std::result::Result<(), String> {
     if r == 0 { Ok(()) } else { Err(last_errno()) }
 }
 
+/// Add the CDI devices' additional GIDs to the supplementary groups the
+/// switch sets (0 and repeats skipped). Without a switch the groups stay as
+/// the supervisor started; the CDI plan checks the GIDs are among them.
+pub fn add_device_groups(id: &mut IdentityPlan, gids: &[u32]) {
+    if let Some(groups) = &mut id.groups {
+        for g in gids {
+            if *g != 0 && !groups.contains(g) {
+                groups.push(*g);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

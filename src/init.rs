@@ -141,7 +141,7 @@ fn supervise(child: libc::pid_t) -> Result<i32> {
     };
     capabilities::keep_only(capabilities::bit(CAP_KILL))?;
     capabilities::set_no_new_privs()?;
-    crate::seccomp::install_parent()?;
+    crate::seccomp::install_parent().map_err(|e| Error::apply("init", format!("seccomp: {e}")))?;
 
     // SAFETY: signalfd_siginfo is plain old data; all-zero is a valid value.
     let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };

@@ -4,11 +4,13 @@
 
 pub mod apply;
 pub mod capabilities;
+pub mod cdi;
 pub mod cli;
 pub mod env;
 pub mod error;
 pub mod identity;
 pub mod init;
+pub mod install;
 pub mod landlock;
 pub mod log;
 pub mod plan;

@@ -51,13 +51,18 @@ pub struct Plan {
     pub environment: env::EnvPlan,
     pub rlimits: Vec<RlimitPlan>,
     pub capabilities: CapabilityPlan,
-    pub seccomp: seccomp::SeccompPlan,
+    /// `None` only when the seccomp plan itself failed (then `blockers`
+    /// says why and `run` stops).
+    pub seccomp: Option<seccomp::SeccompPlan>,
     pub devices: DevicesPlan,
     /// Everything the policy asked for that this host will not enforce,
     /// in words. Empty under full enforcement.
     pub dropped: Vec<String>,
     /// Conditions that stop `run` with exit 125 (`plan` only reports them).
     pub blockers: Vec<String>,
+    /// Gaps of this kernel or node that no policy can close, with what the
+    /// operator can do (logged at info level, shown in plans and reports).
+    pub host_limits: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -175,6 +180,9 @@ pub struct DevicesPlan {
     pub requested: Vec<DeviceRequest>,
     pub spec_dirs: Vec<String>,
     pub runtime_applied: bool,
+    /// What the requests resolve to and what is granted (see `cdi::grants`).
+    #[serde(flatten)]
+    pub cdi: crate::cdi::CdiPlan,
 }
 
 /// Landlock filesystem rights by ABI, in the kernel's bit order.
@@ -196,7 +204,9 @@ const FS_RIGHTS: [(&str, u32, bool); 17] = [
     ("refer", 2, false),
     ("truncate", 3, true),
     ("ioctl_dev", 5, true),
-    ("resolve_unix", 9, false),
+    // connect(2)/sendmsg(2) to a named unix socket: checked on the socket
+    // file itself, so it applies to files as well as beneath directories.
+    ("resolve_unix", 9, true),
 ];
 
 const READ_RIGHTS: [&str; 3] = ["execute", "read_file", "read_dir"];
@@ -349,10 +359,13 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
 
     // ---- landlock features ----
     let req = ll.require.clone().unwrap_or_default();
+    let req_explicit_fs = req.filesystem == Some(true);
     let scopes_cfg = ll.scopes.clone().unwrap_or_default();
     let audit_cfg = ll.audit.clone().unwrap_or_default();
     let uses_scopes = scopes_cfg.abstract_unix_socket || scopes_cfg.signal;
-    let uses_ioctl = rules.iter().any(|r| r.access != Access::ReadOnly);
+    // Handling ioctl_dev restricts ioctl on every device file not granted,
+    // so like truncate it is always in use.
+    let uses_ioctl = true;
     let required_f = LandlockFeatures {
         filesystem: required(req.filesystem, compat, true),
         truncate: required(req.truncate, compat, true),
@@ -412,14 +425,43 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
         if enf || !used {
             continue;
         }
-        let cause = format!(
-            "needs Landlock ABI {need}, the kernel provides {}",
-            host.landlock.describe()
-        );
+        if need == 1 {
+            // No Landlock at all: one clear line, first, whatever else the
+            // policy uses.
+            let have = host.landlock.describe();
+            if req {
+                let how = if req_explicit_fs {
+                    "set landlock.require.filesystem: false"
+                } else {
+                    "set landlock.compatibility: best_effort"
+                };
+                blockers.insert(
+                    0,
+                    format!(
+                        "landlock: filesystem isolation required but the kernel provides {have}\nhint: {}, or {how} to run without it",
+                        no_landlock_hint(&host.landlock)
+                    ),
+                );
+            } else {
+                dropped.insert(
+                    0,
+                    format!(
+                        "filesystem not enforced: the kernel provides {have}; no Landlock filesystem, TCP or IPC-scope rule applies"
+                    ),
+                );
+            }
+            continue;
+        }
+        let have = host.landlock.describe();
         if req {
-            blockers.push(format!("landlock: {what} {cause}"));
-        } else if kernel_abi >= 1 || need == 1 {
-            dropped.push(format!("not enforced: {what} ({cause})"));
+            blockers.push(format!(
+                "landlock: the policy requires {what} (ABI {need}) but the kernel provides {have}\nhint: run on Linux >= {}, or set landlock.compatibility: best_effort",
+                linux_for_abi(need)
+            ));
+        } else if kernel_abi >= 1 {
+            dropped.push(format!(
+                "not enforced: {what} (needs Landlock ABI {need}, the kernel provides {have})"
+            ));
         }
     }
     if kernel_abi == 0 {
@@ -436,12 +478,43 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
         }
     }
 
-    // ---- identity, env, caps, seccomp, rlimits, devices ----
-    let identity = identity::plan(policy, host);
+    // ---- identity, devices, env, caps, seccomp, rlimits ----
+    let mut identity = identity::plan(policy, host);
     if let Some(b) = &identity.blocker {
         blockers.push(b.clone());
     }
-    let environment = env::plan(policy, host, &identity);
+    // CDI devices add Landlock rules, env and supplementary groups.
+    let mut devices = devices_plan(policy, opts, host);
+    let cdi = crate::cdi::grants::plan(
+        &devices,
+        &crate::cdi::grants::Context {
+            policy,
+            host,
+            abi,
+            ioctl_required: required_f.ioctl_dev,
+            ioctl_enforced: enforced.ioctl_dev,
+            uid: identity.uid,
+            gid: identity.gid,
+            sets_groups: identity.groups.is_some(),
+        },
+    );
+    devices.cdi = cdi.cdi;
+    rules.extend(cdi.rules);
+    if let Some(b) = cdi.ioctl_blocker {
+        // Name the device node rather than "device files".
+        match blockers
+            .iter()
+            .position(|x| x.starts_with("landlock: the policy requires ioctl control"))
+        {
+            Some(i) => blockers[i] = b,
+            None => blockers.push(b),
+        }
+    }
+    blockers.extend(cdi.blockers);
+    dropped.extend(cdi.dropped);
+    identity::add_device_groups(&mut identity, &cdi.gids);
+    let mut environment = env::plan(policy, host, &identity);
+    env::add_device_env(&mut environment, &cdi.env);
     let keep: Vec<String> = policy
         .capabilities
         .as_ref()
@@ -465,7 +538,7 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
     blockers.extend(cap_blockers);
 
     let sc = policy.seccomp.clone().unwrap_or_default();
-    let seccomp = seccomp::plan(&seccomp::SeccompConfig {
+    let seccomp = match seccomp::plan(&seccomp::SeccompConfig {
         allow: sc.allow,
         deny: sc.deny,
         action: match sc.action {
@@ -475,7 +548,18 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
         log: sc.log,
         inet,
         allowed_namespaces: Vec::new(),
-    });
+    }) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            blockers.push(format!("seccomp: {e}"));
+            None
+        }
+    };
+    if sc.log {
+        dropped.push(
+            "seccomp: log mode: denied syscalls are logged, not refused (seccomp.log: true)".into(),
+        );
+    }
 
     let rlimits = policy
         .process
@@ -493,14 +577,24 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
         })
         .unwrap_or_default();
 
-    let devices = devices_plan(policy, opts, host);
-
     let mode = match opts.init {
         Some(true) => Mode::Init,
         Some(false) => Mode::Exec,
         None if host.pid == 1 => Mode::Init,
         None => Mode::Exec,
     };
+
+    // Landlock does not check files on the kernel's internal mounts, where
+    // memfds live, so executing a memfd through /proc/self/fd/N is only
+    // refused when the pid namespace makes memfds non-executable.
+    // (execveat with AT_EMPTY_PATH is refused by seccomp regardless.)
+    let mut host_limits = Vec::new();
+    if host.memfd_noexec != Some(2) {
+        host_limits.push(format!(
+            "exec of memfd files through /proc/self/fd is possible (vm.memfd_noexec is {}); set vm.memfd_noexec=2 on the node (Linux >= 6.6) to refuse it",
+            host.memfd_noexec.map_or("unavailable".to_string(), |v| v.to_string())
+        ));
+    }
 
     Plan {
         policy: PolicyInfo {
@@ -536,6 +630,36 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
         devices,
         dropped,
         blockers,
+        host_limits,
+    }
+}
+
+/// The first Linux release with a Landlock ABI (for hints).
+pub fn linux_for_abi(abi: u32) -> &'static str {
+    match abi {
+        0 | 1 => "5.13",
+        2 => "5.19",
+        3 => "6.2",
+        4 => "6.7",
+        5 => "6.10",
+        6 => "6.12",
+        7 => "6.15",
+        8 => "7.0",
+        9 => "7.1",
+        _ => "7.2",
+    }
+}
+
+/// What an operator can do about a kernel without usable Landlock.
+fn no_landlock_hint(support: &LandlockSupport) -> &'static str {
+    match support {
+        LandlockSupport::NotEnabled => {
+            "enable Landlock at boot (add landlock to the lsm= kernel parameter)"
+        }
+        LandlockSupport::Blocked => {
+            "allow landlock_create_ruleset, landlock_add_rule and landlock_restrict_self in the container's seccomp profile"
+        }
+        _ => "run on a kernel built with Landlock (Linux >= 5.13, CONFIG_SECURITY_LANDLOCK=y)",
     }
 }
 
@@ -585,6 +709,7 @@ pub fn devices_plan(policy: &Policy, opts: &RunOptions, host: &HostFacts) -> Dev
         requested,
         spec_dirs,
         runtime_applied: cdi.runtime_applied,
+        cdi: crate::cdi::CdiPlan::default(),
     }
 }
 

@@ -88,6 +88,37 @@ pub struct HostFacts {
     pub env: Vec<(String, String)>,
     /// Capabilities the supervisor holds.
     pub caps: crate::capabilities::CapState,
+    /// `vm.memfd_noexec` of our pid namespace (None: the kernel predates it).
+    pub memfd_noexec: Option<u8>,
+    /// CDI: the scanned spec directories and the device nodes they name.
+    pub cdi: CdiFacts,
+}
+
+/// What the host says about the CDI devices a plan requests.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CdiFacts {
+    /// The spec directories were scanned (only done when devices are
+    /// requested).
+    pub scanned: bool,
+    pub registry: crate::cdi::scan::Registry,
+    /// `lstat` of every device node path (and host path) the resolved
+    /// devices name.
+    pub nodes: BTreeMap<String, Result<NodeStat, String>>,
+    /// The supervisor's supplementary groups.
+    pub groups: Vec<u32>,
+}
+
+/// A path as `lstat` sees it (symlinks are not followed).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct NodeStat {
+    pub kind: PathKind,
+    pub symlink: bool,
+    pub major: u64,
+    pub minor: u64,
+    /// Permission bits.
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
 }
 
 impl HostFacts {
@@ -211,7 +242,101 @@ pub fn resolve(policy: &Policy, workdir: Option<&str>) -> HostFacts {
             .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
             .collect(),
         caps: crate::capabilities::current(),
+        memfd_noexec: read_small("/proc/sys/vm/memfd_noexec").and_then(|s| s.trim().parse().ok()),
+        cdi: CdiFacts::default(),
     }
+}
+
+/// [`resolve`], plus the CDI facts for the devices `opts` and the policy
+/// request: the spec directories are scanned only when a device is
+/// requested, then every node, mount and CUDA path the resolved devices
+/// name is examined.
+pub fn resolve_run(policy: &Policy, opts: &crate::plan::RunOptions) -> HostFacts {
+    let mut facts = resolve(policy, opts.workdir.as_deref());
+    let devices = crate::plan::devices_plan(policy, opts, &facts);
+    if devices.requested.is_empty() {
+        return facts;
+    }
+    let registry = crate::cdi::scan::scan(&devices.spec_dirs);
+    let names: Vec<String> = devices.requested.iter().map(|r| r.name.clone()).collect();
+    let res = crate::cdi::resolve::resolve(&registry, &names);
+    for (n, _) in &res.merged.nodes {
+        for p in [n.path.as_str(), n.host_path()] {
+            if let std::collections::btree_map::Entry::Vacant(v) =
+                facts.cdi.nodes.entry(p.to_string())
+            {
+                v.insert(node_state(p));
+            }
+        }
+    }
+    let mut extra: Vec<String> = res
+        .merged
+        .mounts
+        .iter()
+        .map(|(m, _)| paths::normalize(&m.container_path))
+        .collect();
+    extra.extend(crate::cdi::CUDA_PATHS.iter().map(|p| p.to_string()));
+    for p in extra {
+        if let std::collections::btree_map::Entry::Vacant(v) = facts.paths.entry(p) {
+            let st = path_state(v.key());
+            v.insert(st);
+        }
+    }
+    facts.cdi.registry = registry;
+    facts.cdi.scanned = true;
+    facts.cdi.groups = current_groups();
+    facts
+}
+
+/// `lstat` a device node path.
+pub fn node_state(p: &str) -> Result<NodeStat, String> {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::symlink_metadata(p) {
+        Ok(m) => {
+            let t = m.file_type();
+            let kind = if t.is_dir() {
+                PathKind::Directory
+            } else if t.is_char_device() {
+                PathKind::CharDevice
+            } else if t.is_block_device() {
+                PathKind::BlockDevice
+            } else if t.is_socket() {
+                PathKind::Socket
+            } else if t.is_fifo() {
+                PathKind::Fifo
+            } else {
+                PathKind::File
+            };
+            Ok(NodeStat {
+                kind,
+                symlink: t.is_symlink(),
+                major: u64::from(libc::major(m.rdev())),
+                minor: u64::from(libc::minor(m.rdev())),
+                mode: m.mode() & 0o7777,
+                uid: m.uid(),
+                gid: m.gid(),
+            })
+        }
+        Err(e) => Err(match e.kind() {
+            std::io::ErrorKind::NotFound => "does not exist".to_string(),
+            std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+            _ => crate::policy::io_cause(&e),
+        }),
+    }
+}
+
+/// The supplementary groups of this process (`Groups:` in
+/// /proc/self/status; empty when unreadable).
+pub fn current_groups() -> Vec<u32> {
+    read_small("/proc/self/status")
+        .and_then(|s| {
+            s.lines().find_map(|l| l.strip_prefix("Groups:")).map(|g| {
+                g.split_whitespace()
+                    .filter_map(|x| x.parse().ok())
+                    .collect()
+            })
+        })
+        .unwrap_or_default()
 }
 
 #[allow(unsafe_code)]

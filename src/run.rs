@@ -29,7 +29,7 @@ pub fn make_plan(args: &RunArgs) -> Result<Plan> {
     let source = policy::source_from_env(args.policy.as_deref());
     let loaded = policy::load(&source)?; // load + validate
     let opts = run_options(args);
-    let facts = probe::resolve(&loaded.policy, opts.workdir.as_deref()); // resolve
+    let facts = probe::resolve_run(&loaded.policy, &opts); // resolve
     Ok(plan::build(&loaded.policy, &loaded.source, &opts, &facts)) // plan
 }
 
@@ -53,6 +53,9 @@ pub fn launch(args: &RunArgs) -> Result<i32> {
     }
     for d in &plan.dropped {
         log::warn(d);
+    }
+    for l in &plan.host_limits {
+        log::info(l);
     }
     let host_env: Vec<(String, String)> = std::env::vars_os()
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
@@ -196,10 +199,13 @@ pub fn dispatch(cmd: Command) -> i32 {
             print!("{}", crate::cli::USAGE);
             0
         }
-        Command::Devices(_) | Command::Install { .. } => {
-            let e = Error::usage("this command is not available in this build yet");
-            report_error(&e);
-            e.tool_exit_code()
-        }
+        Command::Install { from, dest } => match crate::install::install(from.as_deref(), &dest) {
+            Ok(()) => 0,
+            Err(e) => {
+                report_error(&e);
+                e.tool_exit_code()
+            }
+        },
+        Command::Devices(dirs) => crate::cdi::devices_command(&dirs),
     }
 }

@@ -619,6 +619,16 @@ impl fmt::Display for DeError {
 ///
 /// Every problem found, sorted by position.
 pub fn from_node<T: de::DeserializeOwned>(root: &Node) -> Result<T, Vec<DeError>> {
+    match from_node_partial(root) {
+        (Some(value), errors) if errors.is_empty() => Ok(value),
+        (_, errors) => Err(errors),
+    }
+}
+
+/// Like [`from_node`], but also returns the value built with every bad
+/// node left out (when one could be built), so that semantic checks can
+/// run on the rest and all problems in a document are reported together.
+pub fn from_node_partial<T: de::DeserializeOwned>(root: &Node) -> (Option<T>, Vec<DeError>) {
     let mut skip = HashSet::new();
     let mut errors = Vec::new();
     let mut passes = 0;
@@ -654,13 +664,7 @@ pub fn from_node<T: de::DeserializeOwned>(root: &Node) -> Result<T, Vec<DeError>
                 message: fail.message,
                 hint: fail.hint,
             };
-            if errors.contains(&e) {
-                // Already known.
-            } else if errors.len() >= MAX_ERRORS {
-                overflow = true;
-            } else {
-                errors.push(e);
-            }
+            overflow |= !record(&mut errors, e);
         }
         // A root error leaves nothing to hide; otherwise the insert always
         // succeeds (a hidden node cannot fail), so every pass shrinks the
@@ -682,10 +686,7 @@ pub fn from_node<T: de::DeserializeOwned>(root: &Node) -> Result<T, Vec<DeError>
             hint: None,
         });
     }
-    match value {
-        Some(value) if errors.is_empty() => Ok(value),
-        _ => Err(errors),
-    }
+    (value, errors)
 }
 
 /// Whether `path` is `ancestor` or lies below it.
@@ -694,6 +695,19 @@ fn is_inside(path: &str, ancestor: &str) -> bool {
         || path
             .strip_prefix(ancestor)
             .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+}
+
+/// Adds an error unless it is already known (passes repeat work); `false`
+/// when there is no room for it.
+fn record(errors: &mut Vec<DeError>, e: DeError) -> bool {
+    if errors.contains(&e) {
+        true
+    } else if errors.len() >= MAX_ERRORS {
+        false
+    } else {
+        errors.push(e);
+        true
+    }
 }
 
 /// State shared by one deserialization pass.
@@ -709,12 +723,8 @@ struct Ctx<'s> {
 impl Ctx<'_> {
     fn soft_error(&self, e: DeError) {
         let mut errors = self.errors.take();
-        if errors.contains(&e) {
-            // Seen in an earlier pass.
-        } else if errors.len() >= MAX_ERRORS {
+        if !record(&mut errors, e) {
             self.full.set(true);
-        } else {
-            errors.push(e);
         }
         self.errors.set(errors);
     }

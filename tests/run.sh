@@ -34,5 +34,14 @@ step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 
+step "static cross builds (amd64, arm64): checks and reproducibility"
+cross/build.sh all
+cross/verify.sh --reproducible
+
+step "release bundles"
+cross/bundle.sh
+v=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n1)
+for a in amd64 arm64; do cross/verify-bundle.sh "dist/openshell-sandbox-$v-$a.tar.gz" "$a"; done
+
 step "unit, kernel and integration tests"
 cargo test --locked -- --test-threads=2

@@ -218,36 +218,109 @@ pub fn parse_str(file: &str, text: &str) -> std::result::Result<Policy, Vec<Diag
             hint: Some("a policy starts with `version: 1`".into()),
         }]);
     }
-    let policy: Policy = yaml::from_node(&root).map_err(|errs| {
-        errs.into_iter()
-            .map(|e| Diagnostic {
-                file: file.to_string(),
-                line: e.mark.line,
-                col: e.mark.col,
-                path: e.path,
-                message: e.message,
-                hint: e.hint,
-            })
-            .collect::<Vec<_>>()
-    })?;
-    let issues = validate::validate(&policy);
-    if issues.is_empty() {
-        return Ok(policy);
-    }
-    let mut diags: Vec<Diagnostic> = issues
+    let (policy, structural) = yaml::from_node_partial::<Policy>(&root);
+    let mut diags: Vec<Diagnostic> = structural
         .into_iter()
-        .map(|i| {
-            let mark = yaml::locate(&root, &i.path).unwrap_or(root.mark);
-            Diagnostic {
+        .map(|e| Diagnostic {
+            file: file.to_string(),
+            line: e.mark.line,
+            col: e.mark.col,
+            path: e.path,
+            message: e.message,
+            hint: e.hint,
+        })
+        .collect();
+    // Semantic rules run on whatever parsed, so one pass reports all. A
+    // rule about a node that holds a structural error is a follow-on of it
+    // (the bad value was left out) and is not reported.
+    let scopes: Vec<String> = diags
+        .iter()
+        .map(|d| parent_path(&d.path).to_string())
+        .collect();
+    if let Some(p) = &policy {
+        for i in validate::validate(p) {
+            if scopes.iter().any(|s| paths_within(s, &i.path)) {
+                continue;
+            }
+            let mark = locate_nearest(&root, &i.path);
+            diags.push(Diagnostic {
                 file: file.to_string(),
                 line: mark.line,
                 col: mark.col,
                 path: i.path,
                 message: i.message,
                 hint: i.hint,
-            }
-        })
-        .collect();
+            });
+        }
+    }
+    match policy {
+        Some(p) if diags.is_empty() => return Ok(p),
+        _ => {}
+    }
     diags.sort_by_key(|d| (d.line, d.col));
     Err(diags)
+}
+
+/// The path of the node holding `path` (`a.b[1]` -> `a.b`, `a.b` -> `a`).
+pub fn parent_path(path: &str) -> &str {
+    let cut = if path.ends_with(']') {
+        // `x[3]` or `x["key"]`: cut at the opening bracket of the last segment.
+        if path.ends_with("\"]") {
+            path.rfind("[\"")
+        } else {
+            path.rfind('[')
+        }
+    } else {
+        path.rfind(['.', ']']).map(|i| {
+            if path.as_bytes().get(i) == Some(&b']') {
+                i + 1
+            } else {
+                i
+            }
+        })
+    };
+    match cut {
+        Some(i) => path.get(..i).unwrap_or(""),
+        None => "",
+    }
+}
+
+/// `true` when `inner` is `outer` or lies beneath it.
+fn paths_within(inner: &str, outer: &str) -> bool {
+    outer.is_empty()
+        || inner == outer
+        || (inner.starts_with(outer)
+            && matches!(inner.as_bytes().get(outer.len()), Some(b'.' | b'[')))
+}
+
+/// The mark of `path`, or of its nearest ancestor that exists in the
+/// document (a rule about an absent key points at the mapping that lacks it).
+fn locate_nearest(root: &yaml::Node, path: &str) -> yaml::Mark {
+    let mut p = path;
+    loop {
+        if let Some(m) = yaml::locate(root, p) {
+            return m;
+        }
+        if p.is_empty() {
+            return root.mark;
+        }
+        p = parent_path(p);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parent_paths() {
+        assert_eq!(parent_path("a.b[1]"), "a.b");
+        assert_eq!(parent_path("a.b"), "a");
+        assert_eq!(parent_path("a"), "");
+        assert_eq!(parent_path("a[0].b"), "a[0]");
+        assert_eq!(parent_path("a[\"x.y[1]\"]"), "a");
+        assert_eq!(parent_path("a[\"k\"].b"), "a[\"k\"]");
+        assert!(paths_within("a.b[0]", "a.b"));
+        assert!(!paths_within("a.bc", "a.b"));
+    }
 }

@@ -260,7 +260,7 @@ fn endpoint(ep: &Endpoint, yaml: &str, out: &mut Issues) {
     if ep.host.is_empty() {
         if ep.allowed_ips.is_empty() || tcp {
             out.hint(
-                join_key(yaml, "host"),
+                yaml,
                 "endpoint has no host",
                 if tcp {
                     "a tcp endpoint needs a DNS host name"
@@ -530,18 +530,18 @@ fn extensions(p: &Policy, out: &mut Issues) {
         }
     }
     if let Some(s) = &p.seccomp {
-        let allow: BTreeSet<&str> = s.allow.iter().map(String::as_str).collect();
         for (key, list) in [("allow", &s.allow), ("deny", &s.deny)] {
-            for (i, name) in list.iter().enumerate() {
-                let yaml = join_index(&join_key("seccomp", key), i);
-                if !crate::seccomp::known_syscall(name) {
-                    out.push(yaml, format!("unknown syscall {name:?}"));
-                } else if key == "deny" && allow.contains(name.as_str()) {
-                    out.push(
-                        yaml,
-                        format!("{name:?} is in both seccomp.allow and seccomp.deny"),
-                    );
-                }
+            for (i, message) in crate::seccomp::validate_names(list) {
+                out.push(join_index(&join_key("seccomp", key), i), message);
+            }
+        }
+        let allow: BTreeSet<&str> = s.allow.iter().map(String::as_str).collect();
+        for (i, name) in s.deny.iter().enumerate() {
+            if allow.contains(name.as_str()) {
+                out.push(
+                    join_index("seccomp.deny", i),
+                    format!("{name:?} is in both seccomp.allow and seccomp.deny"),
+                );
             }
         }
     }

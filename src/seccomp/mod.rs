@@ -1,87 +1,526 @@
-//! Placeholder until the seccomp filter generator lands; keeps the plan
-//! shape stable.
+//! Seccomp filter for the sandboxed workload and for the supervising parent.
+//!
+//! The flow is `SeccompConfig` (from the policy) -> [`plan`] (a serializable,
+//! human-readable list of rules for every supported architecture) ->
+//! [`compile`] (a classic BPF program for one architecture, see `bpf.rs` for
+//! its shape) -> [`install`] (raw `seccomp(2)`, after the caller has set
+//! `no_new_privs`).
+//!
+//! The filter is a deny-list: syscalls without a rule are allowed without
+//! looking at their arguments, so the kernel's per-syscall action cache lets
+//! them bypass the filter entirely. Rules deny escape primitives and kernel
+//! attack surface that an untrusted workload has no use for; see `rules.rs`
+//! for the list and the reason for each entry.
+//!
+//! Decisions worth knowing about:
+//! - `seccomp(2)` itself is allowed: a nested filter can only restrict further,
+//!   and sandboxing tools (browsers, build sandboxes) inside the workload need
+//!   it.
+//! - `memfd_create` is allowed; fileless exec through `execveat(AT_EMPTY_PATH)`
+//!   is denied instead.
+//! - x32 system calls (x86_64 numbers with bit 30 set) get `errno(EPERM)` (or
+//!   `log` in log-only mode) whatever `action` says: they are never legitimate
+//!   here, and the kernel this runs on usually lacks x32 anyway.
+//! - Foreign-architecture system calls (i386 `int 0x80`, aarch32) kill the
+//!   process: the filter only understands the native numbering.
+//! - `log: true` turns every deny action, including the two above, into
+//!   `SECCOMP_RET_LOG`, for policy authoring. `clone3` keeps `errno(ENOSYS)`
+//!   even then, so libc keeps falling back to `clone`, whose namespace flags the
+//!   filter can see and log.
+//! - Allowing `clone3` through `allow` also gives up the namespace-flag check
+//!   for it: BPF cannot read `struct clone_args`.
 
-use serde::Serialize;
+#![deny(unsafe_code)]
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+mod bpf;
+mod rules;
+mod sys;
+pub mod tables;
+
+#[cfg(test)]
+mod interp;
+#[cfg(test)]
+mod kernel_tests;
+#[cfg(test)]
+mod tests;
+
+pub use bpf::{BPF_MAXINSNS, SockFilter, compile};
+pub use sys::{install, set_no_new_privs};
+pub use tables::{known, lookup};
+
+/// `EPERM`, the errno returned by deny rules in `errno` mode.
+const EPERM: u16 = 1;
+/// `ENOSYS`, the errno returned for `clone3`.
+const ENOSYS: u16 = 38;
+
+/// A supported system call ABI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Arch {
+    #[serde(rename = "x86_64")]
+    X86_64,
+    #[serde(rename = "aarch64")]
+    Aarch64,
+}
+
+impl Arch {
+    /// Every supported architecture.
+    pub const ALL: [Arch; 2] = [Arch::X86_64, Arch::Aarch64];
+
+    /// The architecture this binary was built for.
+    ///
+    /// Only x86_64 and aarch64 are supported targets; other hosts report
+    /// x86_64 so that planning and compiling still work there, but
+    /// [`install`] refuses to run on them.
+    pub const fn native() -> Arch {
+        #[cfg(target_arch = "aarch64")]
+        {
+            Arch::Aarch64
+        }
+        #[cfg(not(target_arch = "aarch64"))]
+        {
+            Arch::X86_64
+        }
+    }
+
+    /// The `AUDIT_ARCH_*` value the kernel puts in `seccomp_data.arch`.
+    pub const fn audit_arch(self) -> u32 {
+        match self {
+            // EM_X86_64 (62) | __AUDIT_ARCH_64BIT | __AUDIT_ARCH_LE
+            Arch::X86_64 => 0xc000_003e,
+            // EM_AARCH64 (183) | __AUDIT_ARCH_64BIT | __AUDIT_ARCH_LE
+            Arch::Aarch64 => 0xc000_00b7,
+        }
+    }
+
+    /// The name used in plans and policies.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Aarch64 => "aarch64",
+        }
+    }
+}
+
+impl fmt::Display for Arch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a matching deny rule does (policy `seccomp.action`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum DenyAction {
+    /// Fail the call with `EPERM`.
+    #[default]
     Errno,
+    /// Kill the whole process (`SECCOMP_RET_KILL_PROCESS`).
     Kill,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The `seccomp` section of a sandbox policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct SeccompConfig {
+    /// Syscalls whose default rules are dropped (e.g. `ptrace` for a debugger).
     pub allow: Vec<String>,
+    /// Syscalls denied unconditionally, in addition to the defaults.
     pub deny: Vec<String>,
+    /// What a deny rule does.
     pub action: DenyAction,
+    /// Log instead of denying (`SECCOMP_RET_LOG`), for policy authoring.
     pub log: bool,
+    /// Whether `AF_INET`/`AF_INET6` sockets may be created.
     pub inet: bool,
+    /// Namespaces the workload may create with `unshare`/`clone`: `cgroup`,
+    /// `ipc`, `mount` (or `mnt`), `net` (or `network`), `pid`, `time`, `user`,
+    /// `uts`. None by default.
     pub allowed_namespaces: Vec<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+impl Default for SeccompConfig {
+    fn default() -> Self {
+        SeccompConfig {
+            allow: Vec::new(),
+            deny: Vec::new(),
+            action: DenyAction::Errno,
+            log: false,
+            inet: true,
+            allowed_namespaces: Vec::new(),
+        }
+    }
+}
+
+/// The verdict of a rule, in machine form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleAction {
+    /// `SECCOMP_RET_ERRNO` with this errno.
+    Errno(u16),
+    /// `SECCOMP_RET_KILL_PROCESS`.
+    Kill,
+    /// `SECCOMP_RET_LOG`: allow and log.
+    Log,
+}
+
+impl RuleAction {
+    /// The label used in [`PlannedRule::action`]: `errno(EPERM)`,
+    /// `errno(ENOSYS)`, `kill` or `log`.
+    pub fn label(self) -> String {
+        match self {
+            RuleAction::Errno(EPERM) => "errno(EPERM)".to_owned(),
+            RuleAction::Errno(ENOSYS) => "errno(ENOSYS)".to_owned(),
+            RuleAction::Errno(n) => format!("errno({n})"),
+            RuleAction::Kill => "kill".to_owned(),
+            RuleAction::Log => "log".to_owned(),
+        }
+    }
+}
+
+/// A condition on the arguments of a syscall, in machine form.
+///
+/// Every check looks at the low 32 bits of the argument only (`args[i]` at
+/// offset `16 + 8 * i` of `seccomp_data`, low word first on both supported
+/// little-endian architectures). That is exact for the arguments used here:
+/// the kernel declares them `int`/`unsigned int` (socket, ioctl request,
+/// execveat flags, personality) and ignores the high half, or truncates them
+/// (`clone` flags go through `lower_32_bits`), or rejects high bits with
+/// `EINVAL` (`unshare`). Comparing all 64 bits would be wrong for those: a
+/// caller could set junk in the high half to dodge an equality test.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ArgCheck {
+    /// `low32(args[arg]) & mask != 0`
+    AnyBits { arg: u8, mask: u32 },
+    /// `low32(args[arg]) & mask` is one of `values`
+    In {
+        arg: u8,
+        mask: u32,
+        values: Vec<u32>,
+    },
+    /// `low32(args[arg]) & mask` is none of `values`
+    NotIn {
+        arg: u8,
+        mask: u32,
+        values: Vec<u32>,
+    },
+    /// every check holds
+    All(Vec<ArgCheck>),
+}
+
+/// One rule of an [`ArchPlan`]. Rules for the same syscall are tried in order
+/// and the first match wins; a syscall without a matching rule is allowed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedRule {
+    /// Syscall name.
+    pub syscall: String,
+    /// Syscall number on the plan's architecture.
+    pub nr: u32,
+    /// `errno(EPERM)`, `errno(ENOSYS)`, `kill` or `log`.
+    pub action: String,
+    /// Human-readable argument condition; `None` means unconditional.
+    pub condition: Option<String>,
+    /// Why the rule exists.
+    pub reason: String,
+    /// `default`, `policy.deny` or `parent`.
+    pub origin: String,
+    /// The action in machine form (what [`compile`] uses).
+    #[serde(skip)]
+    pub verdict: RuleAction,
+    /// The condition in machine form (what [`compile`] uses).
+    #[serde(skip)]
+    pub check: Option<ArgCheck>,
+}
+
+/// The rules for one architecture.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ArchPlan {
+    pub arch: Arch,
+    /// Sorted by syscall number; rules of one syscall keep their order.
+    pub rules: Vec<PlannedRule>,
+    /// Length of the compiled BPF program.
+    pub instructions: usize,
+}
+
+impl ArchPlan {
+    /// Compiles this plan, see [`compile`].
+    pub fn program(&self, log_only: bool) -> Vec<SockFilter> {
+        compile(self, log_only)
+    }
+}
+
+/// The filter for every supported architecture.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SeccompPlan {
-    pub allow: Vec<String>,
-    pub deny: Vec<String>,
-    pub action: DenyAction,
+    pub arches: Vec<ArchPlan>,
+    /// Deny actions are `SECCOMP_RET_LOG` (policy `seccomp.log`).
     pub log_only: bool,
+    /// The configured deny action.
+    pub action: DenyAction,
+    /// Whether `AF_INET`/`AF_INET6` sockets are allowed.
     pub inet: bool,
+    /// Namespaces that may be created, canonical names, sorted.
+    pub allowed_namespaces: Vec<String>,
+    /// Default rules dropped by `allow`, by syscall name.
+    pub allowed_defaults: Vec<String>,
 }
 
+impl SeccompPlan {
+    /// The plan for `arch`.
+    pub fn arch(&self, arch: Arch) -> Option<&ArchPlan> {
+        self.arches.iter().find(|p| p.arch == arch)
+    }
+
+    /// The plan for [`Arch::native`].
+    pub fn native(&self) -> Option<&ArchPlan> {
+        self.arch(Arch::native())
+    }
+}
+
+/// Errors of this module.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SeccompError {
+    #[error("seccomp.{field}[{index}]: {message}")]
+    UnknownSyscall {
+        field: &'static str,
+        index: usize,
+        message: String,
+    },
+    #[error("syscall \"{0}\" is in both seccomp.allow and seccomp.deny")]
+    AllowDenyConflict(String),
+    #[error(
+        "unknown namespace \"{0}\" in seccomp.allowed_namespaces (expected cgroup, ipc, mount, net, pid, time, user or uts)"
+    )]
+    UnknownNamespace(String),
+    #[error("seccomp program for {arch} has {len} instructions, the kernel accepts at most {max}")]
+    ProgramTooLarge { arch: Arch, len: usize, max: usize },
+    #[error("seccomp program is empty")]
+    EmptyProgram,
+    #[error("internal error while generating the seccomp program: {0}")]
+    Internal(String),
+    #[error("seccomp filters are not supported on this architecture")]
+    UnsupportedArch,
+    #[error("{}", sys::install_error_text(*.errno))]
+    Install { errno: i32 },
+    #[error("prctl(PR_SET_NO_NEW_PRIVS) failed: {}", std::io::Error::from_raw_os_error(*.errno))]
+    NoNewPrivs { errno: i32 },
+}
+
+/// Checks syscall names from a policy; returns the index and a message for
+/// every name that is not a syscall on any supported architecture, e.g.
+/// `unknown syscall "ptrase" (did you mean "ptrace"?)`.
+pub fn validate_names(names: &[String]) -> Vec<(usize, String)> {
+    names
+        .iter()
+        .enumerate()
+        .filter(|(_, name)| !known(name))
+        .map(|(i, name)| (i, unknown_message(name)))
+        .collect()
+}
+
+fn unknown_message(name: &str) -> String {
+    match suggest(name) {
+        Some(best) => format!("unknown syscall \"{name}\" (did you mean \"{best}\"?)"),
+        None => format!("unknown syscall \"{name}\""),
+    }
+}
+
+/// The closest known name within an edit distance of 2, if any.
+fn suggest(name: &str) -> Option<&'static str> {
+    let limit = if name.len() <= 4 { 1 } else { 2 };
+    tables::all_names()
+        .into_iter()
+        .map(|cand| (edit_distance(name, cand), cand))
+        .filter(|&(d, _)| d <= limit)
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, cand)| cand)
+}
+
+/// Levenshtein distance, one row at a time.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = Vec::with_capacity(b.len() + 1);
+        cur.push(i + 1);
+        for ((&cb, diag), up) in b.iter().zip(&prev).zip(prev.iter().skip(1)) {
+            let left = cur.last().copied().unwrap_or(usize::MAX - 1);
+            let best = (diag + usize::from(ca != cb)).min(up + 1).min(left + 1);
+            cur.push(best);
+        }
+        prev = cur;
+    }
+    prev.last().copied().unwrap_or(0)
+}
+
+/// Same as [`known`]: whether `name` is a syscall on some supported
+/// architecture (for policy validation).
 pub fn known_syscall(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    known(name)
 }
 
-pub fn plan(cfg: &SeccompConfig) -> SeccompPlan {
-    SeccompPlan {
-        allow: cfg.allow.clone(),
-        deny: cfg.deny.clone(),
-        action: cfg.action,
-        log_only: cfg.log,
+/// What [`install_plan`] installed, for reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Status {
+    pub arch: Arch,
+    pub rules: usize,
+    pub instructions: usize,
+    pub log_only: bool,
+}
+
+/// Compiles the [`Arch::native`] part of `plan` and installs it with
+/// [`install`]. `no_new_privs` must already be set.
+pub fn install_plan(plan: &SeccompPlan) -> Result<Status, SeccompError> {
+    let native = plan.native().ok_or(SeccompError::UnsupportedArch)?;
+    let prog = compile(native, plan.log_only);
+    install(&prog)?;
+    Ok(Status {
+        arch: native.arch,
+        rules: native.rules.len(),
+        instructions: prog.len(),
+        log_only: plan.log_only,
+    })
+}
+
+/// Installs the small filter of the PID-1 supervising parent
+/// ([`parent_plan`]). `no_new_privs` must already be set.
+pub fn install_parent() -> Result<Status, SeccompError> {
+    let p = parent_plan();
+    let prog = compile(&p, false);
+    install(&prog)?;
+    Ok(Status {
+        arch: p.arch,
+        rules: p.rules.len(),
+        instructions: prog.len(),
+        log_only: false,
+    })
+}
+
+/// Builds the plan for every supported architecture.
+///
+/// `allow` drops every default rule of the named syscalls, `deny` adds an
+/// unconditional rule with `action` (replacing the defaults of that syscall;
+/// for `clone3` that means the deny action instead of `ENOSYS`, which stops
+/// libc from falling back to `clone`).
+/// Names must be known on some architecture; a name absent on one
+/// architecture simply has no rule there.
+pub fn plan(cfg: &SeccompConfig) -> Result<SeccompPlan, SeccompError> {
+    for (field, names) in [("allow", &cfg.allow), ("deny", &cfg.deny)] {
+        if let Some((index, message)) = validate_names(names).into_iter().next() {
+            return Err(SeccompError::UnknownSyscall {
+                field,
+                index,
+                message,
+            });
+        }
+    }
+    if let Some(name) = cfg.allow.iter().find(|n| cfg.deny.contains(n)) {
+        return Err(SeccompError::AllowDenyConflict(name.clone()));
+    }
+    let (ns_mask, allowed_namespaces) = rules::parse_namespaces(&cfg.allowed_namespaces)
+        .map_err(|name| SeccompError::UnknownNamespace(name.to_owned()))?;
+    let defaults = rules::default_rules(&rules::Context {
         inet: cfg.inet,
+        allowed_namespaces: ns_mask,
+    });
+    let deny_action = if cfg.log {
+        RuleAction::Log
+    } else {
+        match cfg.action {
+            DenyAction::Errno => RuleAction::Errno(EPERM),
+            DenyAction::Kill => RuleAction::Kill,
+        }
+    };
+
+    let mut allowed_defaults: Vec<String> = defaults
+        .iter()
+        .filter(|r| cfg.allow.iter().any(|a| a == r.name))
+        .map(|r| r.name.to_owned())
+        .collect();
+    allowed_defaults.dedup();
+
+    let mut arches = Vec::with_capacity(Arch::ALL.len());
+    for arch in Arch::ALL {
+        let mut rules: Vec<PlannedRule> = defaults
+            .iter()
+            .filter(|r| !cfg.allow.iter().any(|a| a == r.name))
+            .filter(|r| !cfg.deny.iter().any(|d| d == r.name))
+            .filter_map(|r| r.plan(arch, deny_action, "default"))
+            .collect();
+        let mut seen: Vec<&str> = Vec::new();
+        for name in &cfg.deny {
+            if seen.contains(&name.as_str()) {
+                continue;
+            }
+            seen.push(name);
+            if let Some(nr) = lookup(arch, name) {
+                rules.push(PlannedRule {
+                    syscall: name.clone(),
+                    nr,
+                    action: deny_action.label(),
+                    condition: None,
+                    reason: "denied by policy".to_owned(),
+                    origin: "policy.deny".to_owned(),
+                    verdict: deny_action,
+                    check: None,
+                });
+            }
+        }
+        rules.sort_by_key(|r| r.nr);
+        let mut plan = ArchPlan {
+            arch,
+            rules,
+            instructions: 0,
+        };
+        let prog = bpf::try_compile(&plan, cfg.log)?;
+        if prog.len() > BPF_MAXINSNS {
+            return Err(SeccompError::ProgramTooLarge {
+                arch,
+                len: prog.len(),
+                max: BPF_MAXINSNS,
+            });
+        }
+        plan.instructions = prog.len();
+        arches.push(plan);
     }
+    Ok(SeccompPlan {
+        arches,
+        log_only: cfg.log,
+        action: cfg.action,
+        inet: cfg.inet,
+        allowed_namespaces,
+        allowed_defaults,
+    })
 }
 
-#[derive(Debug, Serialize)]
-pub struct Status {}
-
-#[allow(unsafe_code)]
-pub fn install(_p: &SeccompPlan) -> crate::error::Result<Status> {
-    // Allow-all filter until the generator lands, so Seccomp reads 2.
-    let mut f = [libc::sock_filter {
-        code: 0x06, // BPF_RET | BPF_K
-        jt: 0,
-        jf: 0,
-        k: 0x7fff_0000, // SECCOMP_RET_ALLOW
-    }];
-    let prog = libc::sock_fprog {
-        len: 1,
-        filter: f.as_mut_ptr(),
-    };
-    // SAFETY: `prog` points at `f`, one valid BPF instruction, and both
-    // outlive the call; the kernel copies the program.
-    let r = unsafe {
-        libc::prctl(
-            libc::PR_SET_SECCOMP,
-            libc::SECCOMP_MODE_FILTER as libc::c_ulong,
-            &prog as *const libc::sock_fprog as libc::c_ulong,
-            0 as libc::c_ulong,
-            0 as libc::c_ulong,
-        )
-    };
-    if r != 0 {
-        return Err(crate::error::Error::apply("seccomp", "install failed"));
-    }
-    Ok(Status {})
+/// The filter for the PID-1 supervising parent on [`Arch::native`].
+///
+/// The parent only waits, forwards signals and reaps, so this is a small
+/// deny-list: the escape primitives of the default set, `unshare` entirely,
+/// `clone` with namespace flags, `clone3` (ENOSYS), `TIOCSTI`/`TIOCLINUX`,
+/// `personality` changes and fileless exec. It does not deny `execve`, so it
+/// may be installed before or after forking the workload.
+pub fn parent_plan() -> ArchPlan {
+    parent_plan_for(Arch::native())
 }
 
-/// The PID-1 parent's own filter, installed by the seccomp module. The
-/// parent's loop needs only read (its signalfd), wait4, kill, write
-/// (stderr) and exit_group.
-pub fn install_parent() -> crate::error::Result<()> {
-    Ok(())
+/// [`parent_plan`] for any architecture.
+pub fn parent_plan_for(arch: Arch) -> ArchPlan {
+    let deny = RuleAction::Errno(EPERM);
+    let mut rules: Vec<PlannedRule> = rules::parent_rules()
+        .iter()
+        .filter_map(|r| r.plan(arch, deny, "parent"))
+        .collect();
+    rules.sort_by_key(|r| r.nr);
+    let mut plan = ArchPlan {
+        arch,
+        rules,
+        instructions: 0,
+    };
+    plan.instructions = compile(&plan, false).len();
+    plan
 }

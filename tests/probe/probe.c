@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -70,6 +71,23 @@ static int report(long r, const char *what) {
 
 static long num(const char *s) { return strtol(s, NULL, 0); }
 
+/* Name the calling thread through /proc/self/task/TID/comm, as cuInit
+ * names its threads. */
+static int set_comm(const char *name) {
+	char path[64];
+	snprintf(path, sizeof path, "/proc/self/task/%d/comm", (int)gettid());
+	int fd = open(path, O_WRONLY);
+	if (fd < 0) return report(-1, path);
+	long r = write(fd, name, strlen(name));
+	close(fd);
+	return report(r, path);
+}
+
+static void *comm_thread(void *arg) {
+	(void)arg;
+	return (void *)(intptr_t)set_comm("probe-thread");
+}
+
 static int need(int argc, int n) {
 	if (argc < n) {
 		fprintf(stderr, "probe: missing arguments\n");
@@ -100,6 +118,16 @@ int main(int argc, char **argv) {
 				fputs(line, stdout);
 		}
 		return 0;
+	}
+	if (!strcmp(a, "comm")) {
+		/* comm: rename this thread and a new one (see set_comm). */
+		if (set_comm("probe-main")) return 1;
+		pthread_t t;
+		void *res = NULL;
+		errno = pthread_create(&t, NULL, comm_thread, NULL);
+		if (errno) return report(-1, "pthread_create");
+		pthread_join(t, &res);
+		return (int)(intptr_t)res;
 	}
 	if (!strcmp(a, "env")) {
 		extern char **environ;
@@ -194,6 +222,16 @@ int main(int argc, char **argv) {
 		if (n > sizeof su.sun_path - 2) n = sizeof su.sun_path - 2;
 		memcpy(su.sun_path + 1, argv[2], n);
 		return report(connect(s, (void *)&su, (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n)), argv[2]);
+	}
+	if (!strcmp(a, "unix")) {
+		/* Connect to the named unix socket PATH (Landlock resolve_unix). */
+		need(argc, 3);
+		int s = socket(AF_UNIX, SOCK_STREAM, 0);
+		if (s < 0) return report(-1, "socket(AF_UNIX)");
+		struct sockaddr_un su = {0};
+		su.sun_family = AF_UNIX;
+		strncpy(su.sun_path, argv[2], sizeof su.sun_path - 1);
+		return report(connect(s, (void *)&su, sizeof su), argv[2]);
 	}
 	if (!strcmp(a, "kill")) {
 		need(argc, 3);

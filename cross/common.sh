@@ -1,0 +1,95 @@
+# shellcheck shell=bash
+# Shared by the cross/ scripts (sourced, not run). Keeps the target list,
+# the arch names and the way a binary is run in one place.
+
+TRIPLES_ALL=(x86_64-unknown-linux-musl aarch64-unknown-linux-musl)
+
+die() {
+  printf '%s: %s\n' "${0##*/}" "$*" >&2
+  exit 1
+}
+
+# x86_64|aarch64|all -> triples
+triples_for() {
+  case "${1:-all}" in
+    x86_64 | amd64) echo x86_64-unknown-linux-musl ;;
+    aarch64 | arm64) echo aarch64-unknown-linux-musl ;;
+    all) echo "${TRIPLES_ALL[@]}" ;;
+    *) return 1 ;;
+  esac
+}
+
+# triple -> Debian/OCI arch name used in bundle names and manifests
+deb_arch() {
+  case "$1" in
+    x86_64-*) echo amd64 ;;
+    aarch64-*) echo arm64 ;;
+    *) return 1 ;;
+  esac
+}
+
+# triple -> the "Machine:" line readelf -h prints for it
+elf_machine() {
+  case "$1" in
+    x86_64-*) echo "Advanced Micro Devices X86-64" ;;
+    aarch64-*) echo "AArch64" ;;
+    *) return 1 ;;
+  esac
+}
+
+target_dir() {
+  echo "${CARGO_TARGET_DIR:-$PWD/target}"
+}
+
+binary_path() {
+  echo "$(target_dir)/$1/release/openshell-sandbox"
+}
+
+# Install Debian packages when running as root; otherwise say what is missing.
+need_cmd() { # need_cmd COMMAND PACKAGE
+  command -v "$1" >/dev/null 2>&1 && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing $2 (for $1)" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends "$2" >/dev/null
+  fi
+  command -v "$1" >/dev/null 2>&1 || die "$1 not found; hint: apt-get install $2 (as root)"
+}
+
+# The command prefix that runs a binary built for the triple on this host:
+# nothing when the host has that arch, else the qemu user-mode emulator.
+runner_for() {
+  local want host
+  want=${1%%-*}
+  host=$(uname -m)
+  if [ "$want" = "$host" ]; then
+    echo ""
+    return
+  fi
+  local q
+  for q in "qemu-$want-static" "qemu-$want"; do
+    if command -v "$q" >/dev/null 2>&1; then
+      echo "$q"
+      return
+    fi
+  done
+  need_cmd "qemu-$want-static" qemu-user-static
+  echo "qemu-$want-static"
+}
+
+# The commit and dirty flag build.rs records, computed the way build.rs
+# does (tracked files only) and exported so a copy of the tree without
+# .git builds the same bytes. Values already in the environment win.
+export_build_facts() {
+  git rev-parse --verify -q HEAD >/dev/null 2>&1 || return 0
+  : "${OPENSHELL_BUILD_COMMIT:=$(git rev-parse HEAD)}"
+  if [ -z "${OPENSHELL_BUILD_DIRTY:-}" ]; then
+    if [ -n "$(git status --porcelain --untracked-files=no)" ]; then
+      OPENSHELL_BUILD_DIRTY=true
+    else
+      OPENSHELL_BUILD_DIRTY=false
+    fi
+  fi
+  export OPENSHELL_BUILD_COMMIT OPENSHELL_BUILD_DIRTY
+}

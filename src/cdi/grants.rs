@@ -1,0 +1,1040 @@
+//! Merged edits -> what the sandbox grants, checked against the host.
+//!
+//! Pure: everything host-dependent comes from [`HostFacts`]. The output is
+//! plan data (the `devices` section), Landlock rules with origin `device`,
+//! env for the workload, supplementary groups, and the blockers that stop
+//! `run` with 125 (`plan` only marks them).
+//!
+//! Device nodes: with `runtime_applied` (the Kubernetes default) the
+//! container runtime already created them, so every node must exist, be a
+//! character or block device (a FIFO only when the spec says `p`), not a
+//! symlink, and match the spec's type and major:minor when the spec gives
+//! them. Each node gets read and/or write as its cgroup `permissions` say
+//! (`rwm` when omitted; `m` alone or `none` grants nothing), plus
+//! `ioctl_dev` where the kernel controls ioctl. A node the request did not
+//! name gets no rule, so it stays denied even when present.
+//!
+//! Mounts: the container path must exist; it is granted read + execute. A
+//! writable mount (no `ro` option) is also writable for the workload only
+//! when the policy's own `filesystem_policy.read_write` covers that path:
+//! the spec alone never widens write access.
+//!
+//! Spec paths must be absolute, without `..`, and not a broad root
+//! ([`BROAD_ROOTS`]): a spec that would grant `/usr` or `/dev` is refused.
+//!
+//! CUDA extras, when an NVIDIA device is granted: read on
+//! `/proc/driver/nvidia` and `/proc/driver/nvidia-uvm`, read (and Unix
+//! socket resolution where Landlock controls it) on
+//! `/run/nvidia-persistenced`, and write on the workload's own
+//! `/proc/self/task` for the `comm` names cuInit gives its threads. A
+//! Landlock rule binds to the inode `/proc/self/task` resolves to when the
+//! rule is made (the applying process, which is the workload's pid in both
+//! exec and init mode); procfs makes a new inode when that dentry is
+//! evicted, which would silently drop the rule, so [`super::apply`] keeps
+//! one `O_PATH` descriptor on it open across exec to pin it (tested in
+//! tests/cdi_kernel.rs, with the page cache dropped in between).
+
+use serde::Serialize;
+
+use super::resolve::{self, Found};
+use super::spec::{self, DeviceNode, Hook, IntelRdt, NetDevice};
+use crate::plan::{Access, DevicesPlan, FsRule, RuleOrigin, fs_rights};
+use crate::policy::model::Policy;
+use crate::policy::paths;
+use crate::probe::{HostFacts, NodeStat, PathKind};
+
+/// Paths a spec may not grant: the root, the top-level system
+/// directories, and the common library and binary roots below them.
+pub const BROAD_ROOTS: [&str; 27] = [
+    "/",
+    "/bin",
+    "/boot",
+    "/dev",
+    "/etc",
+    "/home",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/media",
+    "/mnt",
+    "/opt",
+    "/proc",
+    "/root",
+    "/run",
+    "/sbin",
+    "/srv",
+    "/sys",
+    "/tmp",
+    "/usr",
+    "/usr/bin",
+    "/usr/lib",
+    "/usr/lib64",
+    "/usr/local",
+    "/usr/sbin",
+    "/var",
+];
+
+/// Extra paths a CUDA workload needs beyond the spec.
+pub const CUDA_PATHS: [&str; 4] = [
+    "/proc/driver/nvidia",
+    "/proc/driver/nvidia-uvm",
+    "/proc/self/task",
+    "/run/nvidia-persistenced",
+];
+
+/// One granted device, with what it needs on its own (its spec's
+/// spec-level edits plus its own).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct GrantedDevice {
+    pub name: String,
+    /// `flag`, `policy` or `NVIDIA_VISIBLE_DEVICES`.
+    pub source: String,
+    /// The spec file it comes from.
+    pub spec: String,
+    pub nodes: Vec<PathAccess>,
+    pub mounts: Vec<PathAccess>,
+    /// `NAME=VALUE`, in order.
+    pub env: Vec<String>,
+    pub additional_gids: Vec<u32>,
+    /// `hookName: argv...`.
+    pub hooks: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PathAccess {
+    pub path: String,
+    pub access: String,
+    pub present: bool,
+}
+
+/// A node to create in the fallback (`runtime_applied: false`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NodeCreate {
+    /// `c`, `b` or `p`.
+    #[serde(rename = "type")]
+    pub dev_type: String,
+    pub major: u64,
+    pub minor: u64,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+/// A device node after merging, as checked on this host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NodePlan {
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_path: Option<String>,
+    /// The requested devices that need it.
+    pub devices: Vec<String>,
+    /// `read_write`, `read_only`, `write_only` or `none`.
+    pub access: String,
+    /// Type and numbers as the spec gives them (`c 195:0`, `c`), if at all.
+    pub spec: Option<String>,
+    pub present: bool,
+    /// What is there now (`c 195:0`), if anything.
+    pub found: Option<String>,
+    /// Why it cannot be granted (a blocker).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+    /// Created by the supervisor before Landlock (fallback only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub create: Option<NodeCreate>,
+    /// What was found, for the re-check at apply time.
+    #[serde(skip)]
+    pub stat: Option<NodeStat>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MountPlan {
+    /// Container path.
+    pub path: String,
+    pub host_path: String,
+    pub devices: Vec<String>,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub mount_type: Option<String>,
+    pub options: Vec<String>,
+    /// `read_only`, or `read_write` when the mount is writable and the
+    /// policy's read_write covers it.
+    pub access: String,
+    pub present: bool,
+    pub kind: PathKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EnvEntry {
+    pub name: String,
+    pub value: String,
+}
+
+/// What the supervisor does for a hook in the fallback.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Emulation {
+    CreateSymlinks { links: Vec<Link> },
+    Chmod { mode: u32, paths: Vec<String> },
+    UpdateLdcache { folders: Vec<String> },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Link {
+    pub target: String,
+    pub link: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct HookPlan {
+    pub hook_name: String,
+    pub path: String,
+    pub args: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<i64>,
+    pub devices: Vec<String>,
+    /// In words: run by the runtime, emulated, or skipped and why.
+    pub action: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub emulate: Option<Emulation>,
+}
+
+/// Extra grants CUDA needs (present when an NVIDIA device is granted).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CudaPlan {
+    /// Paths granted (rules with origin `device`).
+    pub granted: Vec<String>,
+    /// Paths not granted, and why.
+    pub skipped: Vec<String>,
+    /// Whether `/proc/self/task` is pinned open across exec (see the
+    /// module docs).
+    pub pin_proc_task: bool,
+}
+
+/// The CDI part of the plan's `devices` section.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct CdiPlan {
+    pub granted: Vec<GrantedDevice>,
+    /// Requested names no spec provides.
+    pub missing: Vec<String>,
+    /// Every resolvable name, shown when something is missing.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub available: Vec<String>,
+    /// Spec files and directories that could not be used.
+    pub load_errors: Vec<String>,
+    pub nodes: Vec<NodePlan>,
+    pub mounts: Vec<MountPlan>,
+    pub env: Vec<EnvEntry>,
+    pub additional_gids: Vec<u32>,
+    pub hooks: Vec<HookPlan>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub net_devices: Vec<NetDevice>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intel_rdt: Option<IntelRdt>,
+    pub cuda: Option<CudaPlan>,
+}
+
+/// What the rest of the plan needs from the devices.
+pub struct Context<'a> {
+    pub policy: &'a Policy,
+    pub host: &'a HostFacts,
+    /// Landlock ABI rules are built for.
+    pub abi: u32,
+    /// ioctl control is required (a shortfall is a blocker) / enforced.
+    pub ioctl_required: bool,
+    pub ioctl_enforced: bool,
+    /// The workload's uid and gid (owners of created nodes).
+    pub uid: u32,
+    pub gid: u32,
+    /// Whether the identity switch sets supplementary groups.
+    pub sets_groups: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct Output {
+    pub cdi: CdiPlan,
+    pub rules: Vec<FsRule>,
+    pub env: Vec<(String, String)>,
+    pub gids: Vec<u32>,
+    pub blockers: Vec<String>,
+    pub dropped: Vec<String>,
+    /// A device-specific replacement for the generic "ioctl control
+    /// required" blocker.
+    pub ioctl_blocker: Option<String>,
+}
+
+fn node_text(t: &str, major: u64, minor: u64) -> String {
+    format!("{t} {major}:{minor}")
+}
+
+fn stat_text(st: &NodeStat) -> String {
+    match st.kind {
+        PathKind::CharDevice => node_text("c", st.major, st.minor),
+        PathKind::BlockDevice => node_text("b", st.major, st.minor),
+        PathKind::Fifo => "p".into(),
+        PathKind::Directory => "directory".into(),
+        PathKind::File => "regular file".into(),
+        PathKind::Socket => "socket".into(),
+        PathKind::Missing => "missing".into(),
+    }
+}
+
+fn kind_words(st: &NodeStat) -> &'static str {
+    if st.symlink {
+        return "a symbolic link";
+    }
+    match st.kind {
+        PathKind::CharDevice => "a character device",
+        PathKind::BlockDevice => "a block device",
+        PathKind::Fifo => "a FIFO",
+        PathKind::Directory => "a directory",
+        PathKind::File => "a regular file",
+        PathKind::Socket => "a socket",
+        PathKind::Missing => "missing",
+    }
+}
+
+/// `(read, write)` from cgroup permissions.
+fn rw(perm: &str) -> (bool, bool) {
+    (perm.contains('r'), perm.contains('w'))
+}
+
+fn access_word(r: bool, w: bool) -> &'static str {
+    match (r, w) {
+        (true, true) => "read_write",
+        (true, false) => "read_only",
+        (false, true) => "write_only",
+        (false, false) => "none",
+    }
+}
+
+/// Why a spec path cannot be granted.
+fn path_problem(p: &str) -> Option<String> {
+    if !p.starts_with('/') {
+        return Some("is not an absolute path".into());
+    }
+    if paths::has_parent_component(p) {
+        return Some("contains '..'".into());
+    }
+    let n = paths::normalize(p);
+    BROAD_ROOTS
+        .contains(&n.as_str())
+        .then(|| format!("{n} is too broad to grant from a CDI spec"))
+}
+
+fn is_nvidia(vendor: &str) -> bool {
+    vendor == "nvidia.com" || vendor.ends_with(".nvidia.com")
+}
+
+fn hook_line(h: &Hook) -> String {
+    let argv = if h.args.is_empty() {
+        h.path.clone()
+    } else {
+        h.args.join(" ")
+    };
+    format!("{}: {argv}", h.hook_name)
+}
+
+/// Spec type + numbers, as the spec gives them.
+fn spec_text(n: &DeviceNode) -> Option<String> {
+    let t = n.dev_type()?;
+    Some(match (n.major, n.minor) {
+        (Some(ma), mi) if ma != 0 => {
+            node_text(t, ma.unsigned_abs(), mi.unwrap_or(0).unsigned_abs())
+        }
+        _ => t.to_string(),
+    })
+}
+
+/// Whether what is there matches the spec; `Err` says how not.
+fn check_node(n: &DeviceNode, st: &NodeStat) -> Result<(), String> {
+    if st.symlink {
+        return Err("is a symbolic link, not a device node".into());
+    }
+    let want = n.dev_type();
+    let ok_kind = match want {
+        Some("c" | "u") => st.kind == PathKind::CharDevice,
+        Some("b") => st.kind == PathKind::BlockDevice,
+        Some("p") => st.kind == PathKind::Fifo,
+        _ => matches!(st.kind, PathKind::CharDevice | PathKind::BlockDevice),
+    };
+    if !ok_kind {
+        return Err(match want {
+            Some(t) => format!(
+                "is {}, the spec says {}",
+                kind_words(st),
+                spec_text(n).unwrap_or_else(|| t.to_string())
+            ),
+            None => format!("is {}, not a device node", kind_words(st)),
+        });
+    }
+    if let Some(ma) = n.major.filter(|m| *m != 0) {
+        let mi = n.minor.unwrap_or(0);
+        if st.major != ma.unsigned_abs() || st.minor != mi.unsigned_abs() {
+            return Err(format!(
+                "is {}, the spec says {}",
+                stat_text(st),
+                spec_text(n).unwrap_or_else(|| format!(
+                    "{}:{}",
+                    ma.unsigned_abs(),
+                    mi.unsigned_abs()
+                ))
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// How to create a missing node in the fallback.
+fn creation(n: &DeviceNode, host: &HostFacts, uid: u32, gid: u32) -> Result<NodeCreate, String> {
+    let mode_default = 0o666;
+    let owner = |c: &mut NodeCreate| {
+        c.uid = n.uid.unwrap_or(uid);
+        c.gid = n.gid.unwrap_or(gid);
+    };
+    let t = n.dev_type();
+    let minimal = t.is_some() && (n.major.is_some_and(|m| m != 0) || t == Some("p"));
+    if minimal {
+        let t = match t {
+            Some("u") => "c",
+            Some(t) => t,
+            None => "c",
+        };
+        let mut c = NodeCreate {
+            dev_type: t.to_string(),
+            major: n.major.unwrap_or(0).unsigned_abs(),
+            minor: n.minor.unwrap_or(0).unsigned_abs(),
+            mode: n.file_mode.map_or(mode_default, |m| m & 0o7777),
+            uid: 0,
+            gid: 0,
+        };
+        owner(&mut c);
+        return Ok(c);
+    }
+    let hp = n.host_path();
+    match host.cdi.nodes.get(hp) {
+        Some(Ok(st)) if hp != n.path => {
+            check_node(n, st).map_err(|e| format!("host path {hp} {e}"))?;
+            let t = match st.kind {
+                PathKind::BlockDevice => "b",
+                PathKind::Fifo => "p",
+                _ => "c",
+            };
+            let mut c = NodeCreate {
+                dev_type: t.to_string(),
+                major: st.major,
+                minor: st.minor,
+                mode: n.file_mode.map_or(st.mode, |m| m & 0o7777),
+                uid: 0,
+                gid: 0,
+            };
+            owner(&mut c);
+            Ok(c)
+        }
+        _ => Err(
+            "does not exist, and the spec gives no type and major:minor (nor a visible host path) to create it"
+                .into(),
+        ),
+    }
+}
+
+/// Build the devices section and everything it implies.
+pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
+    let mut out = Output::default();
+    if devices.requested.is_empty() {
+        return out;
+    }
+    let host = ctx.host;
+    let reg = &host.cdi.registry;
+    let runtime = devices.runtime_applied;
+    out.cdi.load_errors = reg.errors.iter().map(ToString::to_string).collect();
+
+    // ---- requests ----
+    let mut names = Vec::new();
+    for r in &devices.requested {
+        match spec::parse_qualified(&r.name) {
+            Ok(_) => names.push(r.name.clone()),
+            Err(e) => out.blockers.push(format!("cdi: device {e}")),
+        }
+    }
+    let res = resolve::resolve(reg, &names);
+    if !res.missing.is_empty() {
+        out.cdi.missing = res.missing.clone();
+        out.cdi.available = reg.names();
+        out.blockers
+            .push(missing_message(&res.missing, devices, reg));
+    }
+
+    // ---- nodes ----
+    let mut rules = Vec::new();
+    let mut granted_nodes = Vec::new();
+    for (n, owners) in &res.merged.nodes {
+        let (r, w) = rw(n.permissions());
+        let access = access_word(r, w);
+        let mut np = NodePlan {
+            path: n.path.clone(),
+            host_path: Some(n.host_path().to_string()).filter(|h| *h != n.path),
+            devices: owners.clone(),
+            access: access.to_string(),
+            spec: spec_text(n),
+            present: false,
+            found: None,
+            problem: None,
+            create: None,
+            stat: None,
+        };
+        let state = host.cdi.nodes.get(&n.path);
+        if let Some(p) = path_problem(&n.path) {
+            np.problem = Some(p);
+        } else {
+            match state {
+                Some(Ok(st)) => {
+                    np.present = true;
+                    np.found = Some(stat_text(st));
+                    np.stat = Some(*st);
+                    if let Err(e) = check_node(n, st) {
+                        np.problem = Some(e);
+                    }
+                }
+                other => {
+                    let why = match other {
+                        Some(Err(e)) => e.clone(),
+                        _ => "does not exist".to_string(),
+                    };
+                    if runtime {
+                        np.problem = Some(why);
+                    } else {
+                        match creation(n, host, ctx.uid, ctx.gid) {
+                            Ok(c) => np.create = Some(c),
+                            Err(e) => np.problem = Some(e),
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(p) = &np.problem {
+            let hint = if runtime && !np.present {
+                "\nhint: the container runtime did not inject this device: check the pod's CDI device request, or set devices.cdi.runtime_applied: false to let the supervisor create it"
+            } else if np.present {
+                "\nhint: the spec does not describe this node: regenerate the CDI spec (e.g. nvidia-ctk cdi generate)"
+            } else {
+                ""
+            };
+            out.blockers.push(format!(
+                "cdi: device node {} ({}): {p}{hint}",
+                n.path,
+                owners.join(", ")
+            ));
+        } else if r || w {
+            let kind = match (&np.stat, &np.create) {
+                (Some(st), _) => st.kind,
+                (None, Some(c)) if c.dev_type == "b" => PathKind::BlockDevice,
+                (None, Some(c)) if c.dev_type == "p" => PathKind::Fifo,
+                _ => PathKind::CharDevice,
+            };
+            let mut rights = fs_rights(ctx.abi, Access::Device, kind, w);
+            if !r {
+                rights.retain(|x| *x != "read_file");
+            }
+            rules.push(FsRule {
+                path: paths::normalize(&n.path),
+                access: Access::Device,
+                origin: RuleOrigin::Device,
+                rights,
+                kind,
+                // A node the fallback creates exists by the time Landlock
+                // opens its rule paths (`cdi::apply` runs first); the node
+                // entry above says it is not there yet.
+                present: true,
+                skipped: None,
+            });
+            granted_nodes.push(n.path.clone());
+        }
+        out.cdi.nodes.push(np);
+    }
+    if ctx.ioctl_required && !ctx.ioctl_enforced {
+        // Name a node the device itself asked for (not a shared control
+        // node) when there is one.
+        let own: Vec<&str> = res
+            .found
+            .iter()
+            .filter_map(|f| reg.specs.get(f.spec)?.devices.get(f.device))
+            .flat_map(|d| d.edits.device_nodes.iter().map(|n| n.path.as_str()))
+            .collect();
+        let first = granted_nodes
+            .iter()
+            .find(|p| own.contains(&p.as_str()))
+            .or(granted_nodes.first());
+        if let Some(first) = first {
+            out.ioctl_blocker = Some(format!(
+                "landlock: the policy requires ioctl control on {first} (ABI 5) but the kernel provides {}\nhint: run on Linux >= {}, or set landlock.compatibility: best_effort",
+                host.landlock.describe(),
+                crate::plan::linux_for_abi(5)
+            ));
+        }
+    }
+
+    // ---- mounts ----
+    let rw_paths: Vec<String> = ctx
+        .policy
+        .filesystem_policy
+        .as_ref()
+        .map(|f| f.read_write.iter().map(|p| paths::normalize(p)).collect())
+        .unwrap_or_default();
+    for (m, owners) in &res.merged.mounts {
+        let path = paths::normalize(&m.container_path);
+        let kind = host.path_kind(&path);
+        let present = kind != PathKind::Missing;
+        let writable = m.is_rw() && rw_paths.iter().any(|w| paths::is_within(&path, w));
+        let mut mp = MountPlan {
+            path: path.clone(),
+            host_path: m.host_path.clone(),
+            devices: owners.clone(),
+            mount_type: m.mount_type().map(str::to_string),
+            options: m.options.clone(),
+            access: if writable { "read_write" } else { "read_only" }.to_string(),
+            present,
+            kind,
+            problem: None,
+        };
+        let mut hint = "";
+        if let Some(p) = path_problem(&m.container_path) {
+            mp.problem = Some(p);
+        } else if !runtime && !m.is_bind() {
+            mp.problem = Some(format!(
+                "{} mounts cannot be made by the supervisor (runtime_applied is false)",
+                m.mount_type().unwrap_or("non-bind")
+            ));
+            hint = "\nhint: let the container runtime inject this device (devices.cdi.runtime_applied: true)";
+        } else if !present {
+            mp.problem = Some(
+                host.path_error(&path)
+                    .unwrap_or("does not exist")
+                    .to_string(),
+            );
+            hint = if runtime {
+                "\nhint: the container runtime did not inject this device: check the pod's CDI device request"
+            } else {
+                "\nhint: the supervisor does not make bind mounts; mount it in the pod spec or let the container runtime inject the device (devices.cdi.runtime_applied: true)"
+            };
+        }
+        if let Some(p) = &mp.problem {
+            out.blockers.push(format!(
+                "cdi: mount {} ({}): {p}{hint}",
+                m.container_path,
+                owners.join(", ")
+            ));
+        } else {
+            let mut rights = fs_rights(ctx.abi, Access::ReadOnly, kind, false);
+            if kind == PathKind::Socket && ctx.abi >= 9 {
+                // Connecting to a pathname socket is controlled on its
+                // directory from ABI 9.
+                if let Some((parent, _)) = path.rsplit_once('/') {
+                    let parent = if parent.is_empty() { "/" } else { parent };
+                    if path_problem(parent).is_none() {
+                        rules.push(FsRule {
+                            path: parent.to_string(),
+                            access: Access::ReadOnly,
+                            origin: RuleOrigin::Device,
+                            rights: vec!["resolve_unix"],
+                            kind: PathKind::Directory,
+                            present: true,
+                            skipped: None,
+                        });
+                    }
+                }
+                rights.retain(|r| *r != "read_dir");
+            }
+            rules.push(FsRule {
+                path,
+                access: Access::ReadOnly,
+                origin: RuleOrigin::Device,
+                rights,
+                kind,
+                present,
+                skipped: None,
+            });
+        }
+        out.cdi.mounts.push(mp);
+    }
+
+    // ---- env, groups ----
+    out.env = res.merged.env.clone();
+    out.cdi.env = out
+        .env
+        .iter()
+        .map(|(n, v)| EnvEntry {
+            name: n.clone(),
+            value: v.clone(),
+        })
+        .collect();
+    out.gids = res.merged.gids.clone();
+    out.cdi.additional_gids = out.gids.clone();
+    if !ctx.sets_groups {
+        for g in &out.gids {
+            if !host.cdi.groups.contains(g) {
+                out.blockers.push(format!(
+                    "cdi: additional gid {g}: the supervisor started unprivileged and is not in this group, so it cannot give it to the workload\nhint: add {g} to the pod's securityContext.supplementalGroups"
+                ));
+            }
+        }
+    }
+
+    // ---- hooks ----
+    for (h, owners) in &res.merged.hooks {
+        let (action, emulate) = if runtime {
+            ("run by the container runtime".to_string(), None)
+        } else {
+            match hook_emulation(h) {
+                HookAction::Emulate(e) => (format!("emulate {}", emulation_name(&e)), Some(e)),
+                HookAction::Skip(why) => (format!("skip: {why}"), None),
+                HookAction::Warn(why) => {
+                    out.dropped
+                        .push(format!("cdi: hook {} not run: {why}", hook_line(h)));
+                    (format!("skip: {why}"), None)
+                }
+                HookAction::Invalid(why) => {
+                    out.blockers
+                        .push(format!("cdi: hook {}: {why}", hook_line(h)));
+                    (format!("invalid: {why}"), None)
+                }
+            }
+        };
+        out.cdi.hooks.push(HookPlan {
+            hook_name: h.hook_name.clone(),
+            path: h.path.clone(),
+            args: h.args.clone(),
+            env: h.env.clone(),
+            timeout: h.timeout,
+            devices: owners.clone(),
+            action,
+            emulate,
+        });
+    }
+
+    // ---- net devices, intelRdt ----
+    out.cdi.net_devices = res.merged.net_devices.clone();
+    out.cdi.intel_rdt = res.merged.intel_rdt.clone();
+    if !runtime {
+        if !out.cdi.net_devices.is_empty() {
+            out.blockers.push("cdi: netDevices cannot be applied by the supervisor (runtime_applied is false)\nhint: let the container runtime inject this device (devices.cdi.runtime_applied: true)".to_string());
+        }
+        if out.cdi.intel_rdt.is_some() {
+            out.blockers.push("cdi: intelRdt cannot be applied by the supervisor (runtime_applied is false)\nhint: let the container runtime inject this device (devices.cdi.runtime_applied: true)".to_string());
+        }
+    }
+
+    // ---- per device ----
+    for f in &res.found {
+        out.cdi
+            .granted
+            .push(device_entry(f, devices, reg, &out.cdi, host));
+    }
+
+    // ---- CUDA ----
+    let nvidia = res
+        .found
+        .iter()
+        .filter_map(|f| reg.specs.get(f.spec))
+        .any(|s| is_nvidia(&s.vendor));
+    if nvidia {
+        let mut cuda = CudaPlan::default();
+        for p in CUDA_PATHS {
+            let kind = host.path_kind(p);
+            if kind != PathKind::Directory {
+                cuda.skipped.push(format!(
+                    "{p}: {}",
+                    host.path_error(p).unwrap_or(if kind == PathKind::Missing {
+                        "does not exist"
+                    } else {
+                        "not a directory"
+                    })
+                ));
+                continue;
+            }
+            let rights = match p {
+                "/proc/self/task" => {
+                    cuda.pin_proc_task = true;
+                    fs_rights(ctx.abi, Access::ReadWrite, PathKind::File, true)
+                        .into_iter()
+                        .filter(|r| matches!(*r, "read_file" | "write_file" | "truncate"))
+                        .collect()
+                }
+                "/run/nvidia-persistenced" => {
+                    let mut r = fs_rights(ctx.abi, Access::ReadOnly, kind, false);
+                    if ctx.abi >= 9 {
+                        r.push("resolve_unix");
+                    }
+                    r
+                }
+                _ => fs_rights(ctx.abi, Access::ReadOnly, kind, false),
+            };
+            let access = if p == "/proc/self/task" {
+                Access::ReadWrite
+            } else {
+                Access::ReadOnly
+            };
+            rules.push(FsRule {
+                path: p.to_string(),
+                access,
+                origin: RuleOrigin::Device,
+                rights,
+                kind,
+                present: true,
+                skipped: None,
+            });
+            cuda.granted.push(p.to_string());
+        }
+        out.cdi.cuda = Some(cuda);
+    }
+    out.rules = rules;
+    out
+}
+
+fn device_entry(
+    f: &Found,
+    devices: &DevicesPlan,
+    reg: &super::scan::Registry,
+    cdi: &CdiPlan,
+    host: &HostFacts,
+) -> GrantedDevice {
+    let view = resolve::device_view(reg, f);
+    let node_present = |p: &str| {
+        cdi.nodes
+            .iter()
+            .find(|n| n.path == p)
+            .is_some_and(|n| n.present)
+    };
+    GrantedDevice {
+        name: f.name.clone(),
+        source: devices
+            .requested
+            .iter()
+            .find(|r| r.name == f.name)
+            .map(|r| r.source.clone())
+            .unwrap_or_default(),
+        spec: reg
+            .specs
+            .get(f.spec)
+            .map(|s| s.path.clone())
+            .unwrap_or_default(),
+        nodes: view
+            .nodes
+            .iter()
+            .map(|(n, _)| {
+                let (r, w) = rw(n.permissions());
+                PathAccess {
+                    path: n.path.clone(),
+                    access: access_word(r, w).to_string(),
+                    present: node_present(&n.path),
+                }
+            })
+            .collect(),
+        mounts: view
+            .mounts
+            .iter()
+            .map(|(m, _)| {
+                let path = paths::normalize(&m.container_path);
+                let access = cdi
+                    .mounts
+                    .iter()
+                    .find(|x| x.path == path)
+                    .map_or("read_only", |x| x.access.as_str())
+                    .to_string();
+                PathAccess {
+                    present: host.path_kind(&path) != PathKind::Missing,
+                    path,
+                    access,
+                }
+            })
+            .collect(),
+        env: view.env.iter().map(|(n, v)| format!("{n}={v}")).collect(),
+        additional_gids: view.gids.clone(),
+        hooks: view.hooks.iter().map(|(h, _)| hook_line(h)).collect(),
+    }
+}
+
+/// `cdi: device "x" not found (available: ...)`, then the load errors that
+/// may explain it, then a hint.
+fn missing_message(
+    missing: &[String],
+    devices: &DevicesPlan,
+    reg: &super::scan::Registry,
+) -> String {
+    let quoted: Vec<String> = missing.iter().map(|m| format!("{m:?}")).collect();
+    let what = if missing.len() == 1 {
+        format!("device {}", quoted.join(", "))
+    } else {
+        format!("devices {}", quoted.join(", "))
+    };
+    let names = reg.names();
+    let avail = if names.is_empty() {
+        format!("no CDI devices found in {}", devices.spec_dirs.join(", "))
+    } else {
+        format!("available: {}", names.join(", "))
+    };
+    let mut msg = format!("cdi: {what} not found ({avail})");
+    let kinds: Vec<&str> = missing
+        .iter()
+        .filter_map(|m| m.split_once('=').map(|(k, _)| k))
+        .collect();
+    for e in &reg.errors {
+        let relevant = match &e.kind {
+            None => true,
+            Some(k) => kinds.contains(&k.as_str()),
+        };
+        if relevant {
+            msg.push_str(&format!("\nspec skipped: {e}"));
+        }
+    }
+    msg.push_str("\nhint: run `openshell-sandbox devices` on the node to list the device names and spec errors");
+    msg
+}
+
+enum HookAction {
+    Emulate(Emulation),
+    /// Not needed here; no warning.
+    Skip(String),
+    /// Not run; the plan lists it as dropped.
+    Warn(String),
+    /// The real hook would fail: a blocker.
+    Invalid(String),
+}
+
+fn emulation_name(e: &Emulation) -> &'static str {
+    match e {
+        Emulation::CreateSymlinks { .. } => "create-symlinks",
+        Emulation::Chmod { .. } => "chmod",
+        Emulation::UpdateLdcache { .. } => "update-ldcache",
+    }
+}
+
+fn base(p: &str) -> &str {
+    p.rsplit('/').next().unwrap_or(p)
+}
+
+/// The NVIDIA hook subcommand and its arguments: `nvidia-cdi-hook SUB ...`
+/// or `nvidia-ctk hook SUB ...`.
+fn nvidia_hook(h: &Hook) -> Option<(&str, &[String])> {
+    let argv0 = h.args.first().map_or(h.path.as_str(), String::as_str);
+    let is = |name: &str| base(&h.path) == name || base(argv0) == name;
+    if is("nvidia-cdi-hook") {
+        let (sub, rest) = h.args.get(1..)?.split_first()?;
+        return Some((sub.as_str(), rest));
+    }
+    if is("nvidia-ctk") && h.args.get(1).map(String::as_str) == Some("hook") {
+        let (sub, rest) = h.args.get(2..)?.split_first()?;
+        return Some((sub.as_str(), rest));
+    }
+    None
+}
+
+/// Values of `--name V` / `--name=V` (also with one dash), in order.
+fn flag_values(args: &[String], name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let bare = a.trim_start_matches('-');
+        if bare.len() == a.len() {
+            continue;
+        }
+        if bare == name {
+            if let Some(v) = it.next() {
+                out.push(v.clone());
+            }
+        } else if let Some(v) = bare.strip_prefix(name).and_then(|r| r.strip_prefix('=')) {
+            out.push(v.to_string());
+        }
+    }
+    out
+}
+
+fn hook_emulation(h: &Hook) -> HookAction {
+    let Some((sub, rest)) = nvidia_hook(h) else {
+        return HookAction::Warn(format!(
+            "the supervisor runs no hooks but the NVIDIA ones it emulates ({})",
+            h.hook_name
+        ));
+    };
+    match sub {
+        "create-symlinks" => {
+            let mut links = Vec::new();
+            for l in flag_values(rest, "link") {
+                let parts: Vec<&str> = l.split("::").collect();
+                match parts.as_slice() {
+                    [t, k] if !t.is_empty() && !k.is_empty() => {
+                        let link = Link {
+                            target: (*t).to_string(),
+                            link: (*k).to_string(),
+                        };
+                        if !links.contains(&link) {
+                            links.push(link);
+                        }
+                    }
+                    _ => {
+                        return HookAction::Invalid(format!(
+                            "invalid symlink specification {l:?} (want TARGET::LINK)"
+                        ));
+                    }
+                }
+            }
+            for l in &links {
+                if !l.link.starts_with('/') || paths::has_parent_component(&l.link) {
+                    return HookAction::Invalid(format!(
+                        "link {:?} is not an absolute path without '..'",
+                        l.link
+                    ));
+                }
+            }
+            HookAction::Emulate(Emulation::CreateSymlinks { links })
+        }
+        "chmod" => {
+            let modes = flag_values(rest, "mode");
+            let Some(m) = modes.last() else {
+                return HookAction::Invalid("chmod without --mode".into());
+            };
+            let Ok(mode) = u32::from_str_radix(m, 8) else {
+                return HookAction::Invalid(format!("invalid mode {m:?} (octal)"));
+            };
+            if mode > 0o7777 {
+                return HookAction::Invalid(format!("invalid mode {m:?} (octal)"));
+            }
+            let paths_ = flag_values(rest, "path");
+            for p in &paths_ {
+                if !p.starts_with('/') || paths::has_parent_component(p) {
+                    return HookAction::Invalid(format!(
+                        "path {p:?} is not an absolute path without '..'"
+                    ));
+                }
+            }
+            HookAction::Emulate(Emulation::Chmod {
+                mode,
+                paths: paths_,
+            })
+        }
+        "update-ldcache" => {
+            let folders = flag_values(rest, "folder");
+            for f in &folders {
+                if !f.starts_with('/') || f.contains('\n') {
+                    return HookAction::Invalid(format!("folder {f:?} is not an absolute path"));
+                }
+            }
+            HookAction::Emulate(Emulation::UpdateLdcache { folders })
+        }
+        "disable-device-node-modification" => HookAction::Skip(
+            "not needed: Landlock and the dropped CAP_MKNOD already stop device node creation"
+                .into(),
+        ),
+        "noop" => HookAction::Skip("no-op".into()),
+        "enable-cuda-compat" => HookAction::Warn(
+            "CUDA forward-compatibility libraries are not selected by the supervisor".into(),
+        ),
+        "update-application-profile" => {
+            HookAction::Warn("the EGL application profile is not written by the supervisor".into())
+        }
+        other => HookAction::Warn(format!("unknown NVIDIA hook {other:?}")),
+    }
+}

@@ -1,0 +1,647 @@
+//! CDI on the real kernel (root): fake GPU nodes and what the workload can
+//! open.
+//!
+//! Each test runs in a private mount namespace (`unshare --mount`) with a
+//! tmpfs on /dev holding fake GPU nodes: character devices with
+//! /dev/null's (1:3) or /dev/zero's (1:5) numbers, named /dev/nvidia0,
+//! /dev/nvidia1, /dev/nvidiactl and /dev/nvidia-uvm. A CDI spec in a
+//! scratch directory describes them. The host's /dev is never touched.
+//!
+//! Tests that need the whole apply phase (Landlock, identity, fds) skip
+//! with a reason while this build lacks it; the plan-time refusals and the
+//! kernel behaviour the CUDA grant relies on run regardless.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use common::{BIN, Run};
+
+const SETUP: &str = r#"set -e
+mount -t tmpfs -o mode=0755 fakedev /dev
+mknod -m 666 /dev/null c 1 3
+mknod -m 666 /dev/zero c 1 5
+mknod -m 666 /dev/urandom c 1 9
+mknod -m 666 /dev/nvidia0 c 1 3
+mknod -m 666 /dev/nvidia1 c 1 5
+mknod -m 666 /dev/nvidiactl c 1 3
+mknod -m 666 /dev/nvidia-uvm c 1 5
+exec "$@"
+"#;
+
+const SPEC: &str = r#"cdiVersion: 0.7.0
+kind: nvidia.com/gpu
+devices:
+- name: "0"
+  containerEdits:
+    deviceNodes: [{path: /dev/nvidia0, type: c, major: 1, minor: 3}]
+- name: "1"
+  containerEdits:
+    deviceNodes: [{path: /dev/nvidia1, type: c, major: 1, minor: 5}]
+- name: "7"
+  containerEdits:
+    deviceNodes: [{path: /dev/nvidia7, type: c, major: 195, minor: 7}]
+- name: fake
+  containerEdits:
+    deviceNodes: [{path: /dev/nvidia0, type: c, major: 195, minor: 0}]
+- name: all
+  containerEdits:
+    deviceNodes:
+    - {path: /dev/nvidia0, type: c, major: 1, minor: 3}
+    - {path: /dev/nvidia1, type: c, major: 1, minor: 5}
+containerEdits:
+  env: [NVIDIA_VISIBLE_DEVICES=void, CDI_TEST_VAR=from-spec]
+  deviceNodes:
+  - {path: /dev/nvidiactl, type: c, major: 1, minor: 3}
+  - {path: /dev/nvidia-uvm, type: c, major: 1, minor: 5}
+  additionalGids: [4242]
+"#;
+
+/// A spec directory for the fake GPUs.
+fn spec_dir(test: &str, spec: &str) -> PathBuf {
+    let d = common::scratch(test).join("cdi");
+    std::fs::create_dir_all(&d).unwrap();
+    std::fs::write(d.join("fake-gpu.yaml"), spec).unwrap();
+    d
+}
+
+/// Run `argv` in a private mount namespace with the fake /dev.
+fn in_fake_gpu_ns(argv: &[String], env: &[(&str, &str)]) -> Run {
+    let mut c = Command::new("unshare");
+    c.args([
+        "--mount",
+        "--propagation",
+        "private",
+        "--",
+        "sh",
+        "-c",
+        SETUP,
+        "sh",
+    ])
+    .args(argv)
+    .env_remove("NVIDIA_VISIBLE_DEVICES")
+    .stdin(Stdio::null());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    Run::from(c.output().expect("spawn unshare"))
+}
+
+fn policy(test: &str, extra: &str) -> PathBuf {
+    let d = common::scratch(&format!("{test}-policy"));
+    let text = common::base_policy(
+        &[],
+        &[],
+        &format!("process: {{run_as_user: 1500, run_as_group: 1500}}\n{extra}"),
+    );
+    common::write_policy(&d, &text)
+}
+
+/// The sandbox with `args`, then the probe with `probe_args`, in the
+/// fake-GPU namespace.
+fn sandboxed(policy: &Path, args: &[&str], probe_args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut argv: Vec<String> = vec![
+        BIN.into(),
+        "--policy".into(),
+        policy.display().to_string(),
+        "--log-level".into(),
+        "error".into(),
+    ];
+    argv.extend(args.iter().map(|s| s.to_string()));
+    argv.push("--".into());
+    argv.push(common::probe().display().to_string());
+    argv.extend(probe_args.iter().map(|s| s.to_string()));
+    in_fake_gpu_ns(&argv, env)
+}
+
+/// The control: the probe as uid 1500 without the sandbox, same namespace.
+fn control(probe_args: &[&str]) -> Run {
+    let mut argv: Vec<String> = [
+        "setpriv",
+        "--reuid=1500",
+        "--regid=1500",
+        "--clear-groups",
+        "--",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    argv.push(common::probe().display().to_string());
+    argv.extend(probe_args.iter().map(|s| s.to_string()));
+    in_fake_gpu_ns(&argv, &[])
+}
+
+fn ok(r: &Run) {
+    assert!(
+        r.code == 0 && r.stdout.starts_with("ok"),
+        "expected ok\n{}",
+        r.explain()
+    );
+}
+
+fn errno(r: &Run, name: &str) {
+    assert!(
+        r.code == 1 && r.stdout.starts_with(&format!("errno={name}(")),
+        "expected {name}\n{}",
+        r.explain()
+    );
+}
+
+/// Whether this build can apply a plan at all (Landlock, identity and the
+/// fd/session steps land from other work); tests that launch a workload
+/// skip with the reason otherwise.
+fn need_apply(test: &str) -> bool {
+    static AVAILABLE: OnceLock<Result<(), String>> = OnceLock::new();
+    let r = AVAILABLE.get_or_init(|| {
+        let p = policy("cdi-apply-check", "");
+        let r = common::sandbox(&p, &[], &[common::probe().to_str().unwrap(), "true"]);
+        if r.code == 0 {
+            Ok(())
+        } else {
+            Err(r.stderr.lines().last().unwrap_or("").to_string())
+        }
+    });
+    match r {
+        Ok(()) => false,
+        Err(why) => common::skip(test, &format!("this build cannot apply a plan yet: {why}")),
+    }
+}
+
+fn need(test: &str) -> bool {
+    common::need_root(test) || need_apply(test)
+}
+
+#[test]
+fn sandbox_blocks_gpu_node_not_requested() {
+    let t = "sandbox_blocks_gpu_node_not_requested";
+    if need(t) || common::need_abi(t, 5) {
+        return;
+    }
+    let dir = spec_dir(t, SPEC);
+    let p = policy(t, "");
+    let args = [
+        "--device",
+        "nvidia.com/gpu=0",
+        "--cdi-dir",
+        dir.to_str().unwrap(),
+    ];
+    ok(&sandboxed(&p, &args, &["openrw", "/dev/nvidia0"], &[]));
+    ok(&sandboxed(&p, &args, &["openrw", "/dev/nvidiactl"], &[]));
+    ok(&sandboxed(&p, &args, &["openrw", "/dev/nvidia-uvm"], &[]));
+    // The driver answers the ioctl (ENOTTY from /dev/null's driver), not
+    // Landlock (EACCES): the same as without the sandbox.
+    errno(
+        &sandboxed(&p, &args, &["ioctl", "/dev/nvidia0"], &[]),
+        "ENOTTY",
+    );
+    errno(&control(&["ioctl", "/dev/nvidia0"]), "ENOTTY");
+    // GPU 1 is present and world-writable, but not requested.
+    errno(
+        &sandboxed(&p, &args, &["openrw", "/dev/nvidia1"], &[]),
+        "EACCES",
+    );
+    ok(&control(&["openrw", "/dev/nvidia1"]));
+}
+
+#[test]
+fn sandbox_all_opens_both_gpus() {
+    let t = "sandbox_all_opens_both_gpus";
+    if need(t) {
+        return;
+    }
+    let dir = spec_dir(t, SPEC);
+    let p = policy(t, "");
+    let args = [
+        "--device",
+        "nvidia.com/gpu=all",
+        "--cdi-dir",
+        dir.to_str().unwrap(),
+    ];
+    ok(&sandboxed(&p, &args, &["openrw", "/dev/nvidia0"], &[]));
+    ok(&sandboxed(&p, &args, &["openrw", "/dev/nvidia1"], &[]));
+}
+
+#[test]
+fn nvidia_visible_devices_selects_only_gpu1() {
+    let t = "nvidia_visible_devices_selects_only_gpu1";
+    if need(t) {
+        return;
+    }
+    let dir = spec_dir(t, SPEC);
+    let p = policy(t, "");
+    let args = ["--cdi-dir", dir.to_str().unwrap()];
+    let env = [("NVIDIA_VISIBLE_DEVICES", "1")];
+    ok(&sandboxed(&p, &args, &["openrw", "/dev/nvidia1"], &env));
+    errno(
+        &sandboxed(&p, &args, &["openrw", "/dev/nvidia0"], &env),
+        "EACCES",
+    );
+    ok(&control(&["openrw", "/dev/nvidia0"]));
+}
+
+#[test]
+fn policy_device_list_is_honoured() {
+    let t = "policy_device_list_is_honoured";
+    if need(t) {
+        return;
+    }
+    let dir = spec_dir(t, SPEC);
+    let p = policy(
+        t,
+        &format!(
+            "devices:\n  cdi:\n    spec_dirs: [{}]\n    devices: [nvidia.com/gpu=1]\n",
+            dir.display()
+        ),
+    );
+    ok(&sandboxed(&p, &[], &["openrw", "/dev/nvidia1"], &[]));
+    errno(
+        &sandboxed(&p, &[], &["openrw", "/dev/nvidia0"], &[]),
+        "EACCES",
+    );
+}
+
+#[test]
+fn cdi_env_and_additional_gid_reach_the_workload() {
+    let t = "cdi_env_and_additional_gid_reach_the_workload";
+    if need(t) {
+        return;
+    }
+    let dir = spec_dir(t, SPEC);
+    let p = policy(t, "");
+    let args = [
+        "--device",
+        "nvidia.com/gpu=0",
+        "--cdi-dir",
+        dir.to_str().unwrap(),
+    ];
+    let r = sandboxed(&p, &args, &["env"], &[]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    assert!(
+        r.stdout.lines().any(|l| l == "CDI_TEST_VAR=from-spec"),
+        "{}",
+        r.explain()
+    );
+    assert!(
+        r.stdout.lines().any(|l| l == "NVIDIA_VISIBLE_DEVICES=void"),
+        "{}",
+        r.explain()
+    );
+    let r = sandboxed(&p, &args, &["status"], &[]);
+    let groups = r
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("Groups:"))
+        .unwrap_or("");
+    assert!(
+        groups.split_whitespace().any(|g| g == "4242"),
+        "{}",
+        r.explain()
+    );
+}
+
+#[test]
+fn cuda_thread_names_writable_only_with_an_nvidia_grant() {
+    let t = "cuda_thread_names_writable_only_with_an_nvidia_grant";
+    if need(t) {
+        return;
+    }
+    let dir = spec_dir(t, SPEC);
+    let p = policy(t, "");
+    let args = [
+        "--device",
+        "nvidia.com/gpu=0",
+        "--cdi-dir",
+        dir.to_str().unwrap(),
+    ];
+    let r = sandboxed(&p, &args, &["comm"], &[]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    assert_eq!(
+        r.stdout
+            .lines()
+            .filter(|l| l.starts_with("ok: /proc/self/task/"))
+            .count(),
+        2
+    );
+    // Without a GPU, /proc stays read-only.
+    errno(&sandboxed(&p, &[], &["comm"], &[]), "EACCES");
+    ok(&control(&["comm"]));
+}
+
+#[test]
+fn cuda_thread_name_grant_survives_dentry_eviction() {
+    let t = "cuda_thread_name_grant_survives_dentry_eviction";
+    if need(t) {
+        return;
+    }
+    // The workload waits, the dentry cache is dropped, then it names its
+    // threads: the pinned /proc/self/task keeps the rule's inode.
+    let dir = spec_dir(t, SPEC);
+    let p = policy(t, "");
+    let script = format!(
+        "echo ready; read x; exec {} comm",
+        common::probe().display()
+    );
+    let mut child = Command::new("unshare")
+        .args([
+            "--mount",
+            "--propagation",
+            "private",
+            "--",
+            "sh",
+            "-c",
+            SETUP,
+            "sh",
+        ])
+        .arg(BIN)
+        .args(["--policy", p.to_str().unwrap(), "--log-level", "error"])
+        .args([
+            "--device",
+            "nvidia.com/gpu=0",
+            "--cdi-dir",
+            dir.to_str().unwrap(),
+        ])
+        .args(["--", "/bin/sh", "-c", &script])
+        .env_remove("NVIDIA_VISIBLE_DEVICES")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    std::fs::write("/proc/sys/vm/drop_caches", "2\n").unwrap();
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    let mut r = Run::from(child.wait_with_output().unwrap());
+    r.stdout = format!("{first}{rest}");
+    assert_eq!(first, "ready\n", "{}", r.explain());
+    assert_eq!(r.code, 0, "{}", r.explain());
+    assert_eq!(
+        r.stdout
+            .lines()
+            .filter(|l| l.starts_with("ok: /proc/self/task/"))
+            .count(),
+        2,
+        "{}",
+        r.explain()
+    );
+}
+
+#[test]
+fn fallback_creates_the_missing_node() {
+    let t = "fallback_creates_the_missing_node";
+    if need(t) {
+        return;
+    }
+    let spec = "cdiVersion: 0.5.0\nkind: nvidia.com/gpu\ndevices:\n- name: \"5\"\n  containerEdits:\n    deviceNodes: [{path: /dev/nvidia5, type: c, major: 1, minor: 3, fileMode: 438}]\n";
+    let dir = spec_dir(t, spec);
+    let p = policy(t, "devices: {cdi: {runtime_applied: false}}\n");
+    let args = [
+        "--device",
+        "nvidia.com/gpu=5",
+        "--cdi-dir",
+        dir.to_str().unwrap(),
+    ];
+    ok(&sandboxed(&p, &args, &["openrw", "/dev/nvidia5"], &[]));
+}
+
+// ------------------------------------------------ refused before apply
+
+#[test]
+fn missing_device_node_is_a_setup_failure() {
+    let t = "missing_device_node_is_a_setup_failure";
+    if common::need_root(t) {
+        return;
+    }
+    let dir = spec_dir(t, SPEC);
+    let p = policy(t, "");
+    let args = [
+        "--device",
+        "nvidia.com/gpu=7",
+        "--cdi-dir",
+        dir.to_str().unwrap(),
+    ];
+    let r = sandboxed(&p, &args, &["true"], &[]);
+    assert_eq!(r.code, 125, "{}", r.explain());
+    assert_eq!(
+        r.stderr,
+        "openshell-sandbox: cdi: device node /dev/nvidia7 (nvidia.com/gpu=7): does not exist\nhint: the container runtime did not inject this device: check the pod's CDI device request, or set devices.cdi.runtime_applied: false to let the supervisor create it\n"
+    );
+}
+
+#[test]
+fn sandbox_refuses_a_node_with_other_numbers_than_the_spec() {
+    let t = "sandbox_refuses_a_node_with_other_numbers_than_the_spec";
+    if common::need_root(t) {
+        return;
+    }
+    // /dev/nvidia0 is /dev/null's 1:3 here, the spec says 195:0: a node
+    // swapped for another device must not be granted.
+    let dir = spec_dir(t, SPEC);
+    let p = policy(t, "");
+    let args = [
+        "--device",
+        "nvidia.com/gpu=fake",
+        "--cdi-dir",
+        dir.to_str().unwrap(),
+    ];
+    let r = sandboxed(&p, &args, &["true"], &[]);
+    assert_eq!(r.code, 125, "{}", r.explain());
+    assert_eq!(
+        r.stderr,
+        "openshell-sandbox: cdi: device node /dev/nvidia0 (nvidia.com/gpu=fake): is c 1:3, the spec says c 195:0\nhint: the spec does not describe this node: regenerate the CDI spec (e.g. nvidia-ctk cdi generate)\n"
+    );
+}
+
+#[test]
+fn plan_in_the_fake_gpu_namespace_grants_only_gpu0() {
+    let t = "plan_in_the_fake_gpu_namespace_grants_only_gpu0";
+    if common::need_root(t) {
+        return;
+    }
+    let dir = spec_dir(t, SPEC);
+    let p = policy(t, "");
+    let argv: Vec<String> = [
+        BIN,
+        "plan",
+        "--policy",
+        p.to_str().unwrap(),
+        "--device",
+        "nvidia.com/gpu=0",
+        "--cdi-dir",
+        dir.to_str().unwrap(),
+        "--format",
+        "json",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let r = in_fake_gpu_ns(&argv, &[]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let blockers: Vec<&str> = v["blockers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b.as_str())
+        .filter(|b| b.starts_with("cdi"))
+        .collect();
+    assert!(blockers.is_empty(), "{blockers:?}");
+    let rules: Vec<(&str, &str)> = v["filesystem"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["origin"] == "device")
+        .map(|r| (r["path"].as_str().unwrap(), r["kind"].as_str().unwrap()))
+        .collect();
+    for n in ["/dev/nvidia0", "/dev/nvidiactl", "/dev/nvidia-uvm"] {
+        assert!(rules.contains(&(n, "char_device")), "{n}: {rules:?}");
+    }
+    assert!(
+        !rules.iter().any(|(p, _)| *p == "/dev/nvidia1"),
+        "{rules:?}"
+    );
+    assert!(
+        rules.contains(&("/proc/self/task", "directory")),
+        "{rules:?}"
+    );
+    assert_eq!(v["devices"]["nodes"][0]["found"], "c 1:3");
+}
+
+// --------------------------------------- the kernel behaviour CUDA needs
+
+/// A tiny program that restricts itself with Landlock (write access only
+/// beneath /proc/self/task), optionally keeps that directory open, says
+/// `ready`, waits for a line on stdin, then names its threads through
+/// /proc/self/task/TID/comm.
+const COMM_HELPER: &str = r#"
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <linux/landlock.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <errno.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static void name(const char *who) {
+	char p[64];
+	snprintf(p, sizeof p, "/proc/self/task/%d/comm", (int)gettid());
+	int fd = open(p, O_WRONLY);
+	if (fd < 0 || write(fd, "x", 1) != 1) printf("%s: %s\n", who, strerror(errno));
+	else printf("%s: ok\n", who);
+	if (fd >= 0) close(fd);
+}
+static void *thread(void *a) { (void)a; name("thread"); return 0; }
+
+int main(int argc, char **argv) {
+	int pin = argc > 1 && !strcmp(argv[1], "pin");
+	struct landlock_ruleset_attr ra = { .handled_access_fs = LANDLOCK_ACCESS_FS_WRITE_FILE };
+	int rs = syscall(SYS_landlock_create_ruleset, &ra, sizeof ra, 0);
+	int fd = open("/proc/self/task", O_PATH | O_CLOEXEC);
+	struct landlock_path_beneath_attr pb = { .allowed_access = LANDLOCK_ACCESS_FS_WRITE_FILE, .parent_fd = fd };
+	if (rs < 0 || fd < 0 || syscall(SYS_landlock_add_rule, rs, LANDLOCK_RULE_PATH_BENEATH, &pb, 0)
+	    || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+	    || syscall(SYS_landlock_restrict_self, rs, 0)) {
+		printf("setup: %s\n", strerror(errno));
+		return 2;
+	}
+	if (!pin) close(fd);
+	printf("ready\n");
+	fflush(stdout);
+	char line[8];
+	if (!fgets(line, sizeof line, stdin)) return 2;
+	name("main");
+	pthread_t t;
+	pthread_create(&t, 0, thread, 0);
+	pthread_join(t, 0);
+	int other = open("/proc/self/comm", O_WRONLY);
+	printf("outside: %s\n", other < 0 ? strerror(errno) : "ok");
+	return 0;
+}
+"#;
+
+fn comm_helper() -> PathBuf {
+    static P: OnceLock<PathBuf> = OnceLock::new();
+    P.get_or_init(|| {
+        let dir = common::scratch("cdi-comm-helper");
+        let src = dir.join("comm.c");
+        std::fs::write(&src, COMM_HELPER).unwrap();
+        let out = dir.join("comm");
+        let st = Command::new("gcc")
+            .args(["-static", "-O2", "-pthread", "-o"])
+            .arg(&out)
+            .arg(&src)
+            .status()
+            .expect("gcc");
+        assert!(st.success(), "building the comm helper failed");
+        out
+    })
+    .clone()
+}
+
+/// Run the helper; with `drop`, evict the dentry cache while it waits.
+fn comm_run(pin: bool, drop: bool) -> String {
+    let mut c = Command::new(comm_helper());
+    if pin {
+        c.arg("pin");
+    }
+    let mut child = c
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    assert_eq!(first, "ready\n");
+    if drop {
+        // Reclaim unused dentries and inodes (not the page cache).
+        std::fs::write("/proc/sys/vm/drop_caches", "2\n").unwrap();
+    }
+    child.stdin.take().unwrap().write_all(b"go\n").unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut out, &mut rest).unwrap();
+    assert!(child.wait().unwrap().success(), "{rest}");
+    rest
+}
+
+#[test]
+fn landlock_rule_on_proc_self_task_covers_only_own_thread_names() {
+    let t = "landlock_rule_on_proc_self_task_covers_only_own_thread_names";
+    if common::need_root(t) || common::need_abi(t, 1) {
+        return;
+    }
+    // Pinned, so that a cache drop by a test running alongside cannot
+    // evict the dentry (see the next test).
+    assert_eq!(
+        comm_run(true, false),
+        "main: ok\nthread: ok\noutside: Permission denied\n"
+    );
+}
+
+#[test]
+fn proc_task_rule_is_lost_when_its_dentry_is_evicted_unless_pinned() {
+    let t = "proc_task_rule_is_lost_when_its_dentry_is_evicted_unless_pinned";
+    if common::need_root(t) || common::need_abi(t, 1) {
+        return;
+    }
+    // procfs makes a new inode for /proc/PID/task after eviction; the rule
+    // named the old one. This is why apply keeps the directory open.
+    assert_eq!(
+        comm_run(false, true),
+        "main: Permission denied\nthread: Permission denied\noutside: Permission denied\n"
+    );
+    assert_eq!(
+        comm_run(true, true),
+        "main: ok\nthread: ok\noutside: Permission denied\n"
+    );
+}

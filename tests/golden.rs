@@ -1,0 +1,168 @@
+//! Golden plans: the whole plan for a policy on a described host, compared
+//! with a reviewed file in tests/golden/. The plan is pure, so these need
+//! no privileges. Regenerate deliberately with `UPDATE_GOLDEN=1 cargo test
+//! --test golden` and review the diff.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use openshell_sandbox::capabilities::CapState;
+use openshell_sandbox::plan::{self, RunOptions};
+use openshell_sandbox::policy::{self, Origin, Source};
+use openshell_sandbox::probe::{HostFacts, LandlockSupport, PathKind};
+
+const PASSWD: &str =
+    "root:x:0:0:root:/root:/bin/sh\nsandbox:x:1000:1000:sandbox:/sandbox:/bin/sh\n";
+const GROUP: &str = "root:x:0:\nvideo:x:44:\nsandbox:x:1000:\n";
+
+/// The container runtimes' default capability set (containerd, Docker):
+/// CHOWN, DAC_OVERRIDE, FOWNER, FSETID, KILL, SETGID, SETUID, SETPCAP,
+/// NET_BIND_SERVICE, NET_RAW, SYS_CHROOT, MKNOD, AUDIT_WRITE, SETFCAP.
+const RUNTIME_CAPS: u64 = 0xa804_25fb;
+
+fn host(landlock: LandlockSupport, uid: u32) -> HostFacts {
+    let mut paths = BTreeMap::new();
+    for d in [
+        "/usr", "/bin", "/sbin", "/lib", "/etc", "/proc", "/tmp", "/sandbox", "/dev/shm",
+    ] {
+        paths.insert(d.to_string(), Ok(PathKind::Directory));
+    }
+    for c in ["/dev/null", "/dev/zero", "/dev/urandom"] {
+        paths.insert(c.to_string(), Ok(PathKind::CharDevice));
+    }
+    HostFacts {
+        landlock,
+        pid: 4242,
+        uid,
+        gid: uid,
+        passwd: Some(PASSWD.into()),
+        group: Some(GROUP.into()),
+        paths,
+        env: vec![
+            ("PATH".into(), "/usr/bin:/bin".into()),
+            ("HOME".into(), "/root".into()),
+            ("LANG".into(), "C.UTF-8".into()),
+            ("LC_ALL".into(), "C".into()),
+            ("SECRET_TOKEN".into(), "hunter2".into()),
+            ("LD_PRELOAD".into(), "/evil.so".into()),
+        ],
+        memfd_noexec: Some(0),
+        // Root holds the runtime's set; a non-root start only has it in
+        // its bounding set.
+        caps: CapState {
+            effective: if uid == 0 { RUNTIME_CAPS } else { 0 },
+            permitted: if uid == 0 { RUNTIME_CAPS } else { 0 },
+            inheritable: 0,
+            bounding: RUNTIME_CAPS,
+        },
+        ..HostFacts::default()
+    }
+}
+
+fn golden(name: &str, file: &str, h: &HostFacts, opts: RunOptions) {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(repo.join(file)).unwrap();
+    let policy = policy::parse_str(file, &text).unwrap();
+    let source = Source {
+        origin: Origin::Flag,
+        path: Some(PathBuf::from(file)),
+    };
+    let p = plan::build(&policy, &source, &opts, h);
+    let got = serde_json::to_value(&p).unwrap();
+    let path = repo.join("tests/golden").join(format!("{name}.json"));
+    if std::env::var("UPDATE_GOLDEN").is_ok_and(|v| v == "1") {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, serde_json::to_string_pretty(&got).unwrap() + "\n").unwrap();
+        return;
+    }
+    let want: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&path)
+            .unwrap_or_else(|_| panic!("missing {}; run with UPDATE_GOLDEN=1", path.display())),
+    )
+    .unwrap();
+    if got != want {
+        panic!(
+            "plan differs from {}:\n--- got\n{}\n",
+            path.display(),
+            serde_json::to_string_pretty(&got).unwrap()
+        );
+    }
+}
+
+fn opts(cmd: &[&str]) -> RunOptions {
+    RunOptions {
+        command: cmd.iter().map(|s| s.to_string()).collect(),
+        ..RunOptions::default()
+    }
+}
+
+#[test]
+fn default_policy_as_root_on_abi7() {
+    golden(
+        "default_root_abi7",
+        "policy/default.yaml",
+        &host(LandlockSupport::Available { abi: 7 }, 0),
+        opts(&["/bin/true"]),
+    );
+}
+
+#[test]
+fn agent_network_on_abi3_drops_tcp_rules() {
+    golden(
+        "agent_network_abi3",
+        "policy/examples/agent-network.yaml",
+        &host(LandlockSupport::Available { abi: 3 }, 0),
+        RunOptions {
+            workdir: Some("/sandbox".into()),
+            ..opts(&["agent"])
+        },
+    );
+}
+
+#[test]
+fn strict_policy_on_abi3_is_blocked() {
+    golden(
+        "strict_abi3",
+        "policy/examples/strict.yaml",
+        &host(LandlockSupport::Available { abi: 3 }, 0),
+        opts(&["/usr/bin/app"]),
+    );
+}
+
+#[test]
+fn minimal_policy_without_landlock_best_effort() {
+    golden(
+        "minimal_no_landlock",
+        "policy/examples/minimal.yaml",
+        &host(LandlockSupport::NotImplemented, 0),
+        opts(&["sh"]),
+    );
+}
+
+#[test]
+fn gpu_policy_with_flag_and_env_requests_as_pid1() {
+    let mut h = host(LandlockSupport::Available { abi: 7 }, 0);
+    h.pid = 1;
+    h.env
+        .push(("NVIDIA_VISIBLE_DEVICES".into(), "1,GPU-abc".into()));
+    golden(
+        "gpu_pid1",
+        "policy/examples/gpu.yaml",
+        &h,
+        RunOptions {
+            devices: vec!["nvidia.com/gpu=0".into(), "nvidia.com/gpu=1".into()],
+            ..opts(&["python3", "train.py"])
+        },
+    );
+}
+
+#[test]
+fn unprivileged_start_asking_for_another_user_is_blocked() {
+    golden(
+        "nonroot_mismatch",
+        "policy/examples/strict.yaml",
+        &host(LandlockSupport::Available { abi: 7 }, 1500),
+        opts(&["/usr/bin/app"]),
+    );
+}

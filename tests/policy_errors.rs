@@ -1,0 +1,482 @@
+//! Invalid policies: every rule and every error, with its exact
+//! FILE:LINE:COL, YAML path, message and hint. Generated from reviewed
+//! output and pinned; a changed message must be a deliberate change.
+#![allow(clippy::unwrap_used)]
+
+use openshell_sandbox::policy::parse_str;
+
+/// All diagnostics for `yaml`, rendered as the binary prints them.
+fn errors(yaml: &str) -> String {
+    match parse_str("p.yaml", yaml) {
+        Ok(_) => "ok".to_string(),
+        Err(d) => d
+            .iter()
+            .map(|d| d.to_string())
+            .collect::<Vec<_>>()
+            .join("\n"),
+    }
+}
+
+#[test]
+fn access_and_rules() {
+    let yaml = "version: 1\nnetwork_policies:\n  api:\n    endpoints:\n      - host: api.example.com\n        port: 443\n        access: read-only\n        rules:\n          - allow: {method: GET}\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:7:17: network_policies.api.endpoints[0].access: access and rules are mutually exclusive"
+    );
+}
+
+#[test]
+fn all_at_once() {
+    let yaml = "version: 1\nfilesystem_policy:\n  read_only: [tmp]\n  raed_write: []\nprocess:\n  run_as_user: root\nnetwork_policies:\n  api:\n    endpoints:\n      - host: api.example.com\n        port: 70000\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:3:15: filesystem_policy.read_only[0]: \"tmp\" is not an absolute path\nhint: write it from the root, e.g. \"/tmp\"\np.yaml:4:3: filesystem_policy.raed_write: unknown field \"raed_write\"\nhint: did you mean \"read_write\"?\np.yaml:6:16: process.run_as_user: \"root\" is not allowed; the workload never runs as root\nhint: use a numeric id such as 1000, or a non-root name from the image's /etc/passwd\np.yaml:11:15: network_policies.api.endpoints[0].port: expected an integer in 0..=65535, found 70000"
+    );
+}
+
+#[test]
+fn anchors_rejected() {
+    let yaml = "version: 1\nfilesystem_policy:\n  read_only: &ro [/usr]\n  read_write: *ro\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:3:14: anchors and aliases are not supported"
+    );
+}
+
+#[test]
+fn bad_cdi_name() {
+    let yaml = "version: 1\ndevices:\n  cdi:\n    devices: [gpu0]\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:4:15: devices.cdi.devices[0]: \"gpu0\" is not a fully-qualified CDI name (vendor/class=name)\nhint: run `openshell-sandbox devices` on the node to list the names"
+    );
+}
+
+#[test]
+fn binary_relative() {
+    let yaml = "version: 1\nnetwork_policies:\n  api:\n    endpoints:\n      - {host: api.example.com, port: 443}\n    binaries:\n      - path: usr/bin/curl\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:7:15: network_policies.api.binaries[0].path: \"usr/bin/curl\" is not an absolute path\nhint: write it from the root, e.g. \"/usr/bin/curl\""
+    );
+}
+
+#[test]
+fn compatibility_unknown() {
+    let yaml = "version: 1\nlandlock:\n  compatibility: strict\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:3:18: landlock.compatibility: unknown variant \"strict\"\nhint: expected one of: best_effort, hard_requirement"
+    );
+}
+
+#[test]
+fn connect_port_zero() {
+    let yaml = "version: 1\nnetwork:\n  connect_tcp: [0]\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:3:17: network.connect_tcp[0]: port 0 is not a port; expected 1..65535"
+    );
+}
+
+#[test]
+fn document_is_a_list() {
+    let yaml = "- version: 1\n";
+    assert_eq!(errors(yaml), "p.yaml:1:1: expected a mapping, found a list");
+}
+
+#[test]
+fn duplicate_key() {
+    let yaml = "version: 1\nfilesystem_policy:\n  read_only: [/usr]\n  read_only: [/lib]\n";
+    assert_eq!(errors(yaml), "p.yaml:4:3: duplicate key \"read_only\"");
+}
+
+#[test]
+fn empty_document() {
+    let yaml = "";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:1:1: the document is empty\nhint: a policy starts with `version: 1`"
+    );
+}
+
+#[test]
+fn empty_rules() {
+    let yaml = "version: 1\nnetwork_policies:\n  api:\n    endpoints:\n      - host: api.example.com\n        port: 443\n        rules: []\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:7:16: network_policies.api.endpoints[0].rules: rules is an empty list, which allows nothing\nhint: remove rules, or list at least one allow rule"
+    );
+}
+
+#[test]
+fn endpoint_without_host() {
+    let yaml = "version: 1\nnetwork_policies:\n  api:\n    endpoints:\n      - port: 443\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:5:9: network_policies.api.endpoints[0]: endpoint has no host\nhint: set host, or allowed_ips for an address-only endpoint"
+    );
+}
+
+#[test]
+fn endpoint_without_port() {
+    let yaml =
+        "version: 1\nnetwork_policies:\n  api:\n    endpoints:\n      - host: api.example.com\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:5:9: network_policies.api.endpoints[0]: endpoint has no port\nhint: set port (or ports) to a value in 1..65535"
+    );
+}
+
+#[test]
+fn env_bad_name() {
+    let yaml = "version: 1\nenvironment:\n  pass: [\"1BAD\"]\n  set:\n    \"A=B\": x\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:3:10: environment.pass[0]: \"1BAD\" is not a variable name (or NAME_PREFIX*)\np.yaml:5:12: environment.set[\"A=B\"]: \"A=B\" is not a variable name"
+    );
+}
+
+#[test]
+fn include_workdir_not_bool() {
+    let yaml = "version: 1\nfilesystem_policy:\n  include_workdir: \"yes\"\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:3:20: filesystem_policy.include_workdir: expected a boolean, found a string"
+    );
+}
+
+#[test]
+fn missing_version() {
+    let yaml = "filesystem_policy:\n  read_only: [/usr]\n";
+    assert_eq!(errors(yaml), "p.yaml:1:1: missing field \"version\"");
+}
+
+#[test]
+fn parent_component() {
+    let yaml = "version: 1\nfilesystem_policy:\n  read_only: [/usr/../etc]\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:3:15: filesystem_policy.read_only[0]: \"/usr/../etc\" contains a \"..\" component"
+    );
+}
+
+#[test]
+fn port_70000() {
+    let yaml = "version: 1\nnetwork_policies:\n  api:\n    endpoints:\n      - host: api.example.com\n        port: 70000\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:6:15: network_policies.api.endpoints[0].port: expected an integer in 0..=65535, found 70000"
+    );
+}
+
+#[test]
+fn port_negative() {
+    let yaml = "version: 1\nnetwork_policies:\n  api:\n    endpoints:\n      - host: api.example.com\n        ports: [443, -1]\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:6:22: network_policies.api.endpoints[0].ports[1]: expected an integer in 0..=65535, found -1"
+    );
+}
+
+#[test]
+fn read_only_not_a_list() {
+    let yaml = "version: 1\nfilesystem_policy:\n  read_only: /usr\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:3:14: filesystem_policy.read_only: expected a list, found a string"
+    );
+}
+
+#[test]
+fn read_only_root_allowed() {
+    let yaml = "version: 1\nfilesystem_policy:\n  read_only: [/]\n";
+    assert_eq!(errors(yaml), "ok");
+}
+
+#[test]
+fn read_write_root() {
+    let yaml = "version: 1\nfilesystem_policy:\n  read_write: [/]\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:3:16: filesystem_policy.read_write[0]: \"/\" would make the whole filesystem writable\nhint: list the directories the workload writes to, e.g. /tmp"
+    );
+}
+
+#[test]
+fn read_write_root_dot() {
+    let yaml = "version: 1\nfilesystem_policy:\n  read_write: [\"/.\"]\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:3:16: filesystem_policy.read_write[0]: \"/.\" would make the whole filesystem writable\nhint: list the directories the workload writes to, e.g. /tmp"
+    );
+}
+
+#[test]
+fn read_write_root_double_slash() {
+    let yaml = "version: 1\nfilesystem_policy:\n  read_write: [\"//\"]\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:3:16: filesystem_policy.read_write[0]: \"//\" would make the whole filesystem writable\nhint: list the directories the workload writes to, e.g. /tmp"
+    );
+}
+
+#[test]
+fn relative_read_only() {
+    let yaml = "version: 1\nfilesystem_policy:\n  read_only:\n    - /usr\n    - tmp/x\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:5:7: filesystem_policy.read_only[1]: \"tmp/x\" is not an absolute path\nhint: write it from the root, e.g. \"/tmp/x\""
+    );
+}
+
+#[test]
+fn relative_read_write() {
+    let yaml = "version: 1\nfilesystem_policy:\n  read_write: [./data]\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:3:16: filesystem_policy.read_write[0]: \"./data\" is not an absolute path\nhint: write it from the root, e.g. \"/data\""
+    );
+}
+
+#[test]
+fn rlimit_soft_above_hard() {
+    let yaml = "version: 1\nprocess:\n  rlimits:\n    nofile: {soft: 4096, hard: 1024}\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:4:13: process.rlimits.nofile: soft limit is above the hard limit"
+    );
+}
+
+#[test]
+fn run_as_group_zero_string() {
+    let yaml = "version: 1\nprocess:\n  run_as_group: \"0\"\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:3:17: process.run_as_group: 0 is root; the workload never runs as root\nhint: use a numeric id such as 1000, or a non-root name from the image's /etc/passwd"
+    );
+}
+
+#[test]
+fn run_as_user_bad_name() {
+    let yaml = "version: 1\nprocess:\n  run_as_user: \"bad name\"\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:3:16: process.run_as_user: \"bad name\" is not a valid user or group name"
+    );
+}
+
+#[test]
+fn run_as_user_root() {
+    let yaml = "version: 1\nprocess:\n  run_as_user: root\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:3:16: process.run_as_user: \"root\" is not allowed; the workload never runs as root\nhint: use a numeric id such as 1000, or a non-root name from the image's /etc/passwd"
+    );
+}
+
+#[test]
+fn run_as_user_too_big() {
+    let yaml = "version: 1\nprocess:\n  run_as_user: 4294967295\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:3:16: process.run_as_user: 4294967295 is out of range 1..4294967294"
+    );
+}
+
+#[test]
+fn run_as_user_zero() {
+    let yaml = "version: 1\nprocess:\n  run_as_user: 0\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:3:16: process.run_as_user: 0 is root; the workload never runs as root\nhint: use a numeric id such as 1000, or a non-root name from the image's /etc/passwd"
+    );
+}
+
+#[test]
+fn sigv4_without_service() {
+    let yaml = "version: 1\nnetwork_policies:\n  s3:\n    endpoints:\n      - host: s3.amazonaws.com\n        port: 443\n        credential_signing: sigv4\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:7:29: network_policies.s3.endpoints[0].credential_signing: credential_signing needs signing_service"
+    );
+}
+
+#[test]
+fn syntax_bad_mapping() {
+    let yaml = "version: 1\nlandlock: compatibility: best_effort\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:2:24: mapping values are not allowed in this context"
+    );
+}
+
+#[test]
+fn syntax_tab_indent() {
+    let yaml = "version: 1\nfilesystem_policy:\n\tread_only: []\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:3:2: tabs disallowed within this context (block indentation)"
+    );
+}
+
+#[test]
+fn syntax_unclosed_flow() {
+    let yaml = "version: 1\nfilesystem_policy:\n  read_only: [/usr, /lib\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:4:1: while parsing a flow sequence, expected ',' or ']'"
+    );
+}
+
+#[test]
+fn tcp_ip_literal() {
+    let yaml = "version: 1\nnetwork_policies:\n  db:\n    endpoints:\n      - host: 10.0.0.5\n        port: 5432\n        protocol: tcp\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:5:15: network_policies.db.endpoints[0].host: \"10.0.0.5\" is not a DNS host name (tcp endpoints need one)"
+    );
+}
+
+#[test]
+fn tld_wildcard() {
+    let yaml = "version: 1\nnetwork_policies:\n  api:\n    endpoints:\n      - host: \"*.com\"\n        port: 443\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:5:15: network_policies.api.endpoints[0].host: \"*.com\" is a wildcard over a top-level domain"
+    );
+}
+
+#[test]
+fn unknown_capability() {
+    let yaml = "version: 1\ncapabilities:\n  keep: [NET_BIND_SERVCE]\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:3:10: capabilities.keep[0]: unknown capability \"NET_BIND_SERVCE\""
+    );
+}
+
+#[test]
+fn unknown_key_depth2() {
+    let yaml = "version: 1\nfilesystem_policy:\n  read_only: [/usr]\n  raed_write: [/tmp]\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:4:3: filesystem_policy.raed_write: unknown field \"raed_write\"\nhint: did you mean \"read_write\"?"
+    );
+}
+
+#[test]
+fn unknown_key_depth4() {
+    let yaml = "version: 1\nnetwork_policies:\n  api:\n    endpoints:\n      - hots: api.example.com\n        port: 443\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:5:9: network_policies.api.endpoints[0].hots: unknown field \"hots\"\nhint: did you mean \"host\"?"
+    );
+}
+
+#[test]
+fn unknown_key_depth6() {
+    let yaml = "version: 1\nnetwork_policies:\n  api:\n    endpoints:\n      - host: api.example.com\n        port: 443\n        rules:\n          - allow:\n              methd: GET\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:9:15: network_policies.api.endpoints[0].rules[0].allow.methd: unknown field \"methd\"\nhint: did you mean \"method\"?"
+    );
+}
+
+#[test]
+fn unknown_key_top() {
+    let yaml = "version: 1\nfilesystem:\n  read_only: [/usr]\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:2:1: filesystem: unknown field \"filesystem\"\nhint: expected one of: version, filesystem_policy, landlock, process, network_policies, network_middlewares, network, seccomp, capabilities, devices, environment"
+    );
+}
+
+#[test]
+fn version_2() {
+    let yaml = "version: 2\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:1:10: version: unsupported policy version 2\nhint: this build accepts version 1"
+    );
+}
+
+#[test]
+fn version_string() {
+    let yaml = "version: \"1\"\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:1:10: version: expected an integer, found a string"
+    );
+}
+
+#[test]
+fn too_many_paths() {
+    let mut y = String::from("version: 1\nfilesystem_policy:\n  read_only:\n");
+    for i in 0..200 {
+        y.push_str(&format!("    - /p{i}\n"));
+    }
+    y.push_str("  read_write:\n");
+    for i in 0..57 {
+        y.push_str(&format!("    - /w{i}\n"));
+    }
+    assert_eq!(
+        errors(&y),
+        "p.yaml:3:3: filesystem_policy: too many filesystem paths (257 > 256)"
+    );
+    // 256 is allowed.
+    let ok = y.replacen("    - /w56\n", "", 1);
+    assert_eq!(errors(&ok), "ok");
+}
+
+#[test]
+fn path_longer_than_4096_bytes() {
+    let long = format!("/{}", "a".repeat(4096));
+    let y = format!("version: 1\nfilesystem_policy:\n  read_only:\n    - {long}\n");
+    assert_eq!(
+        errors(&y),
+        "p.yaml:4:7: filesystem_policy.read_only[0]: path is 4097 bytes long; the limit is 4096"
+    );
+    let ok = format!(
+        "version: 1\nfilesystem_policy:\n  read_only:\n    - /{}\n",
+        "a".repeat(4095)
+    );
+    assert_eq!(errors(&ok), "ok");
+}
+
+#[test]
+fn oversized_document_is_refused_before_parsing() {
+    let y = format!("version: 1\n# {}\n", "x".repeat(1024 * 1024));
+    assert_eq!(
+        errors(&y),
+        "p.yaml:1:1: document is larger than 1048576 bytes; refusing to parse it"
+    );
+}
+
+#[test]
+fn seccomp_unknown_syscall() {
+    let yaml = "version: 1\nseccomp:\n  allow: [ptrase]\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:3:11: seccomp.allow[0]: unknown syscall \"ptrase\" (did you mean \"ptrace\"?)"
+    );
+}
+
+#[test]
+fn seccomp_allow_and_deny_conflict() {
+    let yaml = "version: 1\nseccomp:\n  allow: [ptrace]\n  deny: [mount, ptrace]\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:4:17: seccomp.deny[1]: \"ptrace\" is in both seccomp.allow and seccomp.deny"
+    );
+}
+
+#[test]
+fn seccomp_unknown_action() {
+    let yaml = "version: 1\nseccomp:\n  action: trap\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:3:11: seccomp.action: unknown variant \"trap\"\nhint: expected one of: errno, kill"
+    );
+}
