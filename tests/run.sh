@@ -12,7 +12,8 @@ step() { printf '\n==> %s\n' "$*"; }
 step "install test dependencies"
 need_pkgs=()
 for pair in runc:runc busybox:busybox-static qemu-aarch64-static:qemu-user-static \
-            readelf:binutils gcc:gcc python3:python3 unshare:util-linux; do
+            readelf:binutils gcc:gcc python3:python3 unshare:util-linux \
+            newuidmap:uidmap; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need_pkgs+=("$pkg")
 done
