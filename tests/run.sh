@@ -45,4 +45,13 @@ v=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n1)
 for a in amd64 arm64; do cross/verify-bundle.sh "dist/openshell-sandbox-$v-$a.tar.gz" "$a"; done
 
 step "unit, kernel and integration tests"
+rm -f target/test-skips.txt
 cargo test --locked -- --test-threads=2
+
+step "skipped tests"
+if [ -s target/test-skips.txt ]; then
+  sort target/test-skips.txt
+  echo "$(wc -l < target/test-skips.txt) test(s) skipped"
+else
+  echo "none"
+fi
