@@ -175,24 +175,10 @@ fn open_cause(e: &PathFdError) -> String {
 
 /// Kind of what `fd` refers to (the rule applies to that, not to the name).
 fn fd_kind(fd: &PathFd) -> std::io::Result<PathKind> {
-    use std::os::unix::fs::FileTypeExt;
     // fstat through a duplicate: std stats the fd itself (statx with
     // AT_EMPTY_PATH), which works on O_PATH descriptors.
     let f = std::fs::File::from(fd.as_fd().try_clone_to_owned()?);
-    let t = f.metadata()?.file_type();
-    Ok(if t.is_dir() {
-        PathKind::Directory
-    } else if t.is_char_device() {
-        PathKind::CharDevice
-    } else if t.is_block_device() {
-        PathKind::BlockDevice
-    } else if t.is_socket() {
-        PathKind::Socket
-    } else if t.is_fifo() {
-        PathKind::Fifo
-    } else {
-        PathKind::File
-    })
+    Ok(PathKind::of(f.metadata()?.file_type()))
 }
 
 /// The plan's rights for a rule, narrowed to what applies to `kind`.

@@ -121,6 +121,26 @@ pub struct NodeStat {
     pub gid: u32,
 }
 
+impl PathKind {
+    /// The kind of a file type (a symlink, seen through `lstat`, counts as
+    /// `File`; callers that care check `is_symlink` themselves).
+    pub fn of(t: std::fs::FileType) -> PathKind {
+        if t.is_dir() {
+            PathKind::Directory
+        } else if t.is_char_device() {
+            PathKind::CharDevice
+        } else if t.is_block_device() {
+            PathKind::BlockDevice
+        } else if t.is_socket() {
+            PathKind::Socket
+        } else if t.is_fifo() {
+            PathKind::Fifo
+        } else {
+            PathKind::File
+        }
+    }
+}
+
 impl HostFacts {
     pub fn path_kind(&self, p: &str) -> PathKind {
         match self.paths.get(p) {
@@ -172,19 +192,7 @@ pub fn path_state(p: &str) -> Result<PathKind, String> {
     match std::fs::metadata(p) {
         Ok(m) => {
             let t = m.file_type();
-            Ok(if t.is_dir() {
-                PathKind::Directory
-            } else if t.is_char_device() {
-                PathKind::CharDevice
-            } else if t.is_block_device() {
-                PathKind::BlockDevice
-            } else if t.is_socket() {
-                PathKind::Socket
-            } else if t.is_fifo() {
-                PathKind::Fifo
-            } else {
-                PathKind::File
-            })
+            Ok(PathKind::of(t))
         }
         Err(e) => Err(match e.kind() {
             std::io::ErrorKind::NotFound => "does not exist".to_string(),
@@ -294,19 +302,7 @@ pub fn node_state(p: &str) -> Result<NodeStat, String> {
     match std::fs::symlink_metadata(p) {
         Ok(m) => {
             let t = m.file_type();
-            let kind = if t.is_dir() {
-                PathKind::Directory
-            } else if t.is_char_device() {
-                PathKind::CharDevice
-            } else if t.is_block_device() {
-                PathKind::BlockDevice
-            } else if t.is_socket() {
-                PathKind::Socket
-            } else if t.is_fifo() {
-                PathKind::Fifo
-            } else {
-                PathKind::File
-            };
+            let kind = PathKind::of(t);
             Ok(NodeStat {
                 kind,
                 symlink: t.is_symlink(),
