@@ -9,7 +9,9 @@
 use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
+use std::time::Instant;
 
+use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use crate::error::{Error, Result};
@@ -52,6 +54,69 @@ pub struct Readback {
     /// 0 disabled, 1 strict, 2 filter.
     pub seccomp: u32,
     pub securebits: u32,
+}
+
+/// Phases the launch can mark (more than it has, so a mark never drops).
+const PHASES: usize = 24;
+
+/// Per-phase durations of the launch, for the `--report` (`timings_us`):
+/// one monotonic clock read per phase, no allocation, always on. Each
+/// mark is the time since the previous one; `total` is the sum.
+#[derive(Clone, Copy, Debug)]
+pub struct Timings {
+    last: Instant,
+    marks: [(&'static str, u64); PHASES],
+    len: usize,
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        Timings::start()
+    }
+}
+
+impl Timings {
+    /// Start the clock now.
+    pub fn start() -> Self {
+        Timings {
+            last: Instant::now(),
+            marks: [("", 0); PHASES],
+            len: 0,
+        }
+    }
+
+    /// Record the time since the previous mark as `phase`.
+    pub fn mark(&mut self, phase: &'static str) {
+        let now = Instant::now();
+        let ns = u64::try_from(now.duration_since(self.last).as_nanos()).unwrap_or(u64::MAX);
+        if let Some(m) = self.marks.get_mut(self.len) {
+            *m = (phase, ns);
+            self.len += 1;
+        }
+        self.last = now;
+    }
+
+    /// The marks so far, in nanoseconds.
+    pub fn phases(&self) -> &[(&'static str, u64)] {
+        self.marks.get(..self.len).unwrap_or_default()
+    }
+}
+
+/// Microseconds with one decimal.
+fn micros(ns: u64) -> f64 {
+    (ns / 100) as f64 / 10.0
+}
+
+impl Serialize for Timings {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.len + 1))?;
+        for (phase, ns) in self.phases() {
+            m.serialize_entry(phase, &micros(*ns))?;
+        }
+        let total = self.phases().iter().map(|(_, ns)| ns).sum();
+        m.serialize_entry("total", &micros(total))?;
+        m.end()
+    }
 }
 
 /// Step 5: open `/proc/self/status` and the `--report` target (created
@@ -260,6 +325,28 @@ mod tests {
             &crate::plan::RunOptions::default(),
             &host,
         )
+    }
+
+    #[test]
+    fn timings_serialize_in_order_with_a_total() {
+        let mut t = Timings::start();
+        t.mark("load");
+        t.mark("plan");
+        let v = serde_json::to_value(t).unwrap_or_else(|e| panic!("{e}"));
+        let keys: Vec<&String> = v
+            .as_object()
+            .map(|o| o.keys().collect())
+            .unwrap_or_default();
+        assert_eq!(keys.len(), 3);
+        let sum: f64 = t.phases().iter().map(|(_, ns)| *ns as f64).sum::<f64>() / 1000.0;
+        assert!(
+            (v["total"].as_f64().unwrap_or(-1.0) - sum).abs() < 0.2,
+            "{v}"
+        );
+        assert_eq!(
+            t.phases().iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+            ["load", "plan"]
+        );
     }
 
     #[test]
