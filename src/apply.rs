@@ -44,6 +44,8 @@ pub struct Applied {
     pub landlock: landlock::Status,
     pub seccomp: seccomp::Status,
     pub readback: verify::Readback,
+    /// The supervisor's memory at the read-back (not a check).
+    pub memory_kib: verify::Memory,
     /// How long each phase took, load to read-back (not a check).
     pub timings_us: verify::Timings,
 }
@@ -94,13 +96,14 @@ pub fn apply(plan: &Plan, ctx: &Context) -> Result<(Applied, verify::Handles)> {
         None => return Err(Error::apply("seccomp", "no filter was planned")),
     }; // 11
     t.mark("seccomp");
-    let readback = verify::readback(&handles, plan)?; // 12
+    let (readback, memory_kib) = verify::readback(&handles, plan)?; // 12
     t.mark("readback");
     Ok((
         Applied {
             landlock: ll,
             seccomp: sc,
             readback,
+            memory_kib,
             timings_us: t,
         },
         handles,

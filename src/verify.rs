@@ -56,6 +56,35 @@ pub struct Readback {
     pub securebits: u32,
 }
 
+/// The supervisor's memory at the read-back, from the same
+/// `/proc/self/status` text (kB lines; 0 when a line is missing). Not a
+/// check: for the `--report` (`memory_kib`) and bench/run.sh.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Memory {
+    /// VmHWM: peak resident set so far.
+    pub peak: u64,
+    /// VmRSS, and its anonymous and file-backed parts.
+    pub rss: u64,
+    pub anon: u64,
+    pub file: u64,
+}
+
+/// The memory lines of a `/proc/self/status` text. Pure.
+pub fn parse_memory(text: &str) -> Memory {
+    let kib = |name: &str| {
+        field(text, name)
+            .ok()
+            .and_then(|v| v.trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    Memory {
+        peak: kib("VmHWM"),
+        rss: kib("VmRSS"),
+        anon: kib("RssAnon"),
+        file: kib("RssFile"),
+    }
+}
+
 /// Phases the launch can mark (more than it has, so a mark never drops).
 const PHASES: usize = 24;
 
@@ -266,12 +295,12 @@ pub fn compare(rb: &Readback, plan: &Plan) -> Result<()> {
     Ok(())
 }
 
-/// Step 12: read back and compare with the plan.
-pub fn readback(h: &Handles, plan: &Plan) -> Result<Readback> {
+/// Step 12: read back and compare with the plan; also the memory lines.
+pub fn readback(h: &Handles, plan: &Plan) -> Result<(Readback, Memory)> {
     let text = read_status(&h.status)?;
     let rb = parse_status(&text, crate::capabilities::securebits()?)?;
     compare(&rb, plan)?;
-    Ok(rb)
+    Ok((rb, parse_memory(&text)))
 }
 
 /// Write the `--report` (the read-back, Landlock and seccomp status as
@@ -347,6 +376,23 @@ mod tests {
             t.phases().iter().map(|(p, _)| *p).collect::<Vec<_>>(),
             ["load", "plan"]
         );
+    }
+
+    #[test]
+    fn parses_memory_lines() {
+        let m = parse_memory(
+            "VmHWM:\t    1552 kB\nVmRSS:\t    1536 kB\nRssAnon:\t     176 kB\nRssFile:\t    1360 kB\n",
+        );
+        assert_eq!(
+            m,
+            Memory {
+                peak: 1552,
+                rss: 1536,
+                anon: 176,
+                file: 1360
+            }
+        );
+        assert_eq!(parse_memory(STATUS), Memory::default());
     }
 
     #[test]

@@ -347,6 +347,8 @@ fn report_holds_the_readback() {
     ] {
         assert!(t[k].as_f64().is_some_and(|us| us >= 0.0), "{k}: {t}");
     }
+    let m = &v["memory_kib"];
+    assert!(m["peak"].as_u64().is_some_and(|kib| kib > 0), "{m}");
     // `-` writes the same document to stderr.
     let r = sandbox(&pol, &["--report", "-"], &[&probe, "true"]);
     assert_eq!(r.code, 0, "{}", r.explain());
