@@ -31,7 +31,8 @@
 //! 12. Read back /proc/self/status and compare with the plan.
 //!
 //! Then the `--report` is written and `exec` resets SIGPIPE and the signal
-//! mask and replaces the process.
+//! mask and replaces the process. The steps are timed with a monotonic
+//! clock, one read per step (`timings_us` in the report; bench/run.sh).
 
 use crate::error::{Error, Result};
 use crate::plan::Plan;
@@ -43,6 +44,10 @@ pub struct Applied {
     pub landlock: landlock::Status,
     pub seccomp: seccomp::Status,
     pub readback: verify::Readback,
+    /// The supervisor's memory at the read-back (not a check).
+    pub memory_kib: verify::Memory,
+    /// How long each phase took, load to read-back (not a check).
+    pub timings_us: verify::Timings,
 }
 
 /// What the launch adds to the plan.
@@ -55,35 +60,51 @@ pub struct Context<'a> {
     /// In init mode, the PID-1 parent: PR_SET_PDEATHSIG is armed again
     /// after step 6, since the identity switch clears it.
     pub parent: Option<libc::pid_t>,
+    /// The clock started at launch, with the load/resolve/plan marks.
+    pub timings: verify::Timings,
 }
 
 /// Apply the plan to this process. Single-threaded: the caller never
 /// started another thread (init mode forks before any).
 pub fn apply(plan: &Plan, ctx: &Context) -> Result<(Applied, verify::Handles)> {
+    let mut t = ctx.timings;
+    t.mark("launch"); // logging, environment, fork in init mode
     process::close_fds(ctx.keep_fds)?; // 1
+    t.mark("fds");
     cdi::apply(plan)?; // 3, before 2: Landlock opens the nodes it creates
+    t.mark("cdi");
     let ruleset = landlock::prepare(plan)?; // 2
+    t.mark("landlock_prepare");
     process::new_session()?; // 4
     process::set_rlimits(&plan.rlimits)?;
+    t.mark("session_rlimits");
     let handles = verify::open_handles(ctx.report)?; // 5
+    t.mark("handles");
     identity::switch(&plan.identity, &plan.capabilities)?; // 6
     if let Some(parent) = ctx.parent {
         process::die_with_parent(parent)?;
     }
     process::chdir(plan.workdir.as_deref())?; // 7
+    t.mark("identity");
     capabilities::apply(&plan.capabilities)?; // 8
     capabilities::set_no_new_privs()?; // 9
+    t.mark("capabilities");
     let ll = landlock::restrict(ruleset, plan)?; // 10
+    t.mark("landlock_restrict");
     let sc = match &plan.seccomp {
         Some(p) => seccomp::install_plan(p).map_err(|e| Error::apply("seccomp", e.to_string()))?,
         None => return Err(Error::apply("seccomp", "no filter was planned")),
     }; // 11
-    let readback = verify::readback(&handles, plan)?; // 12
+    t.mark("seccomp");
+    let (readback, memory_kib) = verify::readback(&handles, plan)?; // 12
+    t.mark("readback");
     Ok((
         Applied {
             landlock: ll,
             seccomp: sc,
             readback,
+            memory_kib,
+            timings_us: t,
         },
         handles,
     ))

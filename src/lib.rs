@@ -2,6 +2,7 @@
 //! capabilities and a non-root identity, expose exactly the CDI devices
 //! asked for, then exec the workload. See `run.rs` for the pipeline.
 
+pub mod alloc;
 pub mod apply;
 pub mod capabilities;
 pub mod cdi;

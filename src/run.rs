@@ -11,6 +11,7 @@
 use crate::cli::{Command, Format, RunArgs};
 use crate::error::{Error, Result};
 use crate::plan::{Mode, Plan, RunOptions};
+use crate::verify::Timings;
 use crate::{log, plan, policy, probe, process, yaml};
 
 fn run_options(args: &RunArgs) -> RunOptions {
@@ -26,18 +27,28 @@ fn run_options(args: &RunArgs) -> RunOptions {
 
 /// load -> validate -> resolve -> plan. Needs no privileges.
 pub fn make_plan(args: &RunArgs) -> Result<Plan> {
+    make_plan_timed(args, &mut Timings::start())
+}
+
+/// [`make_plan`], marking each phase in `t` for the `--report`.
+fn make_plan_timed(args: &RunArgs, t: &mut Timings) -> Result<Plan> {
     let source = policy::source_from_env(args.policy.as_deref());
     let loaded = policy::load(&source)?; // load + validate
+    t.mark("load");
     let opts = run_options(args);
     let facts = probe::resolve_run(&loaded.policy, &opts); // resolve
-    Ok(plan::build(&loaded.policy, &loaded.source, &opts, &facts)) // plan
+    t.mark("resolve");
+    let plan = plan::build(&loaded.policy, &loaded.source, &opts, &facts); // plan
+    t.mark("plan");
+    Ok(plan)
 }
 
 /// The whole launch. In exec mode it returns only on failure; in init
 /// mode the parent returns the workload's exit status, and the child only
 /// its failure.
 pub fn launch(args: &RunArgs) -> Result<i32> {
-    let plan = make_plan(args)?;
+    let mut timings = Timings::start();
+    let plan = make_plan_timed(args, &mut timings)?;
     log::info(&format!("policy: {}", plan.policy.description));
     if let Some(b) = plan.blockers.first() {
         let (line, hint) = match b.split_once("\nhint: ") {
@@ -71,6 +82,7 @@ pub fn launch(args: &RunArgs) -> Result<i32> {
             keep_fds: &keep_fds,
             report: args.report.as_deref(),
             parent,
+            timings,
         };
         sandbox_and_exec(&plan, &ctx, env, listen.as_ref())
     };

@@ -9,7 +9,9 @@
 use std::fs::File;
 use std::io::Write;
 use std::os::unix::fs::FileExt;
+use std::time::Instant;
 
+use serde::ser::SerializeMap;
 use serde::{Serialize, Serializer};
 
 use crate::error::{Error, Result};
@@ -52,6 +54,98 @@ pub struct Readback {
     /// 0 disabled, 1 strict, 2 filter.
     pub seccomp: u32,
     pub securebits: u32,
+}
+
+/// The supervisor's memory at the read-back, from the same
+/// `/proc/self/status` text (kB lines; 0 when a line is missing). Not a
+/// check: for the `--report` (`memory_kib`) and bench/run.sh.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Memory {
+    /// VmHWM: peak resident set so far.
+    pub peak: u64,
+    /// VmRSS, and its anonymous and file-backed parts.
+    pub rss: u64,
+    pub anon: u64,
+    pub file: u64,
+}
+
+/// The memory lines of a `/proc/self/status` text. Pure.
+pub fn parse_memory(text: &str) -> Memory {
+    let kib = |name: &str| {
+        field(text, name)
+            .ok()
+            .and_then(|v| v.trim_end_matches("kB").trim().parse().ok())
+            .unwrap_or(0)
+    };
+    Memory {
+        peak: kib("VmHWM"),
+        rss: kib("VmRSS"),
+        anon: kib("RssAnon"),
+        file: kib("RssFile"),
+    }
+}
+
+/// Phases the launch can mark (more than it has, so a mark never drops).
+const PHASES: usize = 24;
+
+/// Per-phase durations of the launch, for the `--report` (`timings_us`):
+/// one monotonic clock read per phase, no allocation, always on. Each
+/// mark is the time since the previous one; `total` is the sum.
+#[derive(Clone, Copy, Debug)]
+pub struct Timings {
+    last: Instant,
+    marks: [(&'static str, u64); PHASES],
+    len: usize,
+}
+
+impl Default for Timings {
+    fn default() -> Self {
+        Timings::start()
+    }
+}
+
+impl Timings {
+    /// Start the clock now.
+    pub fn start() -> Self {
+        Timings {
+            last: Instant::now(),
+            marks: [("", 0); PHASES],
+            len: 0,
+        }
+    }
+
+    /// Record the time since the previous mark as `phase`.
+    pub fn mark(&mut self, phase: &'static str) {
+        let now = Instant::now();
+        let ns = u64::try_from(now.duration_since(self.last).as_nanos()).unwrap_or(u64::MAX);
+        if let Some(m) = self.marks.get_mut(self.len) {
+            *m = (phase, ns);
+            self.len += 1;
+        }
+        self.last = now;
+    }
+
+    /// The marks so far, in nanoseconds.
+    pub fn phases(&self) -> &[(&'static str, u64)] {
+        self.marks.get(..self.len).unwrap_or_default()
+    }
+}
+
+/// Microseconds with one decimal.
+fn micros(ns: u64) -> f64 {
+    (ns / 100) as f64 / 10.0
+}
+
+impl Serialize for Timings {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(self.len + 1))?;
+        for (phase, ns) in self.phases() {
+            m.serialize_entry(phase, &micros(*ns))?;
+        }
+        let total = self.phases().iter().map(|(_, ns)| ns).sum();
+        m.serialize_entry("total", &micros(total))?;
+        m.end()
+    }
 }
 
 /// Step 5: open `/proc/self/status` and the `--report` target (created
@@ -201,12 +295,12 @@ pub fn compare(rb: &Readback, plan: &Plan) -> Result<()> {
     Ok(())
 }
 
-/// Step 12: read back and compare with the plan.
-pub fn readback(h: &Handles, plan: &Plan) -> Result<Readback> {
+/// Step 12: read back and compare with the plan; also the memory lines.
+pub fn readback(h: &Handles, plan: &Plan) -> Result<(Readback, Memory)> {
     let text = read_status(&h.status)?;
     let rb = parse_status(&text, crate::capabilities::securebits()?)?;
     compare(&rb, plan)?;
-    Ok(rb)
+    Ok((rb, parse_memory(&text)))
 }
 
 /// Write the `--report` (the read-back, Landlock and seccomp status as
@@ -260,6 +354,45 @@ mod tests {
             &crate::plan::RunOptions::default(),
             &host,
         )
+    }
+
+    #[test]
+    fn timings_serialize_in_order_with_a_total() {
+        let mut t = Timings::start();
+        t.mark("load");
+        t.mark("plan");
+        let v = serde_json::to_value(t).unwrap_or_else(|e| panic!("{e}"));
+        let keys: Vec<&String> = v
+            .as_object()
+            .map(|o| o.keys().collect())
+            .unwrap_or_default();
+        assert_eq!(keys.len(), 3);
+        let sum: f64 = t.phases().iter().map(|(_, ns)| *ns as f64).sum::<f64>() / 1000.0;
+        assert!(
+            (v["total"].as_f64().unwrap_or(-1.0) - sum).abs() < 0.2,
+            "{v}"
+        );
+        assert_eq!(
+            t.phases().iter().map(|(p, _)| *p).collect::<Vec<_>>(),
+            ["load", "plan"]
+        );
+    }
+
+    #[test]
+    fn parses_memory_lines() {
+        let m = parse_memory(
+            "VmHWM:\t    1552 kB\nVmRSS:\t    1536 kB\nRssAnon:\t     176 kB\nRssFile:\t    1360 kB\n",
+        );
+        assert_eq!(
+            m,
+            Memory {
+                peak: 1552,
+                rss: 1536,
+                anon: 176,
+                file: 1360
+            }
+        );
+        assert_eq!(parse_memory(STATUS), Memory::default());
     }
 
     #[test]

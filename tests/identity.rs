@@ -331,6 +331,24 @@ fn report_holds_the_readback() {
         v.get("landlock").is_some() && v.get("seccomp").is_some(),
         "{v}"
     );
+    // Per-phase timings, for bench/run.sh: every phase, in microseconds.
+    let t = &v["timings_us"];
+    for k in [
+        "load",
+        "resolve",
+        "plan",
+        "landlock_prepare",
+        "identity",
+        "capabilities",
+        "landlock_restrict",
+        "seccomp",
+        "readback",
+        "total",
+    ] {
+        assert!(t[k].as_f64().is_some_and(|us| us >= 0.0), "{k}: {t}");
+    }
+    let m = &v["memory_kib"];
+    assert!(m["peak"].as_u64().is_some_and(|kib| kib > 0), "{m}");
     // `-` writes the same document to stderr.
     let r = sandbox(&pol, &["--report", "-"], &[&probe, "true"]);
     assert_eq!(r.code, 0, "{}", r.explain());

@@ -332,10 +332,20 @@ struct Tree {
 impl Tree {
     fn plan(segments: &[Segment]) -> Tree {
         let n = segments.len();
+        let w = n + 1;
         let mut tree = Tree {
             n,
-            best: vec![None; (n + 1) * (n + 1)],
+            best: vec![None; w * w],
         };
+        // The cost of every solved run `i..j`, packed as `instructions << 32
+        // | depth` (so that comparing two packed costs compares the pairs)
+        // and stored by row (`i * w + j`) and by column (`j * w + i`): the
+        // split loop below reads two contiguous slices and does not branch
+        // on the data. It is most of the compile time. Every run has a cost
+        // once solved (one segment is a chain, a longer run always has a
+        // split), so no entry it reads is unset.
+        let mut by_row: Vec<u64> = vec![0; w * w];
+        let mut by_col: Vec<u64> = vec![0; w * w];
         for len in 1..=n {
             for i in 0..=(n - len) {
                 let j = i + len;
@@ -344,16 +354,35 @@ impl Tree {
                     let cost = chain_cost(segments, i, j);
                     best = Some(((cost, cost), Choice::Chain));
                 }
-                for s in (i + 1)..j {
-                    let (Some((l, _)), Some((r, _))) = (tree.get(i, s), tree.get(s, j)) else {
-                        continue;
-                    };
-                    let cost = (1 + l.0 + r.0, 1 + l.1.max(r.1));
+                // Splits `s` in `i + 1..j`: left `i..s`, right `s..j`; the
+                // first cheapest wins, as in a plain loop over `s`.
+                let left = by_row.get(i * w + i + 1..i * w + j).unwrap_or_default();
+                let right = by_col.get(j * w + i + 1..j * w + j).unwrap_or_default();
+                let mut split = (u64::MAX, 0usize);
+                for (k, (&l, &r)) in left.iter().zip(right).enumerate() {
+                    let depth = (l & 0xffff_ffff).max(r & 0xffff_ffff);
+                    let cost = (l >> 32) + (r >> 32) + 1;
+                    let packed = (cost << 32) | (depth + 1);
+                    let better = packed < split.0;
+                    split.0 = if better { packed } else { split.0 };
+                    split.1 = if better { k } else { split.1 };
+                }
+                if split.0 != u64::MAX {
+                    let cost = ((split.0 >> 32) as u32, split.0 as u32);
                     if best.is_none_or(|(b, _)| cost < b) {
-                        best = Some((cost, Choice::Split(s)));
+                        best = Some((cost, Choice::Split(i + 1 + split.1)));
                     }
                 }
-                if let Some(slot) = tree.best.get_mut(i * (n + 1) + j) {
+                if let Some(((cost, depth), _)) = best {
+                    let packed = (u64::from(cost) << 32) | u64::from(depth);
+                    if let Some(c) = by_row.get_mut(i * w + j) {
+                        *c = packed;
+                    }
+                    if let Some(c) = by_col.get_mut(j * w + i) {
+                        *c = packed;
+                    }
+                }
+                if let Some(slot) = tree.best.get_mut(i * w + j) {
                     *slot = best;
                 }
             }

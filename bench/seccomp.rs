@@ -1,9 +1,14 @@
 //! Prints instruction counts, filter install time and per-syscall overhead.
 //!
-//! `cargo run --release --example bench [forks] [calls]`
+//! `cargo run --release --example seccomp_bench [forks] [calls] [reps] [POLICY]`
+//! (bench/run.sh runs it and puts its numbers in the table). With a
+//! POLICY file the filter is the one `run --policy POLICY` would install
+//! on this host; without, the default configuration's.
 //!
 //! Every measurement runs in a forked child so that the filters do not stack
-//! up in this process. Numbers are printed, never asserted.
+//! up in this process. Per-call numbers are the median of `reps` runs, the
+//! runs with and without the filter alternating. Numbers are printed, never
+//! asserted.
 
 #![allow(unsafe_code)]
 
@@ -99,6 +104,27 @@ fn per_call(
     Ok(total as f64 / calls as f64)
 }
 
+/// Median ns/call without and with `prog` over `reps` alternating runs.
+fn compare(
+    prog: &[SockFilter],
+    calls: u64,
+    reps: usize,
+    call: &dyn Fn(),
+) -> Result<(f64, f64), Box<dyn Error>> {
+    let mut bare = Vec::with_capacity(reps);
+    let mut filtered = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        bare.push(per_call(None, calls, call)?);
+        filtered.push(per_call(Some(prog), calls, call)?);
+    }
+    Ok((median(&mut bare), median(&mut filtered)))
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len().saturating_sub(1) / 2).copied().unwrap_or(0.0)
+}
+
 fn percentile(sorted: &[u64], p: usize) -> u64 {
     sorted
         .get((sorted.len().saturating_sub(1)) * p / 100)
@@ -114,8 +140,22 @@ fn main() -> Result<(), Box<dyn Error>> {
         .map(|a| a.parse())
         .transpose()?
         .unwrap_or(2_000_000);
+    let reps: usize = argv.next().map(|a| a.parse()).transpose()?.unwrap_or(3);
 
-    let p = plan(&SeccompConfig::default())?;
+    let p = match argv.next() {
+        Some(policy) => {
+            let args = openshell_sandbox::cli::RunArgs {
+                policy: Some(policy.into()),
+                command: vec!["/bin/true".into()],
+                ..Default::default()
+            };
+            openshell_sandbox::run::make_plan(&args)
+                .map_err(|e| e.to_string())?
+                .seccomp
+                .ok_or("the policy has no seccomp plan")?
+        }
+        None => plan(&SeccompConfig::default())?,
+    };
     for ap in &p.arches {
         let syscalls: std::collections::BTreeSet<u32> = ap.rules.iter().map(|r| r.nr).collect();
         println!(
@@ -135,7 +175,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
 
     let native = p.native().ok_or("no plan for this architecture")?;
-    let prog = compile(native, false);
+    let prog = compile(native, p.log_only);
     println!("native: {} ({} instructions)", Arch::native(), prog.len());
 
     let mut samples = Vec::with_capacity(forks);
@@ -154,10 +194,21 @@ fn main() -> Result<(), Box<dyn Error>> {
         percentile(&samples, 90) as f64 / 1000.0,
     );
 
-    let bare = per_call(None, calls, &getppid)?;
-    let filtered = per_call(Some(&prog), calls, &getppid)?;
+    let (bare, filtered) = compare(&prog, calls, reps, &getppid)?;
     println!(
         "getppid: {bare:.1} ns/call without filter, {filtered:.1} ns/call with filter ({:+.1} ns)",
+        filtered - bare
+    );
+    // The kernel's own cost of having any filter: one `ret ALLOW`.
+    let allow_all = [SockFilter {
+        code: 0x06,
+        jt: 0,
+        jf: 0,
+        k: 0x7fff_0000,
+    }];
+    let (bare, filtered) = compare(&allow_all, calls, reps, &getppid)?;
+    println!(
+        "getppid, one-instruction allow filter: {bare:.1} ns/call without filter, {filtered:.1} ns/call with ({:+.1} ns)",
         filtered - bare
     );
 
@@ -167,8 +218,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         return Err("pipe2 failed".into());
     }
     let fd = fds[0];
-    let bare = per_call(None, calls, &|| fionread(fd))?;
-    let filtered = per_call(Some(&prog), calls, &|| fionread(fd))?;
+    let (bare, filtered) = compare(&prog, calls, reps, &|| fionread(fd))?;
     println!(
         "ioctl(FIONREAD) (runs the filter, argument check): {bare:.1} ns/call without, {filtered:.1} ns/call with ({:+.1} ns)",
         filtered - bare
