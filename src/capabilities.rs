@@ -328,6 +328,22 @@ pub fn finish_switch(mask: u64) -> Result<()> {
 
 /// Step 8: the bounding set, securebits (locked), then inheritable,
 /// permitted and effective = `keep`, then ambient = `keep`.
+/// Empty the ambient set; `object` names who asked, for the error.
+fn clear_ambient(object: &str) -> Result<()> {
+    prctl(
+        libc::PR_CAP_AMBIENT,
+        libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+        0,
+    )
+    .map(|_| ())
+    .map_err(|e| {
+        Error::apply(
+            object,
+            format!("clearing the ambient set failed: {}", errno_name(e)),
+        )
+    })
+}
+
 pub fn apply(c: &CapabilityPlan) -> Result<()> {
     let bnd = bounding();
     for cap in 0..64u32 {
@@ -355,17 +371,7 @@ pub fn apply(c: &CapabilityPlan) -> Result<()> {
         })?;
     }
     capset(c.mask, c.mask, c.mask)?;
-    prctl(
-        libc::PR_CAP_AMBIENT,
-        libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
-        0,
-    )
-    .map_err(|e| {
-        Error::apply(
-            "capabilities",
-            format!("clearing the ambient set failed: {}", errno_name(e)),
-        )
-    })?;
+    clear_ambient("capabilities")?;
     for cap in 0..64u32 {
         if c.mask & bit(cap) != 0 {
             prctl(
@@ -446,17 +452,7 @@ pub fn keep_only(mask: u64) -> Result<u64> {
     }
     let kept = prm & mask;
     capset(kept, kept, 0)?;
-    prctl(
-        libc::PR_CAP_AMBIENT,
-        libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
-        0,
-    )
-    .map_err(|e| {
-        Error::apply(
-            "init",
-            format!("clearing the ambient set failed: {}", errno_name(e)),
-        )
-    })?;
+    clear_ambient("init")?;
     let (e2, p2, i2) = capget()?;
     if (e2, p2, i2) != (kept, kept, 0) {
         return Err(Error::apply(
