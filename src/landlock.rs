@@ -49,20 +49,19 @@
 //! blocker and a tolerated one into a "filesystem not enforced" line; this
 //! module then builds nothing and its [`Status`] says so.
 
-use std::os::fd::AsFd;
-
 use landlock::{
     AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, LandlockStatus, NetPort, PathBeneath,
-    PathFd, PathFdError, RestrictionStatus, Ruleset, RulesetAttr, RulesetCreated,
-    RulesetCreatedAttr, RulesetError, RulesetStatus, Scope,
+    RestrictionStatus, Ruleset, RulesetAttr, RulesetCreated, RulesetCreatedAttr, RulesetError,
+    RulesetStatus, Scope,
 };
 use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::log;
-use crate::plan::{self, Access, FilesystemPlan, Plan};
+use crate::plan::{self, Access, FilesystemPlan, FsRule, Plan};
 use crate::policy::model::Compatibility;
 use crate::probe::{LandlockSupport, PathKind};
+use crate::safepath::{self, Resolved, Trust};
 
 /// The ruleset, built as root before the identity switch.
 pub struct Prepared {
@@ -161,26 +160,6 @@ fn call_error(what: &str, e: &RulesetError) -> Error {
     Error::apply("landlock", format!("{what} failed: {e}"))
 }
 
-/// Why a path could not be opened, in the plan's words.
-fn open_cause(e: &PathFdError) -> String {
-    match e {
-        PathFdError::OpenCall { source, .. } => match source.kind() {
-            std::io::ErrorKind::NotFound => "does not exist".into(),
-            std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-            _ => crate::policy::io_cause(source),
-        },
-        other => other.to_string(),
-    }
-}
-
-/// Kind of what `fd` refers to (the rule applies to that, not to the name).
-fn fd_kind(fd: &PathFd) -> std::io::Result<PathKind> {
-    // fstat through a duplicate: std stats the fd itself (statx with
-    // AT_EMPTY_PATH), which works on O_PATH descriptors.
-    let f = std::fs::File::from(fd.as_fd().try_clone_to_owned()?);
-    Ok(PathKind::of(f.metadata()?.file_type()))
-}
-
 /// The plan's rights for a rule, narrowed to what applies to `kind`.
 fn rule_rights(rule_rights: &[&'static str], kind: PathKind) -> Vec<&'static str> {
     if kind == PathKind::Directory {
@@ -273,27 +252,21 @@ pub fn prepare(plan: &Plan) -> Result<Prepared> {
         .map_err(|e| call_error("creating the ruleset", &e))?
         .set_compatibility(CompatLevel::BestEffort);
 
+    let trust = plan_trust(fsp);
     for rule in &fsp.rules {
         if !rule.present {
             // Already reported by the plan (and a blocker if required).
             continue;
         }
-        let fd = match PathFd::new(&rule.path) {
-            Ok(fd) => fd,
-            Err(e) => {
-                let why = open_cause(&e);
+        let opened = match open_rule(rule, &trust, fsp) {
+            Ok(r) => r,
+            Err(why) => {
                 skip_or_fail(fsp, &rule.path, &why, &mut prepared.skipped)?;
                 continue;
             }
         };
-        let kind = match fd_kind(&fd) {
-            Ok(k) => k,
-            Err(e) => {
-                let why = crate::policy::io_cause(&e);
-                skip_or_fail(fsp, &rule.path, &why, &mut prepared.skipped)?;
-                continue;
-            }
-        };
+        let kind = opened.kind;
+        let fd = opened.fd;
         let access = rights(&rule_rights(&rule.rights, kind))?;
         if access.is_empty() {
             continue;
@@ -331,6 +304,44 @@ pub fn prepare(plan: &Plan) -> Result<Prepared> {
     }
     prepared.ruleset = Some(rs);
     Ok(prepared)
+}
+
+/// The paths this plan makes writable, spelled and resolved: links beneath
+/// them are never followed (see `safepath`).
+fn plan_trust(fsp: &FilesystemPlan) -> Trust {
+    let mut writable: Vec<String> = Vec::new();
+    for r in fsp.rules.iter().filter(|r| r.access == Access::ReadWrite) {
+        writable.push(r.path.clone());
+        writable.extend(r.resolved.clone());
+    }
+    writable.sort();
+    writable.dedup();
+    Trust { writable }
+}
+
+/// Open a rule's path as planned: resolved without following a link the
+/// workload could have planted, the same object the plan saw, and never
+/// `/` or a system tree for a read-write rule.
+fn open_rule(
+    rule: &FsRule,
+    trust: &Trust,
+    fsp: &FilesystemPlan,
+) -> std::result::Result<Resolved, String> {
+    let r = safepath::open(&rule.path, trust).map_err(|e| e.cause())?;
+    let inode = (r.dev, r.ino);
+    if rule.inode.is_some_and(|planned| planned != inode) {
+        return Err(format!(
+            "{} changed between the plan and its enforcement",
+            r.path
+        ));
+    }
+    if rule.access == Access::ReadWrite
+        && (fsp.never_writable.contains(&inode)
+            || safepath::NEVER_WRITABLE.contains(&r.path.as_str()))
+    {
+        return Err(format!("{} is never writable", r.path));
+    }
+    Ok(r)
 }
 
 /// A rule whose path cannot be opened now: skipped with a warning under
@@ -585,6 +596,7 @@ mod tests {
             rules: Vec::new(),
             scopes: vec!["signal"],
             log_denials: true,
+            never_writable: Vec::new(),
         }
     }
 

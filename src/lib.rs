@@ -19,6 +19,7 @@ pub mod policy;
 pub mod probe;
 pub mod process;
 pub mod run;
+pub mod safepath;
 pub mod seccomp;
 pub mod verify;
 pub mod version;

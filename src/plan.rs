@@ -58,6 +58,9 @@ pub struct Plan {
     /// Everything the policy asked for that this host will not enforce,
     /// in words. Empty under full enforcement.
     pub dropped: Vec<String>,
+    /// Rules that grant more than they read as (a `read_only` path beneath a
+    /// `read_write` one is writable).
+    pub widened: Vec<String>,
     /// Conditions that stop `run` with exit 125 (`plan` only reports them).
     pub blockers: Vec<String>,
     /// Gaps of this kernel or node that no policy can close, with what the
@@ -102,6 +105,14 @@ pub struct FsRule {
     /// Why a rule is skipped (missing path under best_effort).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
+    /// What the path resolves to, when that differs from `path` (trusted
+    /// links followed; see `safepath`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved: Option<String>,
+    /// `(st_dev, st_ino)` found while planning: apply opens the path again
+    /// and refuses a different object.
+    #[serde(skip)]
+    pub inode: Option<(u64, u64)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -130,6 +141,11 @@ pub struct FilesystemPlan {
     pub rules: Vec<FsRule>,
     pub scopes: Vec<&'static str>,
     pub log_denials: bool,
+    /// Inodes no read-write or workdir rule may grant (`/` and the system
+    /// trees, see `safepath::NEVER_WRITABLE`); apply checks the opened
+    /// object against them again.
+    #[serde(skip)]
+    pub never_writable: Vec<(u64, u64)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -246,6 +262,7 @@ fn required(policy_req: Option<bool>, compat: Compatibility, used: bool) -> bool
 pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFacts) -> Plan {
     let mut dropped = Vec::new();
     let mut blockers = Vec::new();
+    let mut widened = Vec::new();
 
     let ll = policy.landlock.clone().unwrap_or_default();
     let compat = ll.compatibility;
@@ -290,9 +307,17 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
     }
     let mut rules = Vec::new();
     for (path, (access, origin)) in by_path {
-        let kind = host.path_kind(&path);
+        let mut kind = host.path_kind(&path);
+        if access == Access::ReadWrite {
+            if let Some(b) = never_writable_blocker(&path, origin, host) {
+                blockers.push(b);
+                kind = PathKind::Missing;
+            }
+        }
         let present = kind != PathKind::Missing;
-        let skipped = if present {
+        let skipped = if !present && access == Access::ReadWrite && kind_is_refused(&path, host) {
+            Some("never writable".to_string())
+        } else if present {
             None
         } else {
             let why = host.path_error(&path).unwrap_or("does not exist");
@@ -317,8 +342,11 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
             kind,
             present,
             skipped,
+            resolved: None,
+            inode: None,
         });
     }
+    widened_lines(&rules, &mut widened);
 
     // ---- network ----
     let net_ext = policy.network.clone().unwrap_or_default();
@@ -500,6 +528,14 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
     );
     devices.cdi = cdi.cdi;
     rules.extend(cdi.rules);
+    for r in &mut rules {
+        if let Some(rp) = host.resolved.get(&r.path) {
+            r.inode = Some((rp.dev, rp.ino));
+            if rp.path != r.path {
+                r.resolved = Some(rp.path.clone());
+            }
+        }
+    }
     if let Some(b) = cdi.ioctl_blocker {
         // Name the device node rather than "device files".
         match blockers
@@ -615,6 +651,7 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
             rules,
             scopes,
             log_denials: abi >= 7 && audit_cfg.log_denials,
+            never_writable: host.never_writable.clone(),
         },
         network: NetworkPlan {
             inet_sockets: inet,
@@ -629,8 +666,66 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
         seccomp,
         devices,
         dropped,
+        widened,
         blockers,
         host_limits,
+    }
+}
+
+/// The path a rule resolves to on this host, or its spelling when the host
+/// facts do not say.
+fn resolved_path<'a>(path: &'a str, host: &'a HostFacts) -> &'a str {
+    host.resolved.get(path).map_or(path, |r| r.path.as_str())
+}
+
+/// `true` when a read-write rule's path is, after resolution, `/` or one
+/// of the system trees (compared by inode where the host facts have one,
+/// and by canonical spelling otherwise).
+fn kind_is_refused(path: &str, host: &HostFacts) -> bool {
+    let canonical = resolved_path(path, host);
+    crate::safepath::NEVER_WRITABLE.contains(&canonical)
+        || crate::safepath::NEVER_WRITABLE.contains(&path)
+        || host
+            .resolved
+            .get(path)
+            .is_some_and(|r| host.never_writable.contains(&(r.dev, r.ino)))
+}
+
+/// A read-write or workdir rule on `/` or a system tree, however spelled,
+/// stops the launch: no compatibility setting accepts it.
+fn never_writable_blocker(path: &str, origin: RuleOrigin, host: &HostFacts) -> Option<String> {
+    if !kind_is_refused(path, host) {
+        return None;
+    }
+    let canonical = resolved_path(path, host);
+    let what = if canonical == path {
+        path.to_string()
+    } else {
+        format!("{path} (resolves to {canonical})")
+    };
+    Some(match origin {
+        RuleOrigin::Workdir => format!(
+            "workdir: {what} would become a read-write rule, and {canonical} is never writable\nhint: use a working directory of its own, or set filesystem_policy.include_workdir: false"
+        ),
+        _ => format!(
+            "filesystem_policy.read_write: {what} is never writable: a read-write rule there hands the workload the system\nhint: grant a directory of its own, or list {canonical} under read_only"
+        ),
+    })
+}
+
+/// A `read_only` rule beneath a `read_write` one is writable all the same:
+/// Landlock rights beneath a path add up. Say so instead of letting the
+/// policy read as if it narrowed access.
+fn widened_lines(rules: &[FsRule], out: &mut Vec<String>) {
+    for ro in rules.iter().filter(|r| r.access == Access::ReadOnly) {
+        if let Some(rw) = rules.iter().find(|w| {
+            w.access == Access::ReadWrite && w.present && paths::is_within(&ro.path, &w.path)
+        }) {
+            out.push(format!(
+                "filesystem: read_only {} lies beneath read_write {}, so it is writable too (Landlock rights beneath a path add up)",
+                ro.path, rw.path
+            ));
+        }
     }
 }
 

@@ -92,6 +92,23 @@ pub struct HostFacts {
     pub memfd_noexec: Option<u8>,
     /// CDI: the scanned spec directories and the device nodes they name.
     pub cdi: CdiFacts,
+    /// What each path in `paths` resolved to (see `safepath`), when the
+    /// resolution got that far. Absent in hand-made facts: the plan then
+    /// judges the spelling alone.
+    pub resolved: BTreeMap<String, ResolvedPath>,
+    /// Inodes of [`crate::safepath::NEVER_WRITABLE`] on this host.
+    pub never_writable: Vec<(u64, u64)>,
+    /// The paths the policy makes writable: links beneath them are not
+    /// followed (see `safepath::Trust`).
+    pub trust: crate::safepath::Trust,
+}
+
+/// A path's canonical form and inode, as `safepath::open` found them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResolvedPath {
+    pub path: String,
+    pub dev: u64,
+    pub ino: u64,
 }
 
 /// What the host says about the CDI devices a plan requests.
@@ -187,19 +204,58 @@ pub fn landlock_abi() -> LandlockSupport {
     }
 }
 
-/// Kind of a path, following symlinks (the rule applies to the target).
-pub fn path_state(p: &str) -> Result<PathKind, String> {
-    match std::fs::metadata(p) {
-        Ok(m) => {
-            let t = m.file_type();
-            Ok(PathKind::of(t))
-        }
-        Err(e) => Err(match e.kind() {
-            std::io::ErrorKind::NotFound => "does not exist".to_string(),
-            std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-            _ => crate::policy::io_cause(&e),
-        }),
+/// Kind of a path, resolved as the supervisor will open it (links followed
+/// only where the workload cannot have planted them; see `safepath`), and
+/// what it resolved to.
+pub fn path_state(
+    p: &str,
+    trust: &crate::safepath::Trust,
+) -> (Result<PathKind, String>, Option<ResolvedPath>) {
+    match crate::safepath::open(p, trust) {
+        Ok(r) => (
+            Ok(r.kind),
+            Some(ResolvedPath {
+                path: r.path,
+                dev: r.dev,
+                ino: r.ino,
+            }),
+        ),
+        Err(e) => (Err(e.cause()), None),
     }
+}
+
+/// The paths a policy makes writable, spelled and as they resolve: the
+/// `read_write` rules and the workdir when it is included.
+pub fn writable_paths(policy: &Policy, workdir: Option<&str>) -> crate::safepath::Trust {
+    let mut spelled: Vec<String> = Vec::new();
+    let fs = policy.filesystem_policy.as_ref();
+    if let Some(f) = fs {
+        spelled.extend(f.read_write.iter().map(|p| paths::normalize(p)));
+    }
+    if fs.is_none_or(|f| f.include_workdir) {
+        if let Some(w) = workdir_of(policy, workdir) {
+            spelled.push(paths::normalize(&w));
+        }
+    }
+    let mut trust = crate::safepath::Trust {
+        writable: spelled.clone(),
+    };
+    // Where a writable path leads through links, what lies there is
+    // writable too (a link that is itself untrusted fails later).
+    let resolved: Vec<String> = spelled
+        .iter()
+        .filter_map(|p| crate::safepath::open(p, &trust).ok().map(|r| r.path))
+        .collect();
+    trust.writable.extend(resolved);
+    trust.writable.sort();
+    trust.writable.dedup();
+    trust
+}
+
+fn workdir_of(policy: &Policy, workdir: Option<&str>) -> Option<String> {
+    workdir
+        .map(str::to_string)
+        .or_else(|| policy.process.as_ref().and_then(|p| p.workdir.clone()))
 }
 
 /// Every host path a plan for `policy` can mention.
@@ -209,10 +265,7 @@ pub fn candidate_paths(policy: &Policy, workdir: Option<&str>) -> Vec<String> {
         out.extend(fs.read_only.iter().map(|p| paths::normalize(p)));
         out.extend(fs.read_write.iter().map(|p| paths::normalize(p)));
     }
-    let wd = workdir
-        .map(str::to_string)
-        .or_else(|| policy.process.as_ref().and_then(|p| p.workdir.clone()));
-    if let Some(w) = wd {
+    if let Some(w) = workdir_of(policy, workdir) {
         out.push(paths::normalize(&w));
     }
     out.sort();
@@ -233,12 +286,26 @@ fn read_small(path: &str) -> Option<String> {
 /// Gather the facts for a plan. Reads the host; never fails (a fact that
 /// cannot be read is recorded as such and judged by the plan).
 pub fn resolve(policy: &Policy, workdir: Option<&str>) -> HostFacts {
+    let trust = writable_paths(policy, workdir);
     let mut paths = BTreeMap::new();
+    let mut resolved = BTreeMap::new();
     for p in candidate_paths(policy, workdir) {
-        let st = path_state(&p);
+        let (st, r) = path_state(&p, &trust);
+        if let Some(r) = r {
+            resolved.insert(p.clone(), r);
+        }
         paths.insert(p, st);
     }
+    let mut never_writable: Vec<(u64, u64)> = crate::safepath::NEVER_WRITABLE
+        .iter()
+        .filter_map(|p| crate::safepath::inode(p, &crate::safepath::Trust::default()))
+        .collect();
+    never_writable.sort_unstable();
+    never_writable.dedup();
     HostFacts {
+        resolved,
+        never_writable,
+        trust,
         landlock: landlock_abi(),
         pid: std::process::id(),
         uid: nix_uid(),
@@ -286,7 +353,10 @@ pub fn resolve_run(policy: &Policy, opts: &crate::plan::RunOptions) -> HostFacts
     extra.extend(crate::cdi::CUDA_PATHS.iter().map(|p| p.to_string()));
     for p in extra {
         if let std::collections::btree_map::Entry::Vacant(v) = facts.paths.entry(p) {
-            let st = path_state(v.key());
+            let (st, r) = path_state(v.key(), &facts.trust);
+            if let Some(r) = r {
+                facts.resolved.insert(v.key().clone(), r);
+            }
             v.insert(st);
         }
     }

@@ -550,6 +550,8 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
                 // entry above says it is not there yet.
                 present: true,
                 skipped: None,
+                resolved: None,
+                inode: None,
             });
             granted_nodes.push(n.path.clone());
         }
@@ -643,6 +645,8 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
                             kind: PathKind::Directory,
                             present: true,
                             skipped: None,
+                            resolved: None,
+                            inode: None,
                         });
                     }
                 }
@@ -656,6 +660,8 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
                 kind,
                 present,
                 skipped: None,
+                resolved: None,
+                inode: None,
             });
         }
         out.cdi.mounts.push(mp);
@@ -785,6 +791,8 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
                 kind,
                 present: true,
                 skipped: None,
+                resolved: None,
+                inode: None,
             });
             cuda.granted.push(p.to_string());
         }

@@ -1,0 +1,525 @@
+//! Resolving paths the supervisor opens with privilege, without trusting
+//! links the workload could have planted.
+//!
+//! The supervisor usually starts as root and opens policy paths, the
+//! workdir, CDI nodes and mounts, the `--report` file and the policy file
+//! before it drops privilege. Anything beneath a directory the workload can
+//! write may have been replaced by the workload on an earlier launch (a
+//! container restart keeps its volumes), so a symlink found there must not
+//! steer a rule to `/`.
+//!
+//! [`open`] walks a path one component at a time from `/`, each step an
+//! `openat(O_PATH | O_NOFOLLOW)` relative to the directory before it, so no
+//! link is ever followed by the kernel. When a component is a symlink it is
+//! followed only when it cannot have been planted by the workload:
+//!
+//! - the link is owned by root;
+//! - every directory walked so far (the link's parent and all above it) is
+//!   owned by root and cannot be written by anyone else: no group/other
+//!   write bit, unless it sits on a read-only mount;
+//! - none of those directories is, or lies beneath, a path the policy makes
+//!   writable ([`Trust::writable`]);
+//! - it is not a procfs "magic link" (`/proc/<pid>/root`, `fd/N`, `cwd`,
+//!   `exe`): those jump to objects rather than names. `/proc/self` and
+//!   `/proc/thread-self` are plain links and are followed.
+//!
+//! This is systemd's "unsafe transition" rule (`chase()` with `CHASE_SAFE`)
+//! made stricter: the supervisor's own uid is not trusted, since when it
+//! starts unprivileged it shares that uid with the workload. Merged-`/usr`
+//! links (`/lib -> usr/lib`), `/var/run -> /run` and Kubernetes ConfigMap
+//! links (`policy.yaml -> ..data/policy.yaml` on a read-only mount) pass.
+//!
+//! The result carries the canonical path (no links, no `.`/`..`) and the
+//! inode, so checks such as "`/` is never writable" compare the object that
+//! was opened, never the spelling.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use crate::policy::paths;
+use crate::probe::PathKind;
+
+/// At most this many links per resolution (the kernel's own limit).
+const MAX_LINKS: u32 = 40;
+
+/// `PROC_SUPER_MAGIC` from `<linux/magic.h>`.
+const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+
+/// What a walk needs to know about the policy.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Trust {
+    /// Paths the workload may write (normalized `read_write` rules and the
+    /// workdir rule, spelled and resolved): a link beneath one of them is
+    /// never followed, whoever owns it now.
+    pub writable: Vec<String>,
+}
+
+impl Trust {
+    fn beneath_writable(&self, dir: &str) -> bool {
+        self.writable.iter().any(|w| paths::is_within(dir, w))
+    }
+}
+
+/// A path opened with `O_PATH`, and what it is.
+#[derive(Debug)]
+pub struct Resolved {
+    pub fd: OwnedFd,
+    /// The canonical path of what was opened.
+    pub path: String,
+    pub dev: u64,
+    pub ino: u64,
+    pub kind: PathKind,
+    pub uid: u32,
+    pub mode: u32,
+}
+
+/// Why a path could not be resolved safely.
+#[derive(Debug)]
+pub enum ResolveError {
+    /// A system call failed on the component `at`.
+    Io {
+        at: String,
+        err: std::io::Error,
+    },
+    /// A symlink that the workload could have planted.
+    UntrustedLink {
+        link: String,
+        target: String,
+        why: String,
+    },
+    /// A procfs magic link.
+    MagicLink {
+        link: String,
+    },
+    TooManyLinks,
+    /// A component before the last is not a directory.
+    NotADirectory {
+        at: String,
+    },
+}
+
+impl ResolveError {
+    /// `NotFound`, for callers that treat a missing path specially.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ResolveError::Io { err, .. } if err.kind() == std::io::ErrorKind::NotFound)
+    }
+
+    /// The cause in the plan's words (the path itself is named by the
+    /// caller).
+    pub fn cause(&self) -> String {
+        match self {
+            ResolveError::Io { err, .. } => match err.kind() {
+                std::io::ErrorKind::NotFound => "does not exist".into(),
+                std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+                _ => crate::policy::io_cause(err),
+            },
+            ResolveError::UntrustedLink { link, target, why } => format!(
+                "symlink {link} -> {target} is not followed: {why}, so the workload could have planted it"
+            ),
+            ResolveError::MagicLink { link } => {
+                format!("{link} is a /proc magic link, which is never followed")
+            }
+            ResolveError::TooManyLinks => "too many levels of symbolic links".into(),
+            ResolveError::NotADirectory { at } => format!("{at} is not a directory"),
+        }
+    }
+}
+
+impl std::fmt::Display for ResolveError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.cause())
+    }
+}
+
+fn cstr(s: &str) -> std::io::Result<CString> {
+    CString::new(s).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+/// `openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC)`.
+#[allow(unsafe_code)]
+fn open_step(dir: Option<&OwnedFd>, name: &str) -> std::io::Result<OwnedFd> {
+    let c = cstr(name)?;
+    let dirfd = dir.map_or(libc::AT_FDCWD, AsRawFd::as_raw_fd);
+    // SAFETY: `c` is a NUL-terminated string that outlives the call and
+    // `dirfd` is either AT_FDCWD or a descriptor owned by the caller.
+    let fd = unsafe {
+        libc::openat(
+            dirfd,
+            c.as_ptr(),
+            libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: openat just returned this descriptor and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `fstat` of a descriptor (works on `O_PATH` ones).
+#[allow(unsafe_code)]
+fn stat(fd: &OwnedFd) -> std::io::Result<libc::stat> {
+    // SAFETY: an all-zero `struct stat` is a valid value of the type.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is a writable `struct stat` the kernel fills in, and the
+    // descriptor is open for the duration of the call.
+    let r = unsafe { libc::fstat(fd.as_raw_fd(), &mut st) };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(st)
+}
+
+/// `f_type` of the filesystem holding `fd`.
+#[allow(unsafe_code)]
+fn fs_type(fd: &OwnedFd) -> std::io::Result<i64> {
+    // SAFETY: an all-zero `struct statfs` is a valid value of the type.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is a writable `struct statfs` the kernel fills in, and
+    // the descriptor is open for the duration of the call.
+    let r = unsafe { libc::fstatfs(fd.as_raw_fd(), &mut st) };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+    Ok(st.f_type as i64)
+}
+
+/// The filesystem holding `fd` is mounted read-only.
+#[allow(unsafe_code)]
+fn read_only_mount(fd: &OwnedFd) -> std::io::Result<bool> {
+    // SAFETY: an all-zero `struct statvfs` is a valid value of the type.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `st` is a writable `struct statvfs` libc fills in from
+    // fstatfs(2), and the descriptor is open for the duration of the call.
+    let r = unsafe { libc::fstatvfs(fd.as_raw_fd(), &mut st) };
+    if r < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(st.f_flag & libc::ST_RDONLY != 0)
+}
+
+/// The target of the symlink `fd` refers to (`readlinkat(fd, "")`).
+#[allow(unsafe_code)]
+fn read_link(fd: &OwnedFd) -> std::io::Result<String> {
+    let mut buf = vec![0u8; libc::PATH_MAX as usize + 1];
+    // SAFETY: the empty path makes readlinkat read the link `fd` itself
+    // refers to (an O_PATH|O_NOFOLLOW descriptor of a symlink); the kernel
+    // writes at most `buf.len()` bytes into `buf`, which outlives the call.
+    let n = unsafe {
+        libc::readlinkat(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let n = usize::try_from(n).unwrap_or(0);
+    if n >= buf.len() {
+        return Err(std::io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+    }
+    buf.truncate(n);
+    String::from_utf8(buf).map_err(|_| std::io::Error::from_raw_os_error(libc::EILSEQ))
+}
+
+fn kind_of(mode: u32) -> PathKind {
+    match mode & libc::S_IFMT {
+        libc::S_IFDIR => PathKind::Directory,
+        libc::S_IFCHR => PathKind::CharDevice,
+        libc::S_IFBLK => PathKind::BlockDevice,
+        libc::S_IFSOCK => PathKind::Socket,
+        libc::S_IFIFO => PathKind::Fifo,
+        _ => PathKind::File,
+    }
+}
+
+/// One directory of the walk.
+struct Step {
+    fd: OwnedFd,
+    /// Canonical path of this directory.
+    path: String,
+    /// This directory and every one above it cannot be changed by the
+    /// workload (see the module docs); `None` = trusted, `Some(why)` not.
+    untrusted: Option<String>,
+}
+
+fn join(dir: &str, name: &str) -> String {
+    if dir == "/" {
+        format!("/{name}")
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+/// Why a directory could be changed by someone other than root, if it can.
+/// Its mount flags are read only when its mode would otherwise condemn it.
+fn dir_untrusted(
+    path: &str,
+    fd: &OwnedFd,
+    st: &libc::stat,
+    trust: &Trust,
+) -> std::io::Result<Option<String>> {
+    if trust.beneath_writable(path) {
+        return Ok(Some(format!("{path} is writable under the policy")));
+    }
+    if st.st_uid != 0 {
+        return Ok(Some(format!("{path} is owned by uid {}", st.st_uid)));
+    }
+    if st.st_mode & 0o022 != 0 && !read_only_mount(fd)? {
+        return Ok(Some(format!(
+            "{path} is writable by group or others (mode {:o})",
+            st.st_mode & 0o7777
+        )));
+    }
+    Ok(None)
+}
+
+fn root_step(trust: &Trust) -> Result<Step, ResolveError> {
+    let io = |err| ResolveError::Io {
+        at: "/".into(),
+        err,
+    };
+    let fd = open_step(None, "/").map_err(io)?;
+    let st = stat(&fd).map_err(io)?;
+    Ok(Step {
+        untrusted: dir_untrusted("/", &fd, &st, trust).map_err(io)?,
+        path: "/".into(),
+        fd,
+    })
+}
+
+/// Resolve an absolute path safely and open it with `O_PATH`.
+pub fn open(path: &str, trust: &Trust) -> Result<Resolved, ResolveError> {
+    if !path.starts_with('/') {
+        return Err(ResolveError::Io {
+            at: path.into(),
+            err: std::io::Error::from_raw_os_error(libc::EINVAL),
+        });
+    }
+    let mut stack: Vec<Step> = vec![root_step(trust)?];
+    let mut queue: std::collections::VecDeque<String> = path
+        .split('/')
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .collect();
+    let mut links = 0;
+    // The last thing opened, when it is not a directory pushed on `stack`.
+    let mut leaf: Option<(OwnedFd, String, libc::stat)> = None;
+    while let Some(name) = queue.pop_front() {
+        if let Some((_, at, _)) = &leaf {
+            // Something follows a non-directory.
+            return Err(ResolveError::NotADirectory { at: at.clone() });
+        }
+        if name == "." {
+            continue;
+        }
+        if name == ".." {
+            if stack.len() > 1 {
+                stack.pop();
+            }
+            continue;
+        }
+        let Some(top) = stack.last() else {
+            return Err(ResolveError::TooManyLinks);
+        };
+        let here = join(&top.path, &name);
+        let io = |err| ResolveError::Io {
+            at: here.clone(),
+            err,
+        };
+        let fd = open_step(Some(&top.fd), &name).map_err(io)?;
+        let st = stat(&fd).map_err(io)?;
+        let fmt = st.st_mode & libc::S_IFMT;
+        if fmt == libc::S_IFLNK {
+            links += 1;
+            if links > MAX_LINKS {
+                return Err(ResolveError::TooManyLinks);
+            }
+            let target = read_link(&fd).map_err(io)?;
+            let is_plain_proc_link =
+                top.path == "/proc" && matches!(name.as_str(), "self" | "thread-self");
+            if !is_plain_proc_link && fs_type(&top.fd).map_err(io)? == PROC_SUPER_MAGIC {
+                return Err(ResolveError::MagicLink { link: here });
+            }
+            let why = if let Some(why) = &top.untrusted {
+                Some(why.clone())
+            } else if st.st_uid != 0 {
+                Some(format!("it is owned by uid {}", st.st_uid))
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(ResolveError::UntrustedLink {
+                    link: here,
+                    target,
+                    why,
+                });
+            }
+            if target.starts_with('/') {
+                stack.truncate(1);
+            }
+            for c in target.split('/').filter(|c| !c.is_empty()).rev() {
+                queue.push_front(c.to_string());
+            }
+            continue;
+        }
+        if fmt == libc::S_IFDIR {
+            let untrusted = match &top.untrusted {
+                Some(w) => Some(w.clone()),
+                None => dir_untrusted(&here, &fd, &st, trust).map_err(io)?,
+            };
+            stack.push(Step {
+                fd,
+                path: here,
+                untrusted,
+            });
+        } else {
+            leaf = Some((fd, here, st));
+        }
+    }
+    let (fd, path, st) = match leaf {
+        Some(l) => l,
+        None => {
+            let Some(top) = stack.pop() else {
+                return Err(ResolveError::TooManyLinks);
+            };
+            let st = stat(&top.fd).map_err(|err| ResolveError::Io {
+                at: top.path.clone(),
+                err,
+            })?;
+            (top.fd, top.path, st)
+        }
+    };
+    #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+    Ok(Resolved {
+        kind: kind_of(st.st_mode),
+        dev: st.st_dev as u64,
+        ino: st.st_ino as u64,
+        uid: st.st_uid,
+        mode: st.st_mode & 0o7777,
+        path,
+        fd,
+    })
+}
+
+/// `(st_dev, st_ino)` of a path resolved as [`open`] does.
+pub fn inode(path: &str, trust: &Trust) -> Option<(u64, u64)> {
+    open(path, trust).ok().map(|r| (r.dev, r.ino))
+}
+
+/// Directories that are never writable by the workload and never its
+/// workdir-as-rule, whatever they are spelled as: the root and the system
+/// trees below it (a read-write rule there hands the workload the host's
+/// programs, libraries, configuration or kernel interfaces).
+pub const NEVER_WRITABLE: [&str; 12] = [
+    "/", "/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/proc", "/sbin", "/sys",
+    "/usr",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let d = std::env::temp_dir().join(format!("safepath-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn plain_paths_resolve_to_themselves() {
+        let r = open("/usr//bin/", &Trust::default()).unwrap();
+        assert_eq!(r.path, "/usr/bin");
+        assert_eq!(r.kind, PathKind::Directory);
+        let root = open("/", &Trust::default()).unwrap();
+        assert_eq!(root.path, "/");
+        let dots = open("/usr/./bin/..", &Trust::default()).unwrap();
+        assert_eq!(dots.path, "/usr");
+    }
+
+    #[test]
+    fn dot_dot_names_the_real_parent() {
+        let r = open("/tmp/..", &Trust::default()).unwrap();
+        assert_eq!(r.path, "/");
+        let root = open("/", &Trust::default()).unwrap();
+        assert_eq!((r.dev, r.ino), (root.dev, root.ino));
+    }
+
+    #[test]
+    fn a_link_in_a_world_writable_directory_is_not_followed() {
+        let d = scratch("ww");
+        // /tmp is 1777: anyone could have placed the link.
+        symlink("/", d.join("root")).unwrap();
+        let p = d.join("root");
+        let e = open(p.to_str().unwrap(), &Trust::default()).unwrap_err();
+        assert!(
+            matches!(e, ResolveError::UntrustedLink { .. }),
+            "{}",
+            e.cause()
+        );
+        assert!(e.cause().contains("-> /"), "{}", e.cause());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn proc_self_is_followed_and_magic_links_are_not() {
+        let r = open("/proc/self/status", &Trust::default()).unwrap();
+        assert_eq!(r.path, format!("/proc/{}/status", std::process::id()));
+        let e = open("/proc/self/root/etc", &Trust::default()).unwrap_err();
+        assert!(matches!(e, ResolveError::MagicLink { .. }), "{}", e.cause());
+    }
+
+    #[test]
+    fn merged_usr_links_are_followed() {
+        // Root-owned links in root-owned, 0755 directories.
+        if !std::fs::symlink_metadata("/lib").is_ok_and(|m| m.file_type().is_symlink()) {
+            return;
+        }
+        let want = std::fs::canonicalize("/lib").unwrap();
+        let r = open("/lib", &Trust::default()).unwrap();
+        assert_eq!(r.path, want.to_str().unwrap());
+    }
+
+    #[test]
+    fn missing_paths_say_so() {
+        let e = open("/no/such/path", &Trust::default()).unwrap_err();
+        assert!(e.is_not_found());
+        assert_eq!(e.cause(), "does not exist");
+    }
+
+    #[test]
+    fn a_file_in_the_middle_is_not_a_directory() {
+        let e = open("/proc/self/status/x", &Trust::default()).unwrap_err();
+        assert!(
+            matches!(e, ResolveError::NotADirectory { .. }),
+            "{}",
+            e.cause()
+        );
+    }
+
+    #[test]
+    fn nothing_beneath_a_writable_rule_is_trusted() {
+        // /usr is root-owned and 0755, so only the policy makes it unsafe.
+        let t = Trust {
+            writable: vec!["/usr".into()],
+        };
+        assert!(open("/usr/bin", &t).is_ok());
+        let usr = open("/usr", &t).unwrap();
+        let st = stat(&usr.fd).unwrap();
+        assert!(
+            dir_untrusted("/usr/lib", &usr.fd, &st, &t)
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            dir_untrusted("/usr/lib", &usr.fd, &st, &Trust::default())
+                .unwrap()
+                .is_none()
+        );
+    }
+}
