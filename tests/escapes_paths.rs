@@ -1,0 +1,335 @@
+//! Attacks on the supervisor's privileged path handling.
+//!
+//! The supervisor opens policy paths as root before it drops privilege.
+//! A workload that may write the parent of a policy path can replace the
+//! path with a symlink during one launch (a container restart keeps its
+//! volumes) and wait for the next launch to apply the rule to whatever the
+//! link names. Each test here plants the link in a first sandboxed run, as
+//! the workload would, and attacks in a second. Each has a control: the
+//! same access made without the sandbox, as the workload's uid, succeeds,
+//! so the refusal comes from the sandbox and not from file modes.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use common::{BIN, Run, bare_as, probe, sandbox};
+
+const PROCESS: &str = "process: {run_as_user: 1500, run_as_group: 1500}\n";
+
+fn setup(test: &str) -> Option<PathBuf> {
+    if common::need_root(test) || common::need_abi(test, 1) {
+        return None;
+    }
+    let d = common::scratch(test);
+    chmod(&d, 0o777);
+    Some(d)
+}
+
+fn chmod(p: &Path, mode: u32) {
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+fn mkdir(parent: &Path, name: &str) -> String {
+    let d = parent.join(name);
+    std::fs::create_dir_all(&d).unwrap();
+    chmod(&d, 0o777);
+    d.display().to_string()
+}
+
+fn file(parent: &Path, name: &str) -> String {
+    let f = parent.join(name);
+    common::write_file(&f, "secret\n");
+    chmod(&f, 0o666);
+    f.display().to_string()
+}
+
+fn pr() -> String {
+    probe().display().to_string()
+}
+
+fn policy(d: &Path, name: &str, ro: &[&str], rw: &[&str], extra: &str) -> PathBuf {
+    policy_as(d, name, ro, rw, PROCESS, extra)
+}
+
+/// [`policy`] with its own `process:` line.
+fn policy_as(
+    d: &Path,
+    name: &str,
+    ro: &[&str],
+    rw: &[&str],
+    process: &str,
+    extra: &str,
+) -> PathBuf {
+    let sub = d.join(name);
+    std::fs::create_dir_all(&sub).unwrap();
+    // Inside `filesystem_policy` an omitted include_workdir means false.
+    let text = common::base_policy(ro, rw, &format!("{process}{extra}")).replace(
+        "filesystem_policy:\n",
+        "filesystem_policy:\n  include_workdir: true\n",
+    );
+    common::write_policy(&sub, &text)
+}
+
+fn process_in(workdir: &str) -> String {
+    format!("process: {{run_as_user: 1500, run_as_group: 1500, workdir: {workdir}}}\n")
+}
+
+/// Launch 1: the workload, confined to `data`, replaces `link` with a
+/// symlink to `/`.
+fn plant(d: &Path, data: &str, link: &str) {
+    let p = policy(d, "plant", &[], &[data], "");
+    let r = sandbox(&p, &["--exec"], &[&pr(), "symlink", "/", link]);
+    assert_eq!(r.stdout, format!("ok: {link}\n"), "{}", r.explain());
+    let meta = std::fs::symlink_metadata(link).unwrap();
+    assert!(meta.file_type().is_symlink());
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(meta.uid(), 1500, "the workload owns the planted link");
+}
+
+fn control_ok(args: &[&str], line: &str) {
+    let p = pr();
+    let mut w = vec![p.as_str()];
+    w.extend_from_slice(args);
+    let r = bare_as(1500, &w);
+    assert_eq!(r.stdout, format!("{line}\n"), "control: {}", r.explain());
+}
+
+fn denied(r: &Run, line: &str) {
+    assert_eq!(r.stdout, format!("{line}\n"), "{}", r.explain());
+    assert_eq!(r.code, 1, "{}", r.explain());
+}
+
+fn refused(r: &Run, needle: &str) {
+    assert_eq!(r.code, 125, "{}", r.explain());
+    assert_eq!(r.stdout, "", "the workload must not run: {}", r.explain());
+    assert!(r.stderr.contains(needle), "{}", r.explain());
+}
+
+#[test]
+fn sandbox_blocks_workdir_symlink_planted_by_an_earlier_launch() {
+    let t = "sandbox_blocks_workdir_symlink_planted_by_an_earlier_launch";
+    let Some(d) = setup(t) else { return };
+    let data = mkdir(&d, "data");
+    let outside = mkdir(&d, "outside");
+    let target = format!("{outside}/f");
+    let link = format!("{data}/wd");
+    plant(&d, &data, &link);
+
+    // Launch 2: the workdir (include_workdir, the default) is the link.
+    let p = policy_as(&d, "attack", &[], &[&data], &process_in(&link), "");
+    let r = sandbox(&p, &["--exec"], &[&pr(), "write", &target]);
+    denied(&r, &format!("errno=EACCES(13): {target}"));
+    assert!(
+        r.stderr.contains(&format!(
+            "filesystem rule for {link} skipped: symlink {link} -> / is not followed"
+        )),
+        "{}",
+        r.explain()
+    );
+    control_ok(&["write", &target], &format!("ok: {target}"));
+}
+
+#[test]
+fn sandbox_refuses_workdir_symlink_planted_by_an_earlier_launch_under_hard_requirement() {
+    let t = "sandbox_refuses_workdir_symlink_planted_by_an_earlier_launch_under_hard_requirement";
+    let Some(d) = setup(t) else { return };
+    let data = mkdir(&d, "data");
+    let link = format!("{data}/wd");
+    plant(&d, &data, &link);
+    let p = policy_as(
+        &d,
+        "attack",
+        &[],
+        &[&data],
+        &process_in(&link),
+        "landlock: {compatibility: hard_requirement}\n",
+    );
+    let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
+    refused(
+        &r,
+        &format!(
+            "landlock: {link}: symlink {link} -> / is not followed: {data} is writable under the policy, so the workload could have planted it"
+        ),
+    );
+}
+
+#[test]
+fn sandbox_blocks_nested_read_only_symlink_planted_by_an_earlier_launch() {
+    let t = "sandbox_blocks_nested_read_only_symlink_planted_by_an_earlier_launch";
+    let Some(d) = setup(t) else { return };
+    let data = mkdir(&d, "data");
+    let secret = file(&d, "secret");
+    let link = format!("{data}/ro");
+    plant(&d, &data, &link);
+    let p = policy(&d, "attack", &[&link], &[&data], "");
+    let r = sandbox(&p, &["--exec"], &[&pr(), "read", &secret]);
+    denied(&r, &format!("errno=EACCES(13): {secret}"));
+    assert!(
+        r.stderr
+            .contains(&format!("symlink {link} -> / is not followed")),
+        "{}",
+        r.explain()
+    );
+    control_ok(&["read", &secret], &format!("ok: {secret}"));
+}
+
+#[test]
+fn sandbox_refuses_cdi_mount_symlink_planted_by_an_earlier_launch() {
+    let t = "sandbox_refuses_cdi_mount_symlink_planted_by_an_earlier_launch";
+    let Some(d) = setup(t) else { return };
+    let data = mkdir(&d, "data");
+    let secret = file(&d, "secret");
+    let link = format!("{data}/models");
+    plant(&d, &data, &link);
+    let cdi = mkdir(&d, "cdi");
+    std::fs::write(
+        Path::new(&cdi).join("models.yaml"),
+        format!(
+            "cdiVersion: 0.7.0\nkind: example.com/models\ndevices:\n- name: m\n  containerEdits:\n    mounts: [{{hostPath: /srv/models, containerPath: {link}, options: [ro, bind]}}]\n"
+        ),
+    )
+    .unwrap();
+    let p = policy(&d, "attack", &[], &[&data], "");
+    let r = sandbox(
+        &p,
+        &[
+            "--exec",
+            "--cdi-dir",
+            &cdi,
+            "--device",
+            "example.com/models=m",
+        ],
+        &[&pr(), "read", &secret],
+    );
+    refused(
+        &r,
+        &format!("cdi: mount {link} (example.com/models=m): symlink {link} -> / is not followed"),
+    );
+    control_ok(&["read", &secret], &format!("ok: {secret}"));
+}
+
+/// A root-owned link to `/` in root-owned /run: trusted, so it is
+/// followed, and the rule it names is judged by the inode it reaches.
+struct RootLink(PathBuf);
+
+impl RootLink {
+    fn new(test: &str) -> RootLink {
+        let p = PathBuf::from(format!("/run/openshell-test-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_file(&p);
+        std::os::unix::fs::symlink("/", &p).unwrap();
+        RootLink(p)
+    }
+    fn path(&self) -> String {
+        self.0.display().to_string()
+    }
+}
+
+impl Drop for RootLink {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn sandbox_refuses_workdir_root_in_every_spelling() {
+    let t = "sandbox_refuses_workdir_root_in_every_spelling";
+    let Some(d) = setup(t) else { return };
+    let link = RootLink::new("wd");
+    let p = policy(&d, "p", &[], &[], "");
+    let mut spellings: Vec<String> = ["/", "//", "/./", "/tmp/..", "/usr/../", "/usr/bin/../.."]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    spellings.push(link.path());
+    for w in &spellings {
+        let r = sandbox(&p, &["--exec", "--workdir", w], &[&pr(), "true"]);
+        refused(&r, "/ is never writable");
+    }
+    // The control: the same workdirs without the workdir rule run.
+    let p2 = policy(&d, "p2", &[], &[], "");
+    let text = std::fs::read_to_string(&p2)
+        .unwrap()
+        .replace("include_workdir: true", "include_workdir: false");
+    std::fs::write(&p2, text).unwrap();
+    for w in &spellings {
+        let r = sandbox(&p2, &["--exec", "--workdir", w], &[&pr(), "true"]);
+        assert_eq!(r.code, 0, "workdir {w}: {}", r.explain());
+    }
+}
+
+#[test]
+fn sandbox_refuses_read_write_rule_that_resolves_to_root() {
+    let t = "sandbox_refuses_read_write_rule_that_resolves_to_root";
+    let Some(d) = setup(t) else { return };
+    let link = RootLink::new("rw");
+    let l = link.path();
+    let p = policy(&d, "p", &[], &[&l], "");
+    let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
+    refused(
+        &r,
+        &format!("filesystem_policy.read_write: {l} (resolves to /) is never writable"),
+    );
+    // The same link as a read_only rule is fine: it is trusted.
+    let p = policy(&d, "p2", &[&l], &[], "");
+    let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+}
+
+#[test]
+fn plan_shows_where_a_trusted_link_leads() {
+    let t = "plan_shows_where_a_trusted_link_leads";
+    let Some(d) = setup(t) else { return };
+    let link = RootLink::new("plan");
+    let l = link.path();
+    let p = policy(&d, "p", &[&l], &[], "");
+    let out = Command::new(BIN)
+        .args(["plan", "--format", "json", "--policy"])
+        .arg(&p)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rule = v["filesystem"]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["path"] == l.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(rule["resolved"], "/", "{rule}");
+}
+
+#[test]
+fn plan_says_a_read_only_rule_beneath_read_write_is_writable() {
+    let t = "plan_says_a_read_only_rule_beneath_read_write_is_writable";
+    let Some(d) = setup(t) else { return };
+    let data = mkdir(&d, "data");
+    let ro = mkdir(Path::new(&data), "ro");
+    let p = policy(&d, "p", &[&ro], &[&data], "");
+    let out = Command::new(BIN)
+        .args(["plan", "--format", "json", "--policy"])
+        .arg(&p)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["widened"],
+        serde_json::json!([format!(
+            "filesystem: read_only {ro} lies beneath read_write {data}, so it is writable too (Landlock rights beneath a path add up)"
+        )])
+    );
+    // And it is: the control shows the write the policy reads as denying.
+    let f = format!("{ro}/f");
+    let r = sandbox(&p, &["--exec"], &[&pr(), "write", &f]);
+    assert_eq!(r.stdout, format!("ok: {f}\n"), "{}", r.explain());
+}
