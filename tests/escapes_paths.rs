@@ -151,9 +151,14 @@ fn sandbox_refuses_workdir_symlink_planted_by_an_earlier_launch_under_hard_requi
     let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
     refused(
         &r,
-        &format!(
-            "landlock: {link}: symlink {link} -> / is not followed: {data} is writable under the policy, so the workload could have planted it"
+        &format!("openshell-sandbox: landlock: {link}: symlink {link} -> / is not followed: "),
+    );
+    assert!(
+        r.stderr.contains(
+            "so the workload could have planted it (landlock.compatibility is hard_requirement)\n"
         ),
+        "{}",
+        r.explain()
     );
 }
 
