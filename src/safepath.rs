@@ -410,6 +410,68 @@ pub fn inode(path: &str, trust: &Trust) -> Option<(u64, u64)> {
     open(path, trust).ok().map(|r| (r.dev, r.ino))
 }
 
+/// Create a new file at `path` for writing, as root, without trusting the
+/// directory's contents: the parent is resolved like any privileged path,
+/// the file is created under a fresh name with `O_CREAT|O_EXCL|O_NOFOLLOW`
+/// and renamed over `path`. Whatever stood at `path` before (a symlink, a
+/// hard link to another file, a FIFO) is replaced, never opened, followed or
+/// truncated.
+#[allow(unsafe_code)]
+pub fn create_replacing(path: &str, mode: u32) -> std::io::Result<std::fs::File> {
+    let fail = |e: ResolveError| match e {
+        ResolveError::Io { err, .. } => err,
+        other => std::io::Error::other(other.cause()),
+    };
+    let (dir, name) = match path.rsplit_once('/') {
+        Some(("", n)) => ("/", n),
+        Some((d, n)) => (d, n),
+        None => return Err(std::io::Error::from_raw_os_error(libc::EINVAL)),
+    };
+    if name.is_empty() || name == "." || name == ".." {
+        return Err(std::io::Error::from_raw_os_error(libc::EISDIR));
+    }
+    let parent = open(dir, &Trust::default()).map_err(fail)?;
+    if parent.kind != PathKind::Directory {
+        return Err(std::io::Error::from_raw_os_error(libc::ENOTDIR));
+    }
+    let dirfd = parent.fd.as_raw_fd();
+    let final_name = cstr(name)?;
+    for attempt in 0..16u32 {
+        let tmp = cstr(&format!(".{name}.{}.{attempt}.tmp", std::process::id()))?;
+        // SAFETY: `tmp` is NUL-terminated and outlives the call; `dirfd` is
+        // the open O_PATH descriptor of the parent, usable as a dirfd.
+        let fd = unsafe {
+            libc::openat(
+                dirfd,
+                tmp.as_ptr(),
+                libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                mode,
+            )
+        };
+        if fd < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EEXIST) {
+                continue;
+            }
+            return Err(e);
+        }
+        // SAFETY: openat just returned this descriptor and nothing else owns
+        // it.
+        let file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        // SAFETY: both names are NUL-terminated and outlive the call; both
+        // are relative to the same open directory descriptor.
+        let r = unsafe { libc::renameat(dirfd, tmp.as_ptr(), dirfd, final_name.as_ptr()) };
+        if r < 0 {
+            let e = std::io::Error::last_os_error();
+            // SAFETY: as above; removing the file this call created.
+            unsafe { libc::unlinkat(dirfd, tmp.as_ptr(), 0) };
+            return Err(e);
+        }
+        return Ok(file);
+    }
+    Err(std::io::Error::from_raw_os_error(libc::EEXIST))
+}
+
 /// Directories that are never writable by the workload and never its
 /// workdir-as-rule, whatever they are spelled as: the root and the system
 /// trees below it (a read-write rule there hands the workload the host's

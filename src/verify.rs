@@ -158,16 +158,27 @@ pub fn open_handles(report: Option<&str>) -> Result<Handles> {
     let report = match report {
         None => None,
         Some("-") => Some(ReportTarget::Stderr),
-        Some(p) => Some(ReportTarget::File(
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .open(p)
-                .map_err(|e| Error::apply(format!("report {p}"), crate::policy::io_cause(&e)))?,
-        )),
+        // A new file renamed over the name: a link or file the workload
+        // left there on an earlier launch is replaced, never written
+        // through (see `safepath::create_replacing`).
+        Some(p) => Some(ReportTarget::File(report_file(p).map_err(|e| {
+            Error::apply(format!("report {p}"), crate::policy::io_cause(&e))
+        })?)),
     };
     Ok(Handles { status, report })
+}
+
+fn report_file(p: &str) -> std::io::Result<File> {
+    let abs = if p.starts_with('/') {
+        p.to_string()
+    } else {
+        let cwd = std::env::current_dir()?;
+        let cwd = cwd
+            .to_str()
+            .ok_or_else(|| std::io::Error::from_raw_os_error(libc::EILSEQ))?;
+        format!("{}/{p}", cwd.trim_end_matches('/'))
+    };
+    crate::safepath::create_replacing(&crate::policy::paths::normalize(&abs), 0o644)
 }
 
 fn read_status(f: &File) -> Result<String> {

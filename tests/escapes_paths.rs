@@ -338,3 +338,75 @@ fn plan_says_a_read_only_rule_beneath_read_write_is_writable() {
     let r = sandbox(&p, &["--exec"], &[&pr(), "write", &f]);
     assert_eq!(r.stdout, format!("ok: {f}\n"), "{}", r.explain());
 }
+
+#[test]
+fn sandbox_report_never_writes_through_a_planted_link() {
+    let t = "sandbox_report_never_writes_through_a_planted_link";
+    let Some(d) = setup(t) else { return };
+    let data = mkdir(&d, "data");
+    let victim = d.join("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    let victim = victim.display().to_string();
+    let link = format!("{data}/report.json");
+    // Launch 1 plants report.json -> the victim file.
+    let p = policy(&d, "plant", &[], &[&data], "");
+    let r = sandbox(&p, &["--exec"], &[&pr(), "symlink", &victim, &link]);
+    assert_eq!(r.stdout, format!("ok: {link}\n"), "{}", r.explain());
+    // Launch 2 writes its report there.
+    let r = sandbox(&p, &["--exec", "--report", &link], &[&pr(), "true"]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    let meta = std::fs::symlink_metadata(&link).unwrap();
+    assert!(
+        meta.file_type().is_file(),
+        "the link was replaced by a file"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&link).unwrap()).unwrap();
+    assert!(report.get("landlock").is_some(), "{report}");
+    // The control: a privileged writer that opens the name follows the
+    // link the workload planted.
+    std::fs::remove_file(&link).unwrap();
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    std::fs::write(&link, "overwritten\n").unwrap();
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "overwritten\n");
+}
+
+#[test]
+fn sandbox_report_does_not_hang_on_a_planted_fifo() {
+    let t = "sandbox_report_does_not_hang_on_a_planted_fifo";
+    let Some(d) = setup(t) else { return };
+    let data = mkdir(&d, "data");
+    let fifo = format!("{data}/report.json");
+    let p = policy(&d, "plant", &[], &[&data], "");
+    let r = sandbox(
+        &p,
+        &["--exec"],
+        &["/bin/sh", "-c", &format!("mkfifo {fifo}")],
+    );
+    assert_eq!(r.code, 0, "{}", r.explain());
+    use std::os::unix::fs::FileTypeExt;
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+    let mut c = Command::new("timeout");
+    c.args(["20", BIN, "--policy"]).arg(&p).args([
+        "--exec",
+        "--report",
+        &fifo,
+        "--",
+        &pr(),
+        "true",
+    ]);
+    let r = Run::from(c.stdin(Stdio::null()).output().unwrap());
+    assert_eq!(r.code, 0, "{}", r.explain());
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_file()
+    );
+}
