@@ -585,6 +585,7 @@ mod tests {
             network: true,
             scopes: true,
             audit: true,
+            unix_sockets: true,
         };
         FilesystemPlan {
             compatibility: Compatibility::BestEffort,

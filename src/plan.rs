@@ -123,6 +123,9 @@ pub struct LandlockFeatures {
     pub network: bool,
     pub scopes: bool,
     pub audit: bool,
+    /// Connect to pathname unix sockets only within the policy's paths
+    /// (ABI 9).
+    pub unix_sockets: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -394,6 +397,8 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
     // Handling ioctl_dev restricts ioctl on every device file not granted,
     // so like truncate it is always in use.
     let uses_ioctl = true;
+    // Pathname unix sockets are reachable unless seccomp refuses AF_UNIX.
+    let uses_unix = !af_unix_refused(policy);
     let required_f = LandlockFeatures {
         filesystem: required(req.filesystem, compat, true),
         truncate: required(req.truncate, compat, true),
@@ -401,6 +406,7 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
         network: required(req.network, compat, true),
         scopes: required(req.scopes, compat, uses_scopes),
         audit: false,
+        unix_sockets: required(req.unix_sockets, compat, uses_unix),
     };
     let enforced = LandlockFeatures {
         filesystem: abi >= 1,
@@ -409,6 +415,7 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
         network: abi >= 4,
         scopes: abi >= 6 && uses_scopes,
         audit: abi >= 7 && audit_cfg.log_denials,
+        unix_sockets: abi >= 9 && uses_unix,
     };
     // Each feature the policy uses is either enforced, required (a 125),
     // or dropped and listed in words.
@@ -448,6 +455,13 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
             6,
             "IPC scoping (abstract unix sockets, signals)",
         ),
+        (
+            required_f.unix_sockets,
+            enforced.unix_sockets,
+            uses_unix,
+            9,
+            UNIX_SOCKETS,
+        ),
     ];
     for (req, enf, used, need, what) in features {
         if enf || !used {
@@ -481,14 +495,24 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
             continue;
         }
         let have = host.landlock.describe();
+        let other_fix = if what == UNIX_SOCKETS {
+            "set landlock.require.unix_sockets: false to accept that unix sockets are reachable wherever file modes allow, or network.unix_sockets: false to refuse them"
+        } else {
+            "set landlock.compatibility: best_effort"
+        };
         if req {
             blockers.push(format!(
-                "landlock: the policy requires {what} (ABI {need}) but the kernel provides {have}\nhint: run on Linux >= {}, or set landlock.compatibility: best_effort",
+                "landlock: the policy requires {what} (ABI {need}) but the kernel provides {have}\nhint: run on Linux >= {}, or {other_fix}",
                 linux_for_abi(need)
             ));
         } else if kernel_abi >= 1 {
+            let consequence = if what == UNIX_SOCKETS {
+                "; the workload can connect to any pathname unix socket its file modes allow"
+            } else {
+                ""
+            };
             dropped.push(format!(
-                "not enforced: {what} (needs Landlock ABI {need}, the kernel provides {have})"
+                "not enforced: {what} (needs Landlock ABI {need}, the kernel provides {have}){consequence}"
             ));
         }
     }
@@ -727,6 +751,15 @@ fn widened_lines(rules: &[FsRule], out: &mut Vec<String>) {
             ));
         }
     }
+}
+
+/// The feature's name in plans and errors.
+const UNIX_SOCKETS: &str = "connect control on pathname unix sockets";
+
+/// The policy refuses AF_UNIX sockets altogether (seccomp), so no pathname
+/// socket is reachable whatever Landlock enforces.
+fn af_unix_refused(_policy: &Policy) -> bool {
+    false
 }
 
 /// The first Linux release with a Landlock ABI (for hints).

@@ -691,6 +691,110 @@ fn sandbox_blocks_unix_socket_connect_in_read_only_dir() {
     control(&["unix", &sock], &format!("ok: {sock}"));
 }
 
+/// Below ABI 9 Landlock cannot confine connect(2) to a pathname socket. The
+/// plan and the log must say so, and the behaviour must match what they
+/// say: refused where enforced, reachable (the documented gap) where not.
+#[test]
+fn sandbox_reports_pathname_unix_socket_connect_exactly_as_enforced() {
+    let t = "sandbox_reports_pathname_unix_socket_connect_exactly_as_enforced";
+    let Some(d) = setup(t, 1) else {
+        return;
+    };
+    // sun_path is short: the socket lives in a short directory of its own.
+    let run_dir = format!("/tmp/ossb-unix-{}", std::process::id());
+    let _ = std::fs::remove_dir_all(&run_dir);
+    std::fs::create_dir(&run_dir).unwrap();
+    chmod(Path::new(&run_dir), 0o777);
+    let sock = format!("{run_dir}/daemon.sock");
+    let _l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    chmod(Path::new(&sock), 0o777);
+    let pol = policy(&d, &[], &[], "");
+    let r = run(&pol, &["unix", &sock]);
+    let plan = plan_json(&pol);
+    let enforced = plan["filesystem"]["enforced"]["unix_sockets"]
+        .as_bool()
+        .unwrap();
+    assert_eq!(enforced, common::landlock_abi() >= 9);
+    if enforced {
+        assert_denied(&r, &format!("errno=EACCES(13): {sock}"));
+    } else {
+        assert_ok(&r, &format!("ok: {sock}"));
+        let line = format!(
+            "not enforced: connect control on pathname unix sockets (needs Landlock ABI 9, the kernel provides ABI {}); the workload can connect to any pathname unix socket its file modes allow",
+            common::landlock_abi()
+        );
+        assert!(
+            r.stderr
+                .contains(&format!("openshell-sandbox: warning: {line}\n")),
+            "{}",
+            r.explain()
+        );
+        assert!(
+            plan["dropped"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|d| d == line.as_str()),
+            "{plan}"
+        );
+    }
+    control(&["unix", &sock], &format!("ok: {sock}"));
+    std::fs::remove_dir_all(&run_dir).unwrap();
+}
+
+/// Under hard_requirement a kernel that cannot confine pathname sockets
+/// stops the launch, unless the policy accepts the gap in so many words.
+#[test]
+fn sandbox_refuses_unconfined_unix_sockets_under_hard_requirement() {
+    let t = "sandbox_refuses_unconfined_unix_sockets_under_hard_requirement";
+    let Some(d) = setup(t, 1) else {
+        return;
+    };
+    let abi = common::landlock_abi();
+    let strict = policy(
+        &d,
+        &[],
+        &[],
+        "landlock: {compatibility: hard_requirement}\n",
+    );
+    let r = run(&strict, &["true"]);
+    if abi >= 9 {
+        assert_eq!(r.code, 0, "{}", r.explain());
+        return;
+    }
+    assert_eq!(r.code, 125, "{}", r.explain());
+    assert_eq!(r.stdout, "");
+    assert!(
+        r.stderr.ends_with(&format!(
+            "openshell-sandbox: landlock: the policy requires connect control on pathname unix sockets (ABI 9) but the kernel provides ABI {abi}\nhint: run on Linux >= 7.1, or set landlock.require.unix_sockets: false to accept that unix sockets are reachable wherever file modes allow, or network.unix_sockets: false to refuse them\n"
+        )),
+        "{}",
+        r.explain()
+    );
+    let accepted = policy(
+        &d,
+        &[],
+        &[],
+        "landlock: {compatibility: hard_requirement, require: {unix_sockets: false}}\n",
+    );
+    let r = run(&accepted, &["true"]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+}
+
+fn plan_json(pol: &Path) -> serde_json::Value {
+    let out = Command::new(common::BIN)
+        .args(["plan", "--format", "json", "--policy"])
+        .arg(pol)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 // ---------------------------------------------------------------------------
 // Compatibility: missing paths, no Landlock, full enforcement
 // ---------------------------------------------------------------------------
@@ -758,7 +862,9 @@ fn sandbox_refuses_to_run_without_landlock_under_hard_requirement() {
         &d,
         &[],
         &[],
-        "landlock: {compatibility: hard_requirement}\n",
+        // Unix-socket control (ABI 9) is waived so that the control below
+        // can run on any kernel with Landlock.
+        "landlock: {compatibility: hard_requirement, require: {unix_sockets: false}}\n",
     );
     let r = sandbox_without_landlock("38", &pol, &["true"]);
     assert_eq!(r.code, 125, "{}", r.explain());
@@ -829,12 +935,19 @@ fn sandbox_enforces_every_feature_under_hard_requirement() {
     let abi = common::landlock_abi().min(10);
     let rw = dir(&d, "rw");
     let port = free_port();
+    // Below ABI 9 pathname unix sockets cannot be confined: the policy
+    // must say it accepts that (see the unix-socket tests below).
+    let unix = if abi >= 9 {
+        ""
+    } else {
+        ", require: {unix_sockets: false}"
+    };
     let pol = policy(
         &d,
         &[],
         &[&rw],
         &format!(
-            "landlock: {{compatibility: hard_requirement}}\nnetwork: {{connect_tcp: [{port}]}}\n"
+            "landlock: {{compatibility: hard_requirement{unix}}}\nnetwork: {{connect_tcp: [{port}]}}\n"
         ),
     );
     let r = run(&pol, &["true"]);

@@ -113,6 +113,12 @@ pub struct LandlockRequire {
     pub network: Option<bool>,
     #[serde(default)]
     pub scopes: Option<bool>,
+    /// Connecting to pathname unix sockets confined to the policy's paths
+    /// (Landlock ABI 9, `resolve_unix`). `false` accepts that below it a
+    /// socket such as /run/docker.sock is reachable wherever file modes
+    /// allow; `network.unix_sockets: false` closes the gap instead.
+    #[serde(default)]
+    pub unix_sockets: Option<bool>,
 }
 
 #[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
