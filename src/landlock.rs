@@ -5,7 +5,10 @@
 //! - [`prepare`] (step 2, as root): build a ruleset at the plan's ABI (the
 //!   highest both the kernel and this build know), open every rule's path
 //!   with `O_PATH|O_CLOEXEC` — so a root-only directory can still be
-//!   granted — and add the rules. What a rule grants depends on what the
+//!   granted — one component at a time through `safepath`, so a link the
+//!   workload could have planted is never followed, and check the opened
+//!   object is the one the plan saw (and never `/` or a system tree for a
+//!   read-write rule); then add the rules. What a rule grants depends on what the
 //!   opened fd is (`fstat`), not on what the path looked like when planned:
 //!   a file, device or socket gets file rights only (execute, read_file,
 //!   write_file, truncate, ioctl_dev, resolve_unix).
@@ -252,7 +255,7 @@ pub fn prepare(plan: &Plan) -> Result<Prepared> {
         .map_err(|e| call_error("creating the ruleset", &e))?
         .set_compatibility(CompatLevel::BestEffort);
 
-    let trust = plan_trust(fsp);
+    let trust = fsp.trust();
     for rule in &fsp.rules {
         if !rule.present {
             // Already reported by the plan (and a blocker if required).
@@ -304,19 +307,6 @@ pub fn prepare(plan: &Plan) -> Result<Prepared> {
     }
     prepared.ruleset = Some(rs);
     Ok(prepared)
-}
-
-/// The paths this plan makes writable, spelled and resolved: links beneath
-/// them are never followed (see `safepath`).
-fn plan_trust(fsp: &FilesystemPlan) -> Trust {
-    let mut writable: Vec<String> = Vec::new();
-    for r in fsp.rules.iter().filter(|r| r.access == Access::ReadWrite) {
-        writable.push(r.path.clone());
-        writable.extend(r.resolved.clone());
-    }
-    writable.sort();
-    writable.dedup();
-    Trust { writable }
 }
 
 /// Open a rule's path as planned: resolved without following a link the

@@ -151,6 +151,22 @@ pub struct FilesystemPlan {
     pub never_writable: Vec<(u64, u64)>,
 }
 
+impl FilesystemPlan {
+    /// The paths this plan makes writable, spelled and resolved: links
+    /// beneath them are never followed when a privileged step opens a path
+    /// (see `safepath`).
+    pub fn trust(&self) -> crate::safepath::Trust {
+        let mut writable: Vec<String> = Vec::new();
+        for r in self.rules.iter().filter(|r| r.access == Access::ReadWrite) {
+            writable.push(r.path.clone());
+            writable.extend(r.resolved.clone());
+        }
+        writable.sort();
+        writable.dedup();
+        crate::safepath::Trust { writable }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct NetworkPlan {
     /// AF_INET/AF_INET6 sockets (seccomp): allowed only when the policy

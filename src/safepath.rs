@@ -410,6 +410,48 @@ pub fn inode(path: &str, trust: &Trust) -> Option<(u64, u64)> {
     open(path, trust).ok().map(|r| (r.dev, r.ino))
 }
 
+/// `path` split into its parent directory and last component.
+pub fn split_parent(path: &str) -> std::io::Result<(&str, &str)> {
+    let (dir, name) = match path.trim_end_matches('/').rsplit_once('/') {
+        Some(("", n)) => ("/", n),
+        Some((d, n)) => (d, n),
+        None => return Err(std::io::Error::from_raw_os_error(libc::EINVAL)),
+    };
+    if name.is_empty() || name == "." || name == ".." {
+        return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    Ok((dir, name))
+}
+
+/// Resolve the directory `path` as [`open`] does, creating what is missing
+/// (`mkdirat` relative to the directory above, with `mode`).
+#[allow(unsafe_code)]
+pub fn ensure_dir(path: &str, trust: &Trust, mode: u32) -> Result<Resolved, ResolveError> {
+    match open(path, trust) {
+        Ok(r) if r.kind == PathKind::Directory => return Ok(r),
+        Ok(r) => return Err(ResolveError::NotADirectory { at: r.path }),
+        Err(e) if e.is_not_found() => {}
+        Err(e) => return Err(e),
+    }
+    let io = |err| ResolveError::Io {
+        at: path.to_string(),
+        err,
+    };
+    let (dir, name) = split_parent(path).map_err(io)?;
+    let parent = ensure_dir(dir, trust, mode)?;
+    let c = cstr(name).map_err(io)?;
+    // SAFETY: `c` is NUL-terminated and outlives the call; the dirfd is the
+    // parent's open O_PATH descriptor.
+    let r = unsafe { libc::mkdirat(parent.fd.as_raw_fd(), c.as_ptr(), mode) };
+    if r < 0 {
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EEXIST) {
+            return Err(io(e));
+        }
+    }
+    open(path, trust)
+}
+
 /// Create a new file at `path` for writing, as root, without trusting the
 /// directory's contents: the parent is resolved like any privileged path,
 /// the file is created under a fresh name with `O_CREAT|O_EXCL|O_NOFOLLOW`
@@ -417,20 +459,13 @@ pub fn inode(path: &str, trust: &Trust) -> Option<(u64, u64)> {
 /// hard link to another file, a FIFO) is replaced, never opened, followed or
 /// truncated.
 #[allow(unsafe_code)]
-pub fn create_replacing(path: &str, mode: u32) -> std::io::Result<std::fs::File> {
+pub fn create_replacing(path: &str, trust: &Trust, mode: u32) -> std::io::Result<std::fs::File> {
     let fail = |e: ResolveError| match e {
         ResolveError::Io { err, .. } => err,
         other => std::io::Error::other(other.cause()),
     };
-    let (dir, name) = match path.rsplit_once('/') {
-        Some(("", n)) => ("/", n),
-        Some((d, n)) => (d, n),
-        None => return Err(std::io::Error::from_raw_os_error(libc::EINVAL)),
-    };
-    if name.is_empty() || name == "." || name == ".." {
-        return Err(std::io::Error::from_raw_os_error(libc::EISDIR));
-    }
-    let parent = open(dir, &Trust::default()).map_err(fail)?;
+    let (dir, name) = split_parent(path)?;
+    let parent = open(dir, trust).map_err(fail)?;
     if parent.kind != PathKind::Directory {
         return Err(std::io::Error::from_raw_os_error(libc::ENOTDIR));
     }

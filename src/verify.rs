@@ -178,7 +178,11 @@ fn report_file(p: &str) -> std::io::Result<File> {
             .ok_or_else(|| std::io::Error::from_raw_os_error(libc::EILSEQ))?;
         format!("{}/{p}", cwd.trim_end_matches('/'))
     };
-    crate::safepath::create_replacing(&crate::policy::paths::normalize(&abs), 0o644)
+    crate::safepath::create_replacing(
+        &crate::policy::paths::normalize(&abs),
+        &crate::safepath::Trust::default(),
+        0o644,
+    )
 }
 
 fn read_status(f: &File) -> Result<String> {

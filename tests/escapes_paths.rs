@@ -410,3 +410,72 @@ fn sandbox_report_does_not_hang_on_a_planted_fifo() {
             .is_file()
     );
 }
+
+/// The CDI fallback writes as root: ld.so configuration, hook links, chmod.
+/// A directory or file the workload could have replaced by a link (owned
+/// by the workload's uid here) must stop the step, never be written
+/// through. The control writes through the same link as root and reaches
+/// the victim.
+#[test]
+fn cdi_fallback_never_writes_through_a_planted_link() {
+    use openshell_sandbox::cdi::grants::{Emulation, Link};
+    let t = "cdi_fallback_never_writes_through_a_planted_link";
+    if common::need_root(t) {
+        return;
+    }
+    let root = common::scratch(t);
+    let victim = common::scratch(&format!("{t}-victim"));
+    std::fs::create_dir_all(root.join("etc")).unwrap();
+    let plant = |link: &Path, target: &Path| {
+        std::os::unix::fs::symlink(target, link).unwrap();
+        std::os::unix::fs::lchown(link, Some(1500), Some(1500)).unwrap();
+    };
+    // ld.so.conf.d -> the victim directory.
+    plant(&root.join("etc/ld.so.conf.d"), &victim);
+    let e = openshell_sandbox::cdi::fallback::emulate(
+        &root,
+        &Emulation::UpdateLdcache {
+            folders: vec!["/opt/gpu/lib".into()],
+        },
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("is not followed"), "{e}");
+    assert_eq!(std::fs::read_dir(&victim).unwrap().count(), 0);
+    // create-symlinks beneath a planted directory link.
+    std::fs::create_dir_all(root.join("usr")).unwrap();
+    plant(&root.join("usr/lib"), &victim);
+    let e = openshell_sandbox::cdi::fallback::emulate(
+        &root,
+        &Emulation::CreateSymlinks {
+            links: vec![Link {
+                target: "libcuda.so.1".into(),
+                link: "/usr/lib/libcuda.so".into(),
+            }],
+        },
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("is not followed"), "{e}");
+    assert_eq!(std::fs::read_dir(&victim).unwrap().count(), 0);
+    // chmod of a planted link to a victim file.
+    let vf = victim.join("f");
+    std::fs::write(&vf, "x").unwrap();
+    chmod(&vf, 0o600);
+    std::fs::create_dir_all(root.join("dev")).unwrap();
+    plant(&root.join("dev/nvidia-caps"), &vf);
+    let e = openshell_sandbox::cdi::fallback::emulate(
+        &root,
+        &Emulation::Chmod {
+            mode: 0o666,
+            paths: vec!["/dev/nvidia-caps".into()],
+        },
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("is not followed"), "{e}");
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(std::fs::metadata(&vf).unwrap().mode() & 0o7777, 0o600);
+    // Control: a privileged writer that follows the links reaches the victim.
+    std::fs::write(root.join("etc/ld.so.conf.d/x.conf"), "/x\n").unwrap();
+    assert!(victim.join("x.conf").exists());
+    chmod(&root.join("dev/nvidia-caps"), 0o666);
+    assert_eq!(std::fs::metadata(&vf).unwrap().mode() & 0o7777, 0o666);
+}

@@ -15,14 +15,24 @@
 //!    names stays cached (see `grants`).
 //!
 //! The rootfs is `/`: the supervisor runs inside the container.
+//!
+//! Every path written here as root is reached through `safepath`: parent
+//! directories are resolved (and created) without following a link the
+//! workload could have planted on an earlier launch, nodes and links are
+//! made relative to the parent's descriptor, files are written under a new
+//! name and renamed over the old one, and `chmod` acts on the object the
+//! safe walk opened. A planted link is an error naming it, never followed.
 
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+
+use std::os::fd::AsRawFd;
 
 use super::grants::{Emulation, Link, NodeCreate, NodePlan};
 use crate::error::{Error, Result};
 use crate::plan::Plan;
+use crate::safepath::{self, Trust};
 
 fn fail(cause: String) -> Error {
     Error::apply("cdi", cause)
@@ -40,15 +50,16 @@ fn io(e: &std::io::Error) -> String {
 /// Perform the CDI part of the plan (see the module docs).
 pub fn apply(plan: &Plan) -> Result<()> {
     let cdi = &plan.devices.cdi;
+    let trust = plan.filesystem.trust();
     for n in &cdi.nodes {
         match &n.create {
-            Some(c) if !plan.devices.runtime_applied => create_node(&n.path, c)?,
+            Some(c) if !plan.devices.runtime_applied => create_node_with(&n.path, c, &trust)?,
             _ => recheck(n)?,
         }
     }
     if !plan.devices.runtime_applied {
         for e in cdi.hooks.iter().filter_map(|h| h.emulate.as_ref()) {
-            emulate(Path::new("/"), e)?;
+            emulate_with(Path::new("/"), e, &trust)?;
         }
     }
     if cdi.cuda.as_ref().is_some_and(|c| c.pin_proc_task) {
@@ -60,10 +71,46 @@ pub fn apply(plan: &Plan) -> Result<()> {
 /// Perform one emulated NVIDIA hook inside the rootfs `root` (`/` when
 /// applying; paths from the spec are resolved beneath it).
 pub fn emulate(root: &Path, e: &Emulation) -> Result<()> {
+    emulate_with(root, e, &Trust::default())
+}
+
+fn emulate_with(root: &Path, e: &Emulation, trust: &Trust) -> Result<()> {
     match e {
-        Emulation::CreateSymlinks { links } => create_symlinks(root, links),
-        Emulation::Chmod { mode, paths } => chmod(root, *mode, paths),
-        Emulation::UpdateLdcache { folders } => update_ldcache(root, folders),
+        Emulation::CreateSymlinks { links } => create_symlinks(root, links, trust),
+        Emulation::Chmod { mode, paths } => chmod(root, *mode, paths, trust),
+        Emulation::UpdateLdcache { folders } => update_ldcache(root, folders, trust),
+    }
+}
+
+fn path_str(p: &Path) -> std::io::Result<&str> {
+    p.to_str()
+        .ok_or_else(|| std::io::Error::from_raw_os_error(libc::EILSEQ))
+}
+
+fn cstring(s: &str) -> std::io::Result<std::ffi::CString> {
+    std::ffi::CString::new(s).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))
+}
+
+fn resolve_err(e: safepath::ResolveError) -> std::io::Error {
+    match e {
+        safepath::ResolveError::Io { err, .. } => err,
+        other => std::io::Error::other(other.cause()),
+    }
+}
+
+/// The parent directory of `path`, resolved safely and created when
+/// missing, and the last component.
+fn parent_of<'a>(path: &'a str, trust: &Trust) -> std::io::Result<(safepath::Resolved, &'a str)> {
+    let (dir, name) = safepath::split_parent(path)?;
+    let parent = safepath::ensure_dir(dir, trust, 0o755).map_err(resolve_err)?;
+    Ok((parent, name))
+}
+
+fn check(r: libc::c_int) -> std::io::Result<()> {
+    if r < 0 {
+        Err(std::io::Error::last_os_error())
+    } else {
+        Ok(())
     }
 }
 
@@ -91,45 +138,55 @@ fn recheck(n: &NodePlan) -> Result<()> {
     }
 }
 
+/// mknodat of `name` in `dir`: the node this call creates (an existing
+/// name fails with EEXIST, it is never reused).
 #[allow(unsafe_code)]
-fn mknod(path: &str, c: &NodeCreate) -> std::io::Result<()> {
+fn mknod_in(dir: &safepath::Resolved, name: &str, c: &NodeCreate) -> std::io::Result<()> {
     let kind = match c.dev_type.as_str() {
         "b" => libc::S_IFBLK,
         "p" => libc::S_IFIFO,
         _ => libc::S_IFCHR,
     };
-    let cpath = std::ffi::CString::new(path)
-        .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    let cname = cstring(name)?;
     let major =
         u32::try_from(c.major).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
     let minor =
         u32::try_from(c.minor).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
     let dev = libc::makedev(major, minor);
-    // SAFETY: cpath is a NUL-terminated string that outlives the call;
-    // mknod reads only that string and creates one inode.
-    let r = unsafe { libc::mknod(cpath.as_ptr(), kind | (c.mode & 0o777), dev) };
-    if r == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    let fd = dir.fd.as_raw_fd();
+    // SAFETY: `cname` is a NUL-terminated string that outlives the call and
+    // `fd` is the parent's open descriptor; mknodat creates one inode.
+    check(unsafe { libc::mknodat(fd, cname.as_ptr(), kind | (c.mode & 0o777), dev) })
+}
+
+/// Owner and mode of the node `mknod_in` just created in `dir`.
+#[allow(unsafe_code)]
+fn chown_chmod_in(dir: &safepath::Resolved, name: &str, c: &NodeCreate) -> Result<()> {
+    let path = format!("{}/{name}", dir.path.trim_end_matches('/'));
+    let cname = cstring(name).map_err(|e| fail(format!("device node {path}: {}", io(&e))))?;
+    let fd = dir.fd.as_raw_fd();
+    // SAFETY: as in `mknod_in`; AT_SYMLINK_NOFOLLOW acts on the name itself.
+    check(unsafe { libc::fchownat(fd, cname.as_ptr(), c.uid, c.gid, libc::AT_SYMLINK_NOFOLLOW) })
+        .map_err(|e| fail(format!("device node {path}: chown failed: {}", io(&e))))?;
+    // SAFETY: as above; the name is the node mknod_in just created, which
+    // is not a symlink.
+    check(unsafe { libc::fchmodat(fd, cname.as_ptr(), c.mode & 0o7777, 0) })
+        .map_err(|e| fail(format!("device node {path}: chmod failed: {}", io(&e))))
 }
 
 /// Create one device node (fallback), with its parent directories.
 pub fn create_node(path: &str, c: &NodeCreate) -> Result<()> {
-    if let Some(parent) = std::path::Path::new(path).parent() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o755)
-            .create(parent)
-            .map_err(|e| {
-                fail(format!(
-                    "device node {path}: cannot create its directory: {}",
-                    io(&e)
-                ))
-            })?;
-    }
-    mknod(path, c).map_err(|e| {
+    create_node_with(path, c, &Trust::default())
+}
+
+fn create_node_with(path: &str, c: &NodeCreate, trust: &Trust) -> Result<()> {
+    let (parent, name) = parent_of(path, trust).map_err(|e| {
+        fail(format!(
+            "device node {path}: cannot create its directory: {}",
+            io(&e)
+        ))
+    })?;
+    mknod_in(&parent, name, c).map_err(|e| {
         let cause = format!("device node {path}: mknod failed: {}", io(&e));
         let err = fail(cause);
         if matches!(e.raw_os_error(), Some(libc::EPERM)) {
@@ -138,16 +195,13 @@ pub fn create_node(path: &str, c: &NodeCreate) -> Result<()> {
             err
         }
     })?;
-    std::os::unix::fs::lchown(path, Some(c.uid), Some(c.gid))
-        .map_err(|e| fail(format!("device node {path}: chown failed: {}", io(&e))))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(c.mode & 0o7777))
-        .map_err(|e| fail(format!("device node {path}: chmod failed: {}", io(&e))))?;
-    Ok(())
+    chown_chmod_in(&parent, name, c)
 }
 
 /// `ln -sfn TARGET LINK` for each link, skipping ones already right.
 /// TARGET is written verbatim.
-fn create_symlinks(root: &Path, links: &[Link]) -> Result<()> {
+#[allow(unsafe_code)]
+fn create_symlinks(root: &Path, links: &[Link], trust: &Trust) -> Result<()> {
     for l in links {
         let link = under(root, &l.link);
         if std::fs::read_link(&link).is_ok_and(|t| t.as_os_str() == l.target.as_str()) {
@@ -161,23 +215,25 @@ fn create_symlinks(root: &Path, links: &[Link]) -> Result<()> {
                 io(e)
             ))
         };
-        if let Some(parent) = link.parent() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o755)
-                .create(parent)
-                .map_err(|e| what(&e))?;
-        }
-        let mut tmp = link.clone().into_os_string();
-        tmp.push(format!(".openshell-{}", std::process::id()));
-        let tmp = PathBuf::from(tmp);
-        if std::fs::symlink_metadata(&tmp).is_ok() {
-            std::fs::remove_file(&tmp).map_err(|e| what(&e))?;
-        }
-        std::os::unix::fs::symlink(&l.target, &tmp).map_err(|e| what(&e))?;
-        if let Err(e) = std::fs::rename(&tmp, &link) {
+        let link_str = path_str(&link).map_err(|e| what(&e))?;
+        let (parent, name) = parent_of(link_str, trust).map_err(|e| what(&e))?;
+        let fd = parent.fd.as_raw_fd();
+        let tmp =
+            cstring(&format!(".{name}.openshell-{}", std::process::id())).map_err(|e| what(&e))?;
+        let cname = cstring(name).map_err(|e| what(&e))?;
+        let target = cstring(&l.target).map_err(|e| what(&e))?;
+        // SAFETY: all strings are NUL-terminated and outlive the calls; `fd`
+        // is the parent's open descriptor. unlinkat removes whatever a
+        // previous run left under the temporary name (never following it).
+        unsafe { libc::unlinkat(fd, tmp.as_ptr(), 0) };
+        // SAFETY: as above; symlinkat creates one link in `fd`.
+        check(unsafe { libc::symlinkat(target.as_ptr(), fd, tmp.as_ptr()) })
+            .map_err(|e| what(&e))?;
+        // SAFETY: as above; both names are relative to `fd`.
+        if let Err(e) = check(unsafe { libc::renameat(fd, tmp.as_ptr(), fd, cname.as_ptr()) }) {
             // Leave no stray temporary link; the rename error is reported.
-            std::fs::remove_file(&tmp).ok();
+            // SAFETY: as above.
+            unsafe { libc::unlinkat(fd, tmp.as_ptr(), 0) };
             return Err(what(&e));
         }
     }
@@ -186,19 +242,30 @@ fn create_symlinks(root: &Path, links: &[Link]) -> Result<()> {
 
 /// Set `mode` on each path that exists and differs; EPERM is ignored, as
 /// the real hook does.
-fn chmod(root: &Path, mode: u32, paths: &[String]) -> Result<()> {
+/// The object is the one the safe walk opened: a planted link is an error,
+/// never followed.
+#[allow(unsafe_code)]
+fn chmod(root: &Path, mode: u32, paths: &[String], trust: &Trust) -> Result<()> {
     for p in paths {
         let full = under(root, p);
-        let Ok(meta) = std::fs::metadata(&full) else {
-            continue;
+        let what = |e: &std::io::Error| fail(format!("hook chmod: {p}: {}", io(e)));
+        let r = match safepath::open(path_str(&full).map_err(|e| what(&e))?, trust) {
+            Ok(r) => r,
+            Err(e) if e.is_not_found() => continue,
+            Err(e) => return Err(fail(format!("hook chmod: {p}: {}", e.cause()))),
         };
-        if meta.permissions().mode() & 0o7777 == mode {
+        if r.mode & 0o7777 == mode {
             continue;
         }
-        match std::fs::set_permissions(&full, std::fs::Permissions::from_mode(mode)) {
+        // chmod through the descriptor: fchmod refuses O_PATH descriptors,
+        // and its /proc/self/fd link names exactly the opened object.
+        let via = cstring(&format!("/proc/self/fd/{}", r.fd.as_raw_fd())).map_err(|e| what(&e))?;
+        // SAFETY: `via` is NUL-terminated and outlives the call; the
+        // descriptor it names stays open until `r` drops after the call.
+        match check(unsafe { libc::fchmodat(libc::AT_FDCWD, via.as_ptr(), mode, 0) }) {
             Ok(()) => {}
             Err(e) if e.raw_os_error() == Some(libc::EPERM) => {}
-            Err(e) => return Err(fail(format!("hook chmod: {p}: {}", io(&e)))),
+            Err(e) => return Err(what(&e)),
         }
     }
     Ok(())
@@ -259,20 +326,12 @@ fn listed_dirs(root: &Path) -> Vec<String> {
     out
 }
 
-/// Write `text` to `path` through a temporary file and a rename.
-fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".openshell-{}", std::process::id()));
-    let tmp = PathBuf::from(tmp);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o644)
-        .open(&tmp)?;
+/// Write `text` to `path` as a new file renamed over the name (see
+/// `safepath::create_replacing`).
+fn write_file(path: &Path, text: &str, trust: &Trust) -> std::io::Result<()> {
+    let mut f = safepath::create_replacing(path_str(path)?, trust, 0o644)?;
     f.write_all(text.as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)
+    f.sync_all()
 }
 
 /// Where the configuration goes, beneath the rootfs.
@@ -281,7 +340,7 @@ pub const LDCONF_SYSTEM: &str = "/etc/ld.so.conf.d/zz-openshell-cdi.conf";
 
 /// Write the library directories into the ld.so configuration and run the
 /// image's ldconfig when it has one.
-fn update_ldcache(root: &Path, folders: &[String]) -> Result<()> {
+fn update_ldcache(root: &Path, folders: &[String], trust: &Trust) -> Result<()> {
     let err = |what: &str, e: &std::io::Error| {
         let base = fail(format!("hook update-ldcache: {what}: {}", io(e)));
         if e.raw_os_error() == Some(libc::EROFS) {
@@ -304,20 +363,22 @@ fn update_ldcache(root: &Path, folders: &[String]) -> Result<()> {
     }
     let conf = under(root, "/etc/ld.so.conf");
     if !conf.exists() {
-        write_file(&conf, "include /etc/ld.so.conf.d/*.conf\n")
+        write_file(&conf, "include /etc/ld.so.conf.d/*.conf\n", trust)
             .map_err(|e| err("/etc/ld.so.conf", &e))?;
     }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o755)
-        .create(under(root, "/etc/ld.so.conf.d"))
-        .map_err(|e| err("/etc/ld.so.conf.d", &e))?;
+    let confd = under(root, "/etc/ld.so.conf.d");
+    safepath::ensure_dir(
+        path_str(&confd).map_err(|e| err("/etc/ld.so.conf.d", &e))?,
+        trust,
+        0o755,
+    )
+    .map_err(|e| err("/etc/ld.so.conf.d", &resolve_err(e)))?;
     let text: String = mine.iter().map(|d| format!("{d}\n")).collect();
-    write_file(&under(root, LDCONF), &text).map_err(|e| err(LDCONF, &e))?;
+    write_file(&under(root, LDCONF), &text, trust).map_err(|e| err(LDCONF, &e))?;
     // The system directories again, last, so they keep their precedence
     // over other configuration files.
     let sys: String = system.iter().map(|d| format!("{d}\n")).collect();
-    write_file(&under(root, LDCONF_SYSTEM), &sys).map_err(|e| err(LDCONF_SYSTEM, &e))?;
+    write_file(&under(root, LDCONF_SYSTEM), &sys, trust).map_err(|e| err(LDCONF_SYSTEM, &e))?;
     if under(root, "/etc/alpine-release").exists() {
         let arch = if cfg!(target_arch = "aarch64") {
             "aarch64"
@@ -338,7 +399,7 @@ fn update_ldcache(root: &Path, folders: &[String]) -> Result<()> {
                 text.push('\n');
             }
         }
-        write_file(&path, &text).map_err(|e| err(&name, &e))?;
+        write_file(&path, &text, trust).map_err(|e| err(&name, &e))?;
     }
     let ldconfig = ["/sbin/ldconfig", "/usr/sbin/ldconfig"]
         .into_iter()
