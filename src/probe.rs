@@ -85,7 +85,8 @@ pub struct HostFacts {
     pub group: Option<String>,
     /// State of each path the plan mentions: kind, or why it is missing.
     pub paths: BTreeMap<String, Result<PathKind, String>>,
-    pub env: Vec<(String, String)>,
+    /// The supervisor's environment, as bytes.
+    pub env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
     /// Capabilities the supervisor holds.
     pub caps: crate::capabilities::CapState,
     /// `vm.memfd_noexec` of our pid namespace (None: the kernel predates it).
@@ -156,11 +157,10 @@ impl HostFacts {
         }
     }
 
-    pub fn env_var(&self, k: &str) -> Option<&str> {
-        self.env
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.as_str())
+    /// A variable of the supervisor's environment, as text (bytes that are
+    /// not UTF-8 become U+FFFD; `env::check_inputs` refuses them first).
+    pub fn env_var(&self, k: &str) -> Option<std::borrow::Cow<'_, str>> {
+        crate::env::lookup(&self.env, k).map(|v| v.to_string_lossy())
     }
 }
 
@@ -246,9 +246,7 @@ pub fn resolve(policy: &Policy, workdir: Option<&str>) -> HostFacts {
         passwd: read_small("/etc/passwd"),
         group: read_small("/etc/group"),
         paths,
-        env: std::env::vars_os()
-            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-            .collect(),
+        env: crate::env::supervisor_env(),
         caps: crate::capabilities::current(),
         memfd_noexec: read_small("/proc/sys/vm/memfd_noexec").and_then(|s| s.trim().parse().ok()),
         cdi: CdiFacts::default(),

@@ -195,3 +195,28 @@ fn run_with_an_unusable_openshell_policy_exits_125_and_never_uses_the_default() 
         );
     }
 }
+
+#[test]
+fn a_relative_or_empty_workdir_is_refused_at_parse() {
+    let d = scratch("ec_workdir");
+    let marker = d.join("marker");
+    for (value, want) in [
+        (
+            "tmp/x",
+            "openshell-sandbox: --workdir: \"tmp/x\" is not an absolute path\nhint: write it from the root, e.g. \"/tmp/x\"\n",
+        ),
+        (
+            "",
+            "openshell-sandbox: --workdir: the path is empty\nhint: --workdir takes an absolute path, e.g. --workdir /work\n",
+        ),
+    ] {
+        let r = run_marking(&["--workdir", value], &[], &marker);
+        assert_eq!((r.code, r.stderr.as_str()), (125, want), "{}", r.explain());
+        assert!(!marker.exists(), "the workload ran: {}", r.explain());
+        let r = output_within(
+            std::process::Command::new(BIN).args(["plan", "--workdir", value]),
+            20,
+        );
+        assert_eq!((r.code, r.stderr.as_str()), (2, want), "{}", r.explain());
+    }
+}
