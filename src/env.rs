@@ -95,23 +95,6 @@ impl Vars {
     }
 }
 
-/// Set `name` (replacing in place, so a variable keeps its first position
-/// and takes its last value). One call is linear in `vars`; to set many,
-/// build the list with [`plan`] / [`add_device_env`], which index it.
-pub fn set(vars: &mut Vec<EnvVar>, name: &str, value: Option<String>, origin: EnvOrigin) {
-    match vars.iter_mut().find(|v| v.name == name) {
-        Some(v) => {
-            v.value = value;
-            v.origin = origin;
-        }
-        None => vars.push(EnvVar {
-            name: name.to_string(),
-            origin,
-            value,
-        }),
-    }
-}
-
 pub fn plan(policy: &Policy, host: &HostFacts, id: &IdentityPlan) -> EnvPlan {
     let env_cfg = policy.environment.clone().unwrap_or_default();
     let mut pass: Vec<String> = DEFAULT_PASS.iter().map(|s| s.to_string()).collect();
@@ -417,5 +400,100 @@ mod socket_activation_tests {
             Some("NVIDIA_VISIBLE_DEVICES: \"0,\\xff\" is not valid UTF-8")
         );
         assert!(check_inputs(&env(&[("NVIDIA_VISIBLE_DEVICES", "0,1")])).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod merge_tests {
+    use super::*;
+
+    fn var(name: &str, origin: EnvOrigin, value: Option<&str>) -> EnvVar {
+        EnvVar {
+            name: name.into(),
+            origin,
+            value: value.map(str::to_string),
+        }
+    }
+
+    fn base() -> EnvPlan {
+        EnvPlan {
+            pass: Vec::new(),
+            vars: vec![
+                var("PATH", EnvOrigin::Pass, None),
+                var("HOME", EnvOrigin::Identity, Some("/home/u")),
+                var("A", EnvOrigin::Policy, Some("policy")),
+                var("OPENSHELL_SANDBOX", EnvOrigin::Fixed, Some("1")),
+            ],
+        }
+    }
+
+    #[test]
+    fn device_env_overrides_in_place_and_the_fixed_marker_stays_last() {
+        let mut p = base();
+        add_device_env(
+            &mut p,
+            &[
+                ("B".into(), "dev1".into()),
+                ("A".into(), "dev".into()),
+                ("B".into(), "dev2".into()),
+                ("OPENSHELL_SANDBOX".into(), "0".into()),
+            ],
+        );
+        assert_eq!(
+            p.vars,
+            vec![
+                var("PATH", EnvOrigin::Pass, None),
+                var("HOME", EnvOrigin::Identity, Some("/home/u")),
+                // Kept its position, took the device's value.
+                var("A", EnvOrigin::Device, Some("dev")),
+                // First position, last value.
+                var("B", EnvOrigin::Device, Some("dev2")),
+                // A device cannot unset the marker: it is set again last.
+                var("OPENSHELL_SANDBOX", EnvOrigin::Fixed, Some("1")),
+            ]
+        );
+    }
+
+    #[test]
+    fn merging_200k_device_variables_is_linear() {
+        // Quadratic merging took minutes at this size; each name appears
+        // twice so every second entry is an override.
+        let n = 100_000;
+        let vars: Vec<(String, String)> = (0..2 * n)
+            .map(|i| (format!("V{}", i % n), i.to_string()))
+            .collect();
+        let mut p = base();
+        add_device_env(&mut p, &vars);
+        assert_eq!(p.vars.len(), 4 + n);
+        assert_eq!(
+            p.vars.get(3),
+            Some(&var("V0", EnvOrigin::Device, Some(&n.to_string())))
+        );
+        assert_eq!(
+            p.vars.last(),
+            Some(&var("OPENSHELL_SANDBOX", EnvOrigin::Fixed, Some("1")))
+        );
+    }
+
+    #[test]
+    fn materialize_takes_the_first_definition_and_keeps_bytes() {
+        use std::os::unix::ffi::OsStrExt;
+        let p = base();
+        let host = vec![
+            (
+                OsString::from("PATH"),
+                OsStr::from_bytes(b"/b\xff").to_os_string(),
+            ),
+            (OsString::from("PATH"), OsString::from("/second")),
+        ];
+        let m = materialize(&p, &host);
+        assert_eq!(
+            m.first(),
+            Some(&(
+                "PATH".to_string(),
+                OsStr::from_bytes(b"/b\xff").to_os_string()
+            ))
+        );
+        assert_eq!(m.len(), 4);
     }
 }
