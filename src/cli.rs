@@ -28,9 +28,9 @@ usage: openshell-sandbox [run] [OPTIONS] -- CMD [ARGS...]
        openshell-sandbox version [--json]
 
 Run options:
-  --policy FILE         policy to apply (else $OPENSHELL_POLICY, then
+  --policy FILE         policy file to apply (else $OPENSHELL_POLICY, then
                         /etc/openshell/policy.yaml, then the embedded default)
-  --workdir DIR         working directory of the workload
+  --workdir DIR         working directory of the workload (absolute)
   --device NAME         CDI device to expose, e.g. nvidia.com/gpu=0 (repeatable)
   --cdi-dir DIR         CDI spec directory (repeatable; default /etc/cdi, /var/run/cdi)
   --exec | --init       replace this process, or stay as a minimal init
