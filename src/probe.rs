@@ -222,7 +222,17 @@ pub fn candidate_paths(policy: &Policy, workdir: Option<&str>) -> Vec<String> {
 
 fn read_small(path: &str) -> Option<String> {
     use std::io::Read;
-    let f = std::fs::File::open(path).ok()?;
+    use std::os::unix::fs::OpenOptionsExt;
+    // A FIFO or device planted at /etc/passwd must not hang the launch:
+    // open without blocking, read regular files only.
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .ok()?;
+    if !f.metadata().ok()?.is_file() {
+        return None;
+    }
     let mut s = String::new();
     f.take(crate::policy::MAX_POLICY_BYTES)
         .read_to_string(&mut s)
