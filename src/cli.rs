@@ -11,7 +11,8 @@
 //! openshell-sandbox version [--json] | --version
 //! ```
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
 
 use crate::error::{Error, Result};
@@ -27,9 +28,9 @@ usage: openshell-sandbox [run] [OPTIONS] -- CMD [ARGS...]
        openshell-sandbox version [--json]
 
 Run options:
-  --policy FILE         policy to apply (else $OPENSHELL_POLICY, then
+  --policy FILE         policy file to apply (else $OPENSHELL_POLICY, then
                         /etc/openshell/policy.yaml, then the embedded default)
-  --workdir DIR         working directory of the workload
+  --workdir DIR         working directory of the workload (absolute)
   --device NAME         CDI device to expose, e.g. nvidia.com/gpu=0 (repeatable)
   --cdi-dir DIR         CDI spec directory (repeatable; default /etc/cdi, /var/run/cdi)
   --exec | --init       replace this process, or stay as a minimal init
@@ -52,15 +53,18 @@ pub enum Format {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunArgs {
     pub policy: Option<PathBuf>,
+    /// Absolute, UTF-8, without NUL or `..` (checked here).
     pub workdir: Option<String>,
     pub devices: Vec<String>,
+    /// Absolute, UTF-8, without NUL or `..` (checked here).
     pub cdi_dirs: Vec<String>,
     pub init: Option<bool>,
     pub preserve_fds: Vec<i32>,
     pub report: Option<String>,
     pub log_json: bool,
     pub log_level: Level,
-    pub command: Vec<String>,
+    /// The workload's argv, bytes as given (Linux argv is bytes).
+    pub command: Vec<OsString>,
 }
 
 impl Default for RunArgs {
@@ -97,20 +101,22 @@ pub enum Command {
     Help,
 }
 
+/// argv as bytes: options are matched as text, the workload's command and
+/// path values are kept as the bytes they are.
 struct Args {
-    items: Vec<String>,
+    items: Vec<OsString>,
     pos: usize,
 }
 
 impl Args {
-    fn next(&mut self) -> Option<String> {
+    fn next(&mut self) -> Option<OsString> {
         let v = self.items.get(self.pos).cloned();
         self.pos += 1;
         v
     }
 
-    /// The value of `--opt VALUE` or `--opt=VALUE`.
-    fn value(&mut self, opt: &str, inline: Option<String>) -> Result<String> {
+    /// The value of `--opt VALUE` or `--opt=VALUE`, as bytes.
+    fn value(&mut self, opt: &str, inline: Option<OsString>) -> Result<OsString> {
         match inline {
             Some(v) => Ok(v),
             None => self
@@ -119,37 +125,112 @@ impl Args {
         }
     }
 
-    fn rest(&mut self) -> Vec<String> {
+    /// The value of an option whose value is text (a name, a number, a
+    /// path the plan shows): UTF-8 without NUL bytes.
+    fn text(&mut self, opt: &str, inline: Option<OsString>) -> Result<String> {
+        let v = self.value(opt, inline)?;
+        let v = v.into_string().map_err(|v| {
+            Error::usage(format!(
+                "{opt}: \"{}\" is not valid UTF-8",
+                crate::bytes::escape(&v)
+            ))
+        })?;
+        if v.contains('\0') {
+            return Err(Error::usage(format!("{opt}: {v:?} contains a NUL byte")));
+        }
+        Ok(v)
+    }
+
+    /// The value of a directory option: text, absolute, no `..`.
+    fn dir(&mut self, opt: &str, inline: Option<OsString>) -> Result<String> {
+        let v = self.text(opt, inline)?;
+        if v.is_empty() {
+            return Err(Error::usage(format!("{opt}: the path is empty"))
+                .with_hint(format!("{opt} takes an absolute path, e.g. {opt} /work")));
+        }
+        if v.len() > crate::policy::validate::MAX_PATH_BYTES {
+            return Err(Error::usage(format!(
+                "{opt}: the path is {} bytes long; the limit is {}",
+                v.len(),
+                crate::policy::validate::MAX_PATH_BYTES
+            )));
+        }
+        if !v.starts_with('/') {
+            return Err(
+                Error::usage(format!("{opt}: {v:?} is not an absolute path")).with_hint(format!(
+                    "write it from the root, e.g. \"/{}\"",
+                    v.trim_start_matches("./")
+                )),
+            );
+        }
+        if crate::policy::paths::has_parent_component(&v) {
+            return Err(Error::usage(format!(
+                "{opt}: {v:?} contains a \"..\" component"
+            )));
+        }
+        Ok(v)
+    }
+
+    fn rest(&mut self) -> Vec<OsString> {
         let r = self
             .items
             .get(self.pos..)
-            .map(<[String]>::to_vec)
+            .map(<[OsString]>::to_vec)
             .unwrap_or_default();
         self.pos = self.items.len();
         r
     }
 }
 
-fn split_inline(a: &str) -> (String, Option<String>) {
-    match a.split_once('=') {
-        Some((k, v)) if a.starts_with("--") => (k.to_string(), Some(v.to_string())),
-        _ => (a.to_string(), None),
+/// `--opt=VALUE` -> (`--opt`, `VALUE`); anything else -> (itself, None).
+/// The option name is text (a name that is not UTF-8 is shown escaped and
+/// matches no option); the value keeps its bytes.
+fn split_inline(a: &OsStr) -> (String, Option<OsString>) {
+    let b = a.as_bytes();
+    if b.starts_with(b"--") {
+        if let Some(i) = b.iter().position(|c| *c == b'=') {
+            let (k, v) = (&b[..i], &b[i + 1..]);
+            return (
+                crate::bytes::escape(OsStr::from_bytes(k)),
+                Some(OsStr::from_bytes(v).to_os_string()),
+            );
+        }
     }
+    (crate::bytes::escape(a), None)
+}
+
+/// `--preserve-fd N`: decimal digits only (no sign, space or radix
+/// prefix), above 2, an `int`.
+fn parse_fd(v: &str) -> Option<i32> {
+    if v.is_empty() || !v.bytes().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    v.parse::<i32>().ok().filter(|n| *n > 2)
 }
 
 /// Parse one run option; `Ok(false)` when `opt` is not one.
-fn run_option(r: &mut RunArgs, a: &mut Args, opt: &str, inline: Option<String>) -> Result<bool> {
+fn run_option(r: &mut RunArgs, a: &mut Args, opt: &str, inline: Option<OsString>) -> Result<bool> {
     match opt {
         "--policy" => r.policy = Some(PathBuf::from(a.value(opt, inline)?)),
-        "--workdir" => r.workdir = Some(a.value(opt, inline)?),
-        "--device" => r.devices.push(a.value(opt, inline)?),
-        "--cdi-dir" => r.cdi_dirs.push(a.value(opt, inline)?),
+        "--workdir" => r.workdir = Some(a.dir(opt, inline)?),
+        "--device" => {
+            let v = a.text(opt, inline)?;
+            if v.is_empty() {
+                return Err(Error::usage("--device: the name is empty")
+                    .with_hint("name a CDI device, e.g. --device nvidia.com/gpu=0"));
+            }
+            r.devices.push(v);
+        }
+        "--cdi-dir" => r.cdi_dirs.push(a.dir(opt, inline)?),
+        "--exec" | "--init" if inline.is_some() => {
+            return Err(Error::usage(format!("{opt} takes no value")));
+        }
         "--exec" => r.init = Some(false),
         "--init" => r.init = Some(true),
-        "--report" => r.report = Some(a.value(opt, inline)?),
+        "--report" => r.report = Some(a.text(opt, inline)?),
         "--preserve-fd" => {
-            let v = a.value(opt, inline)?;
-            let n: i32 = v.parse().ok().filter(|n| *n > 2).ok_or_else(|| {
+            let v = a.text(opt, inline)?;
+            let n = parse_fd(&v).ok_or_else(|| {
                 Error::usage(format!(
                     "--preserve-fd: {v:?} is not a file descriptor above 2"
                 ))
@@ -157,7 +238,7 @@ fn run_option(r: &mut RunArgs, a: &mut Args, opt: &str, inline: Option<String>) 
             r.preserve_fds.push(n);
         }
         "--log-format" => {
-            r.log_json = match a.value(opt, inline)?.as_str() {
+            r.log_json = match a.text(opt, inline)?.as_str() {
                 "json" => true,
                 "text" => false,
                 other => {
@@ -168,7 +249,7 @@ fn run_option(r: &mut RunArgs, a: &mut Args, opt: &str, inline: Option<String>) 
             }
         }
         "--log-level" => {
-            let v = a.value(opt, inline)?;
+            let v = a.text(opt, inline)?;
             r.log_level = Level::parse(&v).ok_or_else(|| {
                 Error::usage(format!(
                     "--log-level: unknown level {v:?} (error, warn, info, debug)"
@@ -186,6 +267,10 @@ fn unknown(opt: &str) -> Error {
     ))
 }
 
+fn is_option(a: &OsStr) -> bool {
+    a.as_bytes().starts_with(b"-") && a != "-"
+}
+
 fn parse_run(a: &mut Args, require_command: bool, format: Option<&mut Format>) -> Result<RunArgs> {
     let mut r = RunArgs::default();
     let mut format = format;
@@ -194,14 +279,14 @@ fn parse_run(a: &mut Args, require_command: bool, format: Option<&mut Format>) -
             r.command = a.rest();
             break;
         }
-        if !arg.starts_with('-') || arg == "-" {
+        if !is_option(&arg) {
             // The first operand starts the workload command.
             r.command = std::iter::once(arg).chain(a.rest()).collect();
             break;
         }
         let (opt, inline) = split_inline(&arg);
         if let (Some(f), "--format") = (format.as_deref_mut(), opt.as_str()) {
-            *f = match a.value(&opt, inline)?.as_str() {
+            *f = match a.text(&opt, inline)?.as_str() {
                 "yaml" => Format::Yaml,
                 "json" => Format::Json,
                 other => {
@@ -226,15 +311,16 @@ fn parse_run(a: &mut Args, require_command: bool, format: Option<&mut Format>) -
 
 /// Parse argv (without argv[0]).
 pub fn parse(argv: Vec<OsString>) -> Result<Command> {
-    let items = argv
-        .into_iter()
-        .map(|a| {
-            a.into_string()
-                .map_err(|a| Error::usage(format!("argument {a:?} is not valid UTF-8")))
-        })
-        .collect::<Result<Vec<String>>>()?;
-    let mut a = Args { items, pos: 0 };
-    let first = a.items.first().cloned().unwrap_or_default();
+    let mut a = Args {
+        items: argv,
+        pos: 0,
+    };
+    let first = a
+        .items
+        .first()
+        .and_then(|f| f.to_str())
+        .unwrap_or_default()
+        .to_string();
     match first.as_str() {
         "run" => {
             a.pos = 1;
@@ -248,7 +334,7 @@ pub fn parse(argv: Vec<OsString>) -> Result<Command> {
                 match opt.as_str() {
                     "--policy" => files.push(PathBuf::from(a.value(&opt, inline)?)),
                     "--" => files.extend(a.rest().into_iter().map(PathBuf::from)),
-                    o if o.starts_with('-') && o != "-" => return Err(unknown(o)),
+                    o if is_option(&arg) => return Err(unknown(o)),
                     _ => files.push(PathBuf::from(arg)),
                 }
             }
@@ -266,7 +352,7 @@ pub fn parse(argv: Vec<OsString>) -> Result<Command> {
             while let Some(arg) = a.next() {
                 let (opt, inline) = split_inline(&arg);
                 match opt.as_str() {
-                    "--cdi-dir" => dirs.push(a.value(&opt, inline)?),
+                    "--cdi-dir" => dirs.push(a.dir(&opt, inline)?),
                     o => return Err(unknown(o)),
                 }
             }
@@ -286,7 +372,7 @@ pub fn parse(argv: Vec<OsString>) -> Result<Command> {
                 let (opt, inline) = split_inline(&arg);
                 match opt.as_str() {
                     "--from" => from = Some(PathBuf::from(a.value(&opt, inline)?)),
-                    o if o.starts_with('-') => return Err(unknown(o)),
+                    o if arg.as_bytes().starts_with(b"-") => return Err(unknown(o)),
                     _ if dest.is_none() => dest = Some(PathBuf::from(arg)),
                     _ => return Err(Error::usage("install takes one DEST")),
                 }
@@ -295,7 +381,8 @@ pub fn parse(argv: Vec<OsString>) -> Result<Command> {
             Ok(Command::Install { from, dest })
         }
         "version" => {
-            let json = match a.items.get(1).map(String::as_str) {
+            let second = a.items.get(1).map(|s| crate::bytes::escape(s));
+            let json = match second.as_deref() {
                 None => false,
                 Some("--json") if a.items.len() == 2 => true,
                 Some(o) => return Err(unknown(o)),
@@ -366,6 +453,131 @@ mod tests {
         assert_eq!(
             p(&["version", "--json"]).ok(),
             Some(Command::Version { json: true })
+        );
+    }
+
+    fn err(args: &[&str]) -> Option<String> {
+        p(args).err().map(|e| match e.hint() {
+            Some(h) => format!("{e}\nhint: {h}"),
+            None => e.to_string(),
+        })
+    }
+
+    #[test]
+    fn workload_arguments_keep_their_bytes() {
+        use std::os::unix::ffi::OsStrExt;
+        let arg = OsStr::from_bytes(b"\xff\xfe").to_os_string();
+        let argv = vec![
+            OsString::from("--"),
+            OsString::from("/bin/echo"),
+            arg.clone(),
+        ];
+        let Ok(Command::Run(r)) = parse(argv) else {
+            panic!("not run");
+        };
+        assert_eq!(r.command, [OsString::from("/bin/echo"), arg.clone()]);
+        // A path option keeps its bytes too.
+        let Ok(Command::Run(r)) = parse(vec![
+            OsString::from("--policy"),
+            arg.clone(),
+            OsString::from("x"),
+        ]) else {
+            panic!("not run");
+        };
+        assert_eq!(r.policy.map(PathBuf::into_os_string), Some(arg));
+    }
+
+    #[test]
+    fn workdir_must_be_an_absolute_path() {
+        assert_eq!(
+            err(&["--workdir", "", "--", "x"]).as_deref(),
+            Some(
+                "--workdir: the path is empty\nhint: --workdir takes an absolute path, e.g. --workdir /work"
+            )
+        );
+        assert_eq!(
+            err(&["--workdir=tmp/x", "--", "x"]).as_deref(),
+            Some(
+                "--workdir: \"tmp/x\" is not an absolute path\nhint: write it from the root, e.g. \"/tmp/x\""
+            )
+        );
+        assert_eq!(
+            err(&["plan", "--workdir", "/a/../b"]).as_deref(),
+            Some("--workdir: \"/a/../b\" contains a \"..\" component")
+        );
+        assert_eq!(
+            err(&["--cdi-dir", "cdi", "--", "x"]).as_deref(),
+            Some(
+                "--cdi-dir: \"cdi\" is not an absolute path\nhint: write it from the root, e.g. \"/cdi\""
+            )
+        );
+        assert_eq!(
+            err(&["devices", "--cdi-dir="]).as_deref(),
+            Some(
+                "--cdi-dir: the path is empty\nhint: --cdi-dir takes an absolute path, e.g. --cdi-dir /work"
+            )
+        );
+    }
+
+    #[test]
+    fn text_options_refuse_nul_and_bytes_that_are_not_utf8() {
+        use std::os::unix::ffi::OsStrExt;
+        let bad = |opt: &str, v: &[u8]| {
+            parse(vec![
+                OsString::from(opt),
+                OsStr::from_bytes(v).to_os_string(),
+                OsString::from("--"),
+                OsString::from("x"),
+            ])
+            .err()
+            .map(|e| e.to_string())
+        };
+        assert_eq!(
+            bad("--device", b"nvidia.com/gpu=\xff").as_deref(),
+            Some("--device: \"nvidia.com/gpu=\\xff\" is not valid UTF-8")
+        );
+        assert_eq!(
+            bad("--device", b"nvidia.com/gpu=0\0").as_deref(),
+            Some("--device: \"nvidia.com/gpu=0\\0\" contains a NUL byte")
+        );
+        assert_eq!(
+            bad("--cdi-dir", b"/etc/cdi\xff").as_deref(),
+            Some("--cdi-dir: \"/etc/cdi\\xff\" is not valid UTF-8")
+        );
+        assert_eq!(
+            bad("--workdir", b"/w\0x").as_deref(),
+            Some("--workdir: \"/w\\0x\" contains a NUL byte")
+        );
+        assert_eq!(
+            err(&["--device", "", "--", "x"]).as_deref(),
+            Some(
+                "--device: the name is empty\nhint: name a CDI device, e.g. --device nvidia.com/gpu=0"
+            )
+        );
+    }
+
+    #[test]
+    fn preserve_fd_takes_plain_decimal_digits_only() {
+        for v in ["+3", " 3", "3 ", "0x3", "-3", "", "2", "99999999999", "3a"] {
+            assert_eq!(
+                err(&["--preserve-fd", v, "--", "x"]),
+                Some(format!(
+                    "--preserve-fd: {v:?} is not a file descriptor above 2"
+                )),
+                "{v:?}"
+            );
+        }
+        let Ok(Command::Run(r)) = p(&["--preserve-fd=03", "--preserve-fd", "10", "--", "x"]) else {
+            panic!("not run");
+        };
+        assert_eq!(r.preserve_fds, [3, 10]);
+        assert_eq!(
+            err(&["--exec=no", "--", "x"]).as_deref(),
+            Some("--exec takes no value")
+        );
+        assert_eq!(
+            err(&["version", "--json=x"]).as_deref(),
+            Some("unknown option \"--json=x\"; see openshell-sandbox --help")
         );
     }
 }

@@ -7,6 +7,10 @@
 //! Anything else in the supervisor's environment — tokens, credentials,
 //! `LD_PRELOAD` — never reaches the workload.
 
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+
 use serde::Serialize;
 
 use crate::identity::IdentityPlan;
@@ -52,19 +56,42 @@ fn matches(pattern: &str, name: &str) -> bool {
     }
 }
 
-/// Set `name` (replacing in place, so a variable keeps its first position
-/// and takes its last value).
-pub fn set(vars: &mut Vec<EnvVar>, name: &str, value: Option<String>, origin: EnvOrigin) {
-    match vars.iter_mut().find(|v| v.name == name) {
-        Some(v) => {
-            v.value = value;
-            v.origin = origin;
+/// A variable list being built: a name keeps its first position and takes
+/// its last value. The name index makes each `set` O(1), so merging a
+/// device's tens of thousands of variables stays linear.
+struct Vars {
+    vars: Vec<EnvVar>,
+    index: HashMap<String, usize>,
+}
+
+impl Vars {
+    fn new(vars: Vec<EnvVar>) -> Vars {
+        let mut index = HashMap::with_capacity(vars.len());
+        for (i, v) in vars.iter().enumerate() {
+            index.entry(v.name.clone()).or_insert(i);
         }
-        None => vars.push(EnvVar {
-            name: name.to_string(),
-            origin,
-            value,
-        }),
+        Vars { vars, index }
+    }
+
+    fn set(&mut self, name: &str, value: Option<String>, origin: EnvOrigin) {
+        match self.index.get(name).and_then(|i| self.vars.get_mut(*i)) {
+            Some(v) => {
+                v.value = value;
+                v.origin = origin;
+            }
+            None => {
+                self.index.insert(name.to_string(), self.vars.len());
+                self.vars.push(EnvVar {
+                    name: name.to_string(),
+                    origin,
+                    value,
+                });
+            }
+        }
+    }
+
+    fn contains(&self, name: &str) -> bool {
+        self.index.contains_key(name)
     }
 }
 
@@ -76,48 +103,57 @@ pub fn plan(policy: &Policy, host: &HostFacts, id: &IdentityPlan) -> EnvPlan {
             pass.push(p.clone());
         }
     }
-    let mut vars = Vec::new();
+    let mut vars = Vars::new(Vec::new());
+    // Names are matched as text: a name that is not UTF-8 never equals a
+    // policy name, and is reported by `unpassable` rather than passed.
     for (k, _) in &host.env {
-        if pass.iter().any(|p| matches(p, k)) {
-            set(&mut vars, k, None, EnvOrigin::Pass);
+        if let Some(k) = k.to_str() {
+            if pass.iter().any(|p| matches(p, k)) {
+                vars.set(k, None, EnvOrigin::Pass);
+            }
         }
     }
-    if !vars.iter().any(|v| v.name == "PATH") {
-        set(
-            &mut vars,
-            "PATH",
-            Some(DEFAULT_PATH.into()),
-            EnvOrigin::Fixed,
-        );
+    if !vars.contains("PATH") {
+        vars.set("PATH", Some(DEFAULT_PATH.into()), EnvOrigin::Fixed);
     }
-    set(
-        &mut vars,
-        "HOME",
-        Some(id.home.clone()),
-        EnvOrigin::Identity,
-    );
+    vars.set("HOME", Some(id.home.clone()), EnvOrigin::Identity);
     let user = id.user_name.clone().unwrap_or_else(|| id.uid.to_string());
-    set(&mut vars, "USER", Some(user.clone()), EnvOrigin::Identity);
-    set(&mut vars, "LOGNAME", Some(user), EnvOrigin::Identity);
+    vars.set("USER", Some(user.clone()), EnvOrigin::Identity);
+    vars.set("LOGNAME", Some(user), EnvOrigin::Identity);
     if let Some(sh) = &id.shell {
-        set(&mut vars, "SHELL", Some(sh.clone()), EnvOrigin::Identity);
+        vars.set("SHELL", Some(sh.clone()), EnvOrigin::Identity);
     }
     for (k, v) in &env_cfg.set {
-        set(&mut vars, k, Some(v.clone()), EnvOrigin::Policy);
+        vars.set(k, Some(v.clone()), EnvOrigin::Policy);
     }
-    set(
-        &mut vars,
-        "OPENSHELL_SANDBOX",
-        Some("1".into()),
-        EnvOrigin::Fixed,
-    );
-    EnvPlan { pass, vars }
+    vars.set("OPENSHELL_SANDBOX", Some("1".into()), EnvOrigin::Fixed);
+    EnvPlan {
+        pass,
+        vars: vars.vars,
+    }
+}
+
+/// Supervisor variables whose name is not UTF-8 but would match a pass
+/// pattern byte for byte (`LC_*`): they cannot be named in a plan and are
+/// not passed; the launch logs each (escaped) so the omission is visible.
+pub fn unpassable(plan: &EnvPlan, host_env: &[(OsString, OsString)]) -> Vec<String> {
+    host_env
+        .iter()
+        .filter(|(k, _)| k.to_str().is_none())
+        .filter(|(k, _)| {
+            plan.pass.iter().any(|p| match p.strip_suffix('*') {
+                Some(prefix) => k.as_bytes().starts_with(prefix.as_bytes()),
+                None => false,
+            })
+        })
+        .map(|(k, _)| crate::bytes::escape(k))
+        .collect()
 }
 
 /// Add the CDI devices' env (origin `device`): after the policy's `set`,
 /// before the fixed `OPENSHELL_SANDBOX=1`. A name already present keeps its
 /// position and takes the device's value, as a container runtime applies
-/// CDI env.
+/// CDI env. Linear in the number of variables.
 pub fn add_device_env(plan: &mut EnvPlan, vars: &[(String, String)]) {
     if vars.is_empty() {
         return;
@@ -127,23 +163,59 @@ pub fn add_device_env(plan: &mut EnvPlan, vars: &[(String, String)]) {
         .iter()
         .position(|v| v.name == "OPENSHELL_SANDBOX" && v.origin == EnvOrigin::Fixed)
         .map(|i| plan.vars.remove(i));
+    let mut all = Vars::new(std::mem::take(&mut plan.vars));
     for (k, v) in vars {
-        set(&mut plan.vars, k, Some(v.clone()), EnvOrigin::Device);
+        all.set(k, Some(v.clone()), EnvOrigin::Device);
     }
     if let Some(f) = fixed {
-        set(&mut plan.vars, &f.name, f.value, f.origin);
+        all.set(&f.name, f.value, f.origin);
     }
+    plan.vars = all.vars;
 }
 
-/// The concrete `NAME=value` list for execve, filling passed values from
-/// the supervisor's environment.
-pub fn materialize(plan: &EnvPlan, host_env: &[(String, String)]) -> Vec<(String, String)> {
+/// The supervisor's own environment, bytes as received: nothing is
+/// dropped for not being UTF-8.
+pub fn supervisor_env() -> Vec<(OsString, OsString)> {
+    std::env::vars_os().collect()
+}
+
+/// The first value of `name` in `env` (what getenv(3) returns).
+pub fn lookup<'a>(env: &'a [(OsString, OsString)], name: &str) -> Option<&'a OsStr> {
+    env.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_os_str())
+}
+
+/// Check the variables the supervisor itself reads for a plan, so that a
+/// value it cannot use stops the launch instead of being read as unset.
+/// (`$OPENSHELL_POLICY` is a path and any bytes do; `LISTEN_*` are checked
+/// by [`socket_activation`].)
+pub fn check_inputs(env: &[(OsString, OsString)]) -> Result<(), crate::error::Error> {
+    if let Some(v) = lookup(env, "NVIDIA_VISIBLE_DEVICES") {
+        if v.to_str().is_none() {
+            return Err(crate::error::Error::host(
+                "NVIDIA_VISIBLE_DEVICES",
+                format!("\"{}\" is not valid UTF-8", crate::bytes::escape(v)),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The concrete `NAME=value` list for execve, filling passed values (as
+/// bytes: a value need not be UTF-8) from the supervisor's environment.
+pub fn materialize(plan: &EnvPlan, host_env: &[(OsString, OsString)]) -> Vec<(String, OsString)> {
+    let mut host: HashMap<&OsStr, &OsStr> = HashMap::with_capacity(host_env.len());
+    for (k, v) in host_env {
+        // The first definition wins, as getenv(3) finds it.
+        host.entry(k.as_os_str()).or_insert(v.as_os_str());
+    }
     plan.vars
         .iter()
         .filter_map(|v| {
             let value = match &v.value {
-                Some(x) => x.clone(),
-                None => host_env.iter().find(|(k, _)| *k == v.name)?.1.clone(),
+                Some(x) => OsString::from(x),
+                None => host.get(OsStr::new(&v.name))?.to_os_string(),
             };
             Some((v.name.clone(), value))
         })
@@ -156,39 +228,50 @@ pub fn materialize(plan: &EnvPlan, host_env: &[(String, String)]) -> Vec<(String
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SocketActivation {
     pub count: i32,
-    pub names: Option<String>,
+    pub names: Option<OsString>,
 }
 
 /// Most fds `LISTEN_FDS` may name.
 const MAX_LISTEN_FDS: i32 = 4096;
 
-/// `LISTEN_FDS`, when `LISTEN_PID` names this process (else the variables
-/// were meant for someone else and are ignored).
+/// `LISTEN_FDS`, when `LISTEN_PID` names this process (another pid: the
+/// variables were meant for someone else and are ignored, as is
+/// `LISTEN_FDS` without `LISTEN_PID`, as sd_listen_fds(3) does). A
+/// `LISTEN_PID` or `LISTEN_FDS` that is not a number is an error, never
+/// read as "not for us".
 pub fn socket_activation(
-    host_env: &[(String, String)],
+    host_env: &[(OsString, OsString)],
     pid: u32,
 ) -> Result<Option<SocketActivation>, crate::error::Error> {
-    let get = |k: &str| {
-        host_env
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.as_str())
+    let get = |k: &str| lookup(host_env, k);
+    let bad = |k: &str, v: &OsStr, what: &str| {
+        crate::error::Error::host(k, format!("\"{}\" is not {what}", crate::bytes::escape(v)))
     };
-    if get("LISTEN_PID").and_then(|p| p.parse::<u32>().ok()) != Some(pid) {
+    let Some(p) = get("LISTEN_PID") else {
+        return Ok(None);
+    };
+    let listen_pid = p
+        .to_str()
+        .filter(|s| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()))
+        .and_then(|s| s.parse::<u32>().ok())
+        .ok_or_else(|| bad("LISTEN_PID", p, "a process id"))?;
+    if listen_pid != pid {
         return Ok(None);
     }
     let Some(n) = get("LISTEN_FDS") else {
         return Ok(None);
     };
-    match n.parse::<i32>() {
-        Ok(count) if (0..=MAX_LISTEN_FDS).contains(&count) => Ok(Some(SocketActivation {
+    let what = format!("a count of file descriptors (0..={MAX_LISTEN_FDS})");
+    match n
+        .to_str()
+        .filter(|s| s.bytes().all(|c| c.is_ascii_digit()))
+        .and_then(|s| s.parse::<i32>().ok())
+    {
+        Some(count) if (0..=MAX_LISTEN_FDS).contains(&count) => Ok(Some(SocketActivation {
             count,
-            names: get("LISTEN_FDNAMES").map(str::to_string),
+            names: get("LISTEN_FDNAMES").map(OsStr::to_os_string),
         })),
-        _ => Err(crate::error::Error::host(
-            "LISTEN_FDS",
-            format!("{n:?} is not a count of file descriptors (0..={MAX_LISTEN_FDS})"),
-        )),
+        _ => Err(bad("LISTEN_FDS", n, &what)),
     }
 }
 
@@ -200,13 +283,13 @@ impl SocketActivation {
 
     /// Set `LISTEN_FDS`, `LISTEN_PID` (the workload's pid) and
     /// `LISTEN_FDNAMES` in the workload's environment.
-    pub fn export(&self, env: &mut Vec<(String, String)>, workload_pid: u32) {
-        let mut put = |k: &str, v: String| match env.iter_mut().find(|(n, _)| n == k) {
+    pub fn export(&self, env: &mut Vec<(String, OsString)>, workload_pid: u32) {
+        let mut put = |k: &str, v: OsString| match env.iter_mut().find(|(n, _)| n == k) {
             Some(e) => e.1 = v,
             None => env.push((k.to_string(), v)),
         };
-        put("LISTEN_FDS", self.count.to_string());
-        put("LISTEN_PID", workload_pid.to_string());
+        put("LISTEN_FDS", self.count.to_string().into());
+        put("LISTEN_PID", workload_pid.to_string().into());
         if let Some(names) = &self.names {
             put("LISTEN_FDNAMES", names.clone());
         }
@@ -217,10 +300,16 @@ impl SocketActivation {
 mod socket_activation_tests {
     use super::*;
 
-    fn env(v: &[(&str, &str)]) -> Vec<(String, String)> {
-        v.iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+    fn env(v: &[(&str, &str)]) -> Vec<(OsString, OsString)> {
+        v.iter().map(|(k, v)| (k.into(), v.into())).collect()
+    }
+
+    fn out(v: &[(&str, &str)]) -> Vec<(String, OsString)> {
+        v.iter().map(|(k, v)| (k.to_string(), v.into())).collect()
+    }
+
+    fn err(e: &[(OsString, OsString)]) -> Option<String> {
+        socket_activation(e, 42).err().map(|e| e.to_string())
     }
 
     #[test]
@@ -236,13 +325,13 @@ mod socket_activation_tests {
             s.as_ref().map(|s| s.fds().collect::<Vec<_>>()),
             Some(vec![3, 4])
         );
-        let mut out = env(&[("PATH", "/bin"), ("LISTEN_PID", "1")]);
+        let mut o = out(&[("PATH", "/bin"), ("LISTEN_PID", "1")]);
         if let Some(s) = s {
-            s.export(&mut out, 7);
+            s.export(&mut o, 7);
         }
         assert_eq!(
-            out,
-            env(&[
+            o,
+            out(&[
                 ("PATH", "/bin"),
                 ("LISTEN_PID", "7"),
                 ("LISTEN_FDS", "2"),
@@ -253,13 +342,158 @@ mod socket_activation_tests {
 
     #[test]
     fn bad_count_fails_closed() {
-        let e = env(&[("LISTEN_PID", "42"), ("LISTEN_FDS", "-1")]);
+        for v in ["-1", "+2", " 2", "4097", ""] {
+            let e = env(&[("LISTEN_PID", "42"), ("LISTEN_FDS", v)]);
+            assert_eq!(
+                err(&e),
+                Some(format!(
+                    "LISTEN_FDS: {v:?} is not a count of file descriptors (0..=4096)"
+                ))
+            );
+        }
+    }
+
+    #[test]
+    fn listen_pid_that_is_not_a_pid_is_an_error_not_someone_elses() {
+        use std::os::unix::ffi::OsStrExt;
+        for v in ["abc", "", "-42", "+42", "42 "] {
+            let e = env(&[("LISTEN_PID", v), ("LISTEN_FDS", "1")]);
+            assert_eq!(
+                err(&e),
+                Some(format!("LISTEN_PID: {v:?} is not a process id"))
+            );
+        }
+        let mut e = env(&[("LISTEN_FDS", "1")]);
+        e.push(("LISTEN_PID".into(), OsStr::from_bytes(b"4\xff").into()));
         assert_eq!(
-            socket_activation(&e, 42)
-                .err()
-                .map(|e| e.to_string())
-                .as_deref(),
-            Some("LISTEN_FDS: \"-1\" is not a count of file descriptors (0..=4096)")
+            err(&e),
+            Some("LISTEN_PID: \"4\\xff\" is not a process id".to_string())
         );
+        // LISTEN_FDS without LISTEN_PID is not for us (sd_listen_fds).
+        assert_eq!(
+            socket_activation(&env(&[("LISTEN_FDS", "1")]), 42).ok(),
+            Some(None)
+        );
+    }
+
+    #[test]
+    fn fd_names_pass_as_bytes() {
+        use std::os::unix::ffi::OsStrExt;
+        let mut e = env(&[("LISTEN_PID", "42"), ("LISTEN_FDS", "1")]);
+        e.push(("LISTEN_FDNAMES".into(), OsStr::from_bytes(b"n\xfe").into()));
+        let s = socket_activation(&e, 42).ok().flatten();
+        assert_eq!(
+            s.and_then(|s| s.names),
+            Some(OsStr::from_bytes(b"n\xfe").to_os_string())
+        );
+    }
+
+    #[test]
+    fn nvidia_visible_devices_that_is_not_utf8_is_an_error() {
+        use std::os::unix::ffi::OsStrExt;
+        let e = vec![(
+            OsString::from("NVIDIA_VISIBLE_DEVICES"),
+            OsStr::from_bytes(b"0,\xff").to_os_string(),
+        )];
+        assert_eq!(
+            check_inputs(&e).err().map(|e| e.to_string()).as_deref(),
+            Some("NVIDIA_VISIBLE_DEVICES: \"0,\\xff\" is not valid UTF-8")
+        );
+        assert!(check_inputs(&env(&[("NVIDIA_VISIBLE_DEVICES", "0,1")])).is_ok());
+    }
+}
+
+#[cfg(test)]
+mod merge_tests {
+    use super::*;
+
+    fn var(name: &str, origin: EnvOrigin, value: Option<&str>) -> EnvVar {
+        EnvVar {
+            name: name.into(),
+            origin,
+            value: value.map(str::to_string),
+        }
+    }
+
+    fn base() -> EnvPlan {
+        EnvPlan {
+            pass: Vec::new(),
+            vars: vec![
+                var("PATH", EnvOrigin::Pass, None),
+                var("HOME", EnvOrigin::Identity, Some("/home/u")),
+                var("A", EnvOrigin::Policy, Some("policy")),
+                var("OPENSHELL_SANDBOX", EnvOrigin::Fixed, Some("1")),
+            ],
+        }
+    }
+
+    #[test]
+    fn device_env_overrides_in_place_and_the_fixed_marker_stays_last() {
+        let mut p = base();
+        add_device_env(
+            &mut p,
+            &[
+                ("B".into(), "dev1".into()),
+                ("A".into(), "dev".into()),
+                ("B".into(), "dev2".into()),
+                ("OPENSHELL_SANDBOX".into(), "0".into()),
+            ],
+        );
+        assert_eq!(
+            p.vars,
+            vec![
+                var("PATH", EnvOrigin::Pass, None),
+                var("HOME", EnvOrigin::Identity, Some("/home/u")),
+                // Kept its position, took the device's value.
+                var("A", EnvOrigin::Device, Some("dev")),
+                // First position, last value.
+                var("B", EnvOrigin::Device, Some("dev2")),
+                // A device cannot unset the marker: it is set again last.
+                var("OPENSHELL_SANDBOX", EnvOrigin::Fixed, Some("1")),
+            ]
+        );
+    }
+
+    #[test]
+    fn merging_200k_device_variables_is_linear() {
+        // Quadratic merging took minutes at this size; each name appears
+        // twice so every second entry is an override.
+        let n = 100_000;
+        let vars: Vec<(String, String)> = (0..2 * n)
+            .map(|i| (format!("V{}", i % n), i.to_string()))
+            .collect();
+        let mut p = base();
+        add_device_env(&mut p, &vars);
+        assert_eq!(p.vars.len(), 4 + n);
+        assert_eq!(
+            p.vars.get(3),
+            Some(&var("V0", EnvOrigin::Device, Some(&n.to_string())))
+        );
+        assert_eq!(
+            p.vars.last(),
+            Some(&var("OPENSHELL_SANDBOX", EnvOrigin::Fixed, Some("1")))
+        );
+    }
+
+    #[test]
+    fn materialize_takes_the_first_definition_and_keeps_bytes() {
+        use std::os::unix::ffi::OsStrExt;
+        let p = base();
+        let host = vec![
+            (
+                OsString::from("PATH"),
+                OsStr::from_bytes(b"/b\xff").to_os_string(),
+            ),
+            (OsString::from("PATH"), OsString::from("/second")),
+        ];
+        let m = materialize(&p, &host);
+        assert_eq!(
+            m.first(),
+            Some(&(
+                "PATH".to_string(),
+                OsStr::from_bytes(b"/b\xff").to_os_string()
+            ))
+        );
+        assert_eq!(m.len(), 4);
     }
 }

@@ -51,7 +51,10 @@ pub enum ExecFailure {
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{message}")]
-    Usage { message: String },
+    Usage {
+        message: String,
+        hint: Option<String>,
+    },
     /// Every problem found in one policy document, in file order.
     #[error("{}", join_diags(.0))]
     Policy(Vec<Diagnostic>),
@@ -88,6 +91,7 @@ impl Error {
     pub fn usage(message: impl Into<String>) -> Self {
         Error::Usage {
             message: message.into(),
+            hint: None,
         }
     }
 
@@ -111,7 +115,9 @@ impl Error {
     #[must_use]
     pub fn with_hint(mut self, h: impl Into<String>) -> Self {
         match &mut self {
-            Error::Host { hint, .. } | Error::Apply { hint, .. } => *hint = Some(h.into()),
+            Error::Usage { hint, .. } | Error::Host { hint, .. } | Error::Apply { hint, .. } => {
+                *hint = Some(h.into());
+            }
             _ => {}
         }
         self
@@ -119,7 +125,9 @@ impl Error {
 
     pub fn hint(&self) -> Option<&str> {
         match self {
-            Error::Host { hint, .. } | Error::Apply { hint, .. } => hint.as_deref(),
+            Error::Usage { hint, .. } | Error::Host { hint, .. } | Error::Apply { hint, .. } => {
+                hint.as_deref()
+            }
             _ => None,
         }
     }

@@ -4,6 +4,7 @@
 
 pub mod alloc;
 pub mod apply;
+pub mod bytes;
 pub mod capabilities;
 pub mod cdi;
 pub mod cli;

@@ -36,14 +36,17 @@ pub struct RunOptions {
     /// `Some(true)` = `--init`, `Some(false)` = `--exec`, `None` = decide.
     pub init: Option<bool>,
     pub preserve_fds: Vec<i32>,
-    pub command: Vec<String>,
+    /// The workload's argv, as bytes.
+    pub command: Vec<std::ffi::OsString>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Plan {
     pub policy: PolicyInfo,
     pub mode: Mode,
-    pub command: Vec<String>,
+    /// Bytes that are not UTF-8 are shown as `\xNN` (see `bytes`).
+    #[serde(serialize_with = "crate::bytes::serialize_list")]
+    pub command: Vec<std::ffi::OsString>,
     pub workdir: Option<String>,
     pub identity: IdentityPlan,
     pub filesystem: FilesystemPlan,
@@ -838,7 +841,7 @@ pub fn devices_plan(policy: &Policy, opts: &RunOptions, host: &HostFacts) -> Dev
         push(d.clone(), "policy");
     }
     if let Some(v) = host.env_var("NVIDIA_VISIBLE_DEVICES") {
-        for name in nvidia_visible_devices(v) {
+        for name in nvidia_visible_devices(&v) {
             push(name, "NVIDIA_VISIBLE_DEVICES");
         }
     }

@@ -85,7 +85,8 @@ pub struct HostFacts {
     pub group: Option<String>,
     /// State of each path the plan mentions: kind, or why it is missing.
     pub paths: BTreeMap<String, Result<PathKind, String>>,
-    pub env: Vec<(String, String)>,
+    /// The supervisor's environment, as bytes.
+    pub env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
     /// Capabilities the supervisor holds.
     pub caps: crate::capabilities::CapState,
     /// `vm.memfd_noexec` of our pid namespace (None: the kernel predates it).
@@ -173,11 +174,10 @@ impl HostFacts {
         }
     }
 
-    pub fn env_var(&self, k: &str) -> Option<&str> {
-        self.env
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.as_str())
+    /// A variable of the supervisor's environment, as text (bytes that are
+    /// not UTF-8 become U+FFFD; `env::check_inputs` refuses them first).
+    pub fn env_var(&self, k: &str) -> Option<std::borrow::Cow<'_, str>> {
+        crate::env::lookup(&self.env, k).map(|v| v.to_string_lossy())
     }
 }
 
@@ -281,7 +281,17 @@ pub fn candidate_paths(policy: &Policy, workdir: Option<&str>) -> Vec<String> {
 
 fn read_small(path: &str) -> Option<String> {
     use std::io::Read;
-    let f = std::fs::File::open(path).ok()?;
+    use std::os::unix::fs::OpenOptionsExt;
+    // A FIFO or device planted at /etc/passwd must not hang the launch:
+    // open without blocking, read regular files only.
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .ok()?;
+    if !f.metadata().ok()?.is_file() {
+        return None;
+    }
     let mut s = String::new();
     f.take(crate::policy::MAX_POLICY_BYTES)
         .read_to_string(&mut s)
@@ -319,9 +329,7 @@ pub fn resolve(policy: &Policy, workdir: Option<&str>) -> HostFacts {
         passwd: read_small("/etc/passwd"),
         group: read_small("/etc/group"),
         paths,
-        env: std::env::vars_os()
-            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-            .collect(),
+        env: crate::env::supervisor_env(),
         caps: crate::capabilities::current(),
         memfd_noexec: read_small("/proc/sys/vm/memfd_noexec").and_then(|s| s.trim().parse().ok()),
         cdi: CdiFacts::default(),

@@ -1,6 +1,7 @@
 //! The `exec` phase: find the workload and replace this process with it.
 
-use std::ffi::CString;
+use std::ffi::{CString, OsStr, OsString};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use crate::capabilities::errno_name;
 use crate::error::{Error, ExecFailure};
@@ -10,7 +11,9 @@ use crate::error::{Error, ExecFailure};
 /// first executable file wins; a file found without any execute bit is the
 /// fallback (its execve then fails: 126). A directory the workload cannot
 /// search hides nothing it could run, so it is skipped like a missing one.
-pub fn find_program(cmd: &str, path_var: Option<&str>) -> Result<String, Error> {
+/// The name and PATH are bytes: an entry that is not UTF-8 is searched
+/// like any other.
+pub fn find_program(cmd: &OsStr, path_var: Option<&OsStr>) -> Result<OsString, Error> {
     use std::os::unix::fs::PermissionsExt;
     if cmd.is_empty() {
         return Err(Error::Exec {
@@ -19,13 +22,17 @@ pub fn find_program(cmd: &str, path_var: Option<&str>) -> Result<String, Error> 
             kind: ExecFailure::NotFound,
         });
     }
-    if cmd.contains('/') {
-        return Ok(cmd.to_string());
+    if cmd.as_bytes().contains(&b'/') {
+        return Ok(cmd.to_os_string());
     }
+    let path_var = path_var.unwrap_or(OsStr::new(crate::env::DEFAULT_PATH));
     let mut not_executable = None;
-    for dir in path_var.unwrap_or(crate::env::DEFAULT_PATH).split(':') {
-        let dir = if dir.is_empty() { "." } else { dir };
-        let candidate = format!("{dir}/{cmd}");
+    for dir in path_var.as_bytes().split(|b| *b == b':') {
+        let dir: &[u8] = if dir.is_empty() { b"." } else { dir };
+        let mut candidate = dir.to_vec();
+        candidate.push(b'/');
+        candidate.extend_from_slice(cmd.as_bytes());
+        let candidate = OsString::from_vec(candidate);
         match std::fs::metadata(&candidate) {
             Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => return Ok(candidate),
             Ok(m) if m.is_file() => {
@@ -35,13 +42,13 @@ pub fn find_program(cmd: &str, path_var: Option<&str>) -> Result<String, Error> 
         }
     }
     not_executable.ok_or_else(|| Error::Exec {
-        object: format!("workload {cmd:?}"),
+        object: format!("workload \"{}\"", crate::bytes::escape(cmd)),
         cause: "not found in PATH".into(),
         kind: ExecFailure::NotFound,
     })
 }
 
-fn cstring(s: &str, what: &str) -> Result<CString, Error> {
+fn cstring(s: Vec<u8>, what: &str) -> Result<CString, Error> {
     CString::new(s).map_err(|_| Error::Exec {
         object: "workload".into(),
         cause: format!("{what} contains a NUL byte"),
@@ -49,29 +56,36 @@ fn cstring(s: &str, what: &str) -> Result<CString, Error> {
     })
 }
 
-/// Replace this process. Returns only on failure.
+/// Replace this process with `argv`, environment `env` (`NAME`, value
+/// bytes). Returns only on failure.
 #[allow(unsafe_code)]
-pub fn exec(argv: &[String], env: &[(String, String)]) -> Error {
+pub fn exec(argv: &[OsString], env: &[(String, OsString)]) -> Error {
     let Some(cmd) = argv.first() else {
         return Error::usage("no workload command given");
     };
     let path_var = env
         .iter()
         .find(|(k, _)| k == "PATH")
-        .map(|(_, v)| v.as_str());
+        .map(|(_, v)| v.as_os_str());
     let prog = match find_program(cmd, path_var) {
         Ok(p) => p,
         Err(e) => return e,
     };
     let build = || -> Result<(CString, Vec<CString>, Vec<CString>), Error> {
-        let p = cstring(&prog, "the program path")?;
+        let p = cstring(prog.as_bytes().to_vec(), "the program path")?;
         let a = argv
             .iter()
-            .map(|s| cstring(s, "an argument"))
+            .map(|s| cstring(s.as_bytes().to_vec(), "an argument"))
             .collect::<Result<Vec<_>, _>>()?;
         let e = env
             .iter()
-            .map(|(k, v)| cstring(&format!("{k}={v}"), "an environment variable"))
+            .map(|(k, v)| {
+                let mut kv = Vec::with_capacity(k.len() + 1 + v.len());
+                kv.extend_from_slice(k.as_bytes());
+                kv.push(b'=');
+                kv.extend_from_slice(v.as_bytes());
+                cstring(kv, "an environment variable")
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok((p, a, e))
     };
@@ -96,7 +110,7 @@ pub fn exec(argv: &[String], env: &[(String, String)]) -> Error {
         _ => ExecFailure::NotExecutable,
     };
     Error::Exec {
-        object: format!("workload {prog}"),
+        object: format!("workload {}", crate::bytes::escape(&prog)),
         cause: crate::policy::io_cause(&err),
         kind,
     }
@@ -400,13 +414,33 @@ mod tests {
         set(&b.join("tool"), 0o755);
         set(&a.join("data"), 0o644);
         let path = format!("/nonexistent:{}:{}", a.display(), b.display());
-        let found = |c| find_program(c, Some(&path)).map_err(|e| e.to_string());
+        let found = |c: &str| {
+            find_program(OsStr::new(c), Some(OsStr::new(&path)))
+                .map(|p| p.to_string_lossy().into_owned())
+                .map_err(|e| e.to_string())
+        };
         assert_eq!(found("tool"), Ok(format!("{}/tool", b.display())));
         assert_eq!(found("data"), Ok(format!("{}/data", a.display())));
         assert_eq!(
             found("nope"),
             Err("workload \"nope\": not found in PATH".to_string())
         );
+        std::fs::remove_dir_all(&d).unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    #[test]
+    fn path_search_finds_a_program_under_a_directory_that_is_not_utf8() {
+        let d = std::env::temp_dir().join(format!("openshell-find-bytes-{}", std::process::id()));
+        let dir = d.join(OsStr::from_bytes(b"bin\xff"));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let tool = dir.join("tool");
+        std::fs::write(&tool, "").unwrap_or_else(|e| panic!("{e}"));
+        std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mut path = b"/nonexistent:".to_vec();
+        path.extend_from_slice(dir.as_os_str().as_bytes());
+        let found = find_program(OsStr::new("tool"), Some(OsStr::from_bytes(&path)));
+        assert_eq!(found.ok(), Some(tool.into_os_string()));
         std::fs::remove_dir_all(&d).unwrap_or_else(|e| panic!("{e}"));
     }
 }

@@ -34,6 +34,7 @@ pub fn make_plan(args: &RunArgs) -> Result<Plan> {
 fn make_plan_timed(args: &RunArgs, t: &mut Timings) -> Result<Plan> {
     let source = policy::source_from_env(args.policy.as_deref());
     let loaded = policy::load(&source)?; // load + validate
+    crate::env::check_inputs(&crate::env::supervisor_env())?;
     t.mark("load");
     let opts = run_options(args);
     let facts = probe::resolve_run(&loaded.policy, &opts); // resolve
@@ -68,9 +69,12 @@ pub fn launch(args: &RunArgs) -> Result<i32> {
     for l in &plan.host_limits {
         log::info(l);
     }
-    let host_env: Vec<(String, String)> = std::env::vars_os()
-        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
-        .collect();
+    let host_env = crate::env::supervisor_env();
+    for name in crate::env::unpassable(&plan.environment, &host_env) {
+        log::warn(&format!(
+            "environment: {name} is not passed: its name is not valid UTF-8"
+        ));
+    }
     let env = crate::env::materialize(&plan.environment, &host_env);
     let listen = crate::env::socket_activation(&host_env, std::process::id())?;
     let mut keep_fds = args.preserve_fds.clone();
@@ -97,7 +101,7 @@ pub fn launch(args: &RunArgs) -> Result<i32> {
 fn sandbox_and_exec(
     plan: &Plan,
     ctx: &crate::apply::Context,
-    mut env: Vec<(String, String)>,
+    mut env: Vec<(String, std::ffi::OsString)>,
     listen: Option<&crate::env::SocketActivation>,
 ) -> Error {
     let (applied, handles) = match crate::apply::apply(plan, ctx) {

@@ -247,3 +247,148 @@ fn run_without_policy_uses_the_embedded_default() {
     );
     assert_eq!(r.code, 0, "{}", r.explain());
 }
+
+/// Every kind of policy source that is not a regular file, with the word
+/// the error uses for it. The FIFO has no writer: reading it would block
+/// forever, /dev/zero would never end.
+fn non_regular_sources(d: &std::path::Path) -> Vec<(String, &'static str)> {
+    let fifo = d.join("fifo");
+    common::mkfifo(&fifo);
+    let sock = d.join("sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    std::mem::forget(listener);
+    vec![
+        (fifo.display().to_string(), "fifo"),
+        (d.display().to_string(), "directory"),
+        ("/dev/zero".to_string(), "character device"),
+        (sock.display().to_string(), "socket"),
+    ]
+}
+
+#[test]
+fn check_and_plan_refuse_a_policy_that_is_not_a_regular_file_without_blocking() {
+    let d = scratch("check_non_regular");
+    for (path, kind) in non_regular_sources(&d) {
+        let want = format!("openshell-sandbox: policy {path}: not a regular file ({kind})\n");
+        let r = common::output_within(
+            Command::new(BIN)
+                .args(["check", &path])
+                .env_remove("OPENSHELL_POLICY"),
+            20,
+        );
+        assert_eq!(
+            (r.code, r.stderr.as_str()),
+            (1, want.as_str()),
+            "{}",
+            r.explain()
+        );
+        let r = common::output_within(
+            Command::new(BIN)
+                .args(["check", "--policy", &path])
+                .env_remove("OPENSHELL_POLICY"),
+            20,
+        );
+        assert_eq!(
+            (r.code, r.stderr.as_str()),
+            (1, want.as_str()),
+            "{}",
+            r.explain()
+        );
+        let r = common::output_within(Command::new(BIN).args(["plan", "--policy", &path]), 20);
+        assert_eq!(
+            (r.code, r.stderr.as_str()),
+            (1, want.as_str()),
+            "{}",
+            r.explain()
+        );
+        assert_eq!(r.stdout, "", "{}", r.explain());
+        // The same file named by $OPENSHELL_POLICY.
+        let r = common::output_within(
+            Command::new(BIN)
+                .arg("check")
+                .env("OPENSHELL_POLICY", &path),
+            20,
+        );
+        assert_eq!(
+            (r.code, r.stderr.as_str()),
+            (1, want.as_str()),
+            "{}",
+            r.explain()
+        );
+    }
+}
+
+#[test]
+fn a_policy_on_stdin_is_refused_with_a_hint() {
+    let r = common::output_within(
+        Command::new(BIN)
+            .args(["check", "-"])
+            .env_remove("OPENSHELL_POLICY"),
+        20,
+    );
+    assert_eq!(r.code, 1, "{}", r.explain());
+    assert_eq!(
+        r.stderr,
+        "openshell-sandbox: policy -: reading a policy from stdin is not supported\nhint: write the policy to a file and name that (./- names a file called -)\n"
+    );
+}
+
+#[test]
+fn an_empty_openshell_policy_is_an_error_not_the_default() {
+    let r = common::output_within(
+        Command::new(BIN).arg("check").env("OPENSHELL_POLICY", ""),
+        20,
+    );
+    assert_eq!(r.code, 1, "{}", r.explain());
+    assert_eq!(r.stdout, "", "{}", r.explain());
+    assert_eq!(
+        r.stderr,
+        "openshell-sandbox: $OPENSHELL_POLICY: set but empty\nhint: set it to the policy file, or unset it to use /etc/openshell/policy.yaml or the embedded default\n"
+    );
+    let r = common::output_within(Command::new(BIN).args(["plan", "--policy="]), 20);
+    assert_eq!(r.code, 1, "{}", r.explain());
+    assert_eq!(
+        r.stderr,
+        "openshell-sandbox: policy \"\": the path is empty\n"
+    );
+}
+
+#[test]
+fn a_non_utf8_openshell_policy_names_a_file_by_its_bytes() {
+    use std::os::unix::ffi::OsStrExt;
+    let d = scratch("policy_env_bytes");
+    let name = std::ffi::OsStr::from_bytes(b"p\xff.yaml");
+    let path = d.join(name);
+    // Missing: an error naming the file, never the embedded default.
+    let r = common::output_within(
+        Command::new(BIN)
+            .args(["plan", "--format", "json"])
+            .env("OPENSHELL_POLICY", &path),
+        20,
+    );
+    assert_eq!(r.code, 1, "{}", r.explain());
+    assert_eq!(r.stdout, "", "{}", r.explain());
+    assert_eq!(
+        r.stderr,
+        format!(
+            "openshell-sandbox: policy {}: cannot open: no such file or directory\nhint: mount the policy (e.g. a ConfigMap) there, or fix --policy / $OPENSHELL_POLICY\n",
+            path.display()
+        )
+    );
+    // Present: that very file is the policy, and the plan shows its name
+    // with the byte that is not UTF-8 escaped.
+    std::fs::write(&path, "version: 1\n").unwrap();
+    let r = common::output_within(
+        Command::new(BIN)
+            .args(["plan", "--format", "json"])
+            .env("OPENSHELL_POLICY", &path),
+        20,
+    );
+    assert_eq!(r.code, 0, "{}", r.explain());
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["policy"]["source"]["origin"], "env");
+    assert_eq!(
+        v["policy"]["source"]["path"],
+        format!("{}/p\\xff.yaml", d.display())
+    );
+}

@@ -123,3 +123,100 @@ fn the_workloads_own_status_otherwise() {
     let r = sandbox(&pol, &["--init"], &["/bin/sh", "-c", "kill -USR1 $$"]);
     assert_eq!(r.code, 128 + libc::SIGUSR1, "{}", r.explain());
 }
+
+/// `run` with `args` and `env`, a workload that would leave `marker`
+/// behind; the test fails rather than hangs if the launch blocks.
+fn run_marking(args: &[&str], env: &[(&str, &std::ffi::OsStr)], marker: &std::path::Path) -> Run {
+    let mut c = std::process::Command::new(BIN);
+    c.env_remove("OPENSHELL_POLICY")
+        .args(args)
+        .args(["--", "/bin/sh", "-c", "echo ran > \"$1\"", "sh"])
+        .arg(marker);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    output_within(&mut c, 20)
+}
+
+#[test]
+fn run_refuses_a_fifo_policy_at_once_with_125() {
+    let d = scratch("ec_fifo_policy");
+    let fifo = d.join("fifo");
+    mkfifo(&fifo);
+    let marker = d.join("marker");
+    let f = fifo.display().to_string();
+    let want = format!("openshell-sandbox: policy {f}: not a regular file (fifo)\n");
+    for r in [
+        run_marking(&["--policy", &f], &[], &marker),
+        run_marking(&[], &[("OPENSHELL_POLICY", fifo.as_os_str())], &marker),
+    ] {
+        assert_eq!(r.code, 125, "{}", r.explain());
+        assert_eq!(r.stderr, want, "{}", r.explain());
+        assert!(!marker.exists(), "the workload ran: {}", r.explain());
+    }
+}
+
+#[test]
+fn run_with_an_unusable_openshell_policy_exits_125_and_never_uses_the_default() {
+    use std::os::unix::ffi::OsStrExt;
+    let d = scratch("ec_env_policy");
+    let marker = d.join("marker");
+    let bytes = d.join(std::ffi::OsStr::from_bytes(b"\xff\xfe.yaml"));
+    let cases: Vec<(std::ffi::OsString, String)> = vec![
+        (
+            "".into(),
+            "openshell-sandbox: $OPENSHELL_POLICY: set but empty\nhint: set it to the policy file, or unset it to use /etc/openshell/policy.yaml or the embedded default\n".into(),
+        ),
+        (
+            bytes.clone().into_os_string(),
+            format!(
+                "openshell-sandbox: policy {}: cannot open: no such file or directory\nhint: mount the policy (e.g. a ConfigMap) there, or fix --policy / $OPENSHELL_POLICY\n",
+                bytes.display()
+            ),
+        ),
+        (
+            "/nonexistent/p.yaml".into(),
+            "openshell-sandbox: policy /nonexistent/p.yaml: cannot open: no such file or directory\nhint: mount the policy (e.g. a ConfigMap) there, or fix --policy / $OPENSHELL_POLICY\n".into(),
+        ),
+        (
+            // Unreadable for anyone, root included: a path through a file.
+            "/etc/passwd/p.yaml".into(),
+            "openshell-sandbox: policy /etc/passwd/p.yaml: cannot open: not a directory\n".into(),
+        ),
+    ];
+    for (value, want) in cases {
+        let r = run_marking(&[], &[("OPENSHELL_POLICY", &value)], &marker);
+        assert_eq!(r.code, 125, "{value:?}: {}", r.explain());
+        assert_eq!(r.stderr, want, "{value:?}: {}", r.explain());
+        assert!(
+            !marker.exists(),
+            "{value:?}: the workload ran: {}",
+            r.explain()
+        );
+    }
+}
+
+#[test]
+fn a_relative_or_empty_workdir_is_refused_at_parse() {
+    let d = scratch("ec_workdir");
+    let marker = d.join("marker");
+    for (value, want) in [
+        (
+            "tmp/x",
+            "openshell-sandbox: --workdir: \"tmp/x\" is not an absolute path\nhint: write it from the root, e.g. \"/tmp/x\"\n",
+        ),
+        (
+            "",
+            "openshell-sandbox: --workdir: the path is empty\nhint: --workdir takes an absolute path, e.g. --workdir /work\n",
+        ),
+    ] {
+        let r = run_marking(&["--workdir", value], &[], &marker);
+        assert_eq!((r.code, r.stderr.as_str()), (125, want), "{}", r.explain());
+        assert!(!marker.exists(), "the workload ran: {}", r.explain());
+        let r = output_within(
+            std::process::Command::new(BIN).args(["plan", "--workdir", value]),
+            20,
+        );
+        assert_eq!((r.code, r.stderr.as_str()), (2, want), "{}", r.explain());
+    }
+}

@@ -92,7 +92,7 @@ fn golden(name: &str, file: &str, h: &HostFacts, opts: RunOptions) {
 
 fn opts(cmd: &[&str]) -> RunOptions {
     RunOptions {
-        command: cmd.iter().map(|s| s.to_string()).collect(),
+        command: cmd.iter().map(std::ffi::OsString::from).collect(),
         ..RunOptions::default()
     }
 }

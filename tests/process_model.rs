@@ -476,3 +476,160 @@ fn init_parent_keeps_only_cap_kill() {
     assert_ne!(status_field(&c, "CapEff"), "0000000000000020");
     assert_eq!(status_field(&c, "NoNewPrivs"), "0");
 }
+
+// ---- bytes: argv, environment values and PATH are not text ----
+
+fn bytes(b: &[u8]) -> &std::ffi::OsStr {
+    use std::os::unix::ffi::OsStrExt;
+    std::ffi::OsStr::from_bytes(b)
+}
+
+/// A shell line that prints its first argument (or a variable) as hex.
+const HEX_ARG: &str = "printf %s \"$1\" | od -An -tx1";
+
+#[test]
+fn a_workload_argument_that_is_not_utf8_reaches_the_workload_byte_exact() {
+    if need_root("a_workload_argument_that_is_not_utf8_reaches_the_workload_byte_exact") {
+        return;
+    }
+    let pol = policy("pm_argv_bytes", "");
+    // Control: without the sandbox the shell sees the two bytes.
+    let c = Run::from(
+        Command::new("/bin/sh")
+            .args(["-c", HEX_ARG, "sh"])
+            .arg(bytes(b"\xff\xfe"))
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(c.stdout.trim(), "ff fe", "{}", c.explain());
+    for mode in ["--exec", "--init"] {
+        let r = output_within(
+            Command::new(BIN)
+                .arg("--policy")
+                .arg(&pol)
+                .args([mode, "--", "/bin/sh", "-c", HEX_ARG, "sh"])
+                .arg(bytes(b"\xff\xfe")),
+            60,
+        );
+        assert_eq!(r.code, 0, "{mode}: {}", r.explain());
+        assert_eq!(r.stdout.trim(), "ff fe", "{mode}: {}", r.explain());
+    }
+    // The plan shows the argument with its bytes escaped.
+    let r = output_within(
+        Command::new(BIN)
+            .args(["plan", "--format", "json", "--policy"])
+            .arg(&pol)
+            .args(["--", "/bin/echo"])
+            .arg(bytes(b"a\xff\xfe")),
+        60,
+    );
+    assert_eq!(r.code, 0, "{}", r.explain());
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(
+        v["command"],
+        serde_json::json!(["/bin/echo", "a\\xff\\xfe"])
+    );
+}
+
+#[test]
+fn environment_pass_carries_a_value_that_is_not_utf8_byte_exact() {
+    if need_root("environment_pass_carries_a_value_that_is_not_utf8_byte_exact") {
+        return;
+    }
+    let pol = policy("pm_env_bytes", "environment:\n  pass: [BYTES_VAR, LC_*]\n");
+    for mode in ["--exec", "--init"] {
+        let r = output_within(
+            Command::new(BIN)
+                .arg("--policy")
+                .arg(&pol)
+                .args([
+                    mode,
+                    "--",
+                    "/bin/sh",
+                    "-c",
+                    "printf %s \"$BYTES_VAR\" | od -An -tx1; printf %s \"$LC_X\" | od -An -tx1",
+                ])
+                .env("BYTES_VAR", bytes(b"v\xff\xfe"))
+                .env("LC_X", bytes(b"\xc3")),
+            60,
+        );
+        assert_eq!(r.code, 0, "{mode}: {}", r.explain());
+        assert_eq!(
+            r.stdout.lines().map(str::trim).collect::<Vec<_>>(),
+            ["76 ff fe", "c3"],
+            "{mode}: {}",
+            r.explain()
+        );
+    }
+}
+
+#[test]
+fn a_path_entry_that_is_not_utf8_still_finds_the_workload() {
+    if need_root("a_path_entry_that_is_not_utf8_still_finds_the_workload") {
+        return;
+    }
+    let d = scratch("pm_path_bytes");
+    let dir = d.join(bytes(b"bin\xff"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(probe(), dir.join("probe-copy")).unwrap();
+    let pol = write_policy(&d, &base_policy(&[&p(&d)], &[], AS_1500));
+    let mut path = std::ffi::OsString::from("/nonexistent:");
+    path.push(&dir);
+    path.push(":/usr/bin:/bin");
+    let r = output_within(
+        Command::new(BIN)
+            .arg("--policy")
+            .arg(&pol)
+            .args(["--", "probe-copy", "exit", "3"])
+            .env("PATH", &path),
+        60,
+    );
+    assert_eq!(r.code, 3, "{}", r.explain());
+}
+
+#[test]
+fn a_nvidia_visible_devices_that_is_not_utf8_is_125_not_no_devices() {
+    let d = scratch("pm_nvd_bytes");
+    let pol = write_policy(&d, "version: 1\n");
+    let marker = d.join("marker");
+    let r = output_within(
+        Command::new(BIN)
+            .arg("--policy")
+            .arg(&pol)
+            .args(["--", "/bin/sh", "-c", "echo ran > \"$1\"", "sh"])
+            .arg(&marker)
+            .env("NVIDIA_VISIBLE_DEVICES", bytes(b"0,\xff")),
+        60,
+    );
+    assert_eq!(r.code, 125, "{}", r.explain());
+    assert_eq!(
+        r.stderr,
+        "openshell-sandbox: NVIDIA_VISIBLE_DEVICES: \"0,\\xff\" is not valid UTF-8\n"
+    );
+    assert!(!marker.exists(), "the workload ran: {}", r.explain());
+}
+
+#[test]
+fn a_listen_pid_that_is_not_a_number_is_125_not_ignored() {
+    let d = scratch("pm_listen_pid");
+    let pol = write_policy(&d, "version: 1\n");
+    let marker = d.join("marker");
+    let r = output_within(
+        Command::new(BIN)
+            .arg("--policy")
+            .arg(&pol)
+            .args(["--", "/bin/sh", "-c", "echo ran > \"$1\"", "sh"])
+            .arg(&marker)
+            .env("LISTEN_PID", "self")
+            .env("LISTEN_FDS", "1"),
+        60,
+    );
+    assert_eq!(r.code, 125, "{}", r.explain());
+    assert!(
+        r.stderr
+            .ends_with("openshell-sandbox: LISTEN_PID: \"self\" is not a process id\n"),
+        "{}",
+        r.explain()
+    );
+    assert!(!marker.exists(), "the workload ran: {}", r.explain());
+}

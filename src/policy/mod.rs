@@ -4,13 +4,16 @@
 //! Source order: `--policy FILE`, then `$OPENSHELL_POLICY`, then
 //! `/etc/openshell/policy.yaml`, then the embedded default
 //! (`policy/default.yaml`, compiled in). A named file that cannot be read is
-//! an error; there is never a silent fallback to another policy.
+//! an error; there is never a silent fallback to another policy: an empty
+//! or unusable `$OPENSHELL_POLICY` stops the launch too. A policy is read
+//! only from a regular file (never a FIFO, device, socket or stdin).
 
 pub mod model;
 pub mod paths;
 pub mod schema;
 pub mod validate;
 
+use std::ffi::OsStr;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -44,7 +47,9 @@ pub enum Origin {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Source {
     pub origin: Origin,
-    /// `None` for the embedded default.
+    /// `None` for the embedded default. Shown with bytes that are not
+    /// UTF-8 escaped (see `bytes`).
+    #[serde(serialize_with = "crate::bytes::serialize_opt_path")]
     pub path: Option<PathBuf>,
 }
 
@@ -67,17 +72,24 @@ impl Source {
     }
 }
 
-/// Pick the policy source. `env` is `$OPENSHELL_POLICY` (empty = unset);
-/// `etc_exists` tells whether `/etc/openshell/policy.yaml` exists (a path
-/// that exists but cannot be read is still chosen, and fails loudly).
-pub fn select_source(flag: Option<&Path>, env: Option<&str>, etc_exists: bool) -> Source {
+/// Pick the policy source. `env` is `$OPENSHELL_POLICY` as the process
+/// received it (`None` = unset): any bytes name a path, as Linux paths are
+/// bytes. `etc_exists` tells whether `/etc/openshell/policy.yaml` may exist
+/// (a path that exists but cannot be read is still chosen, and fails
+/// loudly).
+///
+/// An empty `--policy` or `$OPENSHELL_POLICY` is still chosen, and [`load`]
+/// refuses it: an empty value is what a template or a ConfigMap key that
+/// expanded to nothing leaves behind, and treating it as unset would run
+/// the workload under a policy nobody chose for it.
+pub fn select_source(flag: Option<&Path>, env: Option<&OsStr>, etc_exists: bool) -> Source {
     if let Some(p) = flag {
         return Source {
             origin: Origin::Flag,
             path: Some(p.to_path_buf()),
         };
     }
-    if let Some(e) = env.filter(|e| !e.is_empty()) {
+    if let Some(e) = env {
         return Source {
             origin: Origin::Env,
             path: Some(PathBuf::from(e)),
@@ -96,9 +108,16 @@ pub fn select_source(flag: Option<&Path>, env: Option<&str>, etc_exists: bool) -
 }
 
 /// The policy chosen by `--policy`, the environment and the filesystem.
+/// `/etc/openshell/policy.yaml` counts as absent only when `lstat` says it
+/// does not exist: any other failure (EACCES on `/etc/openshell`, ...)
+/// selects it, so that loading it reports the problem instead of the
+/// embedded default running in its place.
 pub fn source_from_env(flag: Option<&Path>) -> Source {
-    let env = std::env::var("OPENSHELL_POLICY").ok();
-    let etc_exists = std::fs::symlink_metadata(ETC_POLICY).is_ok();
+    let env = std::env::var_os("OPENSHELL_POLICY");
+    let etc_exists = match std::fs::symlink_metadata(ETC_POLICY) {
+        Ok(_) => true,
+        Err(e) => e.kind() != std::io::ErrorKind::NotFound,
+    };
     select_source(flag, env.as_deref(), etc_exists)
 }
 
@@ -109,11 +128,54 @@ pub struct Loaded {
     pub source: Source,
 }
 
-/// Read the bytes of a policy file, refusing anything over the size limit
-/// (also for pipes and devices, whose size `stat` does not tell).
+/// The kind of a non-regular file, for "not a regular file (KIND)".
+pub fn file_kind_name(t: std::fs::FileType) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_dir() {
+        "directory"
+    } else if t.is_fifo() {
+        "fifo"
+    } else if t.is_char_device() {
+        "character device"
+    } else if t.is_block_device() {
+        "block device"
+    } else if t.is_socket() {
+        "socket"
+    } else if t.is_symlink() {
+        "symlink"
+    } else if t.is_file() {
+        "regular file"
+    } else {
+        "unknown file type"
+    }
+}
+
+/// Read the bytes of a policy file: a regular file only, at most
+/// [`MAX_POLICY_BYTES`], UTF-8.
+///
+/// A FIFO without a writer, a character device such as `/dev/zero`, a
+/// directory or a socket is refused before anything is read: the file is
+/// first `stat`ed, so a device node is never even opened, then opened with
+/// `O_NONBLOCK | O_NOCTTY` (opening a FIFO cannot block, a terminal never
+/// becomes ours) and checked again with `fstat` on the descriptor, since
+/// the path may have been replaced in between. `-` is not stdin: a policy
+/// on a pipe has no size and may never end.
 pub fn read_limited(path: &Path) -> Result<String> {
+    use std::os::unix::fs::OpenOptionsExt;
     let name = path.display().to_string();
-    let file = std::fs::File::open(path).map_err(|e| {
+    let not_regular = |t: std::fs::FileType| {
+        Error::host(
+            format!("policy {name}"),
+            format!("not a regular file ({})", file_kind_name(t)),
+        )
+    };
+    if path.as_os_str() == "-" {
+        return Err(
+            Error::host("policy -", "reading a policy from stdin is not supported")
+                .with_hint("write the policy to a file and name that (./- names a file called -)"),
+        );
+    }
+    let open_error = |e: std::io::Error| {
         let err = Error::host(
             format!("policy {name}"),
             format!("cannot open: {}", io_cause(&e)),
@@ -125,7 +187,25 @@ pub fn read_limited(path: &Path) -> Result<String> {
         } else {
             err
         }
+    };
+    let meta = std::fs::metadata(path).map_err(open_error)?;
+    if !meta.is_file() {
+        return Err(not_regular(meta.file_type()));
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(open_error)?;
+    let meta = file.metadata().map_err(|e| {
+        Error::host(
+            format!("policy {name}"),
+            format!("cannot stat: {}", io_cause(&e)),
+        )
     })?;
+    if !meta.is_file() {
+        return Err(not_regular(meta.file_type()));
+    }
     let mut buf = Vec::new();
     file.take(MAX_POLICY_BYTES + 1)
         .read_to_end(&mut buf)
@@ -173,6 +253,14 @@ pub fn io_cause(e: &std::io::Error) -> String {
 /// Load the policy a source names.
 pub fn load(source: &Source) -> Result<Loaded> {
     let text = match &source.path {
+        Some(p) if p.as_os_str().is_empty() => {
+            return Err(match source.origin {
+                Origin::Env => Error::host("$OPENSHELL_POLICY", "set but empty").with_hint(
+                    "set it to the policy file, or unset it to use /etc/openshell/policy.yaml or the embedded default",
+                ),
+                _ => Error::host("policy \"\"", "the path is empty"),
+            });
+        }
         Some(p) => read_limited(p)?,
         None => DEFAULT_POLICY.to_string(),
     };

@@ -236,3 +236,36 @@ pub fn write_file(p: &Path, content: &str) {
     let mut f = std::fs::File::create(p).unwrap();
     f.write_all(content.as_bytes()).unwrap();
 }
+
+/// Run `c` (stdin from /dev/null) and fail the test, rather than hang it,
+/// when it has not exited within `secs` seconds.
+pub fn output_within(c: &mut Command, secs: u64) -> Run {
+    let mut child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn openshell-sandbox");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return Run::from(child.wait_with_output().unwrap());
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let r = Run::from(child.wait_with_output().unwrap());
+            panic!("still running after {secs} s (killed)\n{}", r.explain());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Make a FIFO at `p` (nobody ever opens its write end).
+pub fn mkfifo(p: &Path) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(p.as_os_str().as_bytes()).unwrap();
+    // SAFETY: `c` is a NUL-terminated path that outlives the call.
+    #[allow(unsafe_code)]
+    let r = unsafe { libc::mkfifo(c.as_ptr(), 0o644) };
+    assert_eq!(r, 0, "mkfifo {}", p.display());
+}
