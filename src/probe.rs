@@ -140,6 +140,19 @@ pub struct NodeStat {
 }
 
 impl PathKind {
+    /// The kind in words, for "not a regular file (KIND)".
+    pub fn describe(self) -> &'static str {
+        match self {
+            PathKind::Directory => "directory",
+            PathKind::File => "regular file",
+            PathKind::CharDevice => "character device",
+            PathKind::BlockDevice => "block device",
+            PathKind::Socket => "socket",
+            PathKind::Fifo => "fifo",
+            PathKind::Missing => "missing",
+        }
+    }
+
     /// The kind of a file type (a symlink, seen through `lstat`, counts as
     /// `File`; callers that care check `is_symlink` themselves).
     pub fn of(t: std::fs::FileType) -> PathKind {

@@ -245,7 +245,7 @@ fn sandbox_refuses_workdir_root_in_every_spelling() {
     let Some(d) = setup(t) else { return };
     let link = RootLink::new("wd");
     let p = policy(&d, "p", &[], &[], "");
-    let mut spellings: Vec<String> = ["/", "//", "/./", "/tmp/..", "/usr/../", "/usr/bin/../.."]
+    let mut spellings: Vec<String> = ["/", "//", "/./", "/./."]
         .iter()
         .map(|s| s.to_string())
         .collect();
@@ -254,6 +254,13 @@ fn sandbox_refuses_workdir_root_in_every_spelling() {
         let r = sandbox(&p, &["--exec", "--workdir", w], &[&pr(), "true"]);
         refused(&r, "/ is never writable");
     }
+    // Spellings with `..` are refused before any of that, and so are a
+    // relative or empty workdir.
+    for w in ["/tmp/..", "/usr/../", "/usr/bin/../..", ".", "", "tmp"] {
+        let r = sandbox(&p, &["--exec", "--workdir", w], &[&pr(), "true"]);
+        refused(&r, "openshell-sandbox: --workdir: ");
+    }
+    spellings.retain(|w| !w.contains(".."));
     // The control: the same workdirs without the workdir rule run.
     let p2 = policy(&d, "p2", &[], &[], "");
     let text = std::fs::read_to_string(&p2)
@@ -478,4 +485,46 @@ fn cdi_fallback_never_writes_through_a_planted_link() {
     assert!(victim.join("x.conf").exists());
     chmod(&root.join("dev/nvidia-caps"), 0o666);
     assert_eq!(std::fs::metadata(&vf).unwrap().mode() & 0o7777, 0o666);
+}
+
+/// The policy file itself is opened as root: a link the workload planted
+/// where a later launch reads its policy is refused, while the links a
+/// Kubernetes ConfigMap volume is made of (root-owned, on a root-owned
+/// directory) are followed.
+#[test]
+fn sandbox_refuses_a_policy_file_link_the_workload_planted() {
+    let t = "sandbox_refuses_a_policy_file_link_the_workload_planted";
+    let Some(d) = setup(t) else { return };
+    let data = mkdir(&d, "data");
+    let good = policy(&d, "good", &[], &[&data], "");
+    let link = format!("{data}/policy.yaml");
+    let p = policy(&d, "plant", &[], &[&data], "");
+    let r = sandbox(
+        &p,
+        &["--exec"],
+        &[&pr(), "symlink", good.to_str().unwrap(), &link],
+    );
+    assert_eq!(r.stdout, format!("ok: {link}\n"), "{}", r.explain());
+    let r = sandbox(Path::new(&link), &["--exec"], &[&pr(), "true"]);
+    refused(
+        &r,
+        &format!(
+            "openshell-sandbox: policy {link}: symlink {link} -> {} is not followed",
+            good.display()
+        ),
+    );
+    // Control: the link itself leads to a valid policy.
+    let r = sandbox(&good, &["--exec"], &[&pr(), "true"]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    // A ConfigMap-shaped directory: policy.yaml -> ..data/policy.yaml,
+    // ..data -> ..2026_11_30, all root-owned in root-owned /run.
+    let cm = PathBuf::from(format!("/run/openshell-test-cm-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&cm);
+    std::fs::create_dir_all(cm.join("..2026_11_30")).unwrap();
+    std::fs::copy(&good, cm.join("..2026_11_30/policy.yaml")).unwrap();
+    std::os::unix::fs::symlink("..2026_11_30", cm.join("..data")).unwrap();
+    std::os::unix::fs::symlink("..data/policy.yaml", cm.join("policy.yaml")).unwrap();
+    let r = sandbox(&cm.join("policy.yaml"), &["--exec"], &[&pr(), "true"]);
+    std::fs::remove_dir_all(&cm).unwrap();
+    assert_eq!(r.code, 0, "{}", r.explain());
 }

@@ -15,6 +15,7 @@ pub mod validate;
 
 use std::ffi::OsStr;
 use std::io::Read;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Diagnostic, Error, Result};
@@ -128,6 +129,23 @@ pub struct Loaded {
     pub source: Source,
 }
 
+/// Resolve a policy path (relative to the working directory when it is
+/// not absolute) with `safepath`.
+fn safe_open(
+    text: &str,
+) -> std::result::Result<crate::safepath::Resolved, crate::safepath::ResolveError> {
+    let abs = if text.starts_with('/') {
+        text.to_string()
+    } else {
+        let cwd = std::env::current_dir().map_err(|err| crate::safepath::ResolveError::Io {
+            at: ".".into(),
+            err,
+        })?;
+        format!("{}/{text}", cwd.display())
+    };
+    crate::safepath::open(&abs, &crate::safepath::Trust::default())
+}
+
 /// The kind of a non-regular file, for "not a regular file (KIND)".
 pub fn file_kind_name(t: std::fs::FileType) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
@@ -188,14 +206,40 @@ pub fn read_limited(path: &Path) -> Result<String> {
             err
         }
     };
-    let meta = std::fs::metadata(path).map_err(open_error)?;
-    if !meta.is_file() {
-        return Err(not_regular(meta.file_type()));
-    }
+    // Resolved like every path the supervisor opens as root: a link in it
+    // is followed only where the workload cannot have planted it
+    // (Kubernetes ConfigMap links on their read-only mount are), and the
+    // file is then opened through the descriptor of what was resolved.
+    let resolved = match path.to_str() {
+        Some(text) => Some(safe_open(text).map_err(|e| match e {
+            crate::safepath::ResolveError::Io { err, .. } => open_error(err),
+            other => Error::host(format!("policy {name}"), other.cause()),
+        })?),
+        // A path that is not UTF-8 is opened as spelled.
+        None => None,
+    };
+    let open_path = match &resolved {
+        Some(r) => {
+            if r.kind != crate::probe::PathKind::File {
+                return Err(Error::host(
+                    format!("policy {name}"),
+                    format!("not a regular file ({})", r.kind.describe()),
+                ));
+            }
+            std::path::PathBuf::from(format!("/proc/self/fd/{}", r.fd.as_raw_fd()))
+        }
+        None => {
+            let meta = std::fs::metadata(path).map_err(open_error)?;
+            if !meta.is_file() {
+                return Err(not_regular(meta.file_type()));
+            }
+            path.to_path_buf()
+        }
+    };
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
-        .open(path)
+        .open(&open_path)
         .map_err(open_error)?;
     let meta = file.metadata().map_err(|e| {
         Error::host(
