@@ -1315,3 +1315,49 @@ fn sandbox_blocks_ioprio_set_on_same_uid_process_outside() {
         "ioprio_set",
     );
 }
+
+/// The sandbox started unprivileged (uid 1500) in `--init` mode: the
+/// supervising parent has the workload's uid.
+fn sandbox_init_as_1500(pol: &std::path::Path, action: &[&str]) -> Run {
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=1500", "--regid=1500", "--clear-groups", "--"])
+        .arg(common::BIN)
+        .args(["--init", "--policy"])
+        .arg(pol)
+        .arg("--")
+        .args(probe_args(action))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("spawn setpriv");
+    Run::from(out)
+}
+
+#[test]
+fn sandbox_blocks_prlimit_and_affinity_on_unprivileged_init_parent() {
+    let test = "sandbox_blocks_prlimit_and_affinity_on_unprivileged_init_parent";
+    if need_root(test) {
+        return;
+    }
+    for (action, syscall) in [
+        ("prlimit", "prlimit64"),
+        ("setaffinity", "sched_setaffinity"),
+    ] {
+        let p = policy(&format!("{test}_{action}"), "");
+        let r = sandbox_init_as_1500(&p, &[action, "ppid"]);
+        println!(
+            "sandboxed {action} on the --init parent: {}",
+            r.stdout.trim()
+        );
+        expect(&r, "errno=EPERM(1)", "acting on the init parent");
+        // The parent is reachable once the rule is gone: same uid.
+        let c = sandbox_init_as_1500(
+            &policy(
+                &format!("{test}_{action}_control"),
+                &format!("seccomp: {{allow: [{syscall}]}}\n"),
+            ),
+            &[action, "ppid"],
+        );
+        println!("sandboxed without the {syscall} rule: {}", c.stdout.trim());
+        expect(&c, "ok", "control with the rule removed");
+    }
+}

@@ -81,6 +81,9 @@ static int report(long r, const char *what) {
 
 static long num(const char *s) { return strtol(s, NULL, 0); }
 
+/* A pid argument: a number, or "ppid" for the parent. */
+static pid_t pidarg(const char *s) { return !strcmp(s, "ppid") ? getppid() : (pid_t)num(s); }
+
 /* Name the calling thread through /proc/self/task/TID/comm, as cuInit
  * names its threads. */
 static int set_comm(const char *name) {
@@ -372,27 +375,27 @@ int main(int argc, char **argv) {
 		return report(syscall(SYS_mq_unlink, argv[2]), "mq_unlink");
 	}
 	if (!strcmp(a, "prlimit")) {
-		/* prlimit PID: set RLIMIT_CORE of PID to 0 (harmless). */
+		/* prlimit PID|ppid: set RLIMIT_CORE of PID to 0 (harmless). */
 		need(argc, 3);
 		struct rlimit r = {0, 0};
-		return report(prlimit((pid_t)num(argv[2]), RLIMIT_CORE, &r, NULL), "prlimit(RLIMIT_CORE)");
+		return report(prlimit(pidarg(argv[2]), RLIMIT_CORE, &r, NULL), "prlimit(RLIMIT_CORE)");
 	}
 	if (!strcmp(a, "setpriority")) {
 		/* setpriority WHICH WHO: nice 19 (always allowed to lower). */
 		need(argc, 4);
-		return report(setpriority((int)num(argv[2]), (id_t)num(argv[3]), 19), "setpriority");
+		return report(setpriority((int)num(argv[2]), (id_t)pidarg(argv[3]), 19), "setpriority");
 	}
 	if (!strcmp(a, "setaffinity")) {
 		/* setaffinity PID: give PID this process's own CPU mask. */
 		need(argc, 3);
 		cpu_set_t set;
 		if (sched_getaffinity(0, sizeof set, &set) < 0) return report(-1, "sched_getaffinity");
-		return report(sched_setaffinity((pid_t)num(argv[2]), sizeof set, &set), "sched_setaffinity");
+		return report(sched_setaffinity(pidarg(argv[2]), sizeof set, &set), "sched_setaffinity");
 	}
 	if (!strcmp(a, "ioprio")) {
 		/* ioprio PID: IOPRIO_WHO_PROCESS, best-effort class, level 7. */
 		need(argc, 3);
-		return report(syscall(SYS_ioprio_set, 1, (int)num(argv[2]), (2 << 13) | 7), "ioprio_set");
+		return report(syscall(SYS_ioprio_set, 1, (int)pidarg(argv[2]), (2 << 13) | 7), "ioprio_set");
 	}
 	if (!strcmp(a, "socket")) {
 		/* socket DOMAIN TYPE PROTO (numbers). */
