@@ -406,6 +406,11 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
     }
     let inet = !connect.is_empty() || !bind.is_empty();
     let tcp_enforced = abi >= 4;
+    // An unbound socket's listen() autobinds an ephemeral port without
+    // Landlock's bind check; seccomp cannot tell a TCP socket at listen, so
+    // listen is refused outright unless the policy grants a bind port or
+    // opts in. Without inet sockets only unix sockets can listen.
+    let listen = !inet || !bind.is_empty() || net_ext.allow_listen;
 
     // ---- landlock features ----
     let req = ll.require.clone().unwrap_or_default();
@@ -617,6 +622,7 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
     blockers.extend(cap_blockers);
 
     let sc = policy.seccomp.clone().unwrap_or_default();
+    let listen_allowed = listen || sc.allow.iter().any(|n| n == "listen");
     let seccomp = match seccomp::plan(&seccomp::SeccompConfig {
         allow: sc.allow,
         deny: sc.deny,
@@ -626,6 +632,8 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
         },
         log: sc.log,
         inet,
+        unix_sockets: net_ext.unix_sockets,
+        listen,
         allowed_namespaces: Vec::new(),
     }) {
         Ok(p) => Some(p),
@@ -634,6 +642,18 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
             None
         }
     };
+    if inet && tcp_enforced && listen_allowed {
+        let why = if !listen {
+            "seccomp.allow: [listen]"
+        } else if net_ext.allow_listen {
+            "network.allow_listen: true"
+        } else {
+            "network.bind_tcp grants a port"
+        };
+        dropped.push(format!(
+            "not enforced: listen() on an unbound TCP socket takes an ephemeral port without a Landlock bind check ({why})"
+        ));
+    }
     if sc.log {
         dropped.push(
             "seccomp: log mode: denied syscalls are logged, not refused (seccomp.log: true)".into(),

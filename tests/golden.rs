@@ -121,6 +121,16 @@ fn agent_network_on_abi3_drops_tcp_rules() {
 }
 
 #[test]
+fn server_allowed_to_listen_without_unix_sockets_on_abi7() {
+    golden(
+        "server_listen_abi7",
+        "tests/data/server-listen.yaml",
+        &host(LandlockSupport::Available { abi: 7 }, 0),
+        opts(&["/usr/bin/server"]),
+    );
+}
+
+#[test]
 fn strict_policy_on_abi3_is_blocked() {
     golden(
         "strict_abi3",

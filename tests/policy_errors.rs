@@ -81,6 +81,25 @@ fn connect_port_zero() {
 }
 
 #[test]
+fn unix_sockets_off_undone_by_seccomp_allow_socket() {
+    let yaml = "version: 1\nnetwork:\n  unix_sockets: false\nseccomp:\n  allow: [socket]\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:3:17: network.unix_sockets: false is undone by seccomp.allow: [socket], which drops every socket rule"
+    );
+}
+
+#[test]
+fn network_knobs_are_booleans() {
+    let yaml = "version: 1\nnetwork:\n  allow_listen: 1\n";
+    assert!(
+        errors(yaml).starts_with("p.yaml:3:17: network.allow_listen:"),
+        "{}",
+        errors(yaml)
+    );
+}
+
+#[test]
 fn document_is_a_list() {
     let yaml = "- version: 1\n";
     assert_eq!(errors(yaml), "p.yaml:1:1: expected a mapping, found a list");

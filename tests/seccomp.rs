@@ -724,3 +724,640 @@ fn seccomp_log_mode_logs_instead_of_denying() {
         r.explain()
     );
 }
+
+// ---- TCP entry points that Landlock's port rules do not see ----
+//
+// Landlock (ABI >= 4) checks connect() and bind() of plain TCP sockets.
+// Each test below names another way to a TCP connection or a listening
+// port, with a listener on a loopback port the policy does not list.
+
+use std::net::TcpListener;
+
+fn listener() -> (TcpListener, String) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port().to_string();
+    (l, port)
+}
+
+/// A policy that allows TCP connect to `listed` only.
+fn net_policy(test: &str, listed: &str, extra: &str) -> std::path::PathBuf {
+    policy(
+        test,
+        &format!("network: {{connect_tcp: [{listed}]{extra}}}\n"),
+    )
+}
+
+fn tfo_client_enabled() -> bool {
+    std::fs::read_to_string("/proc/sys/net/ipv4/tcp_fastopen")
+        .ok()
+        .and_then(|v| v.trim().parse::<u32>().ok())
+        .is_some_and(|v| v & 1 != 0)
+}
+
+/// `send*(MSG_FASTOPEN)` refused by the filter; the same sandbox with only
+/// that rule removed must not answer EPERM (it connects: Landlock has no hook
+/// there), and the bare call connects.
+fn fastopen(test: &str, action: &str, syscall: &str) {
+    if need_root(test) || common::need_abi(test, 4) {
+        return;
+    }
+    if !tfo_client_enabled() {
+        skip(test, "net.ipv4.tcp_fastopen has the client bit off");
+        return;
+    }
+    let (_listed, listed) = listener();
+    let (_l, port) = listener();
+    let p = net_policy(test, &listed, "");
+    let r = run(&p, &[action, &port]);
+    println!("sandboxed {action} {port} (unlisted): {}", r.stdout.trim());
+    expect(&r, "errno=EPERM(1)", "TCP Fast Open to an unlisted port");
+    let c = run(
+        &net_policy(
+            &format!("{test}_control"),
+            &listed,
+            &format!("}}\nseccomp: {{allow: [{syscall}]"),
+        ),
+        &[action, &port],
+    );
+    println!("sandboxed without the {syscall} rule: {}", c.stdout.trim());
+    assert!(
+        c.code != 125 && !is_eperm(&c),
+        "control with the rule removed\n{}",
+        c.explain()
+    );
+    let b = run_bare(&[action, &port]);
+    println!("bare: {}", b.stdout.trim());
+    expect(&b, "ok", "bare TCP Fast Open");
+}
+
+#[test]
+fn sandbox_blocks_tcp_fast_open_sendto_to_unlisted_port() {
+    fastopen(
+        "sandbox_blocks_tcp_fast_open_sendto_to_unlisted_port",
+        "tfo",
+        "sendto",
+    );
+}
+
+#[test]
+fn sandbox_blocks_tcp_fast_open_sendmsg_to_unlisted_port() {
+    fastopen(
+        "sandbox_blocks_tcp_fast_open_sendmsg_to_unlisted_port",
+        "tfo-sendmsg",
+        "sendmsg",
+    );
+}
+
+#[test]
+fn sandbox_blocks_tcp_fastopen_connect_to_unlisted_port() {
+    // TCP_FASTOPEN_CONNECT defers the SYN to the first write, but connect()
+    // still runs the Landlock hook: refused with EACCES by Landlock.
+    let test = "sandbox_blocks_tcp_fastopen_connect_to_unlisted_port";
+    if need_root(test) || common::need_abi(test, 4) {
+        return;
+    }
+    let (_listed, listed) = listener();
+    let (_l, port) = listener();
+    let p = net_policy(test, &listed, "");
+    let r = run(&p, &["tfo-connect", &port]);
+    println!(
+        "sandboxed tfo-connect {port} (unlisted): {}",
+        r.stdout.trim()
+    );
+    expect(
+        &r,
+        "errno=EACCES(13)",
+        "TCP_FASTOPEN_CONNECT to an unlisted port",
+    );
+    let ok = run(&p, &["tfo-connect", &listed]);
+    println!(
+        "sandboxed tfo-connect {listed} (listed): {}",
+        ok.stdout.trim()
+    );
+    expect(&ok, "ok", "TCP_FASTOPEN_CONNECT to the listed port");
+    let b = run_bare(&["tfo-connect", &port]);
+    println!("bare: {}", b.stdout.trim());
+    expect(&b, "ok", "bare TCP_FASTOPEN_CONNECT");
+}
+
+#[test]
+fn sandbox_blocks_mptcp_connect_to_unlisted_port() {
+    let test = "sandbox_blocks_mptcp_connect_to_unlisted_port";
+    if need_root(test) || common::need_abi(test, 4) {
+        return;
+    }
+    let mptcp =
+        std::fs::read_to_string("/proc/sys/net/mptcp/enabled").is_ok_and(|v| v.trim() == "1");
+    if !mptcp {
+        skip(test, "the kernel has no MPTCP (net.mptcp.enabled)");
+        return;
+    }
+    let (_listed, listed) = listener();
+    let (_l, port) = listener();
+    let p = net_policy(test, &listed, "");
+    let r = run(&p, &["mptcp", &port]);
+    println!("sandboxed mptcp {port} (unlisted): {}", r.stdout.trim());
+    expect(&r, "errno=EPERM(1)", "MPTCP socket");
+    let r = run(&p, &["mptcp", &listed]);
+    println!("sandboxed mptcp {listed} (listed): {}", r.stdout.trim());
+    expect(&r, "errno=EPERM(1)", "MPTCP socket, listed port");
+    // Only the socket rules removed: MPTCP reaches the unlisted port, which
+    // is why the protocol itself is refused.
+    let c = run(
+        &net_policy(
+            &format!("{test}_control"),
+            &listed,
+            "}\nseccomp: {allow: [socket]",
+        ),
+        &["mptcp", &port],
+    );
+    println!("sandboxed without the socket rules: {}", c.stdout.trim());
+    assert!(
+        c.code != 125 && !is_eperm(&c),
+        "control with the rules removed\n{}",
+        c.explain()
+    );
+    let b = run_bare(&["mptcp", &port]);
+    println!("bare: {}", b.stdout.trim());
+    expect(&b, "ok", "bare MPTCP connect");
+}
+
+#[test]
+fn sandbox_blocks_sctp_sockets() {
+    let test = "sandbox_blocks_sctp_sockets";
+    if need_root(test) {
+        return;
+    }
+    let p = policy(test, "network: {connect_tcp: [443]}\n");
+    // one-to-one (SOCK_STREAM) and one-to-many (SOCK_SEQPACKET) SCTP
+    for ty in ["1", "5"] {
+        let r = run(&p, &["socket", "2", ty, "132"]);
+        println!(
+            "sandboxed socket(AF_INET, {ty}, IPPROTO_SCTP): {}",
+            r.stdout.trim()
+        );
+        expect(&r, "errno=EPERM(1)", "SCTP socket");
+        // Without the module the kernel answers EPROTONOSUPPORT; with it,
+        // a socket. Either way not the filter's EPERM.
+        let b = run_bare(&["socket", "2", ty, "132"]);
+        println!("bare: {}", b.stdout.trim());
+        assert!(!is_eperm(&b), "bare SCTP socket\n{}", b.explain());
+    }
+}
+
+#[test]
+fn sandbox_blocks_udplite_sockets() {
+    let test = "sandbox_blocks_udplite_sockets";
+    if need_root(test) {
+        return;
+    }
+    let p = policy(test, "network: {connect_tcp: [443]}\n");
+    let r = run(&p, &["socket", "2", "2", "136"]);
+    println!(
+        "sandboxed socket(AF_INET, SOCK_DGRAM, IPPROTO_UDPLITE): {}",
+        r.stdout.trim()
+    );
+    expect(&r, "errno=EPERM(1)", "UDP-Lite socket");
+    expect(&run(&p, &["socket", "2", "2", "17"]), "ok", "UDP socket");
+    expect(&run(&p, &["socket", "10", "1", "6"]), "ok", "TCP over IPv6");
+    let b = run_bare(&["socket", "2", "2", "136"]);
+    println!("bare: {}", b.stdout.trim());
+    assert!(!is_eperm(&b), "bare UDP-Lite socket\n{}", b.explain());
+}
+
+#[test]
+fn sandbox_blocks_listen_autobind_without_bind_port() {
+    let test = "sandbox_blocks_listen_autobind_without_bind_port";
+    if need_root(test) {
+        return;
+    }
+    let p = policy(test, "network: {connect_tcp: [443]}\n");
+    let r = run(&p, &["listen"]);
+    println!("sandboxed listen (connect_tcp only): {}", r.stdout.trim());
+    expect(&r, "errno=EPERM(1)", "listen on an unbound TCP socket");
+    let b = run_bare(&["listen"]);
+    println!("bare: {}", b.stdout.trim());
+    expect(&b, "ok: listening on port", "bare listen autobinds");
+}
+
+#[test]
+fn sandbox_allow_listen_restores_listen() {
+    let test = "sandbox_allow_listen_restores_listen";
+    if need_root(test) {
+        return;
+    }
+    let p = policy(test, "network: {connect_tcp: [443], allow_listen: true}\n");
+    let r = run(&p, &["listen"]);
+    println!("sandboxed listen (allow_listen: true): {}", r.stdout.trim());
+    expect(&r, "ok: listening on port", "listen with allow_listen");
+    assert!(
+        r.stderr.contains("not enforced: listen()"),
+        "the unchecked ephemeral listen must be reported\n{}",
+        r.explain()
+    );
+    let p = policy(&format!("{test}_bind"), "network: {bind_tcp: [8080]}\n");
+    let r = run(&p, &["listen"]);
+    println!("sandboxed listen (bind_tcp: [8080]): {}", r.stdout.trim());
+    expect(&r, "ok: listening on port", "listen with a bind port");
+    // Without a network policy inet sockets are refused, and listen stays
+    // allowed for unix-socket servers.
+    let p = policy(&format!("{test}_none"), "");
+    let r = run(&p, &["listen"]);
+    println!("sandboxed listen (no network): {}", r.stdout.trim());
+    expect(
+        &r,
+        "errno=EPERM(1): socket(AF_INET)",
+        "no inet socket to listen on",
+    );
+}
+
+#[test]
+fn sandbox_blocks_ipv4_mapped_ipv6_connect_to_unlisted_port() {
+    let test = "sandbox_blocks_ipv4_mapped_ipv6_connect_to_unlisted_port";
+    if need_root(test) || common::need_abi(test, 4) {
+        return;
+    }
+    let (_listed, listed) = listener();
+    let (_l, port) = listener();
+    let p = net_policy(test, &listed, "");
+    let mapped = "::ffff:127.0.0.1";
+    let r = run(&p, &["connect6", &port, mapped]);
+    println!(
+        "sandboxed connect6 {port} {mapped} (unlisted): {}",
+        r.stdout.trim()
+    );
+    expect(
+        &r,
+        "errno=EACCES(13)",
+        "IPv4-mapped connect to an unlisted port",
+    );
+    let ok = run(&p, &["connect6", &listed, mapped]);
+    println!("sandboxed connect6 {listed} (listed): {}", ok.stdout.trim());
+    expect(&ok, "ok", "IPv4-mapped connect to the listed port");
+    let b = run_bare(&["connect6", &port, mapped]);
+    println!("bare: {}", b.stdout.trim());
+    expect(&b, "ok", "bare IPv4-mapped connect");
+}
+
+#[test]
+fn sandbox_blocks_af_unspec_bind_to_unlisted_port() {
+    let test = "sandbox_blocks_af_unspec_bind_to_unlisted_port";
+    if need_root(test) || common::need_abi(test, 4) {
+        return;
+    }
+    // A free port: bound and released.
+    let port = listener().1;
+    let p = policy(test, "network: {bind_tcp: [8081]}\n");
+    let r = run(&p, &["bind-unspec", &port]);
+    println!("sandboxed bind-unspec {port}: {}", r.stdout.trim());
+    expect(
+        &r,
+        "errno=EACCES(13)",
+        "bind(AF_UNSPEC) to an unlisted port",
+    );
+    let b = run_bare(&["bind-unspec", &port]);
+    println!("bare: {}", b.stdout.trim());
+    expect(&b, "ok", "bare bind(AF_UNSPEC)");
+}
+
+#[test]
+fn sandbox_blocks_reconnect_after_af_unspec_disconnect() {
+    let test = "sandbox_blocks_reconnect_after_af_unspec_disconnect";
+    if need_root(test) || common::need_abi(test, 4) {
+        return;
+    }
+    let (_listed, listed) = listener();
+    let (_l, port) = listener();
+    let p = net_policy(test, &listed, "");
+    let r = run(&p, &["reconnect", &listed, &port]);
+    println!(
+        "sandboxed reconnect {listed} -> {port}: {}",
+        r.stdout.trim()
+    );
+    expect(
+        &r,
+        "errno=EACCES(13): connect after AF_UNSPEC",
+        "reconnect to an unlisted port",
+    );
+    let b = run_bare(&["reconnect", &listed, &port]);
+    println!("bare: {}", b.stdout.trim());
+    expect(&b, "ok", "bare reconnect");
+}
+
+// ---- unix sockets ----
+
+#[test]
+fn sandbox_unix_sockets_false_blocks_pathname_socket_outside_policy() {
+    let test = "sandbox_unix_sockets_false_blocks_pathname_socket_outside_policy";
+    if need_root(test) {
+        return;
+    }
+    // Outside the policy's paths, and short enough for sun_path.
+    let path = std::path::PathBuf::from(format!("/var/tmp/osb-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let server = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    let path = path.display().to_string();
+    let p = policy(test, "network: {unix_sockets: false}\n");
+    let r = run(&p, &["unix", &path]);
+    println!("sandboxed connect {path}: {}", r.stdout.trim());
+    expect(&r, "errno=EPERM(1): socket(AF_UNIX)", "AF_UNIX socket");
+    let r = run(&p, &["socketpair"]);
+    println!("sandboxed socketpair: {}", r.stdout.trim());
+    expect(&r, "ok", "socketpair(AF_UNIX) stays allowed");
+    let b = run_bare(&["unix", &path]);
+    println!("bare: {}", b.stdout.trim());
+    drop(server);
+    let _ = std::fs::remove_file(&path);
+    expect(&b, "ok", "bare connect to the pathname socket");
+}
+
+// ---- SysV IPC and POSIX message queues ----
+
+/// A key unique to this test run and `n`.
+fn ipc_key(n: u32) -> String {
+    (0x05ec_0000u32 | ((std::process::id() & 0xfff) << 4) | n).to_string()
+}
+
+fn bare1500(action: &[&str]) -> Run {
+    let a = probe_args(action);
+    common::bare_as(1500, &a.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+fn created_id(r: &Run) -> String {
+    r.stdout
+        .trim()
+        .strip_prefix("ok: id=")
+        .unwrap_or_else(|| panic!("creating the IPC object failed\n{}", r.explain()))
+        .to_owned()
+}
+
+#[test]
+fn sandbox_blocks_sysv_shm_of_same_uid_process_outside() {
+    let test = "sandbox_blocks_sysv_shm_of_same_uid_process_outside";
+    if need_root(test) {
+        return;
+    }
+    let key = ipc_key(1);
+    let id = created_id(&bare1500(&["shm-create", &key]));
+    let p = policy(test, "");
+    let r = run(&p, &["shmat", &id]);
+    println!("sandboxed shmat {id}: {}", r.stdout.trim());
+    let g = run(&p, &["shmget", &key]);
+    println!("sandboxed shmget {key}: {}", g.stdout.trim());
+    let b = bare1500(&["shmat", &id]);
+    println!("bare uid 1500 shmat: {}", b.stdout.trim());
+    let o = run(
+        &policy(&format!("{test}_allow"), "seccomp: {allow: [shmat]}\n"),
+        &["shmat", &id],
+    );
+    println!("sandboxed with seccomp.allow: [shmat]: {}", o.stdout.trim());
+    bare(&[probe().to_str().unwrap(), "shm-rm", &id]);
+    expect(&r, "errno=EPERM(1)", "shmat of a segment created outside");
+    expect(&g, "errno=EPERM(1)", "shmget of a segment created outside");
+    expect(&b, "ok", "bare shmat as the same uid");
+    expect(&o, "ok", "shmat with seccomp.allow: [shmat]");
+}
+
+#[test]
+fn sandbox_blocks_sysv_msg_queue_of_same_uid_process_outside() {
+    let test = "sandbox_blocks_sysv_msg_queue_of_same_uid_process_outside";
+    if need_root(test) {
+        return;
+    }
+    let id = created_id(&bare1500(&["msg-create", &ipc_key(2)]));
+    let p = policy(test, "");
+    let r = run(&p, &["msgsnd", &id]);
+    println!("sandboxed msgsnd {id}: {}", r.stdout.trim());
+    let b = bare1500(&["msgsnd", &id]);
+    println!("bare uid 1500 msgsnd: {}", b.stdout.trim());
+    bare(&[probe().to_str().unwrap(), "msg-rm", &id]);
+    expect(&r, "errno=EPERM(1)", "msgsnd to a queue created outside");
+    expect(&b, "ok", "bare msgsnd as the same uid");
+}
+
+#[test]
+fn sandbox_blocks_posix_mq_open_of_same_uid_queue_outside() {
+    let test = "sandbox_blocks_posix_mq_open_of_same_uid_queue_outside";
+    if need_root(test) {
+        return;
+    }
+    let name = format!("openshell-test-{}", std::process::id());
+    let c = bare1500(&["mq-create", &name]);
+    if c.stdout.starts_with("errno=ENOSYS") {
+        skip(test, "the kernel has no POSIX message queues");
+        return;
+    }
+    expect(&c, "ok", "creating the queue outside as uid 1500");
+    let p = policy(test, "");
+    let r = run(&p, &["mq-open", &name]);
+    println!("sandboxed mq_open {name}: {}", r.stdout.trim());
+    let u = run(&p, &["mq-unlink", &name]);
+    println!("sandboxed mq_unlink {name}: {}", u.stdout.trim());
+    let b = bare1500(&["mq-open", &name]);
+    println!("bare uid 1500 mq_open: {}", b.stdout.trim());
+    bare(&[probe().to_str().unwrap(), "mq-unlink", &name]);
+    expect(&r, "errno=EPERM(1)", "mq_open of a queue created outside");
+    expect(&u, "errno=EPERM(1)", "mq_unlink of a queue created outside");
+    expect(&b, "ok", "bare mq_open as the same uid");
+}
+
+// ---- acting on other processes ----
+
+/// A process of uid 1500 outside the sandbox, killed on drop.
+struct Target(std::process::Child);
+
+impl Target {
+    fn start() -> Target {
+        let child = std::process::Command::new("setpriv")
+            .args(["--reuid=1500", "--regid=1500", "--clear-groups", "--"])
+            .arg(probe())
+            .args(["sleep", "60"])
+            .spawn()
+            .expect("spawn setpriv");
+        // setpriv execs the probe: wait until it runs as 1500.
+        for _ in 0..200 {
+            let st =
+                std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+            if st.contains("Uid:\t1500") && st.contains("Name:\tprobe") {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        Target(child)
+    }
+
+    fn pid(&self) -> String {
+        self.0.id().to_string()
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `action TARGET_PID` is refused in the sandbox (uid 1500), works with only
+/// `syscall`'s rule removed and bare as uid 1500; `action 0` (the caller)
+/// works in the sandbox.
+fn on_other_process(test: &str, action: &[&str], syscall: &str) {
+    if need_root(test) {
+        return;
+    }
+    let t = Target::start();
+    let pid = t.pid();
+    let with = |v: &str| {
+        action
+            .iter()
+            .map(|a| {
+                if *a == "PID" {
+                    v.to_owned()
+                } else {
+                    (*a).to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+    };
+    let refs = |v: &[String]| v.iter().map(String::as_str).collect::<Vec<_>>().join(" ");
+    let other = with(&pid);
+    let other: Vec<&str> = other.iter().map(String::as_str).collect();
+    let own = with("0");
+    let own: Vec<&str> = own.iter().map(String::as_str).collect();
+
+    let p = policy(test, "");
+    let r = run(&p, &other);
+    println!(
+        "sandboxed {} (uid 1500 outside): {}",
+        refs(&with(&pid)),
+        r.stdout.trim()
+    );
+    let s = run(&p, &own);
+    println!(
+        "sandboxed {} (itself): {}",
+        refs(&with("0")),
+        s.stdout.trim()
+    );
+    let c = run(
+        &policy(
+            &format!("{test}_control"),
+            &format!("seccomp: {{allow: [{syscall}]}}\n"),
+        ),
+        &other,
+    );
+    println!("sandboxed without the {syscall} rule: {}", c.stdout.trim());
+    let b = bare1500(&other);
+    println!("bare uid 1500: {}", b.stdout.trim());
+    expect(&r, "errno=EPERM(1)", "acting on a same-uid process outside");
+    expect(&s, "ok", "acting on itself");
+    expect(&c, "ok", "control with the rule removed");
+    expect(&b, "ok", "bare as the same uid");
+}
+
+#[test]
+fn sandbox_blocks_prlimit_on_same_uid_process_outside() {
+    on_other_process(
+        "sandbox_blocks_prlimit_on_same_uid_process_outside",
+        &["prlimit", "PID"],
+        "prlimit64",
+    );
+}
+
+#[test]
+fn sandbox_blocks_setpriority_on_same_uid_process_outside() {
+    on_other_process(
+        "sandbox_blocks_setpriority_on_same_uid_process_outside",
+        &["setpriority", "0", "PID"],
+        "setpriority",
+    );
+}
+
+#[test]
+fn sandbox_blocks_setpriority_prio_user() {
+    let test = "sandbox_blocks_setpriority_prio_user";
+    if need_root(test) {
+        return;
+    }
+    let _t = Target::start();
+    let p = policy(test, "");
+    // PRIO_USER 2, who 1500: every process of uid 1500, the target too.
+    let r = run(&p, &["setpriority", "2", "1500"]);
+    println!(
+        "sandboxed setpriority(PRIO_USER, 1500): {}",
+        r.stdout.trim()
+    );
+    expect(&r, "errno=EPERM(1)", "setpriority(PRIO_USER)");
+    let r = run(&p, &["setpriority", "2", "0"]);
+    println!("sandboxed setpriority(PRIO_USER, 0): {}", r.stdout.trim());
+    expect(&r, "errno=EPERM(1)", "setpriority(PRIO_USER, self)");
+    let r = run(&p, &["setpriority", "1", "0"]);
+    println!("sandboxed setpriority(PRIO_PGRP, 0): {}", r.stdout.trim());
+    expect(&r, "ok", "setpriority(PRIO_PGRP, own group)");
+    let b = bare1500(&["setpriority", "2", "1500"]);
+    println!("bare uid 1500: {}", b.stdout.trim());
+    expect(&b, "ok", "bare setpriority(PRIO_USER)");
+}
+
+#[test]
+fn sandbox_blocks_sched_setaffinity_on_same_uid_process_outside() {
+    on_other_process(
+        "sandbox_blocks_sched_setaffinity_on_same_uid_process_outside",
+        &["setaffinity", "PID"],
+        "sched_setaffinity",
+    );
+}
+
+#[test]
+fn sandbox_blocks_ioprio_set_on_same_uid_process_outside() {
+    on_other_process(
+        "sandbox_blocks_ioprio_set_on_same_uid_process_outside",
+        &["ioprio", "PID"],
+        "ioprio_set",
+    );
+}
+
+/// The sandbox started unprivileged (uid 1500) in `--init` mode: the
+/// supervising parent has the workload's uid.
+fn sandbox_init_as_1500(pol: &std::path::Path, action: &[&str]) -> Run {
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=1500", "--regid=1500", "--clear-groups", "--"])
+        .arg(common::BIN)
+        .args(["--init", "--policy"])
+        .arg(pol)
+        .arg("--")
+        .args(probe_args(action))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("spawn setpriv");
+    Run::from(out)
+}
+
+#[test]
+fn sandbox_blocks_prlimit_and_affinity_on_unprivileged_init_parent() {
+    let test = "sandbox_blocks_prlimit_and_affinity_on_unprivileged_init_parent";
+    if need_root(test) {
+        return;
+    }
+    for (action, syscall) in [
+        ("prlimit", "prlimit64"),
+        ("setaffinity", "sched_setaffinity"),
+    ] {
+        let p = policy(&format!("{test}_{action}"), "");
+        let r = sandbox_init_as_1500(&p, &[action, "ppid"]);
+        println!(
+            "sandboxed {action} on the --init parent: {}",
+            r.stdout.trim()
+        );
+        expect(&r, "errno=EPERM(1)", "acting on the init parent");
+        // The parent is reachable once the rule is gone: same uid.
+        let c = sandbox_init_as_1500(
+            &policy(
+                &format!("{test}_{action}_control"),
+                &format!("seccomp: {{allow: [{syscall}]}}\n"),
+            ),
+            &[action, "ppid"],
+        );
+        println!("sandboxed without the {syscall} rule: {}", c.stdout.trim());
+        expect(&c, "ok", "control with the rule removed");
+    }
+}

@@ -512,14 +512,33 @@ pub struct MiddlewareSelector {
 // Extensions
 // ---------------------------------------------------------------------------
 
-/// L4 rules this binary enforces itself (Landlock TCP, ABI >= 4).
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
+/// L4 rules this binary enforces itself (Landlock TCP, ABI >= 4; seccomp).
+#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Network {
     #[serde(default)]
     pub connect_tcp: Vec<u16>,
     #[serde(default)]
     pub bind_tcp: Vec<u16>,
+    /// `listen` with inet sockets allowed and no `bind_tcp` port: an
+    /// unbound socket would listen on an ephemeral port that Landlock does
+    /// not check, so it is refused unless this is `true`.
+    #[serde(default)]
+    pub allow_listen: bool,
+    /// `socket(AF_UNIX, ..)`; `false` refuses it (socket pairs stay).
+    #[serde(default = "yes")]
+    pub unix_sockets: bool,
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network {
+            connect_tcp: Vec::new(),
+            bind_tcp: Vec::new(),
+            allow_listen: false,
+            unix_sockets: true,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]

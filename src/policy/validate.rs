@@ -529,6 +529,16 @@ fn extensions(p: &Policy, out: &mut Issues) {
             }
         }
     }
+    if let (Some(n), Some(s)) = (&p.network, &p.seccomp) {
+        // seccomp.allow drops every default rule of a syscall, the AF_UNIX
+        // refusal with the others.
+        if !n.unix_sockets && s.allow.iter().any(|a| a == "socket") {
+            out.push(
+                "network.unix_sockets",
+                "false is undone by seccomp.allow: [socket], which drops every socket rule",
+            );
+        }
+    }
     if let Some(s) = &p.seccomp {
         for (key, list) in [("allow", &s.allow), ("deny", &s.deny)] {
             for (i, message) in crate::seccomp::validate_names(list) {

@@ -29,6 +29,14 @@
 //!   filter can see and log.
 //! - Allowing `clone3` through `allow` also gives up the namespace-flag check
 //!   for it: BPF cannot read `struct clone_args`.
+//! - With inet sockets, the filter closes the TCP entry points that Landlock's
+//!   port rules (hooked on `connect`/`bind` of plain TCP sockets) do not see:
+//!   `MSG_FASTOPEN` on `send*`, IP protocols other than TCP/UDP/ICMP (MPTCP,
+//!   SCTP, ...), and `listen` autobinding when no bind port is granted.
+//! - SysV IPC and POSIX message queues are refused, and calls that act on a
+//!   pid (`prlimit64`, `sched_setaffinity`, `setpriority`, ...) are limited to
+//!   pid 0: none of them is checked by Landlock, and same-uid processes
+//!   outside the sandbox would be reachable.
 
 #![deny(unsafe_code)]
 
@@ -136,6 +144,10 @@ pub struct SeccompConfig {
     pub log: bool,
     /// Whether `AF_INET`/`AF_INET6` sockets may be created.
     pub inet: bool,
+    /// Whether `socket(AF_UNIX, ..)` is allowed (`socketpair` always is).
+    pub unix_sockets: bool,
+    /// Whether `listen` is allowed.
+    pub listen: bool,
     /// Namespaces the workload may create with `unshare`/`clone`: `cgroup`,
     /// `ipc`, `mount` (or `mnt`), `net` (or `network`), `pid`, `time`, `user`,
     /// `uts`. None by default.
@@ -150,6 +162,8 @@ impl Default for SeccompConfig {
             action: DenyAction::Errno,
             log: false,
             inet: true,
+            unix_sockets: true,
+            listen: true,
             allowed_namespaces: Vec::new(),
         }
     }
@@ -187,7 +201,8 @@ impl RuleAction {
 /// offset `16 + 8 * i` of `seccomp_data`, low word first on both supported
 /// little-endian architectures). That is exact for the arguments used here:
 /// the kernel declares them `int`/`unsigned int` (socket, ioctl request,
-/// execveat flags, personality) and ignores the high half, or truncates them
+/// execveat flags, personality, `send*` flags, pids and `which`/`who`) and
+/// ignores the high half, or truncates them
 /// (`clone` flags go through `lower_32_bits`), or rejects high bits with
 /// `EINVAL` (`unshare`). Comparing all 64 bits would be wrong for those: a
 /// caller could set junk in the high half to dodge an equality test.
@@ -263,6 +278,10 @@ pub struct SeccompPlan {
     pub action: DenyAction,
     /// Whether `AF_INET`/`AF_INET6` sockets are allowed.
     pub inet: bool,
+    /// Whether `socket(AF_UNIX, ..)` is allowed.
+    pub unix_sockets: bool,
+    /// Whether `listen` is allowed.
+    pub listen: bool,
     /// Namespaces that may be created, canonical names, sorted.
     pub allowed_namespaces: Vec<String>,
     /// Default rules dropped by `allow`, by syscall name.
@@ -425,6 +444,8 @@ pub fn plan(cfg: &SeccompConfig) -> Result<SeccompPlan, SeccompError> {
         .map_err(|name| SeccompError::UnknownNamespace(name.to_owned()))?;
     let defaults = rules::default_rules(&rules::Context {
         inet: cfg.inet,
+        unix_sockets: cfg.unix_sockets,
+        listen: cfg.listen,
         allowed_namespaces: ns_mask,
     });
     let deny_action = if cfg.log {
@@ -492,6 +513,8 @@ pub fn plan(cfg: &SeccompConfig) -> Result<SeccompPlan, SeccompError> {
         log_only: cfg.log,
         action: cfg.action,
         inet: cfg.inet,
+        unix_sockets: cfg.unix_sockets,
+        listen: cfg.listen,
         allowed_namespaces,
         allowed_defaults,
     })

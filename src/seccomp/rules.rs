@@ -50,10 +50,21 @@ pub(super) const AF_NETLINK: u32 = 16;
 pub(super) const NETLINK_ROUTE: u32 = 0;
 /// `SOCK_TYPE_MASK`: the socket type without `SOCK_NONBLOCK`/`SOCK_CLOEXEC`.
 pub(super) const SOCK_TYPE_MASK: u32 = 0xf;
-pub(super) const SOCK_RAW: u32 = 3;
-/// Obsolete; `socket(AF_INET, SOCK_PACKET, ..)` is turned into an `AF_PACKET`
-/// socket by the kernel.
-pub(super) const SOCK_PACKET: u32 = 10;
+pub(super) const SOCK_STREAM: u32 = 1;
+pub(super) const SOCK_DGRAM: u32 = 2;
+pub(super) const IPPROTO_IP: u32 = 0;
+pub(super) const IPPROTO_ICMP: u32 = 1;
+pub(super) const IPPROTO_TCP: u32 = 6;
+pub(super) const IPPROTO_UDP: u32 = 17;
+pub(super) const IPPROTO_ICMPV6: u32 = 58;
+/// `send*` flag that makes a TCP socket connect (TCP Fast Open).
+pub(super) const MSG_FASTOPEN: u32 = 0x2000_0000;
+/// `setpriority` `which`: a process, a process group, a user.
+pub(super) const PRIO_PROCESS: u32 = 0;
+pub(super) const PRIO_PGRP: u32 = 1;
+/// `ioprio_set` `which`: a process, a process group (`IOPRIO_WHO_USER` is 3).
+pub(super) const IOPRIO_WHO_PROCESS: u32 = 1;
+pub(super) const IOPRIO_WHO_PGRP: u32 = 2;
 pub(super) const TIOCSTI: u32 = 0x5412;
 pub(super) const TIOCLINUX: u32 = 0x541c;
 pub(super) const AT_EMPTY_PATH: u32 = 0x1000;
@@ -73,6 +84,14 @@ pub(super) const DENY: &[(&str, &str)] = &[
     (
         "kcmp",
         "compares kernel objects of other processes, an address-order oracle",
+    ),
+    (
+        "process_madvise",
+        "acts on another process's memory through a pidfd, which seccomp cannot tell from its own",
+    ),
+    (
+        "process_mrelease",
+        "reaps another process's memory through a pidfd, which seccomp cannot tell from its own",
     ),
     // kernel attack surface
     ("bpf", "loads eBPF programs into the kernel"),
@@ -166,10 +185,150 @@ pub(super) const DENY: &[(&str, &str)] = &[
     ("vhangup", "hangs up the controlling terminal"),
 ];
 
+/// IPC objects that live in the IPC namespace, not in the filesystem:
+/// Landlock checks no path for them, so a workload would reach every
+/// segment, queue and semaphore set that a same-uid process outside the
+/// sandbox created (and world-accessible ones of other users). Each call is
+/// its own rule, so `seccomp.allow` can give back one family: all of
+/// `shmget, shmat, shmctl` for shared memory, `msgget, msgsnd, msgrcv,
+/// msgctl` for message queues, `semget, semop, semtimedop, semctl` for
+/// semaphores, `mq_open, mq_unlink, mq_timedsend, mq_timedreceive,
+/// mq_notify, mq_getsetattr` for POSIX message queues.
+///
+/// `shmdt` stays allowed: it only detaches a mapping of the caller's own,
+/// and attachments do not survive exec, so without `shmat` there is nothing
+/// to detach.
+pub(super) const IPC_DENY: &[(&str, &str)] = &[
+    (
+        "shmget",
+        "SysV shared memory is shared with same-uid processes outside the sandbox; seccomp.allow to opt in",
+    ),
+    (
+        "shmat",
+        "SysV shared memory is shared with same-uid processes outside the sandbox; seccomp.allow to opt in",
+    ),
+    (
+        "shmctl",
+        "SysV shared memory is shared with same-uid processes outside the sandbox; seccomp.allow to opt in",
+    ),
+    (
+        "msgget",
+        "SysV message queues are shared with same-uid processes outside the sandbox; seccomp.allow to opt in",
+    ),
+    (
+        "msgsnd",
+        "SysV message queues are shared with same-uid processes outside the sandbox; seccomp.allow to opt in",
+    ),
+    (
+        "msgrcv",
+        "SysV message queues are shared with same-uid processes outside the sandbox; seccomp.allow to opt in",
+    ),
+    (
+        "msgctl",
+        "SysV message queues are shared with same-uid processes outside the sandbox; seccomp.allow to opt in",
+    ),
+    (
+        "semget",
+        "SysV semaphores are shared with same-uid processes outside the sandbox; seccomp.allow to opt in",
+    ),
+    (
+        "semop",
+        "SysV semaphores are shared with same-uid processes outside the sandbox; seccomp.allow to opt in",
+    ),
+    (
+        "semtimedop",
+        "SysV semaphores are shared with same-uid processes outside the sandbox; seccomp.allow to opt in",
+    ),
+    (
+        "semctl",
+        "SysV semaphores are shared with same-uid processes outside the sandbox; seccomp.allow to opt in",
+    ),
+    (
+        "mq_open",
+        "POSIX message queues are named without a path Landlock checks; seccomp.allow to opt in",
+    ),
+    (
+        "mq_unlink",
+        "POSIX message queues are named without a path Landlock checks; seccomp.allow to opt in",
+    ),
+    (
+        "mq_timedsend",
+        "POSIX message queues are named without a path Landlock checks; seccomp.allow to opt in",
+    ),
+    (
+        "mq_timedreceive",
+        "POSIX message queues are named without a path Landlock checks; seccomp.allow to opt in",
+    ),
+    (
+        "mq_notify",
+        "POSIX message queues are named without a path Landlock checks; seccomp.allow to opt in",
+    ),
+    (
+        "mq_getsetattr",
+        "POSIX message queues are named without a path Landlock checks; seccomp.allow to opt in",
+    ),
+];
+
+/// Calls that take a pid and act on any same-uid process (the kernel checks
+/// only the uid, or `ptrace_may_access`), including processes outside the
+/// sandbox and an unprivileged `--init` parent: each is limited to the
+/// calling thread, pid 0. Name, argument index of the pid, what it does.
+///
+/// This breaks callers that name themselves by number: glibc's
+/// `pthread_setaffinity_np` passes the thread's tid (OpenMP/GOMP thread
+/// pinning), `taskset -p`, Python's `os.sched_setaffinity(os.getpid(), ..)`,
+/// `prlimit --pid`, `renice -p`. `seccomp.allow` gives a call back whole.
+pub(super) const SELF_ONLY: &[(&str, u8, &str)] = &[
+    (
+        "prlimit64",
+        0,
+        "sets rlimits of another process (RLIMIT_CPU=1 kills it); seccomp.allow to opt in",
+    ),
+    (
+        "sched_setaffinity",
+        0,
+        "pins another process to CPUs; seccomp.allow to opt in (OpenMP thread pinning, taskset -p)",
+    ),
+    (
+        "sched_setscheduler",
+        0,
+        "changes another process's scheduling policy; seccomp.allow to opt in",
+    ),
+    (
+        "sched_setparam",
+        0,
+        "changes another process's scheduling priority; seccomp.allow to opt in",
+    ),
+    (
+        "sched_setattr",
+        0,
+        "changes another process's scheduling attributes; seccomp.allow to opt in",
+    ),
+    (
+        "migrate_pages",
+        0,
+        "moves another process's memory between NUMA nodes; seccomp.allow to opt in",
+    ),
+    (
+        "move_pages",
+        0,
+        "moves another process's pages between NUMA nodes; seccomp.allow to opt in",
+    ),
+    (
+        "get_robust_list",
+        0,
+        "reads another process's robust futex list head, an ASLR leak; seccomp.allow to opt in",
+    ),
+];
+
 /// Inputs of the default rules that come from the policy.
 pub(super) struct Context {
     /// `AF_INET`/`AF_INET6` sockets allowed.
     pub inet: bool,
+    /// `socket(AF_UNIX, ..)` allowed.
+    pub unix_sockets: bool,
+    /// `listen` allowed.
+    pub listen: bool,
     /// Namespace flags that may be created.
     pub allowed_namespaces: u32,
 }
@@ -352,16 +511,25 @@ fn personality_rule() -> RuleSpec {
 
 /// `socket` rules, first match wins:
 /// 1. with `inet: false`, `AF_INET`/`AF_INET6` are refused;
-/// 2. families other than `AF_UNIX`, `AF_INET`, `AF_INET6` and `AF_NETLINK`
+/// 2. with `unix_sockets: false`, `AF_UNIX` is refused: a pathname socket
+///    outside the policy can be connected to (see [`socketpair_rule`] for why
+///    pairs stay allowed);
+/// 3. families other than `AF_UNIX`, `AF_INET`, `AF_INET6` and `AF_NETLINK`
 ///    are refused (an allow-list: `AF_PACKET`, `AF_VSOCK`, `AF_BLUETOOTH`,
 ///    `AF_KEY`, `AF_ALG`, ... are rarely needed and a rich source of kernel
 ///    bugs, often reachable through module autoloading);
-/// 3. netlink other than `NETLINK_ROUTE` is refused;
-/// 4. raw `AF_INET`/`AF_INET6` sockets (`SOCK_RAW`, and `SOCK_PACKET`, which
-///    the kernel turns into `AF_PACKET`) are refused.
-fn socket_rules(inet: bool) -> Vec<RuleSpec> {
+/// 4. netlink other than `NETLINK_ROUTE` is refused;
+/// 5. `AF_INET`/`AF_INET6` sockets other than `SOCK_STREAM`/`SOCK_DGRAM` are
+///    refused: `SOCK_RAW` forges packets, `SOCK_PACKET` becomes `AF_PACKET`,
+///    `SOCK_SEQPACKET` is SCTP and `SOCK_DCCP` is DCCP;
+/// 6. `AF_INET`/`AF_INET6` protocols other than TCP, UDP and ICMP (ping
+///    sockets) are refused. Landlock's port rules hook `connect`/`bind` of
+///    plain TCP sockets only; MPTCP (`SOCK_STREAM, IPPROTO_MPTCP`), SCTP
+///    (which also associates from `sendmsg`), SMC (`IPPROTO_SMC`),
+///    UDP-Lite, L2TP and any later protocol would connect to any port.
+fn socket_rules(ctx: &Context) -> Vec<RuleSpec> {
     let mut rules = Vec::new();
-    if !inet {
+    if !ctx.inet {
         rules.push(RuleSpec::when(
             "socket",
             ArgCheck::In {
@@ -371,6 +539,18 @@ fn socket_rules(inet: bool) -> Vec<RuleSpec> {
             },
             "domain in {AF_INET, AF_INET6}".to_owned(),
             "IP networking is disabled by policy (inet: false)",
+        ));
+    }
+    if !ctx.unix_sockets {
+        rules.push(RuleSpec::when(
+            "socket",
+            ArgCheck::In {
+                arg: 0,
+                mask: u32::MAX,
+                values: vec![AF_UNIX],
+            },
+            "domain == AF_UNIX".to_owned(),
+            "unix sockets reach servers outside the sandbox (network.unix_sockets: false)",
         ));
     }
     rules.push(RuleSpec::when(
@@ -400,30 +580,149 @@ fn socket_rules(inet: bool) -> Vec<RuleSpec> {
         "domain == AF_NETLINK && protocol != NETLINK_ROUTE".to_owned(),
         "netlink beyond routing (audit, sock_diag, uevents, netfilter, ...) exposes host state",
     ));
-    if inet {
+    if ctx.inet {
+        let ip = ArgCheck::In {
+            arg: 0,
+            mask: u32::MAX,
+            values: vec![AF_INET, AF_INET6],
+        };
         rules.push(RuleSpec::when(
             "socket",
             ArgCheck::All(vec![
-                ArgCheck::In {
-                    arg: 0,
-                    mask: u32::MAX,
-                    values: vec![AF_INET, AF_INET6],
-                },
-                ArgCheck::In {
+                ip.clone(),
+                ArgCheck::NotIn {
                     arg: 1,
                     mask: SOCK_TYPE_MASK,
-                    values: vec![SOCK_RAW, SOCK_PACKET],
+                    values: vec![SOCK_STREAM, SOCK_DGRAM],
                 },
             ]),
-            "domain in {AF_INET, AF_INET6} && type & 0xf in {SOCK_RAW, SOCK_PACKET}".to_owned(),
-            "raw IP sockets forge packets and sniff traffic",
+            "domain in {AF_INET, AF_INET6} && type & 0xf not in {SOCK_STREAM, SOCK_DGRAM}".to_owned(),
+            "raw IP sockets forge packets and sniff traffic; SCTP and DCCP sockets escape Landlock's TCP port rules",
+        ));
+        rules.push(RuleSpec::when(
+            "socket",
+            ArgCheck::All(vec![
+                ip,
+                ArgCheck::NotIn {
+                    arg: 2,
+                    mask: u32::MAX,
+                    values: vec![
+                        IPPROTO_IP,
+                        IPPROTO_ICMP,
+                        IPPROTO_TCP,
+                        IPPROTO_UDP,
+                        IPPROTO_ICMPV6,
+                    ],
+                },
+            ]),
+            "domain in {AF_INET, AF_INET6} && protocol not in {0, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMPV6}".to_owned(),
+            "MPTCP, SCTP, SMC, UDP-Lite and other IP protocols escape Landlock's TCP port rules",
+        ));
+    }
+    rules
+}
+
+/// `sendto`/`sendmsg`/`sendmmsg` with `MSG_FASTOPEN` connect a fresh TCP
+/// socket from inside `tcp_sendmsg`, without the `connect` LSM hook that
+/// Landlock's port rules use: a workload allowed any TCP port could reach
+/// every port. Only reachable with inet sockets allowed; without them the
+/// flag means nothing. `TCP_FASTOPEN_CONNECT` + `connect` stays allowed: it
+/// goes through `connect` and its hook.
+fn fastopen_rules() -> Vec<RuleSpec> {
+    [("sendto", 3), ("sendmsg", 2), ("sendmmsg", 3)]
+        .into_iter()
+        .map(|(name, arg)| {
+            RuleSpec::when(
+                name,
+                ArgCheck::AnyBits {
+                    arg,
+                    mask: MSG_FASTOPEN,
+                },
+                "flags & MSG_FASTOPEN != 0".to_owned(),
+                "TCP Fast Open connects without the connect() hook, bypassing Landlock's port rules",
+            )
+        })
+        .collect()
+}
+
+/// `listen` on an unbound TCP socket binds an ephemeral port that clients
+/// outside can reach, with no Landlock bind check (the kernel autobinds
+/// inside `inet_listen`). Seccomp cannot see the socket's family at
+/// `listen`, so it is refused whole when the policy allows inet sockets but
+/// no bind port (unless `network.allow_listen: true`).
+fn listen_rule() -> RuleSpec {
+    RuleSpec::deny(
+        "listen",
+        "listen() autobinds an ephemeral TCP port without Landlock's bind check (network.bind_tcp is empty; network.allow_listen: true to opt in)",
+    )
+}
+
+/// Calls with a pid argument, limited to pid 0 (the caller), see
+/// [`SELF_ONLY`].
+fn self_only_rules() -> Vec<RuleSpec> {
+    let mut rules: Vec<RuleSpec> = SELF_ONLY
+        .iter()
+        .map(|&(name, arg, reason)| {
+            RuleSpec::when(
+                name,
+                ArgCheck::NotIn {
+                    arg,
+                    mask: u32::MAX,
+                    values: vec![0],
+                },
+                "pid != 0".to_owned(),
+                reason,
+            )
+        })
+        .collect();
+    // `setpriority(which, who, prio)` and `ioprio_set(which, who, prio)`:
+    // `who == 0` means the caller, its process group or its user. The user
+    // variant reaches every process of the uid, outside the sandbox too, so
+    // only the process and process-group variants are left. The caller's
+    // process group is inside the sandbox: the workload starts a new
+    // session, and a process group can only be joined from the same session.
+    for (name, which, names, reason) in [
+        (
+            "setpriority",
+            [PRIO_PROCESS, PRIO_PGRP],
+            "{PRIO_PROCESS, PRIO_PGRP}",
+            "renices other processes or every process of the user; seccomp.allow to opt in",
+        ),
+        (
+            "ioprio_set",
+            [IOPRIO_WHO_PROCESS, IOPRIO_WHO_PGRP],
+            "{IOPRIO_WHO_PROCESS, IOPRIO_WHO_PGRP}",
+            "changes the I/O priority of other processes or every process of the user; seccomp.allow to opt in",
+        ),
+    ] {
+        rules.push(RuleSpec::when(
+            name,
+            ArgCheck::NotIn {
+                arg: 0,
+                mask: u32::MAX,
+                values: which.to_vec(),
+            },
+            format!("which not in {names}"),
+            reason,
+        ));
+        rules.push(RuleSpec::when(
+            name,
+            ArgCheck::NotIn {
+                arg: 1,
+                mask: u32::MAX,
+                values: vec![0],
+            },
+            "who != 0".to_owned(),
+            reason,
         ));
     }
     rules
 }
 
 /// `socketpair` only makes sense for `AF_UNIX`; other families (e.g.
-/// `AF_TIPC`) would bypass the `socket` family allow-list.
+/// `AF_TIPC`) would bypass the `socket` family allow-list. `AF_UNIX` pairs
+/// stay allowed even with `unix_sockets: false`: a pair is connected only to
+/// itself, never bound to a name, so it reaches nothing outside.
 fn socketpair_rule() -> RuleSpec {
     RuleSpec::when(
         "socketpair",
@@ -452,8 +751,20 @@ pub(super) fn default_rules(ctx: &Context) -> Vec<RuleSpec> {
     rules.push(execveat_rule());
     rules.push(ioctl_rule());
     rules.push(personality_rule());
-    rules.extend(socket_rules(ctx.inet));
+    rules.extend(socket_rules(ctx));
     rules.push(socketpair_rule());
+    if ctx.inet {
+        rules.extend(fastopen_rules());
+    }
+    if !ctx.listen {
+        rules.push(listen_rule());
+    }
+    rules.extend(
+        IPC_DENY
+            .iter()
+            .map(|&(name, reason)| RuleSpec::deny(name, reason)),
+    );
+    rules.extend(self_only_rules());
     rules
 }
 

@@ -145,7 +145,51 @@ const SPEC_DENY: &[&str] = &[
     "adjtimex",
     "syslog",
     "vhangup",
+    "process_madvise",
+    "process_mrelease",
 ];
+
+/// SysV IPC and POSIX message queues, refused by default.
+const SPEC_IPC: &[&str] = &[
+    "shmget",
+    "shmat",
+    "shmctl",
+    "msgget",
+    "msgsnd",
+    "msgrcv",
+    "msgctl",
+    "semget",
+    "semop",
+    "semtimedop",
+    "semctl",
+    "mq_open",
+    "mq_unlink",
+    "mq_timedsend",
+    "mq_timedreceive",
+    "mq_notify",
+    "mq_getsetattr",
+];
+
+/// Calls whose first argument is a pid, allowed only for pid 0.
+const SPEC_SELF_ONLY: &[&str] = &[
+    "prlimit64",
+    "sched_setaffinity",
+    "sched_setscheduler",
+    "sched_setparam",
+    "sched_setattr",
+    "migrate_pages",
+    "move_pages",
+    "get_robust_list",
+];
+
+/// The policy inputs of the specification.
+#[derive(Debug, Clone, Copy)]
+struct Knobs {
+    inet: bool,
+    unix: bool,
+    listen: bool,
+    allowed_ns: u32,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Spec {
@@ -163,17 +207,21 @@ const NS_ALL: u32 = 0x0000_0080
     | 0x2000_0000
     | 0x4000_0000;
 
-fn spec(name: &str, args: &[u64; 6], inet: bool, allowed_ns: u32) -> Spec {
+fn spec(name: &str, args: &[u64; 6], k: Knobs) -> Spec {
     let a = |i: usize| low(args[i]);
     let deny_if = |c: bool| if c { Spec::Deny } else { Spec::Allow };
-    if SPEC_DENY.contains(&name) {
+    if SPEC_DENY.contains(&name) || SPEC_IPC.contains(&name) {
         return Spec::Deny;
     }
+    if SPEC_SELF_ONLY.contains(&name) {
+        return deny_if(a(0) != 0);
+    }
+    const MSG_FASTOPEN: u32 = 0x2000_0000;
     match name {
         "clone3" => Spec::Enosys,
         // CLONE_NEWTIME is the exit-signal byte for clone(2).
-        "clone" => deny_if(a(0) & NS_ALL & !allowed_ns & !0x80 != 0),
-        "unshare" => deny_if(a(0) & NS_ALL & !allowed_ns != 0),
+        "clone" => deny_if(a(0) & NS_ALL & !k.allowed_ns & !0x80 != 0),
+        "unshare" => deny_if(a(0) & NS_ALL & !k.allowed_ns != 0),
         "execveat" => deny_if(a(4) & 0x1000 != 0),
         "ioctl" => deny_if(a(1) == 0x5412 || a(1) == 0x541c),
         "personality" => deny_if(a(0) != 0 && a(0) != 0xffff_ffff),
@@ -182,12 +230,22 @@ fn spec(name: &str, args: &[u64; 6], inet: bool, allowed_ns: u32) -> Spec {
             let (domain, ty, proto) = (a(0), a(1) & 0xf, a(2));
             let ip = domain == 2 || domain == 10;
             deny_if(
-                (!inet && ip)
+                (!k.inet && ip)
+                    || (!k.unix && domain == 1)
                     || ![1, 2, 10, 16].contains(&domain)
                     || (domain == 16 && proto != 0)
-                    || (ip && (ty == 3 || ty == 10)),
+                    // only TCP, UDP and ping sockets
+                    || (ip && !(ty == 1 || ty == 2))
+                    || (ip && ![0, 1, 6, 17, 58].contains(&proto)),
             )
         }
+        "sendto" | "sendmmsg" => deny_if(k.inet && a(3) & MSG_FASTOPEN != 0),
+        "sendmsg" => deny_if(k.inet && a(2) & MSG_FASTOPEN != 0),
+        "listen" => deny_if(!k.listen),
+        // PRIO_PROCESS 0, PRIO_PGRP 1 of the caller only
+        "setpriority" => deny_if(a(0) > 1 || a(1) != 0),
+        // IOPRIO_WHO_PROCESS 1, IOPRIO_WHO_PGRP 2 of the caller only
+        "ioprio_set" => deny_if(!(a(0) == 1 || a(0) == 2) || a(1) != 0),
         _ => Spec::Allow,
     }
 }
@@ -209,7 +267,13 @@ fn spec_ret(arch: Arch, cfg: &SeccompConfig, ns_mask: u32, d: &SeccompData) -> u
     let Some(name) = tables::name_of(arch, d.nr) else {
         return RET_ALLOW;
     };
-    match spec(name, &d.args, cfg.inet, ns_mask) {
+    let knobs = Knobs {
+        inet: cfg.inet,
+        unix: cfg.unix_sockets,
+        listen: cfg.listen,
+        allowed_ns: ns_mask,
+    };
+    match spec(name, &d.args, knobs) {
         Spec::Allow => RET_ALLOW,
         Spec::Deny => deny,
         Spec::Enosys => ENOSYS_RET,
@@ -226,6 +290,18 @@ fn interesting_u32() -> Vec<u32> {
     v.extend([
         0x5411, 0x5412, 0x5413, 0x541b, 0x541c, 0x541d, 0x1000, 0x1100, 0x0008, 0x20000, 0x20008,
         0x40000, 0x0400000,
+    ]);
+    // IP protocols (ICMPv6, SCTP, UDP-Lite, SMC, MPTCP) and send flags
+    // around MSG_FASTOPEN (with MSG_NOSIGNAL, MSG_DONTWAIT).
+    v.extend([
+        58,
+        132,
+        136,
+        256,
+        262,
+        0x2000_4040,
+        0x1fff_ffff,
+        0xdfff_ffff,
     ]);
     for ty in 0..16 {
         v.extend([ty | 0x800, ty | 0x80000, ty | 0x80800, ty | 0x10]);
@@ -292,7 +368,10 @@ fn arg_vectors() -> Vec<[u64; 6]> {
         (0..16).chain((0..16).map(|t| t | 0x80800)).collect(),
         &[1, 3, 10],
     );
-    let protos = with_high(vec![0, 1, 4, 6, 9, 15, 17, 0xffff_ffff], &[0, 4]);
+    let protos = with_high(
+        vec![0, 1, 4, 6, 9, 15, 17, 58, 132, 136, 256, 262, 0xffff_ffff],
+        &[0, 4, 6, 262],
+    );
     for &d in &domains {
         for &t in &types {
             for &p in &protos {
@@ -513,13 +592,24 @@ fn tables_match_libc_on_this_host() {
 
 #[test]
 fn every_rule_names_a_known_syscall() {
-    let ctx = rules::Context {
-        inet: false,
-        allowed_namespaces: 0,
-    };
-    for r in rules::default_rules(&ctx)
+    let ctxs = [
+        rules::Context {
+            inet: false,
+            unix_sockets: true,
+            listen: true,
+            allowed_namespaces: 0,
+        },
+        rules::Context {
+            inet: true,
+            unix_sockets: false,
+            listen: false,
+            allowed_namespaces: 0,
+        },
+    ];
+    for r in ctxs
         .iter()
-        .chain(rules::parent_rules().iter())
+        .flat_map(rules::default_rules)
+        .chain(rules::parent_rules())
     {
         assert!(known(r.name), "{}", r.name);
         assert!(
@@ -531,6 +621,14 @@ fn every_rule_names_a_known_syscall() {
     let deny: BTreeSet<&str> = rules::DENY.iter().map(|d| d.0).collect();
     let spec: BTreeSet<&str> = SPEC_DENY.iter().copied().collect();
     assert_eq!(deny, spec);
+    let ipc: BTreeSet<&str> = rules::IPC_DENY.iter().map(|d| d.0).collect();
+    assert_eq!(ipc, SPEC_IPC.iter().copied().collect());
+    let self_only: BTreeSet<&str> = rules::SELF_ONLY.iter().map(|d| d.0).collect();
+    assert_eq!(self_only, SPEC_SELF_ONLY.iter().copied().collect());
+    assert!(
+        !ipc.contains("shmdt"),
+        "shmdt only detaches the caller's own mapping"
+    );
     for name in ["memfd_create", "seccomp", "read", "openat", "futex", "mmap"] {
         assert!(!deny.contains(name), "{name} must stay allowed");
     }
@@ -702,6 +800,27 @@ fn exhaustive_no_inet_some_namespaces() {
 }
 
 #[test]
+fn exhaustive_no_unix_no_listen() {
+    let cfg = SeccompConfig {
+        unix_sockets: false,
+        listen: false,
+        ..SeccompConfig::default()
+    };
+    check_config(&cfg, &arg_vectors(), true);
+}
+
+#[test]
+fn exhaustive_no_inet_no_unix_no_listen() {
+    let cfg = SeccompConfig {
+        inet: false,
+        unix_sockets: false,
+        listen: false,
+        ..SeccompConfig::default()
+    };
+    check_config(&cfg, &arg_vectors(), true);
+}
+
+#[test]
 fn exhaustive_kill_and_all_namespaces() {
     let cfg = SeccompConfig {
         action: DenyAction::Kill,
@@ -839,6 +958,164 @@ fn log_turns_denies_into_log() {
     let prog = compile(&ap, true);
     assert_eq!(native_verdict(&prog, "ptrace", [0; 6]), RET_LOG);
     assert_eq!(native_verdict(&prog, "clone3", [0; 6]), ENOSYS_RET);
+}
+
+#[test]
+fn tcp_side_doors_are_closed_only_with_inet() {
+    let v = |prog: &[SockFilter], name, args| native_verdict(prog, name, args);
+    let (_, with) = native_prog(&SeccompConfig::default());
+    let (_, without) = native_prog(&SeccompConfig {
+        inet: false,
+        ..SeccompConfig::default()
+    });
+    const FASTOPEN: u64 = 0x2000_0000;
+    // sendto(fd, buf, len, flags, addr, addrlen)
+    assert_eq!(v(&with, "sendto", [3, 0, 1, FASTOPEN, 0, 0]), EPERM_RET);
+    assert_eq!(
+        v(&with, "sendto", [3, 0, 1, FASTOPEN | 0x4000, 0, 0]),
+        EPERM_RET
+    );
+    assert_eq!(v(&with, "sendto", [3, 0, 1, 0x4040, 0, 0]), RET_ALLOW);
+    // sendmsg(fd, msg, flags), sendmmsg(fd, vec, vlen, flags)
+    assert_eq!(v(&with, "sendmsg", [3, 0, FASTOPEN, 0, 0, 0]), EPERM_RET);
+    assert_eq!(v(&with, "sendmsg", [3, 0, 0x4000, 0, 0, 0]), RET_ALLOW);
+    assert_eq!(v(&with, "sendmmsg", [3, 0, 1, FASTOPEN, 0, 0]), EPERM_RET);
+    assert_eq!(v(&with, "sendmmsg", [3, 0, 1, 0, 0, 0]), RET_ALLOW);
+    assert_eq!(v(&without, "sendto", [3, 0, 1, FASTOPEN, 0, 0]), RET_ALLOW);
+    // MPTCP, SCTP, UDP-Lite, SMC; SOCK_SEQPACKET, SOCK_DCCP
+    for (d, t, p) in [
+        (2, 1, 262),
+        (10, 1, 262),
+        (2, 1, 132),
+        (2, 5, 132),
+        (10, 5, 0),
+        (2, 2, 136),
+        (2, 1, 256),
+        (2, 6, 0),
+        (2, 0x80806, 0),
+    ] {
+        assert_eq!(
+            v(&with, "socket", [d, t, p, 0, 0, 0]),
+            EPERM_RET,
+            "{d} {t} {p}"
+        );
+    }
+    for (d, t, p) in [
+        (2, 1, 0),
+        (2, 1, 6),
+        (10, 0x80801, 6),
+        (2, 2, 17),
+        (10, 2, 0),
+        (2, 2, 1),
+        (10, 2, 58),
+    ] {
+        assert_eq!(
+            v(&with, "socket", [d, t, p, 0, 0, 0]),
+            RET_ALLOW,
+            "{d} {t} {p}"
+        );
+    }
+}
+
+#[test]
+fn listen_and_unix_socket_knobs() {
+    let v = |prog: &[SockFilter], name, args| native_verdict(prog, name, args);
+    let (_, base) = native_prog(&SeccompConfig::default());
+    assert_eq!(v(&base, "listen", [3, 1, 0, 0, 0, 0]), RET_ALLOW);
+    assert_eq!(v(&base, "socket", [1, 1, 0, 0, 0, 0]), RET_ALLOW);
+    let cfg = SeccompConfig {
+        unix_sockets: false,
+        listen: false,
+        ..SeccompConfig::default()
+    };
+    let p = plan(&cfg).unwrap();
+    assert!(!p.unix_sockets && !p.listen);
+    let (ap, prog) = native_prog(&cfg);
+    assert_eq!(v(&prog, "listen", [3, 1, 0, 0, 0, 0]), EPERM_RET);
+    assert_eq!(v(&prog, "socket", [1, 1, 0, 0, 0, 0]), EPERM_RET);
+    assert_eq!(v(&prog, "socket", [1, 0x80005, 0, 0, 0, 0]), EPERM_RET);
+    assert_eq!(v(&prog, "socketpair", [1, 1, 0, 0, 0, 0]), RET_ALLOW);
+    assert_eq!(v(&prog, "socket", [2, 1, 0, 0, 0, 0]), RET_ALLOW);
+    let reason = |name: &str| {
+        ap.rules
+            .iter()
+            .filter(|r| r.syscall == name)
+            .map(|r| r.reason.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    assert!(reason("listen").contains("network.allow_listen"));
+    assert!(reason("socket").contains("network.unix_sockets: false"));
+    // seccomp.allow: [listen] is the other way back.
+    let (_, prog) = native_prog(&SeccompConfig {
+        allow: vec!["listen".into()],
+        ..cfg
+    });
+    assert_eq!(v(&prog, "listen", [3, 1, 0, 0, 0, 0]), RET_ALLOW);
+}
+
+#[test]
+fn ipc_is_refused_and_allow_gives_back_each_call() {
+    let (_, base) = native_prog(&SeccompConfig::default());
+    for &name in SPEC_IPC {
+        let Some(_) = lookup(Arch::native(), name) else {
+            continue;
+        };
+        assert_eq!(native_verdict(&base, name, [0; 6]), EPERM_RET, "{name}");
+        let (ap, prog) = native_prog(&SeccompConfig {
+            allow: vec![name.to_owned()],
+            ..SeccompConfig::default()
+        });
+        assert!(ap.rules.iter().all(|r| r.syscall != name));
+        assert!(
+            ap.rules.iter().any(|r| r.reason.contains("seccomp.allow")),
+            "the reasons name the opt-in"
+        );
+        assert_eq!(native_verdict(&prog, name, [0; 6]), RET_ALLOW, "{name}");
+        for &other in SPEC_IPC.iter().filter(|&&o| o != name) {
+            if lookup(Arch::native(), other).is_some() {
+                assert_eq!(native_verdict(&prog, other, [0; 6]), EPERM_RET, "{other}");
+            }
+        }
+    }
+    assert_eq!(native_verdict(&base, "shmdt", [0; 6]), RET_ALLOW);
+}
+
+#[test]
+fn pid_calls_are_limited_to_the_caller() {
+    let (_, prog) = native_prog(&SeccompConfig::default());
+    let v = |name, args| native_verdict(&prog, name, args);
+    for &name in SPEC_SELF_ONLY {
+        assert_eq!(v(name, [0, 0, 0, 0, 0, 0]), RET_ALLOW, "{name} on self");
+        assert_eq!(v(name, [1234, 0, 0, 0, 0, 0]), EPERM_RET, "{name} on 1234");
+        // pid_t is an int: junk in the high half still means the caller
+        assert_eq!(v(name, [1 << 32, 0, 0, 0, 0, 0]), RET_ALLOW, "{name}");
+        assert_eq!(v(name, [(1 << 32) | 7, 0, 0, 0, 0, 0]), EPERM_RET, "{name}");
+    }
+    // setpriority(which, who, prio): PRIO_PROCESS 0, PRIO_PGRP 1, PRIO_USER 2
+    assert_eq!(v("setpriority", [0, 0, 10, 0, 0, 0]), RET_ALLOW);
+    assert_eq!(v("setpriority", [1, 0, 10, 0, 0, 0]), RET_ALLOW);
+    assert_eq!(v("setpriority", [2, 0, 10, 0, 0, 0]), EPERM_RET);
+    assert_eq!(v("setpriority", [0, 1234, 10, 0, 0, 0]), EPERM_RET);
+    assert_eq!(v("setpriority", [1, 1234, 10, 0, 0, 0]), EPERM_RET);
+    // ioprio_set(which, who, prio): PROCESS 1, PGRP 2, USER 3
+    assert_eq!(v("ioprio_set", [1, 0, 0x4007, 0, 0, 0]), RET_ALLOW);
+    assert_eq!(v("ioprio_set", [2, 0, 0x4007, 0, 0, 0]), RET_ALLOW);
+    assert_eq!(v("ioprio_set", [3, 0, 0x4007, 0, 0, 0]), EPERM_RET);
+    assert_eq!(v("ioprio_set", [1, 1234, 0x4007, 0, 0, 0]), EPERM_RET);
+    assert_eq!(v("process_madvise", [0; 6]), EPERM_RET);
+    assert_eq!(v("process_mrelease", [0; 6]), EPERM_RET);
+    // reading stays allowed
+    for name in [
+        "getpriority",
+        "ioprio_get",
+        "sched_getaffinity",
+        "getrlimit",
+    ] {
+        if lookup(Arch::native(), name).is_some() {
+            assert_eq!(v(name, [1234, 0, 0, 0, 0, 0]), RET_ALLOW, "{name}");
+        }
+    }
 }
 
 #[test]
@@ -1215,8 +1492,10 @@ fn config_strategy() -> impl Strategy<Value = SeccompConfig> {
         any::<bool>(),
         any::<bool>(),
         0u8..=255,
+        any::<bool>(),
+        any::<bool>(),
     )
-        .prop_map(move |(picks, inet, kill, log, ns)| {
+        .prop_map(move |(picks, inet, kill, log, ns, unix_sockets, listen)| {
             let mut allow = Vec::new();
             let mut deny = Vec::new();
             for (i, which) in picks {
@@ -1243,6 +1522,8 @@ fn config_strategy() -> impl Strategy<Value = SeccompConfig> {
                 },
                 log,
                 inet,
+                unix_sockets,
+                listen,
                 allowed_namespaces,
             }
         })

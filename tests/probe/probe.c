@@ -12,7 +12,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -21,7 +23,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/ipc.h>
 #include <sys/mman.h>
+#include <sys/msg.h>
+#include <sys/resource.h>
+#include <sys/shm.h>
 #include <sys/mount.h>
 #include <sys/personality.h>
 #include <sys/ptrace.h>
@@ -55,6 +61,10 @@ static const char *ename(int e) {
 	case ENOTSOCK: return "ENOTSOCK";
 	case EFAULT: return "EFAULT";
 	case ENOEXEC: return "ENOEXEC";
+	case EINPROGRESS: return "EINPROGRESS";
+	case ETIMEDOUT: return "ETIMEDOUT";
+	case ESOCKTNOSUPPORT: return "ESOCKTNOSUPPORT";
+	case EIDRM: return "EIDRM";
 	default: return "E?";
 	}
 }
@@ -71,6 +81,9 @@ static int report(long r, const char *what) {
 
 static long num(const char *s) { return strtol(s, NULL, 0); }
 
+/* A pid argument: a number, or "ppid" for the parent. */
+static pid_t pidarg(const char *s) { return !strcmp(s, "ppid") ? getppid() : (pid_t)num(s); }
+
 /* Name the calling thread through /proc/self/task/TID/comm, as cuInit
  * names its threads. */
 static int set_comm(const char *name) {
@@ -86,6 +99,15 @@ static int set_comm(const char *name) {
 static void *comm_thread(void *arg) {
 	(void)arg;
 	return (void *)(intptr_t)set_comm("probe-thread");
+}
+
+/* 127.0.0.1:PORT */
+static struct sockaddr_in loopback(const char *port) {
+	struct sockaddr_in sa = {0};
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)num(port));
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return sa;
 }
 
 static int need(int argc, int n) {
@@ -205,6 +227,175 @@ int main(int argc, char **argv) {
 		setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 		if (!strcmp(a, "bind")) return report(bind(s, (void *)&sa, sizeof sa), argv[2]);
 		return report(connect(s, (void *)&sa, sizeof sa), argv[2]);
+	}
+	if (!strcmp(a, "tfo")) {
+		/* tfo PORT: TCP Fast Open, sendto(MSG_FASTOPEN) on a fresh socket
+		 * connects to 127.0.0.1:PORT without calling connect(). */
+		need(argc, 3);
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+		if (s < 0) return report(-1, "socket(AF_INET)");
+		struct sockaddr_in sa = loopback(argv[2]);
+		return report(sendto(s, "x", 1, MSG_FASTOPEN, (void *)&sa, sizeof sa), "sendto(MSG_FASTOPEN)");
+	}
+	if (!strcmp(a, "tfo-sendmsg")) {
+		/* tfo-sendmsg PORT: the same through sendmsg. */
+		need(argc, 3);
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+		if (s < 0) return report(-1, "socket(AF_INET)");
+		struct sockaddr_in sa = loopback(argv[2]);
+		struct iovec iov = {.iov_base = "x", .iov_len = 1};
+		struct msghdr m = {.msg_name = &sa, .msg_namelen = sizeof sa, .msg_iov = &iov, .msg_iovlen = 1};
+		return report(sendmsg(s, &m, MSG_FASTOPEN), "sendmsg(MSG_FASTOPEN)");
+	}
+	if (!strcmp(a, "tfo-connect")) {
+		/* tfo-connect PORT: TCP_FASTOPEN_CONNECT, then connect(). */
+		need(argc, 3);
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+		if (s < 0) return report(-1, "socket(AF_INET)");
+		int one = 1;
+		if (setsockopt(s, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, &one, sizeof one) < 0)
+			return report(-1, "setsockopt(TCP_FASTOPEN_CONNECT)");
+		struct sockaddr_in sa = loopback(argv[2]);
+		return report(connect(s, (void *)&sa, sizeof sa), "connect with TCP_FASTOPEN_CONNECT");
+	}
+	if (!strcmp(a, "mptcp")) {
+		/* mptcp PORT: an MPTCP socket connects to 127.0.0.1:PORT. */
+		need(argc, 3);
+		int s = socket(AF_INET, SOCK_STREAM, 262 /* IPPROTO_MPTCP */);
+		if (s < 0) return report(-1, "socket(AF_INET, SOCK_STREAM, IPPROTO_MPTCP)");
+		struct sockaddr_in sa = loopback(argv[2]);
+		return report(connect(s, (void *)&sa, sizeof sa), "MPTCP connect");
+	}
+	if (!strcmp(a, "listen")) {
+		/* listen on an unbound TCP socket: the kernel picks a port. */
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+		if (s < 0) return report(-1, "socket(AF_INET)");
+		if (listen(s, 1) < 0) return report(-1, "listen on an unbound socket");
+		struct sockaddr_in sa = {0};
+		socklen_t n = sizeof sa;
+		getsockname(s, (void *)&sa, &n);
+		printf("ok: listening on port %d\n", ntohs(sa.sin_port));
+		return 0;
+	}
+	if (!strcmp(a, "connect6")) {
+		/* connect6 PORT ADDR: TCP over AF_INET6 (e.g. ::ffff:127.0.0.1). */
+		need(argc, 4);
+		int s = socket(AF_INET6, SOCK_STREAM, 0);
+		if (s < 0) return report(-1, "socket(AF_INET6)");
+		struct sockaddr_in6 sa = {0};
+		sa.sin6_family = AF_INET6;
+		sa.sin6_port = htons((uint16_t)num(argv[2]));
+		if (inet_pton(AF_INET6, argv[3], &sa.sin6_addr) != 1) {
+			fprintf(stderr, "probe: bad address %s\n", argv[3]);
+			return 2;
+		}
+		return report(connect(s, (void *)&sa, sizeof sa), argv[3]);
+	}
+	if (!strcmp(a, "bind-unspec")) {
+		/* bind-unspec PORT: bind an IPv4 socket with sin_family AF_UNSPEC
+		 * and INADDR_ANY, which the kernel takes as AF_INET. */
+		need(argc, 3);
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+		if (s < 0) return report(-1, "socket(AF_INET)");
+		struct sockaddr_in sa = {0};
+		sa.sin_family = AF_UNSPEC;
+		sa.sin_port = htons((uint16_t)num(argv[2]));
+		sa.sin_addr.s_addr = htonl(INADDR_ANY);
+		return report(bind(s, (void *)&sa, sizeof sa), "bind(AF_UNSPEC)");
+	}
+	if (!strcmp(a, "reconnect")) {
+		/* reconnect PORT1 PORT2: connect to PORT1, disconnect with
+		 * connect(AF_UNSPEC), connect the same socket to PORT2. */
+		need(argc, 4);
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+		if (s < 0) return report(-1, "socket(AF_INET)");
+		struct sockaddr_in sa = loopback(argv[2]);
+		if (connect(s, (void *)&sa, sizeof sa) < 0) return report(-1, "first connect");
+		struct sockaddr un = {0};
+		un.sa_family = AF_UNSPEC;
+		if (connect(s, &un, sizeof un) < 0) return report(-1, "connect(AF_UNSPEC)");
+		sa = loopback(argv[3]);
+		return report(connect(s, (void *)&sa, sizeof sa), "connect after AF_UNSPEC");
+	}
+	if (!strcmp(a, "socketpair")) {
+		int sv[2];
+		return report(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), "socketpair(AF_UNIX)");
+	}
+	if (!strcmp(a, "shm-create")) {
+		/* shm-create KEY: a new 4 KiB segment, mode 0600; prints its id. */
+		need(argc, 3);
+		int id = shmget((key_t)num(argv[2]), 4096, IPC_CREAT | IPC_EXCL | 0600);
+		if (id < 0) return report(-1, "shmget(IPC_CREAT)");
+		printf("ok: id=%d\n", id);
+		return 0;
+	}
+	if (!strcmp(a, "shmget")) {
+		need(argc, 3);
+		return report(shmget((key_t)num(argv[2]), 0, 0), "shmget");
+	}
+	if (!strcmp(a, "shmat")) {
+		/* shmat ID: attach a segment by id, read-only. */
+		need(argc, 3);
+		void *p = shmat((int)num(argv[2]), NULL, SHM_RDONLY);
+		return report(p == (void *)-1 ? -1 : 0, "shmat");
+	}
+	if (!strcmp(a, "shm-rm")) {
+		need(argc, 3);
+		return report(shmctl((int)num(argv[2]), IPC_RMID, NULL), "shmctl(IPC_RMID)");
+	}
+	if (!strcmp(a, "msg-create")) {
+		/* msg-create KEY: a new message queue, mode 0600; prints its id. */
+		need(argc, 3);
+		int id = msgget((key_t)num(argv[2]), IPC_CREAT | IPC_EXCL | 0600);
+		if (id < 0) return report(-1, "msgget(IPC_CREAT)");
+		printf("ok: id=%d\n", id);
+		return 0;
+	}
+	if (!strcmp(a, "msgsnd")) {
+		/* msgsnd ID: send one message without waiting. */
+		need(argc, 3);
+		struct { long type; char text[1]; } m = {1, {'x'}};
+		return report(msgsnd((int)num(argv[2]), &m, 1, IPC_NOWAIT), "msgsnd");
+	}
+	if (!strcmp(a, "msg-rm")) {
+		need(argc, 3);
+		return report(msgctl((int)num(argv[2]), IPC_RMID, NULL), "msgctl(IPC_RMID)");
+	}
+	if (!strcmp(a, "mq-create") || !strcmp(a, "mq-open")) {
+		/* mq-create|mq-open NAME: POSIX message queue NAME (no leading
+		 * slash, as the kernel takes it), created with mode 0600 or
+		 * opened read-write. Raw syscall: no librt needed. */
+		need(argc, 3);
+		int create = !strcmp(a, "mq-create");
+		long fd = syscall(SYS_mq_open, argv[2], O_RDWR | (create ? O_CREAT | O_EXCL : 0), 0600, NULL);
+		return report(fd, create ? "mq_open(O_CREAT)" : "mq_open");
+	}
+	if (!strcmp(a, "mq-unlink")) {
+		need(argc, 3);
+		return report(syscall(SYS_mq_unlink, argv[2]), "mq_unlink");
+	}
+	if (!strcmp(a, "prlimit")) {
+		/* prlimit PID|ppid: set RLIMIT_CORE of PID to 0 (harmless). */
+		need(argc, 3);
+		struct rlimit r = {0, 0};
+		return report(prlimit(pidarg(argv[2]), RLIMIT_CORE, &r, NULL), "prlimit(RLIMIT_CORE)");
+	}
+	if (!strcmp(a, "setpriority")) {
+		/* setpriority WHICH WHO: nice 19 (always allowed to lower). */
+		need(argc, 4);
+		return report(setpriority((int)num(argv[2]), (id_t)pidarg(argv[3]), 19), "setpriority");
+	}
+	if (!strcmp(a, "setaffinity")) {
+		/* setaffinity PID: give PID this process's own CPU mask. */
+		need(argc, 3);
+		cpu_set_t set;
+		if (sched_getaffinity(0, sizeof set, &set) < 0) return report(-1, "sched_getaffinity");
+		return report(sched_setaffinity(pidarg(argv[2]), sizeof set, &set), "sched_setaffinity");
+	}
+	if (!strcmp(a, "ioprio")) {
+		/* ioprio PID: IOPRIO_WHO_PROCESS, best-effort class, level 7. */
+		need(argc, 3);
+		return report(syscall(SYS_ioprio_set, 1, (int)pidarg(argv[2]), (2 << 13) | 7), "ioprio_set");
 	}
 	if (!strcmp(a, "socket")) {
 		/* socket DOMAIN TYPE PROTO (numbers). */
