@@ -797,8 +797,8 @@ const UNIX_SOCKETS: &str = "connect control on pathname unix sockets";
 
 /// The policy refuses AF_UNIX sockets altogether (seccomp), so no pathname
 /// socket is reachable whatever Landlock enforces.
-fn af_unix_refused(_policy: &Policy) -> bool {
-    false
+fn af_unix_refused(policy: &Policy) -> bool {
+    policy.network.as_ref().is_some_and(|n| !n.unix_sockets)
 }
 
 /// The first Linux release with a Landlock ABI (for hints).

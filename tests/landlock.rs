@@ -779,6 +779,15 @@ fn sandbox_refuses_unconfined_unix_sockets_under_hard_requirement() {
     );
     let r = run(&accepted, &["true"]);
     assert_eq!(r.code, 0, "{}", r.explain());
+    // Refusing AF_UNIX sockets altogether closes the gap instead.
+    let no_unix = policy(
+        &d,
+        &[],
+        &[],
+        "landlock: {compatibility: hard_requirement}\nnetwork: {unix_sockets: false}\n",
+    );
+    let r = run(&no_unix, &["unix", "/run/any.sock"]);
+    assert_denied(&r, "errno=EPERM(1): socket(AF_UNIX)");
 }
 
 fn plan_json(pol: &Path) -> serde_json::Value {
