@@ -19,6 +19,26 @@ pub fn escape(s: &OsStr) -> String {
     out
 }
 
+/// `s` with control characters written as `\n`, `\r`, `\t` or `\u{NN}`,
+/// so a name the workload chose (a planted link's target, a file name)
+/// cannot forge a line of the supervisor's text log.
+pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{{{:02x}}}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// serde: a list of byte strings as escaped text.
 pub fn serialize_list<S: serde::Serializer, T: AsRef<OsStr>>(
     v: &[T],

@@ -54,7 +54,11 @@ pub fn log(level: Level, msg: &str) {
             serde_json::json!({"level": level.name(), "msg": msg, "source": "openshell-sandbox"});
         format!("{v}\n")
     } else {
-        format!("openshell-sandbox: {}: {msg}\n", level.name())
+        format!(
+            "openshell-sandbox: {}: {}\n",
+            level.name(),
+            crate::bytes::escape_controls(msg)
+        )
     };
     // A closed stderr must not stop the launch.
     let _ = std::io::stderr().write_all(line.as_bytes());

@@ -71,6 +71,11 @@ pub struct Resolved {
     pub kind: PathKind,
     pub uid: u32,
     pub mode: u32,
+    /// Why what was opened could have been changed by someone other than
+    /// root (the workload, a volume it shares): it, or a directory above
+    /// it, is not root-owned, is writable by group or others, or lies
+    /// beneath a writable path of the policy. `None`: only root could.
+    pub untrusted: Option<String>,
 }
 
 /// Why a path could not be resolved safely.
@@ -92,10 +97,6 @@ pub enum ResolveError {
         link: String,
     },
     TooManyLinks,
-    /// A component before the last is not a directory.
-    NotADirectory {
-        at: String,
-    },
 }
 
 impl ResolveError {
@@ -105,8 +106,13 @@ impl ResolveError {
     }
 
     /// The cause in the plan's words (the path itself is named by the
-    /// caller).
+    /// caller). Names found on the filesystem (a link's target) are shown
+    /// with control characters escaped: they cannot forge a log line.
     pub fn cause(&self) -> String {
+        crate::bytes::escape_controls(&self.cause_raw()).into_owned()
+    }
+
+    fn cause_raw(&self) -> String {
         match self {
             ResolveError::Io { err, .. } => match err.kind() {
                 std::io::ErrorKind::NotFound => "does not exist".into(),
@@ -120,7 +126,6 @@ impl ResolveError {
                 format!("{link} is a /proc magic link, which is never followed")
             }
             ResolveError::TooManyLinks => "too many levels of symbolic links".into(),
-            ResolveError::NotADirectory { at } => format!("{at} is not a directory"),
         }
     }
 }
@@ -128,6 +133,13 @@ impl ResolveError {
 impl std::fmt::Display for ResolveError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.cause())
+    }
+}
+
+fn not_a_directory(at: &str) -> ResolveError {
+    ResolveError::Io {
+        at: at.to_string(),
+        err: std::io::Error::from_raw_os_error(libc::ENOTDIR),
     }
 }
 
@@ -277,6 +289,17 @@ fn dir_untrusted(
     Ok(None)
 }
 
+/// [`dir_untrusted`] for a file: its owner and mode, and the policy's
+/// writable paths.
+fn file_untrusted(
+    path: &str,
+    fd: &OwnedFd,
+    st: &libc::stat,
+    trust: &Trust,
+) -> std::io::Result<Option<String>> {
+    dir_untrusted(path, fd, st, trust)
+}
+
 fn root_step(trust: &Trust) -> Result<Step, ResolveError> {
     let io = |err| ResolveError::Io {
         at: "/".into(),
@@ -311,7 +334,7 @@ pub fn open(path: &str, trust: &Trust) -> Result<Resolved, ResolveError> {
     while let Some(name) = queue.pop_front() {
         if let Some((_, at, _)) = &leaf {
             // Something follows a non-directory.
-            return Err(ResolveError::NotADirectory { at: at.clone() });
+            return Err(not_a_directory(at));
         }
         if name == "." {
             continue;
@@ -380,8 +403,18 @@ pub fn open(path: &str, trust: &Trust) -> Result<Resolved, ResolveError> {
             leaf = Some((fd, here, st));
         }
     }
-    let (fd, path, st) = match leaf {
-        Some(l) => l,
+    let (fd, path, st, untrusted) = match leaf {
+        Some((fd, path, st)) => {
+            let parent = stack.last().and_then(|t| t.untrusted.clone());
+            let untrusted = match parent {
+                Some(why) => Some(why),
+                None => file_untrusted(&path, &fd, &st, trust).map_err(|err| ResolveError::Io {
+                    at: path.clone(),
+                    err,
+                })?,
+            };
+            (fd, path, st, untrusted)
+        }
         None => {
             let Some(top) = stack.pop() else {
                 return Err(ResolveError::TooManyLinks);
@@ -390,7 +423,7 @@ pub fn open(path: &str, trust: &Trust) -> Result<Resolved, ResolveError> {
                 at: top.path.clone(),
                 err,
             })?;
-            (top.fd, top.path, st)
+            (top.fd, top.path, st, top.untrusted)
         }
     };
     #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
@@ -400,6 +433,7 @@ pub fn open(path: &str, trust: &Trust) -> Result<Resolved, ResolveError> {
         ino: st.st_ino as u64,
         uid: st.st_uid,
         mode: st.st_mode & 0o7777,
+        untrusted,
         path,
         fd,
     })
@@ -429,7 +463,7 @@ pub fn split_parent(path: &str) -> std::io::Result<(&str, &str)> {
 pub fn ensure_dir(path: &str, trust: &Trust, mode: u32) -> Result<Resolved, ResolveError> {
     match open(path, trust) {
         Ok(r) if r.kind == PathKind::Directory => return Ok(r),
-        Ok(r) => return Err(ResolveError::NotADirectory { at: r.path }),
+        Ok(r) => return Err(not_a_directory(&r.path)),
         Err(e) if e.is_not_found() => {}
         Err(e) => return Err(e),
     }
@@ -592,11 +626,7 @@ mod tests {
     #[test]
     fn a_file_in_the_middle_is_not_a_directory() {
         let e = open("/proc/self/status/x", &Trust::default()).unwrap_err();
-        assert!(
-            matches!(e, ResolveError::NotADirectory { .. }),
-            "{}",
-            e.cause()
-        );
+        assert_eq!(e.cause(), "not a directory");
     }
 
     #[test]
