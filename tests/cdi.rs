@@ -36,7 +36,7 @@ fn rel(s: &str) -> String {
 
 fn reg(dirs: &[&str]) -> Registry {
     let dirs: Vec<String> = dirs.iter().map(|d| data(d)).collect();
-    scan::scan(&dirs)
+    scan::scan(&dirs, &Default::default())
 }
 
 fn errors(r: &Registry) -> Vec<String> {
@@ -607,7 +607,7 @@ fn missing_directories_are_skipped_and_fifos_do_not_hang() {
     assert_eq!(r, 0);
     std::fs::write(d.join("c.yml"), "garbage").unwrap();
     let dirs = vec!["/nonexistent/cdi".to_string(), d.display().to_string()];
-    let r = scan::scan(&dirs);
+    let r = scan::scan(&dirs, &Default::default());
     assert_eq!(r.names(), ["v.com/c=a"]);
     assert_eq!(
         r.errors.iter().map(ToString::to_string).collect::<Vec<_>>(),

@@ -106,6 +106,39 @@ fn parent_of<'a>(path: &'a str, trust: &Trust) -> std::io::Result<(safepath::Res
     Ok((parent, name))
 }
 
+/// Why someone other than root could change what lies at `path` (a
+/// directory, or the nearest existing directory above it when it is
+/// missing), if anyone could.
+fn untrusted_dir(path: &str, trust: &Trust) -> Option<String> {
+    let mut p = path;
+    loop {
+        match safepath::open(p, trust) {
+            Ok(r) => return r.untrusted,
+            Err(e) if e.is_not_found() => match safepath::split_parent(p) {
+                Ok((parent, _)) if parent != p => p = parent,
+                _ => return None,
+            },
+            Err(e) => return Some(e.cause()),
+        }
+    }
+}
+
+/// [`parent_of`], refusing a directory anyone but root could change: what
+/// the supervisor creates there as root could be swapped under it.
+fn trusted_parent_of<'a>(
+    path: &'a str,
+    trust: &Trust,
+) -> std::result::Result<(safepath::Resolved, &'a str), String> {
+    let (parent, name) =
+        parent_of(path, trust).map_err(|e| format!("cannot create its directory: {}", io(&e)))?;
+    if let Some(why) = &parent.untrusted {
+        return Err(format!(
+            "{why}, so the workload could swap what is created there"
+        ));
+    }
+    Ok((parent, name))
+}
+
 fn check(r: libc::c_int) -> std::io::Result<()> {
     if r < 0 {
         Err(std::io::Error::last_os_error())
@@ -180,12 +213,8 @@ pub fn create_node(path: &str, c: &NodeCreate) -> Result<()> {
 }
 
 fn create_node_with(path: &str, c: &NodeCreate, trust: &Trust) -> Result<()> {
-    let (parent, name) = parent_of(path, trust).map_err(|e| {
-        fail(format!(
-            "device node {path}: cannot create its directory: {}",
-            io(&e)
-        ))
-    })?;
+    let (parent, name) =
+        trusted_parent_of(path, trust).map_err(|why| fail(format!("device node {path}: {why}")))?;
     mknod_in(&parent, name, c).map_err(|e| {
         let cause = format!("device node {path}: mknod failed: {}", io(&e));
         let err = fail(cause);
@@ -216,7 +245,12 @@ fn create_symlinks(root: &Path, links: &[Link], trust: &Trust) -> Result<()> {
             ))
         };
         let link_str = path_str(&link).map_err(|e| what(&e))?;
-        let (parent, name) = parent_of(link_str, trust).map_err(|e| what(&e))?;
+        let (parent, name) = trusted_parent_of(link_str, trust).map_err(|why| {
+            fail(format!(
+                "hook create-symlinks: {} -> {}: {why}",
+                l.link, l.target
+            ))
+        })?;
         let fd = parent.fd.as_raw_fd();
         let tmp =
             cstring(&format!(".{name}.openshell-{}", std::process::id())).map_err(|e| what(&e))?;
@@ -355,6 +389,17 @@ fn update_ldcache(root: &Path, folders: &[String], trust: &Trust) -> Result<()> 
     for f in folders {
         let n = crate::policy::paths::normalize(f);
         if !system.contains(&n) && !listed.contains(&n) && !mine.contains(&n) {
+            // Every root process of the container searches these
+            // directories for libraries: only root may be able to put
+            // anything there.
+            let full = under(root, &n);
+            let full = path_str(&full).map_err(|e| err(&n, &e))?;
+            if let Some(why) = untrusted_dir(full, trust) {
+                return Err(fail(format!(
+                    "hook update-ldcache: folder {n}: {why}, so the workload could place libraries there that root processes would load"
+                ))
+                .with_hint("list only root-owned driver directories in the CDI spec, outside the policy's read_write paths"));
+            }
             mine.push(n);
         }
     }

@@ -57,7 +57,7 @@ pub fn devices_command(dirs: &[String]) -> i32 {
     } else {
         dirs.to_vec()
     };
-    let reg = scan::scan(&dirs);
+    let reg = scan::scan(&dirs, &crate::safepath::Trust::default());
     let (listing, errors) = listing(&reg);
     print!("{listing}");
     eprint!("{errors}");

@@ -14,13 +14,23 @@
 //! is recorded and the scan goes on (the reference stops scanning the
 //! remaining directories), and a spec directory that is a symlink is
 //! followed (the reference's `filepath.Walk` silently reads nothing).
+//!
+//! A spec grants device nodes, mounts and groups, so only a spec that no
+//! one but root could have written is read: the file is resolved through
+//! `safepath` (no link the workload could have planted is followed) and
+//! skipped, with the reason kept as its load error, when it or a directory
+//! above it is not root-owned, is writable by group or others, or lies
+//! beneath a path the policy makes writable (a spec planted on an earlier
+//! launch in `/var/run/cdi` under a `read_write: [/run]` grant).
 
 use std::collections::BTreeMap;
 use std::io::Read;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use super::spec::{self, LoadError, Spec};
+use crate::safepath::Trust;
 
 /// One candidate file: its directory's priority, path and content (or
 /// why it could not be read).
@@ -130,11 +140,22 @@ pub fn build(dirs: &[String], files: Vec<SpecFile>, mut errors: Vec<LoadError>) 
 
 /// Read one spec file: regular files only (a FIFO named `x.yaml` must not
 /// hang the launch), at most [`spec::MAX_SPEC_BYTES`], UTF-8.
-fn read_spec(path: &Path) -> Result<String, String> {
+fn read_spec(path: &Path, trust: &Trust) -> Result<String, String> {
+    let text = path.to_str().ok_or("the path is not UTF-8")?;
+    let r = crate::safepath::open(text, trust).map_err(|e| e.cause())?;
+    if r.kind != crate::probe::PathKind::File {
+        return Err("not a regular file".into());
+    }
+    if let Some(why) = &r.untrusted {
+        return Err(format!(
+            "not read: {why}, so someone other than root could have written it"
+        ));
+    }
+    // Opened through the descriptor of what was resolved.
     let f = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
-        .open(path)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open(format!("/proc/self/fd/{}", r.fd.as_raw_fd()))
         .map_err(|e| crate::policy::io_cause(&e))?;
     let meta = f.metadata().map_err(|e| crate::policy::io_cause(&e))?;
     if !meta.is_file() {
@@ -154,7 +175,7 @@ fn read_spec(path: &Path) -> Result<String, String> {
 }
 
 /// List and read the candidate files of `dirs`. Reads the host.
-pub fn read_dirs(dirs: &[String]) -> (Vec<SpecFile>, Vec<LoadError>) {
+pub fn read_dirs(dirs: &[String], trust: &Trust) -> (Vec<SpecFile>, Vec<LoadError>) {
     let mut files = Vec::new();
     let mut errors = Vec::new();
     for (priority, dir) in dirs.iter().enumerate() {
@@ -189,6 +210,18 @@ pub fn read_dirs(dirs: &[String]) -> (Vec<SpecFile>, Vec<LoadError>) {
             };
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
+            if name.chars().any(char::is_control) {
+                // Not a spec anyone meant to write; its name must not reach
+                // a log line as it is.
+                errors.push(plain_error(
+                    dir,
+                    format!(
+                        "skipped a file whose name has control characters: {}",
+                        crate::bytes::escape_controls(name)
+                    ),
+                ));
+                continue;
+            }
             if !(name.ends_with(".json") || name.ends_with(".yaml")) {
                 continue;
             }
@@ -205,7 +238,7 @@ pub fn read_dirs(dirs: &[String]) -> (Vec<SpecFile>, Vec<LoadError>) {
             files.push(SpecFile {
                 priority,
                 path: path.display().to_string(),
-                content: read_spec(&path),
+                content: read_spec(&path, trust),
             });
         }
     }
@@ -213,7 +246,7 @@ pub fn read_dirs(dirs: &[String]) -> (Vec<SpecFile>, Vec<LoadError>) {
 }
 
 /// Scan `dirs` (lowest priority first). Reads the host; never fails.
-pub fn scan(dirs: &[String]) -> Registry {
-    let (files, errors) = read_dirs(dirs);
+pub fn scan(dirs: &[String], trust: &Trust) -> Registry {
+    let (files, errors) = read_dirs(dirs, trust);
     build(dirs, files, errors)
 }
