@@ -577,6 +577,14 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
     devices.cdi = cdi.cdi;
     rules.extend(cdi.rules);
     for r in &mut rules {
+        // /proc/self names whichever process opens it: the plan may be made
+        // in the PID-1 parent and applied in its child.
+        let per_process = ["/proc/self", "/proc/thread-self"]
+            .iter()
+            .any(|p| paths::is_within(&r.path, p));
+        if per_process {
+            continue;
+        }
         if let Some(rp) = host.resolved.get(&r.path) {
             r.inode = Some((rp.dev, rp.ino));
             if rp.path != r.path {
@@ -693,6 +701,16 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
             "exec of memfd files through /proc/self/fd is possible (vm.memfd_noexec is {}); set vm.memfd_noexec=2 on the node (Linux >= 6.6) to refuse it",
             host.memfd_noexec.map_or("unavailable".to_string(), |v| v.to_string())
         ));
+    }
+    // What Landlock does not cover on any kernel this build knows: said in
+    // every plan so the plan, not a README, is the whole answer.
+    host_limits.push(
+        "metadata changes (chmod, chown, utimes, extended attributes) and stat are not restricted by Landlock: the workload can change them on any file its uid owns or may reach by file modes".into(),
+    );
+    if inet {
+        host_limits.push(
+            "UDP is not restricted by port: with a network policy the workload can send datagrams to any address and port (only TCP has Landlock rules here)".into(),
+        );
     }
 
     Plan {

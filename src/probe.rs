@@ -359,7 +359,7 @@ pub fn resolve_run(policy: &Policy, opts: &crate::plan::RunOptions) -> HostFacts
     if devices.requested.is_empty() {
         return facts;
     }
-    let registry = crate::cdi::scan::scan(&devices.spec_dirs);
+    let registry = crate::cdi::scan::scan(&devices.spec_dirs, &facts.trust);
     let names: Vec<String> = devices.requested.iter().map(|r| r.name.clone()).collect();
     let res = crate::cdi::resolve::resolve(&registry, &names);
     for (n, _) in &res.merged.nodes {

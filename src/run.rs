@@ -39,9 +39,40 @@ fn make_plan_timed(args: &RunArgs, t: &mut Timings) -> Result<Plan> {
     let opts = run_options(args);
     let facts = probe::resolve_run(&loaded.policy, &opts); // resolve
     t.mark("resolve");
-    let plan = plan::build(&loaded.policy, &loaded.source, &opts, &facts); // plan
+    let mut plan = plan::build(&loaded.policy, &loaded.source, &opts, &facts); // plan
+    if let Some(b) = policy_file_blocker(&loaded.source, &plan) {
+        plan.blockers.push(b);
+    }
     t.mark("plan");
     Ok(plan)
+}
+
+/// A policy file the workload itself could rewrite would be its own
+/// policy on the next launch: one beneath a path the policy makes
+/// writable, or owned by the uid the workload runs as, stops the launch.
+fn policy_file_blocker(source: &policy::Source, plan: &Plan) -> Option<String> {
+    let path = source.path.as_ref()?.to_str()?;
+    let abs = if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("{}/{path}", std::env::current_dir().ok()?.to_str()?)
+    };
+    let trust = plan.filesystem.trust();
+    let r = crate::safepath::open(&abs, &crate::safepath::Trust::default()).ok()?;
+    let within = trust
+        .writable
+        .iter()
+        .find(|w| policy::paths::is_within(&r.path, w) || policy::paths::is_within(&abs, w));
+    let why = if let Some(w) = within {
+        format!("it lies beneath {w}, which the policy makes writable")
+    } else if r.uid == plan.identity.uid && r.uid != 0 {
+        format!("it is owned by uid {}, the workload's", r.uid)
+    } else {
+        return None;
+    };
+    Some(format!(
+        "policy {path}: the workload could rewrite its own policy: {why}\nhint: keep the policy outside the workload's writable paths, owned by root (e.g. a ConfigMap)"
+    ))
 }
 
 /// The whole launch. In exec mode it returns only on failure; in init
