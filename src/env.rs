@@ -1,7 +1,8 @@
 //! The workload's environment is built, never inherited.
 //!
 //! Order of precedence (later wins): the allowlist passed through from the
-//! supervisor's environment (PATH, TERM, LANG, LANGUAGE, LC_*, TZ, plus
+//! supervisor's environment (PATH, TERM, LANG, LANGUAGE, the locale
+//! categories LC_ALL, LC_CTYPE, ... by name, TZ, plus
 //! `environment.pass`), then HOME/USER/LOGNAME/SHELL of the target user,
 //! then `environment.set`, then CDI device env, then `OPENSHELL_SANDBOX=1`.
 //! Anything else in the supervisor's environment — tokens, credentials,
@@ -17,8 +18,31 @@ use crate::identity::IdentityPlan;
 use crate::policy::Policy;
 use crate::probe::HostFacts;
 
-/// Passed through when present in the supervisor's environment.
-pub const DEFAULT_PASS: [&str; 6] = ["PATH", "TERM", "LANG", "LANGUAGE", "LC_*", "TZ"];
+/// Passed through when present in the supervisor's environment. The
+/// locale categories are named one by one, never as `LC_*`: any variable
+/// whose name starts with `LC_` would match that (sshd forwards `LC_*` from
+/// clients, and names like `LC_TOKEN` are used to smuggle values through
+/// exactly such allowlists). A policy can still pass `LC_*` explicitly.
+pub const DEFAULT_PASS: [&str; 18] = [
+    "PATH",
+    "TERM",
+    "LANG",
+    "LANGUAGE",
+    "LC_ALL",
+    "LC_CTYPE",
+    "LC_NUMERIC",
+    "LC_TIME",
+    "LC_COLLATE",
+    "LC_MONETARY",
+    "LC_MESSAGES",
+    "LC_PAPER",
+    "LC_NAME",
+    "LC_ADDRESS",
+    "LC_TELEPHONE",
+    "LC_MEASUREMENT",
+    "LC_IDENTIFICATION",
+    "TZ",
+];
 
 /// PATH when the supervisor has none.
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
