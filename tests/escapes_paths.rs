@@ -190,7 +190,9 @@ fn sandbox_refuses_cdi_mount_symlink_planted_by_an_earlier_launch() {
     let secret = file(&d, "secret");
     let link = format!("{data}/models");
     plant(&d, &data, &link);
-    let cdi = mkdir(&d, "cdi");
+    // The spec directory is root's (0755): specs anyone else could write
+    // are not read at all (see the planted-spec test).
+    let cdi = common::scratch(&format!("{t}-cdi")).display().to_string();
     std::fs::write(
         Path::new(&cdi).join("models.yaml"),
         format!(
@@ -527,4 +529,172 @@ fn sandbox_refuses_a_policy_file_link_the_workload_planted() {
     let r = sandbox(&cm.join("policy.yaml"), &["--exec"], &[&pr(), "true"]);
     std::fs::remove_dir_all(&cm).unwrap();
     assert_eq!(r.code, 0, "{}", r.explain());
+}
+
+/// A CDI spec grants nodes, mounts and groups. One the workload wrote on an
+/// earlier launch into a spec directory it may write (`/var/run/cdi` under
+/// a `read_write: [/run]` grant) is never read.
+#[test]
+fn sandbox_never_reads_a_cdi_spec_the_workload_planted() {
+    let t = "sandbox_never_reads_a_cdi_spec_the_workload_planted";
+    let Some(d) = setup(t) else { return };
+    let run = mkdir(&d, "run");
+    let cdi = mkdir(Path::new(&run), "cdi");
+    let secret_dir = mkdir(&d, "secret");
+    let secret = file(Path::new(&secret_dir), "s.txt");
+    // Launch 1 writes a spec granting a mount of the secret directory.
+    let p = policy(&d, "plant", &[], &[&run], "");
+    let spec = format!(
+        "cdiVersion: 0.7.0\nkind: example.com/gpu\ndevices:\n- name: \"0\"\n  containerEdits:\n    mounts: [{{hostPath: {secret_dir}, containerPath: {secret_dir}, options: [ro, bind]}}]\n"
+    );
+    let spec_path = format!("{cdi}/evil.yaml");
+    let r = sandbox(
+        &p,
+        &["--exec"],
+        &[
+            "/bin/sh",
+            "-c",
+            &format!("printf '%s' '{spec}' > {spec_path}"),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}", r.explain());
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(std::fs::metadata(&spec_path).unwrap().uid(), 1500);
+    // Launch 2 asks for the device.
+    let r = sandbox(
+        &p,
+        &["--exec", "--cdi-dir", &cdi, "--device", "example.com/gpu=0"],
+        &[&pr(), "read", &secret],
+    );
+    refused(&r, "cdi: device \"example.com/gpu=0\" not found");
+    assert!(
+        r.stderr
+            .contains("so someone other than root could have written it"),
+        "{}",
+        r.explain()
+    );
+    // Control: the same spec written by root is read, and the mount grants
+    // the directory.
+    std::fs::remove_file(&spec_path).unwrap();
+    let root_cdi = common::scratch(&format!("{t}-rootcdi"));
+    std::fs::write(root_cdi.join("good.yaml"), &spec).unwrap();
+    let r = sandbox(
+        &p,
+        &[
+            "--exec",
+            "--cdi-dir",
+            root_cdi.to_str().unwrap(),
+            "--device",
+            "example.com/gpu=0",
+        ],
+        &[&pr(), "read", &secret],
+    );
+    assert_eq!(r.stdout, format!("ok: {secret}\n"), "{}", r.explain());
+}
+
+/// The emulated update-ldcache hook puts directories on every root
+/// process's library path. A folder the workload can write (here beneath
+/// its read_write tree, where launch 1 left a library) is refused.
+#[test]
+fn cdi_ldcache_hook_refuses_a_folder_the_workload_can_write() {
+    use openshell_sandbox::cdi::grants::Emulation;
+    let t = "cdi_ldcache_hook_refuses_a_folder_the_workload_can_write";
+    if common::need_root(t) {
+        return;
+    }
+    let root = common::scratch(t);
+    std::fs::create_dir_all(root.join("etc/ld.so.conf.d")).unwrap();
+    let vol = root.join("vol/lib");
+    std::fs::create_dir_all(&vol).unwrap();
+    std::os::unix::fs::chown(&vol, Some(1500), Some(1500)).unwrap();
+    std::fs::write(vol.join("libz.so.1"), "planted").unwrap();
+    let e = openshell_sandbox::cdi::fallback::emulate(
+        &root,
+        &Emulation::UpdateLdcache {
+            folders: vec!["/vol/lib".into()],
+        },
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string().contains(&format!(
+            "hook update-ldcache: folder /vol/lib: {} is owned by uid 1500, so the workload could place libraries there that root processes would load",
+            vol.display()
+        )),
+        "{e}"
+    );
+    assert_eq!(
+        std::fs::read_dir(root.join("etc/ld.so.conf.d"))
+            .unwrap()
+            .count(),
+        0
+    );
+    // Control: the same folder owned by root is added.
+    std::os::unix::fs::chown(&vol, Some(0), Some(0)).unwrap();
+    openshell_sandbox::cdi::fallback::emulate(
+        &root,
+        &Emulation::UpdateLdcache {
+            folders: vec!["/vol/lib".into()],
+        },
+    )
+    .unwrap();
+    let conf =
+        std::fs::read_to_string(root.join("etc/ld.so.conf.d/00-openshell-cdi.conf")).unwrap();
+    assert_eq!(conf, "/vol/lib\n");
+}
+
+/// A policy the workload could rewrite is its policy on the next launch.
+#[test]
+fn sandbox_refuses_a_policy_file_the_workload_can_rewrite() {
+    let t = "sandbox_refuses_a_policy_file_the_workload_can_rewrite";
+    let Some(d) = setup(t) else { return };
+    let data = mkdir(&d, "data");
+    // Beneath its own read_write tree.
+    let inside = policy(Path::new(&data), "p", &[], &[&data], "");
+    let r = sandbox(&inside, &["--exec"], &[&pr(), "true"]);
+    refused(
+        &r,
+        &format!(
+            "openshell-sandbox: policy {}: the workload could rewrite its own policy: it lies beneath {data}, which the policy makes writable",
+            inside.display()
+        ),
+    );
+    // Owned by the workload's uid, elsewhere.
+    let owned = policy(&d, "owned", &[], &[&data], "");
+    std::os::unix::fs::chown(&owned, Some(1500), Some(1500)).unwrap();
+    let r = sandbox(&owned, &["--exec"], &[&pr(), "true"]);
+    refused(&r, "it is owned by uid 1500, the workload's");
+    // Control: the same policy, root's and outside, runs.
+    std::os::unix::fs::chown(&owned, Some(0), Some(0)).unwrap();
+    let r = sandbox(&owned, &["--exec"], &[&pr(), "true"]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+}
+
+/// A name the workload chose (a planted link's target) is shown escaped:
+/// it cannot forge a line of the supervisor's log.
+#[test]
+fn sandbox_log_cannot_be_forged_by_a_planted_name() {
+    let t = "sandbox_log_cannot_be_forged_by_a_planted_name";
+    let Some(d) = setup(t) else { return };
+    let data = mkdir(&d, "data");
+    let link = format!("{data}/ro");
+    let target = "/x\nopenshell-sandbox: info: landlock: all good";
+    let p = policy(&d, "plant", &[], &[&data], "");
+    let r = sandbox(&p, &["--exec"], &[&pr(), "symlink", target, &link]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    let p = policy(&d, "attack", &[&link], &[&data], "");
+    let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    assert!(
+        !r.stderr
+            .lines()
+            .any(|l| l == "openshell-sandbox: info: landlock: all good"),
+        "{}",
+        r.explain()
+    );
+    assert!(
+        r.stderr
+            .contains("-> /x\\nopenshell-sandbox: info: landlock: all good is not followed"),
+        "{}",
+        r.explain()
+    );
 }
