@@ -216,6 +216,10 @@ pub struct DeviceRequest {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct DevicesPlan {
     pub requested: Vec<DeviceRequest>,
+    /// Devices `NVIDIA_VISIBLE_DEVICES` asks for beyond what the flags and
+    /// the policy name (a blocker: the environment may narrow, not widen).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_allowed: Vec<String>,
     pub spec_dirs: Vec<String>,
     pub runtime_applied: bool,
     /// What the requests resolve to and what is granted (see `cdi::grants`).
@@ -561,6 +565,24 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
     }
     // CDI devices add Landlock rules, env and supplementary groups.
     let mut devices = devices_plan(policy, opts, host);
+    for d in &devices.not_allowed {
+        let bound: Vec<&str> = opts
+            .devices
+            .iter()
+            .chain(
+                policy
+                    .devices
+                    .iter()
+                    .filter_map(|x| x.cdi.as_ref())
+                    .flat_map(|c| c.devices.iter()),
+            )
+            .map(String::as_str)
+            .collect();
+        blockers.push(format!(
+            "cdi: device {d:?} requested by NVIDIA_VISIBLE_DEVICES is not allowed (the flags and the policy name: {})\nhint: NVIDIA_VISIBLE_DEVICES may narrow the devices the policy names, never add to them: add it to devices.cdi.devices or drop it from the variable",
+            bound.join(", ")
+        ));
+    }
     let cdi = crate::cdi::grants::plan(
         &devices,
         &crate::cdi::grants::Context {
@@ -857,6 +879,16 @@ fn limit(v: RlimitValue) -> Option<u64> {
 
 /// Device requests in the order they will be resolved: `--device` flags,
 /// then the policy, then `NVIDIA_VISIBLE_DEVICES`.
+///
+/// When the flags or the policy name devices, they are the upper bound:
+/// `NVIDIA_VISIBLE_DEVICES` (which images set, `all` in NVIDIA's CUDA base
+/// images) may narrow the list to the names it shares with it, never add
+/// to it. `all` leaves the list as it is, and so do `none`, `void` and an
+/// empty value (NVIDIA's CDI specs set `void` in the container so the
+/// legacy hook stays idle; it is not a request for no device). A name the
+/// bound does not contain is listed in `not_allowed`, which stops the
+/// launch. With no devices named by the flags or the policy, the variable
+/// requests devices as the NVIDIA runtime would.
 pub fn devices_plan(policy: &Policy, opts: &RunOptions, host: &HostFacts) -> DevicesPlan {
     let cdi = policy
         .devices
@@ -864,7 +896,7 @@ pub fn devices_plan(policy: &Policy, opts: &RunOptions, host: &HostFacts) -> Dev
         .and_then(|d| d.cdi.clone())
         .unwrap_or_default();
     let mut requested: Vec<DeviceRequest> = Vec::new();
-    let mut push = |name: String, source: &str| {
+    let push = |requested: &mut Vec<DeviceRequest>, name: String, source: &str| {
         if !requested.iter().any(|r| r.name == name) {
             requested.push(DeviceRequest {
                 name,
@@ -873,15 +905,27 @@ pub fn devices_plan(policy: &Policy, opts: &RunOptions, host: &HostFacts) -> Dev
         }
     };
     for d in &opts.devices {
-        push(d.clone(), "flag");
+        push(&mut requested, d.clone(), "flag");
     }
     for d in &cdi.devices {
-        push(d.clone(), "policy");
+        push(&mut requested, d.clone(), "policy");
     }
-    if let Some(v) = host.env_var("NVIDIA_VISIBLE_DEVICES") {
-        for name in nvidia_visible_devices(&v) {
-            push(name, "NVIDIA_VISIBLE_DEVICES");
+    let mut not_allowed = Vec::new();
+    let from_env = host
+        .env_var("NVIDIA_VISIBLE_DEVICES")
+        .map(|v| nvidia_visible_devices(&v))
+        .unwrap_or_default();
+    if requested.is_empty() {
+        for name in from_env {
+            push(&mut requested, name, "NVIDIA_VISIBLE_DEVICES");
         }
+    } else if !from_env.is_empty() && from_env != ["nvidia.com/gpu=all"] {
+        not_allowed = from_env
+            .iter()
+            .filter(|n| !requested.iter().any(|r| &r.name == *n))
+            .cloned()
+            .collect();
+        requested.retain(|r| from_env.contains(&r.name));
     }
     let spec_dirs = if !opts.cdi_dirs.is_empty() {
         opts.cdi_dirs.clone()
@@ -892,6 +936,7 @@ pub fn devices_plan(policy: &Policy, opts: &RunOptions, host: &HostFacts) -> Dev
     };
     DevicesPlan {
         requested,
+        not_allowed,
         spec_dirs,
         runtime_applied: cdi.runtime_applied,
         cdi: crate::cdi::CdiPlan::default(),

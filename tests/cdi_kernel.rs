@@ -264,6 +264,57 @@ fn policy_device_list_is_honoured() {
     );
 }
 
+/// A policy that names devices is the upper bound: NVIDIA_VISIBLE_DEVICES
+/// (`all` in NVIDIA's CUDA base images) may narrow it, never widen it.
+#[test]
+fn nvidia_visible_devices_cannot_widen_the_policy() {
+    let t = "nvidia_visible_devices_cannot_widen_the_policy";
+    if need(t) {
+        return;
+    }
+    let dir = spec_dir(t, SPEC);
+    let p = policy(
+        t,
+        &format!(
+            "devices:\n  cdi:\n    spec_dirs: [{}]\n    devices: [nvidia.com/gpu=0]\n",
+            dir.display()
+        ),
+    );
+    // `all` leaves the policy's list as it is: GPU 1 stays closed.
+    let all = [("NVIDIA_VISIBLE_DEVICES", "all")];
+    ok(&sandboxed(&p, &[], &["openrw", "/dev/nvidia0"], &all));
+    errno(
+        &sandboxed(&p, &[], &["openrw", "/dev/nvidia1"], &all),
+        "EACCES",
+    );
+    // A device the policy does not name stops the launch, naming it.
+    let r = sandboxed(
+        &p,
+        &[],
+        &["openrw", "/dev/nvidia1"],
+        &[("NVIDIA_VISIBLE_DEVICES", "0,1")],
+    );
+    assert_eq!(r.code, 125, "{}", r.explain());
+    assert_eq!(r.stdout, "", "{}", r.explain());
+    assert!(
+        r.stderr.contains(
+            "openshell-sandbox: cdi: device \"nvidia.com/gpu=1\" requested by NVIDIA_VISIBLE_DEVICES is not allowed (the flags and the policy name: nvidia.com/gpu=0)\n"
+        ),
+        "{}",
+        r.explain()
+    );
+    // `void` (set by NVIDIA's CDI specs) does not take the policy's GPU away.
+    ok(&sandboxed(
+        &p,
+        &[],
+        &["openrw", "/dev/nvidia0"],
+        &[("NVIDIA_VISIBLE_DEVICES", "void")],
+    ));
+    // Control: both nodes open without the sandbox.
+    ok(&control(&["openrw", "/dev/nvidia0"]));
+    ok(&control(&["openrw", "/dev/nvidia1"]));
+}
+
 #[test]
 fn cdi_env_and_additional_gid_reach_the_workload() {
     let t = "cdi_env_and_additional_gid_reach_the_workload";
