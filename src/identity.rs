@@ -26,6 +26,11 @@ pub struct IdentityPlan {
     /// Supplementary groups after the switch (`None`: unchanged, because
     /// the supervisor started unprivileged and cannot call setgroups).
     pub groups: Option<Vec<u32>>,
+    /// Started unprivileged: the supplementary groups the workload keeps
+    /// from the supervisor (the read-back compares them). Group 0 among
+    /// them is a blocker, like a primary gid 0.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub inherited_groups: Vec<u32>,
     pub user_name: Option<String>,
     pub home: String,
     pub shell: Option<String>,
@@ -217,12 +222,26 @@ pub fn plan(policy: &Policy, host: &HostFacts) -> IdentityPlan {
                 host.uid
             ));
         }
+        if host.groups.contains(&0) {
+            fail(format!(
+                "identity: the supervisor runs as uid {} with supplementary group 0 (root), which it cannot drop, and the workload would keep it",
+                host.uid
+            ));
+        }
     }
 
     IdentityPlan {
         uid,
         gid,
         groups: if switch { Some(groups) } else { None },
+        inherited_groups: if switch {
+            Vec::new()
+        } else {
+            let mut g = host.groups.clone();
+            g.sort_unstable();
+            g.dedup();
+            g
+        },
         user_name: entry.as_ref().map(|e| e.name.clone()),
         home: entry
             .as_ref()
@@ -236,6 +255,8 @@ pub fn plan(policy: &Policy, host: &HostFacts) -> IdentityPlan {
         blocker: blocker.map(|b| {
             if switch {
                 b
+            } else if b.contains("supplementary group 0") {
+                format!("{b}\nhint: remove group 0 from the pod's securityContext.supplementalGroups (docker: --group-add 0), or start the supervisor as root so it can set the groups")
             } else {
                 format!("{b}\nhint: set securityContext.runAsUser/runAsGroup to match, or remove process.run_as_user/run_as_group from the policy")
             }

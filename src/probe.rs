@@ -97,6 +97,9 @@ pub struct HostFacts {
     /// resolution got that far. Absent in hand-made facts: the plan then
     /// judges the spelling alone.
     pub resolved: BTreeMap<String, ResolvedPath>,
+    /// The supervisor's supplementary groups, read when it starts
+    /// unprivileged (as root it sets them; then they are not read).
+    pub groups: Vec<u32>,
     /// Inodes of [`crate::safepath::NEVER_WRITABLE`] on this host.
     pub never_writable: Vec<(u64, u64)>,
     /// The paths the policy makes writable: links beneath them are not
@@ -331,13 +334,15 @@ pub fn resolve(policy: &Policy, workdir: Option<&str>) -> HostFacts {
         .collect();
     never_writable.sort_unstable();
     never_writable.dedup();
+    let uid = nix_uid();
     HostFacts {
         resolved,
         never_writable,
         trust,
+        groups: if uid == 0 { Vec::new() } else { getgroups() },
         landlock: landlock_abi(),
         pid: std::process::id(),
-        uid: nix_uid(),
+        uid,
         gid: nix_gid(),
         passwd: read_small("/etc/passwd"),
         group: read_small("/etc/group"),
@@ -430,6 +435,19 @@ pub fn current_groups() -> Vec<u32> {
             })
         })
         .unwrap_or_default()
+}
+
+/// getgroups(2): the count first, then the list.
+#[allow(unsafe_code)]
+fn getgroups() -> Vec<u32> {
+    // SAFETY: with size 0 the kernel writes nothing and returns the count.
+    let count = unsafe { libc::getgroups(0, std::ptr::null_mut()) };
+    let mut buf = vec![0 as libc::gid_t; usize::try_from(count).unwrap_or(0)];
+    // SAFETY: the kernel writes at most `count` gids into `buf`, which has
+    // room for exactly that many and outlives the call.
+    let n = unsafe { libc::getgroups(count, buf.as_mut_ptr()) };
+    buf.truncate(usize::try_from(n).unwrap_or(0));
+    buf
 }
 
 #[allow(unsafe_code)]

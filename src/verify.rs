@@ -274,13 +274,16 @@ pub fn compare(rb: &Readback, plan: &Plan) -> Result<()> {
     if rb.gid != [id.gid; 4] {
         return mismatch("Gid", format!("{:?}", rb.gid), format!("{:?}", [id.gid; 4]));
     }
-    if let Some(g) = &id.groups {
-        let mut want = g.clone();
-        want.sort_unstable();
-        want.dedup();
-        if rb.groups != want {
-            return mismatch("Groups", format!("{:?}", rb.groups), format!("{want:?}"));
-        }
+    // Switched: the groups set; started unprivileged: the ones inherited
+    // (group 0 among them already stopped the launch).
+    let mut want = id
+        .groups
+        .clone()
+        .unwrap_or_else(|| id.inherited_groups.clone());
+    want.sort_unstable();
+    want.dedup();
+    if rb.groups != want {
+        return mismatch("Groups", format!("{:?}", rb.groups), format!("{want:?}"));
     }
     for (name, got, want) in [
         ("CapInh", rb.cap_inh, c.mask),

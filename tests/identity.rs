@@ -383,3 +383,58 @@ fn unprivileged_start_in_init_mode_runs_and_propagates_status() {
     let r = Run::from(c.stdin(Stdio::null()).output().unwrap());
     assert_eq!(r.code, 3, "{}", r.explain());
 }
+
+/// Started unprivileged with supplementary group 0 (Kubernetes
+/// `supplementalGroups: [0]`, `docker --group-add 0`), the supervisor
+/// cannot drop the group and the workload would read root-group files: the
+/// launch stops, like a primary gid 0. Other inherited groups are kept,
+/// shown in the plan and compared by the read-back.
+#[test]
+fn unprivileged_start_refuses_inherited_root_group() {
+    let t = "unprivileged_start_refuses_inherited_root_group";
+    if need_root(t) {
+        return;
+    }
+    let d = scratch(t);
+    // A root-group file the workload's tree contains.
+    let secret = d.join("root-group-secret");
+    std::fs::write(&secret, "secret\n").unwrap();
+    std::fs::set_permissions(&secret, std::os::unix::fs::PermissionsExt::from_mode(0o640)).unwrap();
+    let dir = d.display().to_string();
+    let pol = write_policy(&d, &base_policy(&[&dir], &[], ""));
+    let probe = p(&probe());
+    let as_1500_with = |groups: &str, w: &[&str]| {
+        let mut a = vec!["--reuid=1500", "--regid=1500", groups];
+        a.retain(|x| !x.is_empty());
+        sandbox_setpriv(&a, &pol, w)
+    };
+    let secret_s = secret.display().to_string();
+    let r = as_1500_with("--groups=0", &[&probe, "read", &secret_s]);
+    assert_eq!(r.code, 125, "{}", r.explain());
+    assert_eq!(r.stdout, "", "{}", r.explain());
+    assert!(
+        r.stderr.ends_with(
+            "openshell-sandbox: identity: the supervisor runs as uid 1500 with supplementary group 0 (root), which it cannot drop, and the workload would keep it\n\
+             hint: remove group 0 from the pod's securityContext.supplementalGroups (docker: --group-add 0), or start the supervisor as root so it can set the groups\n"
+        ),
+        "{}",
+        r.explain()
+    );
+    // Control: the same start without the sandbox reads the file.
+    let mut c = Command::new("setpriv");
+    c.args([
+        "--reuid=1500",
+        "--regid=1500",
+        "--groups=0",
+        "--",
+        &probe,
+        "read",
+        &secret_s,
+    ]);
+    let c = Run::from(c.stdin(Stdio::null()).output().unwrap());
+    assert_eq!(c.stdout, format!("ok: {secret_s}\n"), "{}", c.explain());
+    // Another inherited group is kept and the read-back agrees.
+    let r = as_1500_with("--groups=1600", &[&probe, "status"]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    assert_eq!(field(&r.stdout, "Groups"), "1600");
+}
