@@ -62,8 +62,10 @@ fn rule(test: &str, name: &str, args: &[&str], cap: Option<&str>) {
     let nr = nr.to_string();
     let mut action = vec!["syscall", nr.as_str()];
     action.extend_from_slice(args);
+    // Most of these capabilities bypass the sandbox (or do once the rule is
+    // allowed), so the policy acknowledges what it keeps.
     let caps = cap
-        .map(|c| format!("capabilities: {{keep: [{c}]}}\n"))
+        .map(|c| format!("capabilities: {{keep: [{c}], bypass_acknowledged: [{c}]}}\n"))
         .unwrap_or_default();
 
     let denied = run(&policy(test, &caps), &action);
@@ -452,7 +454,10 @@ fn sandbox_blocks_af_packet_sockets() {
     if need_root("sandbox_blocks_af_packet_sockets") {
         return;
     }
-    let p = policy("af_packet", "capabilities: {keep: [NET_RAW]}\n");
+    let p = policy(
+        "af_packet",
+        "capabilities: {keep: [NET_RAW], bypass_acknowledged: [NET_RAW]}\n",
+    );
     expect(
         &run(&p, &["socket", "17", "3", "0"]),
         "errno=EPERM(1)",
@@ -472,7 +477,7 @@ fn sandbox_blocks_raw_ip_sockets_even_with_network() {
     }
     let p = policy(
         "raw_ip",
-        "capabilities: {keep: [NET_RAW]}\nnetwork: {connect_tcp: [443]}\n",
+        "capabilities: {keep: [NET_RAW], bypass_acknowledged: [NET_RAW]}\nnetwork: {connect_tcp: [443]}\n",
     );
     expect(
         &run(&p, &["socket", "2", "3", "1"]),

@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/sched.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -496,6 +497,21 @@ int main(int argc, char **argv) {
 	}
 	if (!strcmp(a, "setuid0")) {
 		return report(setresuid(0, 0, 0), "setresuid(0,0,0)");
+	}
+	if (!strcmp(a, "setgid0")) {
+		/* setgid0 [FILE]: become gid 0 with no other groups, then read
+		 * FILE (a root-group file) with the new identity. */
+		gid_t none[1] = {0};
+		if (setgroups(1, none) < 0) return report(-1, "setgroups([0])");
+		if (setresgid(0, 0, 0) < 0) return report(-1, "setresgid(0,0,0)");
+		if (argc < 3) return report(0, "setgroups([0]) and setresgid(0,0,0)");
+		int fd = open(argv[2], O_RDONLY);
+		if (fd < 0) return report(-1, argv[2]);
+		char buf[64];
+		long n = read(fd, buf, sizeof buf);
+		close(fd);
+		printf("gid=%d read %ld bytes of %s\n", (int)getgid(), n, argv[2]);
+		return report(n, "setresgid(0,0,0) and read");
 	}
 	if (!strcmp(a, "euid")) {
 		printf("euid=%d uid=%d\n", (int)geteuid(), (int)getuid());
