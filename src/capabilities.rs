@@ -28,6 +28,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 use crate::identity::IdentityPlan;
 use crate::plan::CapabilityPlan;
+use crate::policy::caps;
 use crate::policy::validate::CAPABILITIES;
 
 pub const CAP_KILL: u32 = 5;
@@ -81,9 +82,15 @@ pub fn securebits_value(list: &[&str]) -> u32 {
 
 /// Decide the capability part of the plan. Pure. Returns the plan and the
 /// blockers (a blocker may carry a `\nhint: ` line).
+///
+/// `allow` is the policy's `seccomp.allow`: it decides whether a kept
+/// capability whose calls seccomp refuses is a bypass (`policy::caps`).
+/// Validation has already refused unacknowledged bypasses; the plan lists
+/// the kept ones with what each lets the workload do.
 pub fn plan(
     keep: Vec<String>,
     mask: u64,
+    allow: &[String],
     id: &IdentityPlan,
     held: &CapState,
 ) -> (CapabilityPlan, Vec<String>) {
@@ -112,10 +119,25 @@ pub fn plan(
             names(missing)
         ));
     }
-    if mask & bit(CAP_SETUID) != 0 {
-        blockers.push(
-            "capabilities: keeping CAP_SETUID would let the workload become root again".to_string(),
-        );
+    let mut acknowledged_bypasses = Vec::new();
+    for (i, rule) in caps::TABLE.iter().enumerate() {
+        if mask & (1u64 << i) == 0 {
+            continue;
+        }
+        match caps::tier(i, allow) {
+            // Validation refuses these; kept here so that no other path
+            // to a plan can keep one.
+            Some(caps::Tier::Refused) => blockers.push(format!(
+                "capabilities: CAP_{} cannot be kept: {}",
+                rule.name, rule.reason
+            )),
+            Some(caps::Tier::Bypass) => acknowledged_bypasses.push(format!(
+                "CAP_{}: {}",
+                rule.name,
+                caps::bypass_reason(i, allow).unwrap_or_default()
+            )),
+            _ => {}
+        }
     }
     let setpcap = held.effective & bit(CAP_SETPCAP) != 0;
     let bounding = if held.bounding & !mask == 0 {
@@ -151,6 +173,7 @@ pub fn plan(
             bounding,
             securebits,
             no_new_privs: true,
+            acknowledged_bypasses,
         },
         blockers,
     )
@@ -472,6 +495,7 @@ mod tests {
             uid: 1500,
             gid: 1500,
             groups: switch.then(Vec::new),
+            inherited_groups: Vec::new(),
             user_name: None,
             home: "/".into(),
             shell: None,
@@ -493,11 +517,17 @@ mod tests {
 
     #[test]
     fn root_with_setpcap_clears_bounding_and_locks_securebits() {
-        let (p, b) = plan(vec![], 0, &id(true), &ROOT);
+        let (p, b) = plan(vec![], 0, &[], &id(true), &ROOT);
         assert!(b.is_empty(), "{b:?}");
         assert_eq!(p.bounding, 0);
         assert_eq!(securebits_value(&p.securebits), 0xef);
-        let (p, b) = plan(vec!["CAP_NET_BIND_SERVICE".into()], NBS, &id(true), &ROOT);
+        let (p, b) = plan(
+            vec!["CAP_NET_BIND_SERVICE".into()],
+            NBS,
+            &[],
+            &id(true),
+            &ROOT,
+        );
         assert!(b.is_empty(), "{b:?}");
         assert_eq!(p.bounding, NBS);
         // keep_caps off but locked; ambient raise allowed (something is kept)
@@ -512,7 +542,7 @@ mod tests {
             inheritable: 0,
             bounding: ALL & !bit(CAP_SETPCAP),
         };
-        let (_, b) = plan(vec![], 0, &id(true), &held);
+        let (_, b) = plan(vec![], 0, &[], &id(true), &held);
         assert_eq!(
             b,
             [
@@ -526,6 +556,7 @@ mod tests {
         let (p, b) = plan(
             vec!["CAP_NET_BIND_SERVICE".into()],
             NBS,
+            &[],
             &id(true),
             &minimal,
         );
@@ -539,13 +570,19 @@ mod tests {
             bounding: ALL,
             ..CapState::default()
         };
-        let (p, b) = plan(vec![], 0, &id(false), &held);
+        let (p, b) = plan(vec![], 0, &[], &id(false), &held);
         assert!(b.is_empty(), "{b:?}");
         assert_eq!(
             (p.bounding, p.securebits.len(), p.no_new_privs),
             (ALL, 0, true)
         );
-        let (_, b) = plan(vec!["CAP_NET_BIND_SERVICE".into()], NBS, &id(false), &held);
+        let (_, b) = plan(
+            vec!["CAP_NET_BIND_SERVICE".into()],
+            NBS,
+            &[],
+            &id(false),
+            &held,
+        );
         assert_eq!(b.len(), 1);
         assert!(b[0].starts_with("capabilities: cannot keep CAP_NET_BIND_SERVICE: the supervisor does not hold it\nhint: a supervisor started unprivileged"), "{}", b[0]);
     }
@@ -556,18 +593,75 @@ mod tests {
             permitted: ALL & !NBS,
             ..ROOT
         };
-        let (_, b) = plan(vec!["CAP_NET_BIND_SERVICE".into()], NBS, &id(true), &held);
+        let (_, b) = plan(
+            vec!["CAP_NET_BIND_SERVICE".into()],
+            NBS,
+            &[],
+            &id(true),
+            &held,
+        );
         assert_eq!(
             b,
             [
                 "capabilities: cannot keep CAP_NET_BIND_SERVICE: the supervisor does not hold it\nhint: grant it to the container, e.g. Kubernetes securityContext.capabilities.add: [NET_BIND_SERVICE]"
             ]
         );
-        let (_, b) = plan(vec!["CAP_SETUID".into()], bit(CAP_SETUID), &id(true), &ROOT);
+        let (_, b) = plan(
+            vec!["CAP_SETUID".into()],
+            bit(CAP_SETUID),
+            &[],
+            &id(true),
+            &ROOT,
+        );
         assert_eq!(
             b,
-            ["capabilities: keeping CAP_SETUID would let the workload become root again"]
+            ["capabilities: CAP_SETUID cannot be kept: setresuid(0) makes the workload root again"]
         );
+        let (_, b) = plan(
+            vec!["CAP_SETGID".into()],
+            bit(CAP_SETGID),
+            &[],
+            &id(true),
+            &ROOT,
+        );
+        assert_eq!(
+            b,
+            [
+                "capabilities: CAP_SETGID cannot be kept: setresgid(0)/setgroups([0]) give the workload root's group and every root-group file"
+            ]
+        );
+    }
+
+    #[test]
+    fn kept_bypasses_are_listed_with_what_they_allow() {
+        const DAC_OVERRIDE: u64 = 1 << 1;
+        let (p, b) = plan(
+            vec!["CAP_DAC_OVERRIDE".into()],
+            DAC_OVERRIDE,
+            &[],
+            &id(true),
+            &ROOT,
+        );
+        assert!(b.is_empty(), "{b:?}");
+        assert_eq!(
+            p.acknowledged_bypasses,
+            [
+                "CAP_DAC_OVERRIDE: reads and writes files inside the granted trees whatever their mode (e.g. /etc/shadow under a read_only /etc)"
+            ]
+        );
+        // A capability whose calls seccomp refuses is listed only when
+        // seccomp.allow gives one of them back.
+        const BPF: u64 = 1 << 39;
+        let (p, _) = plan(vec!["CAP_BPF".into()], BPF, &[], &id(true), &ROOT);
+        assert!(p.acknowledged_bypasses.is_empty());
+        let (p, _) = plan(
+            vec!["CAP_BPF".into()],
+            BPF,
+            &["bpf".into()],
+            &id(true),
+            &ROOT,
+        );
+        assert_eq!(p.acknowledged_bypasses.len(), 1);
     }
 
     #[test]

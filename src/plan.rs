@@ -204,6 +204,10 @@ pub struct CapabilityPlan {
     /// Securebits set and locked (none when CAP_SETPCAP is not held).
     pub securebits: Vec<&'static str>,
     pub no_new_privs: bool,
+    /// Kept capabilities that get around a rule of the sandbox, each with
+    /// what it lets the workload do (the policy acknowledged them under
+    /// `capabilities.bypass_acknowledged`; also listed under `dropped`).
+    pub acknowledged_bypasses: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -648,10 +652,15 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
         .iter()
         .filter_map(|n| validate::capability_index(n))
         .fold(0u64, |m, i| m | (1u64 << i));
-    let (capabilities, cap_blockers) = crate::capabilities::plan(keep, mask, &identity, &host.caps);
-    blockers.extend(cap_blockers);
-
     let sc = policy.seccomp.clone().unwrap_or_default();
+    let (capabilities, cap_blockers) =
+        crate::capabilities::plan(keep, mask, &sc.allow, &identity, &host.caps);
+    blockers.extend(cap_blockers);
+    dropped.extend(
+        capabilities.acknowledged_bypasses.iter().map(|b| {
+            format!("not enforced: kept capability {b} (capabilities.bypass_acknowledged)")
+        }),
+    );
     let listen_allowed = listen || sc.allow.iter().any(|n| n == "listen");
     let seccomp = match seccomp::plan(&seccomp::SeccompConfig {
         allow: sc.allow,

@@ -384,6 +384,148 @@ fn unprivileged_start_in_init_mode_runs_and_propagates_status() {
     assert_eq!(r.code, 3, "{}", r.explain());
 }
 
+/// A file only root (user or group) may read: `dir/secret`, mode `mode`,
+/// owned by 0:0, in a directory everyone may enter.
+fn root_file(dir: &Path, mode: u32) -> String {
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let f = dir.join("secret");
+    std::fs::write(&f, "root only\n").unwrap();
+    std::os::unix::fs::chown(&f, Some(0), Some(0)).unwrap();
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(mode)).unwrap();
+    p(&f)
+}
+
+/// `check` and `run` (exit 125) both refuse `policy` with `message`, and the
+/// workload never starts.
+fn refused(pol: &Path, message: &str) -> Run {
+    let c = Run::from(
+        Command::new(BIN)
+            .args(["check", "--policy"])
+            .arg(pol)
+            .output()
+            .unwrap(),
+    );
+    assert_ne!(c.code, 0, "check accepted the policy\n{}", c.explain());
+    assert!(c.stderr.contains(message), "{}", c.explain());
+    let r = sandbox(pol, &[], &[&p(&probe()), "exit", "7"]);
+    assert_eq!(r.code, 125, "{}", r.explain());
+    assert!(r.stderr.contains(message), "{}", r.explain());
+    r
+}
+
+#[test]
+fn sandbox_refuses_keeping_setgid() {
+    if need_root("sandbox_refuses_keeping_setgid") {
+        return;
+    }
+    let d = scratch("id_keep_setgid");
+    let secret = root_file(&d, 0o640);
+    let pol = write_policy(
+        &d,
+        &base_policy(
+            &[&p(&d)],
+            &[],
+            &format!("{AS_1500}capabilities: {{keep: [SETGID]}}\n"),
+        ),
+    );
+    let r = refused(
+        &pol,
+        "capabilities.keep[0]: CAP_SETGID cannot be kept: setresgid(0)/setgroups([0]) give the workload root's group and every root-group file",
+    );
+    println!("sandbox: exit {}: {}", r.code, r.stderr.trim_end());
+    // Control: uid 1500 holding CAP_SETGID (ambient, as `keep` would give
+    // it) becomes gid 0 and reads the root-group file.
+    let probe = p(&probe());
+    let mut c = Command::new("setpriv");
+    c.args([
+        "--reuid=1500",
+        "--regid=1500",
+        "--clear-groups",
+        "--inh-caps=+setgid",
+        "--ambient-caps=+setgid",
+        "--",
+        &probe,
+        "setgid0",
+        &secret,
+    ]);
+    let c = Run::from(c.stdin(Stdio::null()).output().unwrap());
+    println!("control: {}", c.stdout.trim_end());
+    assert_eq!(
+        c.stdout,
+        format!("gid=0 read 10 bytes of {secret}\nok: setresgid(0,0,0) and read\n"),
+        "{}",
+        c.explain()
+    );
+    // Control: without CAP_SETGID the same uid cannot.
+    let c = bare_as(1500, &[&probe, "setgid0", &secret]);
+    println!("control without the capability: {}", c.stdout.trim_end());
+    assert_eq!(
+        c.stdout,
+        "errno=EPERM(1): setgroups([0])\n",
+        "{}",
+        c.explain()
+    );
+}
+
+#[test]
+fn sandbox_refuses_dac_override_without_acknowledgement() {
+    if need_root("sandbox_refuses_dac_override_without_acknowledgement") {
+        return;
+    }
+    // Landlock grants the directory read-only; the file's mode is the only
+    // thing that keeps uid 1500 out (as for /etc/shadow under /etc), and
+    // CAP_DAC_OVERRIDE ignores it.
+    let d = scratch("id_keep_dac_override");
+    let secret = root_file(&d, 0o600);
+    let probe = p(&probe());
+    let keep = format!("{AS_1500}capabilities: {{keep: [DAC_OVERRIDE]}}\n");
+    let pol = write_policy(&d, &base_policy(&[&p(&d)], &[], &keep));
+    let r = refused(
+        &pol,
+        "capabilities.keep[0]: keeping CAP_DAC_OVERRIDE bypasses the sandbox: reads and writes files inside the granted trees whatever their mode (e.g. /etc/shadow under a read_only /etc)\nhint: if the workload needs it, acknowledge it with capabilities.bypass_acknowledged: [DAC_OVERRIDE]",
+    );
+    println!("sandbox: exit {}: {}", r.code, r.stderr.trim_end());
+
+    // Acknowledged: the launch runs, the file is read, and the plan says
+    // what the capability allows.
+    let d2 = scratch("id_keep_dac_override_ack");
+    let ack = format!(
+        "{AS_1500}capabilities: {{keep: [DAC_OVERRIDE], bypass_acknowledged: [DAC_OVERRIDE]}}\n"
+    );
+    let pol2 = write_policy(&d2, &base_policy(&[&p(&d)], &[], &ack));
+    let out = Command::new(BIN)
+        .args(["plan", "--format", "json", "--policy"])
+        .arg(&pol2)
+        .output()
+        .unwrap();
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let allows = "CAP_DAC_OVERRIDE: reads and writes files inside the granted trees whatever their mode (e.g. /etc/shadow under a read_only /etc)";
+    assert_eq!(
+        plan["capabilities"]["acknowledged_bypasses"],
+        serde_json::json!([allows])
+    );
+    assert!(
+        plan["dropped"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|l| l.as_str().is_some_and(|l| l.contains(allows))),
+        "{plan}"
+    );
+    let r = sandbox(&pol2, &[], &[&probe, "read", &secret]);
+    println!("acknowledged: {}", r.stdout.trim_end());
+    assert_eq!(r.code, 0, "{}", r.explain());
+    assert!(r.stderr.contains(allows), "run warns: {}", r.explain());
+
+    // Control: the same policy without the capability is refused by the
+    // file mode, so the acknowledgement is what opened it.
+    let d3 = scratch("id_keep_dac_override_none");
+    let pol3 = write_policy(&d3, &base_policy(&[&p(&d)], &[], AS_1500));
+    let c = sandbox(&pol3, &[], &[&probe, "read", &secret]);
+    println!("control without keep: {}", c.stdout.trim_end());
+    assert!(c.stdout.starts_with("errno=EACCES(13)"), "{}", c.explain());
+}
+
 /// Started unprivileged with supplementary group 0 (Kubernetes
 /// `supplementalGroups: [0]`, `docker --group-add 0`), the supervisor
 /// cannot drop the group and the workload would read root-group files: the

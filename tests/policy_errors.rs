@@ -499,3 +499,59 @@ fn seccomp_unknown_action() {
         "p.yaml:3:11: seccomp.action: unknown variant \"trap\"\nhint: expected one of: errno, kill"
     );
 }
+
+#[test]
+fn keeping_setgid_is_refused() {
+    let yaml = "version: 1\ncapabilities:\n  keep: [NET_BIND_SERVICE, SETGID]\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:3:28: capabilities.keep[1]: CAP_SETGID cannot be kept: setresgid(0)/setgroups([0]) give the workload root's group and every root-group file"
+    );
+}
+
+#[test]
+fn keeping_every_identity_capability_is_refused_even_acknowledged() {
+    let yaml = "version: 1\ncapabilities:\n  keep: [SETUID, CAP_SETPCAP, setfcap]\n  bypass_acknowledged: [SETUID, SETPCAP, SETFCAP]\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:3:10: capabilities.keep[0]: CAP_SETUID cannot be kept: setresuid(0) makes the workload root again\n\
+         p.yaml:3:18: capabilities.keep[1]: CAP_SETPCAP cannot be kept: raises bounding-set capabilities into its inheritable set and changes securebits, which gives capabilities back across exec\n\
+         p.yaml:3:31: capabilities.keep[2]: CAP_SETFCAP cannot be kept: sets file capabilities, which give capabilities to processes outside the sandbox that exec the file"
+    );
+}
+
+#[test]
+fn keeping_dac_override_without_acknowledgement() {
+    let yaml = "version: 1\ncapabilities:\n  keep: [DAC_OVERRIDE]\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:3:10: capabilities.keep[0]: keeping CAP_DAC_OVERRIDE bypasses the sandbox: reads and writes files inside the granted trees whatever their mode (e.g. /etc/shadow under a read_only /etc)\n\
+         hint: if the workload needs it, acknowledge it with capabilities.bypass_acknowledged: [DAC_OVERRIDE]"
+    );
+    let ok = "version: 1\ncapabilities:\n  keep: [DAC_OVERRIDE]\n  bypass_acknowledged: [CAP_DAC_OVERRIDE]\n";
+    assert_eq!(errors(ok), "ok");
+}
+
+#[test]
+fn acknowledgement_without_keep() {
+    let yaml = "version: 1\ncapabilities:\n  keep: [NET_BIND_SERVICE]\n  bypass_acknowledged: [MKNOD, NET_BIND_SERVIC]\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:4:25: capabilities.bypass_acknowledged[0]: CAP_MKNOD is acknowledged but not in capabilities.keep\n\
+         hint: add it to capabilities.keep, or remove the acknowledgement\n\
+         p.yaml:4:32: capabilities.bypass_acknowledged[1]: unknown capability \"NET_BIND_SERVIC\""
+    );
+}
+
+#[test]
+fn seccomp_allow_that_reopens_a_kept_capability() {
+    let yaml =
+        "version: 1\ncapabilities:\n  keep: [SYS_TIME]\nseccomp:\n  allow: [clock_settime]\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:3:10: capabilities.keep[0]: keeping CAP_SYS_TIME bypasses the sandbox: sets the node's clock (settimeofday, clock_settime, clock_adjtime, adjtimex), which seccomp refuses; seccomp.allow gives back clock_settime\n\
+         hint: if the workload needs it, acknowledge it with capabilities.bypass_acknowledged: [SYS_TIME]"
+    );
+    let quiet = "version: 1\ncapabilities:\n  keep: [SYS_TIME]\n";
+    assert_eq!(errors(quiet), "ok");
+}

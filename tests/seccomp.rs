@@ -62,8 +62,10 @@ fn rule(test: &str, name: &str, args: &[&str], cap: Option<&str>) {
     let nr = nr.to_string();
     let mut action = vec!["syscall", nr.as_str()];
     action.extend_from_slice(args);
+    // Most of these capabilities bypass the sandbox (or do once the rule is
+    // allowed), so the policy acknowledges what it keeps.
     let caps = cap
-        .map(|c| format!("capabilities: {{keep: [{c}]}}\n"))
+        .map(|c| format!("capabilities: {{keep: [{c}], bypass_acknowledged: [{c}]}}\n"))
         .unwrap_or_default();
 
     let denied = run(&policy(test, &caps), &action);
@@ -452,7 +454,10 @@ fn sandbox_blocks_af_packet_sockets() {
     if need_root("sandbox_blocks_af_packet_sockets") {
         return;
     }
-    let p = policy("af_packet", "capabilities: {keep: [NET_RAW]}\n");
+    let p = policy(
+        "af_packet",
+        "capabilities: {keep: [NET_RAW], bypass_acknowledged: [NET_RAW]}\n",
+    );
     expect(
         &run(&p, &["socket", "17", "3", "0"]),
         "errno=EPERM(1)",
@@ -472,7 +477,7 @@ fn sandbox_blocks_raw_ip_sockets_even_with_network() {
     }
     let p = policy(
         "raw_ip",
-        "capabilities: {keep: [NET_RAW]}\nnetwork: {connect_tcp: [443]}\n",
+        "capabilities: {keep: [NET_RAW], bypass_acknowledged: [NET_RAW]}\nnetwork: {connect_tcp: [443]}\n",
     );
     expect(
         &run(&p, &["socket", "2", "3", "1"]),
@@ -591,6 +596,149 @@ fn sandbox_blocks_tioclinux() {
         &run_bare(&["tioclinux"]),
         "errno=ENOTTY(25)",
         "bare TIOCLINUX",
+    );
+}
+
+#[test]
+fn sandbox_blocks_tiocsetd_line_discipline_change() {
+    if need_root("sandbox_blocks_tiocsetd_line_discipline_change") {
+        return;
+    }
+    // The pty devices are granted, so Landlock lets the pair open and only
+    // the filter stands between the workload and the ioctl.
+    let d = scratch("tiocsetd");
+    let pol = write_policy(
+        &d,
+        &base_policy(&[], &["/tmp", "/dev/ptmx", "/dev/pts"], USER),
+    );
+    let r = run(&pol, &["tiocsetd"]);
+    println!("sandbox: {}", r.stdout.trim_end());
+    expect(&r, "errno=EPERM(1): TIOCSETD", "TIOCSETD");
+    let b = run_bare(&["tiocsetd"]);
+    println!("bare: {}", b.stdout.trim_end());
+    expect(&b, "ok: TIOCSETD", "bare TIOCSETD");
+    // Control: the same sandbox without the ioctl rule sets it.
+    let d2 = scratch("tiocsetd_control");
+    let pol2 = write_policy(
+        &d2,
+        &base_policy(
+            &[],
+            &["/tmp", "/dev/ptmx", "/dev/pts"],
+            &format!("{USER}seccomp: {{allow: [ioctl]}}\n"),
+        ),
+    );
+    let c = run(&pol2, &["tiocsetd"]);
+    println!(
+        "sandbox with seccomp.allow: [ioctl]: {}",
+        c.stdout.trim_end()
+    );
+    expect(&c, "ok: TIOCSETD", "TIOCSETD with the ioctl rule removed");
+}
+
+/// Start `probe inotify DIR` (through the sandbox with `pol`, or bare),
+/// wait until it reports the watch, create a file in `dir` from this
+/// (unsandboxed) process, and return everything the probe printed.
+fn inotify_watch(pol: Option<&std::path::Path>, dir: &std::path::Path, file: &str) -> Run {
+    use std::io::{BufRead, Read};
+    use std::process::{Command, Stdio};
+    let probe = probe().display().to_string();
+    let dir_s = dir.display().to_string();
+    let mut c = match pol {
+        Some(p) => {
+            let mut c = Command::new(common::BIN);
+            c.arg("--policy")
+                .arg(p)
+                .args(["--exec", "--", &probe, "inotify", &dir_s]);
+            c
+        }
+        None => {
+            let mut c = Command::new("setpriv");
+            c.args([
+                "--reuid=1500",
+                "--regid=1500",
+                "--clear-groups",
+                "--",
+                &probe,
+                "inotify",
+                &dir_s,
+            ]);
+            c
+        }
+    };
+    let mut child = c
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    if first.starts_with("ok: inotify_add_watch") {
+        std::fs::write(dir.join(file), "x").unwrap();
+    }
+    let mut rest = String::new();
+    out.read_to_string(&mut rest).unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let st = child.wait().unwrap();
+    Run {
+        code: st.code().unwrap_or(-1),
+        signal: std::os::unix::process::ExitStatusExt::signal(&st),
+        stdout: first + &rest,
+        stderr,
+    }
+}
+
+#[test]
+fn sandbox_blocks_inotify_watch_outside_the_policy() {
+    if need_root("sandbox_blocks_inotify_watch_outside_the_policy") {
+        return;
+    }
+    // A directory no rule grants, readable by file modes: the workload
+    // cannot list it, and must not watch it either.
+    let watched = scratch("inotify_watched");
+    let p = policy("inotify", "");
+    let ls = run(&p, &["ls", &watched.display().to_string()]);
+    println!("sandbox ls: {}", ls.stdout.trim_end());
+    expect(&ls, "errno=EACCES(13)", "listing the watched directory");
+
+    let r = inotify_watch(Some(&p), &watched, "created-while-sandboxed");
+    println!("sandbox: {}", r.stdout.trim_end());
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (1, "errno=EPERM(1): inotify_add_watch\n"),
+        "{}",
+        r.explain()
+    );
+    // Control: the same uid bare watches it and sees the name of the file
+    // another process creates there.
+    let b = inotify_watch(None, &watched, "created-while-bare");
+    println!("bare: {}", b.stdout.trim_end());
+    assert_eq!(
+        b.stdout,
+        "ok: inotify_add_watch\nevent: IN_CREATE created-while-bare\n",
+        "{}",
+        b.explain()
+    );
+    // Control: `seccomp.allow: [inotify_add_watch]` gives the watch back,
+    // and with it the reach outside the policy.
+    let opt_in = policy("inotify_opt_in", "seccomp: {allow: [inotify_add_watch]}\n");
+    let c = inotify_watch(Some(&opt_in), &watched, "created-with-opt-in");
+    println!(
+        "sandbox with seccomp.allow: [inotify_add_watch]: {}",
+        c.stdout.trim_end()
+    );
+    assert_eq!(
+        c.stdout,
+        "ok: inotify_add_watch\nevent: IN_CREATE created-with-opt-in\n",
+        "{}",
+        c.explain()
     );
 }
 

@@ -8,6 +8,7 @@
 //! or unusable `$OPENSHELL_POLICY` stops the launch too. A policy is read
 //! only from a regular file (never a FIFO, device, socket or stdin).
 
+pub mod caps;
 pub mod model;
 pub mod paths;
 pub mod schema;

@@ -571,6 +571,10 @@ pub struct Capabilities {
     /// Capabilities the workload keeps (raised as ambient for non-root).
     #[serde(default)]
     pub keep: Vec<String>,
+    /// Kept capabilities that bypass a rule of the sandbox, acknowledged
+    /// by the policy author (see `policy::caps`); each must be in `keep`.
+    #[serde(default)]
+    pub bypass_acknowledged: Vec<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]

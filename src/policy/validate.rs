@@ -10,6 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use super::caps;
 use super::model::{Endpoint, Id, L7Match, Policy};
 use super::paths;
 use crate::yaml::{join_index, join_key};
@@ -476,6 +477,61 @@ pub fn capability_index(name: &str) -> Option<usize> {
     CAPABILITIES.iter().position(|c| *c == bare)
 }
 
+/// `capabilities.keep` and `capabilities.bypass_acknowledged` against the
+/// tiers of `caps::TABLE`; `allow` is `seccomp.allow` (it can turn a
+/// capability whose calls seccomp refuses into a bypass).
+fn capabilities(c: &super::model::Capabilities, allow: &[String], out: &mut Issues) {
+    let acknowledged: BTreeSet<usize> = c
+        .bypass_acknowledged
+        .iter()
+        .filter_map(|n| capability_index(n))
+        .collect();
+    for (i, name) in c.keep.iter().enumerate() {
+        let yaml = join_index("capabilities.keep", i);
+        let Some(idx) = capability_index(name) else {
+            out.push(yaml, format!("unknown capability {name:?}"));
+            continue;
+        };
+        let bare = CAPABILITIES[idx];
+        match caps::tier(idx, allow) {
+            Some(caps::Tier::Refused) => out.push(
+                yaml,
+                format!(
+                    "CAP_{bare} cannot be kept: {}",
+                    caps::TABLE[idx].reason
+                ),
+            ),
+            Some(caps::Tier::Bypass) if !acknowledged.contains(&idx) => out.hint(
+                yaml,
+                format!(
+                    "keeping CAP_{bare} bypasses the sandbox: {}",
+                    caps::bypass_reason(idx, allow).unwrap_or_default()
+                ),
+                format!(
+                    "if the workload needs it, acknowledge it with capabilities.bypass_acknowledged: [{bare}]"
+                ),
+            ),
+            _ => {}
+        }
+    }
+    let kept: BTreeSet<usize> = c.keep.iter().filter_map(|n| capability_index(n)).collect();
+    for (i, name) in c.bypass_acknowledged.iter().enumerate() {
+        let yaml = join_index("capabilities.bypass_acknowledged", i);
+        match capability_index(name) {
+            None => out.push(yaml, format!("unknown capability {name:?}")),
+            Some(idx) if !kept.contains(&idx) => out.hint(
+                yaml,
+                format!(
+                    "CAP_{} is acknowledged but not in capabilities.keep",
+                    CAPABILITIES[idx]
+                ),
+                "add it to capabilities.keep, or remove the acknowledgement",
+            ),
+            Some(_) => {}
+        }
+    }
+}
+
 fn env_name_ok(n: &str) -> bool {
     !n.is_empty()
         && !n.contains('=')
@@ -556,14 +612,8 @@ fn extensions(p: &Policy, out: &mut Issues) {
         }
     }
     if let Some(c) = &p.capabilities {
-        for (i, name) in c.keep.iter().enumerate() {
-            if capability_index(name).is_none() {
-                out.push(
-                    join_index("capabilities.keep", i),
-                    format!("unknown capability {name:?}"),
-                );
-            }
-        }
+        let allow = p.seccomp.as_ref().map_or(&[][..], |s| &s.allow[..]);
+        capabilities(c, allow, out);
     }
     if let Some(cdi) = p.devices.as_ref().and_then(|d| d.cdi.as_ref()) {
         for (i, d) in cdi.spec_dirs.iter().enumerate() {

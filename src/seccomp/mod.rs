@@ -524,7 +524,7 @@ pub fn plan(cfg: &SeccompConfig) -> Result<SeccompPlan, SeccompError> {
 ///
 /// The parent only waits, forwards signals and reaps, so this is a small
 /// deny-list: the escape primitives of the default set, `unshare` entirely,
-/// `clone` with namespace flags, `clone3` (ENOSYS), `TIOCSTI`/`TIOCLINUX`,
+/// `clone` with namespace flags, `clone3` (ENOSYS), the terminal ioctls,
 /// `personality` changes and fileless exec. It does not deny `execve`, so it
 /// may be installed before or after forking the workload.
 pub fn parent_plan() -> ArchPlan {

@@ -65,8 +65,12 @@ pub(super) const PRIO_PGRP: u32 = 1;
 /// `ioprio_set` `which`: a process, a process group (`IOPRIO_WHO_USER` is 3).
 pub(super) const IOPRIO_WHO_PROCESS: u32 = 1;
 pub(super) const IOPRIO_WHO_PGRP: u32 = 2;
+pub(super) const TIOCSCTTY: u32 = 0x540e;
 pub(super) const TIOCSTI: u32 = 0x5412;
 pub(super) const TIOCLINUX: u32 = 0x541c;
+pub(super) const TIOCCONS: u32 = 0x541d;
+pub(super) const TIOCSETD: u32 = 0x5423;
+pub(super) const TIOCVHANGUP: u32 = 0x5437;
 pub(super) const AT_EMPTY_PATH: u32 = 0x1000;
 pub(super) const PER_LINUX: u32 = 0;
 pub(super) const PER_QUERY: u32 = 0xffff_ffff;
@@ -479,16 +483,82 @@ fn execveat_rule() -> RuleSpec {
     )
 }
 
+/// Terminal ioctls that act beyond the workload's own session. The
+/// request numbers are the same on x86_64 and aarch64 (asm-generic), and
+/// the kernel compares the request as an `unsigned int`.
+///
+/// - `TIOCSTI` and `TIOCLINUX` (selection paste) inject input into a
+///   terminal shared with the host side.
+/// - `TIOCSETD` switches the line discipline; the kernel loads the
+///   `tty-ldisc-N` module when `dev.tty.ldisc_autoload=1` (N_GSM, N_HDLC,
+///   ... have a long CVE history), and a discipline attached to a shared
+///   terminal changes it for everyone.
+/// - `TIOCCONS` redirects the node's console output to the caller's
+///   terminal; `TIOCVHANGUP` is `vhangup`, refused in [`DENY`]. Both need
+///   CAP_SYS_ADMIN, which a policy can keep, and no workload needs them.
+///
+/// Allowed on purpose: `TIOCSCTTY` (taking a terminal as controlling tty;
+/// stealing one from another session, argument 1, is refused by
+/// [`ioctl_steal_rule`]), `TIOCNOTTY`, `TIOCSPGRP` (the kernel limits it to
+/// the caller's session), termios and window size (every interactive
+/// program sets them), the pty calls (`TIOCGPTN`, `TIOCSPTLCK`,
+/// `TIOCGPTPEER`, `TIOCSIG` act on a pty pair the caller opened), `TIOCEXCL`
+/// (refuses later opens by other non-root processes only), and serial calls
+/// (`TIOCSSERIAL`, `TIOCMSET`, ...) that need a serial device the policy
+/// grants, whose hardware settings need CAP_SYS_ADMIN.
 fn ioctl_rule() -> RuleSpec {
     RuleSpec::when(
         "ioctl",
         ArgCheck::In {
             arg: 1,
             mask: u32::MAX,
-            values: vec![TIOCSTI, TIOCLINUX],
+            values: vec![TIOCSTI, TIOCLINUX, TIOCSETD, TIOCCONS, TIOCVHANGUP],
         },
-        "request in {TIOCSTI, TIOCLINUX}".to_owned(),
-        "injects input into a terminal shared with the host side",
+        "request in {TIOCSTI, TIOCLINUX, TIOCSETD, TIOCCONS, TIOCVHANGUP}".to_owned(),
+        "injects input into, changes the line discipline of, or hangs up a terminal shared with the host side, or takes the node's console",
+    )
+}
+
+/// `ioctl(fd, TIOCSCTTY, 1)` steals a terminal that is another session's
+/// controlling terminal (with CAP_SYS_ADMIN). The kernel takes the
+/// argument as an `int`, so comparing its low 32 bits is exact.
+/// `TIOCSCTTY` with 0 (taking a terminal no session owns) stays allowed.
+fn ioctl_steal_rule() -> RuleSpec {
+    RuleSpec::when(
+        "ioctl",
+        ArgCheck::All(vec![
+            ArgCheck::In {
+                arg: 1,
+                mask: u32::MAX,
+                values: vec![TIOCSCTTY],
+            },
+            ArgCheck::In {
+                arg: 2,
+                mask: u32::MAX,
+                values: vec![1],
+            },
+        ]),
+        "request == TIOCSCTTY && arg == 1".to_owned(),
+        "steals the controlling terminal of another session",
+    )
+}
+
+/// `inotify_add_watch` takes a path that Landlock does not check: a
+/// workload could watch any directory it can name, outside every rule, and
+/// learn the names of files created there and when other processes open,
+/// read, write and close them (the reason `fanotify_init` is refused).
+/// Refused by default; `seccomp.allow: [inotify_add_watch]` gives it back
+/// for file watchers (webpack/chokidar, `tsc --watch`, watchfiles and
+/// `uvicorn --reload`, `tail -F`), and with it the reach outside.
+///
+/// `inotify_init`/`inotify_init1` stay allowed: they make an empty instance
+/// that observes nothing until a watch is added, and programs that set one
+/// up at start (libuv, GLib) then fail on the call that names a path, where
+/// they say which path they could not watch.
+fn inotify_rule() -> RuleSpec {
+    RuleSpec::deny(
+        "inotify_add_watch",
+        "watches paths Landlock does not check, outside every rule: names of new files and other processes' opens, reads and writes; seccomp.allow to opt in (file watchers)",
     )
 }
 
@@ -750,6 +820,8 @@ pub(super) fn default_rules(ctx: &Context) -> Vec<RuleSpec> {
     rules.extend(unshare_rule(ctx.allowed_namespaces, NS_REASON));
     rules.push(execveat_rule());
     rules.push(ioctl_rule());
+    rules.push(ioctl_steal_rule());
+    rules.push(inotify_rule());
     rules.push(personality_rule());
     rules.extend(socket_rules(ctx));
     rules.push(socketpair_rule());
@@ -782,6 +854,7 @@ pub(super) fn parent_rules() -> Vec<RuleSpec> {
     rules.extend(clone_rule(0, "the supervisor never needs new namespaces"));
     rules.push(execveat_rule());
     rules.push(ioctl_rule());
+    rules.push(ioctl_steal_rule());
     rules.push(personality_rule());
     rules
 }

@@ -223,7 +223,13 @@ fn spec(name: &str, args: &[u64; 6], k: Knobs) -> Spec {
         "clone" => deny_if(a(0) & NS_ALL & !k.allowed_ns & !0x80 != 0),
         "unshare" => deny_if(a(0) & NS_ALL & !k.allowed_ns != 0),
         "execveat" => deny_if(a(4) & 0x1000 != 0),
-        "ioctl" => deny_if(a(1) == 0x5412 || a(1) == 0x541c),
+        // TIOCSTI, TIOCLINUX, TIOCSETD, TIOCCONS, TIOCVHANGUP; TIOCSCTTY
+        // with 1 (steal)
+        "ioctl" => deny_if(
+            [0x5412, 0x541c, 0x5423, 0x541d, 0x5437].contains(&a(1))
+                || (a(1) == 0x540e && a(2) == 1),
+        ),
+        "inotify_add_watch" => Spec::Deny,
         "personality" => deny_if(a(0) != 0 && a(0) != 0xffff_ffff),
         "socketpair" => deny_if(a(0) != 1),
         "socket" => {
@@ -288,8 +294,9 @@ fn interesting_u32() -> Vec<u32> {
     v.extend(0..64);
     v.extend((0..32).map(|b| 1u32 << b));
     v.extend([
-        0x5411, 0x5412, 0x5413, 0x541b, 0x541c, 0x541d, 0x1000, 0x1100, 0x0008, 0x20000, 0x20008,
-        0x40000, 0x0400000,
+        0x5411, 0x5412, 0x5413, 0x541b, 0x541c, 0x541d, 0x541e, 0x540d, 0x540e, 0x540f, 0x5422,
+        0x5423, 0x5424, 0x5436, 0x5437, 0x5438, 0x1000, 0x1100, 0x0008, 0x20000, 0x20008, 0x40000,
+        0x0400000,
     ]);
     // IP protocols (ICMPv6, SCTP, UDP-Lite, SMC, MPTCP) and send flags
     // around MSG_FASTOPEN (with MSG_NOSIGNAL, MSG_DONTWAIT).
@@ -377,6 +384,12 @@ fn arg_vectors() -> Vec<[u64; 6]> {
             for &p in &protos {
                 out.push([d, t, p, 0, 0, 0]);
             }
+        }
+    }
+    // ioctl requests with their argument (TIOCSCTTY's steal flag).
+    for &req in &widen(&[0x540d, 0x540e, 0x540f, 0x5412, 0x5423]) {
+        for &arg in &widen(&[0, 1, 2, 0x101, 0xffff_ffff]) {
+            out.push([3, req, arg, 0, 0, 0]);
         }
     }
     out
@@ -1143,6 +1156,48 @@ fn kill_action() {
 }
 
 #[test]
+fn terminal_ioctls_and_inotify_watches_are_refused() {
+    let (_, prog) = native_prog(&SeccompConfig::default());
+    let v = |name, args| native_verdict(&prog, name, args);
+    // TIOCSTI, TIOCLINUX, TIOCSETD, TIOCCONS, TIOCVHANGUP
+    for req in [0x5412, 0x541c, 0x5423, 0x541d, 0x5437] {
+        assert_eq!(v("ioctl", [0, req, 0, 0, 0, 0]), EPERM_RET, "{req:#x}");
+    }
+    // TIOCSCTTY: taking a free terminal is fine, stealing one is not
+    assert_eq!(v("ioctl", [0, 0x540e, 0, 0, 0, 0]), RET_ALLOW);
+    assert_eq!(v("ioctl", [0, 0x540e, 1, 0, 0, 0]), EPERM_RET);
+    // TCGETS, TCSETS, TIOCGWINSZ, TIOCSWINSZ, TIOCSPGRP, TIOCNOTTY,
+    // TIOCGETD, FIONREAD, TIOCGPTN, TIOCSPTLCK, TIOCGPTPEER
+    for req in [
+        0x5401,
+        0x5402,
+        0x5413,
+        0x5414,
+        0x5410,
+        0x5422,
+        0x5424,
+        0x541b,
+        0x8004_5430,
+        0x4004_5431,
+        0x5441,
+    ] {
+        assert_eq!(v("ioctl", [0, req, 1, 0, 0, 0]), RET_ALLOW, "{req:#x}");
+    }
+    assert_eq!(v("inotify_add_watch", [3, 0, 0x100, 0, 0, 0]), EPERM_RET);
+    assert_eq!(v("inotify_init1", [0, 0, 0, 0, 0, 0]), RET_ALLOW);
+    assert_eq!(v("inotify_rm_watch", [3, 1, 0, 0, 0, 0]), RET_ALLOW);
+    let allowed = SeccompConfig {
+        allow: vec!["inotify_add_watch".into()],
+        ..SeccompConfig::default()
+    };
+    let (_, prog) = native_prog(&allowed);
+    assert_eq!(
+        native_verdict(&prog, "inotify_add_watch", [3, 0, 0x100, 0, 0, 0]),
+        RET_ALLOW
+    );
+}
+
+#[test]
 fn high_bits_do_not_dodge_checks() {
     let (_, prog) = native_prog(&SeccompConfig::default());
     let v = |name, args| native_verdict(&prog, name, args);
@@ -1152,6 +1207,9 @@ fn high_bits_do_not_dodge_checks() {
         EPERM_RET
     );
     assert_eq!(v("ioctl", [0, 0x5412_0000_0000, 0, 0, 0, 0]), RET_ALLOW);
+    assert_eq!(v("ioctl", [0, 0x1_0000_5423, 0, 0, 0, 0]), EPERM_RET);
+    assert_eq!(v("ioctl", [0, 0x540e, 0x1_0000_0001, 0, 0, 0]), EPERM_RET);
+    assert_eq!(v("ioctl", [0, 0x540e, 0x1_0000_0000, 0, 0, 0]), RET_ALLOW);
     assert_eq!(v("socket", [0x1_0000_0011, 3, 0, 0, 0, 0]), EPERM_RET);
     assert_eq!(
         v("socket", [0x1_0000_0002, 0x1_0000_0003, 0, 0, 0, 0]),

@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/sched.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -22,6 +23,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/inotify.h>
 #include <sys/ioctl.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
@@ -213,6 +216,40 @@ int main(int argc, char **argv) {
 	if (!strcmp(a, "tioclinux")) {
 		char c = 0;
 		return report(ioctl(0, TIOCLINUX, &c), "TIOCLINUX on stdin");
+	}
+	if (!strcmp(a, "tiocsetd")) {
+		/* tiocsetd: open a pty pair and set the slave's line discipline
+		 * to N_TTY, the one it has (harmless when allowed). */
+		int m = posix_openpt(O_RDWR | O_NOCTTY);
+		if (m < 0) return report(-1, "posix_openpt");
+		if (grantpt(m) < 0 || unlockpt(m) < 0) return report(-1, "unlockpt");
+		char *name = ptsname(m);
+		int sl = name ? open(name, O_RDWR | O_NOCTTY) : -1;
+		if (sl < 0) return report(-1, "open pty slave");
+		int ldisc = 0; /* N_TTY */
+		return report(ioctl(sl, TIOCSETD, &ldisc), "TIOCSETD(N_TTY) on a pty");
+	}
+	if (!strcmp(a, "inotify")) {
+		/* inotify DIR: watch DIR, say so, and print the first event
+		 * (name and kind) seen within 5 seconds. */
+		need(argc, 3);
+		int fd = inotify_init1(IN_CLOEXEC);
+		if (fd < 0) return report(-1, "inotify_init1");
+		int wd = inotify_add_watch(fd, argv[2], IN_CREATE | IN_OPEN | IN_MODIFY | IN_CLOSE_WRITE);
+		if (report(wd, "inotify_add_watch")) return 1;
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		if (poll(&pfd, 1, 5000) <= 0) {
+			printf("no event within 5s\n");
+			return 1;
+		}
+		char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+		long n = read(fd, buf, sizeof buf);
+		if (n < (long)sizeof(struct inotify_event)) return report(-1, "read inotify");
+		struct inotify_event *ev = (struct inotify_event *)buf;
+		printf("event: %s %s\n",
+		       ev->mask & IN_CREATE ? "IN_CREATE" : ev->mask & IN_OPEN ? "IN_OPEN" : "other",
+		       ev->len ? ev->name : "");
+		return 0;
 	}
 	if (!strcmp(a, "connect") || !strcmp(a, "bind")) {
 		/* connect|bind PORT [ADDR]: TCP on IPv4 loopback. */
@@ -496,6 +533,21 @@ int main(int argc, char **argv) {
 	}
 	if (!strcmp(a, "setuid0")) {
 		return report(setresuid(0, 0, 0), "setresuid(0,0,0)");
+	}
+	if (!strcmp(a, "setgid0")) {
+		/* setgid0 [FILE]: become gid 0 with no other groups, then read
+		 * FILE (a root-group file) with the new identity. */
+		gid_t none[1] = {0};
+		if (setgroups(1, none) < 0) return report(-1, "setgroups([0])");
+		if (setresgid(0, 0, 0) < 0) return report(-1, "setresgid(0,0,0)");
+		if (argc < 3) return report(0, "setgroups([0]) and setresgid(0,0,0)");
+		int fd = open(argv[2], O_RDONLY);
+		if (fd < 0) return report(-1, argv[2]);
+		char buf[64];
+		long n = read(fd, buf, sizeof buf);
+		close(fd);
+		printf("gid=%d read %ld bytes of %s\n", (int)getgid(), n, argv[2]);
+		return report(n, "setresgid(0,0,0) and read");
 	}
 	if (!strcmp(a, "euid")) {
 		printf("euid=%d uid=%d\n", (int)geteuid(), (int)getuid());
