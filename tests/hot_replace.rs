@@ -59,6 +59,16 @@ fn errno_name(e: &std::io::Error) -> String {
     }
 }
 
+/// The tests here write executables and run them. A test thread that
+/// forks while another holds a freshly written executable open for writing
+/// makes that exec fail with ETXTBSY (the fd lives in the child until its
+/// exec closes it), so the tests of this file run one at a time.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 fn version_line(bin: &Path) -> String {
     let o = Command::new(bin).arg("--version").output().unwrap();
     assert!(o.status.success(), "{} --version failed", bin.display());
@@ -283,6 +293,7 @@ fn leftovers(dir: &Path) -> Vec<String> {
 
 #[test]
 fn docker_cp_style_replacement_breaks_concurrent_launches() {
+    let _serial = serial();
     let dir = scratch("hot_replace_docker_cp");
     let builds = builds(&dir);
     let dest = dir.join("node").join("openshell-sandbox");
@@ -323,6 +334,7 @@ fn docker_cp_style_replacement_breaks_concurrent_launches() {
 
 #[test]
 fn install_never_exposes_a_partial_binary_to_concurrent_launches() {
+    let _serial = serial();
     let dir = scratch("hot_replace_install");
     let builds = builds(&dir);
     let dest = dir.join("node").join("openshell-sandbox");
@@ -373,16 +385,26 @@ fn install_never_exposes_a_partial_binary_to_concurrent_launches() {
 
 #[test]
 fn install_replaces_a_running_binary_without_disturbing_it() {
+    let _serial = serial();
     let dir = scratch("install_running");
     let builds = builds(&dir);
     let dest = dir.join("openshell-sandbox");
     executable_copy(&dest, &builds.a_bytes);
     let old_ino = fs::metadata(&dest).unwrap().ino();
 
-    // A long-running process from DEST: `check` reading a policy from a
+    // A long-running process from DEST: the PID-1-style parent (`--init`,
+    // embedded default policy) of a workload that waits for a line on the
     // pipe we hold open.
     let mut running = Command::new(&dest)
-        .args(["check", "/dev/stdin"])
+        .args([
+            "--init",
+            "--log-level",
+            "error",
+            "--",
+            "/bin/sh",
+            "-c",
+            "read x; echo \"got: $x\"",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -441,11 +463,12 @@ fn install_replaces_a_running_binary_without_disturbing_it() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "ok: /dev/stdin\n");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "got: version: 1\n");
 }
 
 #[test]
 fn install_copies_itself_with_mode_0755() {
+    let _serial = serial();
     let dir = scratch("install_self");
     let builds = builds(&dir);
     let dest = dir.join("bin").join("openshell-sandbox");
@@ -504,6 +527,7 @@ fn refused(
 
 #[test]
 fn install_refuses_a_half_written_binary() {
+    let _serial = serial();
     // What an interrupted `docker cp` leaves behind: the first 64 KiB.
     refused(
         "install_half_written",
@@ -529,6 +553,7 @@ fn install_refuses_a_half_written_binary() {
 
 #[test]
 fn install_refuses_a_binary_for_another_machine() {
+    let _serial = serial();
     let (other, name, ours) = if cfg!(target_arch = "x86_64") {
         (183u16, "aarch64", "x86_64")
     } else {
@@ -555,6 +580,7 @@ fn install_refuses_a_binary_for_another_machine() {
 
 #[test]
 fn install_refuses_a_script_that_prints_a_version() {
+    let _serial = serial();
     refused(
         "install_script",
         &|dir, _| {
@@ -573,6 +599,7 @@ fn install_refuses_a_script_that_prints_a_version() {
 
 #[test]
 fn install_refuses_a_binary_whose_version_check_fails() {
+    let _serial = serial();
     for (tool, cause) in [
         ("false", "--version failed: exit status: 1".to_string()),
         ("true", {
@@ -605,6 +632,7 @@ fn install_refuses_a_binary_whose_version_check_fails() {
 
 #[test]
 fn install_reports_missing_source_and_unusable_destination() {
+    let _serial = serial();
     refused(
         "install_missing_source",
         &|dir, _| dir.join("nope"),
