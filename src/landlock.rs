@@ -588,6 +588,7 @@ mod tests {
             scopes: vec!["signal"],
             log_denials: true,
             never_writable: Vec::new(),
+            workload_uid: 1500,
         }
     }
 

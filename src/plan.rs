@@ -147,6 +147,10 @@ pub struct FilesystemPlan {
     pub rules: Vec<FsRule>,
     pub scopes: Vec<&'static str>,
     pub log_denials: bool,
+    /// The uid the workload runs as (never a trusted owner, see
+    /// `safepath::Trust`).
+    #[serde(skip)]
+    pub workload_uid: u32,
     /// Inodes no read-write or workdir rule may grant (`/` and the system
     /// trees, see `safepath::NEVER_WRITABLE`); apply checks the opened
     /// object against them again.
@@ -166,7 +170,10 @@ impl FilesystemPlan {
         }
         writable.sort();
         writable.dedup();
-        crate::safepath::Trust { writable }
+        crate::safepath::Trust {
+            writable,
+            workload_uid: Some(self.workload_uid),
+        }
     }
 }
 
@@ -744,6 +751,7 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
         );
     }
 
+    let workload_uid = identity.uid;
     Plan {
         policy: PolicyInfo {
             description: source.describe(),
@@ -764,6 +772,7 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
             scopes,
             log_denials: abi >= 7 && audit_cfg.log_denials,
             never_writable: host.never_writable.clone(),
+            workload_uid,
         },
         network: NetworkPlan {
             inet_sockets: inet,

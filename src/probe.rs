@@ -255,6 +255,7 @@ pub fn writable_paths(policy: &Policy, workdir: Option<&str>) -> crate::safepath
     }
     let mut trust = crate::safepath::Trust {
         writable: spelled.clone(),
+        workload_uid: None,
     };
     // Where a writable path leads through links, what lies there is
     // writable too (a link that is itself untrusted fails later).
@@ -318,27 +319,8 @@ fn read_small(path: &str) -> Option<String> {
 /// Gather the facts for a plan. Reads the host; never fails (a fact that
 /// cannot be read is recorded as such and judged by the plan).
 pub fn resolve(policy: &Policy, workdir: Option<&str>) -> HostFacts {
-    let trust = writable_paths(policy, workdir);
-    let mut paths = BTreeMap::new();
-    let mut resolved = BTreeMap::new();
-    for p in candidate_paths(policy, workdir) {
-        let (st, r) = path_state(&p, &trust);
-        if let Some(r) = r {
-            resolved.insert(p.clone(), r);
-        }
-        paths.insert(p, st);
-    }
-    let mut never_writable: Vec<(u64, u64)> = crate::safepath::NEVER_WRITABLE
-        .iter()
-        .filter_map(|p| crate::safepath::inode(p, &crate::safepath::Trust::default()))
-        .collect();
-    never_writable.sort_unstable();
-    never_writable.dedup();
     let uid = nix_uid();
-    HostFacts {
-        resolved,
-        never_writable,
-        trust,
+    let mut facts = HostFacts {
         groups: if uid == 0 { Vec::new() } else { getgroups() },
         landlock: landlock_abi(),
         pid: std::process::id(),
@@ -346,12 +328,31 @@ pub fn resolve(policy: &Policy, workdir: Option<&str>) -> HostFacts {
         gid: nix_gid(),
         passwd: read_small("/etc/passwd"),
         group: read_small("/etc/group"),
-        paths,
         env: crate::env::supervisor_env(),
         caps: crate::capabilities::current(),
         memfd_noexec: read_small("/proc/sys/vm/memfd_noexec").and_then(|s| s.trim().parse().ok()),
-        cdi: CdiFacts::default(),
+        ..HostFacts::default()
+    };
+    // Paths are resolved knowing who the workload will be: what its uid
+    // owns is never trusted (see `safepath`).
+    let mut trust = writable_paths(policy, workdir);
+    trust.workload_uid = Some(crate::identity::plan(policy, &facts).uid);
+    for p in candidate_paths(policy, workdir) {
+        let (st, r) = path_state(&p, &trust);
+        if let Some(r) = r {
+            facts.resolved.insert(p.clone(), r);
+        }
+        facts.paths.insert(p, st);
     }
+    let mut never_writable: Vec<(u64, u64)> = crate::safepath::NEVER_WRITABLE
+        .iter()
+        .filter_map(|p| crate::safepath::inode(p, &crate::safepath::Trust::default()))
+        .collect();
+    never_writable.sort_unstable();
+    never_writable.dedup();
+    facts.never_writable = never_writable;
+    facts.trust = trust;
+    facts
 }
 
 /// [`resolve`], plus the CDI facts for the devices `opts` and the policy

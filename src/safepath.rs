@@ -52,9 +52,40 @@ pub struct Trust {
     /// workdir rule, spelled and resolved): a link beneath one of them is
     /// never followed, whoever owns it now.
     pub writable: Vec<String>,
+    /// The uid the workload will run as, when known: never a trusted
+    /// owner, whatever else is true of it.
+    pub workload_uid: Option<u32>,
+}
+
+/// The kernel's overflow uid when this process runs in a user namespace
+/// other than the initial one: files whose owner is not mapped into the
+/// namespace show as that uid (a rootless container's rootfs owned by the
+/// host's root does), and no process inside can own or chown to them.
+/// `None` in the initial namespace, where it is an ordinary uid.
+fn userns_overflow_uid() -> Option<u32> {
+    static UID: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
+    *UID.get_or_init(|| {
+        let map = std::fs::read_to_string("/proc/self/uid_map").ok()?;
+        let initial = map.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"];
+        if initial {
+            return None;
+        }
+        std::fs::read_to_string("/proc/sys/kernel/overflowuid")
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    })
 }
 
 impl Trust {
+    /// Only root could have made or changed what `uid` owns: uid 0, or in
+    /// a user namespace the overflow uid of unmapped owners, unless it is
+    /// the workload's own.
+    fn owner_trusted(&self, uid: u32) -> bool {
+        uid == 0 || (Some(uid) == userns_overflow_uid() && self.workload_uid != Some(uid))
+    }
+
     fn beneath_writable(&self, dir: &str) -> bool {
         self.writable.iter().any(|w| paths::is_within(dir, w))
     }
@@ -277,7 +308,7 @@ fn dir_untrusted(
     if trust.beneath_writable(path) {
         return Ok(Some(format!("{path} is writable under the policy")));
     }
-    if st.st_uid != 0 {
+    if !trust.owner_trusted(st.st_uid) {
         return Ok(Some(format!("{path} is owned by uid {}", st.st_uid)));
     }
     if st.st_mode & 0o022 != 0 && !read_only_mount(fd)? {
@@ -369,7 +400,7 @@ pub fn open(path: &str, trust: &Trust) -> Result<Resolved, ResolveError> {
             }
             let why = if let Some(why) = &top.untrusted {
                 Some(why.clone())
-            } else if st.st_uid != 0 {
+            } else if !trust.owner_trusted(st.st_uid) {
                 Some(format!("it is owned by uid {}", st.st_uid))
             } else {
                 None
@@ -634,6 +665,7 @@ mod tests {
         // /usr is root-owned and 0755, so only the policy makes it unsafe.
         let t = Trust {
             writable: vec!["/usr".into()],
+            workload_uid: None,
         };
         assert!(open("/usr/bin", &t).is_ok());
         let usr = open("/usr", &t).unwrap();
