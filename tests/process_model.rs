@@ -633,3 +633,41 @@ fn a_listen_pid_that_is_not_a_number_is_125_not_ignored() {
     );
     assert!(!marker.exists(), "the workload ran: {}", r.explain());
 }
+
+/// `LC_*` in the default allowlist let any variable named `LC_SOMETHING`
+/// through (sshd forwards `LC_*`; such names smuggle values past
+/// allowlists). The locale categories pass by name; others do not.
+#[test]
+fn sandbox_blocks_lc_prefixed_secrets_but_passes_locale_categories() {
+    let t = "sandbox_blocks_lc_prefixed_secrets_but_passes_locale_categories";
+    if need_root(t) {
+        return;
+    }
+    let pol = policy(t, "");
+    let probe = p(&probe());
+    let env = [
+        ("LC_TOKEN", "s3cret"),
+        ("LC_ALL", "C.UTF-8"),
+        ("LC_MESSAGES", "C"),
+    ];
+    let mut c = Command::new(BIN);
+    c.arg("--policy").arg(&pol).args(["--", &probe, "env"]);
+    c.envs(env);
+    let r = Run::from(c.stdin(Stdio::null()).output().unwrap());
+    assert_eq!(r.code, 0, "{}", r.explain());
+    assert!(!r.stdout.contains("LC_TOKEN"), "{}", r.explain());
+    assert!(r.stdout.contains("LC_ALL=C.UTF-8\n"), "{}", r.explain());
+    assert!(r.stdout.contains("LC_MESSAGES=C\n"), "{}", r.explain());
+    // Control: bare, the probe sees LC_TOKEN.
+    let mut c = Command::new(&probe);
+    c.arg("env").envs(env);
+    let c = Run::from(c.output().unwrap());
+    assert!(c.stdout.contains("LC_TOKEN=s3cret\n"), "{}", c.explain());
+    // A policy that asks for LC_* gets it.
+    let pol = policy(&format!("{t}-pass"), "environment: {pass: [LC_*]}\n");
+    let mut c = Command::new(BIN);
+    c.arg("--policy").arg(&pol).args(["--", &probe, "env"]);
+    c.envs(env);
+    let r = Run::from(c.stdin(Stdio::null()).output().unwrap());
+    assert!(r.stdout.contains("LC_TOKEN=s3cret\n"), "{}", r.explain());
+}
