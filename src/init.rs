@@ -13,7 +13,9 @@
 //!   PIPE (only ever about the init's own writes) and the fault signals
 //!   SEGV, BUS, ILL, FPE, TRAP, ABRT, SYS (about the init itself);
 //! - it exits with the workload's status, or 128+signal when the workload
-//!   was killed by one.
+//!   was killed by one, after killing and reaping whatever the workload
+//!   left running (as PID 1 the namespace's end would; elsewhere its
+//!   orphans would outlive the supervisor).
 //!
 //! The parent keeps only CAP_KILL (the workload runs as another user),
 //! sets no_new_privs and installs its own seccomp filter; it never execs.
@@ -148,6 +150,7 @@ fn supervise(child: libc::pid_t) -> Result<i32> {
     let size = std::mem::size_of::<libc::signalfd_siginfo>();
     loop {
         if let Some(status) = reap(child)? {
+            kill_leftovers();
             return Ok(status);
         }
         // SAFETY: `info` is a writable signalfd_siginfo of `size` bytes,
@@ -168,6 +171,47 @@ fn supervise(child: libc::pid_t) -> Result<i32> {
                 return Err(fail("forwarding a signal"));
             }
         }
+    }
+}
+
+/// Once the workload has exited, nothing it started may outlive the
+/// supervisor: as PID 1 the pid namespace's end kills the rest, but with
+/// `--init` elsewhere its orphans (reparented here, the child subreaper)
+/// would run on unsupervised. Each child left is killed and reaped, again
+/// as grandchildren are reparented, for at most about five seconds.
+#[allow(unsafe_code)]
+fn kill_leftovers() {
+    let me = std::process::id();
+    let list = format!("/proc/{me}/task/{me}/children");
+    for _ in 0..500 {
+        let kids: Vec<libc::pid_t> = std::fs::read_to_string(&list)
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect();
+        for k in &kids {
+            // SAFETY: kill takes integers; `k` is our unreaped child, so its
+            // pid cannot have been reused.
+            unsafe { libc::kill(*k, libc::SIGKILL) };
+        }
+        let mut st: libc::c_int = 0;
+        loop {
+            // SAFETY: `st` is a writable c_int for the status.
+            let pid = unsafe { libc::waitpid(-1, &mut st, libc::WNOHANG) };
+            if pid > 0 {
+                continue;
+            }
+            if pid < 0 && errno() == libc::ECHILD {
+                return;
+            }
+            break;
+        }
+        let pause = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 10_000_000,
+        };
+        // SAFETY: `pause` is a valid timespec; no remainder is asked for.
+        unsafe { libc::nanosleep(&pause, std::ptr::null_mut()) };
     }
 }
 

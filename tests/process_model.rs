@@ -671,3 +671,46 @@ fn sandbox_blocks_lc_prefixed_secrets_but_passes_locale_categories() {
     let r = Run::from(c.stdin(Stdio::null()).output().unwrap());
     assert!(r.stdout.contains("LC_TOKEN=s3cret\n"), "{}", r.explain());
 }
+
+/// With `--init` outside a pid namespace, the workload's orphans are
+/// reparented to the supervisor (a child subreaper). When the workload
+/// exits they must not outlive it, unsupervised.
+#[test]
+fn init_leaves_nothing_running_after_the_workload_exits() {
+    let t = "init_leaves_nothing_running_after_the_workload_exits";
+    if need_root(t) {
+        return;
+    }
+    let pol = policy(t, "");
+    // A unique argument to find the straggler by.
+    let marker = format!("{}", 1_000_000 + std::process::id());
+    let script = format!("(setsid /bin/sleep {marker} >/dev/null 2>&1 &); echo main-exit");
+    let running = || {
+        Command::new("pgrep")
+            .args(["-f", &format!("sleep {marker}")])
+            .output()
+            .unwrap()
+            .stdout
+    };
+    let r = sandbox(&pol, &["--init"], &["/bin/sh", "-c", &script]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    assert_eq!(r.stdout, "main-exit\n", "{}", r.explain());
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(
+        running().is_empty(),
+        "a workload process outlived the supervisor: {}",
+        String::from_utf8_lossy(&running())
+    );
+    // Control: without the sandbox the straggler keeps running.
+    let c = Command::new("/bin/sh")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(c.status.success());
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let left = running();
+    assert!(!left.is_empty(), "the control left nothing running");
+    let _ = Command::new("pkill")
+        .args(["-f", &format!("sleep {marker}")])
+        .status();
+}
