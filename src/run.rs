@@ -49,7 +49,9 @@ fn make_plan_timed(args: &RunArgs, t: &mut Timings) -> Result<Plan> {
 
 /// A policy file the workload itself could rewrite would be its own
 /// policy on the next launch: one beneath a path the policy makes
-/// writable, or owned by the uid the workload runs as, stops the launch.
+/// writable, owned by the uid the workload runs as, or that anyone but
+/// root could change (the file or a directory above it not root-owned, or
+/// writable by group or others off a read-only mount) stops the launch.
 fn policy_file_blocker(source: &policy::Source, plan: &Plan) -> Option<String> {
     let path = source.path.as_ref()?.to_str()?;
     let abs = if path.starts_with('/') {
@@ -58,7 +60,7 @@ fn policy_file_blocker(source: &policy::Source, plan: &Plan) -> Option<String> {
         format!("{}/{path}", std::env::current_dir().ok()?.to_str()?)
     };
     let trust = plan.filesystem.trust();
-    let r = crate::safepath::open(&abs, &crate::safepath::Trust::default()).ok()?;
+    let r = crate::safepath::open(&abs, &trust).ok()?;
     let within = trust
         .writable
         .iter()
@@ -67,6 +69,11 @@ fn policy_file_blocker(source: &policy::Source, plan: &Plan) -> Option<String> {
         format!("it lies beneath {w}, which the policy makes writable")
     } else if r.uid == plan.identity.uid && r.uid != 0 {
         format!("it is owned by uid {}, the workload's", r.uid)
+    } else if let Some(why) = r.untrusted {
+        // Paths are not the only way in: another mount of the same volume
+        // or a hard link reaches the same inode. A policy that anyone but
+        // root could change is refused, like a CDI spec.
+        format!("{why}, so someone other than root could change it")
     } else {
         return None;
     };

@@ -649,7 +649,8 @@ fn sandbox_refuses_a_policy_file_the_workload_can_rewrite() {
     let Some(d) = setup(t) else { return };
     let data = mkdir(&d, "data");
     // Beneath its own read_write tree.
-    let inside = policy(Path::new(&data), "p", &[], &[&data], "");
+    let inside = Path::new(&data).join("policy.yaml");
+    std::fs::write(&inside, common::base_policy(&[], &[&data], PROCESS)).unwrap();
     let r = sandbox(&inside, &["--exec"], &[&pr(), "true"]);
     refused(
         &r,
@@ -663,7 +664,20 @@ fn sandbox_refuses_a_policy_file_the_workload_can_rewrite() {
     std::os::unix::fs::chown(&owned, Some(1500), Some(1500)).unwrap();
     let r = sandbox(&owned, &["--exec"], &[&pr(), "true"]);
     refused(&r, "it is owned by uid 1500, the workload's");
-    // Control: the same policy, root's and outside, runs.
+    // Writable by the workload's group, reachable through another mount
+    // of the same volume that no path rule names: refused all the same.
+    std::os::unix::fs::chown(&owned, Some(0), Some(1500)).unwrap();
+    chmod(&owned, 0o664);
+    let r = sandbox(&owned, &["--exec"], &[&pr(), "true"]);
+    refused(
+        &r,
+        &format!(
+            "{} is writable by group or others (mode 664), so someone other than root could change it",
+            owned.display()
+        ),
+    );
+    // Control: the same policy, root's alone and outside, runs.
+    chmod(&owned, 0o644);
     std::os::unix::fs::chown(&owned, Some(0), Some(0)).unwrap();
     let r = sandbox(&owned, &["--exec"], &[&pr(), "true"]);
     assert_eq!(r.code, 0, "{}", r.explain());

@@ -133,11 +133,32 @@ pub fn probe() -> PathBuf {
     .clone()
 }
 
-/// Write `policy` to `dir/policy.yaml` and return its path.
+/// Write `policy` to `dir/policy.yaml` and return its path. The
+/// supervisor refuses a policy anyone but root could change, so when `dir`
+/// (or a directory above it) is writable by others, as many scratch
+/// directories are on purpose, the policy goes to a root-only twin of it
+/// under `target/test-policies` instead.
 pub fn write_policy(dir: &Path, policy: &str) -> PathBuf {
+    let dir = if root_only(dir) {
+        dir.to_path_buf()
+    } else {
+        let rel = dir.strip_prefix(target_dir()).unwrap_or(dir);
+        let twin = target_dir()
+            .join("test-policies")
+            .join(rel.strip_prefix("/").unwrap_or(rel));
+        std::fs::create_dir_all(&twin).unwrap();
+        twin
+    };
     let p = dir.join("policy.yaml");
     std::fs::write(&p, policy).unwrap();
     p
+}
+
+/// `dir` and every directory above it are root's alone.
+fn root_only(dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    dir.ancestors()
+        .all(|d| std::fs::metadata(d).is_ok_and(|m| m.uid() == 0 && m.mode() & 0o022 == 0))
 }
 
 /// A policy with the usual system paths, the probe's directory readable
