@@ -4,7 +4,7 @@
 //! ```text
 //! openshell-sandbox [run] [RUN OPTIONS] -- CMD [ARGS...]
 //! openshell-sandbox check [--policy FILE]... [FILE]...
-//! openshell-sandbox plan [--format yaml|json] [RUN OPTIONS] [-- CMD [ARGS...]]
+//! openshell-sandbox plan [--format yaml|json|text] [RUN OPTIONS] [-- CMD [ARGS...]]
 //! openshell-sandbox devices [--cdi-dir DIR]...
 //! openshell-sandbox schema
 //! openshell-sandbox install [--from FILE] DEST
@@ -21,7 +21,7 @@ use crate::log::Level;
 pub const USAGE: &str = "\
 usage: openshell-sandbox [run] [OPTIONS] -- CMD [ARGS...]
        openshell-sandbox check [--policy FILE]... [FILE]...
-       openshell-sandbox plan [--format yaml|json] [OPTIONS] [-- CMD [ARGS...]]
+       openshell-sandbox plan [--format yaml|json|text] [OPTIONS] [-- CMD [ARGS...]]
        openshell-sandbox devices [--cdi-dir DIR]...
        openshell-sandbox schema
        openshell-sandbox install [--from FILE] DEST
@@ -48,6 +48,8 @@ could not be executed, 127 the workload was not found, else the workload's.
 pub enum Format {
     Yaml,
     Json,
+    /// A one-screen summary for people (`plan --format text`).
+    Text,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -289,9 +291,10 @@ fn parse_run(a: &mut Args, require_command: bool, format: Option<&mut Format>) -
             *f = match a.text(&opt, inline)?.as_str() {
                 "yaml" => Format::Yaml,
                 "json" => Format::Json,
+                "text" => Format::Text,
                 other => {
                     return Err(Error::usage(format!(
-                        "--format: unknown format {other:?} (yaml or json)"
+                        "--format: unknown format {other:?} (text, yaml or json)"
                     )));
                 }
             };

@@ -16,6 +16,7 @@ pub mod install;
 pub mod landlock;
 pub mod log;
 pub mod plan;
+pub mod plan_text;
 pub mod policy;
 pub mod probe;
 pub mod process;

@@ -176,6 +176,10 @@ fn sandbox_and_exec(
 
 fn print_plan(args: &RunArgs, format: Format) -> Result<i32> {
     let plan = make_plan(args)?;
+    if format == Format::Text {
+        print!("{}", crate::plan_text::render(&plan));
+        return Ok(0);
+    }
     let value = serde_json::to_value(&plan).map_err(|e| Error::Internal(e.to_string()))?;
     let text = match format {
         Format::Json => {
@@ -184,7 +188,7 @@ fn print_plan(args: &RunArgs, format: Format) -> Result<i32> {
             s.push('\n');
             s
         }
-        Format::Yaml => yaml::to_yaml(&value),
+        Format::Yaml | Format::Text => yaml::to_yaml(&value),
     };
     print!("{text}");
     Ok(0)
