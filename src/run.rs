@@ -290,5 +290,6 @@ pub fn dispatch(cmd: Command) -> i32 {
             }
         },
         Command::Devices(dirs) => crate::cdi::devices_command(&dirs),
+        Command::Doctor { json } => crate::doctor::command(json),
     }
 }
