@@ -34,6 +34,25 @@ fn main() {
     println!("cargo:rustc-env=OPENSHELL_PROFILE={profile}");
     println!("cargo:rerun-if-env-changed=OPENSHELL_BUILD_COMMIT");
     println!("cargo:rerun-if-env-changed=OPENSHELL_BUILD_DIRTY");
-    println!("cargo:rerun-if-changed=.git/HEAD");
-    println!("cargo:rerun-if-changed=.git/index");
+    // Watch the files git really uses: in a worktree `.git` is a file
+    // and `.git/HEAD` does not exist, and a missing path makes cargo rerun
+    // this script, and rebuild the crate, on every build.
+    for f in git_files() {
+        println!("cargo:rerun-if-changed={f}");
+    }
+}
+
+/// HEAD, the index and the branch HEAD names (or packed-refs), where they
+/// exist.
+fn git_files() -> Vec<String> {
+    let mut names = vec!["HEAD".to_string(), "index".to_string()];
+    if let Some(r) = run("git", &["symbolic-ref", "-q", "HEAD"]) {
+        names.push(r);
+        names.push("packed-refs".to_string());
+    }
+    names
+        .iter()
+        .filter_map(|n| run("git", &["rev-parse", "--git-path", n]))
+        .filter(|p| std::path::Path::new(p).exists())
+        .collect()
 }

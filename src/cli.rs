@@ -4,8 +4,9 @@
 //! ```text
 //! openshell-sandbox [run] [RUN OPTIONS] -- CMD [ARGS...]
 //! openshell-sandbox check [--policy FILE]... [FILE]...
-//! openshell-sandbox plan [--format yaml|json] [RUN OPTIONS] [-- CMD [ARGS...]]
+//! openshell-sandbox plan [--format yaml|json|text] [RUN OPTIONS] [-- CMD [ARGS...]]
 //! openshell-sandbox devices [--cdi-dir DIR]...
+//! openshell-sandbox doctor [--format text|json]
 //! openshell-sandbox schema
 //! openshell-sandbox install [--from FILE] DEST
 //! openshell-sandbox version [--json] | --version
@@ -21,11 +22,24 @@ use crate::log::Level;
 pub const USAGE: &str = "\
 usage: openshell-sandbox [run] [OPTIONS] -- CMD [ARGS...]
        openshell-sandbox check [--policy FILE]... [FILE]...
-       openshell-sandbox plan [--format yaml|json] [OPTIONS] [-- CMD [ARGS...]]
+       openshell-sandbox plan [--format yaml|json|text] [OPTIONS] [-- CMD [ARGS...]]
        openshell-sandbox devices [--cdi-dir DIR]...
+       openshell-sandbox doctor [--format text|json]
        openshell-sandbox schema
        openshell-sandbox install [--from FILE] DEST
        openshell-sandbox version [--json]
+
+Commands:
+  run                   apply the policy, then exec the workload (the default)
+  check                 validate policy files: every problem, FILE:LINE:COL
+  plan                  what this host would enforce: yaml or json (the whole
+                        plan, for tools) or text (one screen, for people)
+  devices               CDI device names defined on this node
+  doctor                what this kernel and container context support (Landlock
+                        features, seccomp, memfd_noexec, capabilities, identity)
+                        and what each lack means for a policy, with the fix
+  schema                the policy's JSON Schema
+  install               replace the binary atomically
 
 Run options:
   --policy FILE         policy file to apply (else $OPENSHELL_POLICY, then
@@ -37,7 +51,8 @@ Run options:
                         (default: --init when running as PID 1)
   --preserve-fd N       keep file descriptor N open in the workload (repeatable)
   --report FILE         write the applied state as JSON before exec (- = stderr)
-  --log-format FMT      text (default) or json
+  --log-format FMT      text (default) or json (one object a line: timestamp,
+                        level, msg and the fields behind it)
   --log-level LEVEL     error, warn, info (default) or debug
 
 Exit status of run: 125 the sandbox could not be set up, 126 the workload
@@ -48,6 +63,8 @@ could not be executed, 127 the workload was not found, else the workload's.
 pub enum Format {
     Yaml,
     Json,
+    /// A one-screen summary for people (`plan --format text`).
+    Text,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,6 +107,10 @@ pub enum Command {
     Check(Vec<PathBuf>),
     Plan(RunArgs, Format),
     Devices(Vec<String>),
+    /// What this host and container context provide (`json`: for tools).
+    Doctor {
+        json: bool,
+    },
     Schema,
     Install {
         from: Option<PathBuf>,
@@ -289,9 +310,10 @@ fn parse_run(a: &mut Args, require_command: bool, format: Option<&mut Format>) -
             *f = match a.text(&opt, inline)?.as_str() {
                 "yaml" => Format::Yaml,
                 "json" => Format::Json,
+                "text" => Format::Text,
                 other => {
                     return Err(Error::usage(format!(
-                        "--format: unknown format {other:?} (yaml or json)"
+                        "--format: unknown format {other:?} (text, yaml or json)"
                     )));
                 }
             };
@@ -357,6 +379,28 @@ pub fn parse(argv: Vec<OsString>) -> Result<Command> {
                 }
             }
             Ok(Command::Devices(dirs))
+        }
+        "doctor" => {
+            a.pos = 1;
+            let mut json = false;
+            while let Some(arg) = a.next() {
+                let (opt, inline) = split_inline(&arg);
+                match opt.as_str() {
+                    "--format" => {
+                        json = match a.text(&opt, inline)?.as_str() {
+                            "json" => true,
+                            "text" => false,
+                            other => {
+                                return Err(Error::usage(format!(
+                                    "--format: unknown format {other:?} (text or json)"
+                                )));
+                            }
+                        }
+                    }
+                    o => return Err(unknown(o)),
+                }
+            }
+            Ok(Command::Doctor { json })
         }
         "schema" => {
             if a.items.len() > 1 {

@@ -349,7 +349,15 @@ fn skip_or_fail(
         ));
     }
     let line = format!("filesystem rule for {path} skipped: {why}");
-    log::warn(&line);
+    log::warn_with(
+        &line,
+        vec![
+            ("kind", "dropped".into()),
+            ("object", "landlock".into()),
+            ("path", path.into()),
+            ("cause", why.into()),
+        ],
+    );
     skipped.push(line);
     Ok(())
 }
@@ -451,7 +459,15 @@ pub fn restrict(p: Prepared, plan: &Plan) -> Result<Status> {
                 ));
             }
             for l in &lost {
-                log::warn(l);
+                log::warn_with(
+                    l,
+                    vec![
+                        ("kind", "not_enforced".into()),
+                        ("object", "landlock".into()),
+                        ("abi", have.into()),
+                        ("planned_abi", fsp.abi.into()),
+                    ],
+                );
             }
             status.not_enforced.extend(lost);
             status.ruleset = if st.ruleset == RulesetStatus::NotEnforced {
@@ -467,10 +483,16 @@ pub fn restrict(p: Prepared, plan: &Plan) -> Result<Status> {
     if fsp.log_denials && !status.log_denials {
         let l =
             "not enforced: denial logging (the kernel did not accept the audit flag)".to_string();
-        log::warn(&l);
+        log::warn_with(
+            &l,
+            vec![
+                ("kind", "not_enforced".into()),
+                ("object", "landlock".into()),
+            ],
+        );
         status.not_enforced.push(l);
     }
-    log::info(&summary(&status));
+    log::info_with(&summary(&status), summary_fields(&status));
     Ok(status)
 }
 
@@ -497,6 +519,23 @@ fn summary(s: &Status) -> String {
         line.push_str(", denials logged");
     }
     line
+}
+
+/// The figures [`summary`] quotes, for a JSON log line.
+fn summary_fields(s: &Status) -> log::Fields {
+    vec![
+        ("object", "landlock".into()),
+        (
+            "ruleset",
+            serde_json::to_value(s.ruleset).unwrap_or_default(),
+        ),
+        ("abi", s.abi.into()),
+        ("path_rules", s.path_rules.into()),
+        ("port_rules", s.port_rules.into()),
+        ("scopes", s.scopes.clone().into()),
+        ("log_denials", s.log_denials.into()),
+        ("not_enforced", s.not_enforced.len().into()),
+    ]
 }
 
 #[cfg(test)]

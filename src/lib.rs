@@ -8,6 +8,7 @@ pub mod bytes;
 pub mod capabilities;
 pub mod cdi;
 pub mod cli;
+pub mod doctor;
 pub mod env;
 pub mod error;
 pub mod identity;
@@ -16,6 +17,7 @@ pub mod install;
 pub mod landlock;
 pub mod log;
 pub mod plan;
+pub mod plan_text;
 pub mod policy;
 pub mod probe;
 pub mod process;
@@ -30,7 +32,7 @@ pub mod yaml;
 pub fn main_with_args(argv: Vec<std::ffi::OsString>) -> i32 {
     let authoring = matches!(
         argv.first().and_then(|a| a.to_str()),
-        Some("check" | "plan" | "schema" | "version" | "devices" | "install")
+        Some("check" | "plan" | "schema" | "version" | "devices" | "install" | "doctor")
     );
     match cli::parse(argv) {
         Ok(cmd) => run::dispatch(cmd),

@@ -1,8 +1,18 @@
 //! A tiny leveled logger for the supervisor's own messages (stderr, text or
 //! JSON lines). The workload's output never passes through it.
+//!
+//! A text line is `openshell-sandbox: LEVEL: MESSAGE`, control characters
+//! escaped. A JSON line (`--log-format json`) is one object for a log
+//! collector: `timestamp` (RFC 3339, UTC), `level`, `msg` (the same
+//! sentence as the text line), `source`, and the fields behind the
+//! sentence — `object`, `cause`, `hint` for errors, `kind` for what is not
+//! enforced, and the figures the sentence quotes (Landlock `abi`, rule
+//! counts, ...), so a collector need not parse the sentence.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicU8, Ordering};
+
+use serde_json::{Map, Value};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -33,6 +43,10 @@ impl Level {
     }
 }
 
+/// The structured fields of one line, in order (a JSON object keeps them
+/// sorted; the order here is for the reader of the code).
+pub type Fields = Vec<(&'static str, Value)>;
+
 static LEVEL: AtomicU8 = AtomicU8::new(Level::Info as u8);
 static JSON: AtomicU8 = AtomicU8::new(0);
 
@@ -45,14 +59,23 @@ pub fn enabled(level: Level) -> bool {
     level as u8 <= LEVEL.load(Ordering::Relaxed)
 }
 
+/// Whether lines are JSON (`--log-format json`).
+pub fn json() -> bool {
+    JSON.load(Ordering::Relaxed) == 1
+}
+
 pub fn log(level: Level, msg: &str) {
+    log_with(level, msg, Vec::new());
+}
+
+/// A line with the fields behind its sentence (used only in JSON lines;
+/// the text line is the sentence alone).
+pub fn log_with(level: Level, msg: &str, fields: Fields) {
     if !enabled(level) {
         return;
     }
-    let line = if JSON.load(Ordering::Relaxed) == 1 {
-        let v =
-            serde_json::json!({"level": level.name(), "msg": msg, "source": "openshell-sandbox"});
-        format!("{v}\n")
+    let line = if json() {
+        json_line(level, msg, fields, std::time::SystemTime::now())
     } else {
         format!(
             "openshell-sandbox: {}: {}\n",
@@ -62,6 +85,20 @@ pub fn log(level: Level, msg: &str) {
     };
     // A closed stderr must not stop the launch.
     let _ = std::io::stderr().write_all(line.as_bytes());
+}
+
+/// One JSON line. serde_json escapes control characters itself.
+fn json_line(level: Level, msg: &str, fields: Fields, now: std::time::SystemTime) -> String {
+    let mut m = Map::new();
+    m.insert("timestamp".into(), Value::from(rfc3339(now)));
+    m.insert("level".into(), Value::from(level.name()));
+    m.insert("msg".into(), Value::from(msg));
+    m.insert("source".into(), Value::from("openshell-sandbox"));
+    for (k, v) in fields {
+        // The fixed keys above are not overridden by a field.
+        m.entry(k).or_insert(v);
+    }
+    format!("{}\n", Value::Object(m))
 }
 
 pub fn warn(msg: &str) {
@@ -74,4 +111,163 @@ pub fn info(msg: &str) {
 
 pub fn debug(msg: &str) {
     log(Level::Debug, msg);
+}
+
+pub fn warn_with(msg: &str, fields: Fields) {
+    log_with(Level::Warn, msg, fields);
+}
+
+pub fn info_with(msg: &str, fields: Fields) {
+    log_with(Level::Info, msg, fields);
+}
+
+/// An error that stops the command, as JSON lines (one per policy
+/// diagnostic), with what a collector indexes: `object`, `cause`, `hint`,
+/// the error `group` (who acts) and the `exit_code`. Written even when the
+/// level filters out errors' lower levels; an error is never filtered.
+pub fn error_json(e: &crate::error::Error, exit_code: i32) {
+    use crate::error::Error;
+    let mut lines: Vec<(String, Fields)> = Vec::new();
+    let common = |group: &str| -> Fields {
+        vec![
+            ("group", Value::from(group)),
+            ("exit_code", Value::from(exit_code)),
+        ]
+    };
+    match e {
+        Error::Policy(diags) => {
+            for d in diags {
+                let mut f = common("policy");
+                f.push(("object", Value::from(d.file.clone())));
+                f.push(("line", Value::from(d.line)));
+                f.push(("col", Value::from(d.col)));
+                if !d.path.is_empty() {
+                    f.push(("field", Value::from(d.path.clone())));
+                }
+                f.push(("cause", Value::from(d.message.clone())));
+                if let Some(h) = &d.hint {
+                    f.push(("hint", Value::from(h.clone())));
+                }
+                let text = d.to_string();
+                let msg = text
+                    .split("\nhint: ")
+                    .next()
+                    .unwrap_or_default()
+                    .to_string();
+                lines.push((msg, f));
+            }
+        }
+        _ => {
+            let (group, object, cause) = match e {
+                Error::Usage { message, .. } => ("usage", "command line", message.as_str()),
+                Error::Host { object, cause, .. } => ("host", object.as_str(), cause.as_str()),
+                Error::Apply { object, cause, .. } => ("apply", object.as_str(), cause.as_str()),
+                Error::Exec { object, cause, .. } => ("exec", object.as_str(), cause.as_str()),
+                Error::Internal(m) => ("internal", "internal error", m.as_str()),
+                Error::Policy(_) => ("policy", "policy", ""),
+            };
+            let mut f = common(group);
+            f.push(("object", Value::from(object)));
+            f.push(("cause", Value::from(cause)));
+            if let Some(h) = e.hint() {
+                f.push(("hint", Value::from(h)));
+            }
+            lines.push((e.to_string(), f));
+        }
+    }
+    for (msg, f) in lines {
+        let line = json_line(Level::Error, &msg, f, std::time::SystemTime::now());
+        let _ = std::io::stderr().write_all(line.as_bytes());
+    }
+}
+
+/// `t` as RFC 3339 in UTC with microseconds: `2024-02-29T13:05:09.123456Z`.
+/// Times before 1970 (a clock set wrong) are shown as the epoch.
+pub fn rfc3339(t: std::time::SystemTime) -> String {
+    let d = t
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or(std::time::Duration::ZERO);
+    let secs = d.as_secs();
+    let (y, mo, day) = civil_from_days(secs / 86_400);
+    let s = secs % 86_400;
+    format!(
+        "{y:04}-{mo:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
+        s / 3600,
+        s / 60 % 60,
+        s % 60,
+        d.subsec_micros()
+    )
+}
+
+/// Days since 1970-01-01 -> (year, month, day) in the proleptic Gregorian
+/// calendar (Howard Hinnant's `civil_from_days`, for days >= 0): count in
+/// 400-year eras of 146097 days, with years starting on March 1 so the
+/// leap day is the last day of a year.
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468; // days since 0000-03-01
+    let era = z / 146_097;
+    let doe = z - era * 146_097; // [0, 146096]
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
+    let mp = (5 * doy + 2) / 153; // [0, 11], March = 0
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn at(secs: u64) -> String {
+        rfc3339(UNIX_EPOCH + Duration::from_secs(secs))
+    }
+
+    #[test]
+    fn timestamps_are_rfc3339_utc_across_leap_years_and_centuries() {
+        assert_eq!(at(0), "1970-01-01T00:00:00.000000Z");
+        // 1972 is a leap year: Feb 29 exists, then March 1.
+        assert_eq!(at(68_169_600), "1972-02-29T00:00:00.000000Z");
+        assert_eq!(at(68_256_000), "1972-03-01T00:00:00.000000Z");
+        assert_eq!(at(946_684_799), "1999-12-31T23:59:59.000000Z");
+        // 2000 is divisible by 400: a leap year.
+        assert_eq!(at(951_782_400), "2000-02-29T00:00:00.000000Z");
+        assert_eq!(at(1_234_567_890), "2009-02-13T23:31:30.000000Z");
+        assert_eq!(at(1_709_164_800), "2024-02-29T00:00:00.000000Z");
+        // 2100 is divisible by 100, not by 400: no Feb 29.
+        assert_eq!(at(4_107_456_000), "2100-02-28T00:00:00.000000Z");
+        assert_eq!(at(4_107_542_400), "2100-03-01T00:00:00.000000Z");
+        assert_eq!(at(253_402_300_799), "9999-12-31T23:59:59.000000Z");
+        assert_eq!(
+            rfc3339(UNIX_EPOCH + Duration::from_micros(1_709_211_909_123_456)),
+            "2024-02-29T13:05:09.123456Z"
+        );
+        // A clock before the epoch does not panic.
+        assert_eq!(
+            rfc3339(UNIX_EPOCH - Duration::from_secs(5)),
+            "1970-01-01T00:00:00.000000Z"
+        );
+    }
+
+    #[test]
+    fn a_json_line_carries_its_fields_and_escapes_controls() {
+        let line = json_line(
+            Level::Warn,
+            "filesystem rule for /x\n skipped",
+            vec![
+                ("kind", Value::from("dropped")),
+                ("level", Value::from("info")),
+            ],
+            UNIX_EPOCH,
+        );
+        assert!(line.ends_with("}\n") && !line.trim_end().contains('\n'));
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["timestamp"], "1970-01-01T00:00:00.000000Z");
+        assert_eq!(v["level"], "warning", "a field never replaces a fixed key");
+        assert_eq!(v["msg"], "filesystem rule for /x\n skipped");
+        assert_eq!(v["kind"], "dropped");
+        assert_eq!(v["source"], "openshell-sandbox");
+    }
 }

@@ -876,7 +876,7 @@ pub fn linux_for_abi(abi: u32) -> &'static str {
 }
 
 /// What an operator can do about a kernel without usable Landlock.
-fn no_landlock_hint(support: &LandlockSupport) -> &'static str {
+pub fn no_landlock_hint(support: &LandlockSupport) -> &'static str {
     match support {
         LandlockSupport::NotEnabled => {
             "enable Landlock at boot (add landlock to the lsm= kernel parameter)"

@@ -296,7 +296,25 @@ pub fn candidate_paths(policy: &Policy, workdir: Option<&str>) -> Vec<String> {
     out
 }
 
-fn read_small(path: &str) -> Option<String> {
+/// `vm.memfd_noexec` of our pid namespace (None: the kernel predates it,
+/// Linux < 6.6).
+pub fn memfd_noexec() -> Option<u8> {
+    read_small("/proc/sys/vm/memfd_noexec").and_then(|s| s.trim().parse().ok())
+}
+
+/// A field of `/proc/self/status` (`Seccomp`, `NoNewPrivs`, ...), trimmed.
+pub fn status_field(name: &str) -> Option<String> {
+    let text = read_small("/proc/self/status")?;
+    text.lines().find_map(|l| {
+        l.strip_prefix(name)
+            .and_then(|r| r.strip_prefix(':'))
+            .map(|v| v.trim().to_string())
+    })
+}
+
+/// A small regular file under `/proc` or `/etc`, as text (None when absent
+/// or not a regular file).
+pub fn read_small(path: &str) -> Option<String> {
     use std::io::Read;
     use std::os::unix::fs::OpenOptionsExt;
     // A FIFO or device planted at /etc/passwd must not hang the launch:
@@ -330,7 +348,7 @@ pub fn resolve(policy: &Policy, workdir: Option<&str>) -> HostFacts {
         group: read_small("/etc/group"),
         env: crate::env::supervisor_env(),
         caps: crate::capabilities::current(),
-        memfd_noexec: read_small("/proc/sys/vm/memfd_noexec").and_then(|s| s.trim().parse().ok()),
+        memfd_noexec: memfd_noexec(),
         ..HostFacts::default()
     };
     // Paths are resolved knowing who the workload will be: what its uid
@@ -440,7 +458,7 @@ pub fn current_groups() -> Vec<u32> {
 
 /// getgroups(2): the count first, then the list.
 #[allow(unsafe_code)]
-fn getgroups() -> Vec<u32> {
+pub fn getgroups() -> Vec<u32> {
     // SAFETY: with size 0 the kernel writes nothing and returns the count.
     let count = unsafe { libc::getgroups(0, std::ptr::null_mut()) };
     let mut buf = vec![0 as libc::gid_t; usize::try_from(count).unwrap_or(0)];
@@ -452,13 +470,13 @@ fn getgroups() -> Vec<u32> {
 }
 
 #[allow(unsafe_code)]
-fn nix_uid() -> u32 {
+pub fn nix_uid() -> u32 {
     // SAFETY: getuid takes no arguments and cannot fail.
     unsafe { libc::getuid() }
 }
 
 #[allow(unsafe_code)]
-fn nix_gid() -> u32 {
+pub fn nix_gid() -> u32 {
     // SAFETY: getgid takes no arguments and cannot fail.
     unsafe { libc::getgid() }
 }

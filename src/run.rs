@@ -88,7 +88,27 @@ fn policy_file_blocker(source: &policy::Source, plan: &Plan) -> Option<String> {
 pub fn launch(args: &RunArgs) -> Result<i32> {
     let mut timings = Timings::start();
     let plan = make_plan_timed(args, &mut timings)?;
-    log::info(&format!("policy: {}", plan.policy.description));
+    let source = &plan.policy.source;
+    log::info_with(
+        &format!("policy: {}", plan.policy.description),
+        vec![
+            ("object", "policy".into()),
+            (
+                "origin",
+                serde_json::to_value(&source.origin).unwrap_or_default(),
+            ),
+            (
+                "path",
+                source
+                    .path
+                    .as_ref()
+                    .map(|p| crate::bytes::escape(p.as_os_str()))
+                    .into(),
+            ),
+            ("abi", plan.filesystem.abi.into()),
+            ("mode", serde_json::to_value(plan.mode).unwrap_or_default()),
+        ],
+    );
     if let Some(b) = plan.blockers.first() {
         let (line, hint) = match b.split_once("\nhint: ") {
             Some((l, h)) => (l, Some(h)),
@@ -102,16 +122,22 @@ pub fn launch(args: &RunArgs) -> Result<i32> {
         });
     }
     for d in &plan.dropped {
-        log::warn(d);
+        log::warn_with(d, vec![("kind", "dropped".into())]);
     }
     for l in &plan.host_limits {
-        log::info(l);
+        log::info_with(l, vec![("kind", "host_limit".into())]);
     }
     let host_env = crate::env::supervisor_env();
     for name in crate::env::unpassable(&plan.environment, &host_env) {
-        log::warn(&format!(
-            "environment: {name} is not passed: its name is not valid UTF-8"
-        ));
+        log::warn_with(
+            &format!("environment: {name} is not passed: its name is not valid UTF-8"),
+            vec![
+                ("kind", "dropped".into()),
+                ("object", "environment".into()),
+                ("name", name.clone().into()),
+                ("cause", "its name is not valid UTF-8".into()),
+            ],
+        );
     }
     let env = crate::env::materialize(&plan.environment, &host_env);
     let listen = crate::env::socket_activation(&host_env, std::process::id())?;
@@ -157,6 +183,10 @@ fn sandbox_and_exec(
 
 fn print_plan(args: &RunArgs, format: Format) -> Result<i32> {
     let plan = make_plan(args)?;
+    if format == Format::Text {
+        print!("{}", crate::plan_text::render(&plan));
+        return Ok(0);
+    }
     let value = serde_json::to_value(&plan).map_err(|e| Error::Internal(e.to_string()))?;
     let text = match format {
         Format::Json => {
@@ -165,7 +195,7 @@ fn print_plan(args: &RunArgs, format: Format) -> Result<i32> {
             s.push('\n');
             s
         }
-        Format::Yaml => yaml::to_yaml(&value),
+        Format::Yaml | Format::Text => yaml::to_yaml(&value),
     };
     print!("{text}");
     Ok(0)
@@ -193,8 +223,14 @@ fn check(files: &[std::path::PathBuf]) -> i32 {
     i32::from(failed)
 }
 
-/// Print an error once: the message, then its hint.
+/// Print an error once: the message, then its hint. Under
+/// `--log-format json` it is one JSON line (per policy diagnostic) with
+/// the object, cause, hint and exit code as fields.
 pub fn report_error(e: &Error) {
+    if log::json() {
+        log::error_json(e, e.run_exit_code());
+        return;
+    }
     match e {
         Error::Policy(diags) => {
             for d in diags {
@@ -261,5 +297,6 @@ pub fn dispatch(cmd: Command) -> i32 {
             }
         },
         Command::Devices(dirs) => crate::cdi::devices_command(&dirs),
+        Command::Doctor { json } => crate::doctor::command(json),
     }
 }

@@ -392,3 +392,34 @@ fn a_non_utf8_openshell_policy_names_a_file_by_its_bytes() {
         format!("{}/p\\xff.yaml", d.display())
     );
 }
+
+#[test]
+fn plan_text_summarizes_the_default_policy_on_this_host() {
+    let r = run(&["plan", "--format", "text", "--", "/bin/true"]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    let abi = common::landlock_abi().min(10);
+    for want in [
+        "policy: embedded default policy\n",
+        "command: /bin/true (exec: the supervisor becomes the workload)\n",
+        "\nruns as: uid ",
+        &if abi == 0 {
+            "\nfilesystem: NOT enforced".to_string()
+        } else {
+            format!(
+                "\nfilesystem (Landlock ABI {abi}, best_effort): everything not listed is denied\n"
+            )
+        },
+        "  IP sockets: refused (no network policy)\n",
+        "\ndevices: none requested\n",
+    ] {
+        assert!(r.stdout.contains(want), "{want:?} missing\n{}", r.explain());
+    }
+    let lines = r.stdout.lines().count();
+    assert!(lines <= 50, "one screen, not {lines} lines\n{}", r.stdout);
+    let e = run(&["plan", "--format", "html"]);
+    assert_eq!(e.code, 2);
+    assert_eq!(
+        e.stderr,
+        "openshell-sandbox: --format: unknown format \"html\" (text, yaml or json)\n"
+    );
+}

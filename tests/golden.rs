@@ -1,7 +1,8 @@
 //! Golden plans: the whole plan for a policy on a described host, compared
 //! with a reviewed file in tests/golden/. The plan is pure, so these need
-//! no privileges. Regenerate deliberately with `UPDATE_GOLDEN=1 cargo test
-//! --test golden` and review the diff.
+//! no privileges. Each plan is also rendered as `plan --format text` and
+//! compared with NAME.txt. Regenerate deliberately with `UPDATE_GOLDEN=1
+//! cargo test --test golden` and review the diff.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
@@ -69,6 +70,7 @@ fn golden(name: &str, file: &str, h: &HostFacts, opts: RunOptions) {
         path: Some(PathBuf::from(file)),
     };
     let p = plan::build(&policy, &source, &opts, h);
+    golden_text(name, &openshell_sandbox::plan_text::render(&p));
     let got = serde_json::to_value(&p).unwrap();
     let path = repo.join("tests/golden").join(format!("{name}.json"));
     if std::env::var("UPDATE_GOLDEN").is_ok_and(|v| v == "1") {
@@ -86,6 +88,26 @@ fn golden(name: &str, file: &str, h: &HostFacts, opts: RunOptions) {
             "plan differs from {}:\n--- got\n{}\n",
             path.display(),
             serde_json::to_string_pretty(&got).unwrap()
+        );
+    }
+}
+
+/// `plan --format text` for the same plan, compared with
+/// tests/golden/NAME.txt byte for byte.
+fn golden_text(name: &str, got: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(format!("{name}.txt"));
+    if std::env::var("UPDATE_GOLDEN").is_ok_and(|v| v == "1") {
+        std::fs::write(&path, got).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("missing {}; run with UPDATE_GOLDEN=1", path.display()));
+    if got != want {
+        panic!(
+            "text plan differs from {}:\n--- got\n{got}--- want\n{want}",
+            path.display()
         );
     }
 }
@@ -173,5 +195,36 @@ fn unprivileged_start_asking_for_another_user_is_blocked() {
         "policy/examples/strict.yaml",
         &host(LandlockSupport::Available { abi: 7 }, 1500),
         opts(&["/usr/bin/app"]),
+    );
+}
+
+#[test]
+fn default_policy_started_unprivileged_on_merged_usr() {
+    // /bin, /lib and /sbin are links into /usr (a trusted, root-owned
+    // link is followed; the plan shows where it leads). Started as uid
+    // 1500 without CAP_SETPCAP, the identity and the bounding set stay.
+    let mut h = host(LandlockSupport::Available { abi: 7 }, 1500);
+    for (link, to, ino) in [
+        ("/bin", "/usr/bin", 11),
+        ("/lib", "/usr/lib", 12),
+        ("/sbin", "/usr/sbin", 13),
+    ] {
+        h.resolved.insert(
+            link.to_string(),
+            openshell_sandbox::probe::ResolvedPath {
+                path: to.to_string(),
+                dev: 1,
+                ino,
+            },
+        );
+    }
+    golden(
+        "default_nonroot_merged_usr",
+        "policy/default.yaml",
+        &h,
+        RunOptions {
+            workdir: Some("/sandbox".into()),
+            ..opts(&["/bin/sh", "-c", "id"])
+        },
     );
 }

@@ -44,6 +44,9 @@ cross/bundle.sh
 v=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n1)
 for a in amd64 arm64; do cross/verify-bundle.sh "dist/openshell-sandbox-$v-$a.tar.gz" "$a"; done
 
+step "release build (the README's first command, run by tests/readme.rs, reuses it)"
+cargo build --release --locked
+
 step "unit, kernel and integration tests"
 rm -f target/test-skips.txt
 cargo test --locked -- --test-threads=2

@@ -67,9 +67,9 @@ pub(super) const JMP_JSET_K: u16 = 0x45;
 pub(super) const RET_K: u16 = 0x06;
 
 // Return values.
-pub(super) const RET_KILL_PROCESS: u32 = 0x8000_0000;
-pub(super) const RET_ERRNO: u32 = 0x0005_0000;
-pub(super) const RET_LOG: u32 = 0x7ffc_0000;
+pub const RET_KILL_PROCESS: u32 = 0x8000_0000;
+pub const RET_ERRNO: u32 = 0x0005_0000;
+pub const RET_LOG: u32 = 0x7ffc_0000;
 pub(super) const RET_ALLOW: u32 = 0x7fff_0000;
 
 // struct seccomp_data offsets.

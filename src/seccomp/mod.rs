@@ -56,8 +56,8 @@ mod kernel_tests;
 #[cfg(test)]
 mod tests;
 
-pub use bpf::{BPF_MAXINSNS, SockFilter, compile};
-pub use sys::{install, set_no_new_privs};
+pub use bpf::{BPF_MAXINSNS, RET_ERRNO, RET_KILL_PROCESS, RET_LOG, SockFilter, compile};
+pub use sys::{action_available, install, set_no_new_privs};
 pub use tables::{known, lookup};
 
 /// `EPERM`, the errno returned by deny rules in `errno` mode.

@@ -91,6 +91,32 @@ pub fn install(prog: &[SockFilter]) -> Result<(), SeccompError> {
     }
 }
 
+/// `SECCOMP_GET_ACTION_AVAIL`.
+const SECCOMP_GET_ACTION_AVAIL: libc::c_ulong = 2;
+
+/// Whether the kernel knows the filter return action `action`
+/// (`seccomp(SECCOMP_GET_ACTION_AVAIL, 0, &action)`, Linux >= 4.14):
+/// `Ok(())`, or the errno (`EOPNOTSUPP`: unknown action; `EINVAL` or
+/// `ENOSYS`: no seccomp filters; `EPERM`: the call is filtered). Installs
+/// nothing.
+#[allow(unsafe_code)]
+pub fn action_available(action: u32) -> Result<(), i32> {
+    let a: u32 = action;
+    // SAFETY: for SECCOMP_GET_ACTION_AVAIL the kernel reads one u32 from
+    // the pointer (`copy_from_user(&action, uargs, sizeof(action))`); `a`
+    // is a u32 on this stack frame that outlives the call, and the kernel
+    // writes nothing and keeps no pointer.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            SECCOMP_GET_ACTION_AVAIL,
+            0 as libc::c_ulong,
+            &a as *const u32,
+        )
+    };
+    if rc == 0 { Ok(()) } else { Err(last_errno()) }
+}
+
 fn last_errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }

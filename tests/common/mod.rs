@@ -290,3 +290,26 @@ pub fn mkfifo(p: &Path) {
     let r = unsafe { libc::mkfifo(c.as_ptr(), 0o644) };
     assert_eq!(r, 0, "mkfifo {}", p.display());
 }
+
+/// tests/probe/nolandlock.c, built once: `nolandlock ERRNO CMD...` runs CMD
+/// with the landlock_* syscalls failing with ERRNO (a seccomp filter), as
+/// on a kernel without Landlock or under a profile that blocks it.
+pub fn nolandlock() -> PathBuf {
+    static P: OnceLock<PathBuf> = OnceLock::new();
+    P.get_or_init(|| {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/probe/nolandlock.c");
+        let dir = probe().parent().unwrap().to_path_buf();
+        let out = dir.join("nolandlock");
+        let tmp = dir.join(format!("nolandlock.{}", std::process::id()));
+        let st = Command::new("gcc")
+            .args(["-static", "-O2", "-o"])
+            .arg(&tmp)
+            .arg(&src)
+            .status()
+            .expect("gcc is needed to build tests/probe/nolandlock.c");
+        assert!(st.success(), "building tests/probe/nolandlock.c failed");
+        std::fs::rename(&tmp, &out).unwrap();
+        out
+    })
+    .clone()
+}
