@@ -125,6 +125,31 @@ impl std::error::Error for YamlError {}
 /// Invalid YAML, more than one document, anchors, aliases, tags, non-scalar
 /// or duplicate keys, and nesting deeper than 64 levels.
 pub fn parse(src: &str, opts: ParseOptions) -> Result<Node, YamlError> {
+    load(src, opts).map_err(|e| YamlError {
+        mark: clamp_to_document(src, e.mark),
+        message: e.message,
+    })
+}
+
+/// The parser reports an error at the end of input on the line after the
+/// last one; point at the end of the last line instead, so an author is
+/// never sent to a line that does not exist.
+fn clamp_to_document(text: &str, mark: Mark) -> Mark {
+    // YAML breaks lines at \n, \r\n and a lone \r.
+    let normalized = text.replace("\r\n", "\n").replace('\r', "\n");
+    let lines: Vec<&str> = normalized.split('\n').collect();
+    let last = u32::try_from(lines.len()).unwrap_or(u32::MAX).max(1);
+    if mark.line <= last {
+        return mark;
+    }
+    let len = lines.last().map_or(0, |l| l.chars().count());
+    Mark {
+        line: last,
+        col: u32::try_from(len).unwrap_or(u32::MAX).saturating_add(1),
+    }
+}
+
+fn load(src: &str, opts: ParseOptions) -> Result<Node, YamlError> {
     let mut loader = Loader {
         events: Parser::new_from_str(src),
         src,
@@ -1655,6 +1680,25 @@ network_policies:
             perr(&block),
             ("nesting deeper than 64 levels".into(), 65, 129)
         );
+    }
+
+    #[test]
+    fn end_of_input_errors_point_inside_the_document() {
+        // saphyr places an error at the end of input on the line after the
+        // last one when the text does not end with a line break; it is
+        // moved to the end of the last line, for every caller.
+        let cases: &[(&str, u32, u32)] = &[
+            ("a: [", 1, 5),
+            ("a:\n- b\n- [c,", 3, 6),
+            ("a: {b: [1]", 1, 11),
+            ("a: [\r\n  1,\r  2", 3, 4),
+        ];
+        for (src, line, col) in cases {
+            let (_, l, c) = perr(src);
+            assert_eq!((l, c), (*line, *col), "{src:?}");
+        }
+        // With a final line break the parser's own line exists.
+        assert_eq!(perr("a: [\n").1, 2);
     }
 
     #[derive(Debug, Deserialize)]

@@ -331,11 +331,10 @@ pub fn parse_str(file: &str, text: &str) -> std::result::Result<Policy, Vec<Diag
         }]);
     }
     let root = yaml::parse(text, yaml::ParseOptions::default()).map_err(|e| {
-        let (line, col) = clamp_to_document(text, e.mark.line, e.mark.col);
         vec![Diagnostic {
             file: file.to_string(),
-            line,
-            col,
+            line: e.mark.line,
+            col: e.mark.col,
             path: String::new(),
             message: e.message,
             hint: None,
@@ -392,24 +391,6 @@ pub fn parse_str(file: &str, text: &str) -> std::result::Result<Policy, Vec<Diag
     }
     diags.sort_by_key(|d| (d.line, d.col));
     Err(diags)
-}
-
-/// The parser reports an error at the end of input on the line after the
-/// last one; point at the end of the last line instead, so an author is
-/// never sent to a line that does not exist.
-fn clamp_to_document(text: &str, line: u32, col: u32) -> (u32, u32) {
-    // YAML breaks lines at \n, \r\n and a lone \r.
-    let normalized = text.replace("\r\n", "\n").replace('\r', "\n");
-    let lines: Vec<&str> = normalized.split('\n').collect();
-    let last = u32::try_from(lines.len()).unwrap_or(u32::MAX).max(1);
-    if line <= last {
-        return (line, col);
-    }
-    let len = lines.last().map_or(0, |l| l.chars().count());
-    (
-        last,
-        u32::try_from(len).unwrap_or(u32::MAX).saturating_add(1),
-    )
 }
 
 /// The path of the node holding `path` (`a.b[1]` -> `a.b`, `a.b` -> `a`).
