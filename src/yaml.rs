@@ -125,27 +125,49 @@ impl std::error::Error for YamlError {}
 /// Invalid YAML, more than one document, anchors, aliases, tags, non-scalar
 /// or duplicate keys, and nesting deeper than 64 levels.
 pub fn parse(src: &str, opts: ParseOptions) -> Result<Node, YamlError> {
-    load(src, opts).map_err(|e| YamlError {
-        mark: clamp_to_document(src, e.mark),
-        message: e.message,
-    })
+    let end = document_end(src);
+    match load(src, opts) {
+        Ok(mut root) => {
+            clamp_marks(&mut root, end);
+            Ok(root)
+        }
+        Err(e) => Err(YamlError {
+            mark: clamp(e.mark, end),
+            message: e.message,
+        }),
+    }
 }
 
-/// The parser reports an error at the end of input on the line after the
-/// last one; point at the end of the last line instead, so an author is
-/// never sent to a line that does not exist.
-fn clamp_to_document(text: &str, mark: Mark) -> Mark {
-    // YAML breaks lines at \n, \r\n and a lone \r.
-    let normalized = text.replace("\r\n", "\n").replace('\r', "\n");
-    let lines: Vec<&str> = normalized.split('\n').collect();
-    let last = u32::try_from(lines.len()).unwrap_or(u32::MAX).max(1);
-    if mark.line <= last {
-        return mark;
-    }
-    let len = lines.last().map_or(0, |l| l.chars().count());
+/// The end of the document: its last line (YAML breaks lines at `\n`,
+/// `\r\n` and a lone `\r`) and one column past that line's last character.
+fn document_end(text: &str) -> Mark {
+    let breaks =
+        text.matches('\n').count() + text.matches('\r').count() - text.matches("\r\n").count();
+    let last = text.rsplit(['\n', '\r']).next().unwrap_or("");
     Mark {
-        line: last,
-        col: u32::try_from(len).unwrap_or(u32::MAX).saturating_add(1),
+        line: to_u32(breaks).saturating_add(1),
+        col: to_u32(last.chars().count()).saturating_add(1),
+    }
+}
+
+/// saphyr places what it finds at the end of input (an error, an empty
+/// key, value or document) on the line after the last one when the text
+/// does not end with a line break; point at the end of the last line
+/// instead, so an author is never sent to a line that does not exist.
+fn clamp(mark: Mark, end: Mark) -> Mark {
+    if mark.line > end.line { end } else { mark }
+}
+
+/// [`clamp`] every mark in the tree.
+fn clamp_marks(node: &mut Node, end: Mark) {
+    node.mark = clamp(node.mark, end);
+    match &mut node.value {
+        Value::Seq(items) => items.iter_mut().for_each(|n| clamp_marks(n, end)),
+        Value::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
+            clamp_marks(k, end);
+            clamp_marks(v, end);
+        }),
+        _ => {}
     }
 }
 
@@ -1699,6 +1721,21 @@ network_policies:
         }
         // With a final line break the parser's own line exists.
         assert_eq!(perr("a: [\n").1, 2);
+    }
+
+    #[test]
+    fn end_of_input_nodes_point_inside_the_document() {
+        // An empty key, value or document at the end of input is placed
+        // on the line after the last one too; its node is moved the same
+        // way.
+        let root = p("?\n  ");
+        let Value::Map(entries) = &root.value else {
+            panic!("{root:?}")
+        };
+        assert_eq!(entries[0].0.mark, Mark { line: 2, col: 3 });
+        assert_eq!(entries[0].1.mark, Mark { line: 2, col: 3 });
+        assert_eq!(p("---").mark, Mark { line: 1, col: 4 });
+        assert_eq!(p("a:\r  ").mark, Mark { line: 1, col: 1 });
     }
 
     #[derive(Debug, Deserialize)]

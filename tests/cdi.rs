@@ -343,6 +343,15 @@ fn an_error_at_the_end_of_a_cut_off_spec_points_inside_it() {
         one_error("devices:\n- name: gpu0\n  containerEdits: {env: [A=1]"),
         "t.yaml:3:30: while parsing a flow mapping, did not find expected ',' or '}'"
     );
+    // An empty key or document at the very end is placed there too.
+    assert_eq!(one_error("---"), "t.yaml:1:4: empty spec");
+    assert_eq!(
+        parse("?\n  ").unwrap_err(),
+        [
+            "t.yaml:1:1: missing field \"cdiVersion\"",
+            "t.yaml:2:3: [\"\"]: unknown field \"\" (expected one of: cdiVersion, kind, annotations, devices, containerEdits)",
+        ]
+    );
 }
 
 #[test]
