@@ -125,6 +125,100 @@ impl std::error::Error for YamlError {}
 /// Invalid YAML, more than one document, anchors, aliases, tags, non-scalar
 /// or duplicate keys, and nesting deeper than 64 levels.
 pub fn parse(src: &str, opts: ParseOptions) -> Result<Node, YamlError> {
+    let widths = line_widths(src);
+    match load(src, opts) {
+        Ok(mut root) => {
+            clamp_marks(&mut root, &widths);
+            Ok(root)
+        }
+        Err(e) => {
+            // saphyr's mark for this one can be off by the length of what
+            // it skipped; the first such character is where the text
+            // stops being YAML.
+            let mark = match e.message.as_str() {
+                "found unprintable character" => first_unprintable(src).unwrap_or(e.mark),
+                _ => e.mark,
+            };
+            Err(YamlError {
+                mark: clamp(mark, &widths),
+                message: e.message,
+            })
+        }
+    }
+}
+
+/// The number of characters on each line; YAML breaks lines at `\n`,
+/// `\r\n` and a lone `\r`.
+fn line_widths(text: &str) -> Vec<u32> {
+    let mut widths = vec![0u32];
+    let mut prev_cr = false;
+    for c in text.chars() {
+        match c {
+            '\n' if prev_cr => {}
+            '\n' | '\r' => widths.push(0),
+            _ => {
+                if let Some(w) = widths.last_mut() {
+                    *w = w.saturating_add(1);
+                }
+            }
+        }
+        prev_cr = c == '\r';
+    }
+    widths
+}
+
+/// saphyr places what it finds at the end of input (an error, an empty
+/// key, value or document) on the line after the last one when the text
+/// does not end with a line break, and some errors past the end of their
+/// line; point at the end of that line (or of the last one) instead, so
+/// an author is never sent to a place that does not exist.
+fn clamp(mark: Mark, widths: &[u32]) -> Mark {
+    let last = to_u32(widths.len()).max(1);
+    let line = mark.line.clamp(1, last);
+    let end = widths
+        .get(line as usize - 1)
+        .map_or(1, |w| w.saturating_add(1));
+    let col = if mark.line > last {
+        end
+    } else {
+        mark.col.clamp(1, end)
+    };
+    Mark { line, col }
+}
+
+/// [`clamp`] every mark in the tree.
+fn clamp_marks(node: &mut Node, widths: &[u32]) {
+    node.mark = clamp(node.mark, widths);
+    match &mut node.value {
+        Value::Seq(items) => items.iter_mut().for_each(|n| clamp_marks(n, widths)),
+        Value::Map(entries) => entries.iter_mut().for_each(|(k, v)| {
+            clamp_marks(k, widths);
+            clamp_marks(v, widths);
+        }),
+        _ => {}
+    }
+}
+
+/// Where the first character outside YAML's printable set is.
+fn first_unprintable(text: &str) -> Option<Mark> {
+    let (mut line, mut col, mut prev_cr) = (1u32, 1u32, false);
+    for c in text.chars() {
+        match c {
+            '\n' if prev_cr => {}
+            '\n' | '\r' => {
+                line = line.saturating_add(1);
+                col = 1;
+            }
+            '\t' => col = col.saturating_add(1),
+            c if !printable(c) => return Some(Mark { line, col }),
+            _ => col = col.saturating_add(1),
+        }
+        prev_cr = c == '\r';
+    }
+    None
+}
+
+fn load(src: &str, opts: ParseOptions) -> Result<Node, YamlError> {
     let mut loader = Loader {
         events: Parser::new_from_str(src),
         src,
@@ -1655,6 +1749,50 @@ network_policies:
             perr(&block),
             ("nesting deeper than 64 levels".into(), 65, 129)
         );
+    }
+
+    #[test]
+    fn end_of_input_errors_point_inside_the_document() {
+        // saphyr places an error at the end of input on the line after the
+        // last one when the text does not end with a line break; it is
+        // moved to the end of the last line, for every caller.
+        let cases: &[(&str, u32, u32)] = &[
+            ("a: [", 1, 5),
+            ("a:\n- b\n- [c,", 3, 6),
+            ("a: {b: [1]", 1, 11),
+            ("a: [\r\n  1,\r  2", 3, 4),
+        ];
+        for (src, line, col) in cases {
+            let (_, l, c) = perr(src);
+            assert_eq!((l, c), (*line, *col), "{src:?}");
+        }
+        // With a final line break the parser's own line exists.
+        assert_eq!(perr("a: [\n").1, 2);
+    }
+
+    #[test]
+    fn end_of_input_nodes_point_inside_the_document() {
+        // An empty key, value or document at the end of input is placed
+        // on the line after the last one too; its node is moved the same
+        // way.
+        let root = p("?\n  ");
+        let Value::Map(entries) = &root.value else {
+            panic!("{root:?}")
+        };
+        assert_eq!(entries[0].0.mark, Mark { line: 2, col: 3 });
+        assert_eq!(entries[0].1.mark, Mark { line: 2, col: 3 });
+        assert_eq!(p("---").mark, Mark { line: 1, col: 4 });
+        assert_eq!(p("a:\r  ").mark, Mark { line: 1, col: 1 });
+    }
+
+    #[test]
+    fn unprintable_character_is_located_where_it_is() {
+        // saphyr reported the NUL after a directive-like line past the
+        // line's end (column 22 of 20).
+        let src = "%#  \u{777}p%# !\u{76d}povt\u{777}\u{1}\u{11}\0\0";
+        assert_eq!(perr(src), ("found unprintable character".into(), 1, 17));
+        let (_, line, col) = perr("a: b\r\nc: \0");
+        assert_eq!((line, col), (2, 4));
     }
 
     #[derive(Debug, Deserialize)]

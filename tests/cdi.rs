@@ -332,6 +332,29 @@ fn one_error(text: &str) -> String {
 }
 
 #[test]
+fn an_error_at_the_end_of_a_cut_off_spec_points_inside_it() {
+    // Without a final line break the YAML parser places these one line
+    // past the end; found by fuzz/run.sh.
+    assert_eq!(
+        one_error("cdiVersion: 0.3.0\nkind: a.com/b\ndevices: ["),
+        "t.yaml:3:11: while parsing a node, did not find expected node content"
+    );
+    assert_eq!(
+        one_error("devices:\n- name: gpu0\n  containerEdits: {env: [A=1]"),
+        "t.yaml:3:30: while parsing a flow mapping, did not find expected ',' or '}'"
+    );
+    // An empty key or document at the very end is placed there too.
+    assert_eq!(one_error("---"), "t.yaml:1:4: empty spec");
+    assert_eq!(
+        parse("?\n  ").unwrap_err(),
+        [
+            "t.yaml:1:1: missing field \"cdiVersion\"",
+            "t.yaml:2:3: [\"\"]: unknown field \"\" (expected one of: cdiVersion, kind, annotations, devices, containerEdits)",
+        ]
+    );
+}
+
+#[test]
 fn versions_known_with_optional_v() {
     for v in [
         "0.3.0", "0.4.0", "0.5.0", "0.6.0", "0.7.0", "0.8.0", "1.0.0", "1.1.0", "v1.1.0", "v0.3.0",
@@ -803,7 +826,7 @@ fn missing_device_message_carries_the_load_errors_that_may_explain_it() {
         p.blockers[0],
         "cdi: device \"nvidia.com/gpu=3\" not found (no CDI devices found in /etc/cdi, /var/run/cdi)\n\
          spec skipped: /etc/cdi/gpu3.yaml:6:53: devices[0].containerEdits.deviceNodes[0].permissions: invalid permissions \"rwx\" (a subset of \"rwm\", or \"none\")\n\
-         spec skipped: /etc/cdi/garbage.yaml:2:1: while parsing a node, did not find expected node content\n\
+         spec skipped: /etc/cdi/garbage.yaml:1:2: while parsing a node, did not find expected node content\n\
          hint: run `openshell-sandbox devices` on the node to list the device names and spec errors"
     );
     // Every load error is still in the plan.

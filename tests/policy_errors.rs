@@ -555,3 +555,13 @@ fn seccomp_allow_that_reopens_a_kept_capability() {
     let quiet = "version: 1\ncapabilities:\n  keep: [SYS_TIME]\n";
     assert_eq!(errors(quiet), "ok");
 }
+
+#[test]
+fn empty_key_at_the_end_points_inside_the_file() {
+    // Without a final line break the YAML parser places an empty key on
+    // the line after the last one; found by fuzz/run.sh.
+    assert_eq!(
+        errors("version: 1\n? # no key\n# end"),
+        "p.yaml:3:6: [\"\"]: unknown field \"\"\nhint: expected one of: version, filesystem_policy, landlock, process, network_policies, network_middlewares, network, seccomp, capabilities, devices, environment"
+    );
+}

@@ -169,8 +169,9 @@ pub fn file_kind_name(t: std::fs::FileType) -> &'static str {
     }
 }
 
-/// Read the bytes of a policy file: a regular file only, at most
-/// [`MAX_POLICY_BYTES`], UTF-8.
+/// Read the bytes of a policy file: a regular file only, at most one byte
+/// over [`MAX_POLICY_BYTES`] (so that [`parse_bytes`] refuses an oversized
+/// file without reading all of it).
 ///
 /// A FIFO without a writer, a character device such as `/dev/zero`, a
 /// directory or a socket is refused before anything is read: the file is
@@ -179,7 +180,7 @@ pub fn file_kind_name(t: std::fs::FileType) -> &'static str {
 /// becomes ours) and checked again with `fstat` on the descriptor, since
 /// the path may have been replaced in between. `-` is not stdin: a policy
 /// on a pipe has no size and may never end.
-pub fn read_limited(path: &Path) -> Result<String> {
+pub fn read_limited(path: &Path) -> Result<Vec<u8>> {
     use std::os::unix::fs::OpenOptionsExt;
     let name = path.display().to_string();
     let not_regular = |t: std::fs::FileType| {
@@ -260,29 +261,35 @@ pub fn read_limited(path: &Path) -> Result<String> {
                 format!("cannot read: {}", io_cause(&e)),
             )
         })?;
-    if buf.len() as u64 > MAX_POLICY_BYTES {
-        return Err(Error::Policy(vec![Diagnostic {
-            file: name,
+    Ok(buf)
+}
+
+/// Parse and validate a policy file's bytes, as [`load`] does: a file over
+/// [`MAX_POLICY_BYTES`] or not UTF-8 is refused at 1:1, anything else goes
+/// to [`parse_str`].
+pub fn parse_bytes(file: &str, bytes: &[u8]) -> std::result::Result<Policy, Vec<Diagnostic>> {
+    let refuse = |message: String| {
+        vec![Diagnostic {
+            file: file.to_string(),
             line: 1,
             col: 1,
             path: String::new(),
-            message: format!("file is larger than {MAX_POLICY_BYTES} bytes; refusing to parse it"),
+            message,
             hint: None,
-        }]));
+        }]
+    };
+    if bytes.len() as u64 > MAX_POLICY_BYTES {
+        return Err(refuse(format!(
+            "file is larger than {MAX_POLICY_BYTES} bytes; refusing to parse it"
+        )));
     }
-    String::from_utf8(buf).map_err(|e| {
-        Error::Policy(vec![Diagnostic {
-            file: name,
-            line: 1,
-            col: 1,
-            path: String::new(),
-            message: format!(
-                "file is not valid UTF-8 (byte {})",
-                e.utf8_error().valid_up_to()
-            ),
-            hint: None,
-        }])
-    })
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        refuse(format!(
+            "file is not valid UTF-8 (byte {})",
+            e.valid_up_to()
+        ))
+    })?;
+    parse_str(file, text)
 }
 
 /// `ENOENT (no such file or directory)`-style cause text without the Rust
@@ -297,7 +304,8 @@ pub fn io_cause(e: &std::io::Error) -> String {
 
 /// Load the policy a source names.
 pub fn load(source: &Source) -> Result<Loaded> {
-    let text = match &source.path {
+    let name = source.display_name();
+    let policy = match &source.path {
         Some(p) if p.as_os_str().is_empty() => {
             return Err(match source.origin {
                 Origin::Env => Error::host("$OPENSHELL_POLICY", "set but empty").with_hint(
@@ -306,10 +314,10 @@ pub fn load(source: &Source) -> Result<Loaded> {
                 _ => Error::host("policy \"\"", "the path is empty"),
             });
         }
-        Some(p) => read_limited(p)?,
-        None => DEFAULT_POLICY.to_string(),
-    };
-    let policy = parse_str(&source.display_name(), &text).map_err(Error::Policy)?;
+        Some(p) => parse_bytes(&name, &read_limited(p)?),
+        None => parse_str(&name, DEFAULT_POLICY),
+    }
+    .map_err(Error::Policy)?;
     Ok(Loaded {
         policy,
         source: source.clone(),
@@ -332,11 +340,10 @@ pub fn parse_str(file: &str, text: &str) -> std::result::Result<Policy, Vec<Diag
         }]);
     }
     let root = yaml::parse(text, yaml::ParseOptions::default()).map_err(|e| {
-        let (line, col) = clamp_to_document(text, e.mark.line, e.mark.col);
         vec![Diagnostic {
             file: file.to_string(),
-            line,
-            col,
+            line: e.mark.line,
+            col: e.mark.col,
             path: String::new(),
             message: e.message,
             hint: None,
@@ -393,24 +400,6 @@ pub fn parse_str(file: &str, text: &str) -> std::result::Result<Policy, Vec<Diag
     }
     diags.sort_by_key(|d| (d.line, d.col));
     Err(diags)
-}
-
-/// The parser reports an error at the end of input on the line after the
-/// last one; point at the end of the last line instead, so an author is
-/// never sent to a line that does not exist.
-fn clamp_to_document(text: &str, line: u32, col: u32) -> (u32, u32) {
-    // YAML breaks lines at \n, \r\n and a lone \r.
-    let normalized = text.replace("\r\n", "\n").replace('\r', "\n");
-    let lines: Vec<&str> = normalized.split('\n').collect();
-    let last = u32::try_from(lines.len()).unwrap_or(u32::MAX).max(1);
-    if line <= last {
-        return (line, col);
-    }
-    let len = lines.last().map_or(0, |l| l.chars().count());
-    (
-        last,
-        u32::try_from(len).unwrap_or(u32::MAX).saturating_add(1),
-    )
 }
 
 /// The path of the node holding `path` (`a.b[1]` -> `a.b`, `a.b` -> `a`).
