@@ -16,7 +16,9 @@
 //! - the link is owned by root;
 //! - every directory walked so far (the link's parent and all above it) is
 //!   owned by root and cannot be written by anyone else: no group/other
-//!   write bit, unless it sits on a read-only mount;
+//!   write bit, unless it sits on a read-only mount or is sticky (in
+//!   `/tmp`, 1777, others may add names but not rename or remove root's,
+//!   and each entry's owner is checked in turn);
 //! - none of those directories is, or lies beneath, a path the policy makes
 //!   writable ([`Trust::writable`]);
 //! - it is not a procfs "magic link" (`/proc/<pid>/root`, `fd/N`, `cwd`,
@@ -311,7 +313,11 @@ fn dir_untrusted(
     if !trust.owner_trusted(st.st_uid) {
         return Ok(Some(format!("{path} is owned by uid {}", st.st_uid)));
     }
-    if st.st_mode & 0o022 != 0 && !read_only_mount(fd)? {
+    // A sticky directory (/tmp, 1777) lets others add names but not
+    // rename or remove those of root: its root-owned entries, checked one
+    // by one as the walk reaches them, stay root's.
+    let sticky_dir = st.st_mode & libc::S_IFMT == libc::S_IFDIR && st.st_mode & libc::S_ISVTX != 0;
+    if st.st_mode & 0o022 != 0 && !sticky_dir && !read_only_mount(fd)? {
         return Ok(Some(format!(
             "{path} is writable by group or others (mode {:o})",
             st.st_mode & 0o7777
@@ -615,7 +621,8 @@ mod tests {
     #[test]
     fn a_link_in_a_world_writable_directory_is_not_followed() {
         let d = scratch("ww");
-        // /tmp is 1777: anyone could have placed the link.
+        // 0777 without the sticky bit: anyone could have placed the link.
+        std::fs::set_permissions(&d, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
         symlink("/", d.join("root")).unwrap();
         let p = d.join("root");
         let e = open(p.to_str().unwrap(), &Trust::default()).unwrap_err();
@@ -625,6 +632,20 @@ mod tests {
             e.cause()
         );
         assert!(e.cause().contains("-> /"), "{}", e.cause());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn in_a_sticky_directory_only_root_owned_entries_are_trusted() {
+        let d = scratch("sticky");
+        std::fs::set_permissions(&d, std::os::unix::fs::PermissionsExt::from_mode(0o1777)).unwrap();
+        symlink("/usr", d.join("mine")).unwrap();
+        let r = open(d.join("mine").to_str().unwrap(), &Trust::default()).unwrap();
+        assert_eq!(r.path, "/usr");
+        symlink("/usr", d.join("theirs")).unwrap();
+        std::os::unix::fs::lchown(d.join("theirs"), Some(1500), Some(1500)).unwrap();
+        let e = open(d.join("theirs").to_str().unwrap(), &Trust::default()).unwrap_err();
+        assert!(e.cause().contains("owned by uid 1500"), "{}", e.cause());
         std::fs::remove_dir_all(&d).unwrap();
     }
 
