@@ -565,3 +565,21 @@ fn empty_key_at_the_end_points_inside_the_file() {
         "p.yaml:3:6: [\"\"]: unknown field \"\"\nhint: expected one of: version, filesystem_policy, landlock, process, network_policies, network_middlewares, network, seccomp, capabilities, devices, environment"
     );
 }
+
+#[test]
+fn ports_with_zero_is_refused_not_dropped() {
+    let yaml = "version: 1\nnetwork_policies:\n  db:\n    endpoints:\n      - host: db.example.com\n        ports: [0, 443]\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:6:17: network_policies.db.endpoints[0].ports[0]: port 0 is not a port; expected 1..65535"
+    );
+}
+
+#[test]
+fn uppercase_tcp_is_tcp() {
+    let yaml = "version: 1\nnetwork_policies:\n  db:\n    endpoints:\n      - host: 10.0.0.5\n        port: 5432\n        protocol: TCP\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:5:15: network_policies.db.endpoints[0].host: \"10.0.0.5\" is not a DNS host name (tcp endpoints need one)"
+    );
+}

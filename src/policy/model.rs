@@ -368,16 +368,25 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    /// `port` and `ports` together, zero dropped, sorted, deduplicated.
+    /// The ports this endpoint covers, as OpenShell resolves them: `ports`
+    /// when it is non-empty (and `port` is then ignored), else `port` when it
+    /// is not 0. Never the union: `port: 22, ports: [443]` covers 443 only.
+    /// Zero is dropped here; validation refuses it.
     pub fn effective_ports(&self) -> Vec<u16> {
-        let mut p: Vec<u16> = self.ports.clone();
-        if self.port != 0 {
-            p.push(self.port);
-        }
+        let mut p: Vec<u16> = if self.ports.is_empty() {
+            vec![self.port]
+        } else {
+            self.ports.clone()
+        };
         p.retain(|&x| x != 0);
         p.sort_unstable();
         p.dedup();
         p
+    }
+
+    /// `protocol: tcp` in any case, as OpenShell compares it.
+    pub fn is_tcp(&self) -> bool {
+        self.protocol.eq_ignore_ascii_case("tcp")
     }
 }
 

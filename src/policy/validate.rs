@@ -257,7 +257,7 @@ const ACCESS_PRESETS: [&str; 3] = ["read-only", "read-write", "full"];
 const SIGNING: [&str; 3] = ["sigv4", "sigv4:body", "sigv4:no_body"];
 
 fn endpoint(ep: &Endpoint, yaml: &str, out: &mut Issues) {
-    let tcp = ep.protocol == "tcp";
+    let tcp = ep.is_tcp();
     if ep.host.is_empty() {
         if ep.allowed_ips.is_empty() || tcp {
             out.hint(
@@ -281,7 +281,17 @@ fn endpoint(ep: &Endpoint, yaml: &str, out: &mut Issues) {
             ),
         );
     }
-    if ep.effective_ports().is_empty() {
+    if !ep.ports.is_empty() {
+        // OpenShell uses `ports` and ignores `port` when both are given.
+        for (i, port) in ep.ports.iter().enumerate() {
+            if *port == 0 {
+                out.push(
+                    join_index(&join_key(yaml, "ports"), i),
+                    "port 0 is not a port; expected 1..65535",
+                );
+            }
+        }
+    } else if ep.port == 0 {
         out.hint(
             yaml,
             "endpoint has no port",
