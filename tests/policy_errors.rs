@@ -583,3 +583,21 @@ fn uppercase_tcp_is_tcp() {
         "p.yaml:5:15: network_policies.db.endpoints[0].host: \"10.0.0.5\" is not a DNS host name (tcp endpoints need one)"
     );
 }
+
+#[test]
+fn execute_empty_list_would_stop_the_workload() {
+    let yaml = "version: 1\nfilesystem_policy:\n  read_write: [/tmp]\n  execute: []\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:4:12: filesystem_policy.execute: an empty list lets nothing run, not even the workload\nhint: list the directories that hold the workload's programs, e.g. /usr and /bin"
+    );
+}
+
+#[test]
+fn execute_relative_and_root() {
+    let yaml = "version: 1\nfilesystem_policy:\n  execute: [usr, /]\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:3:13: filesystem_policy.execute[0]: \"usr\" is not an absolute path\nhint: write it from the root, e.g. \"/usr\"\np.yaml:3:18: filesystem_policy.execute[1]: \"/\" makes every file executable, which is what omitting execute does\nhint: list the directories that hold programs, e.g. /usr, or remove execute"
+    );
+}

@@ -55,6 +55,12 @@ pub struct FilesystemPolicy {
     pub read_only: Vec<String>,
     #[serde(default)]
     pub read_write: Vec<String>,
+    /// Extension (W^X): when present, Landlock's execute right is granted
+    /// only beneath these paths (which are also readable), and `read_only`
+    /// and `read_write` grant none. Absent: both grant execute, as in
+    /// OpenShell.
+    #[serde(default)]
+    pub execute: Option<Vec<String>>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]

@@ -108,7 +108,8 @@ fn filesystem(p: &Policy, out: &mut Issues) {
     let Some(fs) = &p.filesystem_policy else {
         return;
     };
-    let total = fs.read_only.len() + fs.read_write.len();
+    let exec = fs.execute.as_deref().unwrap_or_default();
+    let total = fs.read_only.len() + fs.read_write.len() + exec.len();
     if total > MAX_PATHS {
         out.push(
             "filesystem_policy",
@@ -117,6 +118,25 @@ fn filesystem(p: &Policy, out: &mut Issues) {
     }
     for (i, path) in fs.read_only.iter().enumerate() {
         check_path(path, &join_index("filesystem_policy.read_only", i), out);
+    }
+    if fs.execute.as_ref().is_some_and(Vec::is_empty) {
+        out.hint(
+            "filesystem_policy.execute",
+            "an empty list lets nothing run, not even the workload",
+            "list the directories that hold the workload's programs, e.g. /usr and /bin",
+        );
+    }
+    for (i, path) in exec.iter().enumerate() {
+        let yaml = join_index("filesystem_policy.execute", i);
+        if check_path(path, &yaml, out) && paths::normalize(path) == "/" {
+            out.hint(
+                &yaml,
+                format!(
+                    "{path:?} makes every file executable, which is what omitting execute does"
+                ),
+                "list the directories that hold programs, e.g. /usr, or remove execute",
+            );
+        }
     }
     for (i, path) in fs.read_write.iter().enumerate() {
         let yaml = join_index("filesystem_policy.read_write", i);
