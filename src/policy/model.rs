@@ -26,9 +26,11 @@ pub struct Policy {
     pub landlock: Option<Landlock>,
     #[serde(default)]
     pub process: Option<Process>,
-    #[serde(default)]
+    /// `network_policies:` with no value (null) is an empty map, as in
+    /// OpenShell (its new-policy template writes it so).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub network_policies: BTreeMap<String, NetworkPolicyRule>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub network_middlewares: BTreeMap<String, NetworkMiddleware>,
     // ---- extensions ----
     #[serde(default)]
@@ -41,6 +43,19 @@ pub struct Policy {
     pub devices: Option<Devices>,
     #[serde(default)]
     pub environment: Option<Environment>,
+}
+
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Option::<T>::deserialize(d).map(Option::unwrap_or_default)
+}
+
+/// An empty identity is an omitted one, as in OpenShell.
+fn empty_id_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Id>, D::Error> {
+    Option::<Id>::deserialize(d).map(|id| id.filter(|i| !i.0.is_empty()))
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
@@ -176,9 +191,9 @@ impl<'de> Deserialize<'de> for Id {
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Process {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "empty_id_as_none")]
     pub run_as_user: Option<Id>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "empty_id_as_none")]
     pub run_as_group: Option<Id>,
     #[serde(default)]
     pub supplementary_groups: Vec<Id>,
@@ -502,6 +517,8 @@ pub struct Binary {
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkMiddleware {
+    /// Optional: defaults to the map key, as in OpenShell.
+    #[serde(default)]
     pub name: String,
     pub middleware: String,
     #[serde(default)]
