@@ -324,7 +324,22 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
         for p in &f.read_write {
             wanted.push((paths::normalize(p), Access::ReadWrite, RuleOrigin::Policy));
         }
+        // An execute path is readable too: running a program reads it.
+        for p in f.execute.iter().flatten() {
+            wanted.push((paths::normalize(p), Access::ReadOnly, RuleOrigin::Policy));
+        }
     }
+    // W^X: with `execute` listed, only rules beneath those paths keep the
+    // execute right.
+    let exec_only: Option<Vec<String>> = fs
+        .as_ref()
+        .and_then(|f| f.execute.as_ref())
+        .map(|e| e.iter().map(|p| paths::normalize(p)).collect());
+    let may_execute = |path: &str| {
+        exec_only
+            .as_ref()
+            .is_none_or(|e| e.iter().any(|x| paths::is_within(path, x)))
+    };
     if include_workdir {
         if let Some(w) = &workdir {
             wanted.push((w.clone(), Access::ReadWrite, RuleOrigin::Workdir));
@@ -369,7 +384,11 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
         };
         rules.push(FsRule {
             rights: if present {
-                fs_rights(abi, access, kind, true)
+                let mut r = fs_rights(abi, access, kind, true);
+                if !may_execute(&path) {
+                    r.retain(|n| *n != "execute");
+                }
+                r
             } else {
                 Vec::new()
             },

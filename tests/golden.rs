@@ -228,3 +228,13 @@ fn default_policy_started_unprivileged_on_merged_usr() {
         },
     );
 }
+
+#[test]
+fn port_and_ports_opens_only_ports() {
+    golden(
+        "port_and_ports_abi7",
+        "tests/data/port-and-ports.yaml",
+        &host(LandlockSupport::Available { abi: 7 }, 0),
+        opts(&["/usr/bin/client"]),
+    );
+}

@@ -980,3 +980,55 @@ fn sandbox_enforces_every_feature_under_hard_requirement() {
     want.push('\n');
     assert!(r.stderr.contains(&want), "want {want:?}\n{}", r.explain());
 }
+
+/// A policy like [`policy`] with `filesystem_policy.execute` set to the
+/// system directories and the probe's own directory.
+fn wx_policy(d: &Path, rw: &[&str]) -> PathBuf {
+    let probe_dir = probe().parent().unwrap().display().to_string();
+    let mut exec = vec!["/usr", "/bin", "/lib", probe_dir.as_str()];
+    if Path::new("/lib64").exists() {
+        exec.push("/lib64");
+    }
+    let base = common::base_policy(&[], rw, PROCESS);
+    let (fs, rest) = base.split_once("process:").unwrap();
+    let text = format!("{fs}  execute: [{}]\nprocess:{rest}", exec.join(", "));
+    common::write_policy(d, &text)
+}
+
+#[test]
+fn sandbox_blocks_exec_of_binary_dropped_in_writable_dir() {
+    let Some(d) = setup("sandbox_blocks_exec_of_binary_dropped_in_writable_dir", 1) else {
+        return;
+    };
+    let drop = dir(&d, "drop");
+    let bin = format!("{drop}/probe-copy");
+    std::fs::copy(probe(), &bin).unwrap();
+    chmod(Path::new(&bin), 0o755);
+    let pol = wx_policy(&d, &[&drop]);
+    // The directory is writable under the sandbox: the drop itself works.
+    assert_ok(
+        &run(&pol, &["write", &format!("{drop}/new")]),
+        &format!("ok: {drop}/new"),
+    );
+    // W^X: what lies there cannot be run.
+    assert_denied(
+        &run(&pol, &["exec", &bin, "true"]),
+        &format!("errno=EACCES(13): {bin}"),
+    );
+    // Control: the same uid runs the copy unsandboxed ...
+    let c = bare_as(UID, &[&p(), "exec", &bin, "true"]);
+    assert_eq!((c.code, c.stdout.as_str()), (0, ""), "{}", c.explain());
+    // ... and under a policy without `execute`, read_write grants execute
+    // as in OpenShell.
+    let open = policy(&d, &[], &[&drop], "");
+    let r = run(&open, &["exec", &bin, "true"]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, ""), "{}", r.explain());
+    // The workload's interpreters, beneath the execute paths, still run.
+    let sh = run(&pol, &["exec", "/bin/sh", "-c", "echo sh-ran"]);
+    assert_eq!(
+        (sh.code, sh.stdout.as_str()),
+        (0, "sh-ran\n"),
+        "{}",
+        sh.explain()
+    );
+}

@@ -54,12 +54,9 @@ fn bad_cdi_name() {
 }
 
 #[test]
-fn binary_relative() {
+fn binary_relative_is_accepted_as_openshell_does() {
     let yaml = "version: 1\nnetwork_policies:\n  api:\n    endpoints:\n      - {host: api.example.com, port: 443}\n    binaries:\n      - path: usr/bin/curl\n";
-    assert_eq!(
-        errors(yaml),
-        "p.yaml:7:15: network_policies.api.binaries[0].path: \"usr/bin/curl\" is not an absolute path\nhint: write it from the root, e.g. \"/usr/bin/curl\""
-    );
+    assert_eq!(errors(yaml), "ok");
 }
 
 #[test]
@@ -563,5 +560,41 @@ fn empty_key_at_the_end_points_inside_the_file() {
     assert_eq!(
         errors("version: 1\n? # no key\n# end"),
         "p.yaml:3:6: [\"\"]: unknown field \"\"\nhint: expected one of: version, filesystem_policy, landlock, process, network_policies, network_middlewares, network, seccomp, capabilities, devices, environment"
+    );
+}
+
+#[test]
+fn ports_with_zero_is_refused_not_dropped() {
+    let yaml = "version: 1\nnetwork_policies:\n  db:\n    endpoints:\n      - host: db.example.com\n        ports: [0, 443]\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:6:17: network_policies.db.endpoints[0].ports[0]: port 0 is not a port; expected 1..65535"
+    );
+}
+
+#[test]
+fn uppercase_tcp_is_tcp() {
+    let yaml = "version: 1\nnetwork_policies:\n  db:\n    endpoints:\n      - host: 10.0.0.5\n        port: 5432\n        protocol: TCP\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:5:15: network_policies.db.endpoints[0].host: \"10.0.0.5\" is not a DNS host name (tcp endpoints need one)"
+    );
+}
+
+#[test]
+fn execute_empty_list_would_stop_the_workload() {
+    let yaml = "version: 1\nfilesystem_policy:\n  read_write: [/tmp]\n  execute: []\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:4:12: filesystem_policy.execute: an empty list lets nothing run, not even the workload\nhint: list the directories that hold the workload's programs, e.g. /usr and /bin"
+    );
+}
+
+#[test]
+fn execute_relative_and_root() {
+    let yaml = "version: 1\nfilesystem_policy:\n  execute: [usr, /]\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:3:13: filesystem_policy.execute[0]: \"usr\" is not an absolute path\nhint: write it from the root, e.g. \"/usr\"\np.yaml:3:18: filesystem_policy.execute[1]: \"/\" makes every file executable, which is what omitting execute does\nhint: list the directories that hold programs, e.g. /usr, or remove execute"
     );
 }

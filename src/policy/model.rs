@@ -26,9 +26,11 @@ pub struct Policy {
     pub landlock: Option<Landlock>,
     #[serde(default)]
     pub process: Option<Process>,
-    #[serde(default)]
+    /// `network_policies:` with no value (null) is an empty map, as in
+    /// OpenShell (its new-policy template writes it so).
+    #[serde(default, deserialize_with = "null_as_default")]
     pub network_policies: BTreeMap<String, NetworkPolicyRule>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub network_middlewares: BTreeMap<String, NetworkMiddleware>,
     // ---- extensions ----
     #[serde(default)]
@@ -43,6 +45,19 @@ pub struct Policy {
     pub environment: Option<Environment>,
 }
 
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Option::<T>::deserialize(d).map(Option::unwrap_or_default)
+}
+
+/// An empty identity is an omitted one, as in OpenShell.
+fn empty_id_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Id>, D::Error> {
+    Option::<Id>::deserialize(d).map(|id| id.filter(|i| !i.0.is_empty()))
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FilesystemPolicy {
@@ -55,6 +70,12 @@ pub struct FilesystemPolicy {
     pub read_only: Vec<String>,
     #[serde(default)]
     pub read_write: Vec<String>,
+    /// Extension (W^X): when present, Landlock's execute right is granted
+    /// only beneath these paths (which are also readable), and `read_only`
+    /// and `read_write` grant none. Absent: both grant execute, as in
+    /// OpenShell.
+    #[serde(default)]
+    pub execute: Option<Vec<String>>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -170,9 +191,9 @@ impl<'de> Deserialize<'de> for Id {
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Process {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "empty_id_as_none")]
     pub run_as_user: Option<Id>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "empty_id_as_none")]
     pub run_as_group: Option<Id>,
     #[serde(default)]
     pub supplementary_groups: Vec<Id>,
@@ -368,16 +389,25 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    /// `port` and `ports` together, zero dropped, sorted, deduplicated.
+    /// The ports this endpoint covers, as OpenShell resolves them: `ports`
+    /// when it is non-empty (and `port` is then ignored), else `port` when it
+    /// is not 0. Never the union: `port: 22, ports: [443]` covers 443 only.
+    /// Zero is dropped here; validation refuses it.
     pub fn effective_ports(&self) -> Vec<u16> {
-        let mut p: Vec<u16> = self.ports.clone();
-        if self.port != 0 {
-            p.push(self.port);
-        }
+        let mut p: Vec<u16> = if self.ports.is_empty() {
+            vec![self.port]
+        } else {
+            self.ports.clone()
+        };
         p.retain(|&x| x != 0);
         p.sort_unstable();
         p.dedup();
         p
+    }
+
+    /// `protocol: tcp` in any case, as OpenShell compares it.
+    pub fn is_tcp(&self) -> bool {
+        self.protocol.eq_ignore_ascii_case("tcp")
     }
 }
 
@@ -487,6 +517,8 @@ pub struct Binary {
 #[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkMiddleware {
+    /// Optional: defaults to the map key, as in OpenShell.
+    #[serde(default)]
     pub name: String,
     pub middleware: String,
     #[serde(default)]

@@ -108,7 +108,8 @@ fn filesystem(p: &Policy, out: &mut Issues) {
     let Some(fs) = &p.filesystem_policy else {
         return;
     };
-    let total = fs.read_only.len() + fs.read_write.len();
+    let exec = fs.execute.as_deref().unwrap_or_default();
+    let total = fs.read_only.len() + fs.read_write.len() + exec.len();
     if total > MAX_PATHS {
         out.push(
             "filesystem_policy",
@@ -117,6 +118,25 @@ fn filesystem(p: &Policy, out: &mut Issues) {
     }
     for (i, path) in fs.read_only.iter().enumerate() {
         check_path(path, &join_index("filesystem_policy.read_only", i), out);
+    }
+    if fs.execute.as_ref().is_some_and(Vec::is_empty) {
+        out.hint(
+            "filesystem_policy.execute",
+            "an empty list lets nothing run, not even the workload",
+            "list the directories that hold the workload's programs, e.g. /usr and /bin",
+        );
+    }
+    for (i, path) in exec.iter().enumerate() {
+        let yaml = join_index("filesystem_policy.execute", i);
+        if check_path(path, &yaml, out) && paths::normalize(path) == "/" {
+            out.hint(
+                &yaml,
+                format!(
+                    "{path:?} makes every file executable, which is what omitting execute does"
+                ),
+                "list the directories that hold programs, e.g. /usr, or remove execute",
+            );
+        }
     }
     for (i, path) in fs.read_write.iter().enumerate() {
         let yaml = join_index("filesystem_policy.read_write", i);
@@ -228,9 +248,11 @@ fn host_problem(host: &str) -> Option<String> {
         if l.contains("**") && (i != 0 || *l != "**") {
             return Some(format!("\"**\" must be the whole first label in {host:?}"));
         }
-        if i > 0 && l.contains('*') {
+        // A later label may be a whole-label `*` (`*.s3.*.amazonaws.com`),
+        // never a partial one.
+        if i > 0 && l.contains('*') && *l != "*" {
             return Some(format!(
-                "wildcards are only allowed in the first label of {host:?}"
+                "{l:?} in {host:?}: a wildcard after the first label must be the whole label"
             ));
         }
     }
@@ -257,7 +279,7 @@ const ACCESS_PRESETS: [&str; 3] = ["read-only", "read-write", "full"];
 const SIGNING: [&str; 3] = ["sigv4", "sigv4:body", "sigv4:no_body"];
 
 fn endpoint(ep: &Endpoint, yaml: &str, out: &mut Issues) {
-    let tcp = ep.protocol == "tcp";
+    let tcp = ep.is_tcp();
     if ep.host.is_empty() {
         if ep.allowed_ips.is_empty() || tcp {
             out.hint(
@@ -281,7 +303,17 @@ fn endpoint(ep: &Endpoint, yaml: &str, out: &mut Issues) {
             ),
         );
     }
-    if ep.effective_ports().is_empty() {
+    if !ep.ports.is_empty() {
+        // OpenShell uses `ports` and ignores `port` when both are given.
+        for (i, port) in ep.ports.iter().enumerate() {
+            if *port == 0 {
+                out.push(
+                    join_index(&join_key(yaml, "ports"), i),
+                    "port 0 is not a port; expected 1..65535",
+                );
+            }
+        }
+    } else if ep.port == 0 {
         out.hint(
             yaml,
             "endpoint has no port",
@@ -323,8 +355,13 @@ fn endpoint(ep: &Endpoint, yaml: &str, out: &mut Issues) {
         }
     }
     for (i, d) in ep.deny_rules.iter().enumerate() {
-        l7_match(d, &join_index(&join_key(yaml, "deny_rules"), i), out);
+        let at = join_index(&join_key(yaml, "deny_rules"), i);
+        if d.is_empty() {
+            out.push(&at, "rule matches nothing (all fields are empty)");
+        }
+        l7_match(d, &at, out);
     }
+    l7_semantics(ep, yaml, out);
     if !ep.credential_signing.is_empty() {
         if !SIGNING.contains(&ep.credential_signing.as_str()) {
             out.push(
@@ -360,10 +397,197 @@ fn endpoint(ep: &Endpoint, yaml: &str, out: &mut Issues) {
     }
 }
 
-fn l7_match(m: &L7Match, yaml: &str, out: &mut Issues) {
-    if m.is_empty() {
-        out.push(yaml, "rule matches nothing (all fields are empty)");
+const L7_PROTOCOLS: [&str; 6] = ["rest", "websocket", "graphql", "sql", "json-rpc", "mcp"];
+const GRAPHQL_OPERATIONS: [&str; 3] = ["query", "mutation", "subscription"];
+
+/// An allow clause that selects something. `query` alone does not: it
+/// narrows a method or path, as in OpenShell.
+fn allows_something(m: &L7Match) -> bool {
+    !m.method.is_empty()
+        || !m.path.is_empty()
+        || !m.command.is_empty()
+        || !m.operation_type.is_empty()
+        || !m.operation_name.is_empty()
+        || !m.fields.is_empty()
+        || m.tool.is_some()
+        || !m.params.is_empty()
+}
+
+/// OpenShell's L7 rules (its proxy enforces them; `check` validates them
+/// so a document that passes here loads there).
+fn l7_semantics(ep: &Endpoint, yaml: &str, out: &mut Issues) {
+    let protocol = ep.protocol.to_ascii_lowercase();
+    let at_protocol = join_key(yaml, "protocol");
+    let l7 = L7_PROTOCOLS.contains(&protocol.as_str());
+    let mcp = protocol == "mcp";
+    let jsonrpc = protocol == "json-rpc";
+    let has_rules = ep.rules.as_ref().is_some_and(|r| !r.is_empty());
+    let has_access = !ep.access.is_empty();
+    let has_deny = !ep.deny_rules.is_empty();
+    let allow_all_mcp = ep
+        .mcp
+        .as_ref()
+        .and_then(|m| m.allow_all_known_mcp_methods)
+        .unwrap_or(false);
+    if !protocol.is_empty() && !l7 && protocol != "tcp" {
+        out.push(
+            &at_protocol,
+            format!(
+                "unknown protocol {:?}; expected one of: tcp, {}",
+                ep.protocol,
+                L7_PROTOCOLS.join(", ")
+            ),
+        );
     }
+    if protocol == "tcp" {
+        let mut l7_only = Vec::new();
+        for (name, set) in [
+            ("enforcement", !ep.enforcement.is_empty()),
+            ("path", !ep.path.is_empty()),
+            ("allow_encoded_slash", ep.allow_encoded_slash),
+            (
+                "websocket_credential_rewrite",
+                ep.websocket_credential_rewrite,
+            ),
+            (
+                "request_body_credential_rewrite",
+                ep.request_body_credential_rewrite,
+            ),
+            ("persisted_queries", !ep.persisted_queries.is_empty()),
+            (
+                "graphql_persisted_queries",
+                !ep.graphql_persisted_queries.is_empty(),
+            ),
+            ("graphql_max_body_bytes", ep.graphql_max_body_bytes > 0),
+            (
+                "json_rpc",
+                ep.json_rpc.as_ref().is_some_and(|j| j.max_body_bytes > 0),
+            ),
+        ] {
+            if set {
+                l7_only.push(name);
+            }
+        }
+        if !l7_only.is_empty() {
+            out.push(
+                &at_protocol,
+                format!(
+                    "protocol tcp does not support the L7-only fields {}",
+                    l7_only.join(", ")
+                ),
+            );
+        }
+    }
+    if (mcp || jsonrpc) && has_access {
+        out.hint(
+            join_key(yaml, "access"),
+            format!("protocol {protocol} does not support access presets"),
+            if mcp {
+                "use rules/deny_rules, or mcp.allow_all_known_mcp_methods: true to allow every known method"
+            } else {
+                "use rules with allow.method, e.g. \"*\""
+            },
+        );
+    }
+    if jsonrpc && !has_rules && !has_access {
+        out.hint(
+            yaml,
+            "protocol json-rpc needs rules with allow.method",
+            "add rules: [{allow: {method: \"*\"}}] or narrower methods",
+        );
+    }
+    if l7 && !mcp && !jsonrpc && !has_rules && !has_access {
+        out.hint(
+            yaml,
+            format!("protocol {protocol} needs rules or access to say what is allowed"),
+            "add access: read-only (or read-write, full), or rules",
+        );
+    }
+    if mcp && !has_rules && !has_access && !allow_all_mcp {
+        out.hint(
+            yaml,
+            "protocol mcp needs rules unless mcp.allow_all_known_mcp_methods is true",
+            "add rules, or set mcp.allow_all_known_mcp_methods: true",
+        );
+    }
+    if let Some(rules) = &ep.rules {
+        let deny_all = !rules.is_empty() && rules.iter().all(|r| !allows_something(&r.allow));
+        if deny_all && !(mcp && allow_all_mcp) {
+            out.hint(
+                join_key(yaml, "rules"),
+                "no rule allows anything (every allow is empty or only a query), so all traffic is denied",
+                "add method, path or another clause to an allow rule, or use access: full",
+            );
+        }
+    }
+    if has_deny && !l7 {
+        out.push(
+            join_key(yaml, "deny_rules"),
+            "deny_rules need an L7 protocol (rest, websocket, graphql, sql, json-rpc or mcp)",
+        );
+    }
+    if has_deny && !mcp && !has_rules && !has_access {
+        out.push(
+            join_key(yaml, "deny_rules"),
+            "deny_rules need rules or access to deny from",
+        );
+    }
+    if !ep.path.is_empty() && !ep.path.starts_with('/') && ep.path != "**" {
+        out.push(
+            join_key(yaml, "path"),
+            format!("{:?} must start with \"/\" or be \"**\"", ep.path),
+        );
+    }
+    if !ep.persisted_queries.is_empty()
+        && !matches!(ep.persisted_queries.as_str(), "deny" | "allow_registered")
+    {
+        out.push(
+            join_key(yaml, "persisted_queries"),
+            format!(
+                "unknown persisted_queries {:?}; expected one of: deny, allow_registered",
+                ep.persisted_queries
+            ),
+        );
+    }
+    if protocol == "sql" && ep.enforcement == "enforce" {
+        out.hint(
+            join_key(yaml, "enforcement"),
+            "protocol sql cannot be enforced (that needs full SQL parsing)",
+            "use enforcement: audit",
+        );
+    }
+    if protocol == "graphql" {
+        let op = |o: &str, at: String, out: &mut Issues| {
+            if !GRAPHQL_OPERATIONS.contains(&o) {
+                out.push(
+                    at,
+                    format!(
+                        "operation_type {o:?} is not one of: {}",
+                        GRAPHQL_OPERATIONS.join(", ")
+                    ),
+                );
+            }
+        };
+        for (i, r) in ep.rules.iter().flatten().enumerate() {
+            let at = join_key(&join_index(&join_key(yaml, "rules"), i), "allow");
+            op(
+                &r.allow.operation_type,
+                join_key(&at, "operation_type"),
+                out,
+            );
+        }
+        for (i, d) in ep.deny_rules.iter().enumerate() {
+            let at = join_index(&join_key(yaml, "deny_rules"), i);
+            op(&d.operation_type, join_key(&at, "operation_type"), out);
+        }
+        for (k, q) in &ep.graphql_persisted_queries {
+            let at = join_key(&join_key(yaml, "graphql_persisted_queries"), k);
+            op(&q.operation_type, join_key(&at, "operation_type"), out);
+        }
+    }
+}
+
+fn l7_match(m: &L7Match, yaml: &str, out: &mut Issues) {
     if !m.path.is_empty() && !m.path.starts_with('/') && m.path != "**" {
         out.push(
             join_key(yaml, "path"),
@@ -378,14 +602,129 @@ fn network_policies(p: &Policy, out: &mut Issues) {
         for (i, ep) in rule.endpoints.iter().enumerate() {
             endpoint(ep, &join_index(&join_key(&base, "endpoints"), i), out);
         }
+        // A binary path may be relative (`python3`), as in OpenShell: the
+        // proxy matches it, this binary never opens it.
         for (i, b) in rule.binaries.iter().enumerate() {
-            check_path(
-                &b.path,
-                &join_key(&join_index(&join_key(&base, "binaries"), i), "path"),
-                out,
-            );
+            let yaml = join_key(&join_index(&join_key(&base, "binaries"), i), "path");
+            if b.path.is_empty() {
+                out.push(yaml, "binary path is empty");
+            } else if b.path.len() > MAX_PATH_BYTES || b.path.contains('\0') {
+                out.push(
+                    yaml,
+                    "binary path is longer than 4096 bytes or contains a NUL byte",
+                );
+            }
         }
     }
+    ambiguity(p, out);
+}
+
+/// `host` matches the selector `pattern`: `*` is one label (or part of the
+/// first), `**` one or more labels; letters compare without case.
+fn host_matches(pattern: &str, host: &str) -> bool {
+    fn label(p: &[u8], h: &[u8]) -> bool {
+        match p.split_first() {
+            None => h.is_empty(),
+            Some((b'*', rest)) => (0..=h.len()).any(|k| label(rest, &h[k..])),
+            Some((c, rest)) => h
+                .split_first()
+                .is_some_and(|(d, hr)| c.eq_ignore_ascii_case(d) && label(rest, hr)),
+        }
+    }
+    fn labels(p: &[&str], h: &[&str]) -> bool {
+        match p.split_first() {
+            None => h.is_empty(),
+            Some((&"**", rest)) => (1..=h.len()).any(|k| labels(rest, &h[k..])),
+            Some((l, rest)) => h
+                .split_first()
+                .is_some_and(|(hl, hr)| label(l.as_bytes(), hl.as_bytes()) && labels(rest, hr)),
+        }
+    }
+    let p: Vec<&str> = pattern.split('.').collect();
+    let h: Vec<&str> = host.split('.').collect();
+    labels(&p, &h)
+}
+
+/// Two host selectors may name the same host (a close, conservative
+/// approximation of OpenShell's overlap test).
+fn hosts_overlap(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b) || host_matches(a, b) || host_matches(b, a)
+}
+
+fn tls_mode(tls: &str) -> &'static str {
+    if tls.eq_ignore_ascii_case("skip") {
+        "skip"
+    } else {
+        "auto"
+    }
+}
+
+/// Endpoints of any two policies that cover the same host and port must
+/// agree on how the proxy handles the connection (`tls`, explicit `tcp`),
+/// or OpenShell cannot tell which applies.
+fn ambiguity(p: &Policy, out: &mut Issues) {
+    let eps: Vec<(String, &Endpoint)> = p
+        .network_policies
+        .iter()
+        .flat_map(|(name, rule)| {
+            rule.endpoints.iter().enumerate().map(move |(i, ep)| {
+                (
+                    join_index(
+                        &join_key(&join_key("network_policies", name), "endpoints"),
+                        i,
+                    ),
+                    ep,
+                )
+            })
+        })
+        .collect();
+    for (j, (yb, b)) in eps.iter().enumerate() {
+        for (ya, a) in &eps[..j] {
+            if a.host.is_empty() || b.host.is_empty() || !hosts_overlap(&a.host, &b.host) {
+                continue;
+            }
+            let pa = a.effective_ports();
+            let shared: Vec<String> = b
+                .effective_ports()
+                .into_iter()
+                .filter(|x| pa.contains(x))
+                .map(|x| x.to_string())
+                .collect();
+            if shared.is_empty() {
+                continue;
+            }
+            let mut conflicts = Vec::new();
+            if tls_mode(&a.tls) != tls_mode(&b.tls) {
+                conflicts.push(format!("tls {} vs {}", tls_mode(&a.tls), tls_mode(&b.tls)));
+            }
+            if a.is_tcp() != b.is_tcp() {
+                conflicts.push("protocol tcp on one only".to_string());
+            }
+            if !conflicts.is_empty() {
+                out.hint(
+                    yb.as_str(),
+                    format!(
+                        "{}:{} overlaps {ya} on port {} with conflicting {}",
+                        b.host,
+                        shared.join(","),
+                        shared.join(","),
+                        conflicts.join(", ")
+                    ),
+                    "give both endpoints the same tls and protocol, or split their hosts or ports",
+                );
+            }
+        }
+    }
+}
+
+/// A middleware selector pattern: DNS characters and `*` only.
+fn selector_pattern_ok(s: &str) -> bool {
+    !s.is_empty()
+        && !s.starts_with('.')
+        && !s.ends_with('.')
+        && !s.contains("..")
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.*_".contains(&b))
 }
 
 fn middlewares(p: &Policy, out: &mut Issues) {
@@ -401,8 +740,8 @@ fn middlewares(p: &Policy, out: &mut Issues) {
     let mut orders: BTreeMap<i32, &str> = BTreeMap::new();
     for (key, m) in &p.network_middlewares {
         let base = join_key("network_middlewares", key);
-        if m.name.is_empty() {
-            out.push(join_key(&base, "name"), "name is empty");
+        if key.is_empty() {
+            out.push(&base, "the middleware's key is empty");
         }
         if m.middleware.is_empty() {
             out.push(join_key(&base, "middleware"), "middleware is empty");
@@ -413,13 +752,68 @@ fn middlewares(p: &Policy, out: &mut Issues) {
                 format!("order {} is also used by {first:?}", m.order),
             );
         }
-        if let Some(sel) = &m.endpoints {
-            let n = sel.include.len() + sel.exclude.len();
-            if n > MAX_SELECTOR_PATTERNS {
-                out.push(
-                    join_key(&base, "endpoints"),
-                    format!("too many selector patterns ({n} > {MAX_SELECTOR_PATTERNS})"),
-                );
+        if !matches!(m.on_error.as_str(), "" | "fail_closed" | "fail_open") {
+            out.push(
+                join_key(&base, "on_error"),
+                format!(
+                    "unknown on_error {:?}; expected one of: fail_closed, fail_open",
+                    m.on_error
+                ),
+            );
+        }
+        let Some(sel) = &m.endpoints else {
+            out.hint(
+                &base,
+                "middleware has no endpoints selector",
+                "add endpoints: {include: [\"api.example.com\"]}",
+            );
+            continue;
+        };
+        let at = join_key(&base, "endpoints");
+        let n = sel.include.len() + sel.exclude.len();
+        if n > MAX_SELECTOR_PATTERNS {
+            out.push(
+                &at,
+                format!("too many selector patterns ({n} > {MAX_SELECTOR_PATTERNS})"),
+            );
+            continue;
+        }
+        if sel.include.is_empty() {
+            out.push(
+                &at,
+                "endpoints.include is empty, so the middleware selects nothing",
+            );
+        }
+        let mut valid = !sel.include.is_empty();
+        for (list, pats) in [("include", &sel.include), ("exclude", &sel.exclude)] {
+            for (i, pat) in pats.iter().enumerate() {
+                if !selector_pattern_ok(pat) {
+                    valid = false;
+                    out.push(
+                        join_index(&join_key(&at, list), i),
+                        format!("{pat:?} is not a host pattern (letters, digits, '-', '.', '*')"),
+                    );
+                }
+            }
+        }
+        // A fail-closed middleware must see the traffic it selects; a
+        // `tls: skip` endpoint is never inspected.
+        if valid && matches!(m.on_error.as_str(), "" | "fail_closed") {
+            for (name, rule) in &p.network_policies {
+                for (i, ep) in rule.endpoints.iter().enumerate() {
+                    let selected = sel.include.iter().any(|x| hosts_overlap(x, &ep.host))
+                        && !sel.exclude.iter().any(|x| host_matches(x, &ep.host));
+                    if tls_mode(&ep.tls) == "skip" && !ep.host.is_empty() && selected {
+                        out.hint(
+                            &at,
+                            format!(
+                                "the fail-closed middleware selects {:?} (network_policies.{name}.endpoints[{i}]), which has tls: skip and is never inspected",
+                                ep.host
+                            ),
+                            "exclude that host, set on_error: fail_open, or drop tls: skip",
+                        );
+                    }
+                }
             }
         }
     }
