@@ -1468,7 +1468,9 @@ fn devices_command_lists_names_and_load_errors() {
 #[test]
 fn plan_shows_granted_devices_and_marks_missing_nodes() {
     let d = common::scratch("cdi_plan_cli");
-    let policy = common::write_policy(&d, GPU_POLICY);
+    // Not /tmp: the spec directory is in the checkout, and a spec beneath a
+    // writable path is not read.
+    let policy = common::write_policy(&d, &GPU_POLICY.replace("[/tmp]", "[/dev/null]"));
     let r = bin(
         &[
             "plan",
@@ -1535,7 +1537,9 @@ fn plan_shows_granted_devices_and_marks_missing_nodes() {
 #[test]
 fn run_with_an_unknown_device_exits_125_naming_it() {
     let d = common::scratch("cdi_run_missing");
-    let policy = common::write_policy(&d, GPU_POLICY);
+    // Not /tmp: the spec directory is in the checkout, and a spec beneath a
+    // writable path is not read.
+    let policy = common::write_policy(&d, &GPU_POLICY.replace("[/tmp]", "[/dev/null]"));
     let r = bin(
         &[
             "--policy",

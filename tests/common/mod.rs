@@ -103,9 +103,23 @@ fn target_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("target"))
 }
 
+/// Where scratch directories live: a root-only directory in /run, not
+/// beneath the checkout. The supervisor refuses a policy or CDI spec that
+/// lies beneath a path the policy makes writable, and many test policies
+/// grant /tmp, where a checkout may well be.
+fn scratch_root() -> PathBuf {
+    use std::os::unix::fs::MetadataExt;
+    let run = Path::new("/run");
+    if std::fs::metadata(run).is_ok_and(|m| m.uid() == 0 && m.mode() & 0o022 == 0) {
+        run.join("openshell-sandbox-tests")
+    } else {
+        target_dir().join("test-scratch")
+    }
+}
+
 /// A scratch directory unique to one test, removed and recreated.
 pub fn scratch(test: &str) -> PathBuf {
-    let d = target_dir().join("test-scratch").join(test);
+    let d = scratch_root().join(test);
     let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
@@ -142,9 +156,9 @@ pub fn write_policy(dir: &Path, policy: &str) -> PathBuf {
     let dir = if root_only(dir) {
         dir.to_path_buf()
     } else {
-        let rel = dir.strip_prefix(target_dir()).unwrap_or(dir);
-        let twin = target_dir()
-            .join("test-policies")
+        let rel = dir.strip_prefix(scratch_root()).unwrap_or(dir);
+        let twin = scratch_root()
+            .join("policies")
             .join(rel.strip_prefix("/").unwrap_or(rel));
         std::fs::create_dir_all(&twin).unwrap();
         twin
