@@ -11,9 +11,9 @@
 # (`cargo install cargo-fuzz`). Not part of CI: tests/run.sh does not call it.
 #
 # Seeds and dictionaries are made here from the repository's own files
-# (policy/, tests/data/cdi/, src/cdi/spec.rs) into fuzz/seeds and fuzz/dict;
-# what libFuzzer finds is kept in fuzz/corpus/TARGET between runs. All three
-# are ignored by git.
+# (policy/, tests/data/cdi/, src/cdi/spec.rs) into fuzz/seeds and
+# fuzz/dict; what libFuzzer finds is kept in fuzz/corpus/TARGET between
+# runs. All three are ignored by git.
 #
 # Environment: FUZZ_TARGETS (default "policy cdi_spec cdi_resolve"),
 # FUZZ_TIMEOUT (seconds per input, default 10), FUZZ_ARGS (more libFuzzer
@@ -35,12 +35,6 @@ mkdir -p seeds/policy seeds/cdi_spec seeds/cdi_resolve dict
 for f in "$repo"/policy/default.yaml "$repo"/policy/examples/*.yaml; do
   cp "$f" "seeds/policy/$(basename "$f")"
 done
-# Every ```yaml block of the policy documentation.
-awk -v out=seeds/policy/readme '
-  /^```yaml/ { n++; on = 1; next }
-  /^```/     { on = 0; next }
-  on         { print > (out "-" n ".yaml") }
-' "$repo/policy/README.md"
 
 # CDI specs: every fixture except the golden outputs.
 cdi=$repo/tests/data/cdi
@@ -106,7 +100,9 @@ for t in "${targets[@]}"; do
   set +e
   "$bin/$t" "corpus/$t" "seeds/$t" \
     -runs="$runs" -timeout="$timeout" -dict="$(dict_of "$t")" \
-    -print_final_stats=1 -artifact_prefix="artifacts/$t/" ${FUZZ_ARGS:-} 2>&1 | tee "$log" | grep -E '^#[0-9]+[[:space:]]+(INITED|DONE)|^Done|ERROR|panicked|^Test unit written' 
+    -print_final_stats=1 -artifact_prefix="artifacts/$t/" ${FUZZ_ARGS:-} 2>&1 | tee "$log" |
+    awk '/^#[0-9]+[[:space:]]+(INITED|DONE)|^Done|ERROR|^Test unit written/ { print; fflush() }
+         /panicked at/ { print; if ((getline line) > 0) print line; fflush() }'
   rc=${PIPESTATUS[0]}
   set -e
   secs=$(( $(date +%s) - start ))
@@ -114,13 +110,16 @@ for t in "${targets[@]}"; do
   after=$(find "artifacts/$t" -type f | wc -l)
   crashes=$((after - before))
   ((rc == 0 || crashes > 0)) || crashes=1 # a failure that left no input
-  corpus=$(find "corpus/$t" -type f | wc -l)
+  # libFuzzer's own count (inputs it keeps / their size); the directory
+  # also holds inputs that later ones replaced.
+  corpus=$(grep -oE 'DONE .* corp: [0-9]+/[0-9]+[A-Za-z]*' "$log" | sed 's/.*corp: //' | tail -1)
+  [[ -n $corpus ]] || corpus="$(find "corpus/$t" -type f | wc -l) files"
   rm -f "$log"
   ((crashes == 0)) || failed=1
-  summary+=("$(printf '%-12s %12s %8ss %8s %8s' "$t" "${execs:-?}" "$secs" "$crashes" "$corpus")")
+  summary+=("$(printf '%-12s %12s %8ss %8s  %s' "$t" "${execs:-?}" "$secs" "$crashes" "$corpus")")
 done
 
 echo
-printf '%-12s %12s %9s %8s %8s\n' target executions time crashes corpus
+printf '%-12s %12s %9s %8s  %s\n' target executions time crashes corpus
 printf '%s\n' "${summary[@]}"
 exit "$failed"
