@@ -29,7 +29,9 @@ host=$(triples_for "$(uname -m)") || die "no static target for $(uname -m)"
 B=$(binary_path "$host")
 SECCOMP_BENCH=$(target_dir)/release/examples/seccomp_bench
 
-W=$(mktemp -d /tmp/openshell-bench.XXXXXX)
+# Not beneath /tmp: the policies grant /tmp read-write, and the supervisor
+# refuses a policy file the workload could rewrite.
+W=$(mktemp -d /run/openshell-bench.XXXXXX 2>/dev/null || mktemp -d /var/tmp/openshell-bench.XXXXXX)
 trap 'rm -rf "$W"' EXIT
 chmod 755 "$W"
 gcc -O2 -static -o "$W/spawn" bench/spawn.c
