@@ -12,7 +12,6 @@ use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 
 use common::{Run, bare_as, probe, sandbox, skip};
 
@@ -86,31 +85,9 @@ fn run(pol: &Path, args: &[&str]) -> Run {
     sandbox(pol, &[], &w)
 }
 
-/// tests/probe/nolandlock.c, built once: `nolandlock ERRNO CMD...` runs CMD
-/// with the landlock_* syscalls failing with ERRNO.
-fn nolandlock() -> PathBuf {
-    static P: OnceLock<PathBuf> = OnceLock::new();
-    P.get_or_init(|| {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/probe/nolandlock.c");
-        let dir = probe().parent().unwrap().to_path_buf();
-        let out = dir.join("nolandlock");
-        let tmp = dir.join(format!("nolandlock.{}", std::process::id()));
-        let st = Command::new("gcc")
-            .args(["-static", "-O2", "-o"])
-            .arg(&tmp)
-            .arg(&src)
-            .status()
-            .expect("gcc is needed to build tests/probe/nolandlock.c");
-        assert!(st.success(), "building tests/probe/nolandlock.c failed");
-        std::fs::rename(&tmp, &out).unwrap();
-        out
-    })
-    .clone()
-}
-
 /// The sandbox under `nolandlock ERRNO`.
 fn sandbox_without_landlock(errno: &str, pol: &Path, args: &[&str]) -> Run {
-    let out = Command::new(nolandlock())
+    let out = Command::new(common::nolandlock())
         .arg(errno)
         .arg(common::BIN)
         .arg("--policy")
