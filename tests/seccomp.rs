@@ -1441,8 +1441,12 @@ fn sandbox_blocks_setpriority_prio_user() {
     let r = run(&p, &["setpriority", "1", "0"]);
     println!("sandboxed setpriority(PRIO_PGRP, 0): {}", r.stdout.trim());
     expect(&r, "ok", "setpriority(PRIO_PGRP, own group)");
-    let b = bare1500(&["setpriority", "2", "1500"]);
-    println!("bare uid 1500: {}", b.stdout.trim());
+    // The control changes every process of its uid, so it uses a uid no
+    // concurrent test runs as (another test's uid-1500 process in the
+    // middle of an identity switch would make it fail with EPERM).
+    let a = probe_args(&["setpriority", "2", "1577"]);
+    let b = common::bare_as(1577, &a.iter().map(String::as_str).collect::<Vec<_>>());
+    println!("bare uid 1577: {}", b.stdout.trim());
     expect(&b, "ok", "bare setpriority(PRIO_USER)");
 }
 
