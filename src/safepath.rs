@@ -299,9 +299,10 @@ fn join(dir: &str, name: &str) -> String {
     }
 }
 
-/// Why a directory could be changed by someone other than root, if it can.
+/// Why a directory or file could be changed by someone other than root,
+/// if it can.
 /// Its mount flags are read only when its mode would otherwise condemn it.
-fn dir_untrusted(
+fn untrusted_because(
     path: &str,
     fd: &OwnedFd,
     st: &libc::stat,
@@ -326,17 +327,6 @@ fn dir_untrusted(
     Ok(None)
 }
 
-/// [`dir_untrusted`] for a file: its owner and mode, and the policy's
-/// writable paths.
-fn file_untrusted(
-    path: &str,
-    fd: &OwnedFd,
-    st: &libc::stat,
-    trust: &Trust,
-) -> std::io::Result<Option<String>> {
-    dir_untrusted(path, fd, st, trust)
-}
-
 fn root_step(trust: &Trust) -> Result<Step, ResolveError> {
     let io = |err| ResolveError::Io {
         at: "/".into(),
@@ -345,7 +335,7 @@ fn root_step(trust: &Trust) -> Result<Step, ResolveError> {
     let fd = open_step(None, "/").map_err(io)?;
     let st = stat(&fd).map_err(io)?;
     Ok(Step {
-        untrusted: dir_untrusted("/", &fd, &st, trust).map_err(io)?,
+        untrusted: untrusted_because("/", &fd, &st, trust).map_err(io)?,
         path: "/".into(),
         fd,
     })
@@ -429,7 +419,7 @@ pub fn open(path: &str, trust: &Trust) -> Result<Resolved, ResolveError> {
         if fmt == libc::S_IFDIR {
             let untrusted = match &top.untrusted {
                 Some(w) => Some(w.clone()),
-                None => dir_untrusted(&here, &fd, &st, trust).map_err(io)?,
+                None => untrusted_because(&here, &fd, &st, trust).map_err(io)?,
             };
             stack.push(Step {
                 fd,
@@ -445,10 +435,12 @@ pub fn open(path: &str, trust: &Trust) -> Result<Resolved, ResolveError> {
             let parent = stack.last().and_then(|t| t.untrusted.clone());
             let untrusted = match parent {
                 Some(why) => Some(why),
-                None => file_untrusted(&path, &fd, &st, trust).map_err(|err| ResolveError::Io {
-                    at: path.clone(),
-                    err,
-                })?,
+                None => {
+                    untrusted_because(&path, &fd, &st, trust).map_err(|err| ResolveError::Io {
+                        at: path.clone(),
+                        err,
+                    })?
+                }
             };
             (fd, path, st, untrusted)
         }
@@ -692,12 +684,12 @@ mod tests {
         let usr = open("/usr", &t).unwrap();
         let st = stat(&usr.fd).unwrap();
         assert!(
-            dir_untrusted("/usr/lib", &usr.fd, &st, &t)
+            untrusted_because("/usr/lib", &usr.fd, &st, &t)
                 .unwrap()
                 .is_some()
         );
         assert!(
-            dir_untrusted("/usr/lib", &usr.fd, &st, &Trust::default())
+            untrusted_because("/usr/lib", &usr.fd, &st, &Trust::default())
                 .unwrap()
                 .is_none()
         );

@@ -12,7 +12,6 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -21,24 +20,10 @@ use common::{BIN, Run, bare_as, probe, sandbox};
 const PROCESS: &str = "process: {run_as_user: 1500, run_as_group: 1500}\n";
 
 fn setup(test: &str) -> Option<PathBuf> {
-    if common::need_root(test) || common::need_abi(test, 1) {
-        return None;
-    }
-    let d = common::scratch(test);
-    chmod(&d, 0o777);
-    Some(d)
+    common::open_scratch(test, 1)
 }
 
-fn chmod(p: &Path, mode: u32) {
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
-}
-
-fn mkdir(parent: &Path, name: &str) -> String {
-    let d = parent.join(name);
-    std::fs::create_dir_all(&d).unwrap();
-    chmod(&d, 0o777);
-    d.display().to_string()
-}
+use common::{chmod, open_dir as mkdir};
 
 fn file(parent: &Path, name: &str) -> String {
     let f = parent.join(name);

@@ -9,7 +9,6 @@
 mod common;
 
 use std::net::TcpListener;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -18,26 +17,7 @@ use common::{Run, bare_as, probe, sandbox, skip};
 const UID: u32 = 1500;
 const PROCESS: &str = "process: {run_as_user: 1500, run_as_group: 1500}\n";
 
-/// Root, Landlock at `abi`, and a fresh 0777 scratch directory.
-fn setup(test: &str, abi: u32) -> Option<PathBuf> {
-    if common::need_root(test) || common::need_abi(test, abi) {
-        return None;
-    }
-    let d = common::scratch(test);
-    chmod(&d, 0o777);
-    Some(d)
-}
-
-fn chmod(p: &Path, mode: u32) {
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
-}
-
-fn dir(parent: &Path, name: &str) -> String {
-    let d = parent.join(name);
-    std::fs::create_dir_all(&d).unwrap();
-    chmod(&d, 0o777);
-    d.display().to_string()
-}
+use common::{chmod, open_dir as dir, open_scratch as setup};
 
 fn file(parent: &str, name: &str) -> String {
     let f = Path::new(parent).join(name);

@@ -327,3 +327,28 @@ pub fn nolandlock() -> PathBuf {
     })
     .clone()
 }
+
+/// Root, Landlock at `abi`, and a fresh scratch directory that is 0777, so
+/// an outcome is the same whether the workload runs as root or as 1500
+/// (root bypasses permission bits, never Landlock).
+pub fn open_scratch(test: &str, abi: u32) -> Option<PathBuf> {
+    if need_root(test) || need_abi(test, abi) {
+        return None;
+    }
+    let d = scratch(test);
+    chmod(&d, 0o777);
+    Some(d)
+}
+
+pub fn chmod(p: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// `parent/name`, created and made 0777.
+pub fn open_dir(parent: &Path, name: &str) -> String {
+    let d = parent.join(name);
+    std::fs::create_dir_all(&d).unwrap();
+    chmod(&d, 0o777);
+    d.display().to_string()
+}
