@@ -15,6 +15,8 @@
 //! The process is single-threaded by design; the lock only keeps the
 //! allocator sound should a thread ever appear, and is never contended.
 
+#![allow(unsafe_code)]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -46,7 +48,6 @@ pub struct Arena<const N: usize> {
 
 // SAFETY: `state` is only accessed with `lock` held (see `with_state`),
 // and the memory of a block is only handed to one owner at a time.
-#[allow(unsafe_code)]
 unsafe impl<const N: usize> Sync for Arena<N> {}
 
 impl<const N: usize> Default for Arena<N> {
@@ -86,7 +87,6 @@ impl<const N: usize> Arena<N> {
         p >= base && p < base + N
     }
 
-    #[allow(unsafe_code)]
     fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
         while self
             .lock
@@ -103,7 +103,6 @@ impl<const N: usize> Arena<N> {
     }
 
     /// A block of class `c` from the arena, null when it is used up.
-    #[allow(unsafe_code)]
     fn take(&self, c: usize) -> *mut u8 {
         let size = MIN << c;
         self.with_state(|s| {
@@ -126,7 +125,6 @@ impl<const N: usize> Arena<N> {
     }
 
     /// Put block `p` of class `c` on its free list.
-    #[allow(unsafe_code)]
     fn give(&self, p: *mut u8, c: usize) {
         self.with_state(|s| {
             // SAFETY: `p` is an arena block of class `c` (at least MIN
@@ -141,7 +139,6 @@ impl<const N: usize> Arena<N> {
 // block of a class at least `layout.size()` bytes and MIN-aligned (only
 // layouts with align <= MIN get one); a block goes back to where it came
 // from (`owns`), and an arena block is on no free list while it is owned.
-#[allow(unsafe_code)]
 unsafe impl<const N: usize> GlobalAlloc for Arena<N> {
     #[inline(never)]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
@@ -193,7 +190,6 @@ unsafe impl<const N: usize> GlobalAlloc for Arena<N> {
 }
 
 #[cfg(test)]
-#[allow(unsafe_code)]
 mod tests {
     use super::*;
 

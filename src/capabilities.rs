@@ -23,6 +23,7 @@
 //! The plan lists the resulting bounding set and securebits, and the
 //! read-back before exec checks them.
 
+use ::caps::{CapSet, CapsHashSet};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -179,14 +180,6 @@ pub fn plan(
     )
 }
 
-fn errno_cause(what: &str) -> String {
-    let e = std::io::Error::last_os_error();
-    format!(
-        "{what} failed: {}",
-        errno_name(e.raw_os_error().unwrap_or(0))
-    )
-}
-
 /// `EPERM`, `EINVAL`, ... for the errnos these calls return.
 pub fn errno_name(e: i32) -> String {
     match e {
@@ -203,106 +196,78 @@ pub fn errno_name(e: i32) -> String {
     }
 }
 
-#[repr(C)]
-struct CapHeader {
-    version: u32,
-    pid: i32,
+/// The last capability the `caps` crate knows (`CAP_CHECKPOINT_RESTORE`).
+/// Bounding-set entries above it, should a kernel have them, are read and
+/// dropped through `sys` (see there).
+const LAST_KNOWN: u32 = 40;
+
+/// The `caps` crate's set for a mask of capability numbers.
+fn set_of(mask: u64) -> CapsHashSet {
+    ::caps::all()
+        .into_iter()
+        .filter(|c| mask & c.bitmask() != 0)
+        .collect()
 }
 
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct CapData {
-    effective: u32,
-    permitted: u32,
-    inheritable: u32,
+/// Run a `caps` call; on failure, the errno it left (the crate reports
+/// errors as text, and returns right after the failing call).
+fn caps_call<T>(
+    r: std::result::Result<T, ::caps::errors::CapsError>,
+) -> std::result::Result<T, i32> {
+    r.map_err(|_| crate::sys::errno())
 }
 
-const CAP_VERSION_3: u32 = 0x2008_0522;
-
-fn split(v: u64) -> (u32, u32) {
-    // Truncation is the point: the kernel takes the sets as two u32 words.
-    #[allow(clippy::cast_possible_truncation)]
-    ((v & 0xffff_ffff) as u32, (v >> 32) as u32)
-}
-
-/// The effective, permitted and inheritable sets of this thread.
-#[allow(unsafe_code)]
+/// The effective, permitted and inheritable sets of this thread (all 64
+/// bits: a read-back must see what the crate does not know).
 fn capget() -> Result<(u64, u64, u64)> {
-    let mut h = CapHeader {
-        version: CAP_VERSION_3,
-        pid: 0,
-    };
-    let mut d = [CapData::default(); 2];
-    // SAFETY: `h` is a valid version-3 header and `d` has the two data
-    // elements version 3 requires; the kernel writes only into `d`.
-    let r = unsafe { libc::syscall(libc::SYS_capget, &mut h as *mut CapHeader, d.as_mut_ptr()) };
-    if r != 0 {
-        return Err(Error::apply("capabilities", errno_cause("capget")));
-    }
-    let join = |lo: u32, hi: u32| u64::from(lo) | (u64::from(hi) << 32);
-    Ok((
-        join(d[0].effective, d[1].effective),
-        join(d[0].permitted, d[1].permitted),
-        join(d[0].inheritable, d[1].inheritable),
-    ))
+    crate::sys::capget()
+        .map_err(|e| Error::apply("capabilities", format!("capget failed: {}", errno_name(e))))
 }
 
 /// Set the effective, permitted and inheritable sets of this thread.
-#[allow(unsafe_code)]
+/// Effective first, permitted last: each step keeps effective within
+/// permitted, and every caller only lowers permitted and inheritable.
 fn capset(effective: u64, permitted: u64, inheritable: u64) -> Result<()> {
-    let mut h = CapHeader {
-        version: CAP_VERSION_3,
-        pid: 0,
-    };
-    let (e0, e1) = split(effective);
-    let (p0, p1) = split(permitted);
-    let (i0, i1) = split(inheritable);
-    let d = [
-        CapData {
-            effective: e0,
-            permitted: p0,
-            inheritable: i0,
-        },
-        CapData {
-            effective: e1,
-            permitted: p1,
-            inheritable: i1,
-        },
-    ];
-    // SAFETY: `h` is a valid version-3 header and `d` holds the two data
-    // elements version 3 requires; the kernel only reads them.
-    let r = unsafe { libc::syscall(libc::SYS_capset, &mut h as *mut CapHeader, d.as_ptr()) };
-    if r != 0 {
-        return Err(Error::apply("capabilities", errno_cause("capset")));
-    }
-    Ok(())
+    [
+        (CapSet::Effective, effective),
+        (CapSet::Inheritable, inheritable),
+        (CapSet::Permitted, permitted),
+    ]
+    .into_iter()
+    .try_for_each(|(which, mask)| caps_call(::caps::set(None, which, &set_of(mask))))
+    .map_err(|e| Error::apply("capabilities", format!("capset failed: {}", errno_name(e))))
 }
 
-/// prctl with integer arguments; returns the result or the errno.
-#[allow(unsafe_code)]
-fn prctl(op: libc::c_int, a: libc::c_ulong, b: libc::c_ulong) -> std::result::Result<i32, i32> {
-    // SAFETY: every option used here (PR_CAPBSET_*, PR_CAP_AMBIENT,
-    // PR_*_SECUREBITS, PR_*_KEEPCAPS, PR_*_NO_NEW_PRIVS) takes plain integer
-    // arguments and reads or writes no user memory.
-    let r = unsafe { libc::prctl(op, a, b, 0 as libc::c_ulong, 0 as libc::c_ulong) };
-    if r < 0 {
-        Err(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
-    } else {
-        Ok(r)
-    }
-}
-
-/// The bounding set, read with PR_CAPBSET_READ up to the last capability
-/// the kernel knows.
+/// The bounding set: the crate's read up to [`LAST_KNOWN`], then
+/// PR_CAPBSET_READ up to the last capability the kernel knows.
 fn bounding() -> u64 {
-    (0..64u32)
-        .map_while(|c| {
-            prctl(libc::PR_CAPBSET_READ, c.into(), 0)
-                .ok()
-                .map(|r| (c, r))
-        })
-        .filter(|(_, r)| *r == 1)
-        .fold(0, |m, (c, _)| m | bit(c))
+    let known = ::caps::read(None, CapSet::Bounding)
+        .map(|set| set.iter().fold(0, |m, c| m | c.bitmask()))
+        .unwrap_or(0);
+    (LAST_KNOWN + 1..64)
+        .map_while(|c| crate::sys::capbset_read(c).ok().map(|held| (c, held)))
+        .filter(|(_, held)| *held)
+        .fold(known, |m, (c, _)| m | bit(c))
+}
+
+/// Drop `cap` from the bounding set.
+fn bounding_drop(cap: u32) -> std::result::Result<(), i32> {
+    match ::caps::all()
+        .into_iter()
+        .find(|c| u32::from(c.index()) == cap)
+    {
+        Some(c) => caps_call(::caps::drop(None, CapSet::Bounding, c)),
+        None => crate::sys::capbset_drop(cap),
+    }
+}
+
+fn keepcaps(on: bool) -> Result<()> {
+    nix::sys::prctl::set_keepcaps(on).map_err(|e| {
+        Error::apply(
+            "capabilities",
+            format!("PR_SET_KEEPCAPS failed: {}", errno_name(e as i32)),
+        )
+    })
 }
 
 /// What this process holds now (for `resolve`); zeros when unreadable,
@@ -325,25 +290,14 @@ pub fn prepare_switch(mask: u64) -> Result<()> {
     let (_, prm, inh) = capget()?;
     let need = prm & (mask | bit(CAP_SETPCAP) | bit(CAP_SETUID) | bit(CAP_SETGID));
     capset(need, need, inh & mask)?;
-    prctl(libc::PR_SET_KEEPCAPS, 1, 0).map_err(|e| {
-        Error::apply(
-            "capabilities",
-            format!("PR_SET_KEEPCAPS failed: {}", errno_name(e)),
-        )
-    })?;
-    Ok(())
+    keepcaps(true)
 }
 
 /// After the identity switch: turn PR_SET_KEEPCAPS off again, drop
 /// CAP_SETUID/CAP_SETGID (unless kept) and re-raise the effective set
 /// setresuid cleared.
 pub fn finish_switch(mask: u64) -> Result<()> {
-    prctl(libc::PR_SET_KEEPCAPS, 0, 0).map_err(|e| {
-        Error::apply(
-            "capabilities",
-            format!("PR_SET_KEEPCAPS failed: {}", errno_name(e)),
-        )
-    })?;
+    keepcaps(false)?;
     let (_, prm, inh) = capget()?;
     let need = prm & (mask | bit(CAP_SETPCAP));
     capset(need, need, inh & mask)
@@ -353,13 +307,7 @@ pub fn finish_switch(mask: u64) -> Result<()> {
 /// permitted and effective = `keep`, then ambient = `keep`.
 /// Empty the ambient set; `object` names who asked, for the error.
 fn clear_ambient(object: &str) -> Result<()> {
-    prctl(
-        libc::PR_CAP_AMBIENT,
-        libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
-        0,
-    )
-    .map(|_| ())
-    .map_err(|e| {
+    caps_call(::caps::clear(None, CapSet::Ambient)).map_err(|e| {
         Error::apply(
             object,
             format!("clearing the ambient set failed: {}", errno_name(e)),
@@ -371,7 +319,7 @@ pub fn apply(c: &CapabilityPlan) -> Result<()> {
     let bnd = bounding();
     for cap in 0..64u32 {
         if bnd & bit(cap) != 0 && c.bounding & bit(cap) == 0 {
-            prctl(libc::PR_CAPBSET_DROP, cap.into(), 0).map_err(|e| {
+            bounding_drop(cap).map_err(|e| {
                 let err = Error::apply(
                     "capabilities",
                     format!("dropping {} from the bounding set failed: {}", names(bit(cap)), errno_name(e)),
@@ -386,7 +334,7 @@ pub fn apply(c: &CapabilityPlan) -> Result<()> {
     }
     if !c.securebits.is_empty() {
         let v = securebits_value(&c.securebits);
-        prctl(libc::PR_SET_SECUREBITS, v.into(), 0).map_err(|e| {
+        crate::sys::set_securebits(v).map_err(|e| {
             Error::apply(
                 "capabilities",
                 format!("PR_SET_SECUREBITS({v:#x}) failed: {}", errno_name(e)),
@@ -395,19 +343,14 @@ pub fn apply(c: &CapabilityPlan) -> Result<()> {
     }
     capset(c.mask, c.mask, c.mask)?;
     clear_ambient("capabilities")?;
-    for cap in 0..64u32 {
-        if c.mask & bit(cap) != 0 {
-            prctl(
-                libc::PR_CAP_AMBIENT,
-                libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
-                cap.into(),
-            )
-            .map_err(|e| {
+    for cap in ::caps::all() {
+        if c.mask & cap.bitmask() != 0 {
+            caps_call(::caps::raise(None, CapSet::Ambient, cap)).map_err(|e| {
                 Error::apply(
                     "capabilities",
                     format!(
                         "raising {} as ambient failed: {}",
-                        names(bit(cap)),
+                        names(cap.bitmask()),
                         errno_name(e)
                     ),
                 )
@@ -419,33 +362,32 @@ pub fn apply(c: &CapabilityPlan) -> Result<()> {
 
 /// The current securebits (for the read-back).
 pub fn securebits() -> Result<u32> {
-    prctl(libc::PR_GET_SECUREBITS, 0, 0)
-        .map(|v| u32::try_from(v).unwrap_or(0))
-        .map_err(|e| {
-            Error::apply(
-                "capabilities",
-                format!("PR_GET_SECUREBITS failed: {}", errno_name(e)),
-            )
-        })
+    crate::sys::securebits().map_err(|e| {
+        Error::apply(
+            "capabilities",
+            format!("PR_GET_SECUREBITS failed: {}", errno_name(e)),
+        )
+    })
 }
 
 /// Step 9: set no_new_privs and check that the kernel reports it.
 pub fn set_no_new_privs() -> Result<()> {
-    prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0).map_err(|e| {
+    use nix::sys::prctl::{get_no_new_privs, set_no_new_privs};
+    set_no_new_privs().map_err(|e| {
         Error::apply(
             "no_new_privs",
-            format!("PR_SET_NO_NEW_PRIVS failed: {}", errno_name(e)),
+            format!("PR_SET_NO_NEW_PRIVS failed: {}", errno_name(e as i32)),
         )
     })?;
-    match prctl(libc::PR_GET_NO_NEW_PRIVS, 0, 0) {
-        Ok(1) => Ok(()),
-        Ok(v) => Err(Error::apply(
+    match get_no_new_privs() {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Error::apply(
             "no_new_privs",
-            format!("the kernel reports {v} after PR_SET_NO_NEW_PRIVS"),
+            "the kernel reports 0 after PR_SET_NO_NEW_PRIVS",
         )),
         Err(e) => Err(Error::apply(
             "no_new_privs",
-            format!("PR_GET_NO_NEW_PRIVS failed: {}", errno_name(e)),
+            format!("PR_GET_NO_NEW_PRIVS failed: {}", errno_name(e as i32)),
         )),
     }
 }
@@ -460,7 +402,7 @@ pub fn keep_only(mask: u64) -> Result<u64> {
         let bnd = bounding();
         for cap in 0..64u32 {
             if bnd & bit(cap) != 0 && mask & bit(cap) == 0 {
-                prctl(libc::PR_CAPBSET_DROP, cap.into(), 0).map_err(|e| {
+                bounding_drop(cap).map_err(|e| {
                     Error::apply(
                         "init",
                         format!(

@@ -10,6 +10,7 @@
 //! rootless) it keeps its identity; a policy asking for another one is a
 //! blocker, since only root could switch.
 
+use nix::unistd::{Gid, Uid};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -299,31 +300,23 @@ pub fn switch(id: &IdentityPlan, caps: &crate::plan::CapabilityPlan) -> Result<(
 const SETID_HINT: &str =
     "the container must grant CAP_SETUID and CAP_SETGID to a supervisor that starts as root";
 
-fn last_errno() -> String {
-    crate::capabilities::errno_name(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+fn errno(e: nix::errno::Errno) -> String {
+    crate::capabilities::errno_name(e as i32)
 }
 
-#[allow(unsafe_code)]
 fn setgroups(groups: &[u32]) -> std::result::Result<(), String> {
-    let list: Vec<libc::gid_t> = groups.to_vec();
-    // SAFETY: `list` holds exactly `list.len()` gid_t values and outlives
-    // the call; the kernel only reads them.
-    let r = unsafe { libc::setgroups(list.len(), list.as_ptr()) };
-    if r == 0 { Ok(()) } else { Err(last_errno()) }
+    let list: Vec<Gid> = groups.iter().map(|g| Gid::from_raw(*g)).collect();
+    nix::unistd::setgroups(&list).map_err(errno)
 }
 
-#[allow(unsafe_code)]
 fn setresgid(g: u32) -> std::result::Result<(), String> {
-    // SAFETY: plain integer arguments; no memory is passed.
-    let r = unsafe { libc::setresgid(g, g, g) };
-    if r == 0 { Ok(()) } else { Err(last_errno()) }
+    let g = Gid::from_raw(g);
+    nix::unistd::setresgid(g, g, g).map_err(errno)
 }
 
-#[allow(unsafe_code)]
 fn setresuid(u: u32) -> std::result::Result<(), String> {
-    // SAFETY: plain integer arguments; no memory is passed.
-    let r = unsafe { libc::setresuid(u, u, u) };
-    if r == 0 { Ok(()) } else { Err(last_errno()) }
+    let u = Uid::from_raw(u);
+    nix::unistd::setresuid(u, u, u).map_err(errno)
 }
 
 /// Add the CDI devices' additional GIDs to the supplementary groups the

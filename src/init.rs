@@ -23,12 +23,16 @@
 //! Signals and child status come from a signalfd with every signal
 //! blocked, not from an async runtime: the loop is read → kill / wait4,
 //! with no handler, no extra thread and no allocation, which keeps the
-//! parent's seccomp filter to a handful of syscalls, forwards SIGRTMAX too
-//! (tokio's signal driver cannot register it) and adds nothing to the
-//! binary.
+//! parent's seccomp filter to a handful of syscalls, forwards signals
+//! 32–34 too (musl's `sigaction` refuses them, so tokio's signal driver
+//! cannot register them, and a runtime that unblocks them dies of them)
+//! and adds nothing to the binary. README "Dependencies" has the numbers.
 
 use crate::capabilities::{self, CAP_KILL, errno_name};
+use std::io::Read;
+
 use crate::error::{Error, Result};
+use crate::sys;
 
 /// Signals the kernel knows on x86_64 and aarch64 (`_NSIG`).
 const NSIG: libc::c_int = 64;
@@ -61,18 +65,13 @@ fn kernel_set(signals: impl Iterator<Item = libc::c_int>) -> u64 {
     signals.fold(0, |m, s| m | (1u64 << (s - 1)))
 }
 
-fn errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
-}
-
-fn fail(what: &str) -> Error {
-    Error::apply("init", format!("{what} failed: {}", errno_name(errno())))
+fn fail(what: &str, errno: i32) -> Error {
+    Error::apply("init", format!("{what} failed: {}", errno_name(errno)))
 }
 
 /// Fork. The child runs `child` (apply + exec; it returns only the error
 /// that stopped it) and its error is returned as `Err`; the parent
 /// supervises and returns the workload's exit status.
-#[allow(unsafe_code)]
 pub fn run(child: impl FnOnce(libc::pid_t) -> Error) -> Result<i32> {
     if let Ok(d) = std::fs::read_dir("/proc/self/task") {
         let n = d.count();
@@ -84,91 +83,55 @@ pub fn run(child: impl FnOnce(libc::pid_t) -> Error) -> Result<i32> {
     }
     // Block everything before fork: the parent reads signals from a
     // signalfd, and none may be lost or act before it exists. The child
-    // unblocks them just before execve. Raw syscall: the C library's
-    // wrappers leave its reserved real-time signals out.
-    let all = kernel_set(1..=NSIG);
-    // SAFETY: `all` is a kernel sigset (8 bytes, the size passed) that
-    // outlives the call; the old-set pointer is NULL.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_rt_sigprocmask,
-            libc::SIG_BLOCK,
-            &all as *const u64,
-            std::ptr::null_mut::<u64>(),
-            8usize,
-        )
-    };
-    if r != 0 {
-        return Err(fail("blocking signals"));
-    }
-    // SAFETY: PR_SET_CHILD_SUBREAPER takes an integer and touches no memory.
-    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong, 0, 0, 0) } != 0 {
-        return Err(fail("PR_SET_CHILD_SUBREAPER"));
-    }
-    // SAFETY: getpid takes no arguments and cannot fail.
-    let parent = unsafe { libc::getpid() };
-    // SAFETY: this process has one thread (checked above where /proc is
-    // readable; nothing in the launch starts one), so the child is a
-    // complete copy that may keep running Rust code.
-    match unsafe { libc::fork() } {
-        -1 => Err(fail("fork")),
-        0 => {
+    // unblocks them just before execve. The kernel's sigset: the C
+    // library's leaves its reserved real-time signals out.
+    sys::sigprocmask(libc::SIG_BLOCK, kernel_set(1..=NSIG))
+        .map_err(|e| fail("blocking signals", e))?;
+    nix::sys::prctl::set_child_subreaper(true)
+        .map_err(|e| fail("PR_SET_CHILD_SUBREAPER", e as i32))?;
+    let parent = nix::unistd::getpid().as_raw();
+    // Single-threaded here (checked above where /proc is readable; nothing
+    // in the launch starts a thread), as `sys::fork` requires.
+    match sys::fork().map_err(|e| fail("fork", e))? {
+        None => {
             crate::process::die_with_parent(parent)?;
             Err(child(parent))
         }
-        pid => supervise(pid),
+        Some(pid) => supervise(pid),
     }
 }
 
 /// The parent after fork: shed what it does not need, then loop.
-#[allow(unsafe_code)]
 fn supervise(child: libc::pid_t) -> Result<i32> {
     // The inherited fds (preserved ones, sockets) are the workload's.
     crate::process::close_fds(&[])?;
     let set = kernel_set(forwarded().chain([libc::SIGCHLD]));
-    // SAFETY: `set` is a kernel sigset (8 bytes, the size passed) that
-    // outlives the call.
-    let sfd = unsafe {
-        libc::syscall(
-            libc::SYS_signalfd4,
-            -1,
-            &set as *const u64,
-            8usize,
-            libc::SFD_CLOEXEC,
-        )
-    };
-    let sfd = match libc::c_int::try_from(sfd) {
-        Ok(fd) if fd >= 0 => fd,
-        _ => return Err(fail("signalfd")),
-    };
+    let mut sfd = std::fs::File::from(sys::signalfd(set).map_err(|e| fail("signalfd", e))?);
     capabilities::keep_only(capabilities::bit(CAP_KILL))?;
     capabilities::set_no_new_privs()?;
     crate::seccomp::install_parent().map_err(|e| Error::apply("init", format!("seccomp: {e}")))?;
 
-    // SAFETY: signalfd_siginfo is plain old data; all-zero is a valid value.
-    let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
-    let size = std::mem::size_of::<libc::signalfd_siginfo>();
+    // One `struct signalfd_siginfo` (128 bytes); the signal number is its
+    // first field, a native-endian u32.
+    let mut info = [0u8; 128];
     loop {
         if let Some(status) = reap(child)? {
             kill_leftovers();
             return Ok(status);
         }
-        // SAFETY: `info` is a writable signalfd_siginfo of `size` bytes,
-        // the exact record size signalfd returns.
-        let n = unsafe { libc::read(sfd, (&mut info as *mut libc::signalfd_siginfo).cast(), size) };
-        if n < 0 {
-            if errno() == libc::EINTR {
-                continue;
-            }
-            return Err(fail("reading the signalfd"));
+        match sfd.read(&mut info) {
+            Ok(n) if n == info.len() => {}
+            Ok(_) => return Err(fail("reading the signalfd", libc::EIO)),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(fail("reading the signalfd", e.raw_os_error().unwrap_or(0))),
         }
-        let sig = i32::try_from(info.ssi_signo).unwrap_or(0);
-        if sig != libc::SIGCHLD && sig != 0 {
-            // SAFETY: kill takes integers; `child` is our unreaped child,
-            // so its pid cannot have been reused.
-            let r = unsafe { libc::kill(child, sig) };
-            if r != 0 && errno() != libc::ESRCH {
-                return Err(fail("forwarding a signal"));
+        let sig = i32::from_ne_bytes([info[0], info[1], info[2], info[3]]);
+        if sig != libc::SIGCHLD && sig > 0 {
+            // `child` is our unreaped child, so its pid cannot have been
+            // reused.
+            match sys::kill(child, sig) {
+                Ok(()) | Err(libc::ESRCH) => {}
+                Err(e) => return Err(fail("forwarding a signal", e)),
             }
         }
     }
@@ -179,7 +142,6 @@ fn supervise(child: libc::pid_t) -> Result<i32> {
 /// `--init` elsewhere its orphans (reparented here, the child subreaper)
 /// would run on unsupervised. Each child left is killed and reaped, again
 /// as grandchildren are reparented, for at most about five seconds.
-#[allow(unsafe_code)]
 fn kill_leftovers() {
     let me = std::process::id();
     let list = format!("/proc/{me}/task/{me}/children");
@@ -190,55 +152,35 @@ fn kill_leftovers() {
             .filter_map(|p| p.parse().ok())
             .collect();
         for k in &kids {
-            // SAFETY: kill takes integers; `k` is our unreaped child, so its
-            // pid cannot have been reused.
-            unsafe { libc::kill(*k, libc::SIGKILL) };
+            // `k` is our unreaped child, so its pid cannot have been
+            // reused; one already gone is fine.
+            let _ = sys::kill(*k, libc::SIGKILL);
         }
-        let mut st: libc::c_int = 0;
         loop {
-            // SAFETY: `st` is a writable c_int for the status.
-            let pid = unsafe { libc::waitpid(-1, &mut st, libc::WNOHANG) };
-            if pid > 0 {
-                continue;
+            match sys::wait_any_nohang() {
+                Ok(Some(_)) => continue,
+                Err(libc::ECHILD) => return,
+                _ => break,
             }
-            if pid < 0 && errno() == libc::ECHILD {
-                return;
-            }
-            break;
         }
-        let pause = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 10_000_000,
-        };
-        // SAFETY: `pause` is a valid timespec; no remainder is asked for.
-        unsafe { libc::nanosleep(&pause, std::ptr::null_mut()) };
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
 }
 
 /// Reap every child that has exited; the workload's exit status once it
 /// has.
-#[allow(unsafe_code)]
 fn reap(child: libc::pid_t) -> Result<Option<i32>> {
     loop {
-        let mut st: libc::c_int = 0;
-        // SAFETY: `st` is a writable c_int for the status.
-        let pid = unsafe { libc::waitpid(-1, &mut st, libc::WNOHANG) };
-        if pid == 0 {
-            return Ok(None);
-        }
-        if pid < 0 {
-            match errno() {
-                libc::EINTR => continue,
-                libc::ECHILD => {
-                    return Err(Error::Internal(
-                        "init: the workload is gone but was not reaped".into(),
-                    ));
-                }
-                _ => return Err(fail("waitpid")),
+        match sys::wait_any_nohang() {
+            Ok(None) => return Ok(None),
+            Ok(Some((pid, st))) if pid == child => return Ok(Some(exit_status(st))),
+            Ok(Some(_)) | Err(libc::EINTR) => continue,
+            Err(libc::ECHILD) => {
+                return Err(Error::Internal(
+                    "init: the workload is gone but was not reaped".into(),
+                ));
             }
-        }
-        if pid == child {
-            return Ok(Some(exit_status(st)));
+            Err(e) => return Err(fail("waitpid", e)),
         }
     }
 }

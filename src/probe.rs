@@ -198,26 +198,8 @@ impl HostFacts {
 }
 
 /// Ask the kernel which Landlock ABI it offers.
-#[allow(unsafe_code)]
 pub fn landlock_abi() -> LandlockSupport {
-    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
-    // SAFETY: with a NULL attr pointer and size 0, the kernel reads no user
-    // memory; the call only returns the ABI version or an errno.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_landlock_create_ruleset,
-            std::ptr::null::<libc::c_void>(),
-            0usize,
-            LANDLOCK_CREATE_RULESET_VERSION,
-        )
-    };
-    if r >= 0 {
-        LandlockSupport::from_result(Ok(u32::try_from(r).unwrap_or(0)))
-    } else {
-        LandlockSupport::from_result(Err(std::io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(0)))
-    }
+    LandlockSupport::from_result(crate::sys::landlock_abi())
 }
 
 /// Kind of a path, resolved as the supervisor will open it (links followed
@@ -456,27 +438,17 @@ pub fn current_groups() -> Vec<u32> {
         .unwrap_or_default()
 }
 
-/// getgroups(2): the count first, then the list.
-#[allow(unsafe_code)]
+/// getgroups(2).
 pub fn getgroups() -> Vec<u32> {
-    // SAFETY: with size 0 the kernel writes nothing and returns the count.
-    let count = unsafe { libc::getgroups(0, std::ptr::null_mut()) };
-    let mut buf = vec![0 as libc::gid_t; usize::try_from(count).unwrap_or(0)];
-    // SAFETY: the kernel writes at most `count` gids into `buf`, which has
-    // room for exactly that many and outlives the call.
-    let n = unsafe { libc::getgroups(count, buf.as_mut_ptr()) };
-    buf.truncate(usize::try_from(n).unwrap_or(0));
-    buf
+    nix::unistd::getgroups()
+        .map(|g| g.into_iter().map(nix::unistd::Gid::as_raw).collect())
+        .unwrap_or_default()
 }
 
-#[allow(unsafe_code)]
 pub fn nix_uid() -> u32 {
-    // SAFETY: getuid takes no arguments and cannot fail.
-    unsafe { libc::getuid() }
+    nix::unistd::getuid().as_raw()
 }
 
-#[allow(unsafe_code)]
 pub fn nix_gid() -> u32 {
-    // SAFETY: getgid takes no arguments and cannot fail.
-    unsafe { libc::getgid() }
+    nix::unistd::getgid().as_raw()
 }

@@ -3,8 +3,12 @@
 use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
+use std::os::unix::fs::OpenOptionsExt;
+
 use crate::capabilities::errno_name;
 use crate::error::{Error, ExecFailure};
+use crate::sys;
+use nix::sys::resource::Resource;
 
 /// Find `cmd` the way a shell would: names containing `/` are used as is,
 /// others are searched in the workload's PATH (not the supervisor's). The
@@ -58,7 +62,6 @@ fn cstring(s: Vec<u8>, what: &str) -> Result<CString, Error> {
 
 /// Replace this process with `argv`, environment `env` (`NAME`, value
 /// bytes). Returns only on failure.
-#[allow(unsafe_code)]
 pub fn exec(argv: &[OsString], env: &[(String, OsString)]) -> Error {
     let Some(cmd) = argv.first() else {
         return Error::usage("no workload command given");
@@ -96,15 +99,8 @@ pub fn exec(argv: &[OsString], env: &[(String, OsString)]) -> Error {
     if let Err(e) = reset_signals() {
         return e;
     }
-    let mut ap: Vec<*const libc::c_char> = a.iter().map(|c| c.as_ptr()).collect();
-    ap.push(std::ptr::null());
-    let mut ep: Vec<*const libc::c_char> = e.iter().map(|c| c.as_ptr()).collect();
-    ep.push(std::ptr::null());
-    // SAFETY: p, every argv and envp string are NUL-terminated CStrings that
-    // outlive the call, and both pointer arrays end with NULL as execve
-    // requires. execve only returns on failure.
-    unsafe { libc::execve(p.as_ptr(), ap.as_ptr(), ep.as_ptr()) };
-    let err = std::io::Error::last_os_error();
+    let Err(errno) = nix::unistd::execve(&p, &a, &e);
+    let err = std::io::Error::from(errno);
     let kind = match err.raw_os_error() {
         Some(libc::ENOENT) | Some(libc::ENOTDIR) => ExecFailure::NotFound,
         _ => ExecFailure::NotExecutable,
@@ -125,12 +121,16 @@ pub fn close_fds(keep: &[i32]) -> Result<(), Error> {
     keep.sort_unstable();
     keep.dedup();
     for &fd in &keep {
-        let flags = fcntl(fd, libc::F_GETFD, 0)
-            .map_err(|e| Error::apply("fds", format!("fd {fd} to keep is not open ({e})")))?;
-        fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC).map_err(|e| {
+        let flags = sys::fd_flags(fd).map_err(|e| {
             Error::apply(
                 "fds",
-                format!("fd {fd}: clearing close-on-exec failed: {e}"),
+                format!("fd {fd} to keep is not open ({})", errno_name(e)),
+            )
+        })?;
+        sys::set_fd_flags(fd, flags & !libc::FD_CLOEXEC).map_err(|e| {
+            Error::apply(
+                "fds",
+                format!("fd {fd}: clearing close-on-exec failed: {}", errno_name(e)),
             )
         })?;
     }
@@ -145,7 +145,7 @@ pub fn close_fds(keep: &[i32]) -> Result<(), Error> {
     }
     ranges.push((lo, u32::MAX));
     for (i, &(a, b)) in ranges.iter().enumerate() {
-        if let Err(e) = close_range(a, b) {
+        if let Err(e) = sys::close_range(a, b) {
             if i == 0 && (e == libc::ENOSYS || e == libc::EPERM) {
                 return close_listed(&keep);
             }
@@ -180,45 +180,14 @@ fn close_listed(keep: &[i32]) -> Result<(), Error> {
     Ok(())
 }
 
-#[allow(unsafe_code)]
 fn close(fd: i32) -> Result<(), Error> {
-    // SAFETY: closing an fd number touches no memory; the fds closed here
-    // are ones this process must not keep, and no Rust object owns them
-    // (nothing above fd 2 is open as a Rust object at this point).
-    let r = unsafe { libc::close(fd) };
-    let e = last_errno();
-    // On Linux the fd is released even when close reports EINTR or EIO.
-    if r == 0 || matches!(e, libc::EBADF | libc::EINTR | libc::EIO) {
-        Ok(())
-    } else {
-        Err(Error::apply(
+    match sys::close(fd) {
+        Ok(()) | Err(libc::EBADF | libc::EINTR | libc::EIO) => Ok(()),
+        Err(e) => Err(Error::apply(
             "fds",
             format!("close({fd}) failed: {}", errno_name(e)),
-        ))
+        )),
     }
-}
-
-#[allow(unsafe_code)]
-fn close_range(first: u32, last: u32) -> Result<(), i32> {
-    // SAFETY: close_range takes integers only; the range never includes
-    // fds 0-2 or a kept fd, and no Rust object owns an fd in it.
-    let r = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) };
-    if r == 0 { Ok(()) } else { Err(last_errno()) }
-}
-
-#[allow(unsafe_code)]
-fn fcntl(fd: i32, cmd: libc::c_int, arg: libc::c_int) -> Result<libc::c_int, String> {
-    // SAFETY: F_GETFD/F_SETFD take an integer argument and touch no memory.
-    let r = unsafe { libc::fcntl(fd, cmd, arg) };
-    if r < 0 {
-        Err(errno_name(last_errno()))
-    } else {
-        Ok(r)
-    }
-}
-
-fn last_errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
 
 /// Step 4: start a new session so the workload has no controlling
@@ -230,75 +199,59 @@ fn last_errno() -> i32 {
 ///   kept;
 /// - otherwise the controlling terminal, if any, is given up (TIOCNOTTY),
 ///   so the workload cannot reach it.
-#[allow(unsafe_code)]
 pub fn new_session() -> Result<(), Error> {
-    // SAFETY: setsid, getsid and getpid take no pointers.
-    let (r, sid, pid) = unsafe { (libc::setsid(), libc::getsid(0), libc::getpid()) };
-    if r >= 0 || sid == pid {
+    use nix::unistd::{getpid, getsid, setsid};
+    if setsid().is_ok() || getsid(None) == Ok(getpid()) {
         return Ok(());
     }
-    let tty = c"/dev/tty";
-    // SAFETY: `tty` is a NUL-terminated path; the returned fd is closed below.
-    let fd = unsafe {
-        libc::open(
-            tty.as_ptr(),
-            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-        )
-    };
-    if fd < 0 {
+    let tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOCTTY)
+        .open("/dev/tty");
+    let Ok(tty) = tty else {
         // ENXIO: no controlling terminal; anything else: none we can reach.
         return Ok(());
-    }
-    // SAFETY: TIOCNOTTY takes no argument; `fd` is the open terminal above.
-    let r = unsafe { libc::ioctl(fd, libc::TIOCNOTTY) };
-    let e = last_errno();
-    close(fd)?;
-    if r < 0 {
-        return Err(Error::apply(
+    };
+    sys::give_up_tty(&tty).map_err(|e| {
+        Error::apply(
             "session",
             format!(
                 "setsid failed and giving up the controlling terminal failed: {}",
                 errno_name(e)
             ),
-        ));
-    }
-    Ok(())
+        )
+    })
 }
 
 /// Step 4: the plan's rlimits (soft and hard; `None` = unlimited). Before
 /// the identity switch, since raising a hard limit needs CAP_SYS_RESOURCE.
-#[allow(unsafe_code)]
 pub fn set_rlimits(limits: &[crate::plan::RlimitPlan]) -> Result<(), Error> {
     for l in limits {
         let resource = match l.name {
-            "as" => libc::RLIMIT_AS,
-            "core" => libc::RLIMIT_CORE,
-            "cpu" => libc::RLIMIT_CPU,
-            "data" => libc::RLIMIT_DATA,
-            "fsize" => libc::RLIMIT_FSIZE,
-            "locks" => libc::RLIMIT_LOCKS,
-            "memlock" => libc::RLIMIT_MEMLOCK,
-            "msgqueue" => libc::RLIMIT_MSGQUEUE,
-            "nice" => libc::RLIMIT_NICE,
-            "nofile" => libc::RLIMIT_NOFILE,
-            "nproc" => libc::RLIMIT_NPROC,
-            "rtprio" => libc::RLIMIT_RTPRIO,
-            "rttime" => libc::RLIMIT_RTTIME,
-            "sigpending" => libc::RLIMIT_SIGPENDING,
-            "stack" => libc::RLIMIT_STACK,
+            "as" => Resource::RLIMIT_AS,
+            "core" => Resource::RLIMIT_CORE,
+            "cpu" => Resource::RLIMIT_CPU,
+            "data" => Resource::RLIMIT_DATA,
+            "fsize" => Resource::RLIMIT_FSIZE,
+            "locks" => Resource::RLIMIT_LOCKS,
+            "memlock" => Resource::RLIMIT_MEMLOCK,
+            "msgqueue" => Resource::RLIMIT_MSGQUEUE,
+            "nice" => Resource::RLIMIT_NICE,
+            "nofile" => Resource::RLIMIT_NOFILE,
+            "nproc" => Resource::RLIMIT_NPROC,
+            "rtprio" => Resource::RLIMIT_RTPRIO,
+            "rttime" => Resource::RLIMIT_RTTIME,
+            "sigpending" => Resource::RLIMIT_SIGPENDING,
+            "stack" => Resource::RLIMIT_STACK,
             other => {
                 return Err(Error::Internal(format!("rlimits: unknown limit {other:?}")));
             }
         };
-        let rl = libc::rlimit {
-            rlim_cur: l.soft.unwrap_or(libc::RLIM_INFINITY),
-            rlim_max: l.hard.unwrap_or(libc::RLIM_INFINITY),
-        };
-        // SAFETY: `rl` is a valid rlimit that outlives the call; the kernel
-        // only reads it.
-        let r = unsafe { libc::setrlimit(resource, &rl) };
-        if r != 0 {
-            let e = last_errno();
+        let soft = l.soft.unwrap_or(libc::RLIM_INFINITY);
+        let hard = l.hard.unwrap_or(libc::RLIM_INFINITY);
+        if let Err(e) = nix::sys::resource::setrlimit(resource, soft, hard) {
+            let e = e as i32;
             let err = Error::apply(
                 "rlimits",
                 format!("{}: setrlimit failed: {}", l.name, errno_name(e)),
@@ -329,26 +282,15 @@ pub fn chdir(dir: Option<&str>) -> Result<(), Error> {
 /// parent, and check that `parent` is still our parent (it may have died
 /// before the signal was armed). The kernel clears the setting when the
 /// identity changes, so it is armed again after the switch.
-#[allow(unsafe_code)]
 pub fn die_with_parent(parent: libc::pid_t) -> Result<(), Error> {
-    // SAFETY: PR_SET_PDEATHSIG takes a signal number and touches no memory.
-    let r = unsafe {
-        libc::prctl(
-            libc::PR_SET_PDEATHSIG,
-            libc::SIGKILL as libc::c_ulong,
-            0,
-            0,
-            0,
-        )
-    };
-    if r != 0 {
-        return Err(Error::apply(
+    use nix::sys::signal::Signal;
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(|e| {
+        Error::apply(
             "init",
-            format!("PR_SET_PDEATHSIG failed: {}", errno_name(last_errno())),
-        ));
-    }
-    // SAFETY: getppid takes no arguments and cannot fail.
-    if unsafe { libc::getppid() } != parent {
+            format!("PR_SET_PDEATHSIG failed: {}", errno_name(e as i32)),
+        )
+    })?;
+    if nix::unistd::getppid().as_raw() != parent {
         return Err(Error::apply(
             "init",
             "the parent exited before the workload started",
@@ -361,36 +303,19 @@ pub fn die_with_parent(parent: libc::pid_t) -> Result<(), Error> {
 /// its default (Rust's runtime ignores it, and an ignored signal survives
 /// execve) and nothing blocked (the init parent blocks everything before
 /// it forks).
-#[allow(unsafe_code)]
 fn reset_signals() -> Result<(), Error> {
-    // SAFETY: SIG_DFL is a valid disposition for SIGPIPE; no memory is passed.
-    let r = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
-    if r == libc::SIG_ERR {
-        return Err(Error::apply(
+    sys::default_sigpipe().map_err(|e| {
+        Error::apply(
             "signals",
-            format!("resetting SIGPIPE failed: {}", errno_name(last_errno())),
-        ));
-    }
-    // Raw syscall, so the C library's reserved signals are unblocked too.
-    let none: u64 = 0;
-    // SAFETY: `none` is a kernel sigset (8 bytes, the size passed) that
-    // outlives the call; the old-set pointer is NULL.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_rt_sigprocmask,
-            libc::SIG_SETMASK,
-            &none as *const u64,
-            std::ptr::null_mut::<u64>(),
-            8usize,
+            format!("resetting SIGPIPE failed: {}", errno_name(e)),
         )
-    };
-    if r != 0 {
-        return Err(Error::apply(
+    })?;
+    sys::sigprocmask(libc::SIG_SETMASK, 0).map_err(|e| {
+        Error::apply(
             "signals",
-            format!("unblocking signals failed: {}", errno_name(last_errno())),
-        ));
-    }
-    Ok(())
+            format!("unblocking signals failed: {}", errno_name(e)),
+        )
+    })
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@
 //!   `exe`): those jump to objects rather than names. `/proc/self` and
 //!   `/proc/thread-self` are plain links and are followed.
 //!
-//! This is systemd's "unsafe transition" rule (`chase()` with `CHASE_SAFE`)
+//! This is systemd's rule for link transitions (`chase()` with `CHASE_SAFE`)
 //! made stricter: the supervisor's own uid is not trusted, since when it
 //! starts unprivileged it shares that uid with the workload. Merged-`/usr`
 //! links (`/lib -> usr/lib`), `/var/run -> /run` and Kubernetes ConfigMap
@@ -35,8 +35,10 @@
 //! inode, so checks such as "`/` is never writable" compare the object that
 //! was opened, never the spelling.
 
-use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
+
+use nix::fcntl::{AT_FDCWD, OFlag, openat};
+use nix::sys::stat::Mode;
 
 use crate::policy::paths;
 use crate::probe::PathKind;
@@ -176,98 +178,39 @@ fn not_a_directory(at: &str) -> ResolveError {
     }
 }
 
-fn cstr(s: &str) -> std::io::Result<CString> {
-    CString::new(s).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))
-}
-
 /// `openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC)`.
-#[allow(unsafe_code)]
 fn open_step(dir: Option<&OwnedFd>, name: &str) -> std::io::Result<OwnedFd> {
-    let c = cstr(name)?;
-    let dirfd = dir.map_or(libc::AT_FDCWD, AsRawFd::as_raw_fd);
-    // SAFETY: `c` is a NUL-terminated string that outlives the call and
-    // `dirfd` is either AT_FDCWD or a descriptor owned by the caller.
-    let fd = unsafe {
-        libc::openat(
-            dirfd,
-            c.as_ptr(),
-            libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: openat just returned this descriptor and nothing else owns it.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    let flags = OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    Ok(match dir {
+        Some(d) => openat(d, name, flags, Mode::empty())?,
+        None => openat(AT_FDCWD, name, flags, Mode::empty())?,
+    })
 }
 
 /// `fstat` of a descriptor (works on `O_PATH` ones).
-#[allow(unsafe_code)]
 fn stat(fd: &OwnedFd) -> std::io::Result<libc::stat> {
-    // SAFETY: an all-zero `struct stat` is a valid value of the type.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    // SAFETY: `st` is a writable `struct stat` the kernel fills in, and the
-    // descriptor is open for the duration of the call.
-    let r = unsafe { libc::fstat(fd.as_raw_fd(), &mut st) };
-    if r < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(st)
+    Ok(nix::sys::stat::fstat(fd)?)
 }
 
 /// `f_type` of the filesystem holding `fd`.
-#[allow(unsafe_code)]
 fn fs_type(fd: &OwnedFd) -> std::io::Result<i64> {
-    // SAFETY: an all-zero `struct statfs` is a valid value of the type.
-    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `st` is a writable `struct statfs` the kernel fills in, and
-    // the descriptor is open for the duration of the call.
-    let r = unsafe { libc::fstatfs(fd.as_raw_fd(), &mut st) };
-    if r < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
+    let st = nix::sys::statfs::fstatfs(fd)?;
     #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
-    Ok(st.f_type as i64)
+    Ok(st.filesystem_type().0 as i64)
 }
 
 /// The filesystem holding `fd` is mounted read-only.
-#[allow(unsafe_code)]
 fn read_only_mount(fd: &OwnedFd) -> std::io::Result<bool> {
-    // SAFETY: an all-zero `struct statvfs` is a valid value of the type.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `st` is a writable `struct statvfs` libc fills in from
-    // fstatfs(2), and the descriptor is open for the duration of the call.
-    let r = unsafe { libc::fstatvfs(fd.as_raw_fd(), &mut st) };
-    if r < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(st.f_flag & libc::ST_RDONLY != 0)
+    let st = nix::sys::statvfs::fstatvfs(fd)?;
+    Ok(st.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
 }
 
-/// The target of the symlink `fd` refers to (`readlinkat(fd, "")`).
-#[allow(unsafe_code)]
+/// The target of the symlink `fd` refers to (`readlinkat(fd, "")`: the
+/// empty path reads the link an `O_PATH|O_NOFOLLOW` descriptor refers to).
 fn read_link(fd: &OwnedFd) -> std::io::Result<String> {
-    let mut buf = vec![0u8; libc::PATH_MAX as usize + 1];
-    // SAFETY: the empty path makes readlinkat read the link `fd` itself
-    // refers to (an O_PATH|O_NOFOLLOW descriptor of a symlink); the kernel
-    // writes at most `buf.len()` bytes into `buf`, which outlives the call.
-    let n = unsafe {
-        libc::readlinkat(
-            fd.as_raw_fd(),
-            c"".as_ptr(),
-            buf.as_mut_ptr().cast(),
-            buf.len(),
-        )
-    };
-    if n < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    let n = usize::try_from(n).unwrap_or(0);
-    if n >= buf.len() {
-        return Err(std::io::Error::from_raw_os_error(libc::ENAMETOOLONG));
-    }
-    buf.truncate(n);
-    String::from_utf8(buf).map_err(|_| std::io::Error::from_raw_os_error(libc::EILSEQ))
+    let t = nix::fcntl::readlinkat(fd, "")?;
+    t.into_string()
+        .map_err(|_| std::io::Error::from_raw_os_error(libc::EILSEQ))
 }
 
 fn kind_of(mode: u32) -> PathKind {
@@ -488,7 +431,6 @@ pub fn split_parent(path: &str) -> std::io::Result<(&str, &str)> {
 
 /// Resolve the directory `path` as [`open`] does, creating what is missing
 /// (`mkdirat` relative to the directory above, with `mode`).
-#[allow(unsafe_code)]
 pub fn ensure_dir(path: &str, trust: &Trust, mode: u32) -> Result<Resolved, ResolveError> {
     match open(path, trust) {
         Ok(r) if r.kind == PathKind::Directory => return Ok(r),
@@ -502,15 +444,9 @@ pub fn ensure_dir(path: &str, trust: &Trust, mode: u32) -> Result<Resolved, Reso
     };
     let (dir, name) = split_parent(path).map_err(io)?;
     let parent = ensure_dir(dir, trust, mode)?;
-    let c = cstr(name).map_err(io)?;
-    // SAFETY: `c` is NUL-terminated and outlives the call; the dirfd is the
-    // parent's open O_PATH descriptor.
-    let r = unsafe { libc::mkdirat(parent.fd.as_raw_fd(), c.as_ptr(), mode) };
-    if r < 0 {
-        let e = std::io::Error::last_os_error();
-        if e.raw_os_error() != Some(libc::EEXIST) {
-            return Err(io(e));
-        }
+    match nix::sys::stat::mkdirat(&parent.fd, name, Mode::from_bits_truncate(mode)) {
+        Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+        Err(e) => return Err(io(e.into())),
     }
     open(path, trust)
 }
@@ -521,7 +457,6 @@ pub fn ensure_dir(path: &str, trust: &Trust, mode: u32) -> Result<Resolved, Reso
 /// and renamed over `path`. Whatever stood at `path` before (a symlink, a
 /// hard link to another file, a FIFO) is replaced, never opened, followed or
 /// truncated.
-#[allow(unsafe_code)]
 pub fn create_replacing(path: &str, trust: &Trust, mode: u32) -> std::io::Result<std::fs::File> {
     let fail = |e: ResolveError| match e {
         ResolveError::Io { err, .. } => err,
@@ -532,38 +467,22 @@ pub fn create_replacing(path: &str, trust: &Trust, mode: u32) -> std::io::Result
     if parent.kind != PathKind::Directory {
         return Err(std::io::Error::from_raw_os_error(libc::ENOTDIR));
     }
-    let dirfd = parent.fd.as_raw_fd();
-    let final_name = cstr(name)?;
+    let dirfd = &parent.fd;
     for attempt in 0..16u32 {
-        let tmp = cstr(&format!(".{name}.{}.{attempt}.tmp", std::process::id()))?;
-        // SAFETY: `tmp` is NUL-terminated and outlives the call; `dirfd` is
-        // the open O_PATH descriptor of the parent, usable as a dirfd.
-        let fd = unsafe {
-            libc::openat(
-                dirfd,
-                tmp.as_ptr(),
-                libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-                mode,
-            )
+        let tmp = format!(".{name}.{}.{attempt}.tmp", std::process::id());
+        let flags =
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let fd = match openat(dirfd, tmp.as_str(), flags, Mode::from_bits_truncate(mode)) {
+            Ok(fd) => fd,
+            Err(nix::errno::Errno::EEXIST) => continue,
+            Err(e) => return Err(e.into()),
         };
-        if fd < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.raw_os_error() == Some(libc::EEXIST) {
-                continue;
-            }
-            return Err(e);
-        }
-        // SAFETY: openat just returned this descriptor and nothing else owns
-        // it.
-        let file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
-        // SAFETY: both names are NUL-terminated and outlive the call; both
-        // are relative to the same open directory descriptor.
-        let r = unsafe { libc::renameat(dirfd, tmp.as_ptr(), dirfd, final_name.as_ptr()) };
-        if r < 0 {
-            let e = std::io::Error::last_os_error();
-            // SAFETY: as above; removing the file this call created.
-            unsafe { libc::unlinkat(dirfd, tmp.as_ptr(), 0) };
-            return Err(e);
+        let file = std::fs::File::from(fd);
+        if let Err(e) = nix::fcntl::renameat(dirfd, tmp.as_str(), dirfd, name) {
+            // Best effort: the rename's error is the one worth reporting.
+            let _ =
+                nix::unistd::unlinkat(dirfd, tmp.as_str(), nix::unistd::UnlinkatFlags::NoRemoveDir);
+            return Err(e.into());
         }
         return Ok(file);
     }
@@ -675,7 +594,7 @@ mod tests {
 
     #[test]
     fn nothing_beneath_a_writable_rule_is_trusted() {
-        // /usr is root-owned and 0755, so only the policy makes it unsafe.
+        // /usr is root-owned and 0755, so only the policy makes it untrusted.
         let t = Trust {
             writable: vec!["/usr".into()],
             workload_uid: None,

@@ -29,6 +29,11 @@ use std::path::{Path, PathBuf};
 
 use std::os::fd::AsRawFd;
 
+use nix::errno::Errno;
+use nix::fcntl::{AT_FDCWD, AtFlags, OFlag};
+use nix::sys::stat::{FchmodatFlags, Mode, SFlag};
+use nix::unistd::{Gid, Uid, UnlinkatFlags, unlinkat};
+
 use super::grants::{Emulation, Link, NodeCreate, NodePlan};
 use crate::error::{Error, Result};
 use crate::plan::Plan;
@@ -87,10 +92,6 @@ fn path_str(p: &Path) -> std::io::Result<&str> {
         .ok_or_else(|| std::io::Error::from_raw_os_error(libc::EILSEQ))
 }
 
-fn cstring(s: &str) -> std::io::Result<std::ffi::CString> {
-    std::ffi::CString::new(s).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))
-}
-
 fn resolve_err(e: safepath::ResolveError) -> std::io::Error {
     match e {
         safepath::ResolveError::Io { err, .. } => err,
@@ -139,14 +140,6 @@ fn trusted_parent_of<'a>(
     Ok((parent, name))
 }
 
-fn check(r: libc::c_int) -> std::io::Result<()> {
-    if r < 0 {
-        Err(std::io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
-}
-
 /// `p` (absolute, from the spec) beneath `root`.
 fn under(root: &Path, p: &str) -> PathBuf {
     root.join(p.trim_start_matches('/'))
@@ -173,38 +166,47 @@ fn recheck(n: &NodePlan) -> Result<()> {
 
 /// mknodat of `name` in `dir`: the node this call creates (an existing
 /// name fails with EEXIST, it is never reused).
-#[allow(unsafe_code)]
 fn mknod_in(dir: &safepath::Resolved, name: &str, c: &NodeCreate) -> std::io::Result<()> {
     let kind = match c.dev_type.as_str() {
-        "b" => libc::S_IFBLK,
-        "p" => libc::S_IFIFO,
-        _ => libc::S_IFCHR,
+        "b" => SFlag::S_IFBLK,
+        "p" => SFlag::S_IFIFO,
+        _ => SFlag::S_IFCHR,
     };
-    let cname = cstring(name)?;
     let major =
         u32::try_from(c.major).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
     let minor =
         u32::try_from(c.minor).map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
-    let dev = libc::makedev(major, minor);
-    let fd = dir.fd.as_raw_fd();
-    // SAFETY: `cname` is a NUL-terminated string that outlives the call and
-    // `fd` is the parent's open descriptor; mknodat creates one inode.
-    check(unsafe { libc::mknodat(fd, cname.as_ptr(), kind | (c.mode & 0o777), dev) })
+    let dev = nix::sys::stat::makedev(major.into(), minor.into());
+    let perm = Mode::from_bits_truncate(c.mode & 0o777);
+    Ok(nix::sys::stat::mknodat(&dir.fd, name, kind, perm, dev)?)
 }
 
 /// Owner and mode of the node `mknod_in` just created in `dir`.
-#[allow(unsafe_code)]
 fn chown_chmod_in(dir: &safepath::Resolved, name: &str, c: &NodeCreate) -> Result<()> {
     let path = format!("{}/{name}", dir.path.trim_end_matches('/'));
-    let cname = cstring(name).map_err(|e| fail(format!("device node {path}: {}", io(&e))))?;
-    let fd = dir.fd.as_raw_fd();
-    // SAFETY: as in `mknod_in`; AT_SYMLINK_NOFOLLOW acts on the name itself.
-    check(unsafe { libc::fchownat(fd, cname.as_ptr(), c.uid, c.gid, libc::AT_SYMLINK_NOFOLLOW) })
-        .map_err(|e| fail(format!("device node {path}: chown failed: {}", io(&e))))?;
-    // SAFETY: as above; the name is the node mknod_in just created, which
-    // is not a symlink.
-    check(unsafe { libc::fchmodat(fd, cname.as_ptr(), c.mode & 0o7777, 0) })
-        .map_err(|e| fail(format!("device node {path}: chmod failed: {}", io(&e))))
+    let (uid, gid) = (Uid::from_raw(c.uid), Gid::from_raw(c.gid));
+    // AT_SYMLINK_NOFOLLOW acts on the name itself.
+    nix::unistd::fchownat(
+        &dir.fd,
+        name,
+        Some(uid),
+        Some(gid),
+        AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .map_err(|e| {
+        fail(format!(
+            "device node {path}: chown failed: {}",
+            io(&e.into())
+        ))
+    })?;
+    // The name is the node mknod_in just created, which is not a symlink.
+    let mode = Mode::from_bits_truncate(c.mode & 0o7777);
+    nix::sys::stat::fchmodat(&dir.fd, name, mode, FchmodatFlags::FollowSymlink).map_err(|e| {
+        fail(format!(
+            "device node {path}: chmod failed: {}",
+            io(&e.into())
+        ))
+    })
 }
 
 /// Create one device node (fallback), with its parent directories.
@@ -229,7 +231,6 @@ fn create_node_with(path: &str, c: &NodeCreate, trust: &Trust) -> Result<()> {
 
 /// `ln -sfn TARGET LINK` for each link, skipping ones already right.
 /// TARGET is written verbatim.
-#[allow(unsafe_code)]
 fn create_symlinks(root: &Path, links: &[Link], trust: &Trust) -> Result<()> {
     for l in links {
         let link = under(root, &l.link);
@@ -251,24 +252,16 @@ fn create_symlinks(root: &Path, links: &[Link], trust: &Trust) -> Result<()> {
                 l.link, l.target
             ))
         })?;
-        let fd = parent.fd.as_raw_fd();
-        let tmp =
-            cstring(&format!(".{name}.openshell-{}", std::process::id())).map_err(|e| what(&e))?;
-        let cname = cstring(name).map_err(|e| what(&e))?;
-        let target = cstring(&l.target).map_err(|e| what(&e))?;
-        // SAFETY: all strings are NUL-terminated and outlive the calls; `fd`
-        // is the parent's open descriptor. unlinkat removes whatever a
-        // previous run left under the temporary name (never following it).
-        unsafe { libc::unlinkat(fd, tmp.as_ptr(), 0) };
-        // SAFETY: as above; symlinkat creates one link in `fd`.
-        check(unsafe { libc::symlinkat(target.as_ptr(), fd, tmp.as_ptr()) })
-            .map_err(|e| what(&e))?;
-        // SAFETY: as above; both names are relative to `fd`.
-        if let Err(e) = check(unsafe { libc::renameat(fd, tmp.as_ptr(), fd, cname.as_ptr()) }) {
+        let fd = &parent.fd;
+        let tmp = format!(".{name}.openshell-{}", std::process::id());
+        // Remove whatever a previous run left under the temporary name
+        // (never following it); absent is the usual case.
+        let _ = unlinkat(fd, tmp.as_str(), UnlinkatFlags::NoRemoveDir);
+        nix::unistd::symlinkat(l.target.as_str(), fd, tmp.as_str()).map_err(|e| what(&e.into()))?;
+        if let Err(e) = nix::fcntl::renameat(fd, tmp.as_str(), fd, name) {
             // Leave no stray temporary link; the rename error is reported.
-            // SAFETY: as above.
-            unsafe { libc::unlinkat(fd, tmp.as_ptr(), 0) };
-            return Err(what(&e));
+            let _ = unlinkat(fd, tmp.as_str(), UnlinkatFlags::NoRemoveDir);
+            return Err(what(&e.into()));
         }
     }
     Ok(())
@@ -278,7 +271,6 @@ fn create_symlinks(root: &Path, links: &[Link], trust: &Trust) -> Result<()> {
 /// the real hook does.
 /// The object is the one the safe walk opened: a planted link is an error,
 /// never followed.
-#[allow(unsafe_code)]
 fn chmod(root: &Path, mode: u32, paths: &[String], trust: &Trust) -> Result<()> {
     for p in paths {
         let full = under(root, p);
@@ -293,13 +285,16 @@ fn chmod(root: &Path, mode: u32, paths: &[String], trust: &Trust) -> Result<()> 
         }
         // chmod through the descriptor: fchmod refuses O_PATH descriptors,
         // and its /proc/self/fd link names exactly the opened object.
-        let via = cstring(&format!("/proc/self/fd/{}", r.fd.as_raw_fd())).map_err(|e| what(&e))?;
-        // SAFETY: `via` is NUL-terminated and outlives the call; the
-        // descriptor it names stays open until `r` drops after the call.
-        match check(unsafe { libc::fchmodat(libc::AT_FDCWD, via.as_ptr(), mode, 0) }) {
-            Ok(()) => {}
-            Err(e) if e.raw_os_error() == Some(libc::EPERM) => {}
-            Err(e) => return Err(what(&e)),
+        // The descriptor it names stays open until `r` drops after the call.
+        let via = format!("/proc/self/fd/{}", r.fd.as_raw_fd());
+        match nix::sys::stat::fchmodat(
+            AT_FDCWD,
+            via.as_str(),
+            Mode::from_bits_truncate(mode),
+            FchmodatFlags::FollowSymlink,
+        ) {
+            Ok(()) | Err(Errno::EPERM) => {}
+            Err(e) => return Err(what(&e.into())),
         }
     }
     Ok(())
@@ -485,16 +480,15 @@ fn update_ldcache(root: &Path, folders: &[String], trust: &Trust) -> Result<()> 
 
 /// Keep `/proc/self/task` open (O_PATH, inherited across exec) so its
 /// dentry, and with it the inode the Landlock rule names, stays cached.
-#[allow(unsafe_code)]
 fn pin_proc_task() -> Result<()> {
-    let path = c"/proc/self/task";
-    // SAFETY: `path` is a NUL-terminated literal; open reads only it.
-    let fd = unsafe { libc::open(path.as_ptr(), libc::O_PATH | libc::O_DIRECTORY) };
-    if fd < 0 {
-        let e = std::io::Error::last_os_error();
-        return Err(fail(format!("/proc/self/task: cannot open: {}", io(&e))));
-    }
+    let fd = nix::fcntl::open(
+        "/proc/self/task",
+        OFlag::O_PATH | OFlag::O_DIRECTORY,
+        Mode::empty(),
+    )
+    .map_err(|e| fail(format!("/proc/self/task: cannot open: {}", io(&e.into()))))?;
     // The descriptor is deliberately never closed: it must reach the
     // workload.
+    let _ = std::os::fd::IntoRawFd::into_raw_fd(fd);
     Ok(())
 }

@@ -25,18 +25,9 @@ fn errno() -> i32 {
 }
 
 /// Runs `attempt` in a forked child, under `prog` when given.
-#[allow(unsafe_code)]
 fn in_child(prog: Option<&[SockFilter]>, attempt: fn() -> libc::c_long) -> Outcome {
-    let mut fds = [0 as libc::c_int; 2];
-    // SAFETY: pipe2 writes two descriptors into the two-element array.
-    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
-    // SAFETY: the child only makes raw syscalls and calls functions that do
-    // not allocate or take locks (the program was compiled before the fork),
-    // then leaves with _exit, so forking a multi-threaded test process is fine.
-    let pid = unsafe { libc::fork() };
-    assert!(pid >= 0, "fork failed");
-    if pid == 0 {
-        let report: [i32; 2] = match prog.map(|p| set_no_new_privs().and_then(|()| install(p))) {
+    let end = crate::sys::testing::in_child(|| {
+        match prog.map(|p| set_no_new_privs().and_then(|()| install(p))) {
             Some(Err(SeccompError::Install { errno } | SeccompError::NoNewPrivs { errno })) => {
                 [1, errno]
             }
@@ -45,51 +36,20 @@ fn in_child(prog: Option<&[SockFilter]>, attempt: fn() -> libc::c_long) -> Outco
                 let rc = attempt();
                 [0, if rc < 0 { errno() } else { 0 }]
             }
-        };
-        // SAFETY: writes 8 bytes from a live local array to our pipe, then
-        // exits without running any Rust or libc cleanup.
-        unsafe {
-            libc::write(
-                fds[1],
-                report.as_ptr().cast(),
-                std::mem::size_of_val(&report),
-            );
-            libc::_exit(0);
         }
-    }
-    let mut report = [0i32; 2];
-    let mut status = 0;
-    // SAFETY: plain descriptor and wait calls on our own pipe and child;
-    // read writes at most 8 bytes into the 8-byte local array.
-    let n = unsafe {
-        libc::close(fds[1]);
-        let n = libc::read(
-            fds[0],
-            report.as_mut_ptr().cast(),
-            std::mem::size_of_val(&report),
-        );
-        libc::close(fds[0]);
-        assert_eq!(libc::waitpid(pid, &mut status, 0), pid);
-        n
-    };
+    });
+    let status = end.status;
     if libc::WIFSIGNALED(status) {
         return Outcome::Signaled(libc::WTERMSIG(status));
     }
-    assert_eq!(n, 8, "child reported nothing, status {status:#x}");
-    match report {
-        [0, e] => Outcome::Returned(e),
-        [_, e] => Outcome::SetupFailed(e),
+    match end.report {
+        Some([0, e]) => Outcome::Returned(e),
+        Some([_, e]) => Outcome::SetupFailed(e),
+        None => panic!("child reported nothing, status {status:#x}"),
     }
 }
 
-fn raw(nr: libc::c_long, a: [libc::c_long; 3]) -> libc::c_long {
-    #[allow(unsafe_code)]
-    // SAFETY: every caller passes arguments that are integers or null, so the
-    // kernel dereferences no memory of ours (or reports EFAULT).
-    unsafe {
-        libc::syscall(nr, a[0], a[1], a[2])
-    }
-}
+use crate::sys::testing::raw;
 
 fn ptrace_traceme() -> libc::c_long {
     raw(
@@ -147,24 +107,8 @@ fn ioctl_tiocsti_high() -> libc::c_long {
 fn x32_getpid() -> libc::c_long {
     raw(0x4000_0000 | libc::SYS_getpid, [0, 0, 0])
 }
-/// getpid through the i386 entry point (int 0x80, i386 number 20).
 #[cfg(target_arch = "x86_64")]
-#[allow(unsafe_code)]
-fn i386_getpid() -> libc::c_long {
-    let mut rax: u64 = 20;
-    // SAFETY: int 0x80 with eax=20 is i386 getpid, which takes no arguments
-    // and touches no memory; the kernel clobbers only eax (r8-r11 are listed
-    // as clobbered for safety).
-    unsafe {
-        std::arch::asm!(
-            "int 0x80",
-            inout("rax") rax,
-            out("r8") _, out("r9") _, out("r10") _, out("r11") _,
-            options(nostack),
-        );
-    }
-    if rax as i32 > 0 { 0 } else { -1 }
-}
+use crate::sys::testing::i386_getpid;
 
 #[test]
 fn kernel_ptrace_denied() {

@@ -38,8 +38,6 @@
 //!   pid 0: none of them is checked by Landlock, and same-uid processes
 //!   outside the sandbox would be reachable.
 
-#![deny(unsafe_code)]
-
 use std::fmt;
 
 use serde::{Deserialize, Serialize};

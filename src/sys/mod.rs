@@ -1,0 +1,287 @@
+//! The system calls no dependency wraps safely, as safe functions. With the
+//! allocator (`alloc.rs`), this is the only code allowed `unsafe`: `lib.rs`
+//! allows it for these two modules alone, the crate denies it everywhere
+//! else, and `tests/unsafe_fence.rs` fails the build of anything that tries.
+//!
+//! Everything else goes through `nix` (identity, groups, rlimits, prctl
+//! flags, exec, session, file-descriptor-relative file calls), `caps`
+//! (capability sets) and `seccompiler` (filter install). What is here, and
+//! the gap that keeps it here:
+//!
+//! - real-time signals: `nix::sys::signal::Signal` has no variants for
+//!   signals 32..=64, so `kill`, `waitpid`'s status and `SigSet` cannot
+//!   carry them, and musl's `sigaddset`/`sigfillset` refuse 32–34 (its own
+//!   reserved ones): the mask, the signalfd and forwarding use the kernel's
+//!   64-bit sigset directly;
+//! - `fork`: unsafe in every wrapper (the child of a multi-threaded process
+//!   may only call async-signal-safe functions); the callers are
+//!   single-threaded;
+//! - closing and flagging inherited descriptor *numbers* (`close_range`,
+//!   `close`, `fcntl`): `nix` takes I/O-safe owned or borrowed descriptors,
+//!   which an inherited number is not until someone vouches for it, and has
+//!   no `close_range`;
+//! - capabilities beyond the `caps` crate: securebits (`PR_*_SECUREBITS`),
+//!   bounding-set entries above the last capability it knows
+//!   (`CAP_CHECKPOINT_RESTORE`, 40), and a full 64-bit `capget` for
+//!   read-backs (`caps::read` silently leaves out bits it does not know);
+//! - `landlock_create_ruleset(NULL, 0, VERSION)` for the ABI number (the
+//!   `landlock` crate only answers "is this feature set supported");
+//! - `seccomp(SECCOMP_GET_ACTION_AVAIL)` (seccompiler only installs);
+//! - `TIOCNOTTY` and `signal(SIGPIPE, SIG_DFL)` (`nix` makes both unsafe:
+//!   `ioctl` through a macro that emits an unsafe fn, `signal` because a
+//!   handler could be unsound; `SIG_DFL` is not a handler).
+//!
+//! Each function returns the raw errno on failure; callers name it.
+
+#![allow(unsafe_code)]
+
+use std::os::fd::{FromRawFd, OwnedFd};
+
+#[cfg(test)]
+pub mod testing;
+
+/// The errno of the last failed call on this thread.
+pub fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+fn check(r: libc::c_long) -> Result<libc::c_long, i32> {
+    if r < 0 { Err(errno()) } else { Ok(r) }
+}
+
+// ---- signals ---------------------------------------------------------
+
+/// `rt_sigprocmask(how, set)` with the kernel's 64-bit sigset (bit n-1 for
+/// signal n), real-time signals included.
+pub fn sigprocmask(how: libc::c_int, set: u64) -> Result<(), i32> {
+    // SAFETY: `set` is a kernel sigset (8 bytes, the size passed) that
+    // outlives the call; the old-set pointer is NULL.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            how,
+            &set as *const u64,
+            std::ptr::null_mut::<u64>(),
+            8usize,
+        )
+    };
+    check(r).map(|_| ())
+}
+
+/// A close-on-exec signalfd for the kernel sigset `set`.
+pub fn signalfd(set: u64) -> Result<OwnedFd, i32> {
+    // SAFETY: `set` is a kernel sigset (8 bytes, the size passed) that
+    // outlives the call; -1 asks for a new descriptor.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_signalfd4,
+            -1,
+            &set as *const u64,
+            8usize,
+            libc::SFD_CLOEXEC,
+        )
+    };
+    let fd = libc::c_int::try_from(check(r)?).map_err(|_| libc::EBADF)?;
+    // SAFETY: signalfd4 just returned this descriptor; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `kill(pid, sig)` for any signal number, real-time ones included.
+pub fn kill(pid: libc::pid_t, sig: libc::c_int) -> Result<(), i32> {
+    // SAFETY: kill takes integers and touches no memory.
+    check(unsafe { libc::kill(pid, sig) }.into()).map(|_| ())
+}
+
+/// `waitpid(-1, WNOHANG)`: `Ok(None)` when no child has changed state,
+/// else the pid and the raw wait status (a real-time terminating signal
+/// included).
+pub fn wait_any_nohang() -> Result<Option<(libc::pid_t, libc::c_int)>, i32> {
+    let mut st: libc::c_int = 0;
+    // SAFETY: `st` is a writable c_int for the status.
+    let pid = unsafe { libc::waitpid(-1, &mut st, libc::WNOHANG) };
+    match pid {
+        0 => Ok(None),
+        p if p < 0 => Err(errno()),
+        p => Ok(Some((p, st))),
+    }
+}
+
+/// SIGPIPE back to its default action before exec (Rust's runtime ignores
+/// it, and an ignored signal stays ignored across exec).
+pub fn default_sigpipe() -> Result<(), i32> {
+    // SAFETY: SIG_DFL installs no handler, so no Rust code can run in
+    // signal context.
+    let r = unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    if r == libc::SIG_ERR {
+        Err(errno())
+    } else {
+        Ok(())
+    }
+}
+
+// ---- processes -------------------------------------------------------
+
+/// `fork()`: `Ok(None)` in the child, `Ok(Some(pid))` in the parent.
+///
+/// The caller must be single-threaded (checked by `init::run` from
+/// `/proc/self/task`; nothing in the launch starts a thread), so the child
+/// is a complete copy that may keep running Rust code, allocation
+/// included.
+pub fn fork() -> Result<Option<libc::pid_t>, i32> {
+    // SAFETY: see the function's documentation: with one thread, the
+    // child's copy of every lock and of the allocator is consistent.
+    match unsafe { libc::fork() } {
+        -1 => Err(errno()),
+        0 => Ok(None),
+        pid => Ok(Some(pid)),
+    }
+}
+
+// ---- inherited descriptors -------------------------------------------
+
+/// `close(fd)` of a descriptor number this process inherited.
+pub fn close(fd: i32) -> Result<(), i32> {
+    // SAFETY: closing a number touches no memory; the callers close only
+    // inherited descriptors nothing in this process owns (`close_fds`
+    // runs before any is opened for keeps, or lists /proc/self/fd).
+    check(unsafe { libc::close(fd) }.into()).map(|_| ())
+}
+
+/// `close_range(first, last, 0)`.
+pub fn close_range(first: u32, last: u32) -> Result<(), i32> {
+    // SAFETY: integer arguments only; see `close` for ownership.
+    check(unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) }).map(|_| ())
+}
+
+/// `fcntl(fd, F_GETFD)`.
+pub fn fd_flags(fd: i32) -> Result<libc::c_int, i32> {
+    // SAFETY: F_GETFD takes no argument and touches no memory.
+    let r = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    check(r.into()).map(|_| r)
+}
+
+/// `fcntl(fd, F_SETFD, flags)`.
+pub fn set_fd_flags(fd: i32, flags: libc::c_int) -> Result<(), i32> {
+    // SAFETY: F_SETFD takes an integer and touches no memory.
+    check(unsafe { libc::fcntl(fd, libc::F_SETFD, flags) }.into()).map(|_| ())
+}
+
+/// `ioctl(fd, TIOCNOTTY)`: give up the controlling terminal `fd` is.
+pub fn give_up_tty(fd: &std::fs::File) -> Result<(), i32> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: TIOCNOTTY takes no argument; the descriptor is open for the
+    // duration of the call.
+    check(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCNOTTY) }.into()).map(|_| ())
+}
+
+// ---- capabilities the `caps` crate cannot reach ----------------------
+
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: i32,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+const CAP_VERSION_3: u32 = 0x2008_0522;
+
+/// The effective, permitted and inheritable sets of this thread, all 64
+/// bits of each.
+pub fn capget() -> Result<(u64, u64, u64), i32> {
+    let mut h = CapHeader {
+        version: CAP_VERSION_3,
+        pid: 0,
+    };
+    let mut d = [CapData::default(); 2];
+    // SAFETY: `h` is a valid version-3 header and `d` has the two data
+    // elements version 3 requires; the kernel writes only into `d`.
+    check(unsafe { libc::syscall(libc::SYS_capget, &mut h as *mut CapHeader, d.as_mut_ptr()) })?;
+    let join = |lo: u32, hi: u32| u64::from(lo) | (u64::from(hi) << 32);
+    Ok((
+        join(d[0].effective, d[1].effective),
+        join(d[0].permitted, d[1].permitted),
+        join(d[0].inheritable, d[1].inheritable),
+    ))
+}
+
+/// prctl with integer arguments only; the result or the errno.
+fn prctl(op: libc::c_int, a: libc::c_ulong) -> Result<i32, i32> {
+    // SAFETY: every option passed here (PR_CAPBSET_READ, PR_CAPBSET_DROP,
+    // PR_GET_SECUREBITS, PR_SET_SECUREBITS) takes integer arguments and
+    // reads or writes no user memory.
+    let r = unsafe {
+        libc::prctl(
+            op,
+            a,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    };
+    if r < 0 { Err(errno()) } else { Ok(r) }
+}
+
+/// `PR_CAPBSET_READ`: whether `cap` is in the bounding set (`EINVAL`
+/// beyond the kernel's last capability).
+pub fn capbset_read(cap: u32) -> Result<bool, i32> {
+    prctl(libc::PR_CAPBSET_READ, cap.into()).map(|r| r == 1)
+}
+
+/// `PR_CAPBSET_DROP`.
+pub fn capbset_drop(cap: u32) -> Result<(), i32> {
+    prctl(libc::PR_CAPBSET_DROP, cap.into()).map(|_| ())
+}
+
+/// `PR_GET_SECUREBITS`.
+pub fn securebits() -> Result<u32, i32> {
+    prctl(libc::PR_GET_SECUREBITS, 0).map(|v| u32::try_from(v).unwrap_or(0))
+}
+
+/// `PR_SET_SECUREBITS`.
+pub fn set_securebits(bits: u32) -> Result<(), i32> {
+    prctl(libc::PR_SET_SECUREBITS, bits.into()).map(|_| ())
+}
+
+// ---- Landlock and seccomp queries -------------------------------------
+
+/// The Landlock ABI version the kernel offers, or the errno
+/// (`ENOSYS`/`EOPNOTSUPP`: none).
+pub fn landlock_abi() -> Result<u32, i32> {
+    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
+    // SAFETY: with a NULL attr pointer and size 0, the kernel reads no user
+    // memory; the call only returns the ABI version or an errno.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<libc::c_void>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    check(r).map(|v| u32::try_from(v).unwrap_or(0))
+}
+
+/// Whether the kernel knows the filter return action `action`
+/// (`seccomp(SECCOMP_GET_ACTION_AVAIL, 0, &action)`, Linux >= 4.14).
+pub fn seccomp_action_available(action: u32) -> Result<(), i32> {
+    const SECCOMP_GET_ACTION_AVAIL: libc::c_ulong = 2;
+    // SAFETY: for SECCOMP_GET_ACTION_AVAIL the kernel reads one u32 from
+    // the pointer; `action` lives on this stack frame for the call and the
+    // kernel writes nothing and keeps no pointer.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            SECCOMP_GET_ACTION_AVAIL,
+            0 as libc::c_ulong,
+            &action as *const u32,
+        )
+    })
+    .map(|_| ())
+}
