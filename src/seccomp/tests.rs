@@ -59,6 +59,7 @@ fn eval(check: &ArgCheck, args: &[u64; 6]) -> bool {
 fn action_ret(action: RuleAction, log_only: bool) -> u32 {
     match action {
         RuleAction::Errno(38) => ENOSYS_RET,
+        RuleAction::Notify => super::RET_USER_NOTIF,
         _ if log_only => RET_LOG,
         RuleAction::Errno(e) => RET_ERRNO | u32::from(e),
         RuleAction::Kill => RET_KILL_PROCESS,
