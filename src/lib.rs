@@ -24,6 +24,7 @@ pub mod process;
 pub mod run;
 pub mod safepath;
 pub mod seccomp;
+pub mod sys;
 pub mod verify;
 pub mod version;
 pub mod yaml;
