@@ -1626,3 +1626,62 @@ proptest! {
         }
     }
 }
+
+/// `with_notify` (learn) never loosens a filter: for every architecture,
+/// syscall number (ruled ones with every interesting argument vector),
+/// x32 and foreign-architecture number, the learning program returns what
+/// the base program returns, except that an allowed call of the observed
+/// list waits for the notification instead.
+#[test]
+fn learning_filter_denies_everything_the_base_filter_denies() {
+    let observed = crate::learn::observe::OBSERVED;
+    let vectors = arg_vectors();
+    for cfg in [
+        SeccompConfig::default(),
+        SeccompConfig {
+            deny: vec!["openat".into(), "chroot".into()],
+            action: DenyAction::Kill,
+            ..SeccompConfig::default()
+        },
+        SeccompConfig {
+            log: true,
+            ..SeccompConfig::default()
+        },
+    ] {
+        let base = plan(&cfg).unwrap();
+        let learn = with_notify(&base, observed).unwrap();
+        for (b, l) in base.arches.iter().zip(&learn.arches) {
+            let bp = compile(b, base.log_only);
+            let lp = compile(l, learn.log_only);
+            assert!(validate(&lp).is_ok());
+            assert_eq!(lp.len(), l.instructions);
+            let ruled = ruled(l);
+            for nr in 0..600u32 {
+                let name = tables::name_of(b.arch, nr);
+                let many = ruled.contains(&nr);
+                for args in vectors.iter().take(if many { vectors.len() } else { 1 }) {
+                    let d = data(b.arch, nr, *args);
+                    let want = match verdict(&bp, &d) {
+                        RET_ALLOW if name.is_some_and(|n| observed.contains(&n)) => RET_USER_NOTIF,
+                        v => v,
+                    };
+                    assert_eq!(
+                        verdict(&lp, &d),
+                        want,
+                        "{} nr {nr} {name:?} {args:?}",
+                        b.arch
+                    );
+                }
+                for d in [
+                    data(b.arch, nr | X32, [0; 6]),
+                    SeccompData {
+                        arch: AUDIT_ARCH_I386,
+                        ..data(b.arch, nr, [0; 6])
+                    },
+                ] {
+                    assert_eq!(verdict(&lp, &d), verdict(&bp, &d), "{} {d:?}", b.arch);
+                }
+            }
+        }
+    }
+}
