@@ -65,16 +65,21 @@ fn release(s: &str) -> Option<(u32, u32)> {
 /// `SECCOMP_RET_USER_NOTIF`, no `SECCOMP_GET_NOTIF_SIZES`, or a release
 /// before `SECCOMP_USER_NOTIF_FLAG_CONTINUE`.
 pub fn check_kernel() -> Result<notify::Sizes> {
+    // EOPNOTSUPP: the kernel does not know the action.
+    let name = |e: i32| match e {
+        libc::EOPNOTSUPP => "EOPNOTSUPP".to_string(),
+        e => errno_name(e),
+    };
     if let Err(e) = seccomp::action_available(seccomp::RET_USER_NOTIF) {
         return Err(refuse(format!(
             "the kernel lacks seccomp user notification (SECCOMP_RET_USER_NOTIF: {})",
-            errno_name(e)
+            name(e)
         )));
     }
     let sizes = notify::sizes().map_err(|e| {
         refuse(format!(
             "the kernel lacks seccomp user notification (SECCOMP_GET_NOTIF_SIZES: {})",
-            errno_name(e)
+            name(e)
         ))
     })?;
     let rel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
