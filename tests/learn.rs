@@ -280,7 +280,12 @@ fn learn_resolves_a_relative_path_against_the_working_directory() {
     let ws = d.display().to_string();
     let l = learn(&d, &["--workdir", &ws], &[&p(), "openrw", "rel/f"]);
     assert_eq!(l.run.stdout, "ok: rel/f\n", "{}", l.explain());
-    assert_eq!(l.fs().read_write, [f.clone()], "{}", l.explain());
+    assert_eq!(
+        l.fs().read_write,
+        std::slice::from_ref(&f),
+        "{}",
+        l.explain()
+    );
     assert!(l.fs().read_only.is_empty(), "{}", l.explain());
     assert_eq!(
         l.fs().execute.unwrap(),

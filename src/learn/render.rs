@@ -431,12 +431,12 @@ pub fn render(obs: &Observations, base: &Policy, info: &RunInfo) -> Result<Strin
     if tcp {
         let sum = |m: &BTreeMap<u16, u64>| m.values().sum::<u64>();
         y.push_str(&format!(
-            "  connect_tcp: {}  # {} connect calls\n",
+            "  connect_tcp: {}  # connect calls: {}\n",
             ports(&obs.connect_tcp),
             sum(&obs.connect_tcp)
         ));
         y.push_str(&format!(
-            "  bind_tcp: {}  # {} bind calls\n",
+            "  bind_tcp: {}  # bind calls: {}\n",
             ports(&obs.bind_tcp),
             sum(&obs.bind_tcp)
         ));
