@@ -62,6 +62,9 @@ pub struct Context<'a> {
     pub parent: Option<libc::pid_t>,
     /// The clock started at launch, with the load/resolve/plan marks.
     pub timings: verify::Timings,
+    /// `learn`: the socket the seccomp listener is sent over (step 11
+    /// installs the filter with a listener, see `learn::install`).
+    pub listener_to: Option<std::os::fd::BorrowedFd<'a>>,
 }
 
 /// Apply the plan to this process. Single-threaded: the caller never
@@ -91,9 +94,12 @@ pub fn apply(plan: &Plan, ctx: &Context) -> Result<(Applied, verify::Handles)> {
     t.mark("capabilities");
     let ll = landlock::restrict(ruleset, plan)?; // 10
     t.mark("landlock_restrict");
-    let sc = match &plan.seccomp {
-        Some(p) => seccomp::install_plan(p).map_err(|e| Error::apply("seccomp", e.to_string()))?,
-        None => return Err(Error::apply("seccomp", "no filter was planned")),
+    let sc = match (&plan.seccomp, ctx.listener_to) {
+        (Some(p), None) => {
+            seccomp::install_plan(p).map_err(|e| Error::apply("seccomp", e.to_string()))?
+        }
+        (Some(p), Some(sock)) => crate::learn::install(p, sock)?,
+        (None, _) => return Err(Error::apply("seccomp", "no filter was planned")),
     }; // 11
     t.mark("seccomp");
     let (readback, memory_kib) = verify::readback(&handles, plan)?; // 12

@@ -5,6 +5,7 @@
 //! openshell-sandbox [run] [RUN OPTIONS] -- CMD [ARGS...]
 //! openshell-sandbox check [--policy FILE]... [FILE]...
 //! openshell-sandbox plan [--format yaml|json|text] [RUN OPTIONS] [-- CMD [ARGS...]]
+//! openshell-sandbox learn [--output FILE] [RUN OPTIONS] -- CMD [ARGS...]
 //! openshell-sandbox devices [--cdi-dir DIR]...
 //! openshell-sandbox doctor [--format text|json]
 //! openshell-sandbox schema
@@ -23,6 +24,7 @@ pub const USAGE: &str = "\
 usage: openshell-sandbox [run] [OPTIONS] -- CMD [ARGS...]
        openshell-sandbox check [--policy FILE]... [FILE]...
        openshell-sandbox plan [--format yaml|json|text] [OPTIONS] [-- CMD [ARGS...]]
+       openshell-sandbox learn [--output FILE] [OPTIONS] -- CMD [ARGS...]
        openshell-sandbox devices [--cdi-dir DIR]...
        openshell-sandbox doctor [--format text|json]
        openshell-sandbox schema
@@ -34,6 +36,11 @@ Commands:
   check                 validate policy files: every problem, FILE:LINE:COL
   plan                  what this host would enforce: yaml or json (the whole
                         plan, for tools) or text (one screen, for people)
+  learn                 run the workload once with the policy's identity,
+                        capabilities and seccomp filter, its files and TCP
+                        ports observed instead of confined, and write the
+                        policy that lets that run through (--output FILE,
+                        else stdout; --policy is the base)
   devices               CDI device names defined on this node
   doctor                what this kernel and container context support (Landlock
                         features, seccomp, memfd_noexec, capabilities, identity)
@@ -106,6 +113,9 @@ pub enum Command {
     Run(RunArgs),
     Check(Vec<PathBuf>),
     Plan(RunArgs, Format),
+    /// Observe one run and write the policy it needed (`--output`, else
+    /// stdout).
+    Learn(RunArgs, Option<PathBuf>),
     Devices(Vec<String>),
     /// What this host and container context provide (`json`: for tools).
     Doctor {
@@ -368,6 +378,33 @@ pub fn parse(argv: Vec<OsString>) -> Result<Command> {
             let r = parse_run(&mut a, false, Some(&mut f))?;
             Ok(Command::Plan(r, f))
         }
+        "learn" => {
+            a.pos = 1;
+            let mut output = None;
+            let mut r = RunArgs::default();
+            while let Some(arg) = a.next() {
+                if arg == "--" {
+                    r.command = a.rest();
+                    break;
+                }
+                if !is_option(&arg) {
+                    r.command = std::iter::once(arg).chain(a.rest()).collect();
+                    break;
+                }
+                let (opt, inline) = split_inline(&arg);
+                if opt == "--output" {
+                    output = Some(PathBuf::from(a.value(&opt, inline)?));
+                } else if !run_option(&mut r, &mut a, &opt, inline)? {
+                    return Err(unknown(&opt));
+                }
+            }
+            if r.command.is_empty() {
+                return Err(Error::usage(
+                    "no workload command given; usage: openshell-sandbox learn [--output FILE] [OPTIONS] -- CMD [ARGS...]",
+                ));
+            }
+            Ok(Command::Learn(r, output))
+        }
         "devices" => {
             a.pos = 1;
             let mut dirs = Vec::new();
@@ -505,6 +542,39 @@ mod tests {
             Some(h) => format!("{e}\nhint: {h}"),
             None => e.to_string(),
         })
+    }
+
+    #[test]
+    fn learn_takes_an_output_and_the_run_options() {
+        let Ok(Command::Learn(r, out)) = p(&[
+            "learn",
+            "--policy",
+            "base.yaml",
+            "--output=learned.yaml",
+            "--workdir",
+            "/w",
+            "--",
+            "python3",
+            "--output",
+        ]) else {
+            panic!("not learn");
+        };
+        assert_eq!(out, Some(PathBuf::from("learned.yaml")));
+        assert_eq!(r.policy, Some(PathBuf::from("base.yaml")));
+        assert_eq!(r.workdir.as_deref(), Some("/w"));
+        assert_eq!(r.command, ["python3", "--output"]);
+        assert!(matches!(
+            p(&["learn", "--output"]),
+            Err(Error::Usage { .. })
+        ));
+        assert!(matches!(
+            p(&["learn", "--bogus", "--", "x"]),
+            Err(Error::Usage { .. })
+        ));
+        assert!(matches!(
+            p(&["learn", "--output", "x"]),
+            Err(Error::Usage { .. })
+        ));
     }
 
     #[test]

@@ -56,12 +56,12 @@ const KEPT: [libc::c_int; 11] = [
 /// [`KEPT`], the real-time signals 32..=64 included (the C library's own
 /// reservations among them do not apply: the parent never creates a
 /// thread, and signals are handled by number through the kernel's API).
-fn forwarded() -> impl Iterator<Item = libc::c_int> {
+pub(crate) fn forwarded() -> impl Iterator<Item = libc::c_int> {
     (1..=NSIG).filter(|s| !KEPT.contains(s))
 }
 
 /// The kernel's sigset for `signals` (bit n-1 for signal n).
-fn kernel_set(signals: impl Iterator<Item = libc::c_int>) -> u64 {
+pub(crate) fn kernel_set(signals: impl Iterator<Item = libc::c_int>) -> u64 {
     signals.fold(0, |m, s| m | (1u64 << (s - 1)))
 }
 
@@ -73,6 +73,15 @@ fn fail(what: &str, errno: i32) -> Error {
 /// that stopped it) and its error is returned as `Err`; the parent
 /// supervises and returns the workload's exit status.
 pub fn run(child: impl FnOnce(libc::pid_t) -> Error) -> Result<i32> {
+    run_with(child, supervise)
+}
+
+/// [`run`] with another loop for the parent (`learn` observes the
+/// workload as well as supervising it).
+pub fn run_with<T>(
+    child: impl FnOnce(libc::pid_t) -> Error,
+    parent_loop: impl FnOnce(libc::pid_t) -> Result<T>,
+) -> Result<T> {
     if let Ok(d) = std::fs::read_dir("/proc/self/task") {
         let n = d.count();
         if n != 1 {
@@ -97,7 +106,7 @@ pub fn run(child: impl FnOnce(libc::pid_t) -> Error) -> Result<i32> {
             crate::process::die_with_parent(parent)?;
             Err(child(parent))
         }
-        Some(pid) => supervise(pid),
+        Some(pid) => parent_loop(pid),
     }
 }
 
@@ -142,7 +151,7 @@ fn supervise(child: libc::pid_t) -> Result<i32> {
 /// `--init` elsewhere its orphans (reparented here, the child subreaper)
 /// would run on unsupervised. Each child left is killed and reaped, again
 /// as grandchildren are reparented, for at most about five seconds.
-fn kill_leftovers() {
+pub(crate) fn kill_leftovers() {
     let me = std::process::id();
     let list = format!("/proc/{me}/task/{me}/children");
     for _ in 0..500 {
@@ -169,7 +178,7 @@ fn kill_leftovers() {
 
 /// Reap every child that has exited; the workload's exit status once it
 /// has.
-fn reap(child: libc::pid_t) -> Result<Option<i32>> {
+pub(crate) fn reap(child: libc::pid_t) -> Result<Option<i32>> {
     loop {
         match sys::wait_any_nohang() {
             Ok(None) => return Ok(None),

@@ -15,6 +15,7 @@ pub mod identity;
 pub mod init;
 pub mod install;
 pub mod landlock;
+pub mod learn;
 pub mod log;
 pub mod plan;
 pub mod plan_text;

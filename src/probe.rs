@@ -269,6 +269,9 @@ pub fn candidate_paths(policy: &Policy, workdir: Option<&str>) -> Vec<String> {
     if let Some(fs) = &policy.filesystem_policy {
         out.extend(fs.read_only.iter().map(|p| paths::normalize(p)));
         out.extend(fs.read_write.iter().map(|p| paths::normalize(p)));
+        // An execute path is a rule of its own (readable and executable),
+        // also when no read_only or read_write entry names it.
+        out.extend(fs.execute.iter().flatten().map(|p| paths::normalize(p)));
     }
     if let Some(w) = workdir_of(policy, workdir) {
         out.push(paths::normalize(&w));

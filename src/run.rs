@@ -151,6 +151,7 @@ pub fn launch(args: &RunArgs) -> Result<i32> {
             report: args.report.as_deref(),
             parent,
             timings,
+            listener_to: None,
         };
         sandbox_and_exec(&plan, &ctx, env, listen.as_ref())
     };
@@ -162,7 +163,7 @@ pub fn launch(args: &RunArgs) -> Result<i32> {
 
 /// apply -> report -> exec, in the process that becomes the workload.
 /// Returns only the error that stopped it.
-fn sandbox_and_exec(
+pub(crate) fn sandbox_and_exec(
     plan: &Plan,
     ctx: &crate::apply::Context,
     mut env: Vec<(String, std::ffi::OsString)>,
@@ -252,6 +253,16 @@ pub fn dispatch(cmd: Command) -> i32 {
         Command::Run(args) => {
             log::init(args.log_level, args.log_json);
             match launch(&args) {
+                Ok(status) => status,
+                Err(e) => {
+                    report_error(&e);
+                    e.run_exit_code()
+                }
+            }
+        }
+        Command::Learn(args, output) => {
+            log::init(args.log_level, args.log_json);
+            match crate::learn::command(&args, output.as_deref()) {
                 Ok(status) => status,
                 Err(e) => {
                     report_error(&e);

@@ -70,6 +70,7 @@ pub(super) const RET_K: u16 = 0x06;
 pub const RET_KILL_PROCESS: u32 = 0x8000_0000;
 pub const RET_ERRNO: u32 = 0x0005_0000;
 pub const RET_LOG: u32 = 0x7ffc_0000;
+pub const RET_USER_NOTIF: u32 = 0x7fc0_0000;
 pub(super) const RET_ALLOW: u32 = 0x7fff_0000;
 
 // struct seccomp_data offsets.
@@ -89,15 +90,16 @@ pub(super) fn ret_value(action: RuleAction) -> u32 {
         RuleAction::Errno(errno) => RET_ERRNO | u32::from(errno),
         RuleAction::Kill => RET_KILL_PROCESS,
         RuleAction::Log => RET_LOG,
+        RuleAction::Notify => RET_USER_NOTIF,
     }
 }
 
 /// The action actually compiled: in log-only mode every deny becomes `Log`,
 /// except `errno(ENOSYS)`, which is a compatibility answer (clone3), not a
-/// denial.
+/// denial, and `Notify`, which is no denial either.
 pub(super) fn effective(action: RuleAction, log_only: bool) -> RuleAction {
     match action {
-        RuleAction::Errno(super::ENOSYS) => action,
+        RuleAction::Errno(super::ENOSYS) | RuleAction::Notify => action,
         _ if log_only => RuleAction::Log,
         _ => action,
     }

@@ -54,7 +54,9 @@ mod kernel_tests;
 #[cfg(test)]
 mod tests;
 
-pub use bpf::{BPF_MAXINSNS, RET_ERRNO, RET_KILL_PROCESS, RET_LOG, SockFilter, compile};
+pub use bpf::{
+    BPF_MAXINSNS, RET_ERRNO, RET_KILL_PROCESS, RET_LOG, RET_USER_NOTIF, SockFilter, compile,
+};
 pub use sys::{action_available, install, set_no_new_privs};
 pub use tables::{known, lookup};
 
@@ -177,6 +179,9 @@ pub enum RuleAction {
     Kill,
     /// `SECCOMP_RET_LOG`: allow and log.
     Log,
+    /// `SECCOMP_RET_USER_NOTIF`: the call waits for the `learn` parent,
+    /// which records it and lets it continue.
+    Notify,
 }
 
 impl RuleAction {
@@ -189,6 +194,7 @@ impl RuleAction {
             RuleAction::Errno(n) => format!("errno({n})"),
             RuleAction::Kill => "kill".to_owned(),
             RuleAction::Log => "log".to_owned(),
+            RuleAction::Notify => "notify".to_owned(),
         }
     }
 }
@@ -516,6 +522,44 @@ pub fn plan(cfg: &SeccompConfig) -> Result<SeccompPlan, SeccompError> {
         allowed_namespaces,
         allowed_defaults,
     })
+}
+
+/// The `learn` variant of `plan`: every rule of `plan` stays as it is, in
+/// front, and each syscall of `names` that exists on an architecture gets
+/// one more rule, unconditional, with [`RuleAction::Notify`]. Rules are
+/// tried in order and the first match wins, so a call the plan denies
+/// (unconditionally or by its arguments) is denied exactly as before; only
+/// what the plan would have allowed reaches the notification.
+pub fn with_notify(plan: &SeccompPlan, names: &[&str]) -> Result<SeccompPlan, SeccompError> {
+    let mut out = plan.clone();
+    for arch_plan in &mut out.arches {
+        for name in names {
+            if let Some(nr) = lookup(arch_plan.arch, name) {
+                arch_plan.rules.push(PlannedRule {
+                    syscall: (*name).to_owned(),
+                    nr,
+                    action: RuleAction::Notify.label(),
+                    condition: None,
+                    reason: "observed by learn".to_owned(),
+                    origin: "learn".to_owned(),
+                    verdict: RuleAction::Notify,
+                    check: None,
+                });
+            }
+        }
+        // Stable: the plan's own rules of a syscall stay in front.
+        arch_plan.rules.sort_by_key(|r| r.nr);
+        let prog = bpf::try_compile(arch_plan, plan.log_only)?;
+        if prog.len() > BPF_MAXINSNS {
+            return Err(SeccompError::ProgramTooLarge {
+                arch: arch_plan.arch,
+                len: prog.len(),
+                max: BPF_MAXINSNS,
+            });
+        }
+        arch_plan.instructions = prog.len();
+    }
+    Ok(out)
 }
 
 /// The filter for the PID-1 supervising parent on [`Arch::native`].

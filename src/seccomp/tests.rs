@@ -59,6 +59,7 @@ fn eval(check: &ArgCheck, args: &[u64; 6]) -> bool {
 fn action_ret(action: RuleAction, log_only: bool) -> u32 {
     match action {
         RuleAction::Errno(38) => ENOSYS_RET,
+        RuleAction::Notify => super::RET_USER_NOTIF,
         _ if log_only => RET_LOG,
         RuleAction::Errno(e) => RET_ERRNO | u32::from(e),
         RuleAction::Kill => RET_KILL_PROCESS,
@@ -1621,6 +1622,65 @@ proptest! {
                 let mut d = data(ap.arch, nr, [0; 6]);
                 d.arch = AUDIT_ARCH_I386;
                 prop_assert_eq!(verdict(&prog, &d), oracle_plan(ap, p.log_only, &d));
+            }
+        }
+    }
+}
+
+/// `with_notify` (learn) never loosens a filter: for every architecture,
+/// syscall number (ruled ones with every interesting argument vector),
+/// x32 and foreign-architecture number, the learning program returns what
+/// the base program returns, except that an allowed call of the observed
+/// list waits for the notification instead.
+#[test]
+fn learning_filter_denies_everything_the_base_filter_denies() {
+    let observed = crate::learn::observe::OBSERVED;
+    let vectors = arg_vectors();
+    for cfg in [
+        SeccompConfig::default(),
+        SeccompConfig {
+            deny: vec!["openat".into(), "chroot".into()],
+            action: DenyAction::Kill,
+            ..SeccompConfig::default()
+        },
+        SeccompConfig {
+            log: true,
+            ..SeccompConfig::default()
+        },
+    ] {
+        let base = plan(&cfg).unwrap();
+        let learn = with_notify(&base, observed).unwrap();
+        for (b, l) in base.arches.iter().zip(&learn.arches) {
+            let bp = compile(b, base.log_only);
+            let lp = compile(l, learn.log_only);
+            assert!(validate(&lp).is_ok());
+            assert_eq!(lp.len(), l.instructions);
+            let ruled = ruled(l);
+            for nr in 0..600u32 {
+                let name = tables::name_of(b.arch, nr);
+                let many = ruled.contains(&nr);
+                for args in vectors.iter().take(if many { vectors.len() } else { 1 }) {
+                    let d = data(b.arch, nr, *args);
+                    let want = match verdict(&bp, &d) {
+                        RET_ALLOW if name.is_some_and(|n| observed.contains(&n)) => RET_USER_NOTIF,
+                        v => v,
+                    };
+                    assert_eq!(
+                        verdict(&lp, &d),
+                        want,
+                        "{} nr {nr} {name:?} {args:?}",
+                        b.arch
+                    );
+                }
+                for d in [
+                    data(b.arch, nr | X32, [0; 6]),
+                    SeccompData {
+                        arch: AUDIT_ARCH_I386,
+                        ..data(b.arch, nr, [0; 6])
+                    },
+                ] {
+                    assert_eq!(verdict(&lp, &d), verdict(&bp, &d), "{} {d:?}", b.arch);
+                }
             }
         }
     }

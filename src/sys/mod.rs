@@ -37,6 +37,7 @@
 
 use std::os::fd::{FromRawFd, OwnedFd};
 
+pub mod notify;
 #[cfg(test)]
 pub mod testing;
 

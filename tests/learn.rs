@@ -1,0 +1,516 @@
+//! `learn` on the real kernel: a workload is observed once, the learned
+//! policy is checked rule by rule, and then enforced. Each test asserts
+//! the rule learned for one way of naming a file (relative path, dirfd,
+//! symlink, rename) or a port; the round trip also shows that what the
+//! run did not do is refused under the learned policy while the same
+//! action works without the sandbox (the control).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{BIN, Run, bare_as, chmod, open_dir, open_scratch, output_within, probe};
+use openshell_sandbox::policy::model::Policy;
+
+const UID: u32 = 1500;
+const BASE: &str = "version: 1\nprocess: {run_as_user: 1500, run_as_group: 1500}\n";
+const PYTHON: &str = "/usr/bin/python3";
+
+/// Skip unless root, Landlock `abi` and seccomp user notification.
+fn setup(test: &str, abi: u32) -> Option<PathBuf> {
+    let d = open_scratch(test, abi)?;
+    if openshell_sandbox::learn::check_kernel().is_err() {
+        common::skip(test, "the kernel lacks seccomp user notification");
+        return None;
+    }
+    Some(d)
+}
+
+/// Write the base policy `text` into a root-only directory for the
+/// policies of test `d` (the supervisor refuses a policy anyone but root
+/// could change); that directory.
+fn policy_dir(d: &Path, text: &str) -> PathBuf {
+    common::write_policy(d, text)
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+struct Learned {
+    run: Run,
+    text: String,
+    policy: Policy,
+    path: PathBuf,
+}
+
+impl Learned {
+    fn fs(&self) -> openshell_sandbox::policy::model::FilesystemPolicy {
+        self.policy.filesystem_policy.clone().unwrap()
+    }
+
+    fn has(&self, list: &str, path: &str) -> bool {
+        let fs = self.fs();
+        let l = match list {
+            "read_only" => fs.read_only,
+            "read_write" => fs.read_write,
+            _ => fs.execute.unwrap_or_default(),
+        };
+        l.iter().any(|p| p == path)
+    }
+
+    fn explain(&self) -> String {
+        format!("{}\n--- learned\n{}", self.run.explain(), self.text)
+    }
+}
+
+/// `learn --policy BASE --output DIR/learned.yaml [args] -- workload`.
+fn learn(d: &Path, args: &[&str], workload: &[&str]) -> Learned {
+    learn_from(d, BASE, args, workload)
+}
+
+fn learn_from(d: &Path, base: &str, args: &[&str], workload: &[&str]) -> Learned {
+    let dir = policy_dir(d, base);
+    let base = dir.join("policy.yaml");
+    let out = dir.join("learned.yaml");
+    let _ = std::fs::remove_file(&out);
+    let mut c = Command::new(BIN);
+    c.arg("learn")
+        .arg("--policy")
+        .arg(&base)
+        .arg("--output")
+        .arg(&out)
+        .args(args)
+        .arg("--")
+        .args(workload);
+    let run = output_within(&mut c, 60);
+    let text = std::fs::read_to_string(&out).unwrap_or_default();
+    let policy = openshell_sandbox::policy::parse_bytes("learned.yaml", text.as_bytes())
+        .unwrap_or_else(|e| panic!("learned policy invalid: {e:?}\n{}\n{text}", run.explain()));
+    Learned {
+        run,
+        text,
+        policy,
+        path: out,
+    }
+}
+
+fn enforce(l: &Learned, args: &[&str], workload: &[&str]) -> Run {
+    let mut c = Command::new(BIN);
+    c.arg("--policy")
+        .arg(&l.path)
+        .args(args)
+        .arg("--")
+        .args(workload);
+    output_within(&mut c, 60)
+}
+
+fn file(parent: &str, name: &str) -> String {
+    let f = Path::new(parent).join(name);
+    common::write_file(&f, "data\n");
+    chmod(&f, 0o666);
+    f.display().to_string()
+}
+
+fn canonical(p: &str) -> String {
+    std::fs::canonicalize(p).unwrap().display().to_string()
+}
+
+/// Accept and drain connections on a loopback port, in the background.
+fn server() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            let mut s = s;
+            let mut b = Vec::new();
+            let _ = s.read_to_end(&mut b);
+        }
+    });
+    port
+}
+
+const JOB: &str = r#"import decimal, email.utils, json, socket, sys
+out, port = sys.argv[1], int(sys.argv[2])
+with open(out + "/result.json", "w") as f:
+    json.dump({"total": str(decimal.Decimal("1.5") * 2), "at": email.utils.formatdate(0)}, f)
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall(b"hello")
+s.close()
+if len(sys.argv) > 3:
+    what, arg = sys.argv[3].split(":", 1)
+    try:
+        if what == "read":
+            open(arg).read()
+        else:
+            socket.create_connection(("127.0.0.1", int(arg))).close()
+        print(what, "ok")
+    except OSError as e:
+        print(what, "errno", e.errno)
+        sys.exit(3)
+print("done")
+"#;
+
+#[test]
+fn learn_round_trip_python_runs_under_its_learned_policy_and_nothing_more() {
+    let t = "learn_round_trip_python_runs_under_its_learned_policy_and_nothing_more";
+    let Some(d) = setup(t, 4) else { return };
+    if !Path::new(PYTHON).exists() && common::skip(t, "needs /usr/bin/python3") {
+        return;
+    }
+    let app = open_dir(&d, "app");
+    let out = open_dir(&d, "out");
+    let data = open_dir(&d, "data");
+    let job = file(&app, "job.py");
+    common::write_file(Path::new(&job), JOB);
+    let secret = file(&data, "secret.txt");
+    let (port, other) = (server(), server());
+    let ws = d.display().to_string();
+    let wd = ["--workdir", ws.as_str()];
+    let ps = port.to_string();
+    // A relative script path: resolved against the workload's cwd.
+    let w = [PYTHON, "-B", "app/job.py", out.as_str(), ps.as_str()];
+
+    let l = learn(&d, &wd, &w);
+    assert_eq!(l.run.code, 0, "{}", l.explain());
+    assert_eq!(l.run.stdout, "done\n", "{}", l.explain());
+    // The learned rules.
+    let python = canonical(PYTHON);
+    assert!(l.has("execute", &python), "{}", l.explain());
+    assert!(
+        l.fs()
+            .execute
+            .unwrap()
+            .iter()
+            .any(|p| p.contains("ld-linux")),
+        "the ELF interpreter is executable too\n{}",
+        l.explain()
+    );
+    assert!(l.has("read_only", "/usr/lib/python3.11"), "{}", l.explain());
+    assert!(
+        l.has("read_only", &app),
+        "sys.path[0] is listed\n{}",
+        l.explain()
+    );
+    assert!(
+        l.has("read_write", &out),
+        "result.json is created there\n{}",
+        l.explain()
+    );
+    assert!(!l.text.contains(&secret), "{}", l.explain());
+    let net = l.policy.network.clone().unwrap();
+    assert_eq!(net.connect_tcp, [port], "{}", l.explain());
+    assert!(net.bind_tcp.is_empty(), "{}", l.explain());
+    assert!(!l.fs().include_workdir);
+    for p in l.fs().read_only.iter().chain(&l.fs().read_write) {
+        assert!(
+            !["/", "/usr", "/etc", "/usr/lib", "/home"].contains(&p.as_str()),
+            "{p}"
+        );
+    }
+    // `check` accepts it.
+    let c = Run::from(
+        Command::new(BIN)
+            .arg("check")
+            .arg(&l.path)
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(c.code, 0, "{}", c.explain());
+
+    // Under the learned policy the same run succeeds (result.json now
+    // exists and is truncated: a write inside the learned directory).
+    let r = enforce(&l, &wd, &w);
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "done\n"),
+        "{}\n{}",
+        r.explain(),
+        l.text
+    );
+
+    // What the run did not do is refused: another file, another port.
+    let read = format!("read:{secret}");
+    let r = enforce(&l, &wd, &[PYTHON, "-B", "app/job.py", &out, &ps, &read]);
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (3, "read errno 13\n"),
+        "{}",
+        r.explain()
+    );
+    let conn = format!("connect:{other}");
+    let r = enforce(&l, &wd, &[PYTHON, "-B", "app/job.py", &out, &ps, &conn]);
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (3, "connect errno 13\n"),
+        "{}",
+        r.explain()
+    );
+    // The controls: both work without the sandbox, as the same uid.
+    let job_abs = format!("{app}/job.py");
+    let c = bare_as(UID, &[PYTHON, "-B", &job_abs, &out, &ps, &read]);
+    assert_eq!(
+        (c.code, c.stdout.as_str()),
+        (0, "read ok\ndone\n"),
+        "{}",
+        c.explain()
+    );
+    let c = bare_as(UID, &[PYTHON, "-B", &job_abs, &out, &ps, &conn]);
+    assert_eq!(
+        (c.code, c.stdout.as_str()),
+        (0, "connect ok\ndone\n"),
+        "{}",
+        c.explain()
+    );
+}
+
+fn p() -> String {
+    probe().display().to_string()
+}
+
+#[test]
+fn learn_resolves_a_relative_path_against_the_working_directory() {
+    let t = "learn_resolves_a_relative_path_against_the_working_directory";
+    let Some(d) = setup(t, 1) else { return };
+    let rel = open_dir(&d, "rel");
+    let f = file(&rel, "f");
+    let ws = d.display().to_string();
+    let l = learn(&d, &["--workdir", &ws], &[&p(), "openrw", "rel/f"]);
+    assert_eq!(l.run.stdout, "ok: rel/f\n", "{}", l.explain());
+    assert_eq!(
+        l.fs().read_write,
+        std::slice::from_ref(&f),
+        "{}",
+        l.explain()
+    );
+    assert!(l.fs().read_only.is_empty(), "{}", l.explain());
+    assert_eq!(
+        l.fs().execute.unwrap(),
+        [canonical(&p())],
+        "{}",
+        l.explain()
+    );
+    let r = enforce(&l, &["--workdir", &ws], &[&p(), "openrw", "rel/f"]);
+    assert_eq!(r.stdout, "ok: rel/f\n", "{}", r.explain());
+    // A sibling the run did not open stays closed.
+    let g = file(&rel, "g");
+    let r = enforce(&l, &["--workdir", &ws], &[&p(), "openrw", &g]);
+    assert_eq!(
+        r.stdout,
+        format!("errno=EACCES(13): {g}\n"),
+        "{}",
+        r.explain()
+    );
+    let c = bare_as(UID, &[&p(), "openrw", &g]);
+    assert_eq!(c.stdout, format!("ok: {g}\n"), "{}", c.explain());
+}
+
+#[test]
+fn learn_resolves_openat_against_its_directory_descriptor() {
+    let t = "learn_resolves_openat_against_its_directory_descriptor";
+    let Some(d) = setup(t, 1) else { return };
+    if !Path::new(PYTHON).exists() && common::skip(t, "needs /usr/bin/python3") {
+        return;
+    }
+    let sub = open_dir(&d, "sub");
+    let f = file(&sub, "f");
+    let wd = open_dir(&d, "wd");
+    // openat(dirfd of sub, "f"): the dirfd is an O_PATH descriptor, which
+    // needs no rule itself.
+    let code = format!(
+        "import os\nfd = os.open({sub:?}, os.O_PATH | os.O_DIRECTORY)\nos.close(os.open('f', os.O_RDONLY, dir_fd=fd))\nprint('ok')"
+    );
+    let l = learn(&d, &["--workdir", &wd], &[PYTHON, "-B", "-c", &code]);
+    assert_eq!(l.run.stdout, "ok\n", "{}", l.explain());
+    assert!(l.has("read_only", &f), "{}", l.explain());
+    assert!(!l.has("read_only", &sub), "{}", l.explain());
+    assert!(
+        !l.text.contains(&format!("\"{ws}\"", ws = d.display())),
+        "{}",
+        l.explain()
+    );
+    let r = enforce(&l, &["--workdir", &wd], &[PYTHON, "-B", "-c", &code]);
+    assert_eq!(r.stdout, "ok\n", "{}", r.explain());
+}
+
+#[test]
+fn learn_grants_the_target_of_a_symlink_not_the_link() {
+    let t = "learn_grants_the_target_of_a_symlink_not_the_link";
+    let Some(d) = setup(t, 1) else { return };
+    let real = open_dir(&d, "real");
+    let target = file(&real, "target");
+    let links = open_dir(&d, "links");
+    let link = format!("{links}/link");
+    std::os::unix::fs::symlink("../real/target", &link).unwrap();
+    let l = learn(&d, &[], &[&p(), "read", &link]);
+    assert_eq!(l.run.stdout, format!("ok: {link}\n"), "{}", l.explain());
+    assert_eq!(l.fs().read_only, [target], "{}", l.explain());
+    assert!(l.fs().read_write.is_empty(), "{}", l.explain());
+    let r = enforce(&l, &[], &[&p(), "read", &link]);
+    assert_eq!(r.stdout, format!("ok: {link}\n"), "{}", r.explain());
+}
+
+#[test]
+fn learn_grants_both_directories_of_a_rename() {
+    let t = "learn_grants_both_directories_of_a_rename";
+    let Some(d) = setup(t, 2) else { return };
+    let a = open_dir(&d, "a");
+    let b = open_dir(&d, "b");
+    let x = file(&a, "x");
+    let y = format!("{b}/y");
+    let l = learn(&d, &[], &[&p(), "rename", &x, &y]);
+    assert_eq!(l.run.stdout, format!("ok: {y}\n"), "{}", l.explain());
+    assert_eq!(l.fs().read_write, [a.clone(), b.clone()], "{}", l.explain());
+    // Again under the learned policy (refer across the two directories).
+    std::fs::remove_file(&y).unwrap();
+    file(&a, "x");
+    let r = enforce(&l, &[], &[&p(), "rename", &x, &y]);
+    assert_eq!(r.stdout, format!("ok: {y}\n"), "{}", r.explain());
+    // A third directory is not writable.
+    let c = open_dir(&d, "c");
+    let z = format!("{c}/z");
+    let r = enforce(&l, &[], &[&p(), "rename", &y, &z]);
+    assert_eq!(
+        r.stdout,
+        format!("errno=EACCES(13): {z}\n"),
+        "{}",
+        r.explain()
+    );
+}
+
+#[test]
+fn learn_keeps_denied_syscalls_denied() {
+    let t = "learn_keeps_denied_syscalls_denied";
+    let Some(d) = setup(t, 1) else { return };
+    // A default deny rule (user namespaces) and a policy one on a call
+    // learn observes (mkdir): both refused under learn as in a normal run.
+    let base = format!("{BASE}seccomp: {{deny: [mkdir, mkdirat]}}\n");
+    let l = learn_from(&d, &base, &[], &[&p(), "unshare", "0x10000000"]);
+    assert_eq!(l.run.stdout, "errno=EPERM(1): unshare\n", "{}", l.explain());
+    let c = bare_as(UID, &[&p(), "unshare", "0x10000000"]);
+    assert_eq!(c.stdout, "ok: unshare\n", "{}", c.explain());
+    let nd = format!("{}/new", d.display());
+    let l = learn_from(&d, &base, &[], &[&p(), "mkdir", &nd]);
+    assert_eq!(
+        l.run.stdout,
+        format!("errno=EPERM(1): {nd}\n"),
+        "{}",
+        l.explain()
+    );
+    assert!(l.fs().read_write.is_empty(), "{}", l.explain());
+    assert!(
+        l.text.contains("deny:"),
+        "the base filter is kept\n{}",
+        l.explain()
+    );
+    let c = bare_as(UID, &[&p(), "mkdir", &nd]);
+    assert_eq!(c.stdout, format!("ok: {nd}\n"), "{}", c.explain());
+}
+
+#[test]
+fn learn_follows_forks_and_ends_when_the_workload_dies_mid_call() {
+    let t = "learn_follows_forks_and_ends_when_the_workload_dies_mid_call";
+    let Some(d) = setup(t, 1) else { return };
+    // A background child keeps making observed calls while the shell that
+    // started it is killed: learn reaps, kills the rest and writes what
+    // it saw, without hanging.
+    let l = learn(
+        &d,
+        &[],
+        &[
+            "/bin/sh",
+            "-c",
+            "(while :; do cat /etc/hostname >/dev/null; done) & sleep 0.5; kill -9 $$",
+        ],
+    );
+    assert_eq!(l.run.code, 137, "{}", l.explain());
+    assert!(
+        l.has("execute", &canonical("/usr/bin/cat")),
+        "{}",
+        l.explain()
+    );
+    assert!(
+        l.has("read_only", &canonical("/etc/hostname")),
+        "{}",
+        l.explain()
+    );
+    assert!(l.has("read_write", "/dev/null"), "{}", l.explain());
+}
+
+/// `nonotify CMD...`: runs CMD with `seccomp(SECCOMP_GET_ACTION_AVAIL)`
+/// failing with EOPNOTSUPP, as on a kernel without user notification.
+fn nonotify(d: &Path) -> PathBuf {
+    let src = d.join("nonotify.c");
+    std::fs::write(
+        &src,
+        r#"#include <errno.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_seccomp, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SECCOMP_GET_ACTION_AVAIL, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EOPNOTSUPP),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog p = {6, f};
+	if (argc < 2 || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &p)) return 126;
+	execv(argv[1], argv + 1);
+	return 127;
+}
+"#,
+    )
+    .unwrap();
+    let out = d.join("nonotify");
+    let st = Command::new("gcc")
+        .arg("-o")
+        .arg(&out)
+        .arg(&src)
+        .status()
+        .expect("gcc is needed to build the nonotify helper");
+    assert!(st.success());
+    out
+}
+
+#[test]
+fn learn_refuses_a_kernel_without_user_notification() {
+    let t = "learn_refuses_a_kernel_without_user_notification";
+    let Some(d) = setup(t, 1) else { return };
+    let helper = nonotify(&d);
+    let base = policy_dir(&d, BASE).join("policy.yaml");
+    let out = d.join("never.yaml");
+    let mut c = Command::new(helper);
+    c.arg(BIN)
+        .arg("learn")
+        .arg("--policy")
+        .arg(&base)
+        .arg("--output")
+        .arg(&out)
+        .arg("--")
+        .arg(p())
+        .arg("true");
+    let r = output_within(&mut c, 30);
+    assert_eq!(r.code, 125, "{}", r.explain());
+    assert!(
+        r.stderr.starts_with(
+            "openshell-sandbox: learn: the kernel lacks seccomp user notification (SECCOMP_RET_USER_NOTIF: EOPNOTSUPP)\nhint: run learn on a node with Linux >= 5.5"
+        ),
+        "{}",
+        r.explain()
+    );
+    assert!(
+        r.stdout.is_empty(),
+        "the workload never ran\n{}",
+        r.explain()
+    );
+    assert!(!out.exists(), "nothing is written");
+}
