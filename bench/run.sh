@@ -13,7 +13,10 @@
 # so compare ratios and deltas within one run, not across machines. A missed
 # target is reported in the table, never as a failure: the script exits 0
 # once the table is printed. BENCH_ROUNDS (default 300) sets the number of
-# runs per startup variant.
+# runs per startup variant. BENCH_BASELINE=PATH adds rows for another
+# build of the binary (an earlier commit's static release binary), timed in
+# the same interleaved rounds, so a change is compared before/after in one
+# run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . cross/common.sh
@@ -93,6 +96,8 @@ mkdir -p "$W/cdi" "$W/dev"
 } >"$W/cdi/bench.yaml"
 
 SB=("$B" --policy "$P20" --exec --)
+BASE=${BENCH_BASELINE:-}
+[ -z "$BASE" ] || [ -x "$BASE" ] || die "BENCH_BASELINE=$BASE is not an executable"
 SETPRIV=("$(command -v setpriv)" --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all
   --bounding-set=-all --no-new-privs --)
 BWRAP=()
@@ -124,6 +129,11 @@ cmdline=(/bin/true :: "${SB[@]}" /bin/true :: "$NOLIBC" :: "${SB[@]}" "$NOLIBC"
   :: "${SETPRIV[@]}" /bin/true :: "${SETPRIV[@]}" "$NOLIBC")
 if [ ${#BWRAP[@]} -gt 0 ]; then
   cmdline+=(:: "${BWRAP[@]}" /bin/true :: "${BWRAP[@]}" "$NOLIBC")
+else
+  cmdline+=(:: /bin/true :: "$NOLIBC") # placeholders keep the indexes below
+fi
+if [ -n "$BASE" ]; then
+  cmdline+=(:: "$BASE" --policy "$P20" --exec -- /bin/true :: "$BASE" --policy "$P20" --exec -- "$NOLIBC")
 fi
 startup=$(spawn "$ROUNDS" "${cmdline[@]}")
 S() { field "$1" "$2" <<<"$startup"; } # S INDEX FIELD (2 median, 5 maxrss)
@@ -211,6 +221,14 @@ if [ ${#BWRAP[@]} -gt 0 ]; then
   row "peer" "bwrap no-libc true" "$(ms "$(S 7 2)")" "$(sub_ms "$(S 7 2)" "$bn") $(ratio "$(S 7 2)" "$bn")"
 else
   row "peer" "bwrap" "not installed: skipped"
+fi
+if [ -n "$BASE" ]; then
+  row "baseline" "BENCH_BASELINE sandbox /bin/true ($BASE)" "$(ms "$(S 8 2)")" \
+    "$(sub_ms "$(S 8 2)" "$bt") $(ratio "$(S 8 2)" "$bt"); this build $(sub_ms "$st" "$(S 8 2)")"
+  row "baseline" "BENCH_BASELINE sandbox no-libc true" "$(ms "$(S 9 2)")" \
+    "$(sub_ms "$(S 9 2)" "$bn") $(ratio "$(S 9 2)" "$bn"); this build $(sub_ms "$sn" "$(S 9 2)")"
+  bsz=$(stat -c %s "$BASE")
+  row "baseline" "BENCH_BASELINE binary size" "$bsz bytes" "this build $(($(stat -c %s "$B") - bsz)) bytes"
 fi
 for k in $phases; do
   case $k in
