@@ -63,7 +63,8 @@ use crate::error::{Error, Result};
 use crate::log;
 use crate::plan::{self, Access, FilesystemPlan, FsRule, Plan};
 use crate::policy::model::Compatibility;
-use crate::probe::{LandlockSupport, PathKind};
+use crate::probe::LandlockSupport;
+use crate::safepath::PathKind;
 use crate::safepath::{self, Resolved, Trust};
 
 /// The ruleset, built as root before the identity switch.

@@ -11,7 +11,8 @@ use serde::Serialize;
 use crate::identity::{self, IdentityPlan};
 use crate::policy::model::{Compatibility, Policy, RlimitValue};
 use crate::policy::{Source, paths, validate};
-use crate::probe::{HostFacts, LandlockSupport, PathKind};
+use crate::probe::{HostFacts, LandlockSupport};
+use crate::safepath::PathKind;
 use crate::{env, seccomp};
 
 /// Highest Landlock ABI this build knows how to use.

@@ -4,12 +4,14 @@
 //! environment — so that `plan::build` stays pure and testable.
 
 use std::collections::BTreeMap;
-use std::os::unix::fs::FileTypeExt;
 
 use serde::Serialize;
 
 use crate::policy::Policy;
 use crate::policy::paths;
+// The kind of a resolved path is `safepath`'s; named here too for the
+// callers that take it with the other host facts.
+pub use crate::safepath::PathKind;
 
 /// What `landlock_create_ruleset(NULL, 0, LANDLOCK_CREATE_RULESET_VERSION)` said.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -59,18 +61,6 @@ impl LandlockSupport {
             Err(errno) => LandlockSupport::Other { errno },
         }
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PathKind {
-    Directory,
-    File,
-    CharDevice,
-    BlockDevice,
-    Socket,
-    Fifo,
-    Missing,
 }
 
 /// Everything about the host the plan depends on.
@@ -142,39 +132,6 @@ pub struct NodeStat {
     pub gid: u32,
 }
 
-impl PathKind {
-    /// The kind in words, for "not a regular file (KIND)".
-    pub fn describe(self) -> &'static str {
-        match self {
-            PathKind::Directory => "directory",
-            PathKind::File => "regular file",
-            PathKind::CharDevice => "character device",
-            PathKind::BlockDevice => "block device",
-            PathKind::Socket => "socket",
-            PathKind::Fifo => "fifo",
-            PathKind::Missing => "missing",
-        }
-    }
-
-    /// The kind of a file type (a symlink, seen through `lstat`, counts as
-    /// `File`; callers that care check `is_symlink` themselves).
-    pub fn of(t: std::fs::FileType) -> PathKind {
-        if t.is_dir() {
-            PathKind::Directory
-        } else if t.is_char_device() {
-            PathKind::CharDevice
-        } else if t.is_block_device() {
-            PathKind::BlockDevice
-        } else if t.is_socket() {
-            PathKind::Socket
-        } else if t.is_fifo() {
-            PathKind::Fifo
-        } else {
-            PathKind::File
-        }
-    }
-}
-
 impl HostFacts {
     pub fn path_kind(&self, p: &str) -> PathKind {
         match self.paths.get(p) {
@@ -193,7 +150,11 @@ impl HostFacts {
     /// A variable of the supervisor's environment, as text (bytes that are
     /// not UTF-8 become U+FFFD; `env::check_inputs` refuses them first).
     pub fn env_var(&self, k: &str) -> Option<std::borrow::Cow<'_, str>> {
-        crate::env::lookup(&self.env, k).map(|v| v.to_string_lossy())
+        // The first value, as getenv(3) returns it (`env::lookup`).
+        self.env
+            .iter()
+            .find(|(name, _)| name == k)
+            .map(|(_, v)| v.to_string_lossy())
     }
 }
 

@@ -41,7 +41,8 @@ use super::spec::{self, DeviceNode, Hook, IntelRdt, NetDevice};
 use crate::plan::{Access, DevicesPlan, FsRule, RuleOrigin, fs_rights};
 use crate::policy::model::Policy;
 use crate::policy::paths;
-use crate::probe::{HostFacts, NodeStat, PathKind};
+use crate::probe::{HostFacts, NodeStat};
+use crate::safepath::PathKind;
 
 /// Paths a spec may not grant: the root, the top-level system
 /// directories, and the common library and binary roots below them.
