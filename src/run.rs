@@ -12,7 +12,7 @@ use crate::cli::{Command, Format, RunArgs};
 use crate::error::{Error, Result};
 use crate::plan::{Mode, Plan, RunOptions};
 use crate::verify::Timings;
-use crate::{log, plan, policy, probe, process, yaml};
+use crate::{log, plan, policy, process, resolve, yaml};
 
 fn run_options(args: &RunArgs) -> RunOptions {
     RunOptions {
@@ -37,7 +37,7 @@ fn make_plan_timed(args: &RunArgs, t: &mut Timings) -> Result<Plan> {
     crate::env::check_inputs(&crate::env::supervisor_env())?;
     t.mark("load");
     let opts = run_options(args);
-    let facts = probe::resolve_run(&loaded.policy, &opts); // resolve
+    let facts = resolve::resolve_run(&loaded.policy, &opts); // resolve
     t.mark("resolve");
     let mut plan = plan::build(&loaded.policy, &loaded.source, &opts, &facts); // plan
     if let Some(b) = policy_file_blocker(&loaded.source, &plan) {
