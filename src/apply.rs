@@ -71,9 +71,9 @@ pub fn apply(plan: &Plan, ctx: &Context) -> Result<(Applied, verify::Handles)> {
     t.mark("launch"); // logging, environment, fork in init mode
     process::close_fds(ctx.keep_fds)?; // 1
     t.mark("fds");
-    cdi::apply(plan)?; // 3, before 2: Landlock opens the nodes it creates
+    cdi::apply(&plan.devices, &plan.filesystem.trust())?; // 3, before 2: Landlock opens the nodes it creates
     t.mark("cdi");
-    let ruleset = landlock::prepare(plan)?; // 2
+    let ruleset = landlock::prepare(&plan.filesystem, &plan.network)?; // 2
     t.mark("landlock_prepare");
     process::new_session()?; // 4
     process::set_rlimits(&plan.rlimits)?;
@@ -89,7 +89,7 @@ pub fn apply(plan: &Plan, ctx: &Context) -> Result<(Applied, verify::Handles)> {
     capabilities::apply(&plan.capabilities)?; // 8
     capabilities::set_no_new_privs()?; // 9
     t.mark("capabilities");
-    let ll = landlock::restrict(ruleset, plan)?; // 10
+    let ll = landlock::restrict(ruleset, &plan.filesystem, &plan.dropped)?; // 10
     t.mark("landlock_restrict");
     let sc = match &plan.seccomp {
         Some(p) => seccomp::install_plan(p).map_err(|e| Error::apply("seccomp", e.to_string()))?,

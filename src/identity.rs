@@ -268,7 +268,7 @@ pub fn plan(policy: &Policy, host: &HostFacts) -> IdentityPlan {
 /// capabilities the plan still needs across the switch (PR_SET_KEEPCAPS,
 /// then the effective set re-raised), then check that setresuid(0, 0, 0)
 /// fails. Without `switch` (started unprivileged) only the check runs.
-pub fn switch(id: &IdentityPlan, caps: &crate::plan::CapabilityPlan) -> Result<()> {
+pub fn switch(id: &IdentityPlan, caps: &crate::capabilities::CapabilityPlan) -> Result<()> {
     if id.switch {
         crate::capabilities::prepare_switch(caps.mask)?;
         let groups = id.groups.as_deref().unwrap_or(&[]);

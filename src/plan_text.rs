@@ -5,7 +5,8 @@
 
 use std::fmt::Write as _;
 
-use crate::plan::{Access, FsRule, Mode, Plan, RuleOrigin};
+use crate::landlock::{Access, FsRule, RuleOrigin};
+use crate::plan::{Mode, Plan};
 
 /// The plan in words, sections in a fixed order: who, filesystem,
 /// network, devices, process, then what this host drops, what reads

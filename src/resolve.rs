@@ -117,7 +117,7 @@ pub fn resolve(policy: &Policy, workdir: Option<&str>) -> HostFacts {
 /// name is examined.
 pub fn resolve_run(policy: &Policy, opts: &RunOptions) -> HostFacts {
     let mut facts = resolve(policy, opts.workdir.as_deref());
-    let devices = crate::plan::devices_plan(policy, opts, &facts);
+    let devices = crate::cdi::grants::devices_plan(policy, &opts.devices, &opts.cdi_dirs, &facts);
     if devices.requested.is_empty() {
         return facts;
     }

@@ -38,7 +38,7 @@ use serde::Serialize;
 
 use super::resolve::{self, Found};
 use super::spec::{self, DeviceNode, Hook, IntelRdt, NetDevice};
-use crate::plan::{Access, DevicesPlan, FsRule, RuleOrigin, fs_rights};
+use crate::landlock::{Access, FsRule, RuleOrigin, fs_rights};
 use crate::policy::model::Policy;
 use crate::policy::paths;
 use crate::probe::{HostFacts, NodeStat};
@@ -86,6 +86,112 @@ pub const CUDA_PATHS: [&str; 4] = [
 
 /// One granted device, with what it needs on its own (its spec's
 /// spec-level edits plus its own).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DeviceRequest {
+    pub name: String,
+    /// `flag`, `policy` or `NVIDIA_VISIBLE_DEVICES`.
+    pub source: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DevicesPlan {
+    pub requested: Vec<DeviceRequest>,
+    /// Devices `NVIDIA_VISIBLE_DEVICES` asks for beyond what the flags and
+    /// the policy name (a blocker: the environment may narrow, not widen).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_allowed: Vec<String>,
+    pub spec_dirs: Vec<String>,
+    pub runtime_applied: bool,
+    /// What the requests resolve to and what is granted (see `cdi::grants`).
+    #[serde(flatten)]
+    pub cdi: CdiPlan,
+}
+
+/// Device requests in the order they will be resolved: `--device` flags
+/// (`flags`),
+/// then the policy, then `NVIDIA_VISIBLE_DEVICES`.
+///
+/// When the flags or the policy name devices, they are the upper bound:
+/// `NVIDIA_VISIBLE_DEVICES` (which images set, `all` in NVIDIA's CUDA base
+/// images) may narrow the list to the names it shares with it, never add
+/// to it. `all` leaves the list as it is, and so do `none`, `void` and an
+/// empty value (NVIDIA's CDI specs set `void` in the container so the
+/// legacy hook stays idle; it is not a request for no device). A name the
+/// bound does not contain is listed in `not_allowed`, which stops the
+/// launch. With no devices named by the flags or the policy, the variable
+/// requests devices as the NVIDIA runtime would.
+pub fn devices_plan(
+    policy: &Policy,
+    flags: &[String],
+    cdi_dirs: &[String],
+    host: &HostFacts,
+) -> DevicesPlan {
+    let cdi = policy
+        .devices
+        .as_ref()
+        .and_then(|d| d.cdi.clone())
+        .unwrap_or_default();
+    let mut requested: Vec<DeviceRequest> = Vec::new();
+    let push = |requested: &mut Vec<DeviceRequest>, name: String, source: &str| {
+        if !requested.iter().any(|r| r.name == name) {
+            requested.push(DeviceRequest {
+                name,
+                source: source.to_string(),
+            });
+        }
+    };
+    for d in flags {
+        push(&mut requested, d.clone(), "flag");
+    }
+    for d in &cdi.devices {
+        push(&mut requested, d.clone(), "policy");
+    }
+    let mut not_allowed = Vec::new();
+    let from_env = host
+        .env_var("NVIDIA_VISIBLE_DEVICES")
+        .map(|v| nvidia_visible_devices(&v))
+        .unwrap_or_default();
+    if requested.is_empty() {
+        for name in from_env {
+            push(&mut requested, name, "NVIDIA_VISIBLE_DEVICES");
+        }
+    } else if !from_env.is_empty() && from_env != ["nvidia.com/gpu=all"] {
+        not_allowed = from_env
+            .iter()
+            .filter(|n| !requested.iter().any(|r| &r.name == *n))
+            .cloned()
+            .collect();
+        requested.retain(|r| from_env.contains(&r.name));
+    }
+    let spec_dirs = if !cdi_dirs.is_empty() {
+        cdi_dirs.to_vec()
+    } else if !cdi.spec_dirs.is_empty() {
+        cdi.spec_dirs.clone()
+    } else {
+        vec!["/etc/cdi".to_string(), "/var/run/cdi".to_string()]
+    };
+    DevicesPlan {
+        requested,
+        not_allowed,
+        spec_dirs,
+        runtime_applied: cdi.runtime_applied,
+        cdi: CdiPlan::default(),
+    }
+}
+
+/// `NVIDIA_VISIBLE_DEVICES` (indices, UUIDs, `all`; `none`, `void` and
+/// empty mean none) as CDI names.
+pub fn nvidia_visible_devices(v: &str) -> Vec<String> {
+    let v = v.trim();
+    if v.is_empty() || v == "none" || v == "void" {
+        return Vec::new();
+    }
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| format!("nvidia.com/gpu={s}"))
+        .collect()
+}
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct GrantedDevice {
     pub name: String,
@@ -575,7 +681,7 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
             out.ioctl_blocker = Some(format!(
                 "landlock: the policy requires ioctl control on {first} (ABI 5) but the kernel provides {}\nhint: run on Linux >= {}, or set landlock.compatibility: best_effort",
                 host.landlock.describe(),
-                crate::plan::linux_for_abi(5)
+                crate::landlock::linux_for_abi(5)
             ));
         }
     }
