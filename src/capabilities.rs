@@ -25,7 +25,7 @@
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Finding, Result};
 use crate::policy::caps;
 use crate::policy::validate::CAPABILITIES;
 
@@ -98,7 +98,7 @@ pub struct CapabilityPlan {
 }
 
 /// Decide the capability part of the plan. Pure. Returns the plan and the
-/// blockers (a blocker may carry a `\nhint: ` line).
+/// blockers.
 ///
 /// `allow` is the policy's `seccomp.allow`: it decides whether a kept
 /// capability whose calls seccomp refuses is a bypass (`policy::caps`).
@@ -111,7 +111,7 @@ pub fn plan(
     allow: &[String],
     switch: bool,
     held: &CapState,
-) -> (CapabilityPlan, Vec<String>) {
+) -> (CapabilityPlan, Vec<Finding>) {
     let mut blockers = Vec::new();
     let missing = mask & !(held.permitted & held.bounding);
     if missing != 0 {
@@ -132,10 +132,16 @@ pub fn plan(
         } else {
             "a supervisor started unprivileged holds no capabilities to pass on; start it as root and set the workload identity in the policy".to_string()
         };
-        blockers.push(format!(
-            "capabilities: cannot keep {}: the supervisor does not hold {it}\nhint: {hint}",
-            names(missing)
-        ));
+        blockers.push(
+            Finding::new(
+                "capabilities",
+                format!(
+                    "cannot keep {}: the supervisor does not hold {it}",
+                    names(missing)
+                ),
+            )
+            .with_hint(hint),
+        );
     }
     let mut acknowledged_bypasses = Vec::new();
     for (i, rule) in caps::TABLE.iter().enumerate() {
@@ -145,9 +151,9 @@ pub fn plan(
         match caps::tier(i, allow) {
             // Validation refuses these; kept here so that no other path
             // to a plan can keep one.
-            Some(caps::Tier::Refused) => blockers.push(format!(
-                "capabilities: CAP_{} cannot be kept: {}",
-                rule.name, rule.reason
+            Some(caps::Tier::Refused) => blockers.push(Finding::new(
+                "capabilities",
+                format!("CAP_{} cannot be kept: {}", rule.name, rule.reason),
             )),
             Some(caps::Tier::Bypass) => acknowledged_bypasses.push(format!(
                 "CAP_{}: {}",
@@ -164,8 +170,11 @@ pub fn plan(
         mask
     } else if switch {
         blockers.push(
-            "capabilities: cannot clear the bounding set: the supervisor lacks CAP_SETPCAP\nhint: add it to the container, e.g. Kubernetes securityContext.capabilities.add: [SETPCAP] (it is dropped before the workload starts)"
-                .to_string(),
+            Finding::new(
+                "capabilities",
+                "cannot clear the bounding set: the supervisor lacks CAP_SETPCAP",
+            )
+            .with_hint("add it to the container, e.g. Kubernetes securityContext.capabilities.add: [SETPCAP] (it is dropped before the workload starts)"),
         );
         mask
     } else {
@@ -508,6 +517,10 @@ pub fn keep_only(mask: u64) -> Result<u64> {
 mod tests {
     use super::*;
 
+    fn texts(b: &[Finding]) -> Vec<String> {
+        b.iter().map(Finding::text).collect()
+    }
+
     const ALL: u64 = (1 << 41) - 1;
     const ROOT: CapState = CapState {
         effective: ALL,
@@ -540,7 +553,7 @@ mod tests {
         };
         let (_, b) = plan(vec![], 0, &[], true, &held);
         assert_eq!(
-            b,
+            texts(&b),
             [
                 "capabilities: cannot clear the bounding set: the supervisor lacks CAP_SETPCAP\nhint: add it to the container, e.g. Kubernetes securityContext.capabilities.add: [SETPCAP] (it is dropped before the workload starts)"
             ]
@@ -574,7 +587,7 @@ mod tests {
         );
         let (_, b) = plan(vec!["CAP_NET_BIND_SERVICE".into()], NBS, &[], false, &held);
         assert_eq!(b.len(), 1);
-        assert!(b[0].starts_with("capabilities: cannot keep CAP_NET_BIND_SERVICE: the supervisor does not hold it\nhint: a supervisor started unprivileged"), "{}", b[0]);
+        assert!(b[0].text().starts_with("capabilities: cannot keep CAP_NET_BIND_SERVICE: the supervisor does not hold it\nhint: a supervisor started unprivileged"), "{}", b[0]);
     }
 
     #[test]
@@ -585,19 +598,19 @@ mod tests {
         };
         let (_, b) = plan(vec!["CAP_NET_BIND_SERVICE".into()], NBS, &[], true, &held);
         assert_eq!(
-            b,
+            texts(&b),
             [
                 "capabilities: cannot keep CAP_NET_BIND_SERVICE: the supervisor does not hold it\nhint: grant it to the container, e.g. Kubernetes securityContext.capabilities.add: [NET_BIND_SERVICE]"
             ]
         );
         let (_, b) = plan(vec!["CAP_SETUID".into()], bit(CAP_SETUID), &[], true, &ROOT);
         assert_eq!(
-            b,
+            texts(&b),
             ["capabilities: CAP_SETUID cannot be kept: setresuid(0) makes the workload root again"]
         );
         let (_, b) = plan(vec!["CAP_SETGID".into()], bit(CAP_SETGID), &[], true, &ROOT);
         assert_eq!(
-            b,
+            texts(&b),
             [
                 "capabilities: CAP_SETGID cannot be kept: setresgid(0)/setgroups([0]) give the workload root's group and every root-group file"
             ]

@@ -59,7 +59,7 @@ use landlock::{
 };
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Finding, Result};
 use crate::log;
 use crate::policy::model::Compatibility;
 use crate::probe::LandlockSupport;
@@ -597,11 +597,11 @@ fn effective_abi(st: &RestrictionStatus) -> u32 {
 
 /// Step 10: enforce the ruleset on this process (no_new_privs is already
 /// set) and check the kernel enforces what the plan says.
-pub fn restrict(p: Prepared, fsp: &FilesystemPlan, dropped: &[String]) -> Result<Status> {
+pub fn restrict(p: Prepared, fsp: &FilesystemPlan, dropped: &[Finding]) -> Result<Status> {
     let mut not_enforced: Vec<String> = dropped
         .iter()
+        .map(ToString::to_string)
         .filter(|d| is_landlock_drop(d))
-        .cloned()
         .collect();
     not_enforced.extend(p.skipped);
     let mut status = Status {

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use crate::error::Finding;
 use crate::identity::{self, IdentityPlan};
 use crate::landlock::{FilesystemPlan, LandlockFeatures, NetworkPlan, fs_rights, handled_rights};
 // Landlock's plan types, named here too for callers outside the crate.
@@ -62,13 +63,14 @@ pub struct Plan {
     pub seccomp: Option<seccomp::SeccompPlan>,
     pub devices: crate::cdi::grants::DevicesPlan,
     /// Everything the policy asked for that this host will not enforce,
-    /// in words. Empty under full enforcement.
-    pub dropped: Vec<String>,
+    /// each naming what and why. Empty under full enforcement.
+    pub dropped: Vec<Finding>,
     /// Rules that grant more than they read as (a `read_only` path beneath a
     /// `read_write` one is writable).
     pub widened: Vec<String>,
-    /// Conditions that stop `run` with exit 125 (`plan` only reports them).
-    pub blockers: Vec<String>,
+    /// Conditions that stop `run` with exit 125 (`plan` only reports them);
+    /// the first is the error `run` stops with.
+    pub blockers: Vec<Finding>,
     /// Gaps of this kernel or node that no policy can close, with what the
     /// operator can do (logged at info level, shown in plans and reports).
     pub host_limits: Vec<String>,
@@ -170,11 +172,15 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
         } else {
             let why = host.path_error(&path).unwrap_or("does not exist");
             if compat == Compatibility::HardRequirement {
-                blockers.push(format!(
-                    "landlock: {path}: {why} (landlock.compatibility is hard_requirement)"
+                blockers.push(Finding::new(
+                    "landlock",
+                    format!("{path}: {why} (landlock.compatibility is hard_requirement)"),
                 ));
             } else {
-                dropped.push(format!("filesystem rule for {path} skipped: {why}"));
+                dropped.push(Finding::new(
+                    format!("filesystem rule for {path} skipped"),
+                    why,
+                ));
             }
             Some(why.to_string())
         };
@@ -333,16 +339,23 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
                 };
                 blockers.insert(
                     0,
-                    format!(
-                        "landlock: filesystem isolation required but the kernel provides {have}\nhint: {}, or {how} to run without it",
+                    Finding::new(
+                        "landlock",
+                        format!("filesystem isolation required but the kernel provides {have}"),
+                    )
+                    .with_hint(format!(
+                        "{}, or {how} to run without it",
                         no_landlock_hint(&host.landlock)
-                    ),
+                    )),
                 );
             } else {
                 dropped.insert(
                     0,
-                    format!(
-                        "filesystem not enforced: the kernel provides {have}; no Landlock filesystem, TCP or IPC-scope rule applies"
+                    Finding::new(
+                        "filesystem not enforced",
+                        format!(
+                            "the kernel provides {have}; no Landlock filesystem, TCP or IPC-scope rule applies"
+                        ),
                     ),
                 );
             }
@@ -355,24 +368,35 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
             "set landlock.compatibility: best_effort"
         };
         if req {
-            blockers.push(format!(
-                "landlock: the policy requires {what} (ABI {need}) but the kernel provides {have}\nhint: run on Linux >= {}, or {other_fix}",
-                linux_for_abi(need)
-            ));
+            blockers.push(
+                Finding::new(
+                    "landlock",
+                    format!(
+                        "the policy requires {what} (ABI {need}) but the kernel provides {have}"
+                    ),
+                )
+                .with_hint(format!(
+                    "run on Linux >= {}, or {other_fix}",
+                    linux_for_abi(need)
+                )),
+            );
         } else if kernel_abi >= 1 {
             let consequence = if what == UNIX_SOCKETS {
                 "; the workload can connect to any pathname unix socket its file modes allow"
             } else {
                 ""
             };
-            dropped.push(format!(
-                "not enforced: {what} (needs Landlock ABI {need}, the kernel provides {have}){consequence}"
+            dropped.push(Finding::new(
+                "not enforced",
+                format!(
+                    "{what} (needs Landlock ABI {need}, the kernel provides {have}){consequence}"
+                ),
             ));
         }
     }
     if kernel_abi == 0 {
         // One line says it: no per-path noise when nothing can be enforced.
-        dropped.retain(|d| !d.starts_with("filesystem rule"));
+        dropped.retain(|d| !d.object.starts_with("filesystem rule"));
     }
     let mut scopes = Vec::new();
     if abi >= 6 {
@@ -404,10 +428,16 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
             )
             .map(String::as_str)
             .collect();
-        blockers.push(format!(
-            "cdi: device {d:?} requested by NVIDIA_VISIBLE_DEVICES is not allowed (the flags and the policy name: {})\nhint: NVIDIA_VISIBLE_DEVICES may narrow the devices the policy names, never add to them: add it to devices.cdi.devices or drop it from the variable",
-            bound.join(", ")
-        ));
+        blockers.push(
+            Finding::new(
+                "cdi",
+                format!(
+                    "device {d:?} requested by NVIDIA_VISIBLE_DEVICES is not allowed (the flags and the policy name: {})",
+                    bound.join(", ")
+                ),
+            )
+            .with_hint("NVIDIA_VISIBLE_DEVICES may narrow the devices the policy names, never add to them: add it to devices.cdi.devices or drop it from the variable"),
+        );
     }
     let cdi = crate::cdi::grants::plan(
         &devices,
@@ -442,10 +472,9 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
     }
     if let Some(b) = cdi.ioctl_blocker {
         // Name the device node rather than "device files".
-        match blockers
-            .iter()
-            .position(|x| x.starts_with("landlock: the policy requires ioctl control"))
-        {
+        match blockers.iter().position(|x| {
+            x.object == "landlock" && x.cause.starts_with("the policy requires ioctl control")
+        }) {
             Some(i) => blockers[i] = b,
             None => blockers.push(b),
         }
@@ -478,11 +507,12 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
     let (capabilities, cap_blockers) =
         crate::capabilities::plan(keep, mask, &sc.allow, identity.switch, &host.caps);
     blockers.extend(cap_blockers);
-    dropped.extend(
-        capabilities.acknowledged_bypasses.iter().map(|b| {
-            format!("not enforced: kept capability {b} (capabilities.bypass_acknowledged)")
-        }),
-    );
+    dropped.extend(capabilities.acknowledged_bypasses.iter().map(|b| {
+        Finding::new(
+            "not enforced",
+            format!("kept capability {b} (capabilities.bypass_acknowledged)"),
+        )
+    }));
     let listen_allowed = listen || sc.allow.iter().any(|n| n == "listen");
     let seccomp = match seccomp::plan(&seccomp::SeccompConfig {
         allow: sc.allow,
@@ -499,7 +529,7 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
     }) {
         Ok(p) => Some(p),
         Err(e) => {
-            blockers.push(format!("seccomp: {e}"));
+            blockers.push(Finding::new("seccomp", e.to_string()));
             None
         }
     };
@@ -511,14 +541,18 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
         } else {
             "network.bind_tcp grants a port"
         };
-        dropped.push(format!(
-            "not enforced: listen() on an unbound TCP socket takes an ephemeral port without a Landlock bind check ({why})"
+        dropped.push(Finding::new(
+            "not enforced",
+            format!(
+                "listen() on an unbound TCP socket takes an ephemeral port without a Landlock bind check ({why})"
+            ),
         ));
     }
     if sc.log {
-        dropped.push(
-            "seccomp: log mode: denied syscalls are logged, not refused (seccomp.log: true)".into(),
-        );
+        dropped.push(Finding::new(
+            "seccomp",
+            "log mode: denied syscalls are logged, not refused (seccomp.log: true)",
+        ));
     }
 
     let rlimits = policy
@@ -629,7 +663,7 @@ fn kind_is_refused(path: &str, host: &HostFacts) -> bool {
 
 /// A read-write or workdir rule on `/` or a system tree, however spelled,
 /// stops the launch: no compatibility setting accepts it.
-fn never_writable_blocker(path: &str, origin: RuleOrigin, host: &HostFacts) -> Option<String> {
+fn never_writable_blocker(path: &str, origin: RuleOrigin, host: &HostFacts) -> Option<Finding> {
     if !kind_is_refused(path, host) {
         return None;
     }
@@ -640,12 +674,22 @@ fn never_writable_blocker(path: &str, origin: RuleOrigin, host: &HostFacts) -> O
         format!("{path} (resolves to {canonical})")
     };
     Some(match origin {
-        RuleOrigin::Workdir => format!(
-            "workdir: {what} would become a read-write rule, and {canonical} is never writable\nhint: use a working directory of its own, or set filesystem_policy.include_workdir: false"
+        RuleOrigin::Workdir => Finding::new(
+            "workdir",
+            format!("{what} would become a read-write rule, and {canonical} is never writable"),
+        )
+        .with_hint(
+            "use a working directory of its own, or set filesystem_policy.include_workdir: false",
         ),
-        _ => format!(
-            "filesystem_policy.read_write: {what} is never writable: a read-write rule there hands the workload the system\nhint: grant a directory of its own, or list {canonical} under read_only"
-        ),
+        _ => Finding::new(
+            "filesystem_policy.read_write",
+            format!(
+                "{what} is never writable: a read-write rule there hands the workload the system"
+            ),
+        )
+        .with_hint(format!(
+            "grant a directory of its own, or list {canonical} under read_only"
+        )),
     })
 }
 

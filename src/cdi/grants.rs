@@ -38,6 +38,7 @@ use serde::Serialize;
 
 use super::resolve::{self, Found};
 use super::spec::{self, DeviceNode, Hook, IntelRdt, NetDevice};
+use crate::error::Finding;
 use crate::landlock::{Access, FsRule, RuleOrigin, fs_rights};
 use crate::policy::model::Policy;
 use crate::policy::paths;
@@ -366,11 +367,11 @@ pub struct Output {
     pub rules: Vec<FsRule>,
     pub env: Vec<(String, String)>,
     pub gids: Vec<u32>,
-    pub blockers: Vec<String>,
-    pub dropped: Vec<String>,
+    pub blockers: Vec<Finding>,
+    pub dropped: Vec<Finding>,
     /// A device-specific replacement for the generic "ioctl control
     /// required" blocker.
-    pub ioctl_blocker: Option<String>,
+    pub ioctl_blocker: Option<Finding>,
 }
 
 fn node_text(t: &str, major: u64, minor: u64) -> String {
@@ -564,7 +565,9 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
     for r in &devices.requested {
         match spec::parse_qualified(&r.name) {
             Ok(_) => names.push(r.name.clone()),
-            Err(e) => out.blockers.push(format!("cdi: device {e}")),
+            Err(e) => out
+                .blockers
+                .push(Finding::new("cdi", format!("device {e}"))),
         }
     }
     let res = resolve::resolve(reg, &names);
@@ -624,17 +627,24 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
         }
         if let Some(p) = &np.problem {
             let hint = if runtime && !np.present {
-                "\nhint: the container runtime did not inject this device: check the pod's CDI device request, or set devices.cdi.runtime_applied: false to let the supervisor create it"
+                Some(
+                    "the container runtime did not inject this device: check the pod's CDI device request, or set devices.cdi.runtime_applied: false to let the supervisor create it",
+                )
             } else if np.present {
-                "\nhint: the spec does not describe this node: regenerate the CDI spec (e.g. nvidia-ctk cdi generate)"
+                Some(
+                    "the spec does not describe this node: regenerate the CDI spec (e.g. nvidia-ctk cdi generate)",
+                )
             } else {
-                ""
+                None
             };
-            out.blockers.push(format!(
-                "cdi: device node {} ({}): {p}{hint}",
-                n.path,
-                owners.join(", ")
-            ));
+            let b = Finding::new(
+                "cdi",
+                format!("device node {} ({}): {p}", n.path, owners.join(", ")),
+            );
+            out.blockers.push(match hint {
+                Some(h) => b.with_hint(h),
+                None => b,
+            });
         } else if r || w {
             let kind = match (&np.stat, &np.create) {
                 (Some(st), _) => st.kind,
@@ -678,11 +688,19 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
             .find(|p| own.contains(&p.as_str()))
             .or(granted_nodes.first());
         if let Some(first) = first {
-            out.ioctl_blocker = Some(format!(
-                "landlock: the policy requires ioctl control on {first} (ABI 5) but the kernel provides {}\nhint: run on Linux >= {}, or set landlock.compatibility: best_effort",
-                host.landlock.describe(),
-                crate::landlock::linux_for_abi(5)
-            ));
+            out.ioctl_blocker = Some(
+                Finding::new(
+                    "landlock",
+                    format!(
+                        "the policy requires ioctl control on {first} (ABI 5) but the kernel provides {}",
+                        host.landlock.describe()
+                    ),
+                )
+                .with_hint(format!(
+                    "run on Linux >= {}, or set landlock.compatibility: best_effort",
+                    crate::landlock::linux_for_abi(5)
+                )),
+            );
         }
     }
 
@@ -709,7 +727,7 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
             kind,
             problem: None,
         };
-        let mut hint = "";
+        let mut hint = None;
         if let Some(p) = path_problem(&m.container_path) {
             mp.problem = Some(p);
         } else if !runtime && !m.is_bind() {
@@ -717,25 +735,30 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
                 "{} mounts cannot be made by the supervisor (runtime_applied is false)",
                 m.mount_type().unwrap_or("non-bind")
             ));
-            hint = "\nhint: let the container runtime inject this device (devices.cdi.runtime_applied: true)";
+            hint = Some(
+                "let the container runtime inject this device (devices.cdi.runtime_applied: true)",
+            );
         } else if !present {
             mp.problem = Some(
                 host.path_error(&path)
                     .unwrap_or("does not exist")
                     .to_string(),
             );
-            hint = if runtime {
-                "\nhint: the container runtime did not inject this device: check the pod's CDI device request"
+            hint = Some(if runtime {
+                "the container runtime did not inject this device: check the pod's CDI device request"
             } else {
-                "\nhint: the supervisor does not make bind mounts; mount it in the pod spec or let the container runtime inject the device (devices.cdi.runtime_applied: true)"
-            };
+                "the supervisor does not make bind mounts; mount it in the pod spec or let the container runtime inject the device (devices.cdi.runtime_applied: true)"
+            });
         }
         if let Some(p) = &mp.problem {
-            out.blockers.push(format!(
-                "cdi: mount {} ({}): {p}{hint}",
-                m.container_path,
-                owners.join(", ")
-            ));
+            let b = Finding::new(
+                "cdi",
+                format!("mount {} ({}): {p}", m.container_path, owners.join(", ")),
+            );
+            out.blockers.push(match hint {
+                Some(h) => b.with_hint(h),
+                None => b,
+            });
         } else {
             let mut rights = fs_rights(ctx.abi, Access::ReadOnly, kind, false);
             if kind == PathKind::Socket && ctx.abi >= 9 {
@@ -789,9 +812,13 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
     if !ctx.sets_groups {
         for g in &out.gids {
             if !host.cdi.groups.contains(g) {
-                out.blockers.push(format!(
-                    "cdi: additional gid {g}: the supervisor started unprivileged and is not in this group, so it cannot give it to the workload\nhint: add {g} to the pod's securityContext.supplementalGroups"
-                ));
+                out.blockers.push(
+                    Finding::new(
+                        "cdi",
+                        format!("additional gid {g}: the supervisor started unprivileged and is not in this group, so it cannot give it to the workload"),
+                    )
+                    .with_hint(format!("add {g} to the pod's securityContext.supplementalGroups")),
+                );
             }
         }
     }
@@ -805,13 +832,15 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
                 HookAction::Emulate(e) => (format!("emulate {}", emulation_name(&e)), Some(e)),
                 HookAction::Skip(why) => (format!("skip: {why}"), None),
                 HookAction::Warn(why) => {
-                    out.dropped
-                        .push(format!("cdi: hook {} not run: {why}", hook_line(h)));
+                    out.dropped.push(Finding::new(
+                        "cdi",
+                        format!("hook {} not run: {why}", hook_line(h)),
+                    ));
                     (format!("skip: {why}"), None)
                 }
                 HookAction::Invalid(why) => {
                     out.blockers
-                        .push(format!("cdi: hook {}: {why}", hook_line(h)));
+                        .push(Finding::new("cdi", format!("hook {}: {why}", hook_line(h))));
                     (format!("invalid: {why}"), None)
                 }
             }
@@ -833,10 +862,26 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
     out.cdi.intel_rdt = res.merged.intel_rdt.clone();
     if !runtime {
         if !out.cdi.net_devices.is_empty() {
-            out.blockers.push("cdi: netDevices cannot be applied by the supervisor (runtime_applied is false)\nhint: let the container runtime inject this device (devices.cdi.runtime_applied: true)".to_string());
+            out.blockers.push(
+                Finding::new(
+                    "cdi",
+                    "netDevices cannot be applied by the supervisor (runtime_applied is false)",
+                )
+                .with_hint(
+                    "let the container runtime inject this device (devices.cdi.runtime_applied: true)",
+                ),
+            );
         }
         if out.cdi.intel_rdt.is_some() {
-            out.blockers.push("cdi: intelRdt cannot be applied by the supervisor (runtime_applied is false)\nhint: let the container runtime inject this device (devices.cdi.runtime_applied: true)".to_string());
+            out.blockers.push(
+                Finding::new(
+                    "cdi",
+                    "intelRdt cannot be applied by the supervisor (runtime_applied is false)",
+                )
+                .with_hint(
+                    "let the container runtime inject this device (devices.cdi.runtime_applied: true)",
+                ),
+            );
         }
     }
 
@@ -973,12 +1018,12 @@ fn device_entry(
 }
 
 /// `cdi: device "x" not found (available: ...)`, then the load errors that
-/// may explain it, then a hint.
+/// may explain it (a line each), with a hint.
 fn missing_message(
     missing: &[String],
     devices: &DevicesPlan,
     reg: &super::scan::Registry,
-) -> String {
+) -> Finding {
     let quoted: Vec<String> = missing.iter().map(|m| format!("{m:?}")).collect();
     let what = if missing.len() == 1 {
         format!("device {}", quoted.join(", "))
@@ -991,7 +1036,7 @@ fn missing_message(
     } else {
         format!("available: {}", names.join(", "))
     };
-    let mut msg = format!("cdi: {what} not found ({avail})");
+    let mut msg = format!("{what} not found ({avail})");
     let kinds: Vec<&str> = missing
         .iter()
         .filter_map(|m| m.split_once('=').map(|(k, _)| k))
@@ -1005,8 +1050,9 @@ fn missing_message(
             msg.push_str(&format!("\nspec skipped: {e}"));
         }
     }
-    msg.push_str("\nhint: run `openshell-sandbox devices` on the node to list the device names and spec errors");
-    msg
+    Finding::new("cdi", msg).with_hint(
+        "run `openshell-sandbox devices` on the node to list the device names and spec errors",
+    )
 }
 
 enum HookAction {
