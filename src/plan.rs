@@ -2,7 +2,7 @@
 //! to a [`Plan`] — plain data listing every rule this host would enforce and
 //! every one it could not. `openshell-sandbox plan` prints it; `apply`
 //! performs exactly it; tests compare it whole. Nothing here reads the host:
-//! everything host-dependent arrives in [`HostFacts`] from `probe`.
+//! everything host-dependent arrives in [`HostFacts`], gathered by `resolve`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
