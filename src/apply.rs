@@ -51,7 +51,7 @@ pub struct Applied {
 }
 
 /// What the launch adds to the plan.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Default)]
 pub struct Context<'a> {
     /// fds that survive step 1 (`--preserve-fd`, systemd `LISTEN_FDS`).
     pub keep_fds: &'a [i32],
@@ -62,9 +62,10 @@ pub struct Context<'a> {
     pub parent: Option<libc::pid_t>,
     /// The clock started at launch, with the load/resolve/plan marks.
     pub timings: verify::Timings,
-    /// `learn`: the socket the seccomp listener is sent over (step 11
-    /// installs the filter with a listener, see `learn::install`).
-    pub listener_to: Option<std::os::fd::BorrowedFd<'a>>,
+    /// `learn`: step 11 installs the filter with a notification listener
+    /// and hands it to this (which sends it to the parent) before the
+    /// step ends; nothing observed may run before then.
+    pub listener_to: Option<&'a dyn Fn(std::os::fd::OwnedFd) -> Result<()>>,
 }
 
 /// Apply the plan to this process. Single-threaded: the caller never
@@ -74,9 +75,9 @@ pub fn apply(plan: &Plan, ctx: &Context) -> Result<(Applied, verify::Handles)> {
     t.mark("launch"); // logging, environment, fork in init mode
     process::close_fds(ctx.keep_fds)?; // 1
     t.mark("fds");
-    cdi::apply(plan)?; // 3, before 2: Landlock opens the nodes it creates
+    cdi::apply(&plan.devices, &plan.filesystem.trust())?; // 3, before 2: Landlock opens the nodes it creates
     t.mark("cdi");
-    let ruleset = landlock::prepare(plan)?; // 2
+    let ruleset = landlock::prepare(&plan.filesystem, &plan.network)?; // 2
     t.mark("landlock_prepare");
     process::new_session()?; // 4
     process::set_rlimits(&plan.rlimits)?;
@@ -92,13 +93,18 @@ pub fn apply(plan: &Plan, ctx: &Context) -> Result<(Applied, verify::Handles)> {
     capabilities::apply(&plan.capabilities)?; // 8
     capabilities::set_no_new_privs()?; // 9
     t.mark("capabilities");
-    let ll = landlock::restrict(ruleset, plan)?; // 10
+    let ll = landlock::restrict(ruleset, &plan.filesystem, &plan.dropped)?; // 10
     t.mark("landlock_restrict");
     let sc = match (&plan.seccomp, ctx.listener_to) {
         (Some(p), None) => {
             seccomp::install_plan(p).map_err(|e| Error::apply("seccomp", e.to_string()))?
         }
-        (Some(p), Some(sock)) => crate::learn::install(p, sock)?,
+        (Some(p), Some(hand_off)) => {
+            let (status, listener) = seccomp::install_plan_with_listener(p)
+                .map_err(|e| Error::apply("seccomp", e.to_string()))?;
+            hand_off(listener)?;
+            status
+        }
         (None, _) => return Err(Error::apply("seccomp", "no filter was planned")),
     }; // 11
     t.mark("seccomp");
@@ -114,4 +120,25 @@ pub fn apply(plan: &Plan, ctx: &Context) -> Result<(Applied, verify::Handles)> {
         },
         handles,
     ))
+}
+
+/// apply -> report -> exec, in the process that becomes the workload.
+/// Returns only the error that stopped it.
+pub fn sandbox_and_exec(
+    plan: &Plan,
+    ctx: &Context,
+    mut env: Vec<(String, std::ffi::OsString)>,
+    listen: Option<&crate::env::SocketActivation>,
+) -> Error {
+    let (applied, handles) = match apply(plan, ctx) {
+        Ok(a) => a, // apply
+        Err(e) => return e,
+    };
+    if let Some(l) = listen {
+        l.export(&mut env, std::process::id());
+    }
+    if let Err(e) = crate::verify::write_report(&handles, &applied) {
+        return e;
+    }
+    crate::process::exec(&plan.command, &env) // exec
 }

@@ -26,9 +26,7 @@
 use ::caps::{CapSet, CapsHashSet};
 use serde::Serialize;
 
-use crate::error::{Error, Result};
-use crate::identity::IdentityPlan;
-use crate::plan::CapabilityPlan;
+use crate::error::{Error, Finding, Result};
 use crate::policy::caps;
 use crate::policy::validate::CAPABILITIES;
 
@@ -81,20 +79,40 @@ pub fn securebits_value(list: &[&str]) -> u32 {
         .fold(0, |v, (_, b)| v | b)
 }
 
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CapabilityPlan {
+    /// Kept in bounding, inheritable, permitted and raised as ambient.
+    pub keep: Vec<String>,
+    /// Bit mask of `keep` (`/proc/self/status` CapInh/CapPrm/CapEff/CapAmb
+    /// must equal it).
+    pub mask: u64,
+    /// The bounding set after apply (CapBnd): `mask`, or the inherited set
+    /// when it cannot or need not be cleared (see `capabilities`).
+    pub bounding: u64,
+    /// Securebits set and locked (none when CAP_SETPCAP is not held).
+    pub securebits: Vec<&'static str>,
+    pub no_new_privs: bool,
+    /// Kept capabilities that get around a rule of the sandbox, each with
+    /// what it lets the workload do (the policy acknowledged them under
+    /// `capabilities.bypass_acknowledged`; also listed under `dropped`).
+    pub acknowledged_bypasses: Vec<String>,
+}
+
 /// Decide the capability part of the plan. Pure. Returns the plan and the
-/// blockers (a blocker may carry a `\nhint: ` line).
+/// blockers.
 ///
 /// `allow` is the policy's `seccomp.allow`: it decides whether a kept
 /// capability whose calls seccomp refuses is a bypass (`policy::caps`).
 /// Validation has already refused unacknowledged bypasses; the plan lists
-/// the kept ones with what each lets the workload do.
+/// the kept ones with what each lets the workload do. `switch`: the
+/// supervisor switches to the workload's identity (it started as root).
 pub fn plan(
     keep: Vec<String>,
     mask: u64,
     allow: &[String],
-    id: &IdentityPlan,
+    switch: bool,
     held: &CapState,
-) -> (CapabilityPlan, Vec<String>) {
+) -> (CapabilityPlan, Vec<Finding>) {
     let mut blockers = Vec::new();
     let missing = mask & !(held.permitted & held.bounding);
     if missing != 0 {
@@ -103,7 +121,7 @@ pub fn plan(
         } else {
             "it"
         };
-        let hint = if id.switch {
+        let hint = if switch {
             let bare: Vec<String> = names(missing)
                 .split(", ")
                 .map(|n| n.trim_start_matches("CAP_").to_string())
@@ -115,10 +133,16 @@ pub fn plan(
         } else {
             "a supervisor started unprivileged holds no capabilities to pass on; start it as root and set the workload identity in the policy".to_string()
         };
-        blockers.push(format!(
-            "capabilities: cannot keep {}: the supervisor does not hold {it}\nhint: {hint}",
-            names(missing)
-        ));
+        blockers.push(
+            Finding::new(
+                "capabilities",
+                format!(
+                    "cannot keep {}: the supervisor does not hold {it}",
+                    names(missing)
+                ),
+            )
+            .with_hint(hint),
+        );
     }
     let mut acknowledged_bypasses = Vec::new();
     for (i, rule) in caps::TABLE.iter().enumerate() {
@@ -128,9 +152,9 @@ pub fn plan(
         match caps::tier(i, allow) {
             // Validation refuses these; kept here so that no other path
             // to a plan can keep one.
-            Some(caps::Tier::Refused) => blockers.push(format!(
-                "capabilities: CAP_{} cannot be kept: {}",
-                rule.name, rule.reason
+            Some(caps::Tier::Refused) => blockers.push(Finding::new(
+                "capabilities",
+                format!("CAP_{} cannot be kept: {}", rule.name, rule.reason),
             )),
             Some(caps::Tier::Bypass) => acknowledged_bypasses.push(format!(
                 "CAP_{}: {}",
@@ -145,10 +169,13 @@ pub fn plan(
         held.bounding // already minimal: nothing to drop
     } else if setpcap {
         mask
-    } else if id.switch {
+    } else if switch {
         blockers.push(
-            "capabilities: cannot clear the bounding set: the supervisor lacks CAP_SETPCAP\nhint: add it to the container, e.g. Kubernetes securityContext.capabilities.add: [SETPCAP] (it is dropped before the workload starts)"
-                .to_string(),
+            Finding::new(
+                "capabilities",
+                "cannot clear the bounding set: the supervisor lacks CAP_SETPCAP",
+            )
+            .with_hint("add it to the container, e.g. Kubernetes securityContext.capabilities.add: [SETPCAP] (it is dropped before the workload starts)"),
         );
         mask
     } else {
@@ -432,20 +459,8 @@ pub fn keep_only(mask: u64) -> Result<u64> {
 mod tests {
     use super::*;
 
-    fn id(switch: bool) -> IdentityPlan {
-        IdentityPlan {
-            uid: 1500,
-            gid: 1500,
-            groups: switch.then(Vec::new),
-            inherited_groups: Vec::new(),
-            user_name: None,
-            home: "/".into(),
-            shell: None,
-            source: "policy".into(),
-            starting_uid: if switch { 0 } else { 1500 },
-            switch,
-            blocker: None,
-        }
+    fn texts(b: &[Finding]) -> Vec<String> {
+        b.iter().map(Finding::text).collect()
     }
 
     const ALL: u64 = (1 << 41) - 1;
@@ -459,17 +474,11 @@ mod tests {
 
     #[test]
     fn root_with_setpcap_clears_bounding_and_locks_securebits() {
-        let (p, b) = plan(vec![], 0, &[], &id(true), &ROOT);
+        let (p, b) = plan(vec![], 0, &[], true, &ROOT);
         assert!(b.is_empty(), "{b:?}");
         assert_eq!(p.bounding, 0);
         assert_eq!(securebits_value(&p.securebits), 0xef);
-        let (p, b) = plan(
-            vec!["CAP_NET_BIND_SERVICE".into()],
-            NBS,
-            &[],
-            &id(true),
-            &ROOT,
-        );
+        let (p, b) = plan(vec!["CAP_NET_BIND_SERVICE".into()], NBS, &[], true, &ROOT);
         assert!(b.is_empty(), "{b:?}");
         assert_eq!(p.bounding, NBS);
         // keep_caps off but locked; ambient raise allowed (something is kept)
@@ -484,9 +493,9 @@ mod tests {
             inheritable: 0,
             bounding: ALL & !bit(CAP_SETPCAP),
         };
-        let (_, b) = plan(vec![], 0, &[], &id(true), &held);
+        let (_, b) = plan(vec![], 0, &[], true, &held);
         assert_eq!(
-            b,
+            texts(&b),
             [
                 "capabilities: cannot clear the bounding set: the supervisor lacks CAP_SETPCAP\nhint: add it to the container, e.g. Kubernetes securityContext.capabilities.add: [SETPCAP] (it is dropped before the workload starts)"
             ]
@@ -499,7 +508,7 @@ mod tests {
             vec!["CAP_NET_BIND_SERVICE".into()],
             NBS,
             &[],
-            &id(true),
+            true,
             &minimal,
         );
         assert!(b.is_empty(), "{b:?}");
@@ -512,21 +521,15 @@ mod tests {
             bounding: ALL,
             ..CapState::default()
         };
-        let (p, b) = plan(vec![], 0, &[], &id(false), &held);
+        let (p, b) = plan(vec![], 0, &[], false, &held);
         assert!(b.is_empty(), "{b:?}");
         assert_eq!(
             (p.bounding, p.securebits.len(), p.no_new_privs),
             (ALL, 0, true)
         );
-        let (_, b) = plan(
-            vec!["CAP_NET_BIND_SERVICE".into()],
-            NBS,
-            &[],
-            &id(false),
-            &held,
-        );
+        let (_, b) = plan(vec!["CAP_NET_BIND_SERVICE".into()], NBS, &[], false, &held);
         assert_eq!(b.len(), 1);
-        assert!(b[0].starts_with("capabilities: cannot keep CAP_NET_BIND_SERVICE: the supervisor does not hold it\nhint: a supervisor started unprivileged"), "{}", b[0]);
+        assert!(b[0].text().starts_with("capabilities: cannot keep CAP_NET_BIND_SERVICE: the supervisor does not hold it\nhint: a supervisor started unprivileged"), "{}", b[0]);
     }
 
     #[test]
@@ -535,39 +538,21 @@ mod tests {
             permitted: ALL & !NBS,
             ..ROOT
         };
-        let (_, b) = plan(
-            vec!["CAP_NET_BIND_SERVICE".into()],
-            NBS,
-            &[],
-            &id(true),
-            &held,
-        );
+        let (_, b) = plan(vec!["CAP_NET_BIND_SERVICE".into()], NBS, &[], true, &held);
         assert_eq!(
-            b,
+            texts(&b),
             [
                 "capabilities: cannot keep CAP_NET_BIND_SERVICE: the supervisor does not hold it\nhint: grant it to the container, e.g. Kubernetes securityContext.capabilities.add: [NET_BIND_SERVICE]"
             ]
         );
-        let (_, b) = plan(
-            vec!["CAP_SETUID".into()],
-            bit(CAP_SETUID),
-            &[],
-            &id(true),
-            &ROOT,
-        );
+        let (_, b) = plan(vec!["CAP_SETUID".into()], bit(CAP_SETUID), &[], true, &ROOT);
         assert_eq!(
-            b,
+            texts(&b),
             ["capabilities: CAP_SETUID cannot be kept: setresuid(0) makes the workload root again"]
         );
-        let (_, b) = plan(
-            vec!["CAP_SETGID".into()],
-            bit(CAP_SETGID),
-            &[],
-            &id(true),
-            &ROOT,
-        );
+        let (_, b) = plan(vec!["CAP_SETGID".into()], bit(CAP_SETGID), &[], true, &ROOT);
         assert_eq!(
-            b,
+            texts(&b),
             [
                 "capabilities: CAP_SETGID cannot be kept: setresgid(0)/setgroups([0]) give the workload root's group and every root-group file"
             ]
@@ -581,7 +566,7 @@ mod tests {
             vec!["CAP_DAC_OVERRIDE".into()],
             DAC_OVERRIDE,
             &[],
-            &id(true),
+            true,
             &ROOT,
         );
         assert!(b.is_empty(), "{b:?}");
@@ -594,15 +579,9 @@ mod tests {
         // A capability whose calls seccomp refuses is listed only when
         // seccomp.allow gives one of them back.
         const BPF: u64 = 1 << 39;
-        let (p, _) = plan(vec!["CAP_BPF".into()], BPF, &[], &id(true), &ROOT);
+        let (p, _) = plan(vec!["CAP_BPF".into()], BPF, &[], true, &ROOT);
         assert!(p.acknowledged_bypasses.is_empty());
-        let (p, _) = plan(
-            vec!["CAP_BPF".into()],
-            BPF,
-            &["bpf".into()],
-            &id(true),
-            &ROOT,
-        );
+        let (p, _) = plan(vec!["CAP_BPF".into()], BPF, &["bpf".into()], true, &ROOT);
         assert_eq!(p.acknowledged_bypasses.len(), 1);
     }
 

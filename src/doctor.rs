@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::capabilities::{self, CAP_SETGID, CAP_SETPCAP, CAP_SETUID, CapState};
-use crate::plan::{LANDLOCK_ABI_KNOWN, linux_for_abi, no_landlock_hint};
+use crate::landlock::{LANDLOCK_ABI_KNOWN, linux_for_abi, no_landlock_hint};
 use crate::probe::{self, LandlockSupport};
 
 /// `SECCOMP_RET_USER_NOTIF` (Linux >= 5.0).

@@ -157,3 +157,65 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// `ENOENT (no such file or directory)`-style cause text without the Rust
+/// `(os error N)` suffix.
+pub fn io_cause(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_lowercase(),
+        None => s.to_lowercase(),
+    }
+}
+
+/// Something the plan found that `run` must act on: a blocker (the launch
+/// stops with exit 125, with this as its error) or a drop (a rule this
+/// host will not enforce, logged as a warning). Like an error it names the
+/// object and the cause, with a hint only when someone can act on it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Finding {
+    pub object: String,
+    pub cause: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
+}
+
+impl Finding {
+    pub fn new(object: impl Into<String>, cause: impl Into<String>) -> Self {
+        Finding {
+            object: object.into(),
+            cause: cause.into(),
+            hint: None,
+        }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    /// The error a blocker stops the launch with (exit 125).
+    pub fn to_error(&self) -> Error {
+        let e = Error::apply(self.object.clone(), self.cause.clone());
+        match &self.hint {
+            Some(h) => e.with_hint(h.clone()),
+            None => e,
+        }
+    }
+
+    /// `object: cause`, then `hint: …` on a line of its own when there is
+    /// one (as `plan --format text` lists it).
+    pub fn text(&self) -> String {
+        match &self.hint {
+            Some(h) => format!("{self}\nhint: {h}"),
+            None => self.to_string(),
+        }
+    }
+}
+
+/// `object: cause`, one line.
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.object, self.cause)
+    }
+}

@@ -42,7 +42,7 @@ pub struct IdentityPlan {
     /// Whether setgroups/setresgid/setresuid will run.
     pub switch: bool,
     #[serde(skip)]
-    pub blocker: Option<String>,
+    pub blocker: Option<crate::error::Finding>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -108,16 +108,13 @@ fn lookup_group(host: &HostFacts, id: &Id, what: &str) -> Result<u32, String> {
     }
     let groups = host.group.as_deref().map(parse_group).unwrap_or_default();
     match groups.iter().find(|(n, _, _)| *n == id.0) {
-        Some((_, 0, _)) => Err(format!("identity: {what} {:?} is gid 0 (root)", id.0)),
+        Some((_, 0, _)) => Err(format!("{what} {:?} is gid 0 (root)", id.0)),
         Some((_, gid, _)) => Ok(*gid),
         None if host.group.is_none() => Err(format!(
-            "identity: {what} {:?} cannot be resolved: the image has no /etc/group (use a numeric id)",
+            "{what} {:?} cannot be resolved: the image has no /etc/group (use a numeric id)",
             id.0
         )),
-        None => Err(format!(
-            "identity: {what} {:?} not found in /etc/group",
-            id.0
-        )),
+        None => Err(format!("{what} {:?} not found in /etc/group", id.0)),
     }
 }
 
@@ -128,7 +125,7 @@ pub fn plan(policy: &Policy, host: &HostFacts) -> IdentityPlan {
     let mut blocker = None;
     let mut fail = |m: String| {
         if blocker.is_none() {
-            blocker = Some(m);
+            blocker = Some(crate::error::Finding::new("identity", m));
         }
     };
 
@@ -145,11 +142,11 @@ pub fn plan(policy: &Policy, host: &HostFacts) -> IdentityPlan {
                 None => {
                     fail(if host.passwd.is_none() {
                         format!(
-                            "identity: user {:?} cannot be resolved: the image has no /etc/passwd (use a numeric id)",
+                            "user {:?} cannot be resolved: the image has no /etc/passwd (use a numeric id)",
                             u.0
                         )
                     } else {
-                        format!("identity: user {:?} not found in /etc/passwd", u.0)
+                        format!("user {:?} not found in /etc/passwd", u.0)
                     });
                     (NOBODY, None, "policy".to_string())
                 }
@@ -174,7 +171,7 @@ pub fn plan(policy: &Policy, host: &HostFacts) -> IdentityPlan {
         },
     };
     if uid == 0 {
-        fail("identity: the workload would run as uid 0 (root)".to_string());
+        fail("the workload would run as uid 0 (root)".to_string());
     }
 
     let gid = match &proc_.run_as_group {
@@ -190,16 +187,13 @@ pub fn plan(policy: &Policy, host: &HostFacts) -> IdentityPlan {
         },
     };
     if gid == 0 {
-        fail("identity: the workload's group would be gid 0 (root)".to_string());
+        fail("the workload's group would be gid 0 (root)".to_string());
     }
 
     let mut groups = Vec::new();
     for g in &proc_.supplementary_groups {
         match lookup_group(host, g, "supplementary group") {
-            Ok(0) => fail(format!(
-                "identity: supplementary group {:?} is gid 0 (root)",
-                g.0
-            )),
+            Ok(0) => fail(format!("supplementary group {:?} is gid 0 (root)", g.0)),
             Ok(n) => {
                 if !groups.contains(&n) {
                     groups.push(n);
@@ -213,19 +207,19 @@ pub fn plan(policy: &Policy, host: &HostFacts) -> IdentityPlan {
     if !switch {
         if uid != host.uid || gid != host.gid {
             fail(format!(
-                "identity: the supervisor runs as uid {} gid {} and cannot switch to uid {uid} gid {gid}",
+                "the supervisor runs as uid {} gid {} and cannot switch to uid {uid} gid {gid}",
                 host.uid, host.gid
             ));
         }
         if !groups.is_empty() {
             fail(format!(
-                "identity: the supervisor runs as uid {} and cannot set supplementary groups",
+                "the supervisor runs as uid {} and cannot set supplementary groups",
                 host.uid
             ));
         }
         if host.groups.contains(&0) {
             fail(format!(
-                "identity: the supervisor runs as uid {} with supplementary group 0 (root), which it cannot drop, and the workload would keep it",
+                "the supervisor runs as uid {} with supplementary group 0 (root), which it cannot drop, and the workload would keep it",
                 host.uid
             ));
         }
@@ -256,10 +250,10 @@ pub fn plan(policy: &Policy, host: &HostFacts) -> IdentityPlan {
         blocker: blocker.map(|b| {
             if switch {
                 b
-            } else if b.contains("supplementary group 0") {
-                format!("{b}\nhint: remove group 0 from the pod's securityContext.supplementalGroups (docker: --group-add 0), or start the supervisor as root so it can set the groups")
+            } else if b.cause.contains("supplementary group 0") {
+                b.with_hint("remove group 0 from the pod's securityContext.supplementalGroups (docker: --group-add 0), or start the supervisor as root so it can set the groups")
             } else {
-                format!("{b}\nhint: set securityContext.runAsUser/runAsGroup to match, or remove process.run_as_user/run_as_group from the policy")
+                b.with_hint("set securityContext.runAsUser/runAsGroup to match, or remove process.run_as_user/run_as_group from the policy")
             }
         }),
     }
@@ -269,7 +263,7 @@ pub fn plan(policy: &Policy, host: &HostFacts) -> IdentityPlan {
 /// capabilities the plan still needs across the switch (PR_SET_KEEPCAPS,
 /// then the effective set re-raised), then check that setresuid(0, 0, 0)
 /// fails. Without `switch` (started unprivileged) only the check runs.
-pub fn switch(id: &IdentityPlan, caps: &crate::plan::CapabilityPlan) -> Result<()> {
+pub fn switch(id: &IdentityPlan, caps: &crate::capabilities::CapabilityPlan) -> Result<()> {
     if id.switch {
         crate::capabilities::prepare_switch(caps.mask)?;
         let groups = id.groups.as_deref().unwrap_or(&[]);
@@ -401,7 +395,7 @@ mod tests {
             &host(0),
         );
         assert_eq!(
-            p.blocker.as_deref(),
+            p.blocker.map(|b| b.text()).as_deref(),
             Some("identity: user \"app\" not found in /etc/passwd")
         );
         let mut h = host(0);
@@ -409,6 +403,7 @@ mod tests {
         let p = plan(&policy("version: 1\nprocess: {run_as_user: app}\n"), &h);
         assert!(
             p.blocker
+                .map(|b| b.text())
                 .unwrap_or_default()
                 .contains("the image has no /etc/passwd")
         );
@@ -423,7 +418,7 @@ mod tests {
             &policy("version: 1\nprocess: {run_as_user: 1600}\n"),
             &host(1500),
         );
-        let b = p.blocker.unwrap_or_default();
+        let b = p.blocker.map(|b| b.text()).unwrap_or_default();
         assert!(
             b.starts_with(
                 "identity: the supervisor runs as uid 1500 gid 1500 and cannot switch to uid 1600"

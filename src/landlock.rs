@@ -59,12 +59,211 @@ use landlock::{
 };
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Finding, Result};
 use crate::log;
-use crate::plan::{self, Access, FilesystemPlan, FsRule, Plan};
 use crate::policy::model::Compatibility;
-use crate::probe::{LandlockSupport, PathKind};
+use crate::probe::LandlockSupport;
+use crate::safepath::PathKind;
 use crate::safepath::{self, Resolved, Trust};
+
+/// Highest Landlock ABI this build knows how to use.
+pub const LANDLOCK_ABI_KNOWN: u32 = 10;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Access {
+    ReadOnly,
+    ReadWrite,
+    /// A CDI device node: read/write as its permissions say, plus ioctl.
+    Device,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RuleOrigin {
+    Policy,
+    Workdir,
+    Baseline,
+    Device,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FsRule {
+    pub path: String,
+    pub access: Access,
+    pub origin: RuleOrigin,
+    /// Landlock rights granted beneath the path, under the ABI in use.
+    pub rights: Vec<&'static str>,
+    /// `directory`, `file`, `char_device`, ... or `missing`.
+    pub kind: PathKind,
+    pub present: bool,
+    /// Why a rule is skipped (missing path under best_effort).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+    /// What the path resolves to, when that differs from `path` (trusted
+    /// links followed; see `safepath`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolved: Option<String>,
+    /// `(st_dev, st_ino)` found while planning: apply opens the path again
+    /// and refuses a different object.
+    #[serde(skip)]
+    pub inode: Option<(u64, u64)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LandlockFeatures {
+    pub filesystem: bool,
+    pub truncate: bool,
+    pub ioctl_dev: bool,
+    pub network: bool,
+    pub scopes: bool,
+    pub audit: bool,
+    /// Connect to pathname unix sockets only within the policy's paths
+    /// (ABI 9).
+    pub unix_sockets: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FilesystemPlan {
+    pub compatibility: Compatibility,
+    /// What the kernel reported for Landlock.
+    pub kernel: LandlockSupport,
+    /// ABI rules are built for: min(kernel, this build's highest).
+    pub abi: u32,
+    /// Features that are required (a shortfall is a 125).
+    pub required: LandlockFeatures,
+    /// Features that will actually be enforced on this host.
+    pub enforced: LandlockFeatures,
+    /// Handled filesystem rights (everything not granted below is denied).
+    pub handled: Vec<&'static str>,
+    pub rules: Vec<FsRule>,
+    pub scopes: Vec<&'static str>,
+    pub log_denials: bool,
+    /// The uid the workload runs as (never a trusted owner, see
+    /// `safepath::Trust`).
+    #[serde(skip)]
+    pub workload_uid: u32,
+    /// Inodes no read-write or workdir rule may grant (`/` and the system
+    /// trees, see `safepath::NEVER_WRITABLE`); apply checks the opened
+    /// object against them again.
+    #[serde(skip)]
+    pub never_writable: Vec<(u64, u64)>,
+}
+
+impl FilesystemPlan {
+    /// The paths this plan makes writable, spelled and resolved: links
+    /// beneath them are never followed when a privileged step opens a path
+    /// (see `safepath`).
+    pub fn trust(&self) -> crate::safepath::Trust {
+        let mut writable: Vec<String> = Vec::new();
+        for r in self.rules.iter().filter(|r| r.access == Access::ReadWrite) {
+            writable.push(r.path.clone());
+            writable.extend(r.resolved.clone());
+        }
+        writable.sort();
+        writable.dedup();
+        crate::safepath::Trust {
+            writable,
+            workload_uid: Some(self.workload_uid),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NetworkPlan {
+    /// AF_INET/AF_INET6 sockets (seccomp): allowed only when the policy
+    /// declares any network access.
+    pub inet_sockets: bool,
+    /// Landlock TCP rules (ABI >= 4): ports the workload may connect to /
+    /// bind. Everything else is denied when enforced.
+    pub connect_tcp: Vec<u16>,
+    pub bind_tcp: Vec<u16>,
+    pub tcp_enforced: bool,
+    /// What the policy says that only an OpenShell network proxy enforces.
+    pub proxy_only: Vec<String>,
+}
+
+/// Landlock filesystem rights by ABI, in the kernel's bit order.
+const FS_RIGHTS: [(&str, u32, bool); 17] = [
+    // (name, first ABI, applies to files)
+    ("execute", 1, true),
+    ("write_file", 1, true),
+    ("read_file", 1, true),
+    ("read_dir", 1, false),
+    ("remove_dir", 1, false),
+    ("remove_file", 1, false),
+    ("make_char", 1, false),
+    ("make_dir", 1, false),
+    ("make_reg", 1, false),
+    ("make_sock", 1, false),
+    ("make_fifo", 1, false),
+    ("make_block", 1, false),
+    ("make_sym", 1, false),
+    ("refer", 2, false),
+    ("truncate", 3, true),
+    ("ioctl_dev", 5, true),
+    // connect(2)/sendmsg(2) to a named unix socket: checked on the socket
+    // file itself, so it applies to files as well as beneath directories.
+    ("resolve_unix", 9, true),
+];
+
+const READ_RIGHTS: [&str; 3] = ["execute", "read_file", "read_dir"];
+
+/// The rights `access` grants on a path of `kind` under `abi`.
+pub fn fs_rights(abi: u32, access: Access, kind: PathKind, dev_write: bool) -> Vec<&'static str> {
+    let is_dir = matches!(kind, PathKind::Directory | PathKind::Missing);
+    FS_RIGHTS
+        .iter()
+        .filter(|(_, since, _)| *since <= abi)
+        .filter(|(_, _, file_ok)| is_dir || *file_ok)
+        .filter(|(name, _, _)| match access {
+            Access::ReadOnly => READ_RIGHTS.contains(name),
+            Access::ReadWrite => true,
+            Access::Device => {
+                matches!(*name, "read_file" | "ioctl_dev")
+                    || (dev_write && matches!(*name, "write_file" | "truncate"))
+            }
+        })
+        .map(|(n, _, _)| *n)
+        .collect()
+}
+
+pub fn handled_rights(abi: u32) -> Vec<&'static str> {
+    FS_RIGHTS
+        .iter()
+        .filter(|(_, since, _)| *since <= abi)
+        .map(|(n, _, _)| *n)
+        .collect()
+}
+
+/// The first Linux release with a Landlock ABI (for hints).
+pub fn linux_for_abi(abi: u32) -> &'static str {
+    match abi {
+        0 | 1 => "5.13",
+        2 => "5.19",
+        3 => "6.2",
+        4 => "6.7",
+        5 => "6.10",
+        6 => "6.12",
+        7 => "6.15",
+        8 => "7.0",
+        9 => "7.1",
+        _ => "7.2",
+    }
+}
+
+/// What an operator can do about a kernel without usable Landlock.
+pub fn no_landlock_hint(support: &LandlockSupport) -> &'static str {
+    match support {
+        LandlockSupport::NotEnabled => {
+            "enable Landlock at boot (add landlock to the lsm= kernel parameter)"
+        }
+        LandlockSupport::Blocked => {
+            "allow landlock_create_ruleset, landlock_add_rule and landlock_restrict_self in the container's seccomp profile"
+        }
+        _ => "run on a kernel built with Landlock (Linux >= 5.13, CONFIG_SECURITY_LANDLOCK=y)",
+    }
+}
 
 /// The ruleset, built as root before the identity switch.
 pub struct Prepared {
@@ -168,12 +367,7 @@ fn rule_rights(rule_rights: &[&'static str], kind: PathKind) -> Vec<&'static str
     if kind == PathKind::Directory {
         return rule_rights.to_vec();
     }
-    let file_rights = plan::fs_rights(
-        plan::LANDLOCK_ABI_KNOWN,
-        Access::ReadWrite,
-        PathKind::File,
-        true,
-    );
+    let file_rights = fs_rights(LANDLOCK_ABI_KNOWN, Access::ReadWrite, PathKind::File, true);
     rule_rights
         .iter()
         .copied()
@@ -182,8 +376,7 @@ fn rule_rights(rule_rights: &[&'static str], kind: PathKind) -> Vec<&'static str
 }
 
 /// Step 2: open the paths and build the ruleset, as root.
-pub fn prepare(plan: &Plan) -> Result<Prepared> {
-    let fsp = &plan.filesystem;
+pub fn prepare(fsp: &FilesystemPlan, net: &NetworkPlan) -> Result<Prepared> {
     let mut prepared = Prepared {
         ruleset: None,
         path_rules: 0,
@@ -281,16 +474,16 @@ pub fn prepare(plan: &Plan) -> Result<Prepared> {
     }
 
     if fsp.enforced.network {
-        let mut ports: Vec<u16> = plan.network.connect_tcp.clone();
-        ports.extend(&plan.network.bind_tcp);
+        let mut ports: Vec<u16> = net.connect_tcp.clone();
+        ports.extend(&net.bind_tcp);
         ports.sort_unstable();
         ports.dedup();
         for port in ports {
             let mut access = BitFlags::<AccessNet>::EMPTY;
-            if plan.network.connect_tcp.contains(&port) {
+            if net.connect_tcp.contains(&port) {
                 access |= AccessNet::ConnectTcp;
             }
-            if plan.network.bind_tcp.contains(&port) {
+            if net.bind_tcp.contains(&port) {
                 access |= AccessNet::BindTcp;
             }
             rs = rs
@@ -404,13 +597,11 @@ fn effective_abi(st: &RestrictionStatus) -> u32 {
 
 /// Step 10: enforce the ruleset on this process (no_new_privs is already
 /// set) and check the kernel enforces what the plan says.
-pub fn restrict(p: Prepared, plan: &Plan) -> Result<Status> {
-    let fsp = &plan.filesystem;
-    let mut not_enforced: Vec<String> = plan
-        .dropped
+pub fn restrict(p: Prepared, fsp: &FilesystemPlan, dropped: &[Finding]) -> Result<Status> {
+    let mut not_enforced: Vec<String> = dropped
         .iter()
+        .map(ToString::to_string)
         .filter(|d| is_landlock_drop(d))
-        .cloned()
         .collect();
     not_enforced.extend(p.skipped);
     let mut status = Status {
@@ -549,22 +740,22 @@ mod tests {
 
     #[test]
     fn plan_rights_match_the_crate_for_every_abi() {
-        for n in 1..=plan::LANDLOCK_ABI_KNOWN {
-            let handled = rights(&plan::handled_rights(n)).unwrap();
+        for n in 1..=LANDLOCK_ABI_KNOWN {
+            let handled = rights(&handled_rights(n)).unwrap();
             assert_eq!(handled, AccessFs::from_all(abi(n)), "handled, ABI {n}");
-            let rw_dir = plan::fs_rights(n, Access::ReadWrite, PathKind::Directory, true);
+            let rw_dir = fs_rights(n, Access::ReadWrite, PathKind::Directory, true);
             assert_eq!(
                 rights(&rw_dir).unwrap(),
                 AccessFs::from_all(abi(n)),
                 "rw dir, ABI {n}"
             );
-            let rw_file = plan::fs_rights(n, Access::ReadWrite, PathKind::File, true);
+            let rw_file = fs_rights(n, Access::ReadWrite, PathKind::File, true);
             assert_eq!(
                 rights(&rw_file).unwrap(),
                 AccessFs::from_file(abi(n)),
                 "rw file, ABI {n}"
             );
-            let ro = plan::fs_rights(n, Access::ReadOnly, PathKind::Directory, true);
+            let ro = fs_rights(n, Access::ReadOnly, PathKind::Directory, true);
             assert_eq!(
                 rights(&ro).unwrap(),
                 AccessFs::from_read(abi(n)),
@@ -575,7 +766,7 @@ mod tests {
 
     #[test]
     fn non_directories_get_file_rights_only() {
-        let rw_dir = plan::fs_rights(7, Access::ReadWrite, PathKind::Directory, true);
+        let rw_dir = fs_rights(7, Access::ReadWrite, PathKind::Directory, true);
         for kind in [
             PathKind::File,
             PathKind::CharDevice,
@@ -607,7 +798,7 @@ mod tests {
     }
 
     fn fs_plan(abi: u32) -> FilesystemPlan {
-        let all = crate::plan::LandlockFeatures {
+        let all = LandlockFeatures {
             filesystem: true,
             truncate: true,
             ioctl_dev: true,
@@ -622,7 +813,7 @@ mod tests {
             abi,
             required: all.clone(),
             enforced: all,
-            handled: plan::handled_rights(abi),
+            handled: handled_rights(abi),
             rules: Vec::new(),
             scopes: vec!["signal"],
             log_denials: true,

@@ -22,6 +22,7 @@ pub mod plan_text;
 pub mod policy;
 pub mod probe;
 pub mod process;
+pub mod resolve;
 pub mod run;
 pub mod safepath;
 pub mod seccomp;

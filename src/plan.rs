@@ -2,20 +2,24 @@
 //! to a [`Plan`] — plain data listing every rule this host would enforce and
 //! every one it could not. `openshell-sandbox plan` prints it; `apply`
 //! performs exactly it; tests compare it whole. Nothing here reads the host:
-//! everything host-dependent arrives in [`HostFacts`] from `probe`.
+//! everything host-dependent arrives in [`HostFacts`], gathered by `resolve`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use crate::error::Finding;
 use crate::identity::{self, IdentityPlan};
+use crate::landlock::{FilesystemPlan, LandlockFeatures, NetworkPlan, fs_rights, handled_rights};
+// Landlock's plan types, named here too for callers outside the crate.
+pub use crate::landlock::{
+    Access, FsRule, LANDLOCK_ABI_KNOWN, RuleOrigin, linux_for_abi, no_landlock_hint,
+};
 use crate::policy::model::{Compatibility, Policy, RlimitValue};
 use crate::policy::{Source, paths, validate};
-use crate::probe::{HostFacts, LandlockSupport, PathKind};
+use crate::probe::HostFacts;
+use crate::safepath::PathKind;
 use crate::{env, seccomp};
-
-/// Highest Landlock ABI this build knows how to use.
-pub const LANDLOCK_ABI_KNOWN: u32 = 10;
 
 /// How the workload is started.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -53,19 +57,20 @@ pub struct Plan {
     pub network: NetworkPlan,
     pub environment: env::EnvPlan,
     pub rlimits: Vec<RlimitPlan>,
-    pub capabilities: CapabilityPlan,
+    pub capabilities: crate::capabilities::CapabilityPlan,
     /// `None` only when the seccomp plan itself failed (then `blockers`
     /// says why and `run` stops).
     pub seccomp: Option<seccomp::SeccompPlan>,
-    pub devices: DevicesPlan,
+    pub devices: crate::cdi::grants::DevicesPlan,
     /// Everything the policy asked for that this host will not enforce,
-    /// in words. Empty under full enforcement.
-    pub dropped: Vec<String>,
+    /// each naming what and why. Empty under full enforcement.
+    pub dropped: Vec<Finding>,
     /// Rules that grant more than they read as (a `read_only` path beneath a
     /// `read_write` one is writable).
     pub widened: Vec<String>,
-    /// Conditions that stop `run` with exit 125 (`plan` only reports them).
-    pub blockers: Vec<String>,
+    /// Conditions that stop `run` with exit 125 (`plan` only reports them);
+    /// the first is the error `run` stops with.
+    pub blockers: Vec<Finding>,
     /// Gaps of this kernel or node that no policy can close, with what the
     /// operator can do (logged at info level, shown in plans and reports).
     pub host_limits: Vec<String>,
@@ -77,218 +82,11 @@ pub struct PolicyInfo {
     pub description: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Access {
-    ReadOnly,
-    ReadWrite,
-    /// A CDI device node: read/write as its permissions say, plus ioctl.
-    Device,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RuleOrigin {
-    Policy,
-    Workdir,
-    Baseline,
-    Device,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct FsRule {
-    pub path: String,
-    pub access: Access,
-    pub origin: RuleOrigin,
-    /// Landlock rights granted beneath the path, under the ABI in use.
-    pub rights: Vec<&'static str>,
-    /// `directory`, `file`, `char_device`, ... or `missing`.
-    pub kind: PathKind,
-    pub present: bool,
-    /// Why a rule is skipped (missing path under best_effort).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub skipped: Option<String>,
-    /// What the path resolves to, when that differs from `path` (trusted
-    /// links followed; see `safepath`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub resolved: Option<String>,
-    /// `(st_dev, st_ino)` found while planning: apply opens the path again
-    /// and refuses a different object.
-    #[serde(skip)]
-    pub inode: Option<(u64, u64)>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct LandlockFeatures {
-    pub filesystem: bool,
-    pub truncate: bool,
-    pub ioctl_dev: bool,
-    pub network: bool,
-    pub scopes: bool,
-    pub audit: bool,
-    /// Connect to pathname unix sockets only within the policy's paths
-    /// (ABI 9).
-    pub unix_sockets: bool,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct FilesystemPlan {
-    pub compatibility: Compatibility,
-    /// What the kernel reported for Landlock.
-    pub kernel: LandlockSupport,
-    /// ABI rules are built for: min(kernel, this build's highest).
-    pub abi: u32,
-    /// Features that are required (a shortfall is a 125).
-    pub required: LandlockFeatures,
-    /// Features that will actually be enforced on this host.
-    pub enforced: LandlockFeatures,
-    /// Handled filesystem rights (everything not granted below is denied).
-    pub handled: Vec<&'static str>,
-    pub rules: Vec<FsRule>,
-    pub scopes: Vec<&'static str>,
-    pub log_denials: bool,
-    /// The uid the workload runs as (never a trusted owner, see
-    /// `safepath::Trust`).
-    #[serde(skip)]
-    pub workload_uid: u32,
-    /// Inodes no read-write or workdir rule may grant (`/` and the system
-    /// trees, see `safepath::NEVER_WRITABLE`); apply checks the opened
-    /// object against them again.
-    #[serde(skip)]
-    pub never_writable: Vec<(u64, u64)>,
-}
-
-impl FilesystemPlan {
-    /// The paths this plan makes writable, spelled and resolved: links
-    /// beneath them are never followed when a privileged step opens a path
-    /// (see `safepath`).
-    pub fn trust(&self) -> crate::safepath::Trust {
-        let mut writable: Vec<String> = Vec::new();
-        for r in self.rules.iter().filter(|r| r.access == Access::ReadWrite) {
-            writable.push(r.path.clone());
-            writable.extend(r.resolved.clone());
-        }
-        writable.sort();
-        writable.dedup();
-        crate::safepath::Trust {
-            writable,
-            workload_uid: Some(self.workload_uid),
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct NetworkPlan {
-    /// AF_INET/AF_INET6 sockets (seccomp): allowed only when the policy
-    /// declares any network access.
-    pub inet_sockets: bool,
-    /// Landlock TCP rules (ABI >= 4): ports the workload may connect to /
-    /// bind. Everything else is denied when enforced.
-    pub connect_tcp: Vec<u16>,
-    pub bind_tcp: Vec<u16>,
-    pub tcp_enforced: bool,
-    /// What the policy says that only an OpenShell network proxy enforces.
-    pub proxy_only: Vec<String>,
-}
-
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RlimitPlan {
     pub name: &'static str,
     pub soft: Option<u64>,
     pub hard: Option<u64>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct CapabilityPlan {
-    /// Kept in bounding, inheritable, permitted and raised as ambient.
-    pub keep: Vec<String>,
-    /// Bit mask of `keep` (`/proc/self/status` CapInh/CapPrm/CapEff/CapAmb
-    /// must equal it).
-    pub mask: u64,
-    /// The bounding set after apply (CapBnd): `mask`, or the inherited set
-    /// when it cannot or need not be cleared (see `capabilities`).
-    pub bounding: u64,
-    /// Securebits set and locked (none when CAP_SETPCAP is not held).
-    pub securebits: Vec<&'static str>,
-    pub no_new_privs: bool,
-    /// Kept capabilities that get around a rule of the sandbox, each with
-    /// what it lets the workload do (the policy acknowledged them under
-    /// `capabilities.bypass_acknowledged`; also listed under `dropped`).
-    pub acknowledged_bypasses: Vec<String>,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct DeviceRequest {
-    pub name: String,
-    /// `flag`, `policy` or `NVIDIA_VISIBLE_DEVICES`.
-    pub source: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct DevicesPlan {
-    pub requested: Vec<DeviceRequest>,
-    /// Devices `NVIDIA_VISIBLE_DEVICES` asks for beyond what the flags and
-    /// the policy name (a blocker: the environment may narrow, not widen).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub not_allowed: Vec<String>,
-    pub spec_dirs: Vec<String>,
-    pub runtime_applied: bool,
-    /// What the requests resolve to and what is granted (see `cdi::grants`).
-    #[serde(flatten)]
-    pub cdi: crate::cdi::CdiPlan,
-}
-
-/// Landlock filesystem rights by ABI, in the kernel's bit order.
-const FS_RIGHTS: [(&str, u32, bool); 17] = [
-    // (name, first ABI, applies to files)
-    ("execute", 1, true),
-    ("write_file", 1, true),
-    ("read_file", 1, true),
-    ("read_dir", 1, false),
-    ("remove_dir", 1, false),
-    ("remove_file", 1, false),
-    ("make_char", 1, false),
-    ("make_dir", 1, false),
-    ("make_reg", 1, false),
-    ("make_sock", 1, false),
-    ("make_fifo", 1, false),
-    ("make_block", 1, false),
-    ("make_sym", 1, false),
-    ("refer", 2, false),
-    ("truncate", 3, true),
-    ("ioctl_dev", 5, true),
-    // connect(2)/sendmsg(2) to a named unix socket: checked on the socket
-    // file itself, so it applies to files as well as beneath directories.
-    ("resolve_unix", 9, true),
-];
-
-const READ_RIGHTS: [&str; 3] = ["execute", "read_file", "read_dir"];
-
-/// The rights `access` grants on a path of `kind` under `abi`.
-pub fn fs_rights(abi: u32, access: Access, kind: PathKind, dev_write: bool) -> Vec<&'static str> {
-    let is_dir = matches!(kind, PathKind::Directory | PathKind::Missing);
-    FS_RIGHTS
-        .iter()
-        .filter(|(_, since, _)| *since <= abi)
-        .filter(|(_, _, file_ok)| is_dir || *file_ok)
-        .filter(|(name, _, _)| match access {
-            Access::ReadOnly => READ_RIGHTS.contains(name),
-            Access::ReadWrite => true,
-            Access::Device => {
-                matches!(*name, "read_file" | "ioctl_dev")
-                    || (dev_write && matches!(*name, "write_file" | "truncate"))
-            }
-        })
-        .map(|(n, _, _)| *n)
-        .collect()
-}
-
-pub fn handled_rights(abi: u32) -> Vec<&'static str> {
-    FS_RIGHTS
-        .iter()
-        .filter(|(_, since, _)| *since <= abi)
-        .map(|(n, _, _)| *n)
-        .collect()
 }
 
 fn required(policy_req: Option<bool>, compat: Compatibility, used: bool) -> bool {
@@ -374,11 +172,15 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
         } else {
             let why = host.path_error(&path).unwrap_or("does not exist");
             if compat == Compatibility::HardRequirement {
-                blockers.push(format!(
-                    "landlock: {path}: {why} (landlock.compatibility is hard_requirement)"
+                blockers.push(Finding::new(
+                    "landlock",
+                    format!("{path}: {why} (landlock.compatibility is hard_requirement)"),
                 ));
             } else {
-                dropped.push(format!("filesystem rule for {path} skipped: {why}"));
+                dropped.push(Finding::new(
+                    format!("filesystem rule for {path} skipped"),
+                    why,
+                ));
             }
             Some(why.to_string())
         };
@@ -537,16 +339,23 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
                 };
                 blockers.insert(
                     0,
-                    format!(
-                        "landlock: filesystem isolation required but the kernel provides {have}\nhint: {}, or {how} to run without it",
+                    Finding::new(
+                        "landlock",
+                        format!("filesystem isolation required but the kernel provides {have}"),
+                    )
+                    .with_hint(format!(
+                        "{}, or {how} to run without it",
                         no_landlock_hint(&host.landlock)
-                    ),
+                    )),
                 );
             } else {
                 dropped.insert(
                     0,
-                    format!(
-                        "filesystem not enforced: the kernel provides {have}; no Landlock filesystem, TCP or IPC-scope rule applies"
+                    Finding::new(
+                        "filesystem not enforced",
+                        format!(
+                            "the kernel provides {have}; no Landlock filesystem, TCP or IPC-scope rule applies"
+                        ),
                     ),
                 );
             }
@@ -559,24 +368,35 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
             "set landlock.compatibility: best_effort"
         };
         if req {
-            blockers.push(format!(
-                "landlock: the policy requires {what} (ABI {need}) but the kernel provides {have}\nhint: run on Linux >= {}, or {other_fix}",
-                linux_for_abi(need)
-            ));
+            blockers.push(
+                Finding::new(
+                    "landlock",
+                    format!(
+                        "the policy requires {what} (ABI {need}) but the kernel provides {have}"
+                    ),
+                )
+                .with_hint(format!(
+                    "run on Linux >= {}, or {other_fix}",
+                    linux_for_abi(need)
+                )),
+            );
         } else if kernel_abi >= 1 {
             let consequence = if what == UNIX_SOCKETS {
                 "; the workload can connect to any pathname unix socket its file modes allow"
             } else {
                 ""
             };
-            dropped.push(format!(
-                "not enforced: {what} (needs Landlock ABI {need}, the kernel provides {have}){consequence}"
+            dropped.push(Finding::new(
+                "not enforced",
+                format!(
+                    "{what} (needs Landlock ABI {need}, the kernel provides {have}){consequence}"
+                ),
             ));
         }
     }
     if kernel_abi == 0 {
         // One line says it: no per-path noise when nothing can be enforced.
-        dropped.retain(|d| !d.starts_with("filesystem rule"));
+        dropped.retain(|d| !d.object.starts_with("filesystem rule"));
     }
     let mut scopes = Vec::new();
     if abi >= 6 {
@@ -594,7 +414,7 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
         blockers.push(b.clone());
     }
     // CDI devices add Landlock rules, env and supplementary groups.
-    let mut devices = devices_plan(policy, opts, host);
+    let mut devices = crate::cdi::grants::devices_plan(policy, &opts.devices, &opts.cdi_dirs, host);
     for d in &devices.not_allowed {
         let bound: Vec<&str> = opts
             .devices
@@ -608,10 +428,16 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
             )
             .map(String::as_str)
             .collect();
-        blockers.push(format!(
-            "cdi: device {d:?} requested by NVIDIA_VISIBLE_DEVICES is not allowed (the flags and the policy name: {})\nhint: NVIDIA_VISIBLE_DEVICES may narrow the devices the policy names, never add to them: add it to devices.cdi.devices or drop it from the variable",
-            bound.join(", ")
-        ));
+        blockers.push(
+            Finding::new(
+                "cdi",
+                format!(
+                    "device {d:?} requested by NVIDIA_VISIBLE_DEVICES is not allowed (the flags and the policy name: {})",
+                    bound.join(", ")
+                ),
+            )
+            .with_hint("NVIDIA_VISIBLE_DEVICES may narrow the devices the policy names, never add to them: add it to devices.cdi.devices or drop it from the variable"),
+        );
     }
     let cdi = crate::cdi::grants::plan(
         &devices,
@@ -646,10 +472,9 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
     }
     if let Some(b) = cdi.ioctl_blocker {
         // Name the device node rather than "device files".
-        match blockers
-            .iter()
-            .position(|x| x.starts_with("landlock: the policy requires ioctl control"))
-        {
+        match blockers.iter().position(|x| {
+            x.object == "landlock" && x.cause.starts_with("the policy requires ioctl control")
+        }) {
             Some(i) => blockers[i] = b,
             None => blockers.push(b),
         }
@@ -680,13 +505,14 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
         .fold(0u64, |m, i| m | (1u64 << i));
     let sc = policy.seccomp.clone().unwrap_or_default();
     let (capabilities, cap_blockers) =
-        crate::capabilities::plan(keep, mask, &sc.allow, &identity, &host.caps);
+        crate::capabilities::plan(keep, mask, &sc.allow, identity.switch, &host.caps);
     blockers.extend(cap_blockers);
-    dropped.extend(
-        capabilities.acknowledged_bypasses.iter().map(|b| {
-            format!("not enforced: kept capability {b} (capabilities.bypass_acknowledged)")
-        }),
-    );
+    dropped.extend(capabilities.acknowledged_bypasses.iter().map(|b| {
+        Finding::new(
+            "not enforced",
+            format!("kept capability {b} (capabilities.bypass_acknowledged)"),
+        )
+    }));
     let listen_allowed = listen || sc.allow.iter().any(|n| n == "listen");
     let seccomp = match seccomp::plan(&seccomp::SeccompConfig {
         allow: sc.allow,
@@ -703,7 +529,7 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
     }) {
         Ok(p) => Some(p),
         Err(e) => {
-            blockers.push(format!("seccomp: {e}"));
+            blockers.push(Finding::new("seccomp", e.to_string()));
             None
         }
     };
@@ -715,14 +541,18 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
         } else {
             "network.bind_tcp grants a port"
         };
-        dropped.push(format!(
-            "not enforced: listen() on an unbound TCP socket takes an ephemeral port without a Landlock bind check ({why})"
+        dropped.push(Finding::new(
+            "not enforced",
+            format!(
+                "listen() on an unbound TCP socket takes an ephemeral port without a Landlock bind check ({why})"
+            ),
         ));
     }
     if sc.log {
-        dropped.push(
-            "seccomp: log mode: denied syscalls are logged, not refused (seccomp.log: true)".into(),
-        );
+        dropped.push(Finding::new(
+            "seccomp",
+            "log mode: denied syscalls are logged, not refused (seccomp.log: true)",
+        ));
     }
 
     let rlimits = policy
@@ -833,7 +663,7 @@ fn kind_is_refused(path: &str, host: &HostFacts) -> bool {
 
 /// A read-write or workdir rule on `/` or a system tree, however spelled,
 /// stops the launch: no compatibility setting accepts it.
-fn never_writable_blocker(path: &str, origin: RuleOrigin, host: &HostFacts) -> Option<String> {
+fn never_writable_blocker(path: &str, origin: RuleOrigin, host: &HostFacts) -> Option<Finding> {
     if !kind_is_refused(path, host) {
         return None;
     }
@@ -844,12 +674,22 @@ fn never_writable_blocker(path: &str, origin: RuleOrigin, host: &HostFacts) -> O
         format!("{path} (resolves to {canonical})")
     };
     Some(match origin {
-        RuleOrigin::Workdir => format!(
-            "workdir: {what} would become a read-write rule, and {canonical} is never writable\nhint: use a working directory of its own, or set filesystem_policy.include_workdir: false"
+        RuleOrigin::Workdir => Finding::new(
+            "workdir",
+            format!("{what} would become a read-write rule, and {canonical} is never writable"),
+        )
+        .with_hint(
+            "use a working directory of its own, or set filesystem_policy.include_workdir: false",
         ),
-        _ => format!(
-            "filesystem_policy.read_write: {what} is never writable: a read-write rule there hands the workload the system\nhint: grant a directory of its own, or list {canonical} under read_only"
-        ),
+        _ => Finding::new(
+            "filesystem_policy.read_write",
+            format!(
+                "{what} is never writable: a read-write rule there hands the workload the system"
+            ),
+        )
+        .with_hint(format!(
+            "grant a directory of its own, or list {canonical} under read_only"
+        )),
     })
 }
 
@@ -878,118 +718,9 @@ fn af_unix_refused(policy: &Policy) -> bool {
     policy.network.as_ref().is_some_and(|n| !n.unix_sockets)
 }
 
-/// The first Linux release with a Landlock ABI (for hints).
-pub fn linux_for_abi(abi: u32) -> &'static str {
-    match abi {
-        0 | 1 => "5.13",
-        2 => "5.19",
-        3 => "6.2",
-        4 => "6.7",
-        5 => "6.10",
-        6 => "6.12",
-        7 => "6.15",
-        8 => "7.0",
-        9 => "7.1",
-        _ => "7.2",
-    }
-}
-
-/// What an operator can do about a kernel without usable Landlock.
-pub fn no_landlock_hint(support: &LandlockSupport) -> &'static str {
-    match support {
-        LandlockSupport::NotEnabled => {
-            "enable Landlock at boot (add landlock to the lsm= kernel parameter)"
-        }
-        LandlockSupport::Blocked => {
-            "allow landlock_create_ruleset, landlock_add_rule and landlock_restrict_self in the container's seccomp profile"
-        }
-        _ => "run on a kernel built with Landlock (Linux >= 5.13, CONFIG_SECURITY_LANDLOCK=y)",
-    }
-}
-
 fn limit(v: RlimitValue) -> Option<u64> {
     match v {
         RlimitValue::Limited(n) => Some(n),
         RlimitValue::Unlimited => None,
     }
-}
-
-/// Device requests in the order they will be resolved: `--device` flags,
-/// then the policy, then `NVIDIA_VISIBLE_DEVICES`.
-///
-/// When the flags or the policy name devices, they are the upper bound:
-/// `NVIDIA_VISIBLE_DEVICES` (which images set, `all` in NVIDIA's CUDA base
-/// images) may narrow the list to the names it shares with it, never add
-/// to it. `all` leaves the list as it is, and so do `none`, `void` and an
-/// empty value (NVIDIA's CDI specs set `void` in the container so the
-/// legacy hook stays idle; it is not a request for no device). A name the
-/// bound does not contain is listed in `not_allowed`, which stops the
-/// launch. With no devices named by the flags or the policy, the variable
-/// requests devices as the NVIDIA runtime would.
-pub fn devices_plan(policy: &Policy, opts: &RunOptions, host: &HostFacts) -> DevicesPlan {
-    let cdi = policy
-        .devices
-        .as_ref()
-        .and_then(|d| d.cdi.clone())
-        .unwrap_or_default();
-    let mut requested: Vec<DeviceRequest> = Vec::new();
-    let push = |requested: &mut Vec<DeviceRequest>, name: String, source: &str| {
-        if !requested.iter().any(|r| r.name == name) {
-            requested.push(DeviceRequest {
-                name,
-                source: source.to_string(),
-            });
-        }
-    };
-    for d in &opts.devices {
-        push(&mut requested, d.clone(), "flag");
-    }
-    for d in &cdi.devices {
-        push(&mut requested, d.clone(), "policy");
-    }
-    let mut not_allowed = Vec::new();
-    let from_env = host
-        .env_var("NVIDIA_VISIBLE_DEVICES")
-        .map(|v| nvidia_visible_devices(&v))
-        .unwrap_or_default();
-    if requested.is_empty() {
-        for name in from_env {
-            push(&mut requested, name, "NVIDIA_VISIBLE_DEVICES");
-        }
-    } else if !from_env.is_empty() && from_env != ["nvidia.com/gpu=all"] {
-        not_allowed = from_env
-            .iter()
-            .filter(|n| !requested.iter().any(|r| &r.name == *n))
-            .cloned()
-            .collect();
-        requested.retain(|r| from_env.contains(&r.name));
-    }
-    let spec_dirs = if !opts.cdi_dirs.is_empty() {
-        opts.cdi_dirs.clone()
-    } else if !cdi.spec_dirs.is_empty() {
-        cdi.spec_dirs.clone()
-    } else {
-        vec!["/etc/cdi".to_string(), "/var/run/cdi".to_string()]
-    };
-    DevicesPlan {
-        requested,
-        not_allowed,
-        spec_dirs,
-        runtime_applied: cdi.runtime_applied,
-        cdi: crate::cdi::CdiPlan::default(),
-    }
-}
-
-/// `NVIDIA_VISIBLE_DEVICES` (indices, UUIDs, `all`; `none`, `void` and
-/// empty mean none) as CDI names.
-pub fn nvidia_visible_devices(v: &str) -> Vec<String> {
-    let v = v.trim();
-    if v.is_empty() || v == "none" || v == "void" {
-        return Vec::new();
-    }
-    v.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| format!("nvidia.com/gpu={s}"))
-        .collect()
 }

@@ -5,7 +5,8 @@
 
 use std::fmt::Write as _;
 
-use crate::plan::{Access, FsRule, Mode, Plan, RuleOrigin};
+use crate::landlock::{Access, FsRule, RuleOrigin};
+use crate::plan::{Mode, Plan};
 
 /// The plan in words, sections in a fixed order: who, filesystem,
 /// network, devices, process, then what this host drops, what reads
@@ -18,7 +19,11 @@ pub fn render(p: &Plan) -> String {
     network(&mut o, p);
     devices(&mut o, p);
     process(&mut o, p);
-    list(&mut o, "not enforced on this host (dropped)", &p.dropped);
+    list(
+        &mut o,
+        "not enforced on this host (dropped)",
+        &texts(&p.dropped),
+    );
     list(&mut o, "wider than written (widened)", &p.widened);
     list(&mut o, "limits of this node (host_limits)", &p.host_limits);
     if p.blockers.is_empty() {
@@ -27,7 +32,7 @@ pub fn render(p: &Plan) -> String {
         list(
             &mut o,
             "BLOCKED: `run` stops with exit 125 (blockers)",
-            &p.blockers,
+            &texts(&p.blockers),
         );
     }
     // Names found on the host (a link's target) cannot forge a line.
@@ -339,6 +344,11 @@ fn process(o: &mut String, p: &Plan) {
             .collect();
         let _ = writeln!(o, "rlimits (soft/hard): {}", r.join(", "));
     }
+}
+
+/// Blockers and drops as lines: `object: cause`, a hint on a line of its own.
+fn texts(items: &[crate::error::Finding]) -> Vec<String> {
+    items.iter().map(crate::error::Finding::text).collect()
 }
 
 fn list(o: &mut String, title: &str, items: &[String]) {

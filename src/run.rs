@@ -9,10 +9,10 @@
 //! one fixed order and `exec` replaces the process.
 
 use crate::cli::{Command, Format, RunArgs};
-use crate::error::{Error, Result};
+use crate::error::{Error, Finding, Result};
 use crate::plan::{Mode, Plan, RunOptions};
 use crate::verify::Timings;
-use crate::{log, plan, policy, probe, process, yaml};
+use crate::{log, plan, policy, resolve, yaml};
 
 fn run_options(args: &RunArgs) -> RunOptions {
     RunOptions {
@@ -37,7 +37,7 @@ fn make_plan_timed(args: &RunArgs, t: &mut Timings) -> Result<Plan> {
     crate::env::check_inputs(&crate::env::supervisor_env())?;
     t.mark("load");
     let opts = run_options(args);
-    let facts = probe::resolve_run(&loaded.policy, &opts); // resolve
+    let facts = resolve::resolve_run(&loaded.policy, &opts); // resolve
     t.mark("resolve");
     let mut plan = plan::build(&loaded.policy, &loaded.source, &opts, &facts); // plan
     if let Some(b) = policy_file_blocker(&loaded.source, &plan) {
@@ -52,7 +52,7 @@ fn make_plan_timed(args: &RunArgs, t: &mut Timings) -> Result<Plan> {
 /// writable, owned by the uid the workload runs as, or that anyone but
 /// root could change (the file or a directory above it not root-owned, or
 /// writable by group or others off a read-only mount) stops the launch.
-fn policy_file_blocker(source: &policy::Source, plan: &Plan) -> Option<String> {
+fn policy_file_blocker(source: &policy::Source, plan: &Plan) -> Option<Finding> {
     let path = source.path.as_ref()?.to_str()?;
     let abs = if path.starts_with('/') {
         path.to_string()
@@ -77,9 +77,15 @@ fn policy_file_blocker(source: &policy::Source, plan: &Plan) -> Option<String> {
     } else {
         return None;
     };
-    Some(format!(
-        "policy {path}: the workload could rewrite its own policy: {why}\nhint: keep the policy outside the workload's writable paths, owned by root (e.g. a ConfigMap)"
-    ))
+    Some(
+        Finding::new(
+            format!("policy {path}"),
+            format!("the workload could rewrite its own policy: {why}"),
+        )
+        .with_hint(
+            "keep the policy outside the workload's writable paths, owned by root (e.g. a ConfigMap)",
+        ),
+    )
 }
 
 /// The whole launch. In exec mode it returns only on failure; in init
@@ -110,19 +116,10 @@ pub fn launch(args: &RunArgs) -> Result<i32> {
         ],
     );
     if let Some(b) = plan.blockers.first() {
-        let (line, hint) = match b.split_once("\nhint: ") {
-            Some((l, h)) => (l, Some(h)),
-            None => (b.as_str(), None),
-        };
-        let (object, cause) = line.split_once(": ").unwrap_or(("sandbox", line));
-        let e = Error::apply(object, cause);
-        return Err(match hint {
-            Some(h) => e.with_hint(h),
-            None => e,
-        });
+        return Err(b.to_error());
     }
     for d in &plan.dropped {
-        log::warn_with(d, vec![("kind", "dropped".into())]);
+        log::warn_with(&d.to_string(), vec![("kind", "dropped".into())]);
     }
     for l in &plan.host_limits {
         log::info_with(l, vec![("kind", "host_limit".into())]);
@@ -153,33 +150,12 @@ pub fn launch(args: &RunArgs) -> Result<i32> {
             timings,
             listener_to: None,
         };
-        sandbox_and_exec(&plan, &ctx, env, listen.as_ref())
+        crate::apply::sandbox_and_exec(&plan, &ctx, env, listen.as_ref())
     };
     match plan.mode {
         Mode::Exec => Err(start(None)),
         Mode::Init => crate::init::run(|parent| start(Some(parent))),
     }
-}
-
-/// apply -> report -> exec, in the process that becomes the workload.
-/// Returns only the error that stopped it.
-pub(crate) fn sandbox_and_exec(
-    plan: &Plan,
-    ctx: &crate::apply::Context,
-    mut env: Vec<(String, std::ffi::OsString)>,
-    listen: Option<&crate::env::SocketActivation>,
-) -> Error {
-    let (applied, handles) = match crate::apply::apply(plan, ctx) {
-        Ok(a) => a, // apply
-        Err(e) => return e,
-    };
-    if let Some(l) = listen {
-        l.export(&mut env, std::process::id());
-    }
-    if let Err(e) = crate::verify::write_report(&handles, &applied) {
-        return e;
-    }
-    process::exec(&plan.command, &env) // exec
 }
 
 fn print_plan(args: &RunArgs, format: Format) -> Result<i32> {

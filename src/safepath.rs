@@ -36,12 +36,59 @@
 //! was opened, never the spelling.
 
 use std::os::fd::OwnedFd;
+use std::os::unix::fs::FileTypeExt;
 
 use nix::fcntl::{AT_FDCWD, OFlag, openat};
 use nix::sys::stat::Mode;
+use serde::Serialize;
 
 use crate::policy::paths;
-use crate::probe::PathKind;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+/// What kind of file a path names (`Missing`: none).
+pub enum PathKind {
+    Directory,
+    File,
+    CharDevice,
+    BlockDevice,
+    Socket,
+    Fifo,
+    Missing,
+}
+
+impl PathKind {
+    /// The kind in words, for "not a regular file (KIND)".
+    pub fn describe(self) -> &'static str {
+        match self {
+            PathKind::Directory => "directory",
+            PathKind::File => "regular file",
+            PathKind::CharDevice => "character device",
+            PathKind::BlockDevice => "block device",
+            PathKind::Socket => "socket",
+            PathKind::Fifo => "fifo",
+            PathKind::Missing => "missing",
+        }
+    }
+
+    /// The kind of a file type (a symlink, seen through `lstat`, counts as
+    /// `File`; callers that care check `is_symlink` themselves).
+    pub fn of(t: std::fs::FileType) -> PathKind {
+        if t.is_dir() {
+            PathKind::Directory
+        } else if t.is_char_device() {
+            PathKind::CharDevice
+        } else if t.is_block_device() {
+            PathKind::BlockDevice
+        } else if t.is_socket() {
+            PathKind::Socket
+        } else if t.is_fifo() {
+            PathKind::Fifo
+        } else {
+            PathKind::File
+        }
+    }
+}
 
 /// At most this many links per resolution (the kernel's own limit).
 const MAX_LINKS: u32 = 40;
@@ -152,7 +199,7 @@ impl ResolveError {
             ResolveError::Io { err, .. } => match err.kind() {
                 std::io::ErrorKind::NotFound => "does not exist".into(),
                 std::io::ErrorKind::PermissionDenied => "permission denied".into(),
-                _ => crate::policy::io_cause(err),
+                _ => crate::error::io_cause(err),
             },
             ResolveError::UntrustedLink { link, target, why } => format!(
                 "symlink {link} -> {target} is not followed: {why}, so the workload could have planted it"

@@ -321,9 +321,9 @@ pub fn readback(h: &Handles, plan: &Plan) -> Result<(Readback, Memory)> {
     Ok((rb, parse_memory(&text)))
 }
 
-/// Write the `--report` (the read-back, Landlock and seccomp status as
-/// JSON), just before exec.
-pub fn write_report(h: &Handles, applied: &crate::apply::Applied) -> Result<()> {
+/// Write the `--report` (what `apply` returns: the read-back, Landlock and
+/// seccomp status, as JSON), just before exec.
+pub fn write_report(h: &Handles, applied: &impl Serialize) -> Result<()> {
     let Some(target) = &h.report else {
         return Ok(());
     };

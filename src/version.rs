@@ -29,7 +29,7 @@ pub fn info() -> VersionInfo {
         target: env!("OPENSHELL_TARGET"),
         profile: env!("OPENSHELL_PROFILE"),
         rustc: env!("OPENSHELL_RUSTC"),
-        landlock_abi: crate::plan::LANDLOCK_ABI_KNOWN,
+        landlock_abi: crate::landlock::LANDLOCK_ABI_KNOWN,
         policy_versions: [1],
     }
 }

@@ -116,6 +116,11 @@ const GPU0_UUID: &str = "nvidia.com/gpu=GPU-4cf8db2d-06c0-7d70-1a51-e59b25b2c16c
 
 // ---------------------------------------------------------------- goldens
 
+/// Blockers and drops as `plan --format text` lists them.
+fn texts(v: &[openshell_sandbox::error::Finding]) -> Vec<String> {
+    v.iter().map(|f| f.text()).collect()
+}
+
 #[test]
 fn golden_nvidia_two_gpus_by_index_uuid_and_all() {
     let r = scenario(
@@ -776,7 +781,7 @@ fn golden_plan_gpu0_grants_exactly_its_nodes() {
     let n0 = rules.iter().find(|(p, _)| p == "/dev/nvidia0").unwrap();
     assert_eq!(n0.1, ["write_file", "read_file", "truncate", "ioctl_dev"]);
     assert_eq!(
-        p.blockers,
+        texts(&p.blockers),
         [
             "cdi: device node /dev/dri/renderD128 (nvidia.com/gpu=0): does not exist\nhint: the container runtime did not inject this device: check the pod's CDI device request, or set devices.cdi.runtime_applied: false to let the supervisor create it"
         ]
@@ -800,7 +805,7 @@ fn unknown_device_is_all_or_nothing_and_names_the_available_ones() {
     );
     assert_eq!(p.devices.cdi.missing, ["nvidia.com/gpu=3"]);
     assert_eq!(
-        p.blockers,
+        texts(&p.blockers),
         [format!(
             "cdi: device \"nvidia.com/gpu=3\" not found (available: nvidia.com/gpu=0, nvidia.com/gpu=1, {GPU0_UUID}, nvidia.com/gpu=GPU-9a3e11f0-5b2c-44d1-8e6f-0c7d2b1a9e55, nvidia.com/gpu=all)\nhint: run `openshell-sandbox devices` on the node to list the device names and spec errors"
         )]
@@ -823,7 +828,7 @@ fn missing_device_message_carries_the_load_errors_that_may_explain_it() {
     );
     let p = plan_with(GPU_POLICY, opts(&["nvidia.com/gpu=3"]), &h);
     assert_eq!(
-        p.blockers[0],
+        p.blockers[0].text(),
         "cdi: device \"nvidia.com/gpu=3\" not found (no CDI devices found in /etc/cdi, /var/run/cdi)\n\
          spec skipped: /etc/cdi/gpu3.yaml:6:53: devices[0].containerEdits.deviceNodes[0].permissions: invalid permissions \"rwx\" (a subset of \"rwm\", or \"none\")\n\
          spec skipped: /etc/cdi/garbage.yaml:1:2: while parsing a node, did not find expected node content\n\
@@ -958,14 +963,14 @@ fn gpu_grant_without_ioctl_control_under_hard_requirement_is_a_blocker() {
         &gpu_host(3),
     );
     assert!(
-        p.blockers.contains(&"landlock: the policy requires ioctl control on /dev/nvidia0 (ABI 5) but the kernel provides ABI 3\nhint: run on Linux >= 6.10, or set landlock.compatibility: best_effort".to_string()),
+        texts(&p.blockers).contains(&"landlock: the policy requires ioctl control on /dev/nvidia0 (ABI 5) but the kernel provides ABI 3\nhint: run on Linux >= 6.10, or set landlock.compatibility: best_effort".to_string()),
         "{:?}",
         p.blockers
     );
     assert!(
         !p.blockers
             .iter()
-            .any(|b| b.contains("ioctl control on device files"))
+            .any(|b| b.text().contains("ioctl control on device files"))
     );
 }
 
@@ -1000,7 +1005,7 @@ fn mismatching_or_fake_nodes_fail_closed() {
             continue;
         }
         assert_eq!(
-            p.blockers,
+            texts(&p.blockers),
             [format!(
                 "cdi: device node /dev/nvidia0 (nvidia.com/gpu=0): {want}\nhint: the spec does not describe this node: regenerate the CDI spec (e.g. nvidia-ctk cdi generate)"
             )]
@@ -1035,7 +1040,7 @@ fn broad_roots_and_relative_paths_from_a_spec_are_refused() {
         ));
         let p = plan_with(GPU_POLICY, opts(&["v.com/c=d"]), &h);
         assert_eq!(
-            p.blockers,
+            texts(&p.blockers),
             [format!("cdi: mount {path} (v.com/c=d): {why}")]
         );
         assert!(device_rules(&p).is_empty(), "{path}");
@@ -1122,7 +1127,7 @@ fn unprivileged_supervisor_must_already_hold_the_gids() {
     let policy = "version: 1\n";
     let p = plan_with(policy, opts(&["vendor.example/fpga=fpga0"]), &h);
     assert_eq!(
-        p.blockers,
+        texts(&p.blockers),
         [
             "cdi: additional gid 44: the supervisor started unprivileged and is not in this group, so it cannot give it to the workload\nhint: add 44 to the pod's securityContext.supplementalGroups"
         ]
@@ -1160,7 +1165,7 @@ fn fallback_plans_node_creation_and_hook_emulation() {
     let p = plan_with(FALLBACK, opts(&["nvidia.com/gpu=0:1"]), &h);
     // /dev/nvidia0 is missing and the spec gives no numbers to create it.
     assert_eq!(
-        p.blockers,
+        texts(&p.blockers),
         [
             "cdi: device node /dev/nvidia0 (nvidia.com/gpu=0:1): does not exist, and the spec gives no type and major:minor (nor a visible host path) to create it"
         ]
@@ -1235,9 +1240,8 @@ fn fallback_hooks_nvidia_forms_and_unknown_ones() {
             "emulate create-symlinks",
         ]
     );
-    let cdi_dropped: Vec<&String> = p
-        .dropped
-        .iter()
+    let cdi_dropped: Vec<String> = texts(&p.dropped)
+        .into_iter()
         .filter(|d| d.starts_with("cdi: "))
         .collect();
     assert_eq!(
@@ -1250,9 +1254,8 @@ fn fallback_hooks_nvidia_forms_and_unknown_ones() {
         "cdiVersion: 0.3.0\nkind: v.com/c\ndevices: [{name: d, containerEdits: {hooks: [{hookName: createContainer, path: /usr/local/bin/vendor-hook, args: [vendor-hook, setup]}, {hookName: createContainer, path: /usr/bin/nvidia-ctk, args: [nvidia-ctk, hook, frobnicate]}, {hookName: createContainer, path: /usr/bin/nvidia-cdi-hook, args: [nvidia-cdi-hook, create-symlinks, --link, bad]}]}}]\n",
     );
     let p = plan_with(FALLBACK, opts(&["v.com/c=d"]), &h);
-    let cdi_dropped: Vec<&String> = p
-        .dropped
-        .iter()
+    let cdi_dropped: Vec<String> = texts(&p.dropped)
+        .into_iter()
         .filter(|d| d.starts_with("cdi: "))
         .collect();
     assert_eq!(
@@ -1263,7 +1266,7 @@ fn fallback_hooks_nvidia_forms_and_unknown_ones() {
         ]
     );
     assert_eq!(
-        p.blockers,
+        texts(&p.blockers),
         [
             "cdi: hook createContainer: nvidia-cdi-hook create-symlinks --link bad: invalid symlink specification \"bad\" (want TARGET::LINK)"
         ]
@@ -1277,7 +1280,7 @@ fn fallback_refuses_net_devices_intel_rdt_and_tmpfs() {
     );
     let p = plan_with(FALLBACK, opts(&["v.com/c=d"]), &h);
     assert_eq!(
-        p.blockers,
+        texts(&p.blockers),
         [
             "cdi: mount /scratch (v.com/c=d): tmpfs mounts cannot be made by the supervisor (runtime_applied is false)\nhint: let the container runtime inject this device (devices.cdi.runtime_applied: true)",
             "cdi: netDevices cannot be applied by the supervisor (runtime_applied is false)\nhint: let the container runtime inject this device (devices.cdi.runtime_applied: true)",
@@ -1527,9 +1530,9 @@ fn plan_shows_granted_devices_and_marks_missing_nodes() {
         assert_eq!(n0["present"], false);
         assert_eq!(n0["problem"], "does not exist");
         assert!(v["blockers"].as_array().unwrap().iter().any(|b| {
-            b.as_str()
-                .unwrap()
-                .starts_with("cdi: device node /dev/nvidia0 (nvidia.com/gpu=0): does not exist\n")
+            b["object"] == "cdi"
+                && b["cause"] == "device node /dev/nvidia0 (nvidia.com/gpu=0): does not exist"
+                && b["hint"].is_string()
         }));
     }
 }

@@ -536,12 +536,11 @@ fn plan_in_the_fake_gpu_namespace_grants_only_gpu0() {
     let r = in_fake_gpu_ns(&argv, &[]);
     assert_eq!(r.code, 0, "{}", r.explain());
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    let blockers: Vec<&str> = v["blockers"]
+    let blockers: Vec<&serde_json::Value> = v["blockers"]
         .as_array()
         .unwrap()
         .iter()
-        .filter_map(|b| b.as_str())
-        .filter(|b| b.starts_with("cdi"))
+        .filter(|b| b["object"].as_str().unwrap().starts_with("cdi"))
         .collect();
     assert!(blockers.is_empty(), "{blockers:?}");
     let rules: Vec<(&str, &str)> = v["filesystem"]["rules"]

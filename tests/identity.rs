@@ -509,7 +509,7 @@ fn sandbox_refuses_dac_override_without_acknowledgement() {
             .as_array()
             .unwrap()
             .iter()
-            .any(|l| l.as_str().is_some_and(|l| l.contains(allows))),
+            .any(|l| l["cause"].as_str().is_some_and(|l| l.contains(allows))),
         "{plan}"
     );
     let r = sandbox(&pol2, &[], &[&probe, "read", &secret]);

@@ -687,11 +687,11 @@ fn sandbox_reports_pathname_unix_socket_connect_exactly_as_enforced() {
             r.explain()
         );
         assert!(
-            plan["dropped"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|d| d == line.as_str()),
+            plan["dropped"].as_array().unwrap().iter().any(|d| format!(
+                "{}: {}",
+                d["object"].as_str().unwrap(),
+                d["cause"].as_str().unwrap()
+            ) == *line),
             "{plan}"
         );
     }

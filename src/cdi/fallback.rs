@@ -34,9 +34,8 @@ use nix::fcntl::{AT_FDCWD, AtFlags, OFlag};
 use nix::sys::stat::{FchmodatFlags, Mode, SFlag};
 use nix::unistd::{Gid, Uid, UnlinkatFlags, unlinkat};
 
-use super::grants::{Emulation, Link, NodeCreate, NodePlan};
+use super::grants::{DevicesPlan, Emulation, Link, NodeCreate, NodePlan};
 use crate::error::{Error, Result};
-use crate::plan::Plan;
 use crate::safepath::{self, Trust};
 
 fn fail(cause: String) -> Error {
@@ -52,19 +51,19 @@ fn io(e: &std::io::Error) -> String {
     }
 }
 
-/// Perform the CDI part of the plan (see the module docs).
-pub fn apply(plan: &Plan) -> Result<()> {
-    let cdi = &plan.devices.cdi;
-    let trust = plan.filesystem.trust();
+/// Perform the CDI part of the plan (see the module docs). `trust`: the
+/// paths the plan makes writable (`FilesystemPlan::trust`).
+pub fn apply(devices: &DevicesPlan, trust: &Trust) -> Result<()> {
+    let cdi = &devices.cdi;
     for n in &cdi.nodes {
         match &n.create {
-            Some(c) if !plan.devices.runtime_applied => create_node_with(&n.path, c, &trust)?,
+            Some(c) if !devices.runtime_applied => create_node_with(&n.path, c, trust)?,
             _ => recheck(n)?,
         }
     }
-    if !plan.devices.runtime_applied {
+    if !devices.runtime_applied {
         for e in cdi.hooks.iter().filter_map(|h| h.emulate.as_ref()) {
-            emulate_with(Path::new("/"), e, &trust)?;
+            emulate_with(Path::new("/"), e, trust)?;
         }
     }
     if cdi.cuda.as_ref().is_some_and(|c| c.pin_proc_task) {

@@ -38,10 +38,12 @@ use serde::Serialize;
 
 use super::resolve::{self, Found};
 use super::spec::{self, DeviceNode, Hook, IntelRdt, NetDevice};
-use crate::plan::{Access, DevicesPlan, FsRule, RuleOrigin, fs_rights};
+use crate::error::Finding;
+use crate::landlock::{Access, FsRule, RuleOrigin, fs_rights};
 use crate::policy::model::Policy;
 use crate::policy::paths;
-use crate::probe::{HostFacts, NodeStat, PathKind};
+use crate::probe::{HostFacts, NodeStat};
+use crate::safepath::PathKind;
 
 /// Paths a spec may not grant: the root, the top-level system
 /// directories, and the common library and binary roots below them.
@@ -85,6 +87,112 @@ pub const CUDA_PATHS: [&str; 4] = [
 
 /// One granted device, with what it needs on its own (its spec's
 /// spec-level edits plus its own).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DeviceRequest {
+    pub name: String,
+    /// `flag`, `policy` or `NVIDIA_VISIBLE_DEVICES`.
+    pub source: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DevicesPlan {
+    pub requested: Vec<DeviceRequest>,
+    /// Devices `NVIDIA_VISIBLE_DEVICES` asks for beyond what the flags and
+    /// the policy name (a blocker: the environment may narrow, not widen).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_allowed: Vec<String>,
+    pub spec_dirs: Vec<String>,
+    pub runtime_applied: bool,
+    /// What the requests resolve to and what is granted (see `cdi::grants`).
+    #[serde(flatten)]
+    pub cdi: CdiPlan,
+}
+
+/// Device requests in the order they will be resolved: `--device` flags
+/// (`flags`),
+/// then the policy, then `NVIDIA_VISIBLE_DEVICES`.
+///
+/// When the flags or the policy name devices, they are the upper bound:
+/// `NVIDIA_VISIBLE_DEVICES` (which images set, `all` in NVIDIA's CUDA base
+/// images) may narrow the list to the names it shares with it, never add
+/// to it. `all` leaves the list as it is, and so do `none`, `void` and an
+/// empty value (NVIDIA's CDI specs set `void` in the container so the
+/// legacy hook stays idle; it is not a request for no device). A name the
+/// bound does not contain is listed in `not_allowed`, which stops the
+/// launch. With no devices named by the flags or the policy, the variable
+/// requests devices as the NVIDIA runtime would.
+pub fn devices_plan(
+    policy: &Policy,
+    flags: &[String],
+    cdi_dirs: &[String],
+    host: &HostFacts,
+) -> DevicesPlan {
+    let cdi = policy
+        .devices
+        .as_ref()
+        .and_then(|d| d.cdi.clone())
+        .unwrap_or_default();
+    let mut requested: Vec<DeviceRequest> = Vec::new();
+    let push = |requested: &mut Vec<DeviceRequest>, name: String, source: &str| {
+        if !requested.iter().any(|r| r.name == name) {
+            requested.push(DeviceRequest {
+                name,
+                source: source.to_string(),
+            });
+        }
+    };
+    for d in flags {
+        push(&mut requested, d.clone(), "flag");
+    }
+    for d in &cdi.devices {
+        push(&mut requested, d.clone(), "policy");
+    }
+    let mut not_allowed = Vec::new();
+    let from_env = host
+        .env_var("NVIDIA_VISIBLE_DEVICES")
+        .map(|v| nvidia_visible_devices(&v))
+        .unwrap_or_default();
+    if requested.is_empty() {
+        for name in from_env {
+            push(&mut requested, name, "NVIDIA_VISIBLE_DEVICES");
+        }
+    } else if !from_env.is_empty() && from_env != ["nvidia.com/gpu=all"] {
+        not_allowed = from_env
+            .iter()
+            .filter(|n| !requested.iter().any(|r| &r.name == *n))
+            .cloned()
+            .collect();
+        requested.retain(|r| from_env.contains(&r.name));
+    }
+    let spec_dirs = if !cdi_dirs.is_empty() {
+        cdi_dirs.to_vec()
+    } else if !cdi.spec_dirs.is_empty() {
+        cdi.spec_dirs.clone()
+    } else {
+        vec!["/etc/cdi".to_string(), "/var/run/cdi".to_string()]
+    };
+    DevicesPlan {
+        requested,
+        not_allowed,
+        spec_dirs,
+        runtime_applied: cdi.runtime_applied,
+        cdi: CdiPlan::default(),
+    }
+}
+
+/// `NVIDIA_VISIBLE_DEVICES` (indices, UUIDs, `all`; `none`, `void` and
+/// empty mean none) as CDI names.
+pub fn nvidia_visible_devices(v: &str) -> Vec<String> {
+    let v = v.trim();
+    if v.is_empty() || v == "none" || v == "void" {
+        return Vec::new();
+    }
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| format!("nvidia.com/gpu={s}"))
+        .collect()
+}
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct GrantedDevice {
     pub name: String,
@@ -259,11 +367,11 @@ pub struct Output {
     pub rules: Vec<FsRule>,
     pub env: Vec<(String, String)>,
     pub gids: Vec<u32>,
-    pub blockers: Vec<String>,
-    pub dropped: Vec<String>,
+    pub blockers: Vec<Finding>,
+    pub dropped: Vec<Finding>,
     /// A device-specific replacement for the generic "ioctl control
     /// required" blocker.
-    pub ioctl_blocker: Option<String>,
+    pub ioctl_blocker: Option<Finding>,
 }
 
 fn node_text(t: &str, major: u64, minor: u64) -> String {
@@ -457,7 +565,9 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
     for r in &devices.requested {
         match spec::parse_qualified(&r.name) {
             Ok(_) => names.push(r.name.clone()),
-            Err(e) => out.blockers.push(format!("cdi: device {e}")),
+            Err(e) => out
+                .blockers
+                .push(Finding::new("cdi", format!("device {e}"))),
         }
     }
     let res = resolve::resolve(reg, &names);
@@ -517,17 +627,24 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
         }
         if let Some(p) = &np.problem {
             let hint = if runtime && !np.present {
-                "\nhint: the container runtime did not inject this device: check the pod's CDI device request, or set devices.cdi.runtime_applied: false to let the supervisor create it"
+                Some(
+                    "the container runtime did not inject this device: check the pod's CDI device request, or set devices.cdi.runtime_applied: false to let the supervisor create it",
+                )
             } else if np.present {
-                "\nhint: the spec does not describe this node: regenerate the CDI spec (e.g. nvidia-ctk cdi generate)"
+                Some(
+                    "the spec does not describe this node: regenerate the CDI spec (e.g. nvidia-ctk cdi generate)",
+                )
             } else {
-                ""
+                None
             };
-            out.blockers.push(format!(
-                "cdi: device node {} ({}): {p}{hint}",
-                n.path,
-                owners.join(", ")
-            ));
+            let b = Finding::new(
+                "cdi",
+                format!("device node {} ({}): {p}", n.path, owners.join(", ")),
+            );
+            out.blockers.push(match hint {
+                Some(h) => b.with_hint(h),
+                None => b,
+            });
         } else if r || w {
             let kind = match (&np.stat, &np.create) {
                 (Some(st), _) => st.kind,
@@ -571,11 +688,19 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
             .find(|p| own.contains(&p.as_str()))
             .or(granted_nodes.first());
         if let Some(first) = first {
-            out.ioctl_blocker = Some(format!(
-                "landlock: the policy requires ioctl control on {first} (ABI 5) but the kernel provides {}\nhint: run on Linux >= {}, or set landlock.compatibility: best_effort",
-                host.landlock.describe(),
-                crate::plan::linux_for_abi(5)
-            ));
+            out.ioctl_blocker = Some(
+                Finding::new(
+                    "landlock",
+                    format!(
+                        "the policy requires ioctl control on {first} (ABI 5) but the kernel provides {}",
+                        host.landlock.describe()
+                    ),
+                )
+                .with_hint(format!(
+                    "run on Linux >= {}, or set landlock.compatibility: best_effort",
+                    crate::landlock::linux_for_abi(5)
+                )),
+            );
         }
     }
 
@@ -602,7 +727,7 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
             kind,
             problem: None,
         };
-        let mut hint = "";
+        let mut hint = None;
         if let Some(p) = path_problem(&m.container_path) {
             mp.problem = Some(p);
         } else if !runtime && !m.is_bind() {
@@ -610,25 +735,30 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
                 "{} mounts cannot be made by the supervisor (runtime_applied is false)",
                 m.mount_type().unwrap_or("non-bind")
             ));
-            hint = "\nhint: let the container runtime inject this device (devices.cdi.runtime_applied: true)";
+            hint = Some(
+                "let the container runtime inject this device (devices.cdi.runtime_applied: true)",
+            );
         } else if !present {
             mp.problem = Some(
                 host.path_error(&path)
                     .unwrap_or("does not exist")
                     .to_string(),
             );
-            hint = if runtime {
-                "\nhint: the container runtime did not inject this device: check the pod's CDI device request"
+            hint = Some(if runtime {
+                "the container runtime did not inject this device: check the pod's CDI device request"
             } else {
-                "\nhint: the supervisor does not make bind mounts; mount it in the pod spec or let the container runtime inject the device (devices.cdi.runtime_applied: true)"
-            };
+                "the supervisor does not make bind mounts; mount it in the pod spec or let the container runtime inject the device (devices.cdi.runtime_applied: true)"
+            });
         }
         if let Some(p) = &mp.problem {
-            out.blockers.push(format!(
-                "cdi: mount {} ({}): {p}{hint}",
-                m.container_path,
-                owners.join(", ")
-            ));
+            let b = Finding::new(
+                "cdi",
+                format!("mount {} ({}): {p}", m.container_path, owners.join(", ")),
+            );
+            out.blockers.push(match hint {
+                Some(h) => b.with_hint(h),
+                None => b,
+            });
         } else {
             let mut rights = fs_rights(ctx.abi, Access::ReadOnly, kind, false);
             if kind == PathKind::Socket && ctx.abi >= 9 {
@@ -682,9 +812,13 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
     if !ctx.sets_groups {
         for g in &out.gids {
             if !host.cdi.groups.contains(g) {
-                out.blockers.push(format!(
-                    "cdi: additional gid {g}: the supervisor started unprivileged and is not in this group, so it cannot give it to the workload\nhint: add {g} to the pod's securityContext.supplementalGroups"
-                ));
+                out.blockers.push(
+                    Finding::new(
+                        "cdi",
+                        format!("additional gid {g}: the supervisor started unprivileged and is not in this group, so it cannot give it to the workload"),
+                    )
+                    .with_hint(format!("add {g} to the pod's securityContext.supplementalGroups")),
+                );
             }
         }
     }
@@ -698,13 +832,15 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
                 HookAction::Emulate(e) => (format!("emulate {}", emulation_name(&e)), Some(e)),
                 HookAction::Skip(why) => (format!("skip: {why}"), None),
                 HookAction::Warn(why) => {
-                    out.dropped
-                        .push(format!("cdi: hook {} not run: {why}", hook_line(h)));
+                    out.dropped.push(Finding::new(
+                        "cdi",
+                        format!("hook {} not run: {why}", hook_line(h)),
+                    ));
                     (format!("skip: {why}"), None)
                 }
                 HookAction::Invalid(why) => {
                     out.blockers
-                        .push(format!("cdi: hook {}: {why}", hook_line(h)));
+                        .push(Finding::new("cdi", format!("hook {}: {why}", hook_line(h))));
                     (format!("invalid: {why}"), None)
                 }
             }
@@ -726,10 +862,26 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
     out.cdi.intel_rdt = res.merged.intel_rdt.clone();
     if !runtime {
         if !out.cdi.net_devices.is_empty() {
-            out.blockers.push("cdi: netDevices cannot be applied by the supervisor (runtime_applied is false)\nhint: let the container runtime inject this device (devices.cdi.runtime_applied: true)".to_string());
+            out.blockers.push(
+                Finding::new(
+                    "cdi",
+                    "netDevices cannot be applied by the supervisor (runtime_applied is false)",
+                )
+                .with_hint(
+                    "let the container runtime inject this device (devices.cdi.runtime_applied: true)",
+                ),
+            );
         }
         if out.cdi.intel_rdt.is_some() {
-            out.blockers.push("cdi: intelRdt cannot be applied by the supervisor (runtime_applied is false)\nhint: let the container runtime inject this device (devices.cdi.runtime_applied: true)".to_string());
+            out.blockers.push(
+                Finding::new(
+                    "cdi",
+                    "intelRdt cannot be applied by the supervisor (runtime_applied is false)",
+                )
+                .with_hint(
+                    "let the container runtime inject this device (devices.cdi.runtime_applied: true)",
+                ),
+            );
         }
     }
 
@@ -866,12 +1018,12 @@ fn device_entry(
 }
 
 /// `cdi: device "x" not found (available: ...)`, then the load errors that
-/// may explain it, then a hint.
+/// may explain it (a line each), with a hint.
 fn missing_message(
     missing: &[String],
     devices: &DevicesPlan,
     reg: &super::scan::Registry,
-) -> String {
+) -> Finding {
     let quoted: Vec<String> = missing.iter().map(|m| format!("{m:?}")).collect();
     let what = if missing.len() == 1 {
         format!("device {}", quoted.join(", "))
@@ -884,7 +1036,7 @@ fn missing_message(
     } else {
         format!("available: {}", names.join(", "))
     };
-    let mut msg = format!("cdi: {what} not found ({avail})");
+    let mut msg = format!("{what} not found ({avail})");
     let kinds: Vec<&str> = missing
         .iter()
         .filter_map(|m| m.split_once('=').map(|(k, _)| k))
@@ -898,8 +1050,9 @@ fn missing_message(
             msg.push_str(&format!("\nspec skipped: {e}"));
         }
     }
-    msg.push_str("\nhint: run `openshell-sandbox devices` on the node to list the device names and spec errors");
-    msg
+    Finding::new("cdi", msg).with_hint(
+        "run `openshell-sandbox devices` on the node to list the device names and spec errors",
+    )
 }
 
 enum HookAction {

@@ -15,7 +15,7 @@
 //! - [`fallback`]: the apply step (node re-check or creation, NVIDIA hook
 //!   emulation, the `/proc/self/task` pin).
 //!
-//! Only `probe` calls [`scan::scan`] (it reads the host); everything else
+//! Only `resolve` calls [`scan::scan`] (it reads the host); everything else
 //! here except [`fallback`] is pure.
 
 pub mod fallback;

@@ -143,7 +143,7 @@ pub fn build(dirs: &[String], files: Vec<SpecFile>, mut errors: Vec<LoadError>) 
 fn read_spec(path: &Path, trust: &Trust) -> Result<String, String> {
     let text = path.to_str().ok_or("the path is not UTF-8")?;
     let r = crate::safepath::open(text, trust).map_err(|e| e.cause())?;
-    if r.kind != crate::probe::PathKind::File {
+    if r.kind != crate::safepath::PathKind::File {
         return Err("not a regular file".into());
     }
     if let Some(why) = &r.untrusted {

@@ -41,7 +41,7 @@ use crate::cli::RunArgs;
 use crate::error::{Error, Result};
 use crate::plan::{Mode, Plan, RunOptions};
 use crate::sys::notify;
-use crate::{init, log, policy, probe, seccomp};
+use crate::{init, log, policy, seccomp};
 
 const CAP_DAC_READ_SEARCH: u32 = 2;
 const CAP_SYS_PTRACE: u32 = 19;
@@ -102,7 +102,7 @@ fn learning_plan(plan: &mut Plan, pol: &crate::policy::model::Policy) -> Result<
     plan.mode = Mode::Init;
     let fs = &mut plan.filesystem;
     fs.abi = 0;
-    fs.required = crate::plan::LandlockFeatures {
+    fs.required = crate::landlock::LandlockFeatures {
         filesystem: false,
         truncate: false,
         ioctl_dev: false,
@@ -115,7 +115,7 @@ fn learning_plan(plan: &mut Plan, pol: &crate::policy::model::Policy) -> Result<
     fs.scopes.clear();
     fs.log_denials = false;
     // What Landlock would have refused is what is being learned.
-    plan.blockers.retain(|b| !b.starts_with("landlock:"));
+    plan.blockers.retain(|b| b.object != "landlock");
     let sc = pol.seccomp.clone().unwrap_or_default();
     let cfg = seccomp::SeccompConfig {
         allow: sc.allow,
@@ -138,26 +138,10 @@ fn learning_plan(plan: &mut Plan, pol: &crate::policy::model::Policy) -> Result<
     Ok(())
 }
 
-/// Step 11 of apply in learn mode: install the filter with a listener and
-/// hand the listener to the parent over `sock`. Nothing observed may run
-/// before this returns: the parent is not listening yet.
-pub fn install(plan: &seccomp::SeccompPlan, sock: BorrowedFd<'_>) -> Result<seccomp::Status> {
-    let native = plan.native().ok_or_else(|| {
-        Error::apply(
-            "seccomp",
-            seccomp::SeccompError::UnsupportedArch.to_string(),
-        )
-    })?;
-    let prog = seccomp::compile(native, plan.log_only);
-    let listener = notify::install_with_listener(&prog).map_err(|e| {
-        Error::apply(
-            "seccomp",
-            format!(
-                "seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER) failed: {}",
-                errno_name(e)
-            ),
-        )
-    })?;
+/// Step 11 of apply in learn mode, once the filter is installed with a
+/// listener: hand the listener to the parent over `sock`. Nothing observed
+/// may run before this returns: the parent is not listening yet.
+fn hand_off(sock: BorrowedFd<'_>, listener: OwnedFd) -> Result<()> {
     notify::send_fd(sock, listener.as_fd()).map_err(|e| {
         Error::apply(
             "learn",
@@ -175,12 +159,6 @@ pub fn install(plan: &seccomp::SeccompPlan, sock: BorrowedFd<'_>) -> Result<secc
             "learn",
             format!("fcntl(F_SETFD) failed: {}", errno_name(e as i32)),
         )
-    })?;
-    Ok(seccomp::Status {
-        arch: native.arch,
-        rules: native.rules.len(),
-        instructions: prog.len(),
-        log_only: plan.log_only,
     })
 }
 
@@ -206,20 +184,11 @@ pub fn command(args: &RunArgs, output: Option<&Path>) -> Result<i32> {
         preserve_fds: args.preserve_fds.clone(),
         command: args.command.clone(),
     };
-    let facts = probe::resolve_run(&loaded.policy, &opts);
+    let facts = crate::resolve::resolve_run(&loaded.policy, &opts);
     let mut plan = crate::plan::build(&loaded.policy, &loaded.source, &opts, &facts);
     learning_plan(&mut plan, &loaded.policy)?;
     if let Some(b) = plan.blockers.first() {
-        let (line, hint) = match b.split_once("\nhint: ") {
-            Some((l, h)) => (l, Some(h)),
-            None => (b.as_str(), None),
-        };
-        let (object, cause) = line.split_once(": ").unwrap_or(("sandbox", line));
-        let e = Error::apply(object, cause);
-        return Err(match hint {
-            Some(h) => e.with_hint(h),
-            None => e,
-        });
+        return Err(b.to_error());
     }
     // The output is created now, before the workload runs: a path that
     // cannot be written stops here, and the workload cannot plant a link
@@ -262,14 +231,15 @@ pub fn command(args: &RunArgs, output: Option<&Path>) -> Result<i32> {
             let Some(sock) = child_end.take() else {
                 return Error::Internal("learn: the socket to the parent is gone".into());
             };
+            let send = |listener: OwnedFd| hand_off(sock.as_fd(), listener);
             let ctx = crate::apply::Context {
                 keep_fds: &keep_fds,
                 report: args.report.as_deref(),
                 parent: Some(parent),
                 timings,
-                listener_to: Some(sock.as_fd()),
+                listener_to: Some(&send),
             };
-            crate::run::sandbox_and_exec(&plan, &ctx, env.clone(), None)
+            crate::apply::sandbox_and_exec(&plan, &ctx, env.clone(), None)
         },
         |child| {
             drop(child_end.take());

@@ -22,6 +22,9 @@ use std::path::{Path, PathBuf};
 use crate::error::{Diagnostic, Error, Result};
 use crate::yaml;
 pub use model::Policy;
+// Kept here for the callers that name it through `policy`; it lives in
+// `error` so that `safepath`, which `load` uses, need not import `policy`.
+pub use crate::error::io_cause;
 
 /// Policies larger than this are refused before parsing.
 pub const MAX_POLICY_BYTES: u64 = 1024 * 1024;
@@ -222,7 +225,7 @@ pub fn read_limited(path: &Path) -> Result<Vec<u8>> {
     };
     let open_path = match &resolved {
         Some(r) => {
-            if r.kind != crate::probe::PathKind::File {
+            if r.kind != crate::safepath::PathKind::File {
                 return Err(Error::host(
                     format!("policy {name}"),
                     format!("not a regular file ({})", r.kind.describe()),
@@ -290,16 +293,6 @@ pub fn parse_bytes(file: &str, bytes: &[u8]) -> std::result::Result<Policy, Vec<
         ))
     })?;
     parse_str(file, text)
-}
-
-/// `ENOENT (no such file or directory)`-style cause text without the Rust
-/// `(os error N)` suffix.
-pub fn io_cause(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_lowercase(),
-        None => s.to_lowercase(),
-    }
 }
 
 /// Load the policy a source names.

@@ -329,6 +329,11 @@ pub enum SeccompError {
     UnsupportedArch,
     #[error("{}", sys::install_error_text(*.errno))]
     Install { errno: i32 },
+    #[error(
+        "seccomp(SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER) failed: {}",
+        std::io::Error::from_raw_os_error(*.errno)
+    )]
+    InstallListener { errno: i32 },
     #[error("prctl(PR_SET_NO_NEW_PRIVS) failed: {}", std::io::Error::from_raw_os_error(*.errno))]
     NoNewPrivs { errno: i32 },
 }
@@ -393,6 +398,23 @@ pub struct Status {
     pub rules: usize,
     pub instructions: usize,
     pub log_only: bool,
+}
+
+/// [`install_plan`] with `SECCOMP_FILTER_FLAG_NEW_LISTENER` (for `learn`,
+/// whose plan has notify rules): also returns the notification listener.
+pub fn install_plan_with_listener(
+    plan: &SeccompPlan,
+) -> Result<(Status, std::os::fd::OwnedFd), SeccompError> {
+    let native = plan.native().ok_or(SeccompError::UnsupportedArch)?;
+    let prog = compile(native, plan.log_only);
+    let listener = sys::install_with_listener(&prog)?;
+    let status = Status {
+        arch: native.arch,
+        rules: native.rules.len(),
+        instructions: prog.len(),
+        log_only: plan.log_only,
+    };
+    Ok((status, listener))
 }
 
 /// Compiles the [`Arch::native`] part of `plan` and installs it with

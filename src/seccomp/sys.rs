@@ -57,6 +57,23 @@ pub fn install(prog: &[SockFilter]) -> Result<(), SeccompError> {
     })
 }
 
+/// Installs `prog` like [`install`], with
+/// `SECCOMP_FILTER_FLAG_NEW_LISTENER`, and returns the notification
+/// listener (seccompiler has no flag for it).
+pub fn install_with_listener(prog: &[SockFilter]) -> Result<std::os::fd::OwnedFd, SeccompError> {
+    let kernel: Vec<libc::sock_filter> = prog
+        .iter()
+        .map(|i| libc::sock_filter {
+            code: i.code,
+            jt: i.jt,
+            jf: i.jf,
+            k: i.k,
+        })
+        .collect();
+    crate::sys::notify::install_with_listener(&kernel)
+        .map_err(|errno| SeccompError::InstallListener { errno })
+}
+
 /// Whether the kernel knows the filter return action `action`
 /// (`seccomp(SECCOMP_GET_ACTION_AVAIL, 0, &action)`, Linux >= 4.14):
 /// `Ok(())`, or the errno (`EOPNOTSUPP`: unknown action; `EINVAL` or

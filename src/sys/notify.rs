@@ -12,8 +12,6 @@ use std::ffi::CString;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 
-use crate::seccomp::SockFilter;
-
 fn errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
@@ -59,20 +57,20 @@ pub fn sizes() -> Result<Sizes, i32> {
 #[repr(C)]
 struct SockFprog {
     len: libc::c_ushort,
-    filter: *const SockFilter,
+    filter: *const libc::sock_filter,
 }
 
 const _: () = {
-    assert!(std::mem::size_of::<SockFilter>() == std::mem::size_of::<libc::sock_filter>());
     assert!(std::mem::size_of::<SockFprog>() == std::mem::size_of::<libc::sock_fprog>());
 };
 
 /// Installs `prog` on the calling thread with
 /// `SECCOMP_FILTER_FLAG_NEW_LISTENER` and returns the listener. Like
 /// `seccomp::install`, `no_new_privs` must be set; the errno on failure.
-pub fn install_with_listener(prog: &[SockFilter]) -> Result<OwnedFd, i32> {
+pub fn install_with_listener(prog: &[libc::sock_filter]) -> Result<OwnedFd, i32> {
+    // BPF_MAXINSNS: the kernel's limit on a program's length.
     let len = match libc::c_ushort::try_from(prog.len()) {
-        Ok(l) if l > 0 && prog.len() <= crate::seccomp::BPF_MAXINSNS => l,
+        Ok(l) if l > 0 && prog.len() <= 4096 => l,
         _ => return Err(libc::EINVAL),
     };
     let fprog = SockFprog {
@@ -81,7 +79,7 @@ pub fn install_with_listener(prog: &[SockFilter]) -> Result<OwnedFd, i32> {
     };
     // SAFETY: the kernel reads one `struct sock_fprog` from `&fprog` and
     // `len` `struct sock_filter` entries from `prog`, which holds exactly
-    // that many with the kernel's layout (asserted above); both outlive
+    // that many (libc's type is the kernel's layout); both outlive
     // the call and the kernel keeps no pointer to them.
     let r = unsafe {
         libc::syscall(
