@@ -412,6 +412,11 @@ fn rootless_user(test: &str) -> Option<(u32, u32)> {
             .any(|l| l.starts_with(&format!("{ROOTLESS_USER}:")))
     };
     if !has("/etc/subuid") || !has("/etc/subgid") {
+        for f in ["/etc/subuid", "/etc/subgid"] {
+            if !Path::new(f).exists() {
+                put(Path::new(f), b"", 0o644);
+            }
+        }
         let mut start: u64 = 200_000;
         for f in ["/etc/subuid", "/etc/subgid"] {
             for l in fs::read_to_string(f).unwrap_or_default().lines() {
