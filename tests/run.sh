@@ -13,7 +13,8 @@ step "install test dependencies"
 need_pkgs=()
 for pair in runc:runc busybox:busybox-static qemu-aarch64-static:qemu-user-static \
             readelf:binutils gcc:gcc python3:python3 unshare:util-linux \
-            newuidmap:uidmap; do
+            newuidmap:uidmap podman:podman catatonit:catatonit dockerd:docker.io \
+            useradd:passwd tar:tar; do
   cmd=${pair%%:*}; pkg=${pair#*:}
   command -v "$cmd" >/dev/null 2>&1 || need_pkgs+=("$pkg")
 done
