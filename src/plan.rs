@@ -15,9 +15,10 @@ use crate::landlock::{FilesystemPlan, LandlockFeatures, NetworkPlan, fs_rights, 
 pub use crate::landlock::{
     Access, FsRule, LANDLOCK_ABI_KNOWN, RuleOrigin, linux_for_abi, no_landlock_hint,
 };
-use crate::policy::model::{Compatibility, Policy, RlimitValue};
+use crate::policy::model::{Compatibility, Policy};
 use crate::policy::{Source, paths, validate};
 use crate::probe::HostFacts;
+use crate::process::{self, RlimitPlan};
 use crate::safepath::PathKind;
 use crate::{env, seccomp};
 
@@ -80,13 +81,6 @@ pub struct Plan {
 pub struct PolicyInfo {
     pub source: Source,
     pub description: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct RlimitPlan {
-    pub name: &'static str,
-    pub soft: Option<u64>,
-    pub hard: Option<u64>,
 }
 
 fn required(policy_req: Option<bool>, compat: Compatibility, used: bool) -> bool {
@@ -555,21 +549,7 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
         ));
     }
 
-    let rlimits = policy
-        .process
-        .as_ref()
-        .and_then(|p| p.rlimits.as_ref())
-        .map(|r| {
-            r.entries()
-                .into_iter()
-                .map(|(name, v)| RlimitPlan {
-                    name,
-                    soft: limit(v.soft),
-                    hard: limit(v.hard),
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let rlimits = process::plan_rlimits(policy);
 
     let mode = match opts.init {
         Some(true) => Mode::Init,
@@ -716,11 +696,4 @@ const UNIX_SOCKETS: &str = "connect control on pathname unix sockets";
 /// socket is reachable whatever Landlock enforces.
 fn af_unix_refused(policy: &Policy) -> bool {
     policy.network.as_ref().is_some_and(|n| !n.unix_sockets)
-}
-
-fn limit(v: RlimitValue) -> Option<u64> {
-    match v {
-        RlimitValue::Limited(n) => Some(n),
-        RlimitValue::Unlimited => None,
-    }
 }
