@@ -409,30 +409,11 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
     }
     // CDI devices add Landlock rules, env and supplementary groups.
     let mut devices = crate::cdi::grants::devices_plan(policy, &opts.devices, &opts.cdi_dirs, host);
-    for d in &devices.not_allowed {
-        let bound: Vec<&str> = opts
-            .devices
-            .iter()
-            .chain(
-                policy
-                    .devices
-                    .iter()
-                    .filter_map(|x| x.cdi.as_ref())
-                    .flat_map(|c| c.devices.iter()),
-            )
-            .map(String::as_str)
-            .collect();
-        blockers.push(
-            Finding::new(
-                "cdi",
-                format!(
-                    "device {d:?} requested by NVIDIA_VISIBLE_DEVICES is not allowed (the flags and the policy name: {})",
-                    bound.join(", ")
-                ),
-            )
-            .with_hint("NVIDIA_VISIBLE_DEVICES may narrow the devices the policy names, never add to them: add it to devices.cdi.devices or drop it from the variable"),
-        );
-    }
+    blockers.extend(crate::cdi::grants::not_allowed_blockers(
+        &devices,
+        policy,
+        &opts.devices,
+    ));
     let cdi = crate::cdi::grants::plan(
         &devices,
         &crate::cdi::grants::Context {
