@@ -16,7 +16,7 @@ pub use crate::landlock::{
     Access, FsRule, LANDLOCK_ABI_KNOWN, RuleOrigin, linux_for_abi, no_landlock_hint,
 };
 use crate::policy::model::{Compatibility, Policy};
-use crate::policy::{Source, paths, validate};
+use crate::policy::{Source, paths};
 use crate::probe::HostFacts;
 use crate::process::{self, RlimitPlan};
 use crate::safepath::PathKind;
@@ -459,35 +459,11 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
     identity::add_device_groups(&mut identity, &cdi.gids);
     let mut environment = env::plan(policy, host, &identity);
     env::add_device_env(&mut environment, &cdi.env);
-    let keep: Vec<String> = policy
-        .capabilities
-        .as_ref()
-        .map(|c| {
-            let mut k: Vec<String> = c
-                .keep
-                .iter()
-                .filter_map(|n| validate::capability_index(n).map(|i| validate::CAPABILITIES[i]))
-                .map(|n| format!("CAP_{n}"))
-                .collect();
-            k.sort();
-            k.dedup();
-            k
-        })
-        .unwrap_or_default();
-    let mask = keep
-        .iter()
-        .filter_map(|n| validate::capability_index(n))
-        .fold(0u64, |m, i| m | (1u64 << i));
+    let caps = crate::capabilities::plan(policy, identity.switch, &host.caps);
+    blockers.extend(caps.blockers);
+    dropped.extend(caps.dropped);
+    let capabilities = caps.plan;
     let sc = policy.seccomp.clone().unwrap_or_default();
-    let (capabilities, cap_blockers) =
-        crate::capabilities::plan(keep, mask, &sc.allow, identity.switch, &host.caps);
-    blockers.extend(cap_blockers);
-    dropped.extend(capabilities.acknowledged_bypasses.iter().map(|b| {
-        Finding::new(
-            "not enforced",
-            format!("kept capability {b} (capabilities.bypass_acknowledged)"),
-        )
-    }));
     let listen_allowed = listen || sc.allow.iter().any(|n| n == "listen");
     let seccomp = match seccomp::plan(&seccomp::SeccompConfig {
         allow: sc.allow,
