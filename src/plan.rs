@@ -236,11 +236,6 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
     }
     let inet = !connect.is_empty() || !bind.is_empty();
     let tcp_enforced = abi >= 4;
-    // An unbound socket's listen() autobinds an ephemeral port without
-    // Landlock's bind check; seccomp cannot tell a TCP socket at listen, so
-    // listen is refused outright unless the policy grants a bind port or
-    // opts in. Without inet sockets only unix sockets can listen.
-    let listen = !inet || !bind.is_empty() || net_ext.allow_listen;
 
     // ---- landlock features ----
     let req = ll.require.clone().unwrap_or_default();
@@ -463,48 +458,10 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
     blockers.extend(caps.blockers);
     dropped.extend(caps.dropped);
     let capabilities = caps.plan;
-    let sc = policy.seccomp.clone().unwrap_or_default();
-    let listen_allowed = listen || sc.allow.iter().any(|n| n == "listen");
-    let seccomp = match seccomp::plan(&seccomp::SeccompConfig {
-        allow: sc.allow,
-        deny: sc.deny,
-        action: match sc.action {
-            crate::policy::model::SeccompAction::Errno => seccomp::DenyAction::Errno,
-            crate::policy::model::SeccompAction::Kill => seccomp::DenyAction::Kill,
-        },
-        log: sc.log,
-        inet,
-        unix_sockets: net_ext.unix_sockets,
-        listen,
-        allowed_namespaces: Vec::new(),
-    }) {
-        Ok(p) => Some(p),
-        Err(e) => {
-            blockers.push(Finding::new("seccomp", e.to_string()));
-            None
-        }
-    };
-    if inet && tcp_enforced && listen_allowed {
-        let why = if !listen {
-            "seccomp.allow: [listen]"
-        } else if net_ext.allow_listen {
-            "network.allow_listen: true"
-        } else {
-            "network.bind_tcp grants a port"
-        };
-        dropped.push(Finding::new(
-            "not enforced",
-            format!(
-                "listen() on an unbound TCP socket takes an ephemeral port without a Landlock bind check ({why})"
-            ),
-        ));
-    }
-    if sc.log {
-        dropped.push(Finding::new(
-            "seccomp",
-            "log mode: denied syscalls are logged, not refused (seccomp.log: true)",
-        ));
-    }
+    let sc = seccomp::plan_policy(policy, inet, tcp_enforced);
+    blockers.extend(sc.blockers);
+    dropped.extend(sc.dropped);
+    let seccomp = sc.plan;
 
     let rlimits = process::plan_rlimits(policy);
 
