@@ -28,7 +28,8 @@ use serde::Serialize;
 
 use crate::error::{Error, Finding, Result};
 use crate::policy::caps;
-use crate::policy::validate::CAPABILITIES;
+use crate::policy::model::Policy;
+use crate::policy::validate::{self, CAPABILITIES};
 
 pub const CAP_KILL: u32 = 5;
 pub const CAP_SETGID: u32 = 6;
@@ -98,15 +99,69 @@ pub struct CapabilityPlan {
     pub acknowledged_bypasses: Vec<String>,
 }
 
-/// Decide the capability part of the plan. Pure. Returns the plan and the
-/// blockers.
+/// The capability part of the plan, with its findings.
+pub struct Planned {
+    pub plan: CapabilityPlan,
+    pub blockers: Vec<Finding>,
+    /// One "not enforced" line per acknowledged bypass.
+    pub dropped: Vec<Finding>,
+}
+
+/// Plan the capabilities for `policy`: `capabilities.keep` as sorted,
+/// deduplicated `CAP_` names (unknown names left out: validation reports
+/// them) and their mask, decided by [`decide`] against `seccomp.allow`.
+/// `switch` and `held` as there. Pure.
+pub fn plan(policy: &Policy, switch: bool, held: &CapState) -> Planned {
+    let keep: Vec<String> = policy
+        .capabilities
+        .as_ref()
+        .map(|c| {
+            let mut k: Vec<String> = c
+                .keep
+                .iter()
+                .filter_map(|n| validate::capability_index(n).map(|i| CAPABILITIES[i]))
+                .map(|n| format!("CAP_{n}"))
+                .collect();
+            k.sort();
+            k.dedup();
+            k
+        })
+        .unwrap_or_default();
+    let mask = keep
+        .iter()
+        .filter_map(|n| validate::capability_index(n))
+        .fold(0u64, |m, i| m | (1u64 << i));
+    let allow = policy
+        .seccomp
+        .as_ref()
+        .map_or(&[][..], |s| s.allow.as_slice());
+    let (plan, blockers) = decide(keep, mask, allow, switch, held);
+    let dropped = plan
+        .acknowledged_bypasses
+        .iter()
+        .map(|b| {
+            Finding::new(
+                "not enforced",
+                format!("kept capability {b} (capabilities.bypass_acknowledged)"),
+            )
+        })
+        .collect();
+    Planned {
+        plan,
+        blockers,
+        dropped,
+    }
+}
+
+/// Decide the capability part of the plan from the kept names and their
+/// mask. Pure. Returns the plan and the blockers.
 ///
 /// `allow` is the policy's `seccomp.allow`: it decides whether a kept
 /// capability whose calls seccomp refuses is a bypass (`policy::caps`).
 /// Validation has already refused unacknowledged bypasses; the plan lists
 /// the kept ones with what each lets the workload do. `switch`: the
 /// supervisor switches to the workload's identity (it started as root).
-pub fn plan(
+pub fn decide(
     keep: Vec<String>,
     mask: u64,
     allow: &[String],
@@ -474,11 +529,11 @@ mod tests {
 
     #[test]
     fn root_with_setpcap_clears_bounding_and_locks_securebits() {
-        let (p, b) = plan(vec![], 0, &[], true, &ROOT);
+        let (p, b) = decide(vec![], 0, &[], true, &ROOT);
         assert!(b.is_empty(), "{b:?}");
         assert_eq!(p.bounding, 0);
         assert_eq!(securebits_value(&p.securebits), 0xef);
-        let (p, b) = plan(vec!["CAP_NET_BIND_SERVICE".into()], NBS, &[], true, &ROOT);
+        let (p, b) = decide(vec!["CAP_NET_BIND_SERVICE".into()], NBS, &[], true, &ROOT);
         assert!(b.is_empty(), "{b:?}");
         assert_eq!(p.bounding, NBS);
         // keep_caps off but locked; ambient raise allowed (something is kept)
@@ -493,7 +548,7 @@ mod tests {
             inheritable: 0,
             bounding: ALL & !bit(CAP_SETPCAP),
         };
-        let (_, b) = plan(vec![], 0, &[], true, &held);
+        let (_, b) = decide(vec![], 0, &[], true, &held);
         assert_eq!(
             texts(&b),
             [
@@ -504,7 +559,7 @@ mod tests {
             bounding: NBS,
             ..held
         };
-        let (p, b) = plan(
+        let (p, b) = decide(
             vec!["CAP_NET_BIND_SERVICE".into()],
             NBS,
             &[],
@@ -521,13 +576,13 @@ mod tests {
             bounding: ALL,
             ..CapState::default()
         };
-        let (p, b) = plan(vec![], 0, &[], false, &held);
+        let (p, b) = decide(vec![], 0, &[], false, &held);
         assert!(b.is_empty(), "{b:?}");
         assert_eq!(
             (p.bounding, p.securebits.len(), p.no_new_privs),
             (ALL, 0, true)
         );
-        let (_, b) = plan(vec!["CAP_NET_BIND_SERVICE".into()], NBS, &[], false, &held);
+        let (_, b) = decide(vec!["CAP_NET_BIND_SERVICE".into()], NBS, &[], false, &held);
         assert_eq!(b.len(), 1);
         assert!(b[0].text().starts_with("capabilities: cannot keep CAP_NET_BIND_SERVICE: the supervisor does not hold it\nhint: a supervisor started unprivileged"), "{}", b[0]);
     }
@@ -538,19 +593,19 @@ mod tests {
             permitted: ALL & !NBS,
             ..ROOT
         };
-        let (_, b) = plan(vec!["CAP_NET_BIND_SERVICE".into()], NBS, &[], true, &held);
+        let (_, b) = decide(vec!["CAP_NET_BIND_SERVICE".into()], NBS, &[], true, &held);
         assert_eq!(
             texts(&b),
             [
                 "capabilities: cannot keep CAP_NET_BIND_SERVICE: the supervisor does not hold it\nhint: grant it to the container, e.g. Kubernetes securityContext.capabilities.add: [NET_BIND_SERVICE]"
             ]
         );
-        let (_, b) = plan(vec!["CAP_SETUID".into()], bit(CAP_SETUID), &[], true, &ROOT);
+        let (_, b) = decide(vec!["CAP_SETUID".into()], bit(CAP_SETUID), &[], true, &ROOT);
         assert_eq!(
             texts(&b),
             ["capabilities: CAP_SETUID cannot be kept: setresuid(0) makes the workload root again"]
         );
-        let (_, b) = plan(vec!["CAP_SETGID".into()], bit(CAP_SETGID), &[], true, &ROOT);
+        let (_, b) = decide(vec!["CAP_SETGID".into()], bit(CAP_SETGID), &[], true, &ROOT);
         assert_eq!(
             texts(&b),
             [
@@ -562,7 +617,7 @@ mod tests {
     #[test]
     fn kept_bypasses_are_listed_with_what_they_allow() {
         const DAC_OVERRIDE: u64 = 1 << 1;
-        let (p, b) = plan(
+        let (p, b) = decide(
             vec!["CAP_DAC_OVERRIDE".into()],
             DAC_OVERRIDE,
             &[],
@@ -579,9 +634,9 @@ mod tests {
         // A capability whose calls seccomp refuses is listed only when
         // seccomp.allow gives one of them back.
         const BPF: u64 = 1 << 39;
-        let (p, _) = plan(vec!["CAP_BPF".into()], BPF, &[], true, &ROOT);
+        let (p, _) = decide(vec!["CAP_BPF".into()], BPF, &[], true, &ROOT);
         assert!(p.acknowledged_bypasses.is_empty());
-        let (p, _) = plan(vec!["CAP_BPF".into()], BPF, &["bpf".into()], true, &ROOT);
+        let (p, _) = decide(vec!["CAP_BPF".into()], BPF, &["bpf".into()], true, &ROOT);
         assert_eq!(p.acknowledged_bypasses.len(), 1);
     }
 

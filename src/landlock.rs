@@ -1,6 +1,11 @@
 //! Landlock: the filesystem, TCP and IPC-scope boundary.
 //!
-//! Two steps, split around the identity switch (see `apply.rs`):
+//! [`plan`] decides, from the policy and the host facts, the rules, the
+//! features required and enforced, the TCP ports and what is dropped; CDI
+//! device rules join them through [`add_rules`].
+//!
+//! Applying is two steps, split around the identity switch (see
+//! `apply.rs`):
 //!
 //! - [`prepare`] (step 2, as root): build a ruleset at the plan's ABI (the
 //!   highest both the kernel and this build know), open every rule's path
@@ -48,7 +53,7 @@
 //! needs a non-executable memfd (`kernel.memfd_noexec=2`, pid-namespace
 //! wide) or seccomp (`execveat` with `AT_EMPTY_PATH`).
 //!
-//! No Landlock at all: the plan already turned a required filesystem into a
+//! No Landlock at all: [`plan`] already turned a required filesystem into a
 //! blocker and a tolerated one into a "filesystem not enforced" line; this
 //! module then builds nothing and its [`Status`] says so.
 
@@ -58,11 +63,13 @@ use landlock::{
     RulesetStatus, Scope,
 };
 use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::error::{Error, Finding, Result};
 use crate::log;
-use crate::policy::model::Compatibility;
-use crate::probe::LandlockSupport;
+use crate::policy::model::{Compatibility, Policy};
+use crate::policy::paths;
+use crate::probe::{HostFacts, LandlockSupport};
 use crate::safepath::PathKind;
 use crate::safepath::{self, Resolved, Trust};
 
@@ -265,6 +272,508 @@ pub fn no_landlock_hint(support: &LandlockSupport) -> &'static str {
     }
 }
 
+// ---------------------------------------------------------------------------
+// Planning
+// ---------------------------------------------------------------------------
+
+/// The Landlock part of the plan, with its findings in the order the plan
+/// lists them.
+pub struct Planned {
+    pub filesystem: FilesystemPlan,
+    pub network: NetworkPlan,
+    pub blockers: Vec<Finding>,
+    pub dropped: Vec<Finding>,
+    /// Read-only rules that are writable all the same (see `widened_lines`).
+    pub widened: Vec<String>,
+}
+
+/// A feature the policy uses is required when `landlock.require` says so,
+/// or, where it is silent, under `compatibility: hard_requirement`.
+fn required(policy_req: Option<bool>, compat: Compatibility, used: bool) -> bool {
+    used && policy_req.unwrap_or(compat == Compatibility::HardRequirement)
+}
+
+/// Plan Landlock for `policy` on this host: one rule per path the policy
+/// and the working directory (`workdir`, already normalized) name, the
+/// features required and enforced, the TCP ports and the IPC scopes.
+/// `workload_uid`: the uid the workload runs as. Device rules come later,
+/// through [`add_rules`]. Pure.
+pub fn plan(
+    policy: &Policy,
+    workdir: Option<&str>,
+    workload_uid: u32,
+    host: &HostFacts,
+) -> Planned {
+    let mut dropped = Vec::new();
+    let mut blockers = Vec::new();
+    let mut widened = Vec::new();
+
+    let ll = policy.landlock.clone().unwrap_or_default();
+    let compat = ll.compatibility;
+    let kernel_abi = host.landlock.abi();
+    let abi = kernel_abi.min(LANDLOCK_ABI_KNOWN);
+
+    // ---- filesystem rules ----
+    let fs = policy.filesystem_policy.clone();
+    let include_workdir = fs.as_ref().is_none_or(|f| f.include_workdir);
+    let mut wanted: Vec<(String, Access, RuleOrigin)> = Vec::new();
+    if let Some(f) = &fs {
+        for p in &f.read_only {
+            wanted.push((paths::normalize(p), Access::ReadOnly, RuleOrigin::Policy));
+        }
+        for p in &f.read_write {
+            wanted.push((paths::normalize(p), Access::ReadWrite, RuleOrigin::Policy));
+        }
+        // An execute path is readable too: running a program reads it.
+        for p in f.execute.iter().flatten() {
+            wanted.push((paths::normalize(p), Access::ReadOnly, RuleOrigin::Policy));
+        }
+    }
+    // W^X: with `execute` listed, only rules beneath those paths keep the
+    // execute right.
+    let exec_only: Option<Vec<String>> = fs
+        .as_ref()
+        .and_then(|f| f.execute.as_ref())
+        .map(|e| e.iter().map(|p| paths::normalize(p)).collect());
+    let may_execute = |path: &str| {
+        exec_only
+            .as_ref()
+            .is_none_or(|e| e.iter().any(|x| paths::is_within(path, x)))
+    };
+    if include_workdir {
+        if let Some(w) = workdir {
+            wanted.push((w.to_string(), Access::ReadWrite, RuleOrigin::Workdir));
+        }
+    }
+    // One rule per path: read-write wins over read-only, first origin kept.
+    let mut by_path: BTreeMap<String, (Access, RuleOrigin)> = BTreeMap::new();
+    for (p, a, o) in wanted {
+        by_path
+            .entry(p)
+            .and_modify(|e| {
+                if a > e.0 {
+                    *e = (a, o);
+                }
+            })
+            .or_insert((a, o));
+    }
+    let mut rules = Vec::new();
+    for (path, (access, origin)) in by_path {
+        let mut kind = host.path_kind(&path);
+        if access == Access::ReadWrite {
+            if let Some(b) = never_writable_blocker(&path, origin, host) {
+                blockers.push(b);
+                kind = PathKind::Missing;
+            }
+        }
+        let present = kind != PathKind::Missing;
+        let skipped = if !present && access == Access::ReadWrite && kind_is_refused(&path, host) {
+            Some("never writable".to_string())
+        } else if present {
+            None
+        } else {
+            let why = host.path_error(&path).unwrap_or("does not exist");
+            if compat == Compatibility::HardRequirement {
+                blockers.push(Finding::new(
+                    "landlock",
+                    format!("{path}: {why} (landlock.compatibility is hard_requirement)"),
+                ));
+            } else {
+                dropped.push(Finding::new(
+                    format!("filesystem rule for {path} skipped"),
+                    why,
+                ));
+            }
+            Some(why.to_string())
+        };
+        rules.push(FsRule {
+            rights: if present {
+                let mut r = fs_rights(abi, access, kind, true);
+                if !may_execute(&path) {
+                    r.retain(|n| *n != "execute");
+                }
+                r
+            } else {
+                Vec::new()
+            },
+            path,
+            access,
+            origin,
+            kind,
+            present,
+            skipped,
+            resolved: None,
+            inode: None,
+        });
+    }
+    widened_lines(&rules, &mut widened);
+
+    // ---- network ----
+    let net_ext = policy.network.clone().unwrap_or_default();
+    let mut connect: BTreeSet<u16> = net_ext.connect_tcp.iter().copied().collect();
+    let bind: BTreeSet<u16> = net_ext.bind_tcp.iter().copied().collect();
+    let mut proxy_only = Vec::new();
+    for (name, rule) in &policy.network_policies {
+        let mut hosts = Vec::new();
+        for ep in &rule.endpoints {
+            let ports = ep.effective_ports();
+            connect.extend(ports.iter().copied());
+            let host = if ep.host.is_empty() {
+                ep.allowed_ips.join(",")
+            } else {
+                ep.host.clone()
+            };
+            let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+            hosts.push(format!("{host}:{}", ports.join(",")));
+        }
+        proxy_only.push(format!(
+            "network_policies.{name}: host names, addresses, paths, L7 rules and binaries ({}) need an OpenShell network proxy; only the ports are enforced here",
+            hosts.join(" ")
+        ));
+    }
+    if !policy.network_middlewares.is_empty() {
+        proxy_only.push(format!(
+            "network_middlewares ({}) run only in an OpenShell network proxy",
+            policy
+                .network_middlewares
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    let inet = !connect.is_empty() || !bind.is_empty();
+    let tcp_enforced = abi >= 4;
+
+    // ---- landlock features ----
+    let req = ll.require.clone().unwrap_or_default();
+    let req_explicit_fs = req.filesystem == Some(true);
+    let scopes_cfg = ll.scopes.clone().unwrap_or_default();
+    let audit_cfg = ll.audit.clone().unwrap_or_default();
+    let uses_scopes = scopes_cfg.abstract_unix_socket || scopes_cfg.signal;
+    // Handling ioctl_dev restricts ioctl on every device file not granted,
+    // so like truncate it is always in use.
+    let uses_ioctl = true;
+    // Pathname unix sockets are reachable unless seccomp refuses AF_UNIX.
+    let uses_unix = !af_unix_refused(policy);
+    let required_f = LandlockFeatures {
+        filesystem: required(req.filesystem, compat, true),
+        truncate: required(req.truncate, compat, true),
+        ioctl_dev: required(req.ioctl_dev, compat, uses_ioctl),
+        network: required(req.network, compat, true),
+        scopes: required(req.scopes, compat, uses_scopes),
+        audit: false,
+        unix_sockets: required(req.unix_sockets, compat, uses_unix),
+    };
+    let enforced = LandlockFeatures {
+        filesystem: abi >= 1,
+        truncate: abi >= 3,
+        ioctl_dev: abi >= 5,
+        network: abi >= 4,
+        scopes: abi >= 6 && uses_scopes,
+        audit: abi >= 7 && audit_cfg.log_denials,
+        unix_sockets: abi >= 9 && uses_unix,
+    };
+    // Each feature the policy uses is either enforced, required (a 125),
+    // or dropped and listed in words.
+    let features = [
+        (
+            required_f.filesystem,
+            enforced.filesystem,
+            true,
+            1,
+            "filesystem access control",
+        ),
+        (
+            required_f.truncate,
+            enforced.truncate,
+            true,
+            3,
+            "truncate control",
+        ),
+        (
+            required_f.ioctl_dev,
+            enforced.ioctl_dev,
+            uses_ioctl,
+            5,
+            "ioctl control on device files",
+        ),
+        (
+            required_f.network,
+            enforced.network,
+            true,
+            4,
+            "TCP bind/connect rules",
+        ),
+        (
+            required_f.scopes,
+            abi >= 6,
+            uses_scopes,
+            6,
+            "IPC scoping (abstract unix sockets, signals)",
+        ),
+        (
+            required_f.unix_sockets,
+            enforced.unix_sockets,
+            uses_unix,
+            9,
+            UNIX_SOCKETS,
+        ),
+    ];
+    for (req, enf, used, need, what) in features {
+        if enf || !used {
+            continue;
+        }
+        if need == 1 {
+            // No Landlock at all: one clear line, first, whatever else the
+            // policy uses.
+            let have = host.landlock.describe();
+            if req {
+                let how = if req_explicit_fs {
+                    "set landlock.require.filesystem: false"
+                } else {
+                    "set landlock.compatibility: best_effort"
+                };
+                blockers.insert(
+                    0,
+                    Finding::new(
+                        "landlock",
+                        format!("filesystem isolation required but the kernel provides {have}"),
+                    )
+                    .with_hint(format!(
+                        "{}, or {how} to run without it",
+                        no_landlock_hint(&host.landlock)
+                    )),
+                );
+            } else {
+                dropped.insert(
+                    0,
+                    Finding::new(
+                        "filesystem not enforced",
+                        format!(
+                            "the kernel provides {have}; no Landlock filesystem, TCP or IPC-scope rule applies"
+                        ),
+                    ),
+                );
+            }
+            continue;
+        }
+        let have = host.landlock.describe();
+        let other_fix = if what == UNIX_SOCKETS {
+            "set landlock.require.unix_sockets: false to accept that unix sockets are reachable wherever file modes allow, or network.unix_sockets: false to refuse them"
+        } else {
+            "set landlock.compatibility: best_effort"
+        };
+        if req {
+            blockers.push(
+                Finding::new(
+                    "landlock",
+                    format!(
+                        "the policy requires {what} (ABI {need}) but the kernel provides {have}"
+                    ),
+                )
+                .with_hint(format!(
+                    "run on Linux >= {}, or {other_fix}",
+                    linux_for_abi(need)
+                )),
+            );
+        } else if kernel_abi >= 1 {
+            let consequence = if what == UNIX_SOCKETS {
+                "; the workload can connect to any pathname unix socket its file modes allow"
+            } else {
+                ""
+            };
+            dropped.push(Finding::new(
+                "not enforced",
+                format!(
+                    "{what} (needs Landlock ABI {need}, the kernel provides {have}){consequence}"
+                ),
+            ));
+        }
+    }
+    if kernel_abi == 0 {
+        // One line says it: no per-path noise when nothing can be enforced.
+        dropped.retain(|d| !d.object.starts_with("filesystem rule"));
+    }
+    let mut scopes = Vec::new();
+    if abi >= 6 {
+        if scopes_cfg.abstract_unix_socket {
+            scopes.push("abstract_unix_socket");
+        }
+        if scopes_cfg.signal {
+            scopes.push("signal");
+        }
+    }
+    annotate(&mut rules, host);
+
+    Planned {
+        filesystem: FilesystemPlan {
+            compatibility: compat,
+            kernel: host.landlock.clone(),
+            abi,
+            required: required_f,
+            enforced,
+            handled: handled_rights(abi),
+            rules,
+            scopes,
+            log_denials: abi >= 7 && audit_cfg.log_denials,
+            never_writable: host.never_writable.clone(),
+            workload_uid,
+        },
+        network: NetworkPlan {
+            inet_sockets: inet,
+            connect_tcp: connect.into_iter().collect(),
+            bind_tcp: bind.into_iter().collect(),
+            tcp_enforced,
+            proxy_only,
+        },
+        blockers,
+        dropped,
+        widened,
+    }
+}
+
+/// Add rules planned elsewhere (CDI device nodes) to `fs`.
+pub fn add_rules(fs: &mut FilesystemPlan, mut rules: Vec<FsRule>, host: &HostFacts) {
+    annotate(&mut rules, host);
+    fs.rules.extend(rules);
+}
+
+/// Note in each rule the object its path resolved to while planning (the
+/// inode apply checks, and the resolved path when it differs).
+fn annotate(rules: &mut [FsRule], host: &HostFacts) {
+    for r in rules {
+        // /proc/self names whichever process opens it: the plan may be made
+        // in the PID-1 parent and applied in its child.
+        let per_process = ["/proc/self", "/proc/thread-self"]
+            .iter()
+            .any(|p| paths::is_within(&r.path, p));
+        if per_process {
+            continue;
+        }
+        if let Some(rp) = host.resolved.get(&r.path) {
+            r.inode = Some((rp.dev, rp.ino));
+            if rp.path != r.path {
+                r.resolved = Some(rp.path.clone());
+            }
+        }
+    }
+}
+
+/// Put `device`, a blocker naming the device node that needs ioctl
+/// control, in the place of the generic "the policy requires ioctl
+/// control" blocker, or at the end when there is none.
+pub fn name_device_ioctl(blockers: &mut Vec<Finding>, device: Finding) {
+    match blockers.iter().position(|x| {
+        x.object == "landlock" && x.cause.starts_with("the policy requires ioctl control")
+    }) {
+        Some(i) => blockers[i] = device,
+        None => blockers.push(device),
+    }
+}
+
+/// Gaps of this kernel or node that no policy can close, for
+/// `plan.host_limits`. `inet`: the plan allows inet sockets.
+pub fn host_limits(host: &HostFacts, inet: bool) -> Vec<String> {
+    // Landlock does not check files on the kernel's internal mounts, where
+    // memfds live, so executing a memfd through /proc/self/fd/N is only
+    // refused when the pid namespace makes memfds non-executable.
+    // (execveat with AT_EMPTY_PATH is refused by seccomp regardless.)
+    let mut host_limits = Vec::new();
+    if host.memfd_noexec != Some(2) {
+        host_limits.push(format!(
+            "exec of memfd files through /proc/self/fd is possible (vm.memfd_noexec is {}); set vm.memfd_noexec=2 on the node (Linux >= 6.6) to refuse it",
+            host.memfd_noexec.map_or("unavailable".to_string(), |v| v.to_string())
+        ));
+    }
+    // What Landlock does not cover on any kernel this build knows: said in
+    // every plan so the plan, not a README, is the whole answer.
+    host_limits.push(
+        "metadata changes (chmod, chown, utimes, extended attributes) and stat are not restricted by Landlock: the workload can change them on any file its uid owns or may reach by file modes".into(),
+    );
+    if inet {
+        host_limits.push(
+            "UDP is not restricted by port: with a network policy the workload can send datagrams to any address and port (only TCP has Landlock rules here)".into(),
+        );
+    }
+    host_limits
+}
+
+/// The path a rule resolves to on this host, or its spelling when the host
+/// facts do not say.
+fn resolved_path<'a>(path: &'a str, host: &'a HostFacts) -> &'a str {
+    host.resolved.get(path).map_or(path, |r| r.path.as_str())
+}
+
+/// `true` when a read-write rule's path is, after resolution, `/` or one
+/// of the system trees (compared by inode where the host facts have one,
+/// and by canonical spelling otherwise).
+fn kind_is_refused(path: &str, host: &HostFacts) -> bool {
+    let canonical = resolved_path(path, host);
+    crate::safepath::NEVER_WRITABLE.contains(&canonical)
+        || crate::safepath::NEVER_WRITABLE.contains(&path)
+        || host
+            .resolved
+            .get(path)
+            .is_some_and(|r| host.never_writable.contains(&(r.dev, r.ino)))
+}
+
+/// A read-write or workdir rule on `/` or a system tree, however spelled,
+/// stops the launch: no compatibility setting accepts it.
+fn never_writable_blocker(path: &str, origin: RuleOrigin, host: &HostFacts) -> Option<Finding> {
+    if !kind_is_refused(path, host) {
+        return None;
+    }
+    let canonical = resolved_path(path, host);
+    let what = if canonical == path {
+        path.to_string()
+    } else {
+        format!("{path} (resolves to {canonical})")
+    };
+    Some(match origin {
+        RuleOrigin::Workdir => Finding::new(
+            "workdir",
+            format!("{what} would become a read-write rule, and {canonical} is never writable"),
+        )
+        .with_hint(
+            "use a working directory of its own, or set filesystem_policy.include_workdir: false",
+        ),
+        _ => Finding::new(
+            "filesystem_policy.read_write",
+            format!(
+                "{what} is never writable: a read-write rule there hands the workload the system"
+            ),
+        )
+        .with_hint(format!(
+            "grant a directory of its own, or list {canonical} under read_only"
+        )),
+    })
+}
+
+/// A `read_only` rule beneath a `read_write` one is writable all the same:
+/// Landlock rights beneath a path add up. Say so instead of letting the
+/// policy read as if it narrowed access.
+fn widened_lines(rules: &[FsRule], out: &mut Vec<String>) {
+    for ro in rules.iter().filter(|r| r.access == Access::ReadOnly) {
+        if let Some(rw) = rules.iter().find(|w| {
+            w.access == Access::ReadWrite && w.present && paths::is_within(&ro.path, &w.path)
+        }) {
+            out.push(format!(
+                "filesystem: read_only {} lies beneath read_write {}, so it is writable too (Landlock rights beneath a path add up)",
+                ro.path, rw.path
+            ));
+        }
+    }
+}
+
+/// The feature's name in plans and errors.
+const UNIX_SOCKETS: &str = "connect control on pathname unix sockets";
+
+/// The policy refuses AF_UNIX sockets altogether (seccomp), so no pathname
+/// socket is reachable whatever Landlock enforces.
+fn af_unix_refused(policy: &Policy) -> bool {
+    policy.network.as_ref().is_some_and(|n| !n.unix_sockets)
+}
 /// The ruleset, built as root before the identity switch.
 pub struct Prepared {
     ruleset: Option<RulesetCreated>,

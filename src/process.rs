@@ -5,8 +5,11 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
 use std::os::unix::fs::OpenOptionsExt;
 
+use serde::Serialize;
+
 use crate::capabilities::errno_name;
 use crate::error::{Error, ExecFailure};
+use crate::policy::model::{Policy, RlimitValue};
 use crate::sys;
 use nix::sys::resource::Resource;
 
@@ -224,9 +227,43 @@ pub fn new_session() -> Result<(), Error> {
     })
 }
 
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RlimitPlan {
+    pub name: &'static str,
+    pub soft: Option<u64>,
+    pub hard: Option<u64>,
+}
+
+/// The policy's `process.rlimits`, in the fixed order of
+/// `Rlimits::entries` (`None` = unlimited). Pure.
+pub fn plan_rlimits(policy: &Policy) -> Vec<RlimitPlan> {
+    policy
+        .process
+        .as_ref()
+        .and_then(|p| p.rlimits.as_ref())
+        .map(|r| {
+            r.entries()
+                .into_iter()
+                .map(|(name, v)| RlimitPlan {
+                    name,
+                    soft: limit(v.soft),
+                    hard: limit(v.hard),
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn limit(v: RlimitValue) -> Option<u64> {
+    match v {
+        RlimitValue::Limited(n) => Some(n),
+        RlimitValue::Unlimited => None,
+    }
+}
+
 /// Step 4: the plan's rlimits (soft and hard; `None` = unlimited). Before
 /// the identity switch, since raising a hard limit needs CAP_SYS_RESOURCE.
-pub fn set_rlimits(limits: &[crate::plan::RlimitPlan]) -> Result<(), Error> {
+pub fn set_rlimits(limits: &[RlimitPlan]) -> Result<(), Error> {
     for l in limits {
         let resource = match l.name {
             "as" => Resource::RLIMIT_AS,

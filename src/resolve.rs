@@ -37,8 +37,8 @@ pub fn writable_paths(policy: &Policy, workdir: Option<&str>) -> crate::safepath
         .collect();
     trust.writable.extend(resolved);
     // A writable `/` or system tree is a blocker of its own (see
-    // `plan::never_writable_blocker`); letting it distrust every link on the
-    // host would only bury that line under noise.
+    // `landlock::never_writable_blocker`); letting it distrust every link on
+    // the host would only bury that line under noise.
     trust
         .writable
         .retain(|w| !crate::safepath::NEVER_WRITABLE.contains(&w.as_str()));

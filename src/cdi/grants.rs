@@ -180,6 +180,40 @@ pub fn devices_plan(
     }
 }
 
+/// One blocker per device in `devices.not_allowed`: `NVIDIA_VISIBLE_DEVICES`
+/// named it, but neither the `--device` flags (`flags`) nor the policy did.
+pub fn not_allowed_blockers(
+    devices: &DevicesPlan,
+    policy: &Policy,
+    flags: &[String],
+) -> Vec<Finding> {
+    let mut blockers = Vec::new();
+    for d in &devices.not_allowed {
+        let bound: Vec<&str> = flags
+            .iter()
+            .chain(
+                policy
+                    .devices
+                    .iter()
+                    .filter_map(|x| x.cdi.as_ref())
+                    .flat_map(|c| c.devices.iter()),
+            )
+            .map(String::as_str)
+            .collect();
+        blockers.push(
+            Finding::new(
+                "cdi",
+                format!(
+                    "device {d:?} requested by NVIDIA_VISIBLE_DEVICES is not allowed (the flags and the policy name: {})",
+                    bound.join(", ")
+                ),
+            )
+            .with_hint("NVIDIA_VISIBLE_DEVICES may narrow the devices the policy names, never add to them: add it to devices.cdi.devices or drop it from the variable"),
+        );
+    }
+    blockers
+}
+
 /// `NVIDIA_VISIBLE_DEVICES` (indices, UUIDs, `all`; `none`, `void` and
 /// empty mean none) as CDI names.
 pub fn nvidia_visible_devices(v: &str) -> Vec<String> {

@@ -1,10 +1,10 @@
 //! Seccomp filter for the sandboxed workload and for the supervising parent.
 //!
-//! The flow is `SeccompConfig` (from the policy) -> [`plan`] (a serializable,
-//! human-readable list of rules for every supported architecture) ->
-//! [`compile`] (a classic BPF program for one architecture, see `bpf.rs` for
-//! its shape) -> [`install`] (raw `seccomp(2)`, after the caller has set
-//! `no_new_privs`).
+//! The flow is `SeccompConfig` (from the policy, by [`plan_policy`]) ->
+//! [`plan`] (a serializable, human-readable list of rules for every
+//! supported architecture) -> [`compile`] (a classic BPF program for one
+//! architecture, see `bpf.rs` for its shape) -> [`install`] (raw
+//! `seccomp(2)`, after the caller has set `no_new_privs`).
 //!
 //! The filter is a deny-list: syscalls without a rule are allowed without
 //! looking at their arguments, so the kernel's per-syscall action cache lets
@@ -41,6 +41,9 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+use crate::error::Finding;
+use crate::policy::model::{Policy, SeccompAction};
 
 mod bpf;
 mod rules;
@@ -443,6 +446,77 @@ pub fn install_parent() -> Result<Status, SeccompError> {
         instructions: prog.len(),
         log_only: false,
     })
+}
+
+/// The seccomp part of the plan, with its findings.
+pub struct Planned {
+    /// `None` when the filter could not be planned (`blockers` says why).
+    pub plan: Option<SeccompPlan>,
+    pub blockers: Vec<Finding>,
+    pub dropped: Vec<Finding>,
+}
+
+/// Plan the filter for `policy`'s `seccomp` and `network` sections.
+/// `inet`: the plan allows inet sockets; `tcp_enforced`: Landlock checks
+/// TCP bind and connect on this host (both decided by the Landlock
+/// planner). Pure.
+pub fn plan_policy(policy: &Policy, inet: bool, tcp_enforced: bool) -> Planned {
+    let net = policy.network.clone().unwrap_or_default();
+    // An unbound socket's listen() autobinds an ephemeral port without
+    // Landlock's bind check; seccomp cannot tell a TCP socket at listen, so
+    // listen is refused outright unless the policy grants a bind port or
+    // opts in. Without inet sockets only unix sockets can listen.
+    let listen = !inet || !net.bind_tcp.is_empty() || net.allow_listen;
+    let sc = policy.seccomp.clone().unwrap_or_default();
+    let mut blockers = Vec::new();
+    let mut dropped = Vec::new();
+    let listen_allowed = listen || sc.allow.iter().any(|n| n == "listen");
+    let log = sc.log;
+    let plan = match plan(&SeccompConfig {
+        allow: sc.allow,
+        deny: sc.deny,
+        action: match sc.action {
+            SeccompAction::Errno => DenyAction::Errno,
+            SeccompAction::Kill => DenyAction::Kill,
+        },
+        log: sc.log,
+        inet,
+        unix_sockets: net.unix_sockets,
+        listen,
+        allowed_namespaces: Vec::new(),
+    }) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            blockers.push(Finding::new("seccomp", e.to_string()));
+            None
+        }
+    };
+    if inet && tcp_enforced && listen_allowed {
+        let why = if !listen {
+            "seccomp.allow: [listen]"
+        } else if net.allow_listen {
+            "network.allow_listen: true"
+        } else {
+            "network.bind_tcp grants a port"
+        };
+        dropped.push(Finding::new(
+            "not enforced",
+            format!(
+                "listen() on an unbound TCP socket takes an ephemeral port without a Landlock bind check ({why})"
+            ),
+        ));
+    }
+    if log {
+        dropped.push(Finding::new(
+            "seccomp",
+            "log mode: denied syscalls are logged, not refused (seccomp.log: true)",
+        ));
+    }
+    Planned {
+        plan,
+        blockers,
+        dropped,
+    }
 }
 
 /// Builds the plan for every supported architecture.
