@@ -42,6 +42,9 @@ pub struct RunOptions {
     pub preserve_fds: Vec<i32>,
     /// The workload's argv, as bytes.
     pub command: Vec<std::ffi::OsString>,
+    /// Plan the seccomp filter for this machine's architecture only (a
+    /// launch installs nothing else); the `plan` command shows both.
+    pub native_only: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -514,19 +517,27 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
         )
     }));
     let listen_allowed = listen || sc.allow.iter().any(|n| n == "listen");
-    let seccomp = match seccomp::plan(&seccomp::SeccompConfig {
-        allow: sc.allow,
-        deny: sc.deny,
-        action: match sc.action {
-            crate::policy::model::SeccompAction::Errno => seccomp::DenyAction::Errno,
-            crate::policy::model::SeccompAction::Kill => seccomp::DenyAction::Kill,
+    let arches: &[seccomp::Arch] = if opts.native_only {
+        &[seccomp::Arch::native()]
+    } else {
+        &seccomp::Arch::ALL
+    };
+    let seccomp = match seccomp::plan_for(
+        &seccomp::SeccompConfig {
+            allow: sc.allow,
+            deny: sc.deny,
+            action: match sc.action {
+                crate::policy::model::SeccompAction::Errno => seccomp::DenyAction::Errno,
+                crate::policy::model::SeccompAction::Kill => seccomp::DenyAction::Kill,
+            },
+            log: sc.log,
+            inet,
+            unix_sockets: net_ext.unix_sockets,
+            listen,
+            allowed_namespaces: Vec::new(),
         },
-        log: sc.log,
-        inet,
-        unix_sockets: net_ext.unix_sockets,
-        listen,
-        allowed_namespaces: Vec::new(),
-    }) {
+        arches,
+    ) {
         Ok(p) => Some(p),
         Err(e) => {
             blockers.push(Finding::new("seccomp", e.to_string()));
