@@ -71,7 +71,7 @@ use crate::policy::model::{Compatibility, Policy};
 use crate::policy::paths;
 use crate::probe::{HostFacts, LandlockSupport};
 use crate::safepath::PathKind;
-use crate::safepath::{self, Resolved, Trust};
+use crate::safepath::{self, Resolved};
 
 /// Highest Landlock ABI this build knows how to use.
 pub const LANDLOCK_ABI_KNOWN: u32 = 10;
@@ -958,12 +958,13 @@ pub fn prepare(fsp: &FilesystemPlan, net: &NetworkPlan) -> Result<Prepared> {
         .set_compatibility(CompatLevel::BestEffort);
 
     let trust = fsp.trust();
+    let mut walker = safepath::Walker::new(&trust);
     for rule in &fsp.rules {
         if !rule.present {
             // Already reported by the plan (and a blocker if required).
             continue;
         }
-        let opened = match open_rule(rule, &trust, fsp) {
+        let opened = match open_rule(rule, &mut walker, fsp) {
             Ok(r) => r,
             Err(why) => {
                 skip_or_fail(fsp, &rule.path, &why, &mut prepared.skipped)?;
@@ -1016,10 +1017,10 @@ pub fn prepare(fsp: &FilesystemPlan, net: &NetworkPlan) -> Result<Prepared> {
 /// `/` or a system tree for a read-write rule.
 fn open_rule(
     rule: &FsRule,
-    trust: &Trust,
+    walker: &mut safepath::Walker<'_>,
     fsp: &FilesystemPlan,
 ) -> std::result::Result<Resolved, String> {
-    let r = safepath::open(&rule.path, trust).map_err(|e| e.cause())?;
+    let r = walker.open(&rule.path).map_err(|e| e.cause())?;
     let inode = (r.dev, r.ino);
     if rule.inode.is_some_and(|planned| planned != inode) {
         return Err(format!(

@@ -43,6 +43,9 @@ pub struct RunOptions {
     pub preserve_fds: Vec<i32>,
     /// The workload's argv, as bytes.
     pub command: Vec<std::ffi::OsString>,
+    /// Plan the seccomp filter for this machine's architecture only (a
+    /// launch installs nothing else); the `plan` command shows both.
+    pub native_only: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -141,7 +144,12 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
     blockers.extend(caps.blockers);
     dropped.extend(caps.dropped);
     let capabilities = caps.plan;
-    let sc = seccomp::plan_policy(policy, network.inet_sockets, network.tcp_enforced);
+    let sc = seccomp::plan_policy(
+        policy,
+        network.inet_sockets,
+        network.tcp_enforced,
+        opts.native_only,
+    );
     blockers.extend(sc.blockers);
     dropped.extend(sc.dropped);
     let seccomp = sc.plan;

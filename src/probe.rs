@@ -167,9 +167,9 @@ pub fn landlock_abi() -> LandlockSupport {
 /// what it resolved to.
 pub fn path_state(
     p: &str,
-    trust: &crate::safepath::Trust,
+    walker: &mut crate::safepath::Walker<'_>,
 ) -> (Result<PathKind, String>, Option<ResolvedPath>) {
-    match crate::safepath::open(p, trust) {
+    match walker.open(p) {
         Ok(r) => (
             Ok(r.kind),
             Some(ResolvedPath {

@@ -31,10 +31,12 @@ pub fn writable_paths(policy: &Policy, workdir: Option<&str>) -> crate::safepath
     };
     // Where a writable path leads through links, what lies there is
     // writable too (a link that is itself untrusted fails later).
+    let mut walker = crate::safepath::Walker::new(&trust);
     let resolved: Vec<String> = spelled
         .iter()
-        .filter_map(|p| crate::safepath::open(p, &trust).ok().map(|r| r.path))
+        .filter_map(|p| walker.open(p).ok().map(|r| r.path))
         .collect();
+    drop(walker);
     trust.writable.extend(resolved);
     // A writable `/` or system tree is a blocker of its own (see
     // `landlock::never_writable_blocker`); letting it distrust every link on
@@ -96,17 +98,22 @@ pub fn resolve(policy: &Policy, workdir: Option<&str>) -> HostFacts {
     // owns is never trusted (see `safepath`).
     let mut trust = writable_paths(policy, workdir);
     trust.workload_uid = Some(crate::identity::plan(policy, &facts).uid);
+    let mut walker = crate::safepath::Walker::new(&trust);
     for p in candidate_paths(policy, workdir) {
-        let (st, r) = probe::path_state(&p, &trust);
+        let (st, r) = probe::path_state(&p, &mut walker);
         if let Some(r) = r {
             facts.resolved.insert(p.clone(), r);
         }
         facts.paths.insert(p, st);
     }
+    drop(walker);
+    let anyone = crate::safepath::Trust::default();
+    let mut walker = crate::safepath::Walker::new(&anyone);
     let mut never_writable: Vec<(u64, u64)> = crate::safepath::NEVER_WRITABLE
         .iter()
-        .filter_map(|p| crate::safepath::inode(p, &crate::safepath::Trust::default()))
+        .filter_map(|p| walker.open(p).ok().map(|r| (r.dev, r.ino)))
         .collect();
+    drop(walker);
     never_writable.sort_unstable();
     never_writable.dedup();
     facts.never_writable = never_writable;
@@ -143,9 +150,11 @@ pub fn resolve_run(policy: &Policy, opts: &RunOptions) -> HostFacts {
         .map(|(m, _)| paths::normalize(&m.container_path))
         .collect();
     extra.extend(crate::cdi::CUDA_PATHS.iter().map(|p| p.to_string()));
+    let trust = facts.trust.clone();
+    let mut walker = crate::safepath::Walker::new(&trust);
     for p in extra {
         if let std::collections::btree_map::Entry::Vacant(v) = facts.paths.entry(p) {
-            let (st, r) = probe::path_state(v.key(), &facts.trust);
+            let (st, r) = probe::path_state(v.key(), &mut walker);
             if let Some(r) = r {
                 facts.resolved.insert(v.key().clone(), r);
             }

@@ -22,21 +22,30 @@ fn run_options(args: &RunArgs) -> RunOptions {
         init: args.init,
         preserve_fds: args.preserve_fds.clone(),
         command: args.command.clone(),
+        native_only: false,
     }
 }
 
 /// load -> validate -> resolve -> plan. Needs no privileges.
 pub fn make_plan(args: &RunArgs) -> Result<Plan> {
-    make_plan_timed(args, &mut Timings::start())
+    plan_with(args, &mut Timings::start(), false)
 }
 
-/// [`make_plan`], marking each phase in `t` for the `--report`.
+/// [`make_plan`] for a launch: marking each phase in `t` for the
+/// `--report`, with only what the launch applies (`native_only`).
 fn make_plan_timed(args: &RunArgs, t: &mut Timings) -> Result<Plan> {
+    plan_with(args, t, true)
+}
+
+fn plan_with(args: &RunArgs, t: &mut Timings, native_only: bool) -> Result<Plan> {
     let source = policy::source_from_env(args.policy.as_deref());
     let loaded = policy::load(&source)?; // load + validate
     crate::env::check_inputs(&crate::env::supervisor_env())?;
     t.mark("load");
-    let opts = run_options(args);
+    let opts = RunOptions {
+        native_only,
+        ..run_options(args)
+    };
     let facts = resolve::resolve_run(&loaded.policy, &opts); // resolve
     t.mark("resolve");
     let mut plan = plan::build(&loaded.policy, &loaded.source, &opts, &facts); // plan

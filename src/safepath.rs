@@ -35,8 +35,10 @@
 //! inode, so checks such as "`/` is never writable" compare the object that
 //! was opened, never the spelling.
 
+use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::FileTypeExt;
+use std::rc::Rc;
 
 use nix::fcntl::{AT_FDCWD, OFlag, openat};
 use nix::sys::stat::Mode;
@@ -272,8 +274,9 @@ fn kind_of(mode: u32) -> PathKind {
 }
 
 /// One directory of the walk.
+#[derive(Clone)]
 struct Step {
-    fd: OwnedFd,
+    fd: Rc<OwnedFd>,
     /// Canonical path of this directory.
     path: String,
     /// This directory and every one above it cannot be changed by the
@@ -327,24 +330,94 @@ fn root_step(trust: &Trust) -> Result<Step, ResolveError> {
     Ok(Step {
         untrusted: untrusted_because("/", &fd, &st, trust).map_err(io)?,
         path: "/".into(),
-        fd,
+        fd: Rc::new(fd),
     })
 }
 
 /// Resolve an absolute path safely and open it with `O_PATH`.
 pub fn open(path: &str, trust: &Trust) -> Result<Resolved, ResolveError> {
+    Walker::new(trust).open(path)
+}
+
+/// At most this many directories are kept open by one [`Walker`].
+const WALKER_DIRS: usize = 256;
+
+/// [`open`] for many paths under one [`Trust`]: the directories walked
+/// through on the way to a path stay open, and a later path spelled
+/// beneath one of them starts its walk there, so a policy's paths cost
+/// about one `openat` and one `fstat` each instead of one per component.
+/// Reusing a directory's descriptor is the same check as walking to it
+/// again, without the window between the walks: it is the object that
+/// was checked.
+pub struct Walker<'t> {
+    trust: &'t Trust,
+    /// Directories by canonical path, each with every directory above it
+    /// (the stack a walk from `/` would have built).
+    dirs: HashMap<String, Rc<Vec<Rc<Step>>>>,
+}
+
+impl<'t> Walker<'t> {
+    pub fn new(trust: &'t Trust) -> Self {
+        Walker {
+            trust,
+            dirs: HashMap::new(),
+        }
+    }
+
+    /// The longest directory prefix of `path` (spelled with plain names
+    /// only) already walked: its stack and the components left.
+    fn start(&self, comps: &[&str]) -> Option<(Vec<Rc<Step>>, usize)> {
+        let plain = comps
+            .iter()
+            .take_while(|c| !matches!(**c, "." | ".."))
+            .count();
+        let mut prefix = String::new();
+        let mut best = None;
+        for (i, c) in comps[..plain].iter().enumerate() {
+            prefix.push('/');
+            prefix.push_str(c);
+            match self.dirs.get(&prefix) {
+                Some(stack) => best = Some((stack, i + 1)),
+                None => break,
+            }
+        }
+        best.map(|(stack, n)| (stack.as_ref().clone(), n))
+    }
+
+    /// Remember the directory on top of `stack` (its canonical path is its
+    /// own), unless the walker holds enough already.
+    fn remember(&mut self, stack: &[Rc<Step>]) {
+        if self.dirs.len() >= WALKER_DIRS {
+            return;
+        }
+        if let Some(top) = stack.last() {
+            if !self.dirs.contains_key(&top.path) {
+                self.dirs.insert(top.path.clone(), Rc::new(stack.to_vec()));
+            }
+        }
+    }
+
+    /// Resolve an absolute path safely and open it with `O_PATH`.
+    pub fn open(&mut self, path: &str) -> Result<Resolved, ResolveError> {
+        open_with(self, path)
+    }
+}
+
+fn open_with(walker: &mut Walker<'_>, path: &str) -> Result<Resolved, ResolveError> {
+    let trust = walker.trust;
     if !path.starts_with('/') {
         return Err(ResolveError::Io {
             at: path.into(),
             err: std::io::Error::from_raw_os_error(libc::EINVAL),
         });
     }
-    let mut stack: Vec<Step> = vec![root_step(trust)?];
-    let mut queue: std::collections::VecDeque<String> = path
-        .split('/')
-        .filter(|c| !c.is_empty())
-        .map(str::to_string)
-        .collect();
+    let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+    let (mut stack, skip) = match walker.start(&comps) {
+        Some(found) => found,
+        None => (vec![Rc::new(root_step(trust)?)], 0),
+    };
+    let mut queue: std::collections::VecDeque<String> =
+        comps[skip..].iter().map(|c| (*c).to_string()).collect();
     let mut links = 0;
     // The last thing opened, when it is not a directory pushed on `stack`.
     let mut leaf: Option<(OwnedFd, String, libc::stat)> = None;
@@ -370,7 +443,7 @@ pub fn open(path: &str, trust: &Trust) -> Result<Resolved, ResolveError> {
             at: here.clone(),
             err,
         };
-        let fd = open_step(Some(&top.fd), &name).map_err(io)?;
+        let fd = open_step(Some(&*top.fd), &name).map_err(io)?;
         let st = stat(&fd).map_err(io)?;
         let fmt = st.st_mode & libc::S_IFMT;
         if fmt == libc::S_IFLNK {
@@ -411,11 +484,14 @@ pub fn open(path: &str, trust: &Trust) -> Result<Resolved, ResolveError> {
                 Some(w) => Some(w.clone()),
                 None => untrusted_because(&here, &fd, &st, trust).map_err(io)?,
             };
-            stack.push(Step {
-                fd,
+            // The directory below is about to be walked into: remember
+            // this one (the top) for later paths.
+            walker.remember(&stack);
+            stack.push(Rc::new(Step {
+                fd: Rc::new(fd),
                 path: here,
                 untrusted,
-            });
+            }));
         } else {
             leaf = Some((fd, here, st));
         }
@@ -442,7 +518,15 @@ pub fn open(path: &str, trust: &Trust) -> Result<Resolved, ResolveError> {
                 at: top.path.clone(),
                 err,
             })?;
-            (top.fd, top.path, st, top.untrusted)
+            let top = Rc::unwrap_or_clone(top);
+            // Shared with the walker's memory: the caller gets its own.
+            let fd = Rc::try_unwrap(top.fd).or_else(|shared| {
+                shared.try_clone().map_err(|err| ResolveError::Io {
+                    at: top.path.clone(),
+                    err,
+                })
+            })?;
+            (fd, top.path, st, top.untrusted)
         }
     };
     #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
@@ -456,11 +540,6 @@ pub fn open(path: &str, trust: &Trust) -> Result<Resolved, ResolveError> {
         path,
         fd,
     })
-}
-
-/// `(st_dev, st_ino)` of a path resolved as [`open`] does.
-pub fn inode(path: &str, trust: &Trust) -> Option<(u64, u64)> {
-    open(path, trust).ok().map(|r| (r.dev, r.ino))
 }
 
 /// `path` split into its parent directory and last component.
@@ -548,6 +627,48 @@ pub const NEVER_WRITABLE: [&str; 12] = [
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn summary(r: &Result<Resolved, ResolveError>) -> String {
+        match r {
+            Ok(r) => format!(
+                "{} {} {} {:?} {:?}",
+                r.path, r.dev, r.ino, r.kind, r.untrusted
+            ),
+            Err(e) => format!("error: {}", e.cause()),
+        }
+    }
+
+    #[test]
+    fn a_walker_resolves_every_path_as_a_fresh_walk_does() {
+        let trust = Trust {
+            writable: vec!["/tmp".into()],
+            workload_uid: Some(1500),
+        };
+        let paths = [
+            "/usr/lib",
+            "/usr/bin",
+            "/lib",
+            "/usr/lib/../bin",
+            "/usr/../etc",
+            "/tmp/..",
+            "/tmp",
+            "/proc/self",
+            "/proc/self/root",
+            "/etc/passwd",
+            "/etc/passwd/x",
+            "/usr/lib/nonexistent",
+            "/usr/./lib",
+            "/",
+        ];
+        let mut walker = Walker::new(&trust);
+        for p in paths {
+            // Twice: the second walk starts from what the first kept.
+            for _ in 0..2 {
+                assert_eq!(summary(&walker.open(p)), summary(&open(p, &trust)), "{p}");
+            }
+        }
+        assert!(!walker.dirs.is_empty(), "the walker kept no directory");
+    }
     use std::os::unix::fs::symlink;
 
     fn scratch(name: &str) -> std::path::PathBuf {

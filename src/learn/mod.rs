@@ -130,7 +130,8 @@ fn learning_plan(plan: &mut Plan, pol: &crate::policy::model::Policy) -> Result<
         listen: true,
         allowed_namespaces: Vec::new(),
     };
-    let base = seccomp::plan(&cfg).map_err(|e| Error::apply("seccomp", e.to_string()))?;
+    let base = seccomp::plan_for(&cfg, &[seccomp::Arch::native()])
+        .map_err(|e| Error::apply("seccomp", e.to_string()))?;
     plan.seccomp = Some(
         seccomp::with_notify(&base, observe::OBSERVED)
             .map_err(|e| Error::apply("seccomp", e.to_string()))?,
@@ -183,6 +184,7 @@ pub fn command(args: &RunArgs, output: Option<&Path>) -> Result<i32> {
         init: Some(true),
         preserve_fds: args.preserve_fds.clone(),
         command: args.command.clone(),
+        native_only: true,
     };
     let facts = crate::resolve::resolve_run(&loaded.policy, &opts);
     let mut plan = crate::plan::build(&loaded.policy, &loaded.source, &opts, &facts);

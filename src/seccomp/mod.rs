@@ -266,12 +266,26 @@ pub struct ArchPlan {
     pub rules: Vec<PlannedRule>,
     /// Length of the compiled BPF program.
     pub instructions: usize,
+    /// The compiled program, kept from planning so a launch compiles once
+    /// ([`install_plan`]); not part of the plan's output.
+    #[serde(skip)]
+    pub program: Vec<SockFilter>,
 }
 
 impl ArchPlan {
     /// Compiles this plan, see [`compile`].
     pub fn program(&self, log_only: bool) -> Vec<SockFilter> {
         compile(self, log_only)
+    }
+
+    /// The program planning compiled, or a fresh compile when the plan
+    /// was built another way (the `log_only` of planning is the plan's).
+    pub fn compiled(&self, log_only: bool) -> std::borrow::Cow<'_, [SockFilter]> {
+        if self.program.is_empty() {
+            std::borrow::Cow::Owned(compile(self, log_only))
+        } else {
+            std::borrow::Cow::Borrowed(&self.program)
+        }
     }
 }
 
@@ -409,7 +423,7 @@ pub fn install_plan_with_listener(
     plan: &SeccompPlan,
 ) -> Result<(Status, std::os::fd::OwnedFd), SeccompError> {
     let native = plan.native().ok_or(SeccompError::UnsupportedArch)?;
-    let prog = compile(native, plan.log_only);
+    let prog = native.compiled(plan.log_only);
     let listener = sys::install_with_listener(&prog)?;
     let status = Status {
         arch: native.arch,
@@ -424,7 +438,7 @@ pub fn install_plan_with_listener(
 /// [`install`]. `no_new_privs` must already be set.
 pub fn install_plan(plan: &SeccompPlan) -> Result<Status, SeccompError> {
     let native = plan.native().ok_or(SeccompError::UnsupportedArch)?;
-    let prog = compile(native, plan.log_only);
+    let prog = native.compiled(plan.log_only);
     install(&prog)?;
     Ok(Status {
         arch: native.arch,
@@ -438,7 +452,7 @@ pub fn install_plan(plan: &SeccompPlan) -> Result<Status, SeccompError> {
 /// ([`parent_plan`]). `no_new_privs` must already be set.
 pub fn install_parent() -> Result<Status, SeccompError> {
     let p = parent_plan();
-    let prog = compile(&p, false);
+    let prog = p.compiled(false);
     install(&prog)?;
     Ok(Status {
         arch: p.arch,
@@ -459,8 +473,9 @@ pub struct Planned {
 /// Plan the filter for `policy`'s `seccomp` and `network` sections.
 /// `inet`: the plan allows inet sockets; `tcp_enforced`: Landlock checks
 /// TCP bind and connect on this host (both decided by the Landlock
-/// planner). Pure.
-pub fn plan_policy(policy: &Policy, inet: bool, tcp_enforced: bool) -> Planned {
+/// planner); `native_only`: plan this machine's architecture alone (a
+/// launch installs nothing else). Pure.
+pub fn plan_policy(policy: &Policy, inet: bool, tcp_enforced: bool, native_only: bool) -> Planned {
     let net = policy.network.clone().unwrap_or_default();
     // An unbound socket's listen() autobinds an ephemeral port without
     // Landlock's bind check; seccomp cannot tell a TCP socket at listen, so
@@ -472,19 +487,27 @@ pub fn plan_policy(policy: &Policy, inet: bool, tcp_enforced: bool) -> Planned {
     let mut dropped = Vec::new();
     let listen_allowed = listen || sc.allow.iter().any(|n| n == "listen");
     let log = sc.log;
-    let plan = match plan(&SeccompConfig {
-        allow: sc.allow,
-        deny: sc.deny,
-        action: match sc.action {
-            SeccompAction::Errno => DenyAction::Errno,
-            SeccompAction::Kill => DenyAction::Kill,
+    let arches: &[Arch] = if native_only {
+        &[Arch::native()]
+    } else {
+        &Arch::ALL
+    };
+    let plan = match plan_for(
+        &SeccompConfig {
+            allow: sc.allow,
+            deny: sc.deny,
+            action: match sc.action {
+                SeccompAction::Errno => DenyAction::Errno,
+                SeccompAction::Kill => DenyAction::Kill,
+            },
+            log: sc.log,
+            inet,
+            unix_sockets: net.unix_sockets,
+            listen,
+            allowed_namespaces: Vec::new(),
         },
-        log: sc.log,
-        inet,
-        unix_sockets: net.unix_sockets,
-        listen,
-        allowed_namespaces: Vec::new(),
-    }) {
+        arches,
+    ) {
         Ok(p) => Some(p),
         Err(e) => {
             blockers.push(Finding::new("seccomp", e.to_string()));
@@ -528,6 +551,13 @@ pub fn plan_policy(policy: &Policy, inet: bool, tcp_enforced: bool) -> Planned {
 /// Names must be known on some architecture; a name absent on one
 /// architecture simply has no rule there.
 pub fn plan(cfg: &SeccompConfig) -> Result<SeccompPlan, SeccompError> {
+    plan_for(cfg, &Arch::ALL)
+}
+
+/// [`plan`] for the architectures `arches` only. A launch plans and
+/// compiles the native one alone (the only filter it installs); the `plan`
+/// command shows both.
+pub fn plan_for(cfg: &SeccompConfig, arches_wanted: &[Arch]) -> Result<SeccompPlan, SeccompError> {
     for (field, names) in [("allow", &cfg.allow), ("deny", &cfg.deny)] {
         if let Some((index, message)) = validate_names(names).into_iter().next() {
             return Err(SeccompError::UnknownSyscall {
@@ -564,8 +594,8 @@ pub fn plan(cfg: &SeccompConfig) -> Result<SeccompPlan, SeccompError> {
         .collect();
     allowed_defaults.dedup();
 
-    let mut arches = Vec::with_capacity(Arch::ALL.len());
-    for arch in Arch::ALL {
+    let mut arches = Vec::with_capacity(arches_wanted.len());
+    for &arch in arches_wanted {
         let mut rules: Vec<PlannedRule> = defaults
             .iter()
             .filter(|r| !cfg.allow.iter().any(|a| a == r.name))
@@ -596,6 +626,7 @@ pub fn plan(cfg: &SeccompConfig) -> Result<SeccompPlan, SeccompError> {
             arch,
             rules,
             instructions: 0,
+            program: Vec::new(),
         };
         let prog = bpf::try_compile(&plan, cfg.log)?;
         if prog.len() > BPF_MAXINSNS {
@@ -606,6 +637,7 @@ pub fn plan(cfg: &SeccompConfig) -> Result<SeccompPlan, SeccompError> {
             });
         }
         plan.instructions = prog.len();
+        plan.program = prog;
         arches.push(plan);
     }
     Ok(SeccompPlan {
@@ -654,6 +686,7 @@ pub fn with_notify(plan: &SeccompPlan, names: &[&str]) -> Result<SeccompPlan, Se
             });
         }
         arch_plan.instructions = prog.len();
+        arch_plan.program = prog;
     }
     Ok(out)
 }
@@ -681,7 +714,9 @@ pub fn parent_plan_for(arch: Arch) -> ArchPlan {
         arch,
         rules,
         instructions: 0,
+        program: Vec::new(),
     };
-    plan.instructions = compile(&plan, false).len();
+    plan.program = compile(&plan, false);
+    plan.instructions = plan.program.len();
     plan
 }

@@ -1408,6 +1408,7 @@ fn long_jumps_get_trampolines() {
             arch,
             rules,
             instructions: 0,
+            program: Vec::new(),
         };
         let prog = super::bpf::try_compile(&ap, false).unwrap();
         validate(&prog).unwrap();
@@ -1494,6 +1495,7 @@ fn masked_values_outside_mask_never_match() {
             }),
         }],
         instructions: 0,
+        program: Vec::new(),
     };
     let prog = compile(&ap, false);
     validate(&prog).unwrap();
@@ -1514,6 +1516,7 @@ fn empty_plan_allows_everything_native() {
             arch,
             rules: Vec::new(),
             instructions: 0,
+            program: Vec::new(),
         };
         let prog = compile(&ap, false);
         validate(&prog).unwrap();
