@@ -97,6 +97,11 @@ pub struct CapabilityPlan {
     /// what it lets the workload do (the policy acknowledged them under
     /// `capabilities.bypass_acknowledged`; also listed under `dropped`).
     pub acknowledged_bypasses: Vec<String>,
+    /// The bounding set the supervisor held when the plan was made (read
+    /// once, in resolve; apply runs in the same process or its fork, and
+    /// the read-back checks the result). Not part of the plan's output.
+    #[serde(skip)]
+    pub held_bounding: u64,
 }
 
 /// The capability part of the plan, with its findings.
@@ -257,6 +262,7 @@ pub fn decide(
             securebits,
             no_new_privs: true,
             acknowledged_bypasses,
+            held_bounding: held.bounding,
         },
         blockers,
     )
@@ -398,7 +404,10 @@ fn clear_ambient(object: &str) -> Result<()> {
 }
 
 pub fn apply(c: &CapabilityPlan) -> Result<()> {
-    let bnd = bounding();
+    let bnd = match c.held_bounding {
+        0 => bounding(),
+        held => held,
+    };
     for cap in 0..64u32 {
         if bnd & bit(cap) != 0 && c.bounding & bit(cap) == 0 {
             bounding_drop(cap).map_err(|e| {

@@ -372,7 +372,7 @@ impl<'t> Walker<'t> {
             .take_while(|c| !matches!(**c, "." | ".."))
             .count();
         let mut prefix = String::new();
-        let mut best = None;
+        let mut best = self.dirs.get("/").map(|stack| (stack, 0));
         for (i, c) in comps[..plain].iter().enumerate() {
             prefix.push('/');
             prefix.push_str(c);
