@@ -283,8 +283,7 @@ pub fn prepare(plan: &Plan) -> Result<Prepared> {
     if fsp.enforced.network {
         let mut ports: Vec<u16> = plan.network.connect_tcp.clone();
         ports.extend(&plan.network.bind_tcp);
-        ports.sort_unstable();
-        ports.dedup();
+        crate::sort::sort_dedup(&mut ports);
         for port in ports {
             let mut access = BitFlags::<AccessNet>::EMPTY;
             if plan.network.connect_tcp.contains(&port) {

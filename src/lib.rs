@@ -25,6 +25,7 @@ pub mod process;
 pub mod run;
 pub mod safepath;
 pub mod seccomp;
+pub mod sort;
 pub mod sys;
 pub mod verify;
 pub mod version;

@@ -168,8 +168,7 @@ impl FilesystemPlan {
             writable.push(r.path.clone());
             writable.extend(r.resolved.clone());
         }
-        writable.sort();
-        writable.dedup();
+        crate::sort::sort_dedup(&mut writable);
         crate::safepath::Trust {
             writable,
             workload_uid: Some(self.workload_uid),
@@ -669,8 +668,7 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
                 .filter_map(|n| validate::capability_index(n).map(|i| validate::CAPABILITIES[i]))
                 .map(|n| format!("CAP_{n}"))
                 .collect();
-            k.sort();
-            k.dedup();
+            crate::sort::sort_dedup(&mut k);
             k
         })
         .unwrap_or_default();

@@ -771,7 +771,7 @@ pub fn from_node_partial<T: de::DeserializeOwned>(root: &Node) -> (Option<T>, Ve
             break None;
         }
     };
-    errors.sort_by_key(|e| (e.mark.line, e.mark.col));
+    crate::sort::sort_by_key(&mut errors, |e| (e.mark.line, e.mark.col));
     if overflow {
         errors.push(DeError {
             mark: root.mark,
