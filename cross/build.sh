@@ -45,8 +45,32 @@ cargo_home=${CARGO_HOME:-$HOME/.cargo}
 
 # Flags shared by both targets. Later --remap-path-prefix entries win, so
 # the more specific target directory comes after the checkout it may sit in.
+#
+# relocation-model=static: with crt-static this links a static non-PIE
+# executable (ELF type EXEC, loaded at a fixed address) instead of the
+# static-PIE that x86_64-unknown-linux-musl makes by default (aarch64 was
+# already non-PIE). Measured on x86_64, 2 cores, same day, 20-path policy
+# launching a no-libc true: 60 KiB smaller (1,874,520 -> 1,814,144 bytes:
+# the 49 KiB .rela.dyn goes and the 40 KiB .data.rel.ro becomes read-only
+# .rodata), 2,092 relative relocations -> 0, 1.7% fewer instructions to
+# exec (callgrind: 2.72 M -> 2.67 M), ~13 fewer page faults, 88 KiB less
+# peak RSS and 44 KiB less private memory per launch; wall time within
+# the noise of interleaved runs. RELR-packed PIE (--pack-dyn-relocs=relr)
+# keeps the relocations (2,096, packed to 712 bytes), saves 50 KiB and no
+# time or memory. What ASLR of this image would protect: the supervisor
+# runs for about a millisecond and parses a root-owned policy (it refuses
+# one the workload could rewrite) and the node's CDI specs, in safe Rust
+# with unsafe fenced in src/sys; the PID-1 parent reads only fixed-size signalfd records and
+# wait statuses under its own seccomp filter. Neither takes input an
+# attacker shapes, and both exec or wait rather than parse at length.
+# What a fixed address gives away: the image and the heap arena in .bss
+# (src/alloc.rs) sit at known addresses; stack, mmap and vDSO stay
+# randomized, and the workload's own image is its own (ASLR as usual).
+# Without a memory-safety bug in either process to aim with, that is
+# worth less than the size, time and memory above.
 flags=(
   -C target-feature=+crt-static
+  -C relocation-model=static
   -C link-self-contained=yes
   "--remap-path-prefix=$cargo_home=/cargo"
   "--remap-path-prefix=$sysroot=/rustc-sysroot"

@@ -127,8 +127,7 @@ pub fn plan(policy: &Policy, switch: bool, held: &CapState) -> Planned {
                 .filter_map(|n| validate::capability_index(n).map(|i| CAPABILITIES[i]))
                 .map(|n| format!("CAP_{n}"))
                 .collect();
-            k.sort();
-            k.dedup();
+            crate::sort::sort_dedup(&mut k);
             k
         })
         .unwrap_or_default();

@@ -50,7 +50,7 @@ impl Facts {
     pub fn probe() -> Facts {
         let num = |f: &str| probe::status_field(f).and_then(|v| v.parse::<u32>().ok());
         let mut groups = probe::getgroups();
-        groups.sort_unstable();
+        crate::sort::sort(&mut groups);
         Facts {
             kernel: probe::read_small("/proc/sys/kernel/osrelease")
                 .map(|s| s.trim().to_string())

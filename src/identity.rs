@@ -233,8 +233,7 @@ pub fn plan(policy: &Policy, host: &HostFacts) -> IdentityPlan {
             Vec::new()
         } else {
             let mut g = host.groups.clone();
-            g.sort_unstable();
-            g.dedup();
+            crate::sort::sort_dedup(&mut g);
             g
         },
         user_name: entry.as_ref().map(|e| e.name.clone()),

@@ -167,8 +167,7 @@ impl FilesystemPlan {
             writable.push(r.path.clone());
             writable.extend(r.resolved.clone());
         }
-        writable.sort();
-        writable.dedup();
+        crate::sort::sort_dedup(&mut writable);
         crate::safepath::Trust {
             writable,
             workload_uid: Some(self.workload_uid),
@@ -986,8 +985,7 @@ pub fn prepare(fsp: &FilesystemPlan, net: &NetworkPlan) -> Result<Prepared> {
     if fsp.enforced.network {
         let mut ports: Vec<u16> = net.connect_tcp.clone();
         ports.extend(&net.bind_tcp);
-        ports.sort_unstable();
-        ports.dedup();
+        crate::sort::sort_dedup(&mut ports);
         for port in ports {
             let mut access = BitFlags::<AccessNet>::EMPTY;
             if net.connect_tcp.contains(&port) {

@@ -26,6 +26,7 @@ pub mod resolve;
 pub mod run;
 pub mod safepath;
 pub mod seccomp;
+pub mod sort;
 pub mod sys;
 pub mod verify;
 pub mod version;

@@ -121,8 +121,7 @@ pub fn exec(argv: &[OsString], env: &[(String, OsString)]) -> Error {
 /// in /proc/self/fd.
 pub fn close_fds(keep: &[i32]) -> Result<(), Error> {
     let mut keep: Vec<i32> = keep.iter().copied().filter(|fd| *fd > 2).collect();
-    keep.sort_unstable();
-    keep.dedup();
+    crate::sort::sort_dedup(&mut keep);
     for &fd in &keep {
         let flags = sys::fd_flags(fd).map_err(|e| {
             Error::apply(

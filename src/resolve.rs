@@ -44,8 +44,7 @@ pub fn writable_paths(policy: &Policy, workdir: Option<&str>) -> crate::safepath
     trust
         .writable
         .retain(|w| !crate::safepath::NEVER_WRITABLE.contains(&w.as_str()));
-    trust.writable.sort();
-    trust.writable.dedup();
+    crate::sort::sort_dedup(&mut trust.writable);
     trust
 }
 
@@ -68,8 +67,7 @@ pub fn candidate_paths(policy: &Policy, workdir: Option<&str>) -> Vec<String> {
     if let Some(w) = workdir_of(policy, workdir) {
         out.push(paths::normalize(&w));
     }
-    out.sort();
-    out.dedup();
+    crate::sort::sort_dedup(&mut out);
     out
 }
 
@@ -114,8 +112,7 @@ pub fn resolve(policy: &Policy, workdir: Option<&str>) -> HostFacts {
         .filter_map(|p| walker.open(p).ok().map(|r| (r.dev, r.ino)))
         .collect();
     drop(walker);
-    never_writable.sort_unstable();
-    never_writable.dedup();
+    crate::sort::sort_dedup(&mut never_writable);
     facts.never_writable = never_writable;
     facts.trust = trust;
     facts

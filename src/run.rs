@@ -264,7 +264,7 @@ pub fn dispatch(cmd: Command) -> i32 {
         },
         Command::Check(files) => check(&files),
         Command::Schema => {
-            print!("{}", policy::schema::SCHEMA);
+            print!("{}", policy::schema::pretty());
             0
         }
         Command::Version { json } => {

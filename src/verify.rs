@@ -242,7 +242,7 @@ pub fn parse_status(text: &str, securebits: u32) -> Result<Readback> {
         .map(str::parse)
         .collect::<std::result::Result<_, _>>()
         .map_err(|_| bad("Groups", g))?;
-    groups.sort_unstable();
+    crate::sort::sort(&mut groups);
     Ok(Readback {
         uid: ids(text, "Uid")?,
         gid: ids(text, "Gid")?,
@@ -280,8 +280,7 @@ pub fn compare(rb: &Readback, plan: &Plan) -> Result<()> {
         .groups
         .clone()
         .unwrap_or_else(|| id.inherited_groups.clone());
-    want.sort_unstable();
-    want.dedup();
+    crate::sort::sort_dedup(&mut want);
     if rb.groups != want {
         return mismatch("Groups", format!("{:?}", rb.groups), format!("{want:?}"));
     }

@@ -771,7 +771,7 @@ pub fn from_node_partial<T: de::DeserializeOwned>(root: &Node) -> (Option<T>, Ve
             break None;
         }
     };
-    errors.sort_by_key(|e| (e.mark.line, e.mark.col));
+    crate::sort::sort_by_key(&mut errors, |e| (e.mark.line, e.mark.col));
     if overflow {
         errors.push(DeError {
             mark: root.mark,
@@ -1303,6 +1303,7 @@ struct SeqAccess<'a> {
 impl<'de> de::SeqAccess<'de> for SeqAccess<'_> {
     type Error = Fail;
 
+    #[inline(never)]
     fn next_element_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Res<Option<S::Value>> {
         match self.items.next() {
             Some((path, node)) => seed
@@ -1359,6 +1360,7 @@ impl<'de> de::MapAccess<'de> for MapAccess<'_> {
         Ok(None)
     }
 
+    #[inline(never)]
     fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Res<S::Value> {
         match self.value.take() {
             Some((path, node)) => seed.deserialize(De {

@@ -298,8 +298,7 @@ pub fn normalize(obs: &Observations) -> (Observations, Vec<String>) {
         e.dir |= u.dir;
         e.count += u.count;
     }
-    left.sort();
-    left.dedup();
+    crate::sort::sort_dedup(&mut left);
     (out, left)
 }
 

@@ -391,7 +391,7 @@ pub fn parse_str(file: &str, text: &str) -> std::result::Result<Policy, Vec<Diag
         Some(p) if diags.is_empty() => return Ok(p),
         _ => {}
     }
-    diags.sort_by_key(|d| (d.line, d.col));
+    crate::sort::sort_by_key(&mut diags, |d| (d.line, d.col));
     Err(diags)
 }
 

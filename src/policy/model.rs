@@ -400,8 +400,7 @@ impl Endpoint {
             self.ports.clone()
         };
         p.retain(|&x| x != 0);
-        p.sort_unstable();
-        p.dedup();
+        crate::sort::sort_dedup(&mut p);
         p
     }
 

@@ -621,7 +621,7 @@ pub fn plan_for(cfg: &SeccompConfig, arches_wanted: &[Arch]) -> Result<SeccompPl
                 });
             }
         }
-        rules.sort_by_key(|r| r.nr);
+        crate::sort::sort_by_key(&mut rules, |r| r.nr);
         let mut plan = ArchPlan {
             arch,
             rules,
@@ -676,7 +676,7 @@ pub fn with_notify(plan: &SeccompPlan, names: &[&str]) -> Result<SeccompPlan, Se
             }
         }
         // Stable: the plan's own rules of a syscall stay in front.
-        arch_plan.rules.sort_by_key(|r| r.nr);
+        crate::sort::sort_by_key(&mut arch_plan.rules, |r| r.nr);
         let prog = bpf::try_compile(arch_plan, plan.log_only)?;
         if prog.len() > BPF_MAXINSNS {
             return Err(SeccompError::ProgramTooLarge {
@@ -709,7 +709,7 @@ pub fn parent_plan_for(arch: Arch) -> ArchPlan {
         .iter()
         .filter_map(|r| r.plan(arch, deny, "parent"))
         .collect();
-    rules.sort_by_key(|r| r.nr);
+    crate::sort::sort_by_key(&mut rules, |r| r.nr);
     let mut plan = ArchPlan {
         arch,
         rules,

@@ -421,7 +421,7 @@ fn flag_names(mask: u32) -> String {
         .filter(|(_, flag, _)| mask & flag != 0)
         .map(|&(_, _, n)| n)
         .collect();
-    names.sort_unstable();
+    crate::sort::sort(&mut names);
     names.join("|")
 }
 

@@ -38,8 +38,7 @@ pub fn all_names() -> Vec<&'static str> {
         .iter()
         .flat_map(|&arch| table(arch).iter().map(|&(name, _)| name))
         .collect();
-    names.sort_unstable();
-    names.dedup();
+    crate::sort::sort_dedup(&mut names);
     names
 }
 
