@@ -514,3 +514,58 @@ fn learn_refuses_a_kernel_without_user_notification() {
     );
     assert!(!out.exists(), "nothing is written");
 }
+
+#[test]
+fn learn_refuses_an_output_directory_the_workload_could_change() {
+    let t = "learn_refuses_an_output_directory_the_workload_could_change";
+    let Some(d) = setup(t, 1) else { return };
+    let dir = policy_dir(&d, BASE);
+    // Learning runs without Landlock: in a directory its uid owns, the
+    // workload could move the file away and plant its own policy at the
+    // name. The script does exactly that, so a run that started would show.
+    let outdir = d.join("out");
+    std::fs::create_dir(&outdir).unwrap();
+    std::os::unix::fs::chown(&outdir, Some(1500), Some(1500)).unwrap();
+    let out = outdir.join("learned.yaml");
+    let script = format!(
+        "mv {o} {o}.moved; printf 'version: 1\\n# planted\\n' > {o}; echo tampered",
+        o = out.display()
+    );
+    let learn_to = |out: &Path, script: &str| {
+        output_within(
+            Command::new(BIN)
+                .arg("learn")
+                .arg("--policy")
+                .arg(dir.join("policy.yaml"))
+                .arg("--output")
+                .arg(out)
+                .args(["--", "/bin/sh", "-c", script]),
+            60,
+        )
+    };
+    let run = learn_to(&out, &script);
+    assert_eq!(run.code, 125, "{}", run.explain());
+    assert!(!run.stdout.contains("tampered"), "{}", run.explain());
+    assert!(!out.exists(), "{}", run.explain());
+    assert!(
+        run.stderr.contains(&format!(
+            "--output {}: the workload could replace the learned policy there: ",
+            out.display()
+        )) && run
+            .stderr
+            .contains("hint: write the learned policy to a directory only root can change"),
+        "{}",
+        run.explain()
+    );
+    // Control: in a directory only root can change, the same workload
+    // runs, cannot touch the file, and the learned policy is there.
+    let root_out = dir.join("learned.yaml");
+    let _ = std::fs::remove_file(&root_out);
+    let script_ok = script.replace(&out.display().to_string(), &root_out.display().to_string());
+    let run = learn_to(&root_out, &script_ok);
+    assert_eq!(run.code, 0, "{}", run.explain());
+    assert!(run.stdout.contains("tampered"), "{}", run.explain());
+    let text = std::fs::read_to_string(&root_out).unwrap();
+    assert!(!text.contains("# planted"), "{text}");
+    assert!(text.contains("Calls observed"), "{text}");
+}

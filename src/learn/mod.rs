@@ -266,13 +266,26 @@ pub fn command(args: &RunArgs, output: Option<&Path>) -> Result<i32> {
             "learn: the learned policy does not validate: {first}"
         )));
     }
-    match out_file.as_mut() {
-        Some(f) => {
+    match (out_file.as_mut(), output) {
+        (Some(f), Some(p)) => {
             f.write_all(text.as_bytes())
                 .and_then(|()| f.sync_all())
                 .map_err(|e| Error::host("learn", format!("writing the policy failed: {e}")))?;
+            // The name must still be this file (its directory is root's,
+            // checked before the run; a root workload could still move it).
+            use std::os::unix::fs::MetadataExt;
+            let same = match (f.metadata(), std::fs::symlink_metadata(p)) {
+                (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+                _ => false,
+            };
+            if !same {
+                return Err(Error::host(
+                    format!("--output {}", crate::bytes::escape(p.as_os_str())),
+                    "the file was moved or replaced during the run; the learned policy is not there",
+                ));
+            }
         }
-        None => {
+        _ => {
             let mut o = std::io::stdout().lock();
             o.write_all(text.as_bytes())
                 .and_then(|()| o.flush())
@@ -317,6 +330,23 @@ fn create_output(p: &Path, uid: u32) -> Result<std::fs::File> {
         writable: Vec::new(),
         workload_uid: Some(uid),
     };
+    // Learning runs without Landlock: a directory the workload could
+    // change would let it move this file away and plant its own policy at
+    // the name for an operator to read as the learned one.
+    let (dir, _) = crate::safepath::split_parent(abs)
+        .map_err(|e| Error::host(format!("--output {shown}"), crate::policy::io_cause(&e)))?;
+    match crate::safepath::open(dir, &trust) {
+        Ok(r) => {
+            if let Some(why) = r.untrusted {
+                return Err(Error::host(
+                    format!("--output {shown}"),
+                    format!("the workload could replace the learned policy there: {why}"),
+                )
+                .with_hint("write the learned policy to a directory only root can change"));
+            }
+        }
+        Err(e) => return Err(Error::host(format!("--output {shown}"), e.cause())),
+    }
     let mut f = crate::safepath::create_replacing(abs, &trust, 0o644)
         .map_err(|e| Error::host(format!("--output {shown}"), crate::policy::io_cause(&e)))?;
     f.write_all(b"# openshell-sandbox learn: no policy yet (the run did not finish)\n")
