@@ -405,7 +405,11 @@ pub fn plan(
             inode: None,
         });
     }
-    widened_lines(&rules, &mut widened);
+    let read_only: Vec<String> = fs
+        .as_ref()
+        .map(|f| f.read_only.iter().map(|p| paths::normalize(p)).collect())
+        .unwrap_or_default();
+    widened_lines(&rules, &read_only, exec_only.as_deref(), &mut widened);
 
     // ---- network ----
     let net_ext = policy.network.clone().unwrap_or_default();
@@ -751,15 +755,43 @@ fn never_writable_blocker(path: &str, origin: RuleOrigin, host: &HostFacts) -> O
 
 /// A `read_only` rule beneath a `read_write` one is writable all the same:
 /// Landlock rights beneath a path add up. Say so instead of letting the
-/// policy read as if it narrowed access.
-fn widened_lines(rules: &[FsRule], out: &mut Vec<String>) {
+/// policy read as if it narrowed access. The same for W^X: a `read_write`
+/// path at or beneath an `execute` one, or an `execute` path beneath a
+/// `read_write` one, lets the workload run what it wrote there.
+fn widened_lines(
+    rules: &[FsRule],
+    read_only: &[String],
+    execute: Option<&[String]>,
+    out: &mut Vec<String>,
+) {
     for ro in rules.iter().filter(|r| r.access == Access::ReadOnly) {
         if let Some(rw) = rules.iter().find(|w| {
             w.access == Access::ReadWrite && w.present && paths::is_within(&ro.path, &w.path)
         }) {
+            let exec_only =
+                !read_only.contains(&ro.path) && execute.is_some_and(|e| e.contains(&ro.path));
+            out.push(if exec_only {
+                format!(
+                    "filesystem: execute {} lies beneath read_write {}, so programs written there can run (W^X does not hold there)",
+                    ro.path, rw.path
+                )
+            } else {
+                format!(
+                    "filesystem: read_only {} lies beneath read_write {}, so it is writable too (Landlock rights beneath a path add up)",
+                    ro.path, rw.path
+                )
+            });
+        }
+    }
+    let Some(execute) = execute else { return };
+    for rw in rules
+        .iter()
+        .filter(|w| w.access == Access::ReadWrite && w.present)
+    {
+        if let Some(x) = execute.iter().find(|x| paths::is_within(&rw.path, x)) {
             out.push(format!(
-                "filesystem: read_only {} lies beneath read_write {}, so it is writable too (Landlock rights beneath a path add up)",
-                ro.path, rw.path
+                "filesystem: read_write {} lies at or beneath execute {x}, so programs written there can run (W^X does not hold there)",
+                rw.path
             ));
         }
     }

@@ -334,6 +334,78 @@ fn plan_says_a_read_only_rule_beneath_read_write_is_writable() {
 }
 
 #[test]
+fn plan_says_when_a_writable_path_overlaps_an_execute_path() {
+    let t = "plan_says_when_a_writable_path_overlaps_an_execute_path";
+    let Some(d) = setup(t) else { return };
+    let data = mkdir(&d, "data");
+    let bin = mkdir(Path::new(&data), "bin");
+    let probe_dir = probe().parent().unwrap().display().to_string();
+    let plan_of = |name: &str, rw: &str, exec: &str| {
+        let sub = d.join(name);
+        std::fs::create_dir_all(&sub).unwrap();
+        let text = common::base_policy(&[], &[rw], PROCESS).replace(
+            "filesystem_policy:\n",
+            &format!(
+                "filesystem_policy:\n  execute: [/usr, /bin, /lib, /lib64, {probe_dir}, {exec}]\n"
+            ),
+        );
+        let p = common::write_policy(&sub, &text);
+        let out = Command::new(BIN)
+            .args(["plan", "--format", "json", "--policy"])
+            .arg(&p)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (p, v["widened"].clone())
+    };
+    // read_write at an execute path.
+    let (p, widened) = plan_of("same", &bin, &bin);
+    assert_eq!(
+        widened,
+        serde_json::json!([format!(
+            "filesystem: read_write {bin} lies at or beneath execute {bin}, so programs written there can run (W^X does not hold there)"
+        )])
+    );
+    // And so it is: a program the workload copies there runs.
+    let copy = format!("{bin}/copy");
+    let r = sandbox(
+        &p,
+        &["--exec"],
+        &[
+            "/bin/sh",
+            "-c",
+            &format!("cp {} {copy} && {copy} write {bin}/x", pr()),
+        ],
+    );
+    assert_eq!(r.stdout, format!("ok: {bin}/x\n"), "{}", r.explain());
+    // An execute path beneath a read_write one.
+    let (_, widened) = plan_of("beneath", &data, &bin);
+    assert_eq!(
+        widened,
+        serde_json::json!([format!(
+            "filesystem: execute {bin} lies beneath read_write {data}, so programs written there can run (W^X does not hold there)"
+        )])
+    );
+    // Control: apart, nothing is said, and a copied program does not run.
+    let other = mkdir(&d, "other");
+    let (p, widened) = plan_of("apart", &other, &bin);
+    assert_eq!(widened, serde_json::json!([]));
+    let copy = format!("{other}/copy");
+    let r = sandbox(
+        &p,
+        &["--exec"],
+        &[
+            "/bin/sh",
+            "-c",
+            &format!("cp {} {copy} && {copy} write {other}/x", pr()),
+        ],
+    );
+    assert_ne!(r.code, 0, "{}", r.explain());
+    assert!(!r.stdout.contains("ok:"), "{}", r.explain());
+}
+
+#[test]
 fn sandbox_report_never_writes_through_a_planted_link() {
     let t = "sandbox_report_never_writes_through_a_planted_link";
     let Some(d) = setup(t) else { return };

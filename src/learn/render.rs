@@ -14,7 +14,11 @@
 //! or created entries in `/tmp`), and `/` never appears. Everything the run
 //! touched beneath `/proc/self` (its own `/proc/<pid>`) is `/proc/self`. A
 //! `read_only` path beneath a `read_write` or `execute` rule is dropped
-//! (they grant reading). Should the rules exceed the policy's 256 paths,
+//! (they grant reading). An `execute` directory that would hold or lie
+//! beneath a `read_write` rule is not made: the programs run stay listed
+//! one by one, so the workload cannot run what it writes there (W^X); a
+//! program it wrote and ran itself is the one exception, and the plan
+//! says so under `widened`. Should the rules exceed the policy's 256 paths,
 //! the threshold drops to 2, then 1.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -252,7 +256,29 @@ fn rules(obs: &Observations, threshold: usize) -> (Vec<Rule>, Vec<Rule>, Vec<Rul
         }
     }
     let rw = collapse(&rw, threshold);
-    let ex = collapse(&ex, threshold);
+    // W^X: an execute directory that holds or lies beneath a written path
+    // would let the workload run what it writes; such a directory stays
+    // the programs actually run.
+    let ex = collapse(&ex, threshold)
+        .into_iter()
+        .flat_map(|r| {
+            let overlaps = r.covers.len() > 1 || !r.covers.contains(&r.path);
+            let writable = rw
+                .iter()
+                .any(|w| is_within(&w.path, &r.path) || is_within(&r.path, &w.path));
+            if overlaps && writable {
+                r.covers
+                    .iter()
+                    .map(|p| Rule {
+                        path: p.clone(),
+                        covers: BTreeSet::from([p.clone()]),
+                    })
+                    .collect()
+            } else {
+                vec![r]
+            }
+        })
+        .collect::<Vec<Rule>>();
     let ro: Vec<Rule> = collapse(&ro, threshold)
         .into_iter()
         .filter(|r| !rw.iter().chain(&ex).any(|g| is_within(&r.path, &g.path)))
@@ -518,6 +544,44 @@ mod tests {
         let r = collapse(&set(&["/tmp", "/tmp/x/y"]), THRESHOLD);
         assert_eq!(paths(&r), ["/tmp"]);
         assert!(!collapsible("/usr") && !collapsible("/") && collapsible("/opt/app"));
+    }
+
+    #[test]
+    fn programs_in_a_written_directory_stay_listed_one_by_one() {
+        let mut o = Observations::default();
+        let mut add = |p: &str, u: Use| {
+            o.paths.insert(p.to_string(), u);
+        };
+        for t in ["t1", "t2", "t3"] {
+            add(
+                &format!("/opt/app/bin/{t}"),
+                Use {
+                    read: true,
+                    exec: true,
+                    count: 1,
+                    ..Use::default()
+                },
+            );
+        }
+        add(
+            "/opt/app/bin/out",
+            Use {
+                write: true,
+                count: 1,
+                ..Use::default()
+            },
+        );
+        let (rw, ex, _) = rules(&o, THRESHOLD);
+        assert_eq!(paths(&rw), ["/opt/app/bin/out"]);
+        assert_eq!(
+            paths(&ex),
+            ["/opt/app/bin/t1", "/opt/app/bin/t2", "/opt/app/bin/t3"]
+        );
+        // Control: with nothing written there, the three make their
+        // directory the rule.
+        o.paths.remove("/opt/app/bin/out");
+        let (_, ex, _) = rules(&o, THRESHOLD);
+        assert_eq!(paths(&ex), ["/opt/app/bin"]);
     }
 
     #[test]
