@@ -713,8 +713,8 @@ fn resolved_path<'a>(path: &'a str, host: &'a HostFacts) -> &'a str {
 /// and by canonical spelling otherwise).
 fn kind_is_refused(path: &str, host: &HostFacts) -> bool {
     let canonical = resolved_path(path, host);
-    crate::safepath::NEVER_WRITABLE.contains(&canonical)
-        || crate::safepath::NEVER_WRITABLE.contains(&path)
+    crate::safepath::never_writable(canonical)
+        || crate::safepath::never_writable(path)
         || host
             .resolved
             .get(path)
@@ -1058,9 +1058,14 @@ fn open_rule(
             r.path
         ));
     }
+    // The CDI fallback's own rule (`/proc/self/task`, for the driver's
+    // thread names) is the one writable path beneath `/proc`; the policy's
+    // rules and the workdir never are.
+    let beneath = rule.origin != RuleOrigin::Device && safepath::never_writable(&r.path);
     if rule.access == Access::ReadWrite
         && (fsp.never_writable.contains(&inode)
-            || safepath::NEVER_WRITABLE.contains(&r.path.as_str()))
+            || safepath::NEVER_WRITABLE.contains(&r.path.as_str())
+            || beneath)
     {
         return Err(format!("{} is never writable", r.path));
     }

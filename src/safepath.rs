@@ -624,6 +624,21 @@ pub const NEVER_WRITABLE: [&str; 12] = [
     "/usr",
 ];
 
+/// Of those, the trees nothing beneath is ever writable either: the
+/// kernel's interfaces (`/proc/sys`, `/proc/<pid>`, `/sys/fs/cgroup`) and
+/// the boot files. The others hold application directories a policy may
+/// rightly make writable (`/usr/local/app`, `/dev/shm`).
+pub const NEVER_WRITABLE_BENEATH: [&str; 3] = ["/boot", "/proc", "/sys"];
+
+/// `canonical` (a resolved path) is never writable: one of
+/// [`NEVER_WRITABLE`] or beneath one of [`NEVER_WRITABLE_BENEATH`].
+pub fn never_writable(canonical: &str) -> bool {
+    NEVER_WRITABLE.contains(&canonical)
+        || NEVER_WRITABLE_BENEATH
+            .iter()
+            .any(|t| paths::is_within(canonical, t))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

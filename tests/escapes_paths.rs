@@ -279,6 +279,35 @@ fn sandbox_refuses_read_write_rule_that_resolves_to_root() {
 }
 
 #[test]
+fn sandbox_refuses_read_write_rules_beneath_proc_and_sys() {
+    let t = "sandbox_refuses_read_write_rules_beneath_proc_and_sys";
+    let Some(d) = setup(t) else { return };
+    for (i, path) in ["/proc/sys", "/proc/self/fd", "/sys/fs/cgroup"]
+        .iter()
+        .enumerate()
+    {
+        let p = policy(&d, &format!("p{i}"), &[], &[path], "");
+        let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
+        assert_eq!(r.code, 125, "{path}\n{}", r.explain());
+        assert!(
+            r.stderr.contains("filesystem_policy.read_write: ")
+                && r.stderr.contains(" is never writable"),
+            "{path}\n{}",
+            r.explain()
+        );
+        // Control: the same path read-only runs.
+        let p = policy(&d, &format!("r{i}"), &[path], &[], "");
+        let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
+        assert_eq!(r.code, 0, "{path}\n{}", r.explain());
+    }
+    // The workdir too.
+    let p = policy(&d, "wd", &[], &[], "");
+    let r = sandbox(&p, &["--exec", "--workdir", "/proc/self"], &[&pr(), "true"]);
+    assert_eq!(r.code, 125, "{}", r.explain());
+    assert!(r.stderr.contains("workdir: "), "{}", r.explain());
+}
+
+#[test]
 fn plan_shows_where_a_trusted_link_leads() {
     let t = "plan_shows_where_a_trusted_link_leads";
     let Some(d) = setup(t) else { return };

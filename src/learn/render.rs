@@ -311,7 +311,7 @@ pub fn normalize(obs: &Observations) -> (Observations, Vec<String>) {
             left.push("/ itself (opened as a directory; never granted)".into());
             continue;
         }
-        if u.write && crate::safepath::NEVER_WRITABLE.contains(&path.as_str()) {
+        if u.write && crate::safepath::never_writable(&path) {
             left.push(format!(
                 "writes in {path} (never writable under this sandbox)"
             ));
