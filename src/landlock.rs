@@ -764,34 +764,45 @@ fn widened_lines(
     execute: Option<&[String]>,
     out: &mut Vec<String>,
 ) {
+    // Looked up by each path's ancestors: a policy may list hundreds.
+    let rw: std::collections::HashSet<&str> = rules
+        .iter()
+        .filter(|w| w.access == Access::ReadWrite && w.present)
+        .map(|w| w.path.as_str())
+        .collect();
+    let shallowest = |set: &std::collections::HashSet<&str>, p: &str| -> Option<String> {
+        paths::ancestors(p)
+            .filter(|a| set.contains(a))
+            .last()
+            .map(str::to_string)
+    };
     for ro in rules.iter().filter(|r| r.access == Access::ReadOnly) {
-        if let Some(rw) = rules.iter().find(|w| {
-            w.access == Access::ReadWrite && w.present && paths::is_within(&ro.path, &w.path)
-        }) {
+        if let Some(w) = shallowest(&rw, &ro.path) {
             let exec_only =
                 !read_only.contains(&ro.path) && execute.is_some_and(|e| e.contains(&ro.path));
             out.push(if exec_only {
                 format!(
-                    "filesystem: execute {} lies beneath read_write {}, so programs written there can run (W^X does not hold there)",
-                    ro.path, rw.path
+                    "filesystem: execute {} lies beneath read_write {w}, so programs written there can run (W^X does not hold there)",
+                    ro.path
                 )
             } else {
                 format!(
-                    "filesystem: read_only {} lies beneath read_write {}, so it is writable too (Landlock rights beneath a path add up)",
-                    ro.path, rw.path
+                    "filesystem: read_only {} lies beneath read_write {w}, so it is writable too (Landlock rights beneath a path add up)",
+                    ro.path
                 )
             });
         }
     }
     let Some(execute) = execute else { return };
-    for rw in rules
+    let exec: std::collections::HashSet<&str> = execute.iter().map(String::as_str).collect();
+    for w in rules
         .iter()
         .filter(|w| w.access == Access::ReadWrite && w.present)
     {
-        if let Some(x) = execute.iter().find(|x| paths::is_within(&rw.path, x)) {
+        if let Some(x) = shallowest(&exec, &w.path) {
             out.push(format!(
                 "filesystem: read_write {} lies at or beneath execute {x}, so programs written there can run (W^X does not hold there)",
-                rw.path
+                w.path
             ));
         }
     }

@@ -139,6 +139,8 @@ impl Trust {
         uid == 0 || (Some(uid) == userns_overflow_uid() && self.workload_uid != Some(uid))
     }
 
+    /// The plain form of [`Walker::beneath_writable`] (its test oracle).
+    #[cfg(test)]
     fn beneath_writable(&self, dir: &str) -> bool {
         self.writable.iter().any(|w| paths::is_within(dir, w))
     }
@@ -300,8 +302,9 @@ fn untrusted_because(
     fd: &OwnedFd,
     st: &libc::stat,
     trust: &Trust,
+    beneath_writable: bool,
 ) -> std::io::Result<Option<String>> {
-    if trust.beneath_writable(path) {
+    if beneath_writable {
         return Ok(Some(format!("{path} is writable under the policy")));
     }
     if !trust.owner_trusted(st.st_uid) {
@@ -320,7 +323,7 @@ fn untrusted_because(
     Ok(None)
 }
 
-fn root_step(trust: &Trust) -> Result<Step, ResolveError> {
+fn root_step(trust: &Trust, beneath_writable: bool) -> Result<Step, ResolveError> {
     let io = |err| ResolveError::Io {
         at: "/".into(),
         err,
@@ -328,7 +331,7 @@ fn root_step(trust: &Trust) -> Result<Step, ResolveError> {
     let fd = open_step(None, "/").map_err(io)?;
     let st = stat(&fd).map_err(io)?;
     Ok(Step {
-        untrusted: untrusted_because("/", &fd, &st, trust).map_err(io)?,
+        untrusted: untrusted_because("/", &fd, &st, trust, beneath_writable).map_err(io)?,
         path: "/".into(),
         fd: Rc::new(fd),
     })
@@ -351,6 +354,9 @@ const WALKER_DIRS: usize = 256;
 /// was checked.
 pub struct Walker<'t> {
     trust: &'t Trust,
+    /// `trust.writable` as a set: a path is beneath a writable one when
+    /// one of its ancestors is in it (a policy may list hundreds).
+    writable: std::collections::HashSet<&'t str>,
     /// Directories by canonical path, each with every directory above it
     /// (the stack a walk from `/` would have built).
     dirs: HashMap<String, Rc<Vec<Rc<Step>>>>,
@@ -360,7 +366,27 @@ impl<'t> Walker<'t> {
     pub fn new(trust: &'t Trust) -> Self {
         Walker {
             trust,
+            writable: trust.writable.iter().map(String::as_str).collect(),
             dirs: HashMap::new(),
+        }
+    }
+
+    /// [`Trust::beneath_writable`] for a canonical path, in the time of
+    /// its depth rather than of the writable list's length.
+    fn beneath_writable(&self, path: &str) -> bool {
+        if self.writable.is_empty() {
+            return false;
+        }
+        let mut at = path;
+        loop {
+            if self.writable.contains(at) {
+                return true;
+            }
+            match at.rfind('/') {
+                Some(0) if at != "/" => at = "/",
+                Some(i) if i > 0 => at = &at[..i],
+                _ => return false,
+            }
         }
     }
 
@@ -414,7 +440,10 @@ fn open_with(walker: &mut Walker<'_>, path: &str) -> Result<Resolved, ResolveErr
     let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
     let (mut stack, skip) = match walker.start(&comps) {
         Some(found) => found,
-        None => (vec![Rc::new(root_step(trust)?)], 0),
+        None => (
+            vec![Rc::new(root_step(trust, walker.beneath_writable("/"))?)],
+            0,
+        ),
     };
     let mut queue: std::collections::VecDeque<String> =
         comps[skip..].iter().map(|c| (*c).to_string()).collect();
@@ -482,7 +511,10 @@ fn open_with(walker: &mut Walker<'_>, path: &str) -> Result<Resolved, ResolveErr
         if fmt == libc::S_IFDIR {
             let untrusted = match &top.untrusted {
                 Some(w) => Some(w.clone()),
-                None => untrusted_because(&here, &fd, &st, trust).map_err(io)?,
+                None => {
+                    let beneath = walker.beneath_writable(&here);
+                    untrusted_because(&here, &fd, &st, trust, beneath).map_err(io)?
+                }
             };
             // The directory below is about to be walked into: remember
             // this one (the top) for later paths.
@@ -502,9 +534,12 @@ fn open_with(walker: &mut Walker<'_>, path: &str) -> Result<Resolved, ResolveErr
             let untrusted = match parent {
                 Some(why) => Some(why),
                 None => {
-                    untrusted_because(&path, &fd, &st, trust).map_err(|err| ResolveError::Io {
-                        at: path.clone(),
-                        err,
+                    let beneath = walker.beneath_writable(&path);
+                    untrusted_because(&path, &fd, &st, trust, beneath).map_err(|err| {
+                        ResolveError::Io {
+                            at: path.clone(),
+                            err,
+                        }
                     })?
                 }
             };
@@ -654,6 +689,46 @@ mod tests {
     }
 
     #[test]
+    fn a_walker_knows_writable_paths_as_the_plain_check_does() {
+        for writable in [
+            vec![],
+            vec!["/".to_string()],
+            vec![
+                "/data".to_string(),
+                "/srv/a/b".to_string(),
+                "/tmp".to_string(),
+            ],
+        ] {
+            let trust = Trust {
+                writable,
+                workload_uid: None,
+            };
+            let w = Walker::new(&trust);
+            for p in [
+                "/",
+                "/data",
+                "/data/x",
+                "/datax",
+                "/dat",
+                "/srv",
+                "/srv/a",
+                "/srv/a/b",
+                "/srv/a/b/c/d",
+                "/srv/a/bc",
+                "/tmp",
+                "/tmp/.x",
+                "/usr/lib",
+            ] {
+                assert_eq!(
+                    w.beneath_writable(p),
+                    trust.beneath_writable(p),
+                    "{p} {trust:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn a_walker_resolves_every_path_as_a_fresh_walk_does() {
         let trust = Trust {
             writable: vec!["/tmp".into()],
@@ -786,12 +861,12 @@ mod tests {
         let usr = open("/usr", &t).unwrap();
         let st = stat(&usr.fd).unwrap();
         assert!(
-            untrusted_because("/usr/lib", &usr.fd, &st, &t)
+            untrusted_because("/usr/lib", &usr.fd, &st, &t, t.beneath_writable("/usr/lib"))
                 .unwrap()
                 .is_some()
         );
         assert!(
-            untrusted_because("/usr/lib", &usr.fd, &st, &Trust::default())
+            untrusted_because("/usr/lib", &usr.fd, &st, &Trust::default(), false)
                 .unwrap()
                 .is_none()
         );

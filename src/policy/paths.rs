@@ -6,6 +6,16 @@
 /// dodged by spelling (a gap in OpenShell's check, which runs before its
 /// normalization).
 pub fn normalize(p: &str) -> String {
+    // Most paths are already normal: no empty or `.` component, no
+    // trailing slash (a policy may list hundreds).
+    let plain = p.starts_with('/')
+        && (p == "/" || !p.ends_with('/'))
+        && !p.contains("//")
+        && !p.contains("/./")
+        && !p.ends_with("/.");
+    if plain {
+        return p.to_string();
+    }
     let absolute = p.starts_with('/');
     let parts: Vec<&str> = p
         .split('/')
@@ -25,6 +35,21 @@ pub fn has_parent_component(p: &str) -> bool {
     p.split('/').any(|c| c == "..")
 }
 
+/// `p` (normalized, absolute) and each directory above it, up to `/`.
+pub fn ancestors(p: &str) -> impl Iterator<Item = &str> {
+    let mut next = Some(p);
+    std::iter::from_fn(move || {
+        let at = next?;
+        next = match at.rfind('/') {
+            _ if at == "/" => None,
+            Some(0) => Some("/"),
+            Some(i) => Some(&at[..i]),
+            None => None,
+        };
+        Some(at)
+    })
+}
+
 /// `true` when `child` is `parent` or lies beneath it (both normalized).
 pub fn is_within(child: &str, parent: &str) -> bool {
     parent == "/"
@@ -35,6 +60,34 @@ pub fn is_within(child: &str, parent: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fast_path_of_normalize_agrees_with_the_slow_one() {
+        for p in [
+            "/", "/a", "/a/b", "/a/.b", "/a..", "/a/../b", "/a/", "/a//b", "/a/./b", "/a/.", "//",
+        ] {
+            let parts: Vec<&str> = p
+                .split('/')
+                .filter(|c| !c.is_empty() && *c != ".")
+                .collect();
+            assert_eq!(normalize(p), format!("/{}", parts.join("/")), "{p}");
+        }
+    }
+
+    #[test]
+    fn ancestors_walk_up_to_the_root() {
+        assert_eq!(
+            ancestors("/a/b/c").collect::<Vec<_>>(),
+            ["/a/b/c", "/a/b", "/a", "/"]
+        );
+        assert_eq!(ancestors("/").collect::<Vec<_>>(), ["/"]);
+        for (child, parent) in [("/a/b", "/a"), ("/ab", "/a"), ("/a", "/"), ("/a", "/a")] {
+            assert_eq!(
+                ancestors(child).any(|x| x == parent),
+                is_within(child, parent)
+            );
+        }
+    }
 
     #[test]
     fn normalize_spellings_of_root() {
