@@ -235,7 +235,7 @@ for k in $phases; do
     total) continue ;;
     load) d="load: read, parse and validate the policy" ;;
     resolve) d="resolve: host facts (paths, users, capabilities, Landlock ABI)" ;;
-    plan) d="plan: rules, seccomp rules and BPF for both architectures" ;;
+    plan) d="plan: rules, seccomp rules, the native BPF (compiled once)" ;;
     launch) d="launch: log lines, environment (and fork in init mode)" ;;
     fds) d="close inherited fds" ;;
     cdi) d="CDI device nodes (none here)" ;;
