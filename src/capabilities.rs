@@ -288,11 +288,29 @@ pub fn errno_name(e: i32) -> String {
 /// dropped through `sys` (see there).
 const LAST_KNOWN: u32 = 40;
 
+/// The `caps` crate's capabilities by number (built once: its `all()`
+/// builds a new hash set on every call).
+fn known() -> &'static [Option<::caps::Capability>; 64] {
+    static KNOWN: std::sync::OnceLock<[Option<::caps::Capability>; 64]> =
+        std::sync::OnceLock::new();
+    KNOWN.get_or_init(|| {
+        let mut t = [None; 64];
+        for c in ::caps::all() {
+            if let Some(slot) = t.get_mut(usize::from(c.index())) {
+                *slot = Some(c);
+            }
+        }
+        t
+    })
+}
+
 /// The `caps` crate's set for a mask of capability numbers.
 fn set_of(mask: u64) -> CapsHashSet {
-    ::caps::all()
-        .into_iter()
+    known()
+        .iter()
+        .flatten()
         .filter(|c| mask & c.bitmask() != 0)
+        .copied()
         .collect()
 }
 
@@ -339,9 +357,9 @@ fn bounding() -> u64 {
 
 /// Drop `cap` from the bounding set.
 fn bounding_drop(cap: u32) -> std::result::Result<(), i32> {
-    match ::caps::all()
-        .into_iter()
-        .find(|c| u32::from(c.index()) == cap)
+    match usize::try_from(cap)
+        .ok()
+        .and_then(|i| known().get(i).copied().flatten())
     {
         Some(c) => caps_call(::caps::drop(None, CapSet::Bounding, c)),
         None => crate::sys::capbset_drop(cap),
@@ -433,7 +451,7 @@ pub fn apply(c: &CapabilityPlan) -> Result<()> {
     }
     capset(c.mask, c.mask, c.mask)?;
     clear_ambient("capabilities")?;
-    for cap in ::caps::all() {
+    for &cap in known().iter().flatten() {
         if c.mask & cap.bitmask() != 0 {
             caps_call(::caps::raise(None, CapSet::Ambient, cap)).map_err(|e| {
                 Error::apply(
