@@ -409,7 +409,7 @@ pub fn plan(
         .as_ref()
         .map(|f| f.read_only.iter().map(|p| paths::normalize(p)).collect())
         .unwrap_or_default();
-    widened_lines(&rules, &read_only, exec_only.as_deref(), &mut widened);
+    widened_lines(&rules, &read_only, exec_only.as_deref(), host, &mut widened);
 
     // ---- network ----
     let net_ext = policy.network.clone().unwrap_or_default();
@@ -715,6 +715,7 @@ fn kind_is_refused(path: &str, host: &HostFacts) -> bool {
     let canonical = resolved_path(path, host);
     crate::safepath::never_writable(canonical)
         || crate::safepath::never_writable(path)
+        || host.resolved.get(path).is_some_and(|r| r.kernel_fs)
         || host
             .resolved
             .get(path)
@@ -762,47 +763,61 @@ fn widened_lines(
     rules: &[FsRule],
     read_only: &[String],
     execute: Option<&[String]>,
+    host: &HostFacts,
     out: &mut Vec<String>,
 ) {
-    // Looked up by each path's ancestors: a policy may list hundreds.
-    let rw: std::collections::HashSet<&str> = rules
+    // Compared where the paths lead (a trusted link such as /lib ->
+    // usr/lib, /var/run -> /run), and looked up by each path's ancestors:
+    // a policy may list hundreds.
+    let canon = |p: &str| -> String { resolved_path(p, host).to_string() };
+    let shown = |p: &str| -> String {
+        match resolved_path(p, host) {
+            c if c == p => p.to_string(),
+            c => format!("{p} (resolves to {c})"),
+        }
+    };
+    let shallowest = |set: &std::collections::HashMap<String, &str>, p: &str| -> Option<String> {
+        let c = canon(p);
+        paths::ancestors(&c)
+            .filter_map(|a| set.get(a).map(|s| s.to_string()))
+            .last()
+    };
+    let rw: std::collections::HashMap<String, &str> = rules
         .iter()
         .filter(|w| w.access == Access::ReadWrite && w.present)
-        .map(|w| w.path.as_str())
+        .map(|w| (canon(&w.path), w.path.as_str()))
         .collect();
-    let shallowest = |set: &std::collections::HashSet<&str>, p: &str| -> Option<String> {
-        paths::ancestors(p)
-            .filter(|a| set.contains(a))
-            .last()
-            .map(str::to_string)
-    };
     for ro in rules.iter().filter(|r| r.access == Access::ReadOnly) {
         if let Some(w) = shallowest(&rw, &ro.path) {
             let exec_only =
                 !read_only.contains(&ro.path) && execute.is_some_and(|e| e.contains(&ro.path));
             out.push(if exec_only {
                 format!(
-                    "filesystem: execute {} lies beneath read_write {w}, so programs written there can run (W^X does not hold there)",
-                    ro.path
+                    "filesystem: execute {} lies beneath read_write {}, so programs written there can run (W^X does not hold there)",
+                    shown(&ro.path),
+                    shown(&w)
                 )
             } else {
                 format!(
-                    "filesystem: read_only {} lies beneath read_write {w}, so it is writable too (Landlock rights beneath a path add up)",
-                    ro.path
+                    "filesystem: read_only {} lies beneath read_write {}, so it is writable too (Landlock rights beneath a path add up)",
+                    shown(&ro.path),
+                    shown(&w)
                 )
             });
         }
     }
     let Some(execute) = execute else { return };
-    let exec: std::collections::HashSet<&str> = execute.iter().map(String::as_str).collect();
+    let exec: std::collections::HashMap<String, &str> =
+        execute.iter().map(|x| (canon(x), x.as_str())).collect();
     for w in rules
         .iter()
         .filter(|w| w.access == Access::ReadWrite && w.present)
     {
         if let Some(x) = shallowest(&exec, &w.path) {
             out.push(format!(
-                "filesystem: read_write {} lies at or beneath execute {x}, so programs written there can run (W^X does not hold there)",
-                w.path
+                "filesystem: read_write {} lies at or beneath execute {}, so programs written there can run (W^X does not hold there)",
+                shown(&w.path),
+                shown(&x)
             ));
         }
     }
@@ -1072,7 +1087,8 @@ fn open_rule(
     // The CDI fallback's own rule (`/proc/self/task`, for the driver's
     // thread names) is the one writable path beneath `/proc`; the policy's
     // rules and the workdir never are.
-    let beneath = rule.origin != RuleOrigin::Device && safepath::never_writable(&r.path);
+    let beneath = rule.origin != RuleOrigin::Device
+        && (safepath::never_writable(&r.path) || safepath::on_kernel_fs(&r.fd).unwrap_or(true));
     if rule.access == Access::ReadWrite
         && (fsp.never_writable.contains(&inode)
             || safepath::NEVER_WRITABLE.contains(&r.path.as_str())

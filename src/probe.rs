@@ -102,6 +102,9 @@ pub struct ResolvedPath {
     pub path: String,
     pub dev: u64,
     pub ino: u64,
+    /// On a kernel interface filesystem (procfs, sysfs, cgroupfs, ...),
+    /// wherever mounted; asked only of paths a policy would make writable.
+    pub kernel_fs: bool,
 }
 
 /// What the host says about the CDI devices a plan requests.
@@ -165,19 +168,27 @@ pub fn landlock_abi() -> LandlockSupport {
 /// Kind of a path, resolved as the supervisor will open it (links followed
 /// only where the workload cannot have planted them; see `safepath`), and
 /// what it resolved to.
+/// `writable`: the policy would make it writable, so ask which
+/// filesystem it is on (one `fstatfs`; an unreadable answer counts as a
+/// kernel filesystem, so the rule is refused rather than granted).
 pub fn path_state(
     p: &str,
     walker: &mut crate::safepath::Walker<'_>,
+    writable: bool,
 ) -> (Result<PathKind, String>, Option<ResolvedPath>) {
     match walker.open(p) {
-        Ok(r) => (
-            Ok(r.kind),
-            Some(ResolvedPath {
-                path: r.path,
-                dev: r.dev,
-                ino: r.ino,
-            }),
-        ),
+        Ok(r) => {
+            let kernel_fs = writable && crate::safepath::on_kernel_fs(&r.fd).unwrap_or(true);
+            (
+                Ok(r.kind),
+                Some(ResolvedPath {
+                    path: r.path,
+                    dev: r.dev,
+                    ino: r.ino,
+                    kernel_fs,
+                }),
+            )
+        }
         Err(e) => (Err(e.cause()), None),
     }
 }

@@ -98,7 +98,8 @@ pub fn resolve(policy: &Policy, workdir: Option<&str>) -> HostFacts {
     trust.workload_uid = Some(crate::identity::plan(policy, &facts).uid);
     let mut walker = crate::safepath::Walker::new(&trust);
     for p in candidate_paths(policy, workdir) {
-        let (st, r) = probe::path_state(&p, &mut walker);
+        let writable = trust.writable.contains(&p);
+        let (st, r) = probe::path_state(&p, &mut walker, writable);
         if let Some(r) = r {
             facts.resolved.insert(p.clone(), r);
         }
@@ -151,7 +152,7 @@ pub fn resolve_run(policy: &Policy, opts: &RunOptions) -> HostFacts {
     let mut walker = crate::safepath::Walker::new(&trust);
     for p in extra {
         if let std::collections::btree_map::Entry::Vacant(v) = facts.paths.entry(p) {
-            let (st, r) = probe::path_state(v.key(), &mut walker);
+            let (st, r) = probe::path_state(v.key(), &mut walker, false);
             if let Some(r) = r {
                 facts.resolved.insert(v.key().clone(), r);
             }

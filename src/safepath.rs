@@ -665,6 +665,35 @@ pub const NEVER_WRITABLE: [&str; 12] = [
 /// rightly make writable (`/usr/local/app`, `/dev/shm`).
 pub const NEVER_WRITABLE_BENEATH: [&str; 3] = ["/boot", "/proc", "/sys"];
 
+/// Filesystems that are kernel interfaces wherever they are mounted
+/// (`/host/proc`, a bind of `/proc/sys`): `statfs` magic numbers from
+/// `<linux/magic.h>` for proc, sysfs, cgroup and cgroup2, securityfs,
+/// debugfs, tracefs, bpf, configfs, efivarfs, pstore, selinuxfs, smackfs,
+/// binfmt_misc and fusectl.
+const KERNEL_FS: [i64; 15] = [
+    0x9fa0,
+    0x6265_6572,
+    0x0027_e0eb,
+    0x6367_7270,
+    0x7363_6673,
+    0x6462_6720,
+    0x7472_6163,
+    0xcafe_4a11,
+    0x6265_6570,
+    0xde5e_81e4,
+    0x6165_676c,
+    0xf97c_ff8c,
+    0x4341_5d53,
+    0x4249_4e4d,
+    0x6573_5543,
+];
+
+/// The object `fd` refers to lives on a kernel interface filesystem
+/// ([`KERNEL_FS`]): never writable, wherever it is mounted.
+pub fn on_kernel_fs(fd: &OwnedFd) -> std::io::Result<bool> {
+    Ok(KERNEL_FS.contains(&fs_type(fd)?))
+}
+
 /// `canonical` (a resolved path) is never writable: one of
 /// [`NEVER_WRITABLE`] or beneath one of [`NEVER_WRITABLE_BENEATH`].
 pub fn never_writable(canonical: &str) -> bool {

@@ -308,6 +308,60 @@ fn sandbox_refuses_read_write_rules_beneath_proc_and_sys() {
 }
 
 #[test]
+fn sandbox_refuses_read_write_rules_on_proc_and_sys_mounted_elsewhere() {
+    let t = "sandbox_refuses_read_write_rules_on_proc_and_sys_mounted_elsewhere";
+    let Some(d) = setup(t) else { return };
+    // A node agent's /host/proc, /host/sys: kernel interfaces wherever
+    // they are mounted.
+    let proc2 = mkdir(&d, "proc2");
+    let sys2 = mkdir(&d, "sys2");
+    let mounted = |fs: &str, at: &str| {
+        Command::new("mount")
+            .args(["-t", fs, fs, at])
+            .status()
+            .unwrap()
+            .success()
+    };
+    assert!(mounted("proc", &proc2) && mounted("sysfs", &sys2));
+    struct Unmount(Vec<String>);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            for m in &self.0 {
+                let _ = Command::new("umount").arg(m).status();
+            }
+        }
+    }
+    let _u = Unmount(vec![proc2.clone(), sys2.clone()]);
+    for (i, path) in [
+        proc2.clone(),
+        format!("{proc2}/sys"),
+        format!("{sys2}/kernel"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let p = policy(&d, &format!("p{i}"), &[], &[path], "");
+        let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
+        assert_eq!(r.code, 125, "{path}\n{}", r.explain());
+        assert!(
+            r.stderr.contains(" is never writable"),
+            "{path}\n{}",
+            r.explain()
+        );
+        // Control: read-only, the same path runs.
+        let p = policy(&d, &format!("r{i}"), &[path], &[], "");
+        let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
+        assert_eq!(r.code, 0, "{path}\n{}", r.explain());
+    }
+    // A directory of the test's own, read-write, runs (the control for
+    // the filesystem check itself).
+    let own = mkdir(&d, "own");
+    let p = policy(&d, "own", &[], &[&own], "");
+    let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+}
+
+#[test]
 fn plan_shows_where_a_trusted_link_leads() {
     let t = "plan_shows_where_a_trusted_link_leads";
     let Some(d) = setup(t) else { return };
@@ -415,6 +469,23 @@ fn plan_says_when_a_writable_path_overlaps_an_execute_path() {
         serde_json::json!([format!(
             "filesystem: execute {bin} lies beneath read_write {data}, so programs written there can run (W^X does not hold there)"
         )])
+    );
+    // The same overlap spelled through a trusted link (as /lib -> usr/lib
+    // or /var/run -> /run spell the host's trees) is said all the same.
+    let link = RootLink::new("wx");
+    let via = format!("{}{bin}", link.path());
+    let (_, widened) = plan_of("linked", &via, &bin);
+    // Two rules name the one directory: both sides say it.
+    assert_eq!(
+        widened,
+        serde_json::json!([
+            format!(
+                "filesystem: execute {bin} lies beneath read_write {via} (resolves to {bin}), so programs written there can run (W^X does not hold there)"
+            ),
+            format!(
+                "filesystem: read_write {via} (resolves to {bin}) lies at or beneath execute {bin}, so programs written there can run (W^X does not hold there)"
+            )
+        ])
     );
     // Control: apart, nothing is said, and a copied program does not run.
     let other = mkdir(&d, "other");
