@@ -771,9 +771,17 @@ impl Running<'_> {
     }
 
     /// `runc kill ID SIGNAL`.
-    fn kill(&self, signal: &str) {
+    fn kill(self, signal: &str) -> Self {
         let r = self.world.runc_quiet(&["kill", &self.id, signal]);
-        assert_eq!(r.code, 0, "runc kill {signal}\n{}", r.explain());
+        if r.code != 0 {
+            let e = r.explain();
+            let f = self.finish(Duration::from_secs(5));
+            panic!(
+                "runc kill {signal}\n{e}\n--- the container\n{}",
+                f.explain()
+            );
+        }
+        self
     }
 
     /// Wait for the container to exit; its status is runc's.
@@ -1091,7 +1099,7 @@ fn pod_pid1_forwards_term_to_the_workload() {
         "no {ready:?} from the workload\n{}",
         p.finish(Duration::from_secs(1)).explain()
     );
-    p.kill("TERM");
+    let p = p.kill("TERM");
     let r = p.finish(Duration::from_secs(10));
     note(&format!("{t}/killed"), &r);
     exit(&r, 143);
@@ -1106,7 +1114,7 @@ fn pod_pid1_forwards_term_to_the_workload() {
         "no ready line\n{}",
         p.finish(Duration::from_secs(1)).explain()
     );
-    p.kill("TERM");
+    let p = p.kill("TERM");
     let r = p.finish(Duration::from_secs(10));
     note(&format!("{t}/handled"), &r);
     exit(&r, 0);

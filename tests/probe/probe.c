@@ -599,6 +599,11 @@ int main(int argc, char **argv) {
 		for (long n = num(argv[2]); n > 0; n--) {
 			int sig = 0;
 			sigwait(&s, &sig);
+			/* runc forwards its Go runtime's preemption signal
+			 * (SIGURG) to the container's PID 1, which forwards it
+			 * here like any other: noise, not one of the signals a
+			 * test sends. */
+			if (sig == SIGURG) { n++; continue; }
 			printf("signal %d\n", sig);
 		}
 		return 0;
