@@ -48,7 +48,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use common::{BIN, Run};
+use common::{
+    Run, errors, has_line, is_static_elf, static_sandbox, status, target_dir, which,
+    with_other_commit,
+};
 
 /// Where the pod sees the supervisor, its policy and the test workload.
 const SANDBOX: &str = "/opt/openshell/bin/openshell-sandbox";
@@ -117,47 +120,6 @@ filesystem_policy:
 process: {run_as_user: sandbox}
 ";
 
-fn target_dir() -> PathBuf {
-    Path::new(BIN)
-        .parent()
-        .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("target"))
-}
-
-fn which(cmd: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|d| Path::new(d).join(cmd))
-        .find(|p| p.is_file())
-}
-
-/// A 64-bit little-endian ELF executable without a program interpreter.
-fn is_static_elf(p: &Path) -> bool {
-    let Ok(b) = fs::read(p) else { return false };
-    let u16_at = |o: usize| b.get(o..o + 2).map(|s| u16::from_le_bytes([s[0], s[1]]));
-    let u32_at = |o: usize| {
-        b.get(o..o + 4)
-            .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-    };
-    let u64_at = |o: usize| {
-        b.get(o..o + 8)
-            .map(|s| u64::from_le_bytes(s.try_into().unwrap()))
-    };
-    if b.get(..6) != Some(b"\x7fELF\x02\x01") {
-        return false;
-    }
-    let (Some(phoff), Some(phentsize), Some(phnum)) = (u64_at(32), u16_at(54), u16_at(56)) else {
-        return false;
-    };
-    (0..usize::from(phnum)).all(|i| {
-        let at = phoff as usize + i * usize::from(phentsize);
-        // PT_INTERP = 3
-        u32_at(at).is_some_and(|ty| ty != 3)
-    })
-}
-
 struct Tools {
     runc: PathBuf,
     /// The static release build the pods run.
@@ -190,35 +152,6 @@ fn tools(test: &str) -> Option<&'static Tools> {
         sandbox: static_sandbox(),
         images: build_images(),
     }))
-}
-
-/// The static musl build of this tree, made (or found up to date) by
-/// `cross/build.sh`: the debug build is dynamic and would not run in a
-/// busybox or distroless image.
-fn static_sandbox() -> PathBuf {
-    let arch = std::env::consts::ARCH;
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new(root.join("cross/build.sh"))
-        .arg(arch)
-        .current_dir(root)
-        .env("CARGO_TARGET_DIR", target_dir())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run cross/build.sh");
-    assert!(
-        out.status.success(),
-        "cross/build.sh {arch} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let p = target_dir().join(format!(
-        "{arch}-unknown-linux-musl/release/openshell-sandbox"
-    ));
-    assert!(
-        is_static_elf(&p),
-        "{} is not a static executable",
-        p.display()
-    );
-    p
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -856,37 +789,6 @@ fn note(what: &str, r: &Run) {
     eprintln!("pod {what}: exit {}: {}", r.code, out.join(" | "));
 }
 
-/// A field of /proc/self/status as `probe status` printed it.
-fn status(r: &Run, key: &str) -> String {
-    r.stdout
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}:")))
-        .unwrap_or_else(|| panic!("no {key}: line\n{}", r.explain()))
-        .trim()
-        .to_string()
-}
-
-fn has_line(r: &Run, line: &str) {
-    assert!(
-        r.stdout.lines().any(|l| l == line),
-        "expected the line {line:?}\n{}",
-        r.explain()
-    );
-}
-
-/// stderr without the supervisor's info log lines: what a failed launch
-/// says.
-/// The error lines: without info lines and without the warnings about what
-/// this kernel does not enforce (pathname unix sockets below Landlock ABI
-/// 9), which every best_effort launch here logs.
-fn errors(r: &Run) -> Vec<&str> {
-    r.stderr
-        .lines()
-        .filter(|l| !l.starts_with("openshell-sandbox: info: "))
-        .filter(|l| !l.starts_with("openshell-sandbox: warning: not enforced: "))
-        .collect()
-}
-
 fn exit(r: &Run, code: i32) {
     assert_eq!(r.code, code, "exit status\n{}", r.explain());
 }
@@ -1248,32 +1150,7 @@ fn pod_hot_replacement_every_launch_runs_old_or_new() {
         assert!(o.status.success());
         String::from_utf8(o.stdout).unwrap()
     };
-    let info: Value = serde_json::from_slice(
-        &Command::new(&tools.sandbox)
-            .args(["version", "--json"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    let commit = info["commit"].as_str().unwrap().to_string();
-    assert!(
-        commit.len() >= 12 && commit.bytes().all(|c| c.is_ascii_hexdigit()),
-        "the build has no commit id to tell two versions apart: {commit:?}"
-    );
-    let other: String = commit
-        .chars()
-        .map(|c| char::from_digit((c.to_digit(16).unwrap() + 1) % 16, 16).unwrap())
-        .collect();
-    let mut b_bytes = a_bytes.clone();
-    let mut at = 0;
-    while let Some(i) = b_bytes[at..]
-        .windows(commit.len())
-        .position(|win| win == commit.as_bytes())
-    {
-        b_bytes[at + i..at + i + commit.len()].copy_from_slice(other.as_bytes());
-        at += i + commit.len();
-    }
+    let b_bytes = with_other_commit(&tools.sandbox, &a_bytes);
     mkdirs(&w.dir, &["stage"]);
     put(&w.dir, "stage/a", &a_bytes, 0o755);
     put(&w.dir, "stage/b", &b_bytes, 0o755);

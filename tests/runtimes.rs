@@ -83,10 +83,11 @@ use std::io::Write;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use common::{BIN, Run};
+use common::{
+    BIN, Run, errors, has_line, static_sandbox, status, target_dir, which, with_other_commit,
+};
 
 const IMAGE: &str = "localhost/openshell-test/busybox:latest";
 const SANDBOX: &str = "/opt/openshell/bin/openshell-sandbox";
@@ -96,22 +97,6 @@ const CMD_TIMEOUT: u64 = 120;
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn target_dir() -> PathBuf {
-    Path::new(BIN)
-        .parent()
-        .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("target"))
-}
-
-fn which(cmd: &str) -> Option<PathBuf> {
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|d| Path::new(d).join(cmd))
-        .find(|p| p.is_file())
 }
 
 /// Skip unless root and every command is on PATH.
@@ -125,31 +110,6 @@ fn need(test: &str, cmds: &[(&str, &str)]) -> bool {
         }
     }
     false
-}
-
-/// The static musl build of this tree (`cross/build.sh`), as in
-/// tests/pods.rs: the debug build is dynamic and would not run in busybox.
-fn static_sandbox() -> PathBuf {
-    static P: OnceLock<PathBuf> = OnceLock::new();
-    P.get_or_init(|| {
-        let arch = std::env::consts::ARCH;
-        let out = Command::new(repo().join("cross/build.sh"))
-            .arg(arch)
-            .current_dir(repo())
-            .env("CARGO_TARGET_DIR", target_dir())
-            .stdin(Stdio::null())
-            .output()
-            .expect("run cross/build.sh");
-        assert!(
-            out.status.success(),
-            "cross/build.sh {arch} failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        target_dir().join(format!(
-            "{arch}-unknown-linux-musl/release/openshell-sandbox"
-        ))
-    })
-    .clone()
 }
 
 fn put(path: &Path, content: &[u8], mode: u32) {
@@ -318,34 +278,6 @@ fn ok(mut c: Command) -> Run {
     let r = run(&mut c);
     assert_eq!(r.code, 0, "{what}\n{}", r.explain());
     r
-}
-
-fn has_line(r: &Run, line: &str) {
-    assert!(
-        r.stdout.lines().any(|l| l == line),
-        "expected the line {line:?}\n{}",
-        r.explain()
-    );
-}
-
-/// The value of a `/proc/self/status` line the workload printed.
-fn status(r: &Run, key: &str) -> String {
-    r.stdout
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}:")))
-        .unwrap_or_else(|| panic!("no {key}: line\n{}", r.explain()))
-        .trim()
-        .to_string()
-}
-
-/// The supervisor's lines that are not info or the kernel's not-enforced
-/// warnings: what a failed launch says.
-fn errors(r: &Run) -> Vec<&str> {
-    r.stderr
-        .lines()
-        .filter(|l| !l.starts_with("openshell-sandbox: info: "))
-        .filter(|l| !l.starts_with("openshell-sandbox: warning: not enforced: "))
-        .collect()
 }
 
 // ---- podman ----
@@ -1406,32 +1338,7 @@ struct Builds {
 
 fn builds(dir: &Path) -> Builds {
     let a = fs::read(static_sandbox()).unwrap();
-    let info: serde_json::Value = serde_json::from_slice(
-        &Command::new(static_sandbox())
-            .args(["version", "--json"])
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
-    let commit = info["commit"].as_str().unwrap().to_string();
-    assert!(
-        commit.len() >= 12 && commit.bytes().all(|c| c.is_ascii_hexdigit()),
-        "the build has no commit id to tell two versions apart: {commit:?}"
-    );
-    let other: String = commit
-        .chars()
-        .map(|c| char::from_digit((c.to_digit(16).unwrap() + 1) % 16, 16).unwrap())
-        .collect();
-    let mut b = a.clone();
-    let mut at = 0;
-    while let Some(i) = b[at..]
-        .windows(commit.len())
-        .position(|w| w == commit.as_bytes())
-    {
-        b[at + i..at + i + commit.len()].copy_from_slice(other.as_bytes());
-        at += i + commit.len();
-    }
+    let b = with_other_commit(&static_sandbox(), &a);
     let line = |name: &str, bytes: &[u8]| {
         let p = dir.join(name);
         put(&p, bytes, 0o755);

@@ -94,7 +94,7 @@ pub fn need_abi(test: &str, abi: u32) -> bool {
     }
 }
 
-fn target_dir() -> PathBuf {
+pub fn target_dir() -> PathBuf {
     // .../target/debug/openshell-sandbox -> .../target
     Path::new(BIN)
         .parent()
@@ -351,4 +351,138 @@ pub fn open_dir(parent: &Path, name: &str) -> String {
     std::fs::create_dir_all(&d).unwrap();
     chmod(&d, 0o777);
     d.display().to_string()
+}
+
+// ---- pods and runtimes: the static build, tool lookup, workload output
+
+/// `cmd` on PATH.
+pub fn which(cmd: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| Path::new(d).join(cmd))
+        .find(|p| p.is_file())
+}
+
+/// A 64-bit little-endian ELF executable without a program interpreter.
+pub fn is_static_elf(p: &Path) -> bool {
+    let Ok(b) = std::fs::read(p) else {
+        return false;
+    };
+    let u16_at = |o: usize| b.get(o..o + 2).map(|s| u16::from_le_bytes([s[0], s[1]]));
+    let u32_at = |o: usize| {
+        b.get(o..o + 4)
+            .map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+    };
+    let u64_at = |o: usize| {
+        b.get(o..o + 8)
+            .map(|s| u64::from_le_bytes(s.try_into().unwrap()))
+    };
+    if b.get(..6) != Some(b"\x7fELF\x02\x01") {
+        return false;
+    }
+    let (Some(phoff), Some(phentsize), Some(phnum)) = (u64_at(32), u16_at(54), u16_at(56)) else {
+        return false;
+    };
+    (0..usize::from(phnum)).all(|i| {
+        let at = phoff as usize + i * usize::from(phentsize);
+        // PT_INTERP = 3
+        u32_at(at).is_some_and(|ty| ty != 3)
+    })
+}
+
+/// The static musl build of this tree, made (or found up to date) by
+/// `cross/build.sh`, once per test binary: the debug build is dynamic and
+/// would not run in a busybox or distroless image.
+pub fn static_sandbox() -> PathBuf {
+    static P: OnceLock<PathBuf> = OnceLock::new();
+    P.get_or_init(|| {
+        let arch = std::env::consts::ARCH;
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let out = Command::new(root.join("cross/build.sh"))
+            .arg(arch)
+            .current_dir(root)
+            .env("CARGO_TARGET_DIR", target_dir())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run cross/build.sh");
+        assert!(
+            out.status.success(),
+            "cross/build.sh {arch} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let p = target_dir().join(format!(
+            "{arch}-unknown-linux-musl/release/openshell-sandbox"
+        ));
+        assert!(
+            is_static_elf(&p),
+            "{} is not a static executable",
+            p.display()
+        );
+        p
+    })
+    .clone()
+}
+
+/// The bytes of `bin` (whose build commit is `bin version --json`'s) with
+/// every copy of that commit id rewritten: the same code, another
+/// `--version` line, to tell two builds apart in hot-replacement tests.
+pub fn with_other_commit(bin: &Path, bytes: &[u8]) -> Vec<u8> {
+    let info: serde_json::Value = serde_json::from_slice(
+        &Command::new(bin)
+            .args(["version", "--json"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let commit = info["commit"].as_str().unwrap().to_string();
+    assert!(
+        commit.len() >= 12 && commit.bytes().all(|c| c.is_ascii_hexdigit()),
+        "the build has no commit id to tell two versions apart: {commit:?}"
+    );
+    let other: String = commit
+        .chars()
+        .map(|c| char::from_digit((c.to_digit(16).unwrap() + 1) % 16, 16).unwrap())
+        .collect();
+    let mut b = bytes.to_vec();
+    let mut at = 0;
+    while let Some(i) = b[at..]
+        .windows(commit.len())
+        .position(|w| w == commit.as_bytes())
+    {
+        b[at + i..at + i + commit.len()].copy_from_slice(other.as_bytes());
+        at += i + commit.len();
+    }
+    b
+}
+
+/// The workload printed exactly `line`.
+pub fn has_line(r: &Run, line: &str) {
+    assert!(
+        r.stdout.lines().any(|l| l == line),
+        "expected the line {line:?}\n{}",
+        r.explain()
+    );
+}
+
+/// The value of a `/proc/self/status` line the workload printed.
+pub fn status(r: &Run, key: &str) -> String {
+    r.stdout
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}:")))
+        .unwrap_or_else(|| panic!("no {key}: line\n{}", r.explain()))
+        .trim()
+        .to_string()
+}
+
+/// The supervisor's lines that are neither info nor the warnings about
+/// what this kernel does not enforce (every best_effort launch here logs
+/// those): what a failed launch says.
+pub fn errors(r: &Run) -> Vec<&str> {
+    r.stderr
+        .lines()
+        .filter(|l| !l.starts_with("openshell-sandbox: info: "))
+        .filter(|l| !l.starts_with("openshell-sandbox: warning: not enforced: "))
+        .collect()
 }
