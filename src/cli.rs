@@ -302,9 +302,13 @@ fn is_option(a: &OsStr) -> bool {
     a.as_bytes().starts_with(b"-") && a != "-"
 }
 
-fn parse_run(a: &mut Args, require_command: bool, format: Option<&mut Format>) -> Result<RunArgs> {
+/// An option one command adds to the run options (`plan --format`,
+/// `learn --output`): `Ok(true)` when it took the option.
+type Extra<'e> = &'e mut dyn FnMut(&mut Args, &str, Option<OsString>) -> Result<bool>;
+
+fn parse_run(a: &mut Args, require_command: bool, extra: Option<Extra<'_>>) -> Result<RunArgs> {
     let mut r = RunArgs::default();
-    let mut format = format;
+    let mut extra = extra;
     while let Some(arg) = a.next() {
         if arg == "--" {
             r.command = a.rest();
@@ -316,18 +320,10 @@ fn parse_run(a: &mut Args, require_command: bool, format: Option<&mut Format>) -
             break;
         }
         let (opt, inline) = split_inline(&arg);
-        if let (Some(f), "--format") = (format.as_deref_mut(), opt.as_str()) {
-            *f = match a.text(&opt, inline)?.as_str() {
-                "yaml" => Format::Yaml,
-                "json" => Format::Json,
-                "text" => Format::Text,
-                other => {
-                    return Err(Error::usage(format!(
-                        "--format: unknown format {other:?} (text, yaml or json)"
-                    )));
-                }
-            };
-            continue;
+        if let Some(take) = extra.as_deref_mut() {
+            if take(a, &opt, inline.clone())? {
+                continue;
+            }
         }
         if !run_option(&mut r, a, &opt, inline)? {
             return Err(unknown(&opt));
@@ -375,29 +371,37 @@ pub fn parse(argv: Vec<OsString>) -> Result<Command> {
         "plan" => {
             a.pos = 1;
             let mut f = Format::Yaml;
-            let r = parse_run(&mut a, false, Some(&mut f))?;
+            let mut format = |a: &mut Args, opt: &str, inline: Option<OsString>| -> Result<bool> {
+                if opt != "--format" {
+                    return Ok(false);
+                }
+                f = match a.text(opt, inline)?.as_str() {
+                    "yaml" => Format::Yaml,
+                    "json" => Format::Json,
+                    "text" => Format::Text,
+                    other => {
+                        return Err(Error::usage(format!(
+                            "--format: unknown format {other:?} (text, yaml or json)"
+                        )));
+                    }
+                };
+                Ok(true)
+            };
+            let r = parse_run(&mut a, false, Some(&mut format))?;
             Ok(Command::Plan(r, f))
         }
         "learn" => {
             a.pos = 1;
             let mut output = None;
-            let mut r = RunArgs::default();
-            while let Some(arg) = a.next() {
-                if arg == "--" {
-                    r.command = a.rest();
-                    break;
-                }
-                if !is_option(&arg) {
-                    r.command = std::iter::once(arg).chain(a.rest()).collect();
-                    break;
-                }
-                let (opt, inline) = split_inline(&arg);
-                if opt == "--output" {
-                    output = Some(PathBuf::from(a.value(&opt, inline)?));
-                } else if !run_option(&mut r, &mut a, &opt, inline)? {
-                    return Err(unknown(&opt));
-                }
-            }
+            let mut take_output =
+                |a: &mut Args, opt: &str, inline: Option<OsString>| -> Result<bool> {
+                    if opt != "--output" {
+                        return Ok(false);
+                    }
+                    output = Some(PathBuf::from(a.value(opt, inline)?));
+                    Ok(true)
+                };
+            let r = parse_run(&mut a, false, Some(&mut take_output))?;
             if r.command.is_empty() {
                 return Err(Error::usage(
                     "no workload command given; usage: openshell-sandbox learn [--output FILE] [OPTIONS] -- CMD [ARGS...]",
