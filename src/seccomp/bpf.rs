@@ -316,84 +316,140 @@ impl Test {
     }
 }
 
-/// Cost of a subtree: instructions, then worst-case depth.
-type Cost = (u32, u32);
-
 #[derive(Debug, Clone, Copy)]
 enum Choice {
     Chain,
     Split(usize),
 }
 
-/// The decision tree: the best choice for every run `i..j` of segments.
+/// The decision tree over the segments.
+///
+/// Every test of the tree is either one split (`jge`, one instruction) or
+/// part of a chain, and a chain's tests depend only on the numbers that can
+/// reach it (`bounds`), which a split hands down unchanged. So the
+/// instruction count of a tree is a property of its partition of the
+/// segments into chains alone: the chains' costs plus one split between
+/// every two neighbours, whatever the shape of the splits above them. The
+/// plan therefore works in two steps:
+///
+/// 1. The fewest instructions: a shortest path over the boundaries between
+///    segments, where a chain of at most [`MAX_CHAIN`] segments is an edge
+///    costing its tests plus one split. Linear in the segments.
+/// 2. The least depth among those: an interval program over the boundaries
+///    that lie on some shortest path only ("tight" ones; a path made of
+///    tight chains is a shortest path), choosing per run a tight chain or
+///    the split with the least depth, the first one on ties.
+///
+/// The result is the tree that minimizes (instructions, then depth) over
+/// all trees, with the same tie-breaking as a full interval program over
+/// every run of segments (cubic in the segments: it was most of a launch's
+/// compile time), which the tests keep as the reference.
 struct Tree {
-    n: usize,
-    best: Vec<Option<(Cost, Choice)>>,
+    /// Segment indices of the tight boundaries, ascending (`0` and `n`
+    /// included).
+    at: Vec<usize>,
+    /// The choice for every run between two tight boundaries, by position
+    /// in `at` (`p * at.len() + q`).
+    choice: Vec<Choice>,
 }
 
 impl Tree {
     fn plan(segments: &[Segment]) -> Tree {
         let n = segments.len();
-        let w = n + 1;
-        let mut tree = Tree {
-            n,
-            best: vec![None; w * w],
+        let chain = |i: usize, j: usize| chain_cost(segments, i, j);
+        // pre[j]: fewest instructions (plus one) for `segments[..j]`;
+        // suf[i]: the same for `segments[i..]`.
+        let mut pre = vec![u32::MAX; n + 1];
+        let mut suf = vec![u32::MAX; n + 1];
+        if let Some(p) = pre.first_mut() {
+            *p = 0;
+        }
+        if let Some(s) = suf.last_mut() {
+            *s = 0;
+        }
+        for j in 1..=n {
+            let best = (j.saturating_sub(MAX_CHAIN)..j)
+                .map(|i| {
+                    pre.get(i)
+                        .copied()
+                        .unwrap_or(u32::MAX)
+                        .saturating_add(chain(i, j) + 1)
+                })
+                .min()
+                .unwrap_or(u32::MAX);
+            if let Some(p) = pre.get_mut(j) {
+                *p = best;
+            }
+        }
+        for i in (0..n).rev() {
+            let best = (i + 1..=(i + MAX_CHAIN).min(n))
+                .map(|j| {
+                    suf.get(j)
+                        .copied()
+                        .unwrap_or(u32::MAX)
+                        .saturating_add(chain(i, j) + 1)
+                })
+                .min()
+                .unwrap_or(u32::MAX);
+            if let Some(s) = suf.get_mut(i) {
+                *s = best;
+            }
+        }
+        let total = suf.first().copied().unwrap_or(0);
+        let at: Vec<usize> = (0..=n)
+            .filter(|&b| {
+                pre.get(b)
+                    .zip(suf.get(b))
+                    .is_some_and(|(p, s)| p.saturating_add(*s) == total)
+            })
+            .collect();
+        let tight = |i: usize, j: usize| {
+            j - i <= MAX_CHAIN
+                && pre.get(i).zip(suf.get(j)).is_some_and(|(p, s)| {
+                    p.saturating_add(chain(i, j) + 1).saturating_add(*s) == total
+                })
         };
-        // The cost of every solved run `i..j`, packed as `instructions << 32
-        // | depth` (so that comparing two packed costs compares the pairs)
-        // and stored by row (`i * w + j`) and by column (`j * w + i`): the
-        // split loop below reads two contiguous slices and does not branch
-        // on the data. It is most of the compile time. Every run has a cost
-        // once solved (one segment is a chain, a longer run always has a
-        // split), so no entry it reads is unset.
-        let mut by_row: Vec<u64> = vec![0; w * w];
-        let mut by_col: Vec<u64> = vec![0; w * w];
-        for len in 1..=n {
-            for i in 0..=(n - len) {
-                let j = i + len;
-                let mut best: Option<(Cost, Choice)> = None;
-                if len <= MAX_CHAIN {
-                    let cost = chain_cost(segments, i, j);
-                    best = Some(((cost, cost), Choice::Chain));
+
+        // Depth of the best tree for every run between tight boundaries,
+        // shortest runs first. Every run between two tight boundaries has a
+        // tree made of tight chains (a shortest path passes through both).
+        let m = at.len();
+        let mut depth = vec![u32::MAX; m * m];
+        let mut choice = vec![Choice::Chain; m * m];
+        for len in 1..m {
+            for p in 0..m - len {
+                let q = p + len;
+                let (i, j) = (
+                    at.get(p).copied().unwrap_or(0),
+                    at.get(q).copied().unwrap_or(0),
+                );
+                let mut best = (u32::MAX, Choice::Chain);
+                if tight(i, j) {
+                    best = (chain(i, j), Choice::Chain);
                 }
-                // Splits `s` in `i + 1..j`: left `i..s`, right `s..j`; the
-                // first cheapest wins, as in a plain loop over `s`.
-                let left = by_row.get(i * w + i + 1..i * w + j).unwrap_or_default();
-                let right = by_col.get(j * w + i + 1..j * w + j).unwrap_or_default();
-                let mut split = (u64::MAX, 0usize);
-                for (k, (&l, &r)) in left.iter().zip(right).enumerate() {
-                    let depth = (l & 0xffff_ffff).max(r & 0xffff_ffff);
-                    let cost = (l >> 32) + (r >> 32) + 1;
-                    let packed = (cost << 32) | (depth + 1);
-                    let better = packed < split.0;
-                    split.0 = if better { packed } else { split.0 };
-                    split.1 = if better { k } else { split.1 };
-                }
-                if split.0 != u64::MAX {
-                    let cost = ((split.0 >> 32) as u32, split.0 as u32);
-                    if best.is_none_or(|(b, _)| cost < b) {
-                        best = Some((cost, Choice::Split(i + 1 + split.1)));
+                for r in p + 1..q {
+                    let l = depth.get(p * m + r).copied().unwrap_or(u32::MAX);
+                    let rr = depth.get(r * m + q).copied().unwrap_or(u32::MAX);
+                    let d = l.max(rr).saturating_add(1);
+                    if d < best.0 {
+                        best = (d, Choice::Split(at.get(r).copied().unwrap_or(0)));
                     }
                 }
-                if let Some(((cost, depth), _)) = best {
-                    let packed = (u64::from(cost) << 32) | u64::from(depth);
-                    if let Some(c) = by_row.get_mut(i * w + j) {
-                        *c = packed;
-                    }
-                    if let Some(c) = by_col.get_mut(j * w + i) {
-                        *c = packed;
-                    }
+                if let Some(slot) = depth.get_mut(p * m + q) {
+                    *slot = best.0;
                 }
-                if let Some(slot) = tree.best.get_mut(i * w + j) {
-                    *slot = best;
+                if let Some(slot) = choice.get_mut(p * m + q) {
+                    *slot = best.1;
                 }
             }
         }
-        tree
+        Tree { at, choice }
     }
 
-    fn get(&self, i: usize, j: usize) -> Option<(Cost, Choice)> {
-        self.best.get(i * (self.n + 1) + j).copied().flatten()
+    fn get(&self, i: usize, j: usize) -> Option<Choice> {
+        let p = self.at.binary_search(&i).ok()?;
+        let q = self.at.binary_search(&j).ok()?;
+        self.choice.get(p * self.at.len() + q).copied()
     }
 
     /// Emits the subtree for `segments[i..j]`; returns its entry label, which
@@ -409,7 +465,7 @@ impl Tree {
         if i >= j {
             return t.allow;
         }
-        match self.get(i, j).map(|(_, c)| c) {
+        match self.get(i, j) {
             Some(Choice::Split(s)) => {
                 let here = asm.label();
                 asm.place(here);
@@ -821,5 +877,132 @@ impl Asm {
             prog.push(insn);
         }
         Ok(prog)
+    }
+}
+
+#[cfg(test)]
+mod tree_tests {
+    use super::{MAX_CHAIN, Segment, Target, Tree, chain_cost};
+    use proptest::prelude::*;
+
+    /// Per run: (instructions, depth) and the split, `None` for a chain.
+    type Best = Option<((u32, u32), Option<usize>)>;
+
+    /// The full interval program over every run of segments, cubic in the
+    /// segments: for each run the cheapest of a chain (at most
+    /// `MAX_CHAIN` segments) and every split, by (instructions, depth), the
+    /// chain and then the first split winning ties. `Tree::plan` must choose
+    /// exactly as this does.
+    fn reference(segments: &[Segment]) -> Vec<Best> {
+        let n = segments.len();
+        let w = n + 1;
+        let mut best: Vec<Best> = vec![None; w * w];
+        for len in 1..=n {
+            for i in 0..=(n - len) {
+                let j = i + len;
+                let mut here = None;
+                if len <= MAX_CHAIN {
+                    let c = chain_cost(segments, i, j);
+                    here = Some(((c, c), None));
+                }
+                for s in i + 1..j {
+                    let (Some((l, _)), Some((r, _))) = (best[i * w + s], best[s * w + j]) else {
+                        continue;
+                    };
+                    let cost = (l.0 + r.0 + 1, l.1.max(r.1) + 1);
+                    if here.is_none_or(|(b, _)| cost < b) {
+                        here = Some((cost, Some(s)));
+                    }
+                }
+                best[i * w + j] = here;
+            }
+        }
+        best
+    }
+
+    fn shape_ref(best: &[Best], w: usize, i: usize, j: usize) -> String {
+        if i >= j {
+            return String::new();
+        }
+        match best[i * w + j] {
+            Some((_, Some(s))) => format!(
+                "({} |{s}| {})",
+                shape_ref(best, w, i, s),
+                shape_ref(best, w, s, j)
+            ),
+            _ => format!("[{i}..{j}]"),
+        }
+    }
+
+    fn shape(tree: &Tree, i: usize, j: usize) -> String {
+        if i >= j {
+            return String::new();
+        }
+        match tree.get(i, j) {
+            Some(super::Choice::Split(s)) => {
+                format!("({} |{s}| {})", shape(tree, i, s), shape(tree, s, j))
+            }
+            _ => format!("[{i}..{j}]"),
+        }
+    }
+
+    /// Segments from (gap before, length - 1, point or range target).
+    fn segments(spec: &[(u32, u32, u8)]) -> Vec<Segment> {
+        let mut out = Vec::new();
+        let mut next = 0u32;
+        for &(gap, extra, t) in spec {
+            let lo = next + gap;
+            let hi = lo + extra;
+            out.push(Segment {
+                lo,
+                hi,
+                target: Target::Ret(u32::from(t)),
+            });
+            next = hi + 1;
+        }
+        out
+    }
+
+    fn same_as_reference(segs: &[Segment]) -> Result<(), String> {
+        let n = segs.len();
+        let best = reference(segs);
+        let tree = Tree::plan(segs);
+        let (want, got) = (shape_ref(&best, n + 1, 0, n), shape(&tree, 0, n));
+        if want == got {
+            Ok(())
+        } else {
+            Err(format!("{n} segments\nreference {want}\nplanned   {got}"))
+        }
+    }
+
+    #[test]
+    fn the_tree_is_the_reference_tree_for_dense_and_sparse_numbers() {
+        // Every segment adjacent (gap 0, shared bounds), every one a point,
+        // ranges, and a mix: the cases that make chain tests cheaper.
+        let cases: Vec<Vec<(u32, u32, u8)>> = vec![
+            vec![],
+            vec![(0, 0, 1)],
+            (0..70).map(|k| (k % 3, k % 2, (k % 4) as u8)).collect(),
+            (0..70).map(|_| (1, 0, 1)).collect(),
+            (0..64).map(|k| (0, k % 5, (k % 2) as u8)).collect(),
+            (0..90)
+                .map(|k| ((k * 7) % 4, (k * 5) % 3, (k % 3) as u8))
+                .collect(),
+        ];
+        for c in cases {
+            if let Err(e) = same_as_reference(&segments(&c)) {
+                panic!("{e}");
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn the_tree_is_the_reference_tree(
+            spec in proptest::collection::vec((0u32..3, 0u32..3, 0u8..3), 0..48)
+        ) {
+            let segs = segments(&spec);
+            prop_assert!(same_as_reference(&segs).is_ok(), "{}", same_as_reference(&segs).err().unwrap_or_default());
+        }
     }
 }
