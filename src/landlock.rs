@@ -776,13 +776,13 @@ fn widened_lines(
             c => format!("{p} (resolves to {c})"),
         }
     };
-    let shallowest = |set: &std::collections::HashMap<String, &str>, p: &str| -> Option<String> {
+    let shallowest = |set: &crate::sort::FnvMap<String, &str>, p: &str| -> Option<String> {
         let c = canon(p);
         paths::ancestors(&c)
             .filter_map(|a| set.get(a).map(|s| s.to_string()))
             .last()
     };
-    let rw: std::collections::HashMap<String, &str> = rules
+    let rw: crate::sort::FnvMap<String, &str> = rules
         .iter()
         .filter(|w| w.access == Access::ReadWrite && w.present)
         .map(|w| (canon(&w.path), w.path.as_str()))
@@ -807,7 +807,7 @@ fn widened_lines(
         }
     }
     let Some(execute) = execute else { return };
-    let exec: std::collections::HashMap<String, &str> =
+    let exec: crate::sort::FnvMap<String, &str> =
         execute.iter().map(|x| (canon(x), x.as_str())).collect();
     for w in rules
         .iter()

@@ -35,7 +35,6 @@
 //! inode, so checks such as "`/` is never writable" compare the object that
 //! was opened, never the spelling.
 
-use std::collections::HashMap;
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::FileTypeExt;
 use std::rc::Rc;
@@ -287,11 +286,13 @@ struct Step {
 }
 
 fn join(dir: &str, name: &str) -> String {
-    if dir == "/" {
-        format!("/{name}")
-    } else {
-        format!("{dir}/{name}")
-    }
+    // Once per component walked: plain pushes, not the formatter.
+    let dir = if dir == "/" { "" } else { dir };
+    let mut out = String::with_capacity(dir.len() + 1 + name.len());
+    out.push_str(dir);
+    out.push('/');
+    out.push_str(name);
+    out
 }
 
 /// Why a directory or file could be changed by someone other than root,
@@ -356,10 +357,10 @@ pub struct Walker<'t> {
     trust: &'t Trust,
     /// `trust.writable` as a set: a path is beneath a writable one when
     /// one of its ancestors is in it (a policy may list hundreds).
-    writable: std::collections::HashSet<&'t str>,
+    writable: crate::sort::FnvSet<&'t str>,
     /// Directories by canonical path, each with every directory above it
     /// (the stack a walk from `/` would have built).
-    dirs: HashMap<String, Rc<Vec<Rc<Step>>>>,
+    dirs: crate::sort::FnvMap<String, Rc<Vec<Rc<Step>>>>,
 }
 
 impl<'t> Walker<'t> {
@@ -367,7 +368,7 @@ impl<'t> Walker<'t> {
         Walker {
             trust,
             writable: trust.writable.iter().map(String::as_str).collect(),
-            dirs: HashMap::new(),
+            dirs: crate::sort::FnvMap::default(),
         }
     }
 

@@ -70,11 +70,13 @@ pub fn validate(p: &Policy) -> Vec<Issue> {
     out.0
 }
 
-/// Checks one absolute policy path; returns false when it is unusable.
-fn check_path(path: &str, yaml: &str, out: &mut Issues) -> bool {
+/// Checks one absolute policy path at `yaml`; returns false when it is
+/// unusable. The location is spelled only for a problem: a policy may list
+/// hundreds of paths.
+fn check_path(path: &str, yaml: &dyn Fn() -> String, out: &mut Issues) -> bool {
     if path.len() > MAX_PATH_BYTES {
         out.push(
-            yaml,
+            yaml(),
             format!(
                 "path is {} bytes long; the limit is {MAX_PATH_BYTES}",
                 path.len()
@@ -83,12 +85,12 @@ fn check_path(path: &str, yaml: &str, out: &mut Issues) -> bool {
         return false;
     }
     if path.contains('\0') {
-        out.push(yaml, "path contains a NUL byte");
+        out.push(yaml(), "path contains a NUL byte");
         return false;
     }
     if !path.starts_with('/') {
         out.hint(
-            yaml,
+            yaml(),
             format!("{path:?} is not an absolute path"),
             format!(
                 "write it from the root, e.g. \"/{}\"",
@@ -98,7 +100,7 @@ fn check_path(path: &str, yaml: &str, out: &mut Issues) -> bool {
         return false;
     }
     if paths::has_parent_component(path) {
-        out.push(yaml, format!("{path:?} contains a \"..\" component"));
+        out.push(yaml(), format!("{path:?} contains a \"..\" component"));
         return false;
     }
     true
@@ -117,7 +119,7 @@ fn filesystem(p: &Policy, out: &mut Issues) {
         );
     }
     for (i, path) in fs.read_only.iter().enumerate() {
-        check_path(path, &join_index("filesystem_policy.read_only", i), out);
+        check_path(path, &|| join_index("filesystem_policy.read_only", i), out);
     }
     if fs.execute.as_ref().is_some_and(Vec::is_empty) {
         out.hint(
@@ -127,10 +129,10 @@ fn filesystem(p: &Policy, out: &mut Issues) {
         );
     }
     for (i, path) in exec.iter().enumerate() {
-        let yaml = join_index("filesystem_policy.execute", i);
-        if check_path(path, &yaml, out) && paths::normalize(path) == "/" {
+        let list = "filesystem_policy.execute";
+        if check_path(path, &|| join_index(list, i), out) && paths::normalize(path) == "/" {
             out.hint(
-                &yaml,
+                join_index(list, i),
                 format!(
                     "{path:?} makes every file executable, which is what omitting execute does"
                 ),
@@ -139,10 +141,10 @@ fn filesystem(p: &Policy, out: &mut Issues) {
         }
     }
     for (i, path) in fs.read_write.iter().enumerate() {
-        let yaml = join_index("filesystem_policy.read_write", i);
-        if check_path(path, &yaml, out) && paths::normalize(path) == "/" {
+        let list = "filesystem_policy.read_write";
+        if check_path(path, &|| join_index(list, i), out) && paths::normalize(path) == "/" {
             out.hint(
-                &yaml,
+                join_index(list, i),
                 format!("{path:?} would make the whole filesystem writable"),
                 "list the directories the workload writes to, e.g. /tmp",
             );
@@ -207,7 +209,7 @@ fn process(p: &Policy, out: &mut Issues) {
         id(g, &join_index("process.supplementary_groups", i));
     }
     if let Some(w) = &pr.workdir {
-        check_path(w, "process.workdir", out);
+        check_path(w, &|| "process.workdir".to_owned(), out);
     }
     if let Some(rl) = &pr.rlimits {
         use super::model::RlimitValue::{Limited, Unlimited};
@@ -1011,7 +1013,7 @@ fn extensions(p: &Policy, out: &mut Issues) {
     }
     if let Some(cdi) = p.devices.as_ref().and_then(|d| d.cdi.as_ref()) {
         for (i, d) in cdi.spec_dirs.iter().enumerate() {
-            check_path(d, &join_index("devices.cdi.spec_dirs", i), out);
+            check_path(d, &|| join_index("devices.cdi.spec_dirs", i), out);
         }
         for (i, d) in cdi.devices.iter().enumerate() {
             if let Some(msg) = cdi_name_problem(d) {
