@@ -1087,12 +1087,16 @@ fn open_rule(
     // The CDI fallback's own rule (`/proc/self/task`, for the driver's
     // thread names) is the one writable path beneath `/proc`; the policy's
     // rules and the workdir never are.
-    let beneath = rule.origin != RuleOrigin::Device
-        && (safepath::never_writable(&r.path) || safepath::on_kernel_fs(&r.fd).unwrap_or(true));
+    // Asked of read-write rules only (the filesystem type is one more
+    // syscall per path).
+    let beneath = || {
+        rule.origin != RuleOrigin::Device
+            && (safepath::never_writable(&r.path) || safepath::on_kernel_fs(&r.fd).unwrap_or(true))
+    };
     if rule.access == Access::ReadWrite
         && (fsp.never_writable.contains(&inode)
             || safepath::NEVER_WRITABLE.contains(&r.path.as_str())
-            || beneath)
+            || beneath())
     {
         return Err(format!("{} is never writable", r.path));
     }

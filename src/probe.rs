@@ -221,10 +221,14 @@ pub fn read_small(path: &str) -> Option<String> {
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)
         .ok()?;
-    if !f.metadata().ok()?.is_file() {
+    let meta = f.metadata().ok()?;
+    if !meta.is_file() {
         return None;
     }
-    let mut s = String::new();
+    let mut s = String::with_capacity(crate::policy::capacity_for(
+        meta.len(),
+        crate::policy::MAX_POLICY_BYTES,
+    ));
     f.take(crate::policy::MAX_POLICY_BYTES)
         .read_to_string(&mut s)
         .ok()?;

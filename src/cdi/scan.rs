@@ -164,7 +164,10 @@ fn read_spec(path: &Path, trust: &Trust) -> Result<String, String> {
     if meta.len() > spec::MAX_SPEC_BYTES {
         return Err(format!("larger than {} MiB", spec::MAX_SPEC_BYTES >> 20));
     }
-    let mut buf = Vec::new();
+    let mut buf = Vec::with_capacity(crate::policy::capacity_for(
+        meta.len(),
+        spec::MAX_SPEC_BYTES,
+    ));
     f.take(spec::MAX_SPEC_BYTES + 1)
         .read_to_end(&mut buf)
         .map_err(|e| crate::policy::io_cause(&e))?;

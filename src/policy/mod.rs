@@ -29,6 +29,13 @@ pub use crate::error::io_cause;
 /// Policies larger than this are refused before parsing.
 pub const MAX_POLICY_BYTES: u64 = 1024 * 1024;
 
+/// The buffer to read a file of `len` bytes (as stat reported it) into,
+/// with room for the read that finds its end; at most `limit` + 1. Files
+/// under `/proc` report 0 and grow the buffer as they are read.
+pub fn capacity_for(len: u64, limit: u64) -> usize {
+    usize::try_from(len.min(limit) + 1).unwrap_or(0)
+}
+
 /// The conventional location a ConfigMap is mounted at.
 pub const ETC_POLICY: &str = "/etc/openshell/policy.yaml";
 
@@ -255,7 +262,9 @@ pub fn read_limited(path: &Path) -> Result<Vec<u8>> {
     if !meta.is_file() {
         return Err(not_regular(meta.file_type()));
     }
-    let mut buf = Vec::new();
+    // Sized from the stat: one read and one at end of file, not the
+    // doubling reads of an empty buffer.
+    let mut buf = Vec::with_capacity(capacity_for(meta.len(), MAX_POLICY_BYTES));
     file.take(MAX_POLICY_BYTES + 1)
         .read_to_end(&mut buf)
         .map_err(|e| {
