@@ -45,30 +45,35 @@ pub struct IdentityPlan {
     pub blocker: Option<crate::error::Finding>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PasswdEntry {
-    pub name: String,
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PasswdEntry<'a> {
+    pub name: &'a str,
     pub uid: u32,
     pub gid: u32,
-    pub home: String,
-    pub shell: String,
+    pub home: &'a str,
+    pub shell: &'a str,
 }
 
-/// Parse `/etc/passwd` text; malformed lines are skipped.
-pub fn parse_passwd(text: &str) -> Vec<PasswdEntry> {
+/// Parse `/etc/passwd` text; malformed lines are skipped. The entries
+/// borrow from `text`: an image's passwd has dozens of lines and the plan
+/// keeps at most one.
+pub fn parse_passwd(text: &str) -> Vec<PasswdEntry<'_>> {
     text.lines()
         .filter(|l| !l.starts_with('#'))
         .filter_map(|l| {
-            let f: Vec<&str> = l.split(':').collect();
-            if f.len() < 7 {
-                return None;
-            }
+            // name:password:uid:gid:gecos:home:shell[:...]
+            let mut f = l.split(':');
+            let name = f.next()?;
+            let uid = f.nth(1)?.parse().ok()?;
+            let gid = f.next()?.parse().ok()?;
+            let home = f.nth(1)?;
+            let shell = f.next()?;
             Some(PasswdEntry {
-                name: f.first()?.to_string(),
-                uid: f.get(2)?.parse().ok()?,
-                gid: f.get(3)?.parse().ok()?,
-                home: f.get(5)?.to_string(),
-                shell: f.get(6)?.to_string(),
+                name,
+                uid,
+                gid,
+                home,
+                shell,
             })
         })
         .collect()
@@ -134,11 +139,11 @@ pub fn plan(policy: &Policy, host: &HostFacts) -> IdentityPlan {
         Some(u) => match numeric(u) {
             Some(n) => (
                 n,
-                users.iter().find(|e| e.uid == n).cloned(),
+                users.iter().find(|e| e.uid == n).copied(),
                 "policy".to_string(),
             ),
             None => match users.iter().find(|e| e.name == u.0) {
-                Some(e) => (e.uid, Some(e.clone()), "policy".to_string()),
+                Some(e) => (e.uid, Some(*e), "policy".to_string()),
                 None => {
                     fail(if host.passwd.is_none() {
                         format!(
@@ -154,13 +159,13 @@ pub fn plan(policy: &Policy, host: &HostFacts) -> IdentityPlan {
         },
         None if host.uid != 0 => (
             host.uid,
-            users.iter().find(|e| e.uid == host.uid).cloned(),
+            users.iter().find(|e| e.uid == host.uid).copied(),
             "current user (started unprivileged)".to_string(),
         ),
         None => match users.iter().find(|e| e.name == "sandbox") {
             Some(e) => (
                 e.uid,
-                Some(e.clone()),
+                Some(*e),
                 "default: the image's sandbox user".to_string(),
             ),
             None => (
@@ -236,13 +241,13 @@ pub fn plan(policy: &Policy, host: &HostFacts) -> IdentityPlan {
             crate::sort::sort_dedup(&mut g);
             g
         },
-        user_name: entry.as_ref().map(|e| e.name.clone()),
+        user_name: entry.map(|e| e.name.to_string()),
         home: entry
-            .as_ref()
-            .map(|e| e.home.clone())
+            .map(|e| e.home)
             .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| "/".to_string()),
-        shell: entry.as_ref().map(|e| e.shell.clone()).filter(|s| !s.is_empty()),
+            .unwrap_or("/")
+            .to_string(),
+        shell: entry.map(|e| e.shell).filter(|s| !s.is_empty()).map(str::to_string),
         source,
         starting_uid: host.uid,
         switch,
