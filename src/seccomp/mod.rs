@@ -41,6 +41,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 
 use crate::error::Finding;
 use crate::policy::model::{Policy, SeccompAction};
@@ -190,14 +191,14 @@ pub enum RuleAction {
 impl RuleAction {
     /// The label used in [`PlannedRule::action`]: `errno(EPERM)`,
     /// `errno(ENOSYS)`, `kill` or `log`.
-    pub fn label(self) -> String {
+    pub fn label(self) -> Cow<'static, str> {
         match self {
-            RuleAction::Errno(EPERM) => "errno(EPERM)".to_owned(),
-            RuleAction::Errno(ENOSYS) => "errno(ENOSYS)".to_owned(),
-            RuleAction::Errno(n) => format!("errno({n})"),
-            RuleAction::Kill => "kill".to_owned(),
-            RuleAction::Log => "log".to_owned(),
-            RuleAction::Notify => "notify".to_owned(),
+            RuleAction::Errno(EPERM) => "errno(EPERM)".into(),
+            RuleAction::Errno(ENOSYS) => "errno(ENOSYS)".into(),
+            RuleAction::Errno(n) => format!("errno({n})").into(),
+            RuleAction::Kill => "kill".into(),
+            RuleAction::Log => "log".into(),
+            RuleAction::Notify => "notify".into(),
         }
     }
 }
@@ -238,18 +239,19 @@ pub enum ArgCheck {
 /// and the first match wins; a syscall without a matching rule is allowed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PlannedRule {
-    /// Syscall name.
-    pub syscall: String,
+    /// Syscall name. The texts of a rule are mostly the rule table's own
+    /// (a launch plans a hundred rules): borrowed, not copied.
+    pub syscall: Cow<'static, str>,
     /// Syscall number on the plan's architecture.
     pub nr: u32,
     /// `errno(EPERM)`, `errno(ENOSYS)`, `kill` or `log`.
-    pub action: String,
+    pub action: Cow<'static, str>,
     /// Human-readable argument condition; `None` means unconditional.
     pub condition: Option<String>,
     /// Why the rule exists.
-    pub reason: String,
+    pub reason: Cow<'static, str>,
     /// `default`, `policy.deny` or `parent`.
-    pub origin: String,
+    pub origin: Cow<'static, str>,
     /// The action in machine form (what [`compile`] uses).
     #[serde(skip)]
     pub verdict: RuleAction,
@@ -610,12 +612,12 @@ pub fn plan_for(cfg: &SeccompConfig, arches_wanted: &[Arch]) -> Result<SeccompPl
             seen.push(name);
             if let Some(nr) = lookup(arch, name) {
                 rules.push(PlannedRule {
-                    syscall: name.clone(),
+                    syscall: name.clone().into(),
                     nr,
                     action: deny_action.label(),
                     condition: None,
-                    reason: "denied by policy".to_owned(),
-                    origin: "policy.deny".to_owned(),
+                    reason: "denied by policy".into(),
+                    origin: "policy.deny".into(),
                     verdict: deny_action,
                     check: None,
                 });
@@ -664,12 +666,12 @@ pub fn with_notify(plan: &SeccompPlan, names: &[&str]) -> Result<SeccompPlan, Se
         for name in names {
             if let Some(nr) = lookup(arch_plan.arch, name) {
                 arch_plan.rules.push(PlannedRule {
-                    syscall: (*name).to_owned(),
+                    syscall: (*name).to_owned().into(),
                     nr,
                     action: RuleAction::Notify.label(),
                     condition: None,
-                    reason: "observed by learn".to_owned(),
-                    origin: "learn".to_owned(),
+                    reason: "observed by learn".into(),
+                    origin: "learn".into(),
                     verdict: RuleAction::Notify,
                     check: None,
                 });

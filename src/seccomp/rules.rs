@@ -370,7 +370,12 @@ impl RuleSpec {
     }
 
     /// Resolves the rule for `arch`; `None` if the syscall does not exist there.
-    pub(super) fn plan(&self, arch: Arch, deny: RuleAction, origin: &str) -> Option<PlannedRule> {
+    pub(super) fn plan(
+        &self,
+        arch: Arch,
+        deny: RuleAction,
+        origin: &'static str,
+    ) -> Option<PlannedRule> {
         let nr = lookup(arch, self.name)?;
         let verdict = if self.enosys {
             RuleAction::Errno(ENOSYS)
@@ -378,12 +383,12 @@ impl RuleSpec {
             deny
         };
         Some(PlannedRule {
-            syscall: self.name.to_owned(),
+            syscall: self.name.into(),
             nr,
             action: verdict.label(),
             condition: self.condition.clone(),
-            reason: self.reason.to_owned(),
-            origin: origin.to_owned(),
+            reason: self.reason.into(),
+            origin: origin.into(),
             verdict,
             check: self.check.clone(),
         })

@@ -748,7 +748,7 @@ fn plan_shape() {
     let rule = |ap: &ArchPlan, name: &str| ap.rules.iter().find(|r| r.syscall == name).cloned();
     let ptrace = rule(x, "ptrace").unwrap();
     assert_eq!(
-        (ptrace.nr, ptrace.action.as_str(), ptrace.origin.as_str()),
+        (ptrace.nr, &*ptrace.action, &*ptrace.origin),
         (101, "errno(EPERM)", "default")
     );
     assert_eq!(rule(x, "clone3").unwrap().action, "errno(ENOSYS)");
@@ -1386,7 +1386,7 @@ fn long_jumps_get_trampolines() {
     for arch in Arch::ALL {
         let rules: Vec<PlannedRule> = (0..400u32)
             .map(|n| PlannedRule {
-                syscall: format!("nr{n}"),
+                syscall: format!("nr{n}").into(),
                 nr: n * 2,
                 action: "errno(EPERM)".into(),
                 condition: Some("test".into()),
@@ -1485,7 +1485,7 @@ fn masked_values_outside_mask_never_match() {
             nr: 5,
             action: "errno(EPERM)".into(),
             condition: None,
-            reason: String::new(),
+            reason: "".into(),
             origin: "test".into(),
             verdict: RuleAction::Errno(1),
             check: Some(ArgCheck::In {
