@@ -258,6 +258,74 @@ pub struct NetDevice {
     pub name: String,
 }
 
+// Reading from YAML (see `yaml::FromNode` for why this is not serde).
+
+use crate::yaml::nullable as null_ok;
+
+crate::from_node_struct!(RawSpec {
+    "cdiVersion" => cdi_version: String;
+    "kind" => kind: String;
+    "annotations" => annotations: BTreeMap<String, String> [null_ok] = BTreeMap::new();
+    "devices" => devices: Vec<RawDevice> [null_ok] = Vec::new();
+    "containerEdits" => container_edits: ContainerEdits [null_ok] = ContainerEdits::default();
+});
+
+crate::from_node_struct!(RawDevice {
+    "name" => name: String;
+    "annotations" => annotations: BTreeMap<String, String> [null_ok] = BTreeMap::new();
+    "containerEdits" => container_edits: ContainerEdits [null_ok] = ContainerEdits::default();
+});
+
+crate::from_node_struct!(ContainerEdits {
+    "env" => env: Vec<String> [null_ok] = Vec::new();
+    "deviceNodes" => device_nodes: Vec<DeviceNode> [null_ok] = Vec::new();
+    "hooks" => hooks: Vec<Hook> [null_ok] = Vec::new();
+    "mounts" => mounts: Vec<Mount> [null_ok] = Vec::new();
+    "additionalGids" => additional_gids: Vec<u32> [null_ok] = Vec::new(), or "additionalGIDs";
+    "intelRdt" => intel_rdt: Option<IntelRdt> = None;
+    "netDevices" => net_devices: Vec<NetDevice> [null_ok] = Vec::new();
+});
+
+crate::from_node_struct!(DeviceNode {
+    "path" => path: String;
+    "hostPath" => host_path: Option<String> = None;
+    "type" => dev_type: Option<String> = None;
+    "major" => major: Option<i64> = None;
+    "minor" => minor: Option<i64> = None;
+    "fileMode" => file_mode: Option<u32> = None;
+    "permissions" => permissions: Option<String> = None;
+    "uid" => uid: Option<u32> = None;
+    "gid" => gid: Option<u32> = None;
+});
+
+crate::from_node_struct!(Mount {
+    "hostPath" => host_path: String;
+    "containerPath" => container_path: String;
+    "options" => options: Vec<String> [null_ok] = Vec::new();
+    "type" => mount_type: Option<String> = None;
+});
+
+crate::from_node_struct!(Hook {
+    "hookName" => hook_name: String;
+    "path" => path: String;
+    "args" => args: Vec<String> [null_ok] = Vec::new();
+    "env" => env: Vec<String> [null_ok] = Vec::new();
+    "timeout" => timeout: Option<i64> = None;
+});
+
+crate::from_node_struct!(IntelRdt {
+    "closID" => clos_id: Option<String> = None;
+    "l3CacheSchema" => l3_cache_schema: Option<String> = None;
+    "memBwSchema" => mem_bw_schema: Option<String> = None;
+    "schemata" => schemata: Vec<String> [null_ok] = Vec::new();
+    "enableMonitoring" => enable_monitoring: bool = false;
+});
+
+crate::from_node_struct!(NetDevice {
+    "hostInterfaceName" => host_interface_name: String;
+    "name" => name: String;
+});
+
 /// A device of a loaded spec.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Device {

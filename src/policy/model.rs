@@ -649,3 +649,320 @@ pub struct Environment {
     #[serde(default)]
     pub set: BTreeMap<String, String>,
 }
+
+// ---------------------------------------------------------------------------
+// Reading from YAML (see `yaml::FromNode` for why this is not serde).
+// ---------------------------------------------------------------------------
+
+use crate::yaml::{Cursor, Fail, FromNode, nullable};
+
+/// An empty identity is an omitted one, as in OpenShell.
+fn empty_id_as_none_node(c: &Cursor<'_>) -> Result<Option<Id>, Fail> {
+    Option::<Id>::from_node(c).map(|id| id.filter(|i| !i.0.is_empty()))
+}
+
+crate::from_node_struct!(Policy {
+    "version" => version: u32;
+    "filesystem_policy" => filesystem_policy: Option<FilesystemPolicy> = None;
+    "landlock" => landlock: Option<Landlock> = None;
+    "process" => process: Option<Process> = None;
+    "network_policies" => network_policies: BTreeMap<String, NetworkPolicyRule> [nullable] = BTreeMap::new();
+    "network_middlewares" => network_middlewares: BTreeMap<String, NetworkMiddleware> [nullable] = BTreeMap::new();
+    "network" => network: Option<Network> = None;
+    "seccomp" => seccomp: Option<Seccomp> = None;
+    "capabilities" => capabilities: Option<Capabilities> = None;
+    "devices" => devices: Option<Devices> = None;
+    "environment" => environment: Option<Environment> = None;
+});
+
+crate::from_node_struct!(FilesystemPolicy {
+    "include_workdir" => include_workdir: bool = false;
+    "read_only" => read_only: Vec<String> = Vec::new();
+    "read_write" => read_write: Vec<String> = Vec::new();
+    "execute" => execute: Option<Vec<String>> = None;
+});
+
+crate::from_node_enum!(Compatibility {
+    "best_effort" => BestEffort,
+    "hard_requirement" => HardRequirement,
+});
+
+crate::from_node_struct!(Landlock {
+    "compatibility" => compatibility: Compatibility = Compatibility::default();
+    "scopes" => scopes: Option<LandlockScopes> = None;
+    "require" => require: Option<LandlockRequire> = None;
+    "audit" => audit: Option<LandlockAudit> = None;
+});
+
+crate::from_node_struct!(LandlockScopes {
+    "abstract_unix_socket" => abstract_unix_socket: bool = true;
+    "signal" => signal: bool = true;
+});
+
+crate::from_node_struct!(LandlockRequire {
+    "filesystem" => filesystem: Option<bool> = None;
+    "truncate" => truncate: Option<bool> = None;
+    "ioctl_dev" => ioctl_dev: Option<bool> = None;
+    "network" => network: Option<bool> = None;
+    "scopes" => scopes: Option<bool> = None;
+    "unix_sockets" => unix_sockets: Option<bool> = None;
+});
+
+crate::from_node_struct!(LandlockAudit {
+    "log_denials" => log_denials: bool = true;
+});
+
+impl FromNode for Id {
+    fn from_node(c: &Cursor<'_>) -> Result<Self, Fail> {
+        match c.value() {
+            crate::yaml::Value::Str(s) => Ok(Id(s.clone())),
+            crate::yaml::Value::Int(n)
+                if u64::try_from(*n).is_ok() || i64::try_from(*n).is_ok() =>
+            {
+                Ok(Id(n.to_string()))
+            }
+            _ => Err(c.invalid("a user/group name or a numeric id")),
+        }
+    }
+}
+
+crate::from_node_struct!(Process {
+    "run_as_user" => run_as_user: Option<Id> [empty_id_as_none_node] = None;
+    "run_as_group" => run_as_group: Option<Id> [empty_id_as_none_node] = None;
+    "supplementary_groups" => supplementary_groups: Vec<Id> = Vec::new();
+    "rlimits" => rlimits: Option<Rlimits> = None;
+    "workdir" => workdir: Option<String> = None;
+});
+
+crate::from_node_struct!(Rlimits {
+    "as" => as_: Option<Rlimit> = None;
+    "core" => core: Option<Rlimit> = None;
+    "cpu" => cpu: Option<Rlimit> = None;
+    "data" => data: Option<Rlimit> = None;
+    "fsize" => fsize: Option<Rlimit> = None;
+    "locks" => locks: Option<Rlimit> = None;
+    "memlock" => memlock: Option<Rlimit> = None;
+    "msgqueue" => msgqueue: Option<Rlimit> = None;
+    "nice" => nice: Option<Rlimit> = None;
+    "nofile" => nofile: Option<Rlimit> = None;
+    "nproc" => nproc: Option<Rlimit> = None;
+    "rtprio" => rtprio: Option<Rlimit> = None;
+    "rttime" => rttime: Option<Rlimit> = None;
+    "sigpending" => sigpending: Option<Rlimit> = None;
+    "stack" => stack: Option<Rlimit> = None;
+});
+
+crate::from_node_struct!(Rlimit {
+    "soft" => soft: RlimitValue;
+    "hard" => hard: RlimitValue;
+});
+
+impl FromNode for RlimitValue {
+    fn from_node(c: &Cursor<'_>) -> Result<Self, Fail> {
+        match c.value() {
+            crate::yaml::Value::Str(s) if s == "unlimited" => Ok(RlimitValue::Unlimited),
+            crate::yaml::Value::Str(s) => Err(c.fail(format!(
+                "\"{s}\" is not a limit; expected a number or \"unlimited\""
+            ))),
+            crate::yaml::Value::Int(n) => match (u64::try_from(*n), i64::try_from(*n)) {
+                (Ok(u), _) => Ok(RlimitValue::Limited(u)),
+                (_, Ok(i)) => Err(c.fail(format!("{i} is negative; expected a limit >= 0"))),
+                _ => Err(c.invalid("a non-negative integer or \"unlimited\"")),
+            },
+            _ => Err(c.invalid("a non-negative integer or \"unlimited\"")),
+        }
+    }
+}
+
+crate::from_node_struct!(NetworkPolicyRule {
+    "name" => name: String = String::new();
+    "endpoints" => endpoints: Vec<Endpoint> = Vec::new();
+    "binaries" => binaries: Vec<Binary> = Vec::new();
+});
+
+crate::from_node_struct!(Endpoint {
+    "host" => host: String = String::new();
+    "path" => path: String = String::new();
+    "port" => port: u16 = 0;
+    "ports" => ports: Vec<u16> = Vec::new();
+    "protocol" => protocol: String = String::new();
+    "tls" => tls: String = String::new();
+    "enforcement" => enforcement: String = String::new();
+    "access" => access: String = String::new();
+    "rules" => rules: Option<Vec<L7Rule>> = None;
+    "allowed_ips" => allowed_ips: Vec<String> = Vec::new();
+    "deny_rules" => deny_rules: Vec<L7Match> = Vec::new();
+    "allow_encoded_slash" => allow_encoded_slash: bool = false;
+    "websocket_credential_rewrite" => websocket_credential_rewrite: bool = false;
+    "request_body_credential_rewrite" => request_body_credential_rewrite: bool = false;
+    "allow_uninspected_credentials" => allow_uninspected_credentials: bool = false;
+    "persisted_queries" => persisted_queries: String = String::new();
+    "graphql_persisted_queries" => graphql_persisted_queries: BTreeMap<String, GraphqlOperation> = BTreeMap::new();
+    "graphql_max_body_bytes" => graphql_max_body_bytes: u32 = 0;
+    "credential_signing" => credential_signing: String = String::new();
+    "signing_service" => signing_service: String = String::new();
+    "signing_region" => signing_region: String = String::new();
+    "credential_binding" => credential_binding: Option<CredentialBinding> = None;
+    "json_rpc" => json_rpc: Option<JsonRpc> = None;
+    "mcp" => mcp: Option<Mcp> = None;
+});
+
+crate::from_node_struct!(CredentialBinding {
+    "provider" => provider: String;
+});
+
+crate::from_node_struct!(JsonRpc {
+    "max_body_bytes" => max_body_bytes: u32 = 0;
+});
+
+crate::from_node_struct!(Mcp {
+    "max_body_bytes" => max_body_bytes: u32 = 0;
+    "strict_tool_names" => strict_tool_names: Option<bool> = None;
+    "allow_all_known_mcp_methods" => allow_all_known_mcp_methods: Option<bool> = None;
+});
+
+crate::from_node_struct!(GraphqlOperation {
+    "operation_type" => operation_type: String = String::new();
+    "operation_name" => operation_name: String = String::new();
+    "fields" => fields: Vec<String> = Vec::new();
+});
+
+crate::from_node_struct!(L7Rule {
+    "allow" => allow: L7Match;
+});
+
+crate::from_node_struct!(L7Match {
+    "method" => method: String = String::new();
+    "path" => path: String = String::new();
+    "command" => command: String = String::new();
+    "query" => query: BTreeMap<String, QueryMatcher> = BTreeMap::new();
+    "operation_type" => operation_type: String = String::new();
+    "operation_name" => operation_name: String = String::new();
+    "fields" => fields: Vec<String> = Vec::new();
+    "tool" => tool: Option<QueryMatcher> = None;
+    "params" => params: BTreeMap<String, ParamMatcher> = BTreeMap::new();
+});
+
+/// `QueryMatcher` and `ParamMatcher` are untagged: the first variant whose
+/// shape the value has wins, as serde's `untagged` tried them. serde also
+/// read a struct from a list of its fields in order, so `[[a, b]]` (and
+/// `[]`) is a `QueryAny` too.
+impl FromNode for QueryMatcher {
+    fn from_node(c: &Cursor<'_>) -> Result<Self, Fail> {
+        query_matcher(&c.content()?).ok_or_else(|| {
+            Fail::custom("data did not match any variant of untagged enum QueryMatcher")
+        })
+    }
+}
+
+impl FromNode for ParamMatcher {
+    fn from_node(c: &Cursor<'_>) -> Result<Self, Fail> {
+        param_matcher(&c.content()?).ok_or_else(|| {
+            Fail::custom("data did not match any variant of untagged enum ParamMatcher")
+        })
+    }
+}
+
+fn query_matcher(v: &serde_json::Value) -> Option<QueryMatcher> {
+    match v {
+        serde_json::Value::String(s) => Some(QueryMatcher::Glob(s.clone())),
+        _ => query_any(v).map(QueryMatcher::Any),
+    }
+}
+
+fn query_any(v: &serde_json::Value) -> Option<QueryAny> {
+    let any = match v {
+        serde_json::Value::Object(m) => match m.iter().collect::<Vec<_>>().as_slice() {
+            [] => Vec::new(),
+            [(k, v)] if *k == "any" => strings(v)?,
+            _ => return None,
+        },
+        serde_json::Value::Array(items) => match items.as_slice() {
+            [] => Vec::new(),
+            [v] => strings(v)?,
+            _ => return None,
+        },
+        _ => return None,
+    };
+    Some(QueryAny { any })
+}
+
+fn strings(v: &serde_json::Value) -> Option<Vec<String>> {
+    v.as_array()?
+        .iter()
+        .map(|s| s.as_str().map(str::to_owned))
+        .collect()
+}
+
+fn param_matcher(v: &serde_json::Value) -> Option<ParamMatcher> {
+    if let Some(m) = query_matcher(v) {
+        return Some(ParamMatcher::Matcher(m));
+    }
+    v.as_object()?
+        .iter()
+        .map(|(k, v)| Some((k.clone(), param_matcher(v)?)))
+        .collect::<Option<_>>()
+        .map(ParamMatcher::Object)
+}
+
+crate::from_node_struct!(QueryAny {
+    "any" => any: Vec<String> = Vec::new();
+});
+
+crate::from_node_struct!(Binary {
+    "path" => path: String;
+    "harness" => harness: bool = false;
+});
+
+crate::from_node_struct!(NetworkMiddleware {
+    "name" => name: String = String::new();
+    "middleware" => middleware: String;
+    "order" => order: i32 = 0;
+    "config" => config: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    "on_error" => on_error: String = String::new();
+    "endpoints" => endpoints: Option<MiddlewareSelector> = None;
+});
+
+crate::from_node_struct!(MiddlewareSelector {
+    "include" => include: Vec<String> = Vec::new();
+    "exclude" => exclude: Vec<String> = Vec::new();
+});
+
+crate::from_node_struct!(Network {
+    "connect_tcp" => connect_tcp: Vec<u16> = Vec::new();
+    "bind_tcp" => bind_tcp: Vec<u16> = Vec::new();
+    "allow_listen" => allow_listen: bool = false;
+    "unix_sockets" => unix_sockets: bool = true;
+});
+
+crate::from_node_enum!(SeccompAction {
+    "errno" => Errno,
+    "kill" => Kill,
+});
+
+crate::from_node_struct!(Seccomp {
+    "allow" => allow: Vec<String> = Vec::new();
+    "deny" => deny: Vec<String> = Vec::new();
+    "action" => action: SeccompAction = SeccompAction::default();
+    "log" => log: bool = false;
+});
+
+crate::from_node_struct!(Capabilities {
+    "keep" => keep: Vec<String> = Vec::new();
+    "bypass_acknowledged" => bypass_acknowledged: Vec<String> = Vec::new();
+});
+
+crate::from_node_struct!(Devices {
+    "cdi" => cdi: Option<Cdi> = None;
+});
+
+crate::from_node_struct!(Cdi {
+    "spec_dirs" => spec_dirs: Vec<String> = Vec::new();
+    "devices" => devices: Vec<String> = Vec::new();
+    "runtime_applied" => runtime_applied: bool = true;
+});
+
+crate::from_node_struct!(Environment {
+    "pass" => pass: Vec<String> = Vec::new();
+    "set" => set: BTreeMap<String, String> = BTreeMap::new();
+});
