@@ -32,9 +32,6 @@ pub mod verify;
 pub mod version;
 pub mod yaml;
 
-#[cfg(test)]
-mod parity_tests;
-
 /// Entry point used by `main`: parse argv, run, return the exit status.
 pub fn main_with_args(argv: Vec<std::ffi::OsString>) -> i32 {
     let authoring = matches!(

@@ -13,72 +13,43 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Policy {
     /// Schema version; only `1` is accepted.
     pub version: u32,
-    #[serde(default)]
     pub filesystem_policy: Option<FilesystemPolicy>,
-    #[serde(default)]
     pub landlock: Option<Landlock>,
-    #[serde(default)]
     pub process: Option<Process>,
     /// `network_policies:` with no value (null) is an empty map, as in
     /// OpenShell (its new-policy template writes it so).
-    #[serde(default, deserialize_with = "null_as_default")]
     pub network_policies: BTreeMap<String, NetworkPolicyRule>,
-    #[serde(default, deserialize_with = "null_as_default")]
     pub network_middlewares: BTreeMap<String, NetworkMiddleware>,
     // ---- extensions ----
-    #[serde(default)]
     pub network: Option<Network>,
-    #[serde(default)]
     pub seccomp: Option<Seccomp>,
-    #[serde(default)]
     pub capabilities: Option<Capabilities>,
-    #[serde(default)]
     pub devices: Option<Devices>,
-    #[serde(default)]
     pub environment: Option<Environment>,
 }
 
-fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de> + Default,
-{
-    Option::<T>::deserialize(d).map(Option::unwrap_or_default)
-}
-
-/// An empty identity is an omitted one, as in OpenShell.
-fn empty_id_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Id>, D::Error> {
-    Option::<Id>::deserialize(d).map(|id| id.filter(|i| !i.0.is_empty()))
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct FilesystemPolicy {
     /// Grant the working directory read-write. When the whole
     /// `filesystem_policy` section is absent this is `true` (OpenShell's
     /// runtime default); inside the section an omitted key means `false`.
-    #[serde(default)]
     pub include_workdir: bool,
-    #[serde(default)]
     pub read_only: Vec<String>,
-    #[serde(default)]
     pub read_write: Vec<String>,
     /// Extension (W^X): when present, Landlock's execute right is granted
     /// only beneath these paths (which are also readable), and `read_only`
     /// and `read_write` grant none. Absent: both grant execute, as in
     /// OpenShell.
-    #[serde(default)]
     pub execute: Option<Vec<String>>,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Compatibility {
     #[default]
@@ -86,29 +57,21 @@ pub enum Compatibility {
     HardRequirement,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Landlock {
-    #[serde(default)]
     pub compatibility: Compatibility,
     /// IPC scoping (Landlock ABI 6): on unless turned off here.
-    #[serde(default)]
     pub scopes: Option<LandlockScopes>,
     /// Per-feature minimums. An unset feature follows `compatibility`:
     /// required under `hard_requirement`, optional under `best_effort`.
-    #[serde(default)]
     pub require: Option<LandlockRequire>,
     /// Kernel audit logging of denials (Landlock ABI 7).
-    #[serde(default)]
     pub audit: Option<LandlockAudit>,
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LandlockScopes {
-    #[serde(default = "yes")]
     pub abstract_unix_socket: bool,
-    #[serde(default = "yes")]
     pub signal: bool,
 }
 
@@ -121,33 +84,24 @@ impl Default for LandlockScopes {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct LandlockRequire {
-    #[serde(default)]
     pub filesystem: Option<bool>,
-    #[serde(default)]
     pub truncate: Option<bool>,
-    #[serde(default)]
     pub ioctl_dev: Option<bool>,
-    #[serde(default)]
     pub network: Option<bool>,
-    #[serde(default)]
     pub scopes: Option<bool>,
     /// Connecting to pathname unix sockets confined to the policy's paths
     /// (Landlock ABI 9, `resolve_unix`). `false` accepts that below it a
     /// socket such as /run/docker.sock is reachable wherever file modes
     /// allow; `network.unix_sockets: false` closes the gap instead.
-    #[serde(default)]
     pub unix_sockets: Option<bool>,
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LandlockAudit {
     /// Log the workload's denials (they happen after exec, which the kernel
     /// does not log unless asked).
-    #[serde(default = "yes")]
     pub log_denials: bool,
 }
 
@@ -157,85 +111,38 @@ impl Default for LandlockAudit {
     }
 }
 
-fn yes() -> bool {
-    true
-}
-
 /// A user or group: a name, or a numeric id (written quoted or not).
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
 pub struct Id(pub String);
 
-impl<'de> Deserialize<'de> for Id {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl serde::de::Visitor<'_> for V {
-            type Value = Id;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a user/group name or a numeric id")
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Id, E> {
-                Ok(Id(v.to_string()))
-            }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Id, E> {
-                Ok(Id(v.to_string()))
-            }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Id, E> {
-                Ok(Id(v.to_string()))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Process {
-    #[serde(default, deserialize_with = "empty_id_as_none")]
     pub run_as_user: Option<Id>,
-    #[serde(default, deserialize_with = "empty_id_as_none")]
     pub run_as_group: Option<Id>,
-    #[serde(default)]
     pub supplementary_groups: Vec<Id>,
-    #[serde(default)]
     pub rlimits: Option<Rlimits>,
-    #[serde(default)]
     pub workdir: Option<String>,
 }
 
 /// `RLIMIT_*` by their lowercase names; each sets soft and hard.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Rlimits {
-    #[serde(default, rename = "as")]
+    #[serde(rename = "as")]
     pub as_: Option<Rlimit>,
-    #[serde(default)]
     pub core: Option<Rlimit>,
-    #[serde(default)]
     pub cpu: Option<Rlimit>,
-    #[serde(default)]
     pub data: Option<Rlimit>,
-    #[serde(default)]
     pub fsize: Option<Rlimit>,
-    #[serde(default)]
     pub locks: Option<Rlimit>,
-    #[serde(default)]
     pub memlock: Option<Rlimit>,
-    #[serde(default)]
     pub msgqueue: Option<Rlimit>,
-    #[serde(default)]
     pub nice: Option<Rlimit>,
-    #[serde(default)]
     pub nofile: Option<Rlimit>,
-    #[serde(default)]
     pub nproc: Option<Rlimit>,
-    #[serde(default)]
     pub rtprio: Option<Rlimit>,
-    #[serde(default)]
     pub rttime: Option<Rlimit>,
-    #[serde(default)]
     pub sigpending: Option<Rlimit>,
-    #[serde(default)]
     pub stack: Option<Rlimit>,
 }
 
@@ -265,8 +172,7 @@ impl Rlimits {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Rlimit {
     pub soft: RlimitValue,
     pub hard: RlimitValue,
@@ -288,103 +194,44 @@ impl Serialize for RlimitValue {
     }
 }
 
-impl<'de> Deserialize<'de> for RlimitValue {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl serde::de::Visitor<'_> for V {
-            type Value = RlimitValue;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a non-negative integer or \"unlimited\"")
-            }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RlimitValue, E> {
-                Ok(RlimitValue::Limited(v))
-            }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RlimitValue, E> {
-                u64::try_from(v)
-                    .map(RlimitValue::Limited)
-                    .map_err(|_| E::custom(format!("{v} is negative; expected a limit >= 0")))
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RlimitValue, E> {
-                if v == "unlimited" {
-                    Ok(RlimitValue::Unlimited)
-                } else {
-                    Err(E::custom(format!(
-                        "\"{v}\" is not a limit; expected a number or \"unlimited\""
-                    )))
-                }
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
 // ---------------------------------------------------------------------------
 // network_policies / network_middlewares: OpenShell's proxy schema. Parsed and
 // validated structurally here; only their ports are enforceable by this binary.
 // ---------------------------------------------------------------------------
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct NetworkPolicyRule {
-    #[serde(default)]
     pub name: String,
-    #[serde(default)]
     pub endpoints: Vec<Endpoint>,
-    #[serde(default)]
     pub binaries: Vec<Binary>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Endpoint {
-    #[serde(default)]
     pub host: String,
-    #[serde(default)]
     pub path: String,
-    #[serde(default)]
     pub port: u16,
-    #[serde(default)]
     pub ports: Vec<u16>,
-    #[serde(default)]
     pub protocol: String,
-    #[serde(default)]
     pub tls: String,
-    #[serde(default)]
     pub enforcement: String,
-    #[serde(default)]
     pub access: String,
     /// `None` when absent; `Some([])` is an (invalid) explicit empty list.
-    #[serde(default)]
     pub rules: Option<Vec<L7Rule>>,
-    #[serde(default)]
     pub allowed_ips: Vec<String>,
-    #[serde(default)]
     pub deny_rules: Vec<L7Match>,
-    #[serde(default)]
     pub allow_encoded_slash: bool,
-    #[serde(default)]
     pub websocket_credential_rewrite: bool,
-    #[serde(default)]
     pub request_body_credential_rewrite: bool,
-    #[serde(default)]
     pub allow_uninspected_credentials: bool,
-    #[serde(default)]
     pub persisted_queries: String,
-    #[serde(default)]
     pub graphql_persisted_queries: BTreeMap<String, GraphqlOperation>,
-    #[serde(default)]
     pub graphql_max_body_bytes: u32,
-    #[serde(default)]
     pub credential_signing: String,
-    #[serde(default)]
     pub signing_service: String,
-    #[serde(default)]
     pub signing_region: String,
-    #[serde(default)]
     pub credential_binding: Option<CredentialBinding>,
-    #[serde(default)]
     pub json_rpc: Option<JsonRpc>,
-    #[serde(default)]
     pub mcp: Option<Mcp>,
 }
 
@@ -410,68 +257,46 @@ impl Endpoint {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct CredentialBinding {
     pub provider: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct JsonRpc {
-    #[serde(default)]
     pub max_body_bytes: u32,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Mcp {
-    #[serde(default)]
     pub max_body_bytes: u32,
-    #[serde(default)]
     pub strict_tool_names: Option<bool>,
-    #[serde(default)]
     pub allow_all_known_mcp_methods: Option<bool>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct GraphqlOperation {
-    #[serde(default)]
     pub operation_type: String,
-    #[serde(default)]
     pub operation_name: String,
-    #[serde(default)]
     pub fields: Vec<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct L7Rule {
     pub allow: L7Match,
 }
 
 /// The body of an `allow` rule and of a `deny_rules` entry.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct L7Match {
-    #[serde(default)]
     pub method: String,
-    #[serde(default)]
     pub path: String,
-    #[serde(default)]
     pub command: String,
-    #[serde(default)]
     pub query: BTreeMap<String, QueryMatcher>,
-    #[serde(default)]
     pub operation_type: String,
-    #[serde(default)]
     pub operation_name: String,
-    #[serde(default)]
     pub fields: Vec<String>,
-    #[serde(default)]
     pub tool: Option<QueryMatcher>,
-    #[serde(default)]
     pub params: BTreeMap<String, ParamMatcher>,
 }
 
@@ -482,60 +307,47 @@ impl L7Match {
 }
 
 /// `"glob"` or `{any: ["glob", ...]}`.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum QueryMatcher {
     Glob(String),
     Any(QueryAny),
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct QueryAny {
-    #[serde(default)]
     pub any: Vec<String>,
 }
 
 /// A matcher, or a nested map of matchers (MCP params).
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum ParamMatcher {
     Matcher(QueryMatcher),
     Object(BTreeMap<String, ParamMatcher>),
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Binary {
     pub path: String,
     /// Deprecated in OpenShell and ignored; accepted so old files load.
-    #[serde(default)]
     pub harness: bool,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct NetworkMiddleware {
     /// Optional: defaults to the map key, as in OpenShell.
-    #[serde(default)]
     pub name: String,
     pub middleware: String,
-    #[serde(default)]
     pub order: i32,
-    #[serde(default)]
     pub config: BTreeMap<String, serde_json::Value>,
-    #[serde(default)]
     pub on_error: String,
-    #[serde(default)]
     pub endpoints: Option<MiddlewareSelector>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct MiddlewareSelector {
-    #[serde(default)]
     pub include: Vec<String>,
-    #[serde(default)]
     pub exclude: Vec<String>,
 }
 
@@ -544,20 +356,15 @@ pub struct MiddlewareSelector {
 // ---------------------------------------------------------------------------
 
 /// L4 rules this binary enforces itself (Landlock TCP, ABI >= 4; seccomp).
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Network {
-    #[serde(default)]
     pub connect_tcp: Vec<u16>,
-    #[serde(default)]
     pub bind_tcp: Vec<u16>,
     /// `listen` with inet sockets allowed and no `bind_tcp` port: an
     /// unbound socket would listen on an ephemeral port that Landlock does
     /// not check, so it is refused unless this is `true`.
-    #[serde(default)]
     pub allow_listen: bool,
     /// `socket(AF_UNIX, ..)`; `false` refuses it (socket pairs stay).
-    #[serde(default = "yes")]
     pub unix_sockets: bool,
 }
 
@@ -572,7 +379,7 @@ impl Default for Network {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SeccompAction {
     #[default]
@@ -580,51 +387,37 @@ pub enum SeccompAction {
     Kill,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Seccomp {
     /// Syscalls taken out of the default deny list.
-    #[serde(default)]
     pub allow: Vec<String>,
     /// Syscalls added to the deny list.
-    #[serde(default)]
     pub deny: Vec<String>,
-    #[serde(default)]
     pub action: SeccompAction,
     /// Log instead of deny (for authoring a policy; never in production).
-    #[serde(default)]
     pub log: bool,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Capabilities {
     /// Capabilities the workload keeps (raised as ambient for non-root).
-    #[serde(default)]
     pub keep: Vec<String>,
     /// Kept capabilities that bypass a rule of the sandbox, acknowledged
     /// by the policy author (see `policy::caps`); each must be in `keep`.
-    #[serde(default)]
     pub bypass_acknowledged: Vec<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Devices {
-    #[serde(default)]
     pub cdi: Option<Cdi>,
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Cdi {
-    #[serde(default)]
     pub spec_dirs: Vec<String>,
-    #[serde(default)]
     pub devices: Vec<String>,
     /// The container runtime already created the nodes and mounts (the
     /// Kubernetes default); the supervisor verifies and grants them.
-    #[serde(default = "yes")]
     pub runtime_applied: bool,
 }
 
@@ -638,15 +431,12 @@ impl Default for Cdi {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Environment {
     /// Variables passed from the supervisor's environment. A trailing `*`
     /// matches a prefix (`LC_*`).
-    #[serde(default)]
     pub pass: Vec<String>,
     /// Variables set to fixed values (win over passed ones).
-    #[serde(default)]
     pub set: BTreeMap<String, String>,
 }
 
@@ -657,7 +447,7 @@ pub struct Environment {
 use crate::yaml::{Cursor, Fail, FromNode, nullable};
 
 /// An empty identity is an omitted one, as in OpenShell.
-fn empty_id_as_none_node(c: &Cursor<'_>) -> Result<Option<Id>, Fail> {
+fn empty_id_as_none(c: &Cursor<'_>) -> Result<Option<Id>, Fail> {
     Option::<Id>::from_node(c).map(|id| id.filter(|i| !i.0.is_empty()))
 }
 
@@ -727,8 +517,8 @@ impl FromNode for Id {
 }
 
 crate::from_node_struct!(Process {
-    "run_as_user" => run_as_user: Option<Id> [empty_id_as_none_node] = None;
-    "run_as_group" => run_as_group: Option<Id> [empty_id_as_none_node] = None;
+    "run_as_user" => run_as_user: Option<Id> [empty_id_as_none] = None;
+    "run_as_group" => run_as_group: Option<Id> [empty_id_as_none] = None;
     "supplementary_groups" => supplementary_groups: Vec<Id> = Vec::new();
     "rlimits" => rlimits: Option<Rlimits> = None;
     "workdir" => workdir: Option<String> = None;
