@@ -1145,10 +1145,7 @@ macro_rules! from_node_struct {
                 $(let mut $field: Option<$fty> = None;)*
                 c.fields(NAMES, &mut |slot, v| {
                     $(if slot == Slot::$field as u8 {
-                        if $field.is_some() {
-                            return Err($crate::yaml::Fail::duplicate($name));
-                        }
-                        $field = Some($crate::from_node_struct!(@conv v, $fty $(, $conv)?)?);
+                        return $crate::yaml::set(&mut $field, $name, v, $crate::from_node_struct!(@conv $fty $(, $conv)?));
                     })*
                     Ok(())
                 })?;
@@ -1168,10 +1165,30 @@ macro_rules! from_node_struct {
             }
         }
     };
-    (@conv $v:ident, $fty:ty) => { <$fty as $crate::yaml::FromNode>::from_node($v) };
-    (@conv $v:ident, $fty:ty, $conv:path) => { $conv($v) };
+    (@conv $fty:ty) => { <$fty as $crate::yaml::FromNode>::from_node };
+    (@conv $fty:ty, $conv:path) => { $conv };
     (@absent $c:ident, $name:literal) => { return Err($c.missing($name)) };
     (@absent $c:ident, $name:literal, $default:expr) => { $default };
+}
+
+/// Sets a struct field from `v` with `conv`, unless an alias set it
+/// already. One copy per field type, shared by every struct.
+///
+/// # Errors
+///
+/// The field is set twice, or `conv` fails.
+#[inline(never)]
+pub fn set<T>(
+    slot: &mut Option<T>,
+    name: &str,
+    v: &Cursor<'_>,
+    conv: fn(&Cursor<'_>) -> Res<T>,
+) -> Res<()> {
+    if slot.is_some() {
+        return Err(Fail::duplicate(name));
+    }
+    *slot = Some(conv(v)?);
+    Ok(())
 }
 
 /// Implements [`FromNode`] for an enum of unit variants, each written as
