@@ -2,10 +2,10 @@
 //!
 //! Policy files are written by people, so every problem must be reported with
 //! the line and column where it occurs. This module parses YAML into a small
-//! tree that keeps a [`Mark`] on every node, deserializes that tree with serde
-//! while collecting *all* errors (each with its position and a stable path such
-//! as `network_policies.api.endpoints[0].port`), and emits YAML that parses back
-//! to the same value.
+//! tree that keeps a [`Mark`] on every node, converts that tree to the policy
+//! and CDI models ([`FromNode`]) while collecting *all* errors (each with its
+//! position and a stable path such as `network_policies.api.endpoints[0].port`),
+//! and emits YAML that parses back to the same value.
 //!
 //! The accepted YAML is deliberately narrow: one document, no anchors, aliases
 //! or tags, scalar mapping keys, bounded nesting and no duplicate keys. Each of
@@ -19,17 +19,16 @@ use std::collections::HashSet;
 use std::fmt::{self, Write as _};
 
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span};
-use serde::de::{self, DeserializeSeed, Visitor};
 
 /// Deepest nesting of sequences and mappings that [`parse`] accepts; bounds
-/// recursion both here and in serde.
+/// recursion both here and in [`from_node`].
 const MAX_DEPTH: usize = 64;
 
 /// Most errors that [`from_node`] reports; finding more ends it with a
 /// `too many errors` entry.
 const MAX_ERRORS: usize = 64;
 
-/// Most deserialization passes [`from_node`] makes. Every pass after the first
+/// Most conversion passes [`from_node`] makes. Every pass after the first
 /// removes one node, but some removals only clear up follow-on errors, so this
 /// also bounds the work on adversarial input.
 const MAX_PASSES: usize = 256;
@@ -666,7 +665,7 @@ fn printable(c: char) -> bool {
 }
 
 // ---------------------------------------------------------------------------
-// Deserialization
+// Conversion errors
 // ---------------------------------------------------------------------------
 
 /// One problem found by [`from_node`].
@@ -698,91 +697,6 @@ impl fmt::Display for DeError {
     }
 }
 
-/// Deserializes `T` from a tree, reporting every problem rather than the
-/// first.
-///
-/// serde stops at the first error, so this runs deserialization repeatedly:
-/// after each failure the offending node is recorded and hidden from the next
-/// pass (a map entry or sequence item disappears; a mapping with a missing
-/// field disappears from its parent). Errors that only arise because an
-/// earlier pass hid something (the `missing field` left behind by a bad value,
-/// a length check on a list that lost an item) are not reported. Unknown
-/// struct fields never stop a pass; they are recorded and skipped.
-///
-/// # Errors
-///
-/// Every problem found, sorted by position.
-pub fn from_node<T: de::DeserializeOwned>(root: &Node) -> Result<T, Vec<DeError>> {
-    match from_node_partial(root) {
-        (Some(value), errors) if errors.is_empty() => Ok(value),
-        (_, errors) => Err(errors),
-    }
-}
-
-/// Like [`from_node`], but also returns the value built with every bad
-/// node left out (when one could be built), so that semantic checks can
-/// run on the rest and all problems in a document are reported together.
-pub fn from_node_partial<T: de::DeserializeOwned>(root: &Node) -> (Option<T>, Vec<DeError>) {
-    let mut skip = HashSet::new();
-    let mut errors = Vec::new();
-    let mut passes = 0;
-    let mut overflow = false;
-    let value = loop {
-        passes += 1;
-        let ctx = Ctx {
-            skip: &skip,
-            errors: Cell::new(errors),
-            full: Cell::new(false),
-        };
-        let result = T::deserialize(De {
-            node: root,
-            path: String::new(),
-            ctx: &ctx,
-            key: false,
-        });
-        overflow |= ctx.full.get();
-        errors = ctx.errors.take();
-        let fail = match result {
-            Ok(value) => break Some(value),
-            Err(fail) => fail,
-        };
-        let (mark, path) = fail.at.unwrap_or((root.mark, String::new()));
-        let follow_on = match &fail.missing {
-            Some(field) => skip.contains(&join_key(&path, field)),
-            None => skip.iter().any(|s| is_inside(s, &path)),
-        };
-        if !follow_on {
-            let e = DeError {
-                mark,
-                path: path.clone(),
-                message: fail.message,
-                hint: fail.hint,
-            };
-            overflow |= !record(&mut errors, e);
-        }
-        // A root error leaves nothing to hide; otherwise the insert always
-        // succeeds (a hidden node cannot fail), so every pass shrinks the
-        // tree and the loop ends.
-        if path.is_empty() || !skip.insert(path) {
-            break None;
-        }
-        if overflow || passes >= MAX_PASSES {
-            overflow = true;
-            break None;
-        }
-    };
-    crate::sort::sort_by_key(&mut errors, |e| (e.mark.line, e.mark.col));
-    if overflow {
-        errors.push(DeError {
-            mark: root.mark,
-            path: String::new(),
-            message: "too many errors".into(),
-            hint: None,
-        });
-    }
-    (value, errors)
-}
-
 /// Whether `path` is `ancestor` or lies below it.
 fn is_inside(path: &str, ancestor: &str) -> bool {
     ancestor.is_empty()
@@ -802,126 +716,6 @@ fn record(errors: &mut Vec<DeError>, e: DeError) -> bool {
         errors.push(e);
         true
     }
-}
-
-/// State shared by one deserialization pass.
-struct Ctx<'s> {
-    /// Paths hidden by earlier passes.
-    skip: &'s HashSet<String>,
-    /// Errors so far; a `Cell` because serde hands out only shared access.
-    errors: Cell<Vec<DeError>>,
-    /// Set when a soft error had to be dropped for lack of room.
-    full: Cell<bool>,
-}
-
-impl Ctx<'_> {
-    fn soft_error(&self, e: DeError) {
-        let mut errors = self.errors.take();
-        if !record(&mut errors, e) {
-            self.full.set(true);
-        }
-        self.errors.set(errors);
-    }
-}
-
-/// The error serde sees. Errors raised by serde's generated code have no
-/// location yet; the innermost deserializer method they pass through fills
-/// in its own node's, which is the right place for everything except
-/// `missing field`, which surfaces at the mapping that lacks it.
-#[derive(Debug)]
-struct Fail {
-    message: String,
-    hint: Option<String>,
-    at: Option<(Mark, String)>,
-    /// The field name, for `missing field` errors.
-    missing: Option<String>,
-}
-
-impl Fail {
-    fn new(message: String) -> Fail {
-        Fail {
-            message,
-            hint: None,
-            at: None,
-            missing: None,
-        }
-    }
-}
-
-impl fmt::Display for Fail {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Fail {}
-
-impl de::Error for Fail {
-    fn custom<T: fmt::Display>(msg: T) -> Self {
-        Fail::new(msg.to_string())
-    }
-
-    fn invalid_type(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
-        Fail::new(format!(
-            "expected {exp}, found {}",
-            unexpected_words(&unexp)
-        ))
-    }
-
-    fn invalid_value(unexp: de::Unexpected<'_>, exp: &dyn de::Expected) -> Self {
-        Fail::new(format!("invalid value: {unexp}, expected {exp}"))
-    }
-
-    fn invalid_length(len: usize, exp: &dyn de::Expected) -> Self {
-        Fail::new(format!("expected {exp}, found {len} items"))
-    }
-
-    fn unknown_variant(variant: &str, expected: &'static [&'static str]) -> Self {
-        Fail {
-            hint: suggest(variant, expected),
-            ..Fail::new(format!("unknown variant {}", quote(variant)))
-        }
-    }
-
-    fn unknown_field(field: &str, expected: &'static [&'static str]) -> Self {
-        Fail {
-            hint: suggest(field, expected),
-            ..Fail::new(format!("unknown field {}", quote(field)))
-        }
-    }
-
-    fn missing_field(field: &'static str) -> Self {
-        Fail {
-            missing: Some(field.to_owned()),
-            ..Fail::new(format!("missing field {}", quote(field)))
-        }
-    }
-
-    fn duplicate_field(field: &'static str) -> Self {
-        Fail::new(format!("duplicate field {}", quote(field)))
-    }
-}
-
-fn unexpected_words(u: &de::Unexpected<'_>) -> String {
-    use de::Unexpected as U;
-    match u {
-        U::Bool(_) => "a boolean",
-        U::Unsigned(_) | U::Signed(_) => "an integer",
-        U::Float(_) => "a float",
-        U::Char(_) => "a character",
-        U::Str(_) => "a string",
-        U::Bytes(_) => "bytes",
-        U::Unit | U::Option => "null",
-        U::NewtypeStruct => "a newtype struct",
-        U::Seq => "a list",
-        U::Map => "a mapping",
-        U::Enum => "an enum",
-        U::UnitVariant | U::NewtypeVariant | U::TupleVariant | U::StructVariant => {
-            "an enum variant"
-        }
-        U::Other(other) => other,
-    }
-    .to_owned()
 }
 
 fn describe(v: &Value) -> &'static str {
@@ -974,65 +768,225 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev.last().copied().unwrap_or(0)
 }
 
-/// Deserializer for one node.
-struct De<'a> {
+// ---------------------------------------------------------------------------
+// Conversion
+// ---------------------------------------------------------------------------
+
+/// A type that [`from_node`] can build.
+///
+/// This is the crate's replacement for serde's `Deserialize` on the policy
+/// and CDI models. serde's derived visitors are generic over the
+/// deserializer and over every field type, so each struct, `Vec`, `Option`
+/// and map in the models produced its own copy of the visiting, type
+/// checking and error plumbing in the binary. Here that work is done once,
+/// by the non-generic methods of [`Cursor`]; an implementation (mostly
+/// written by [`from_node_struct!`] and [`from_node_enum!`]) only says which
+/// key goes to which field. Behaviour is serde's as this module drove it:
+/// the same messages, positions and error paths.
+pub trait FromNode: Sized {
+    /// Builds the value at `c`.
+    ///
+    /// # Errors
+    ///
+    /// The first problem found; see [`Fail`].
+    fn from_node(c: &Cursor<'_>) -> Result<Self, Fail>;
+
+    /// Adds the struct fields of this type, and of the types inside it, to
+    /// `out` by path (`.field`, `[]` for list items, `{}` for map values),
+    /// so tests can hold the model against the JSON schema.
+    fn fields(_path: &str, _out: &mut FieldMap) {}
+}
+
+/// Struct fields by path, see [`FromNode::fields`].
+pub type FieldMap = std::collections::BTreeMap<String, std::collections::BTreeSet<&'static str>>;
+
+/// Why one conversion pass stopped (soft errors such as unknown fields do
+/// not stop it). Errors raised without a position take the position of the
+/// innermost [`Cursor`] method they pass through, which is the offending
+/// node for everything except `missing field` (the mapping that lacks it)
+/// and [`Fail::custom`] errors.
+#[derive(Debug)]
+pub struct Fail {
+    message: String,
+    hint: Option<String>,
+    at: Option<(Mark, String)>,
+    /// The field name, for `missing field` errors.
+    missing: Option<&'static str>,
+}
+
+impl Fail {
+    /// An error without a position: it is reported at the collection (or
+    /// struct) around the value that raised it, as serde placed errors
+    /// raised outside the deserializer, such as an untagged enum's.
+    #[must_use]
+    pub fn custom(message: &str) -> Fail {
+        Fail {
+            message: message.to_owned(),
+            hint: None,
+            at: None,
+            missing: None,
+        }
+    }
+
+    /// `duplicate field "name"`, for a field given under two of its names.
+    #[must_use]
+    pub fn duplicate(field: &str) -> Fail {
+        Fail::custom(&format!("duplicate field {}", quote(field)))
+    }
+}
+
+/// State shared by one conversion pass.
+struct Ctx<'s> {
+    /// Paths hidden by earlier passes.
+    skip: &'s HashSet<String>,
+    /// Soft errors so far.
+    errors: std::cell::RefCell<Vec<DeError>>,
+    /// Set when a soft error had to be dropped for lack of room.
+    full: Cell<bool>,
+}
+
+impl Ctx<'_> {
+    fn soft_error(&self, e: DeError) {
+        if !record(&mut self.errors.borrow_mut(), e) {
+            self.full.set(true);
+        }
+    }
+}
+
+/// A node being converted: where it is, and the pass it belongs to.
+pub struct Cursor<'a> {
     node: &'a Node,
     path: String,
     ctx: &'a Ctx<'a>,
-    /// Mapping keys are strings that may stand for other scalars (see
-    /// [`Value`]).
-    key: bool,
 }
 
 type Res<T> = Result<T, Fail>;
 
-impl<'a> De<'a> {
-    fn child(&self, node: &'a Node, path: String, key: bool) -> De<'a> {
-        De {
+impl<'a> Cursor<'a> {
+    fn child(&self, node: &'a Node, path: String) -> Cursor<'a> {
+        Cursor {
             node,
             path,
             ctx: self.ctx,
-            key,
         }
     }
 
-    fn here(&self) -> (Mark, String) {
-        (self.node.mark, self.path.clone())
+    /// The node's value.
+    #[must_use]
+    pub fn value(&self) -> &'a Value {
+        &self.node.value
     }
 
-    fn fail(&self, message: String) -> Fail {
+    /// Whether the node is `null`.
+    #[must_use]
+    pub fn is_null(&self) -> bool {
+        matches!(self.node.value, Value::Null)
+    }
+
+    /// An error at this node.
+    #[must_use]
+    pub fn fail(&self, message: String) -> Fail {
         Fail {
-            at: Some(self.here()),
-            ..Fail::new(message)
+            at: Some((self.node.mark, self.path.clone())),
+            ..Fail::custom("")
         }
+        .with_message(message)
+    }
+
+    /// Gives an error without a position this node's.
+    #[must_use]
+    pub fn place(&self, mut e: Fail) -> Fail {
+        e.at.get_or_insert_with(|| (self.node.mark, self.path.clone()));
+        e
     }
 
     fn expected(&self, what: &str) -> Fail {
         self.fail(format!(
             "expected {what}, found {}",
-            describe(&self.scalar())
+            describe(&self.node.value)
         ))
     }
 
-    /// The node's value, with a key's text resolved as a plain scalar.
-    fn scalar(&self) -> Cow<'a, Value> {
-        match &self.node.value {
-            Value::Str(s) if self.key => Cow::Owned(resolve(s, ParseOptions::default())),
-            v => Cow::Borrowed(v),
+    /// `expected <expecting>, found <what the node is>` in the words of
+    /// serde's default visitor methods, for values that accept strings and
+    /// 64-bit integers but not this node.
+    #[must_use]
+    pub fn invalid(&self, expecting: &str) -> Fail {
+        let found = match &self.node.value {
+            Value::Int(n) => format!("integer `{n}` as i128"),
+            v => describe(v).to_owned(),
+        };
+        self.fail(format!("expected {expecting}, found {found}"))
+    }
+
+    /// A `missing field` error at this mapping.
+    #[must_use]
+    pub fn missing(&self, field: &'static str) -> Fail {
+        Fail {
+            missing: Some(field),
+            ..self.fail(format!("missing field {}", quote(field)))
         }
     }
 
-    fn int(&self, range: (i128, i128)) -> Res<i128> {
-        match *self.scalar() {
-            Value::Int(n) if n >= range.0 && n <= range.1 => Ok(n),
-            Value::Int(n) => Err(self.fail(format!(
-                "expected an integer in {}..={}, found {n}",
-                range.0, range.1
-            ))),
+    /// A string; other scalars are errors (the author should quote them).
+    ///
+    /// # Errors
+    ///
+    /// Anything but a string.
+    pub fn string(&self) -> Res<String> {
+        match &self.node.value {
+            Value::Str(s) => Ok(s.clone()),
+            _ => Err(self.expected("a string")),
+        }
+    }
+
+    /// A boolean.
+    ///
+    /// # Errors
+    ///
+    /// Anything but `true` or `false`.
+    pub fn bool(&self) -> Res<bool> {
+        match self.node.value {
+            Value::Bool(b) => Ok(b),
+            _ => Err(self.expected("a boolean")),
+        }
+    }
+
+    /// An integer in `min..=max`.
+    ///
+    /// # Errors
+    ///
+    /// Anything but an integer, or one out of range.
+    pub fn int(&self, min: i128, max: i128) -> Res<i128> {
+        match self.node.value {
+            Value::Int(n) if n >= min && n <= max => Ok(n),
+            Value::Int(n) => {
+                Err(self.fail(format!("expected an integer in {min}..={max}, found {n}")))
+            }
             _ => Err(self.expected("an integer")),
         }
     }
 
+    /// Calls `each` on every item of a list that is not hidden.
+    ///
+    /// # Errors
+    ///
+    /// Not a list, or the first error of `each`.
+    pub fn seq(&self, each: &mut dyn FnMut(&Cursor<'_>) -> Res<()>) -> Res<()> {
+        let r = match &self.node.value {
+            Value::Seq(items) => items.iter().enumerate().try_for_each(|(i, n)| {
+                let path = join_index(&self.path, i);
+                if self.ctx.skip.contains(&path) {
+                    return Ok(());
+                }
+                each(&self.child(n, path))
+            }),
+            _ => Err(self.expected("a list")),
+        };
+        r.map_err(|e| self.place(e))
+    }
+
+    /// The entries of a mapping that are not hidden: `(path, key, value)`.
     fn entries(&self) -> Vec<(String, &'a Node, &'a Node)> {
         match &self.node.value {
             Value::Map(entries) => entries
@@ -1044,408 +998,434 @@ impl<'a> De<'a> {
         }
     }
 
-    fn map_access(&self, fields: Option<&'static [&'static str]>) -> MapAccess<'a> {
-        MapAccess {
-            entries: self.entries().into_iter(),
-            value: None,
-            ctx: self.ctx,
-            fields,
-        }
-    }
-
-    fn seq_access(&self, items: &'a [Node]) -> SeqAccess<'a> {
-        let items: Vec<_> = items
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (join_index(&self.path, i), n))
-            .filter(|(p, _)| !self.ctx.skip.contains(p))
-            .collect();
-        SeqAccess {
-            items: items.into_iter(),
-            ctx: self.ctx,
-        }
-    }
-}
-
-/// Gives an error without a location the one given.
-fn at<T>(here: (Mark, String), r: Res<T>) -> Res<T> {
-    r.map_err(|mut e| {
-        e.at.get_or_insert(here);
-        e
-    })
-}
-
-macro_rules! ints {
-    ($($method:ident $ty:ty => $visit:ident,)*) => {$(
-        fn $method<V: Visitor<'de>>(self, v: V) -> Res<V::Value> {
-            let r = self
-                .int((
-                    i128::try_from(<$ty>::MIN).unwrap_or(i128::MIN),
-                    i128::try_from(<$ty>::MAX).unwrap_or(i128::MAX),
-                ))
-                .and_then(|n| <$ty>::try_from(n).map_err(|_| self.expected("an integer")))
-                .and_then(|n| v.$visit(n));
-            at(self.here(), r)
-        }
-    )*};
-}
-
-impl<'de> de::Deserializer<'de> for De<'_> {
-    type Error = Fail;
-
-    fn deserialize_any<V: Visitor<'de>>(self, v: V) -> Res<V::Value> {
-        let here = self.here();
+    /// Calls `each` with the key and value of every entry of a mapping that
+    /// is not hidden.
+    ///
+    /// # Errors
+    ///
+    /// Not a mapping, or the first error of `each`.
+    pub fn map(&self, each: &mut dyn FnMut(String, &Cursor<'_>) -> Res<()>) -> Res<()> {
         let r = match &self.node.value {
-            Value::Str(s) => v.visit_str(s),
-            _ if self.key => v.visit_str(&key_text(self.node)),
-            Value::Null => v.visit_unit(),
-            Value::Bool(b) => v.visit_bool(*b),
-            Value::Int(n) => match (u64::try_from(*n), i64::try_from(*n)) {
-                (Ok(u), _) => v.visit_u64(u),
-                (_, Ok(i)) => v.visit_i64(i),
-                _ => v.visit_i128(*n),
-            },
-            Value::Float(f) => v.visit_f64(*f),
-            Value::Seq(items) => v.visit_seq(self.seq_access(items)),
-            Value::Map(_) => v.visit_map(self.map_access(None)),
+            Value::Map(_) => self
+                .entries()
+                .into_iter()
+                .try_for_each(|(path, k, v)| each(key_text(k).into_owned(), &self.child(v, path))),
+            _ => Err(self.expected("a mapping")),
         };
-        at(here, r)
+        r.map_err(|e| self.place(e))
     }
 
-    fn deserialize_bool<V: Visitor<'de>>(self, v: V) -> Res<V::Value> {
-        let r = match *self.scalar() {
-            Value::Bool(b) => v.visit_bool(b),
-            _ => Err(self.expected("a boolean")),
-        };
-        at(self.here(), r)
-    }
-
-    ints! {
-        deserialize_i8 i8 => visit_i8,
-        deserialize_i16 i16 => visit_i16,
-        deserialize_i32 i32 => visit_i32,
-        deserialize_i64 i64 => visit_i64,
-        deserialize_i128 i128 => visit_i128,
-        deserialize_u8 u8 => visit_u8,
-        deserialize_u16 u16 => visit_u16,
-        deserialize_u32 u32 => visit_u32,
-        deserialize_u64 u64 => visit_u64,
-        deserialize_u128 u128 => visit_u128,
-    }
-
-    fn deserialize_f32<V: Visitor<'de>>(self, v: V) -> Res<V::Value> {
-        self.deserialize_f64(v)
-    }
-
-    fn deserialize_f64<V: Visitor<'de>>(self, v: V) -> Res<V::Value> {
-        let r = match *self.scalar() {
-            Value::Float(f) => v.visit_f64(f),
-            // Integers are exact in an f64 only up to 2^53; larger ones round,
-            // which is what writing them as a float would do too.
-            #[allow(clippy::cast_precision_loss)]
-            Value::Int(n) => v.visit_f64(n as f64),
-            _ => Err(self.expected("a number")),
-        };
-        at(self.here(), r)
-    }
-
-    fn deserialize_char<V: Visitor<'de>>(self, v: V) -> Res<V::Value> {
+    /// Walks a mapping that holds a struct. `names` are the accepted keys,
+    /// each with the number of the field it sets; `each` gets that number
+    /// and the value. Other keys are recorded as unknown fields (with a
+    /// did-you-mean hint) and skipped without stopping the pass.
+    ///
+    /// # Errors
+    ///
+    /// Not a mapping, or the first error of `each`.
+    pub fn fields(
+        &self,
+        names: &[(&str, u8)],
+        each: &mut dyn FnMut(u8, &Cursor<'_>) -> Res<()>,
+    ) -> Res<()> {
         let r = match &self.node.value {
-            Value::Str(s) => {
-                let mut chars = s.chars();
-                match (chars.next(), chars.next()) {
-                    (Some(c), None) => v.visit_char(c),
-                    _ => Err(self.fail("expected a single character, found a string".into())),
+            Value::Map(_) => self.entries().into_iter().try_for_each(|(path, k, v)| {
+                let name = key_text(k);
+                match names.iter().find(|(n, _)| *n == name) {
+                    Some((_, slot)) => each(*slot, &self.child(v, path)),
+                    None => {
+                        let all: Vec<&str> = names.iter().map(|(n, _)| *n).collect();
+                        self.ctx.soft_error(DeError {
+                            mark: k.mark,
+                            path,
+                            message: format!("unknown field {}", quote(&name)),
+                            hint: suggest(&name, &all),
+                        });
+                        Ok(())
+                    }
+                }
+            }),
+            _ => Err(self.expected("a mapping")),
+        };
+        r.map_err(|e| self.place(e))
+    }
+
+    /// Reads an externally tagged enum, written `variant` or
+    /// `{variant: value}`: the index of the variant in `names`, and what
+    /// follows it.
+    ///
+    /// # Errors
+    ///
+    /// An unknown variant (at the name), or a node of another shape.
+    pub fn variant(&self, names: &[&str]) -> Res<(usize, Variant<'a>)> {
+        let entries;
+        let (name, value) = match &self.node.value {
+            Value::Str(_) => (self.child(self.node, self.path.clone()), None),
+            Value::Map(_) => {
+                entries = self.entries();
+                match entries.as_slice() {
+                    [(path, key, value)] => (
+                        self.child(key, path.clone()),
+                        Some(self.child(value, path.clone())),
+                    ),
+                    _ => return Err(self.expected("a string or a single-key mapping")),
                 }
             }
-            _ => Err(self.expected("a single character")),
+            _ => return Err(self.expected("a string or a single-key mapping")),
         };
-        at(self.here(), r)
-    }
-
-    fn deserialize_str<V: Visitor<'de>>(self, v: V) -> Res<V::Value> {
-        // Plain `123` or `true` where a string is wanted is an error, not a
-        // silent conversion: the author should quote it. Keys are the
-        // exception; they are always text.
-        let r = match &self.node.value {
-            Value::Str(s) => v.visit_str(s),
-            _ if self.key => v.visit_str(&key_text(self.node)),
-            _ => Err(self.expected("a string")),
-        };
-        at(self.here(), r)
-    }
-
-    fn deserialize_string<V: Visitor<'de>>(self, v: V) -> Res<V::Value> {
-        self.deserialize_str(v)
-    }
-
-    fn deserialize_bytes<V: Visitor<'de>>(self, _v: V) -> Res<V::Value> {
-        Err(self.fail("byte strings are not supported".into()))
-    }
-
-    fn deserialize_byte_buf<V: Visitor<'de>>(self, v: V) -> Res<V::Value> {
-        self.deserialize_bytes(v)
-    }
-
-    fn deserialize_option<V: Visitor<'de>>(self, v: V) -> Res<V::Value> {
-        let here = self.here();
-        let r = match *self.scalar() {
-            Value::Null => v.visit_none(),
-            _ => v.visit_some(self),
-        };
-        at(here, r)
-    }
-
-    fn deserialize_unit<V: Visitor<'de>>(self, v: V) -> Res<V::Value> {
-        let r = match *self.scalar() {
-            Value::Null => v.visit_unit(),
-            _ => Err(self.expected("null")),
-        };
-        at(self.here(), r)
-    }
-
-    fn deserialize_unit_struct<V: Visitor<'de>>(self, _: &'static str, v: V) -> Res<V::Value> {
-        self.deserialize_unit(v)
-    }
-
-    fn deserialize_newtype_struct<V: Visitor<'de>>(self, _: &'static str, v: V) -> Res<V::Value> {
-        let here = self.here();
-        at(here, v.visit_newtype_struct(self))
-    }
-
-    fn deserialize_seq<V: Visitor<'de>>(self, v: V) -> Res<V::Value> {
-        let r = match &self.node.value {
-            Value::Seq(items) => v.visit_seq(self.seq_access(items)),
-            _ => Err(self.expected("a list")),
-        };
-        at(self.here(), r)
-    }
-
-    fn deserialize_tuple<V: Visitor<'de>>(self, _: usize, v: V) -> Res<V::Value> {
-        self.deserialize_seq(v)
-    }
-
-    fn deserialize_tuple_struct<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        _: usize,
-        v: V,
-    ) -> Res<V::Value> {
-        self.deserialize_seq(v)
-    }
-
-    fn deserialize_map<V: Visitor<'de>>(self, v: V) -> Res<V::Value> {
-        let r = match &self.node.value {
-            Value::Map(_) => v.visit_map(self.map_access(None)),
-            _ => Err(self.expected("a mapping")),
-        };
-        at(self.here(), r)
-    }
-
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        fields: &'static [&'static str],
-        v: V,
-    ) -> Res<V::Value> {
-        let r = match &self.node.value {
-            Value::Map(_) => v.visit_map(self.map_access(Some(fields))),
-            _ => Err(self.expected("a mapping")),
-        };
-        at(self.here(), r)
-    }
-
-    fn deserialize_enum<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        _: &'static [&'static str],
-        v: V,
-    ) -> Res<V::Value> {
-        let here = self.here();
-        let access = match &self.node.value {
-            Value::Str(_) => Some(EnumAccess {
-                name: self.child(self.node, self.path.clone(), true),
-                value: None,
+        let text = key_text(name.node);
+        match names.iter().position(|n| *n == text) {
+            Some(i) => Ok((i, Variant { name, value })),
+            None => Err(Fail {
+                hint: suggest(&text, names),
+                ..name.fail(format!("unknown variant {}", quote(&text)))
             }),
-            Value::Map(_) => match self.entries().as_slice() {
-                [(path, key, value)] => Some(EnumAccess {
-                    name: self.child(key, path.clone(), true),
-                    value: Some(self.child(value, path.clone(), false)),
-                }),
-                _ => None,
-            },
-            _ => None,
-        };
-        let r = match access {
-            Some(access) => v.visit_enum(access),
-            None => Err(self.fail(format!(
-                "expected a string or a single-key mapping, found {}",
-                describe(&self.node.value)
-            ))),
-        };
-        at(here, r)
-    }
-
-    fn deserialize_identifier<V: Visitor<'de>>(self, v: V) -> Res<V::Value> {
-        self.deserialize_str(v)
-    }
-
-    fn deserialize_ignored_any<V: Visitor<'de>>(self, v: V) -> Res<V::Value> {
-        v.visit_unit()
+        }
     }
 }
 
-struct SeqAccess<'a> {
-    items: std::vec::IntoIter<(String, &'a Node)>,
-    ctx: &'a Ctx<'a>,
+impl Fail {
+    fn with_message(mut self, message: String) -> Fail {
+        self.message = message;
+        self
+    }
 }
 
-impl<'de> de::SeqAccess<'de> for SeqAccess<'_> {
-    type Error = Fail;
+/// What follows the name of an enum variant, see [`Cursor::variant`].
+pub struct Variant<'a> {
+    name: Cursor<'a>,
+    value: Option<Cursor<'a>>,
+}
 
-    #[inline(never)]
-    fn next_element_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Res<Option<S::Value>> {
-        match self.items.next() {
-            Some((path, node)) => seed
-                .deserialize(De {
-                    node,
-                    path,
-                    ctx: self.ctx,
-                    key: false,
-                })
-                .map(Some),
-            None => Ok(None),
+impl<'a> Variant<'a> {
+    /// Checks a variant without data: nothing, or `null`, follows it.
+    ///
+    /// # Errors
+    ///
+    /// A value other than `null`.
+    pub fn unit(&self) -> Res<()> {
+        match &self.value {
+            Some(v) if !v.is_null() => Err(v.expected("null")),
+            _ => Ok(()),
         }
     }
 
-    fn size_hint(&self) -> Option<usize> {
-        Some(self.items.len())
-    }
-}
-
-struct MapAccess<'a> {
-    entries: std::vec::IntoIter<(String, &'a Node, &'a Node)>,
-    /// The value whose key was handed out last.
-    value: Option<(String, &'a Node)>,
-    ctx: &'a Ctx<'a>,
-    /// For structs: the accepted keys. Others are recorded and skipped.
-    fields: Option<&'static [&'static str]>,
-}
-
-impl<'de> de::MapAccess<'de> for MapAccess<'_> {
-    type Error = Fail;
-
-    fn next_key_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Res<Option<S::Value>> {
-        for (path, key, value) in self.entries.by_ref() {
-            let name = key_text(key);
-            if let Some(fields) = self.fields.filter(|f| !f.contains(&name.as_ref())) {
-                self.ctx.soft_error(DeError {
-                    mark: key.mark,
-                    path,
-                    message: format!("unknown field {}", quote(&name)),
-                    hint: suggest(&name, fields),
-                });
-                continue;
-            }
-            self.value = Some((path.clone(), value));
-            return seed
-                .deserialize(De {
-                    node: key,
-                    path,
-                    ctx: self.ctx,
-                    key: true,
-                })
-                .map(Some);
-        }
-        Ok(None)
-    }
-
-    #[inline(never)]
-    fn next_value_seed<S: DeserializeSeed<'de>>(&mut self, seed: S) -> Res<S::Value> {
-        match self.value.take() {
-            Some((path, node)) => seed.deserialize(De {
-                node,
-                path,
-                ctx: self.ctx,
-                key: false,
-            }),
-            None => Err(Fail::new("value requested before its key".into())),
-        }
-    }
-
-    fn size_hint(&self) -> Option<usize> {
-        Some(self.entries.len())
-    }
-}
-
-/// An enum written as `variant` or `{variant: value}`.
-struct EnumAccess<'a> {
-    name: De<'a>,
-    value: Option<De<'a>>,
-}
-
-impl<'de, 'a> de::EnumAccess<'de> for EnumAccess<'a> {
-    type Error = Fail;
-    type Variant = VariantAccess<'a>;
-
-    fn variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Res<(S::Value, Self::Variant)> {
-        let here = self.name.here();
-        let variant = seed.deserialize(self.name)?;
-        Ok((
-            variant,
-            VariantAccess {
-                here,
-                value: self.value,
-            },
-        ))
-    }
-}
-
-struct VariantAccess<'a> {
-    /// Where the variant name is, for a variant that lacks its value.
-    here: (Mark, String),
-    value: Option<De<'a>>,
-}
-
-impl<'a> VariantAccess<'a> {
-    fn value(self, what: &str) -> Res<De<'a>> {
-        let (mark, path) = self.here;
-        self.value.ok_or_else(|| Fail {
-            at: Some((mark, path)),
-            ..Fail::new(format!(
+    /// The value of a variant with data; `what` names its shape.
+    ///
+    /// # Errors
+    ///
+    /// The variant was written without a value.
+    pub fn value(self, what: &str) -> Res<Cursor<'a>> {
+        let name = self.name;
+        self.value.ok_or_else(|| {
+            name.fail(format!(
                 "expected a mapping from the variant name to {what}, found a string"
             ))
         })
     }
 }
 
-impl<'de> de::VariantAccess<'de> for VariantAccess<'_> {
-    type Error = Fail;
+/// Implements [`FromNode`] for a struct read from a mapping.
+///
+/// Each entry is `"key" => field: Type`, optionally followed by
+/// `[function]` (a `fn(&Cursor) -> Result<Type, Fail>` used instead of
+/// `Type`'s own conversion), `= default` (the value when the key is absent;
+/// without it the key is required) and `or "alias"` (another accepted key;
+/// hints list aliases before the key).
+#[macro_export]
+macro_rules! from_node_struct {
+    ($ty:ident {
+        $($name:literal => $field:ident: $fty:ty $([$conv:path])? $(= $default:expr)? $(, or $alias:literal)*;)*
+    }) => {
+        impl $crate::yaml::FromNode for $ty {
+            fn from_node(c: &$crate::yaml::Cursor<'_>) -> Result<Self, $crate::yaml::Fail> {
+                #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+                enum Slot { $($field),* }
+                const NAMES: &[(&str, u8)] = &[$($(($alias, Slot::$field as u8),)* ($name, Slot::$field as u8)),*];
+                $(let mut $field: Option<$fty> = None;)*
+                c.fields(NAMES, &mut |slot, v| {
+                    $(if slot == Slot::$field as u8 {
+                        return $crate::yaml::set(&mut $field, $name, v, $crate::from_node_struct!(@conv $fty $(, $conv)?));
+                    })*
+                    Ok(())
+                })?;
+                Ok($ty {
+                    $($field: match $field {
+                        Some(v) => v,
+                        None => $crate::from_node_struct!(@absent c, $name $(, $default)?),
+                    },)*
+                })
+            }
 
-    fn unit_variant(self) -> Res<()> {
-        match self.value {
-            None => Ok(()),
-            Some(value) => de::Deserialize::deserialize(value),
+            fn fields(path: &str, out: &mut $crate::yaml::FieldMap) {
+                out.entry(path.to_owned())
+                    .or_default()
+                    .extend([$($($alias,)* $name),*]);
+                $(<$fty as $crate::yaml::FromNode>::fields(&format!("{path}.{}", $name), out);)*
+            }
         }
-    }
+    };
+    (@conv $fty:ty) => { <$fty as $crate::yaml::FromNode>::from_node };
+    (@conv $fty:ty, $conv:path) => { $conv };
+    (@absent $c:ident, $name:literal) => { return Err($c.missing($name)) };
+    (@absent $c:ident, $name:literal, $default:expr) => { $default };
+}
 
-    fn newtype_variant_seed<S: DeserializeSeed<'de>>(self, seed: S) -> Res<S::Value> {
-        seed.deserialize(self.value("its value")?)
+/// Sets a struct field from `v` with `conv`, unless an alias set it
+/// already. One copy per field type, shared by every struct.
+///
+/// # Errors
+///
+/// The field is set twice, or `conv` fails.
+#[inline(never)]
+pub fn set<T>(
+    slot: &mut Option<T>,
+    name: &str,
+    v: &Cursor<'_>,
+    conv: fn(&Cursor<'_>) -> Res<T>,
+) -> Res<()> {
+    if slot.is_some() {
+        return Err(Fail::duplicate(name));
     }
+    *slot = Some(conv(v)?);
+    Ok(())
+}
 
-    fn tuple_variant<V: Visitor<'de>>(self, _: usize, v: V) -> Res<V::Value> {
-        de::Deserializer::deserialize_seq(self.value("a list")?, v)
-    }
+/// Implements [`FromNode`] for an enum of unit variants, each written as
+/// its name: `Type { "name" => Variant, ... }`.
+#[macro_export]
+macro_rules! from_node_enum {
+    ($ty:ident { $($name:literal => $variant:ident,)* }) => {
+        impl $crate::yaml::FromNode for $ty {
+            fn from_node(c: &$crate::yaml::Cursor<'_>) -> Result<Self, $crate::yaml::Fail> {
+                const ALL: &[$ty] = &[$($ty::$variant),*];
+                let (i, rest) = c.variant(&[$($name),*])?;
+                rest.unit()?;
+                ALL.get(i).copied().ok_or_else(|| c.fail("no such variant".into()))
+            }
+        }
+    };
+}
 
-    fn struct_variant<V: Visitor<'de>>(
-        self,
-        fields: &'static [&'static str],
-        v: V,
-    ) -> Res<V::Value> {
-        de::Deserializer::deserialize_struct(self.value("a mapping")?, "", fields, v)
+impl FromNode for String {
+    fn from_node(c: &Cursor<'_>) -> Res<Self> {
+        c.string()
     }
 }
 
+impl FromNode for bool {
+    fn from_node(c: &Cursor<'_>) -> Res<Self> {
+        c.bool()
+    }
+}
+
+macro_rules! from_node_ints {
+    ($($t:ty)*) => {$(
+        impl FromNode for $t {
+            fn from_node(c: &Cursor<'_>) -> Res<Self> {
+                let n = c.int(i128::from(<$t>::MIN), i128::from(<$t>::MAX))?;
+                <$t>::try_from(n).map_err(|_| c.expected("an integer"))
+            }
+        }
+    )*};
+}
+
+from_node_ints!(u8 u16 u32 u64 i8 i32 i64);
+
+impl<T: FromNode> FromNode for Option<T> {
+    fn from_node(c: &Cursor<'_>) -> Res<Self> {
+        if c.is_null() {
+            Ok(None)
+        } else {
+            T::from_node(c).map(Some).map_err(|e| c.place(e))
+        }
+    }
+
+    fn fields(path: &str, out: &mut FieldMap) {
+        T::fields(path, out);
+    }
+}
+
+impl<T: FromNode> FromNode for Vec<T> {
+    fn from_node(c: &Cursor<'_>) -> Res<Self> {
+        let mut out = Vec::new();
+        c.seq(&mut |item| {
+            out.push(T::from_node(item)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    fn fields(path: &str, out: &mut FieldMap) {
+        T::fields(&format!("{path}[]"), out);
+    }
+}
+
+impl<T: FromNode> FromNode for std::collections::BTreeMap<String, T> {
+    fn from_node(c: &Cursor<'_>) -> Res<Self> {
+        let mut out = std::collections::BTreeMap::new();
+        c.map(&mut |k, v| {
+            out.insert(k, T::from_node(v)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    fn fields(path: &str, out: &mut FieldMap) {
+        T::fields(&format!("{path}{{}}"), out);
+    }
+}
+
+impl FromNode for serde_json::Value {
+    fn from_node(c: &Cursor<'_>) -> Res<Self> {
+        to_json(c, false)
+    }
+}
+
+/// `null` reads as the default, like an absent key.
+///
+/// # Errors
+///
+/// Those of `T`.
+pub fn nullable<T: FromNode + Default>(c: &Cursor<'_>) -> Res<T> {
+    Option::<T>::from_node(c).map(Option::unwrap_or_default)
+}
+
+impl Cursor<'_> {
+    /// The node as JSON, for an untagged enum to try its variants on. Only
+    /// integers beyond 64 bits fail, as they did in serde's buffering.
+    ///
+    /// # Errors
+    ///
+    /// An integer out of the 64-bit ranges.
+    pub fn content(&self) -> Res<serde_json::Value> {
+        to_json(self, true)
+    }
+}
+
+/// A node as JSON; `content` words the error for huge integers as serde's
+/// untagged-enum buffering did, otherwise as `serde_json` does.
+fn to_json(c: &Cursor<'_>, content: bool) -> Res<serde_json::Value> {
+    use serde_json::Value as J;
+    Ok(match &c.node.value {
+        Value::Null => J::Null,
+        Value::Bool(b) => J::Bool(*b),
+        Value::Str(s) => J::String(s.clone()),
+        Value::Int(n) => match (u64::try_from(*n), i64::try_from(*n)) {
+            (Ok(u), _) => J::from(u),
+            (_, Ok(i)) => J::from(i),
+            _ if content => return Err(c.invalid("any value")),
+            _ => return Err(c.fail("JSON number out of range".into())),
+        },
+        Value::Float(f) => serde_json::Number::from_f64(*f).map_or(J::Null, J::Number),
+        Value::Seq(_) => {
+            let mut items = Vec::new();
+            c.seq(&mut |item| {
+                items.push(to_json(item, content)?);
+                Ok(())
+            })?;
+            J::Array(items)
+        }
+        Value::Map(_) => {
+            let mut map = serde_json::Map::new();
+            c.map(&mut |k, v| {
+                map.insert(k, to_json(v, content)?);
+                Ok(())
+            })?;
+            J::Object(map)
+        }
+    })
+}
+
+/// Converts a tree to `T`, reporting every problem rather than the first.
+///
+/// A conversion stops at its first hard error, so this runs it repeatedly:
+/// after each failure the offending node is recorded and hidden from the
+/// next pass (a map entry or sequence item disappears; a mapping with a
+/// missing field disappears from its parent). Errors that only arise
+/// because an earlier pass hid something (the `missing field` left behind
+/// by a bad value, a follow-on inside a hidden node) are not reported.
+/// Unknown struct fields never stop a pass; they are recorded and skipped.
+///
+/// # Errors
+///
+/// Every problem found, sorted by position.
+pub fn from_node<T: FromNode>(root: &Node) -> Result<T, Vec<DeError>> {
+    match from_node_partial(root) {
+        (Some(value), errors) if errors.is_empty() => Ok(value),
+        (_, errors) => Err(errors),
+    }
+}
+
+/// Like [`from_node`], but also returns the value built with every bad
+/// node left out (when one could be built), so that semantic checks can
+/// run on the rest and all problems in a document are reported together.
+pub fn from_node_partial<T: FromNode>(root: &Node) -> (Option<T>, Vec<DeError>) {
+    let mut value = None;
+    let errors = convert(root, &mut |c| {
+        value = Some(T::from_node(c)?);
+        Ok(())
+    });
+    (value, errors)
+}
+
+/// The passes of [`from_node_partial`]; `build` succeeds at most once.
+fn convert(root: &Node, build: &mut dyn FnMut(&Cursor<'_>) -> Res<()>) -> Vec<DeError> {
+    let mut skip = HashSet::new();
+    let mut errors = Vec::new();
+    let mut passes = 0;
+    let mut overflow = false;
+    loop {
+        passes += 1;
+        let ctx = Ctx {
+            skip: &skip,
+            errors: std::cell::RefCell::new(errors),
+            full: Cell::new(false),
+        };
+        let result = build(&Cursor {
+            node: root,
+            path: String::new(),
+            ctx: &ctx,
+        });
+        overflow |= ctx.full.get();
+        errors = ctx.errors.into_inner();
+        let Err(fail) = result else { break };
+        let (mark, path) = fail.at.unwrap_or((root.mark, String::new()));
+        let follow_on = match fail.missing {
+            Some(field) => skip.contains(&join_key(&path, field)),
+            None => skip.iter().any(|s| is_inside(s, &path)),
+        };
+        if !follow_on {
+            let e = DeError {
+                mark,
+                path: path.clone(),
+                message: fail.message,
+                hint: fail.hint,
+            };
+            overflow |= !record(&mut errors, e);
+        }
+        // A root error leaves nothing to hide; otherwise the insert always
+        // succeeds (a hidden node cannot fail), so every pass shrinks the
+        // tree and the loop ends.
+        if path.is_empty() || !skip.insert(path) {
+            break;
+        }
+        if overflow || passes >= MAX_PASSES {
+            overflow = true;
+            break;
+        }
+    }
+    crate::sort::sort_by_key(&mut errors, |e| (e.mark.line, e.mark.col));
+    if overflow {
+        errors.push(DeError {
+            mark: root.mark,
+            path: String::new(),
+            message: "too many errors".into(),
+            hint: None,
+        });
+    }
+    errors
+}
 // ---------------------------------------------------------------------------
 // Emitter
 // ---------------------------------------------------------------------------
@@ -1555,7 +1535,6 @@ fn plain_ok(s: &str) -> bool {
 mod tests {
     use super::*;
     use proptest::prelude::*;
-    use serde::Deserialize;
     use serde_json::json;
 
     fn p(src: &str) -> Node {
@@ -1572,7 +1551,7 @@ mod tests {
     }
 
     /// Errors as `(line, col, path, message, hint)` for compact assertions.
-    fn errs<T: de::DeserializeOwned + fmt::Debug>(
+    fn errs<T: FromNode + fmt::Debug>(
         src: &str,
     ) -> Vec<(u32, u32, String, String, Option<String>)> {
         from_node::<T>(&p(src))
@@ -1797,12 +1776,17 @@ network_policies:
         assert_eq!((line, col), (2, 4));
     }
 
-    #[derive(Debug, Deserialize)]
+    #[derive(Debug)]
     #[allow(dead_code)]
     struct Paint {
         color: String,
         size: Option<u16>,
     }
+
+    crate::from_node_struct!(Paint {
+        "color" => color: String;
+        "size" => size: Option<u16> = None;
+    });
 
     #[test]
     fn unknown_field_has_hint_and_key_mark() {
@@ -1828,20 +1812,27 @@ network_policies:
         );
     }
 
-    #[derive(Debug, Deserialize)]
-    #[serde(deny_unknown_fields)]
+    #[derive(Debug)]
     #[allow(dead_code)]
     struct Strict {
         inner: Inner,
     }
 
-    #[derive(Debug, Deserialize)]
-    #[serde(deny_unknown_fields)]
+    #[derive(Debug)]
     #[allow(dead_code)]
     struct Inner {
         version: u32,
         name: String,
     }
+
+    crate::from_node_struct!(Strict {
+        "inner" => inner: Inner;
+    });
+
+    crate::from_node_struct!(Inner {
+        "version" => version: u32;
+        "name" => name: String;
+    });
 
     #[test]
     fn missing_field_marks_the_mapping() {
@@ -1879,7 +1870,7 @@ network_policies:
         );
     }
 
-    #[derive(Debug, Deserialize)]
+    #[derive(Debug)]
     #[allow(dead_code)]
     struct Policy {
         version: u32,
@@ -1887,33 +1878,73 @@ network_policies:
         network: Vec<Network>,
     }
 
-    #[derive(Debug, Deserialize)]
+    #[derive(Debug)]
     #[allow(dead_code)]
     struct Filesystem {
         read_only: Vec<String>,
         limits: Limits,
     }
 
-    #[derive(Debug, Deserialize)]
+    #[derive(Debug)]
     #[allow(dead_code)]
     struct Limits {
         port: u16,
     }
 
-    #[derive(Debug, Deserialize)]
+    #[derive(Debug)]
     #[allow(dead_code)]
     struct Network {
         name: String,
         protocol: Protocol,
     }
 
-    #[derive(Debug, Deserialize)]
-    #[serde(rename_all = "lowercase")]
+    #[derive(Debug)]
     #[allow(dead_code)]
     enum Protocol {
         Tcp,
         Udp,
-        Raw { ports: Vec<u16> },
+        Raw(Ports),
+    }
+
+    #[derive(Debug)]
+    #[allow(dead_code)]
+    struct Ports {
+        ports: Vec<u16>,
+    }
+
+    crate::from_node_struct!(Policy {
+        "version" => version: u32;
+        "filesystem" => filesystem: Filesystem;
+        "network" => network: Vec<Network>;
+    });
+
+    crate::from_node_struct!(Filesystem {
+        "read_only" => read_only: Vec<String>;
+        "limits" => limits: Limits;
+    });
+
+    crate::from_node_struct!(Limits {
+        "port" => port: u16;
+    });
+
+    crate::from_node_struct!(Network {
+        "name" => name: String;
+        "protocol" => protocol: Protocol;
+    });
+
+    crate::from_node_struct!(Ports {
+        "ports" => ports: Vec<u16>;
+    });
+
+    /// An enum with data, written by hand on [`Cursor::variant`].
+    impl FromNode for Protocol {
+        fn from_node(c: &Cursor<'_>) -> Res<Self> {
+            match c.variant(&["tcp", "udp", "raw"])? {
+                (0, v) => v.unit().map(|()| Protocol::Tcp),
+                (1, v) => v.unit().map(|()| Protocol::Udp),
+                (_, v) => Ports::from_node(&v.value("a mapping")?).map(Protocol::Raw),
+            }
+        }
     }
 
     #[test]
@@ -1982,11 +2013,20 @@ network:
         assert_eq!(got, want);
     }
 
-    #[derive(Debug, Deserialize)]
+    #[derive(Debug)]
     #[allow(dead_code)]
     enum Shape {
         Dot,
         Circle(u8),
+    }
+
+    impl FromNode for Shape {
+        fn from_node(c: &Cursor<'_>) -> Res<Self> {
+            match c.variant(&["Dot", "Circle"])? {
+                (0, v) => v.unit().map(|()| Shape::Dot),
+                (_, v) => u8::from_node(&v.value("its value")?).map(Shape::Circle),
+            }
+        }
     }
 
     #[test]
@@ -2059,16 +2099,6 @@ network:
             )]
         );
         assert_eq!(
-            errs::<char>("ab"),
-            vec![(
-                1,
-                1,
-                String::new(),
-                "expected a single character, found a string".into(),
-                None
-            )]
-        );
-        assert_eq!(
             errs::<Protocol>("[tcp]"),
             vec![(
                 1,
@@ -2084,11 +2114,13 @@ network:
     fn successful_values() {
         let p1: Paint = from_node(&p("color: \"1\"\nsize: 0x10\n")).expect("ok");
         assert_eq!((p1.color.as_str(), p1.size), ("1", Some(16)));
-        let f: f64 = from_node(&p("3")).expect("ok");
-        assert_eq!(f, 3.0);
-        let keys: std::collections::BTreeMap<u16, String> =
+        let f: serde_json::Value = from_node(&p("3")).expect("ok");
+        assert_eq!(f, json!(3));
+        // Keys are text, whether written plain or quoted.
+        let keys: std::collections::BTreeMap<String, String> =
             from_node(&p("80: http\n\"443\": https\n")).expect("ok");
-        assert_eq!(keys.get(&443).map(String::as_str), Some("https"));
+        assert_eq!(keys.get("443").map(String::as_str), Some("https"));
+        assert_eq!(keys.get("80").map(String::as_str), Some("http"));
         let protos: Vec<Protocol> = from_node(&p("- tcp\n- raw:\n    ports: [1]\n")).expect("ok");
         assert_eq!(protos.len(), 2);
         let any: serde_json::Value =
@@ -2162,15 +2194,25 @@ network:
         );
     }
 
-    #[derive(Debug, Deserialize)]
+    #[derive(Debug)]
     #[allow(dead_code)]
     struct Fuzz {
         a: Option<u16>,
         b: Vec<Protocol>,
-        c: std::collections::HashMap<String, (i8, bool)>,
-        d: Option<Box<Fuzz>>,
-        e: char,
+        c: std::collections::BTreeMap<String, Vec<i8>>,
+        d: Option<Vec<Fuzz>>,
+        e: bool,
+        f: serde_json::Value,
     }
+
+    crate::from_node_struct!(Fuzz {
+        "a" => a: Option<u16> = None;
+        "b" => b: Vec<Protocol>;
+        "c" => c: std::collections::BTreeMap<String, Vec<i8>> [nullable] = Default::default();
+        "d" => d: Option<Vec<Fuzz>> = None;
+        "e" => e: bool = false, or "E";
+        "f" => f: serde_json::Value;
+    });
 
     fn json_value() -> impl Strategy<Value = serde_json::Value> {
         let leaf = prop_oneof![

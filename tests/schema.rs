@@ -1,4 +1,4 @@
-//! The JSON Schema and the serde model must agree: every struct's fields are
+//! The JSON Schema and the model must agree: every struct's fields are
 //! the schema's `properties` at the same place, both ways. A field added to
 //! one but not the other fails `schema_and_model_have_the_same_fields`.
 //! Every shipped policy must validate against the schema.
@@ -6,194 +6,23 @@
 
 mod common;
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
-use std::rc::Rc;
 
 use openshell_sandbox::policy::model::{Policy, QueryAny};
 use openshell_sandbox::policy::schema::SCHEMA;
-use serde::Deserialize;
-use serde::de::{self, DeserializeSeed, IntoDeserializer, MapAccess, SeqAccess, Visitor};
+use openshell_sandbox::yaml::FromNode;
 use serde_json::Value;
 
 // ---------------------------------------------------------------------------
-// A deserializer that records, for each path, the struct fields serde asks
-// for. Paths: `.field`, `[]` for sequence items, `{}` for map values.
+// The struct fields the YAML reader accepts, by path: `.field`, `[]` for
+// sequence items, `{}` for map values. They come from the same declarations
+// the reader is built from (`yaml::from_node_struct!`).
 // ---------------------------------------------------------------------------
 
-type Fields = Rc<RefCell<BTreeMap<String, BTreeSet<&'static str>>>>;
-
-#[derive(Debug)]
-struct E(String);
-impl std::fmt::Display for E {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl std::error::Error for E {}
-impl de::Error for E {
-    fn custom<T: std::fmt::Display>(m: T) -> Self {
-        E(m.to_string())
-    }
-}
-
-struct Tracer {
-    path: String,
-    out: Fields,
-    depth: usize,
-}
-
-impl Tracer {
-    fn child(&self, seg: &str) -> Tracer {
-        Tracer {
-            path: format!("{}{seg}", self.path),
-            out: self.out.clone(),
-            depth: self.depth + 1,
-        }
-    }
-}
-
-struct Fieldwise {
-    t: Tracer,
-    fields: &'static [&'static str],
-    i: usize,
-}
-
-impl<'de> MapAccess<'de> for Fieldwise {
-    type Error = E;
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, k: K) -> Result<Option<K::Value>, E> {
-        match self.fields.get(self.i) {
-            Some(f) => k.deserialize((*f).into_deserializer()).map(Some),
-            None => Ok(None),
-        }
-    }
-    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, v: V) -> Result<V::Value, E> {
-        let f = self.fields[self.i];
-        self.i += 1;
-        v.deserialize(self.t.child(&format!(".{f}")))
-    }
-}
-
-struct One {
-    t: Option<Tracer>,
-    key: bool,
-}
-
-impl<'de> SeqAccess<'de> for One {
-    type Error = E;
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, s: T) -> Result<Option<T::Value>, E> {
-        match self.t.take() {
-            Some(t) => s.deserialize(t.child("[]")).map(Some),
-            None => Ok(None),
-        }
-    }
-}
-
-impl<'de> MapAccess<'de> for One {
-    type Error = E;
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, k: K) -> Result<Option<K::Value>, E> {
-        if self.t.is_none() || self.key {
-            return Ok(None);
-        }
-        self.key = true;
-        k.deserialize("k".into_deserializer()).map(Some)
-    }
-    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, v: V) -> Result<V::Value, E> {
-        let t = self.t.take().unwrap();
-        v.deserialize(t.child("{}"))
-    }
-}
-
-impl<'de> de::Deserializer<'de> for Tracer {
-    type Error = E;
-    fn deserialize_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, E> {
-        // Untagged enums, ids, rlimit values and free-form values all
-        // accept this string.
-        v.visit_str("unlimited")
-    }
-    fn deserialize_bool<V: Visitor<'de>>(self, v: V) -> Result<V::Value, E> {
-        v.visit_bool(false)
-    }
-    fn deserialize_u8<V: Visitor<'de>>(self, v: V) -> Result<V::Value, E> {
-        v.visit_u64(1)
-    }
-    fn deserialize_u16<V: Visitor<'de>>(self, v: V) -> Result<V::Value, E> {
-        v.visit_u64(1)
-    }
-    fn deserialize_u32<V: Visitor<'de>>(self, v: V) -> Result<V::Value, E> {
-        v.visit_u64(1)
-    }
-    fn deserialize_u64<V: Visitor<'de>>(self, v: V) -> Result<V::Value, E> {
-        v.visit_u64(1)
-    }
-    fn deserialize_i32<V: Visitor<'de>>(self, v: V) -> Result<V::Value, E> {
-        v.visit_i64(1)
-    }
-    fn deserialize_i64<V: Visitor<'de>>(self, v: V) -> Result<V::Value, E> {
-        v.visit_i64(1)
-    }
-    fn deserialize_string<V: Visitor<'de>>(self, v: V) -> Result<V::Value, E> {
-        v.visit_str("x")
-    }
-    fn deserialize_str<V: Visitor<'de>>(self, v: V) -> Result<V::Value, E> {
-        v.visit_str("x")
-    }
-    fn deserialize_option<V: Visitor<'de>>(self, v: V) -> Result<V::Value, E> {
-        v.visit_some(self)
-    }
-    fn deserialize_seq<V: Visitor<'de>>(self, v: V) -> Result<V::Value, E> {
-        let t = (self.depth < 12).then_some(self);
-        v.visit_seq(One { t, key: false })
-    }
-    fn deserialize_map<V: Visitor<'de>>(self, v: V) -> Result<V::Value, E> {
-        let t = (self.depth < 12).then_some(self);
-        v.visit_map(One { t, key: false })
-    }
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        fields: &'static [&'static str],
-        v: V,
-    ) -> Result<V::Value, E> {
-        self.out
-            .borrow_mut()
-            .entry(self.path.clone())
-            .or_default()
-            .extend(fields.iter().copied());
-        v.visit_map(Fieldwise {
-            t: self,
-            fields,
-            i: 0,
-        })
-    }
-    fn deserialize_enum<V: Visitor<'de>>(
-        self,
-        _name: &'static str,
-        variants: &'static [&'static str],
-        v: V,
-    ) -> Result<V::Value, E> {
-        v.visit_enum(variants[0].into_deserializer())
-    }
-    fn deserialize_identifier<V: Visitor<'de>>(self, v: V) -> Result<V::Value, E> {
-        v.visit_str("x")
-    }
-    fn deserialize_ignored_any<V: Visitor<'de>>(self, v: V) -> Result<V::Value, E> {
-        v.visit_unit()
-    }
-    serde::forward_to_deserialize_any! {
-        i8 i16 i128 u128 f32 f64 char bytes byte_buf unit unit_struct newtype_struct tuple tuple_struct
-    }
-}
-
-fn trace<T: for<'de> Deserialize<'de>>(root: &str) -> BTreeMap<String, BTreeSet<&'static str>> {
-    let out: Fields = Rc::default();
-    let t = Tracer {
-        path: root.to_string(),
-        out: out.clone(),
-        depth: 0,
-    };
-    T::deserialize(t).expect("tracer deserialization");
-    out.take()
+fn trace<T: FromNode>(root: &str) -> BTreeMap<String, BTreeSet<&'static str>> {
+    let mut out = BTreeMap::new();
+    T::fields(root, &mut out);
+    out
 }
 
 // ---------------------------------------------------------------------------

@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::Serialize;
 
 use crate::yaml::{self, Mark, Node, ParseOptions};
 
@@ -62,62 +62,40 @@ impl Version {
     }
 }
 
-fn nullable<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de> + Default,
-{
-    Option::<T>::deserialize(d).map(Option::unwrap_or_default)
-}
-
 /// The file as written.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RawSpec {
     #[serde(rename = "cdiVersion")]
     pub cdi_version: String,
     pub kind: String,
-    #[serde(default, deserialize_with = "nullable")]
     pub annotations: BTreeMap<String, String>,
-    #[serde(default, deserialize_with = "nullable")]
     pub devices: Vec<RawDevice>,
-    #[serde(rename = "containerEdits", default, deserialize_with = "nullable")]
+    #[serde(rename = "containerEdits")]
     pub container_edits: ContainerEdits,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RawDevice {
     pub name: String,
-    #[serde(default, deserialize_with = "nullable")]
     pub annotations: BTreeMap<String, String>,
-    #[serde(rename = "containerEdits", default, deserialize_with = "nullable")]
+    #[serde(rename = "containerEdits")]
     pub container_edits: ContainerEdits,
 }
 
 /// Edits, at spec level (applied once per spec) or device level.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct ContainerEdits {
     /// `NAME=VALUE`.
-    #[serde(default, deserialize_with = "nullable")]
     pub env: Vec<String>,
-    #[serde(rename = "deviceNodes", default, deserialize_with = "nullable")]
+    #[serde(rename = "deviceNodes")]
     pub device_nodes: Vec<DeviceNode>,
-    #[serde(default, deserialize_with = "nullable")]
     pub hooks: Vec<Hook>,
-    #[serde(default, deserialize_with = "nullable")]
     pub mounts: Vec<Mount>,
-    #[serde(
-        rename = "additionalGids",
-        alias = "additionalGIDs",
-        default,
-        deserialize_with = "nullable"
-    )]
+    #[serde(rename = "additionalGids")]
     pub additional_gids: Vec<u32>,
-    #[serde(rename = "intelRdt", default)]
+    #[serde(rename = "intelRdt")]
     pub intel_rdt: Option<IntelRdt>,
-    #[serde(rename = "netDevices", default, deserialize_with = "nullable")]
+    #[serde(rename = "netDevices")]
     pub net_devices: Vec<NetDevice>,
 }
 
@@ -134,29 +112,28 @@ impl ContainerEdits {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct DeviceNode {
     /// Path inside the container.
     pub path: String,
     /// Host node to take type/major/minor from (default: `path`).
-    #[serde(rename = "hostPath", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "hostPath", skip_serializing_if = "Option::is_none")]
     pub host_path: Option<String>,
     /// `b`, `c`, `u` or `p`.
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub dev_type: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub major: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub minor: Option<i64>,
-    #[serde(rename = "fileMode", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "fileMode", skip_serializing_if = "Option::is_none")]
     pub file_mode: Option<u32>,
     /// Subset of `rwm`, or `none`; empty means `rwm`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub permissions: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub uid: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub gid: Option<u32>,
 }
 
@@ -182,16 +159,14 @@ impl DeviceNode {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Mount {
     #[serde(rename = "hostPath")]
     pub host_path: String,
     #[serde(rename = "containerPath")]
     pub container_path: String,
-    #[serde(default, deserialize_with = "nullable")]
     pub options: Vec<String>,
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub mount_type: Option<String>,
 }
 
@@ -212,51 +187,105 @@ impl Mount {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Hook {
     #[serde(rename = "hookName")]
     pub hook_name: String,
     pub path: String,
     /// Full argv, argv[0] included.
-    #[serde(default, deserialize_with = "nullable")]
     pub args: Vec<String>,
-    #[serde(default, deserialize_with = "nullable")]
     pub env: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub timeout: Option<i64>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct IntelRdt {
-    #[serde(rename = "closID", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "closID", skip_serializing_if = "Option::is_none")]
     pub clos_id: Option<String>,
-    #[serde(
-        rename = "l3CacheSchema",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "l3CacheSchema", skip_serializing_if = "Option::is_none")]
     pub l3_cache_schema: Option<String>,
-    #[serde(
-        rename = "memBwSchema",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "memBwSchema", skip_serializing_if = "Option::is_none")]
     pub mem_bw_schema: Option<String>,
-    #[serde(default, deserialize_with = "nullable")]
     pub schemata: Vec<String>,
-    #[serde(rename = "enableMonitoring", default)]
+    #[serde(rename = "enableMonitoring")]
     pub enable_monitoring: bool,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct NetDevice {
     #[serde(rename = "hostInterfaceName")]
     pub host_interface_name: String,
     pub name: String,
 }
+
+// Reading from YAML (see `yaml::FromNode` for why this is not serde).
+
+use crate::yaml::nullable as null_ok;
+
+crate::from_node_struct!(RawSpec {
+    "cdiVersion" => cdi_version: String;
+    "kind" => kind: String;
+    "annotations" => annotations: BTreeMap<String, String> [null_ok] = BTreeMap::new();
+    "devices" => devices: Vec<RawDevice> [null_ok] = Vec::new();
+    "containerEdits" => container_edits: ContainerEdits [null_ok] = ContainerEdits::default();
+});
+
+crate::from_node_struct!(RawDevice {
+    "name" => name: String;
+    "annotations" => annotations: BTreeMap<String, String> [null_ok] = BTreeMap::new();
+    "containerEdits" => container_edits: ContainerEdits [null_ok] = ContainerEdits::default();
+});
+
+crate::from_node_struct!(ContainerEdits {
+    "env" => env: Vec<String> [null_ok] = Vec::new();
+    "deviceNodes" => device_nodes: Vec<DeviceNode> [null_ok] = Vec::new();
+    "hooks" => hooks: Vec<Hook> [null_ok] = Vec::new();
+    "mounts" => mounts: Vec<Mount> [null_ok] = Vec::new();
+    "additionalGids" => additional_gids: Vec<u32> [null_ok] = Vec::new(), or "additionalGIDs";
+    "intelRdt" => intel_rdt: Option<IntelRdt> = None;
+    "netDevices" => net_devices: Vec<NetDevice> [null_ok] = Vec::new();
+});
+
+crate::from_node_struct!(DeviceNode {
+    "path" => path: String;
+    "hostPath" => host_path: Option<String> = None;
+    "type" => dev_type: Option<String> = None;
+    "major" => major: Option<i64> = None;
+    "minor" => minor: Option<i64> = None;
+    "fileMode" => file_mode: Option<u32> = None;
+    "permissions" => permissions: Option<String> = None;
+    "uid" => uid: Option<u32> = None;
+    "gid" => gid: Option<u32> = None;
+});
+
+crate::from_node_struct!(Mount {
+    "hostPath" => host_path: String;
+    "containerPath" => container_path: String;
+    "options" => options: Vec<String> [null_ok] = Vec::new();
+    "type" => mount_type: Option<String> = None;
+});
+
+crate::from_node_struct!(Hook {
+    "hookName" => hook_name: String;
+    "path" => path: String;
+    "args" => args: Vec<String> [null_ok] = Vec::new();
+    "env" => env: Vec<String> [null_ok] = Vec::new();
+    "timeout" => timeout: Option<i64> = None;
+});
+
+crate::from_node_struct!(IntelRdt {
+    "closID" => clos_id: Option<String> = None;
+    "l3CacheSchema" => l3_cache_schema: Option<String> = None;
+    "memBwSchema" => mem_bw_schema: Option<String> = None;
+    "schemata" => schemata: Vec<String> [null_ok] = Vec::new();
+    "enableMonitoring" => enable_monitoring: bool = false;
+});
+
+crate::from_node_struct!(NetDevice {
+    "hostInterfaceName" => host_interface_name: String;
+    "name" => name: String;
+});
 
 /// A device of a loaded spec.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -13,72 +13,43 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Policy {
     /// Schema version; only `1` is accepted.
     pub version: u32,
-    #[serde(default)]
     pub filesystem_policy: Option<FilesystemPolicy>,
-    #[serde(default)]
     pub landlock: Option<Landlock>,
-    #[serde(default)]
     pub process: Option<Process>,
     /// `network_policies:` with no value (null) is an empty map, as in
     /// OpenShell (its new-policy template writes it so).
-    #[serde(default, deserialize_with = "null_as_default")]
     pub network_policies: BTreeMap<String, NetworkPolicyRule>,
-    #[serde(default, deserialize_with = "null_as_default")]
     pub network_middlewares: BTreeMap<String, NetworkMiddleware>,
     // ---- extensions ----
-    #[serde(default)]
     pub network: Option<Network>,
-    #[serde(default)]
     pub seccomp: Option<Seccomp>,
-    #[serde(default)]
     pub capabilities: Option<Capabilities>,
-    #[serde(default)]
     pub devices: Option<Devices>,
-    #[serde(default)]
     pub environment: Option<Environment>,
 }
 
-fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de> + Default,
-{
-    Option::<T>::deserialize(d).map(Option::unwrap_or_default)
-}
-
-/// An empty identity is an omitted one, as in OpenShell.
-fn empty_id_as_none<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Id>, D::Error> {
-    Option::<Id>::deserialize(d).map(|id| id.filter(|i| !i.0.is_empty()))
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct FilesystemPolicy {
     /// Grant the working directory read-write. When the whole
     /// `filesystem_policy` section is absent this is `true` (OpenShell's
     /// runtime default); inside the section an omitted key means `false`.
-    #[serde(default)]
     pub include_workdir: bool,
-    #[serde(default)]
     pub read_only: Vec<String>,
-    #[serde(default)]
     pub read_write: Vec<String>,
     /// Extension (W^X): when present, Landlock's execute right is granted
     /// only beneath these paths (which are also readable), and `read_only`
     /// and `read_write` grant none. Absent: both grant execute, as in
     /// OpenShell.
-    #[serde(default)]
     pub execute: Option<Vec<String>>,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Compatibility {
     #[default]
@@ -86,29 +57,21 @@ pub enum Compatibility {
     HardRequirement,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Landlock {
-    #[serde(default)]
     pub compatibility: Compatibility,
     /// IPC scoping (Landlock ABI 6): on unless turned off here.
-    #[serde(default)]
     pub scopes: Option<LandlockScopes>,
     /// Per-feature minimums. An unset feature follows `compatibility`:
     /// required under `hard_requirement`, optional under `best_effort`.
-    #[serde(default)]
     pub require: Option<LandlockRequire>,
     /// Kernel audit logging of denials (Landlock ABI 7).
-    #[serde(default)]
     pub audit: Option<LandlockAudit>,
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LandlockScopes {
-    #[serde(default = "yes")]
     pub abstract_unix_socket: bool,
-    #[serde(default = "yes")]
     pub signal: bool,
 }
 
@@ -121,33 +84,24 @@ impl Default for LandlockScopes {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct LandlockRequire {
-    #[serde(default)]
     pub filesystem: Option<bool>,
-    #[serde(default)]
     pub truncate: Option<bool>,
-    #[serde(default)]
     pub ioctl_dev: Option<bool>,
-    #[serde(default)]
     pub network: Option<bool>,
-    #[serde(default)]
     pub scopes: Option<bool>,
     /// Connecting to pathname unix sockets confined to the policy's paths
     /// (Landlock ABI 9, `resolve_unix`). `false` accepts that below it a
     /// socket such as /run/docker.sock is reachable wherever file modes
     /// allow; `network.unix_sockets: false` closes the gap instead.
-    #[serde(default)]
     pub unix_sockets: Option<bool>,
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct LandlockAudit {
     /// Log the workload's denials (they happen after exec, which the kernel
     /// does not log unless asked).
-    #[serde(default = "yes")]
     pub log_denials: bool,
 }
 
@@ -157,85 +111,38 @@ impl Default for LandlockAudit {
     }
 }
 
-fn yes() -> bool {
-    true
-}
-
 /// A user or group: a name, or a numeric id (written quoted or not).
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
 pub struct Id(pub String);
 
-impl<'de> Deserialize<'de> for Id {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl serde::de::Visitor<'_> for V {
-            type Value = Id;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a user/group name or a numeric id")
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Id, E> {
-                Ok(Id(v.to_string()))
-            }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Id, E> {
-                Ok(Id(v.to_string()))
-            }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Id, E> {
-                Ok(Id(v.to_string()))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Process {
-    #[serde(default, deserialize_with = "empty_id_as_none")]
     pub run_as_user: Option<Id>,
-    #[serde(default, deserialize_with = "empty_id_as_none")]
     pub run_as_group: Option<Id>,
-    #[serde(default)]
     pub supplementary_groups: Vec<Id>,
-    #[serde(default)]
     pub rlimits: Option<Rlimits>,
-    #[serde(default)]
     pub workdir: Option<String>,
 }
 
 /// `RLIMIT_*` by their lowercase names; each sets soft and hard.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Rlimits {
-    #[serde(default, rename = "as")]
+    #[serde(rename = "as")]
     pub as_: Option<Rlimit>,
-    #[serde(default)]
     pub core: Option<Rlimit>,
-    #[serde(default)]
     pub cpu: Option<Rlimit>,
-    #[serde(default)]
     pub data: Option<Rlimit>,
-    #[serde(default)]
     pub fsize: Option<Rlimit>,
-    #[serde(default)]
     pub locks: Option<Rlimit>,
-    #[serde(default)]
     pub memlock: Option<Rlimit>,
-    #[serde(default)]
     pub msgqueue: Option<Rlimit>,
-    #[serde(default)]
     pub nice: Option<Rlimit>,
-    #[serde(default)]
     pub nofile: Option<Rlimit>,
-    #[serde(default)]
     pub nproc: Option<Rlimit>,
-    #[serde(default)]
     pub rtprio: Option<Rlimit>,
-    #[serde(default)]
     pub rttime: Option<Rlimit>,
-    #[serde(default)]
     pub sigpending: Option<Rlimit>,
-    #[serde(default)]
     pub stack: Option<Rlimit>,
 }
 
@@ -265,8 +172,7 @@ impl Rlimits {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Rlimit {
     pub soft: RlimitValue,
     pub hard: RlimitValue,
@@ -288,103 +194,44 @@ impl Serialize for RlimitValue {
     }
 }
 
-impl<'de> Deserialize<'de> for RlimitValue {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl serde::de::Visitor<'_> for V {
-            type Value = RlimitValue;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a non-negative integer or \"unlimited\"")
-            }
-            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RlimitValue, E> {
-                Ok(RlimitValue::Limited(v))
-            }
-            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RlimitValue, E> {
-                u64::try_from(v)
-                    .map(RlimitValue::Limited)
-                    .map_err(|_| E::custom(format!("{v} is negative; expected a limit >= 0")))
-            }
-            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RlimitValue, E> {
-                if v == "unlimited" {
-                    Ok(RlimitValue::Unlimited)
-                } else {
-                    Err(E::custom(format!(
-                        "\"{v}\" is not a limit; expected a number or \"unlimited\""
-                    )))
-                }
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
 // ---------------------------------------------------------------------------
 // network_policies / network_middlewares: OpenShell's proxy schema. Parsed and
 // validated structurally here; only their ports are enforceable by this binary.
 // ---------------------------------------------------------------------------
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct NetworkPolicyRule {
-    #[serde(default)]
     pub name: String,
-    #[serde(default)]
     pub endpoints: Vec<Endpoint>,
-    #[serde(default)]
     pub binaries: Vec<Binary>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Endpoint {
-    #[serde(default)]
     pub host: String,
-    #[serde(default)]
     pub path: String,
-    #[serde(default)]
     pub port: u16,
-    #[serde(default)]
     pub ports: Vec<u16>,
-    #[serde(default)]
     pub protocol: String,
-    #[serde(default)]
     pub tls: String,
-    #[serde(default)]
     pub enforcement: String,
-    #[serde(default)]
     pub access: String,
     /// `None` when absent; `Some([])` is an (invalid) explicit empty list.
-    #[serde(default)]
     pub rules: Option<Vec<L7Rule>>,
-    #[serde(default)]
     pub allowed_ips: Vec<String>,
-    #[serde(default)]
     pub deny_rules: Vec<L7Match>,
-    #[serde(default)]
     pub allow_encoded_slash: bool,
-    #[serde(default)]
     pub websocket_credential_rewrite: bool,
-    #[serde(default)]
     pub request_body_credential_rewrite: bool,
-    #[serde(default)]
     pub allow_uninspected_credentials: bool,
-    #[serde(default)]
     pub persisted_queries: String,
-    #[serde(default)]
     pub graphql_persisted_queries: BTreeMap<String, GraphqlOperation>,
-    #[serde(default)]
     pub graphql_max_body_bytes: u32,
-    #[serde(default)]
     pub credential_signing: String,
-    #[serde(default)]
     pub signing_service: String,
-    #[serde(default)]
     pub signing_region: String,
-    #[serde(default)]
     pub credential_binding: Option<CredentialBinding>,
-    #[serde(default)]
     pub json_rpc: Option<JsonRpc>,
-    #[serde(default)]
     pub mcp: Option<Mcp>,
 }
 
@@ -410,68 +257,46 @@ impl Endpoint {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct CredentialBinding {
     pub provider: String,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct JsonRpc {
-    #[serde(default)]
     pub max_body_bytes: u32,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Mcp {
-    #[serde(default)]
     pub max_body_bytes: u32,
-    #[serde(default)]
     pub strict_tool_names: Option<bool>,
-    #[serde(default)]
     pub allow_all_known_mcp_methods: Option<bool>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct GraphqlOperation {
-    #[serde(default)]
     pub operation_type: String,
-    #[serde(default)]
     pub operation_name: String,
-    #[serde(default)]
     pub fields: Vec<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct L7Rule {
     pub allow: L7Match,
 }
 
 /// The body of an `allow` rule and of a `deny_rules` entry.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct L7Match {
-    #[serde(default)]
     pub method: String,
-    #[serde(default)]
     pub path: String,
-    #[serde(default)]
     pub command: String,
-    #[serde(default)]
     pub query: BTreeMap<String, QueryMatcher>,
-    #[serde(default)]
     pub operation_type: String,
-    #[serde(default)]
     pub operation_name: String,
-    #[serde(default)]
     pub fields: Vec<String>,
-    #[serde(default)]
     pub tool: Option<QueryMatcher>,
-    #[serde(default)]
     pub params: BTreeMap<String, ParamMatcher>,
 }
 
@@ -482,60 +307,47 @@ impl L7Match {
 }
 
 /// `"glob"` or `{any: ["glob", ...]}`.
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum QueryMatcher {
     Glob(String),
     Any(QueryAny),
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct QueryAny {
-    #[serde(default)]
     pub any: Vec<String>,
 }
 
 /// A matcher, or a nested map of matchers (MCP params).
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum ParamMatcher {
     Matcher(QueryMatcher),
     Object(BTreeMap<String, ParamMatcher>),
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Binary {
     pub path: String,
     /// Deprecated in OpenShell and ignored; accepted so old files load.
-    #[serde(default)]
     pub harness: bool,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct NetworkMiddleware {
     /// Optional: defaults to the map key, as in OpenShell.
-    #[serde(default)]
     pub name: String,
     pub middleware: String,
-    #[serde(default)]
     pub order: i32,
-    #[serde(default)]
     pub config: BTreeMap<String, serde_json::Value>,
-    #[serde(default)]
     pub on_error: String,
-    #[serde(default)]
     pub endpoints: Option<MiddlewareSelector>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct MiddlewareSelector {
-    #[serde(default)]
     pub include: Vec<String>,
-    #[serde(default)]
     pub exclude: Vec<String>,
 }
 
@@ -544,20 +356,15 @@ pub struct MiddlewareSelector {
 // ---------------------------------------------------------------------------
 
 /// L4 rules this binary enforces itself (Landlock TCP, ABI >= 4; seccomp).
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Network {
-    #[serde(default)]
     pub connect_tcp: Vec<u16>,
-    #[serde(default)]
     pub bind_tcp: Vec<u16>,
     /// `listen` with inet sockets allowed and no `bind_tcp` port: an
     /// unbound socket would listen on an ephemeral port that Landlock does
     /// not check, so it is refused unless this is `true`.
-    #[serde(default)]
     pub allow_listen: bool,
     /// `socket(AF_UNIX, ..)`; `false` refuses it (socket pairs stay).
-    #[serde(default = "yes")]
     pub unix_sockets: bool,
 }
 
@@ -572,7 +379,7 @@ impl Default for Network {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SeccompAction {
     #[default]
@@ -580,51 +387,37 @@ pub enum SeccompAction {
     Kill,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Seccomp {
     /// Syscalls taken out of the default deny list.
-    #[serde(default)]
     pub allow: Vec<String>,
     /// Syscalls added to the deny list.
-    #[serde(default)]
     pub deny: Vec<String>,
-    #[serde(default)]
     pub action: SeccompAction,
     /// Log instead of deny (for authoring a policy; never in production).
-    #[serde(default)]
     pub log: bool,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Capabilities {
     /// Capabilities the workload keeps (raised as ambient for non-root).
-    #[serde(default)]
     pub keep: Vec<String>,
     /// Kept capabilities that bypass a rule of the sandbox, acknowledged
     /// by the policy author (see `policy::caps`); each must be in `keep`.
-    #[serde(default)]
     pub bypass_acknowledged: Vec<String>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Devices {
-    #[serde(default)]
     pub cdi: Option<Cdi>,
 }
 
-#[derive(Clone, Debug, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Cdi {
-    #[serde(default)]
     pub spec_dirs: Vec<String>,
-    #[serde(default)]
     pub devices: Vec<String>,
     /// The container runtime already created the nodes and mounts (the
     /// Kubernetes default); the supervisor verifies and grants them.
-    #[serde(default = "yes")]
     pub runtime_applied: bool,
 }
 
@@ -638,14 +431,328 @@ impl Default for Cdi {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Environment {
     /// Variables passed from the supervisor's environment. A trailing `*`
     /// matches a prefix (`LC_*`).
-    #[serde(default)]
     pub pass: Vec<String>,
     /// Variables set to fixed values (win over passed ones).
-    #[serde(default)]
     pub set: BTreeMap<String, String>,
 }
+
+// ---------------------------------------------------------------------------
+// Reading from YAML (see `yaml::FromNode` for why this is not serde).
+// ---------------------------------------------------------------------------
+
+use crate::yaml::{Cursor, Fail, FromNode, nullable};
+
+/// An empty identity is an omitted one, as in OpenShell.
+fn empty_id_as_none(c: &Cursor<'_>) -> Result<Option<Id>, Fail> {
+    Option::<Id>::from_node(c).map(|id| id.filter(|i| !i.0.is_empty()))
+}
+
+crate::from_node_struct!(Policy {
+    "version" => version: u32;
+    "filesystem_policy" => filesystem_policy: Option<FilesystemPolicy> = None;
+    "landlock" => landlock: Option<Landlock> = None;
+    "process" => process: Option<Process> = None;
+    "network_policies" => network_policies: BTreeMap<String, NetworkPolicyRule> [nullable] = BTreeMap::new();
+    "network_middlewares" => network_middlewares: BTreeMap<String, NetworkMiddleware> [nullable] = BTreeMap::new();
+    "network" => network: Option<Network> = None;
+    "seccomp" => seccomp: Option<Seccomp> = None;
+    "capabilities" => capabilities: Option<Capabilities> = None;
+    "devices" => devices: Option<Devices> = None;
+    "environment" => environment: Option<Environment> = None;
+});
+
+crate::from_node_struct!(FilesystemPolicy {
+    "include_workdir" => include_workdir: bool = false;
+    "read_only" => read_only: Vec<String> = Vec::new();
+    "read_write" => read_write: Vec<String> = Vec::new();
+    "execute" => execute: Option<Vec<String>> = None;
+});
+
+crate::from_node_enum!(Compatibility {
+    "best_effort" => BestEffort,
+    "hard_requirement" => HardRequirement,
+});
+
+crate::from_node_struct!(Landlock {
+    "compatibility" => compatibility: Compatibility = Compatibility::default();
+    "scopes" => scopes: Option<LandlockScopes> = None;
+    "require" => require: Option<LandlockRequire> = None;
+    "audit" => audit: Option<LandlockAudit> = None;
+});
+
+crate::from_node_struct!(LandlockScopes {
+    "abstract_unix_socket" => abstract_unix_socket: bool = true;
+    "signal" => signal: bool = true;
+});
+
+crate::from_node_struct!(LandlockRequire {
+    "filesystem" => filesystem: Option<bool> = None;
+    "truncate" => truncate: Option<bool> = None;
+    "ioctl_dev" => ioctl_dev: Option<bool> = None;
+    "network" => network: Option<bool> = None;
+    "scopes" => scopes: Option<bool> = None;
+    "unix_sockets" => unix_sockets: Option<bool> = None;
+});
+
+crate::from_node_struct!(LandlockAudit {
+    "log_denials" => log_denials: bool = true;
+});
+
+impl FromNode for Id {
+    fn from_node(c: &Cursor<'_>) -> Result<Self, Fail> {
+        match c.value() {
+            crate::yaml::Value::Str(s) => Ok(Id(s.clone())),
+            crate::yaml::Value::Int(n)
+                if u64::try_from(*n).is_ok() || i64::try_from(*n).is_ok() =>
+            {
+                Ok(Id(n.to_string()))
+            }
+            _ => Err(c.invalid("a user/group name or a numeric id")),
+        }
+    }
+}
+
+crate::from_node_struct!(Process {
+    "run_as_user" => run_as_user: Option<Id> [empty_id_as_none] = None;
+    "run_as_group" => run_as_group: Option<Id> [empty_id_as_none] = None;
+    "supplementary_groups" => supplementary_groups: Vec<Id> = Vec::new();
+    "rlimits" => rlimits: Option<Rlimits> = None;
+    "workdir" => workdir: Option<String> = None;
+});
+
+crate::from_node_struct!(Rlimits {
+    "as" => as_: Option<Rlimit> = None;
+    "core" => core: Option<Rlimit> = None;
+    "cpu" => cpu: Option<Rlimit> = None;
+    "data" => data: Option<Rlimit> = None;
+    "fsize" => fsize: Option<Rlimit> = None;
+    "locks" => locks: Option<Rlimit> = None;
+    "memlock" => memlock: Option<Rlimit> = None;
+    "msgqueue" => msgqueue: Option<Rlimit> = None;
+    "nice" => nice: Option<Rlimit> = None;
+    "nofile" => nofile: Option<Rlimit> = None;
+    "nproc" => nproc: Option<Rlimit> = None;
+    "rtprio" => rtprio: Option<Rlimit> = None;
+    "rttime" => rttime: Option<Rlimit> = None;
+    "sigpending" => sigpending: Option<Rlimit> = None;
+    "stack" => stack: Option<Rlimit> = None;
+});
+
+crate::from_node_struct!(Rlimit {
+    "soft" => soft: RlimitValue;
+    "hard" => hard: RlimitValue;
+});
+
+impl FromNode for RlimitValue {
+    fn from_node(c: &Cursor<'_>) -> Result<Self, Fail> {
+        match c.value() {
+            crate::yaml::Value::Str(s) if s == "unlimited" => Ok(RlimitValue::Unlimited),
+            crate::yaml::Value::Str(s) => Err(c.fail(format!(
+                "\"{s}\" is not a limit; expected a number or \"unlimited\""
+            ))),
+            crate::yaml::Value::Int(n) => match (u64::try_from(*n), i64::try_from(*n)) {
+                (Ok(u), _) => Ok(RlimitValue::Limited(u)),
+                (_, Ok(i)) => Err(c.fail(format!("{i} is negative; expected a limit >= 0"))),
+                _ => Err(c.invalid("a non-negative integer or \"unlimited\"")),
+            },
+            _ => Err(c.invalid("a non-negative integer or \"unlimited\"")),
+        }
+    }
+}
+
+crate::from_node_struct!(NetworkPolicyRule {
+    "name" => name: String = String::new();
+    "endpoints" => endpoints: Vec<Endpoint> = Vec::new();
+    "binaries" => binaries: Vec<Binary> = Vec::new();
+});
+
+crate::from_node_struct!(Endpoint {
+    "host" => host: String = String::new();
+    "path" => path: String = String::new();
+    "port" => port: u16 = 0;
+    "ports" => ports: Vec<u16> = Vec::new();
+    "protocol" => protocol: String = String::new();
+    "tls" => tls: String = String::new();
+    "enforcement" => enforcement: String = String::new();
+    "access" => access: String = String::new();
+    "rules" => rules: Option<Vec<L7Rule>> = None;
+    "allowed_ips" => allowed_ips: Vec<String> = Vec::new();
+    "deny_rules" => deny_rules: Vec<L7Match> = Vec::new();
+    "allow_encoded_slash" => allow_encoded_slash: bool = false;
+    "websocket_credential_rewrite" => websocket_credential_rewrite: bool = false;
+    "request_body_credential_rewrite" => request_body_credential_rewrite: bool = false;
+    "allow_uninspected_credentials" => allow_uninspected_credentials: bool = false;
+    "persisted_queries" => persisted_queries: String = String::new();
+    "graphql_persisted_queries" => graphql_persisted_queries: BTreeMap<String, GraphqlOperation> = BTreeMap::new();
+    "graphql_max_body_bytes" => graphql_max_body_bytes: u32 = 0;
+    "credential_signing" => credential_signing: String = String::new();
+    "signing_service" => signing_service: String = String::new();
+    "signing_region" => signing_region: String = String::new();
+    "credential_binding" => credential_binding: Option<CredentialBinding> = None;
+    "json_rpc" => json_rpc: Option<JsonRpc> = None;
+    "mcp" => mcp: Option<Mcp> = None;
+});
+
+crate::from_node_struct!(CredentialBinding {
+    "provider" => provider: String;
+});
+
+crate::from_node_struct!(JsonRpc {
+    "max_body_bytes" => max_body_bytes: u32 = 0;
+});
+
+crate::from_node_struct!(Mcp {
+    "max_body_bytes" => max_body_bytes: u32 = 0;
+    "strict_tool_names" => strict_tool_names: Option<bool> = None;
+    "allow_all_known_mcp_methods" => allow_all_known_mcp_methods: Option<bool> = None;
+});
+
+crate::from_node_struct!(GraphqlOperation {
+    "operation_type" => operation_type: String = String::new();
+    "operation_name" => operation_name: String = String::new();
+    "fields" => fields: Vec<String> = Vec::new();
+});
+
+crate::from_node_struct!(L7Rule {
+    "allow" => allow: L7Match;
+});
+
+crate::from_node_struct!(L7Match {
+    "method" => method: String = String::new();
+    "path" => path: String = String::new();
+    "command" => command: String = String::new();
+    "query" => query: BTreeMap<String, QueryMatcher> = BTreeMap::new();
+    "operation_type" => operation_type: String = String::new();
+    "operation_name" => operation_name: String = String::new();
+    "fields" => fields: Vec<String> = Vec::new();
+    "tool" => tool: Option<QueryMatcher> = None;
+    "params" => params: BTreeMap<String, ParamMatcher> = BTreeMap::new();
+});
+
+/// `QueryMatcher` and `ParamMatcher` are untagged: the first variant whose
+/// shape the value has wins, as serde's `untagged` tried them. serde also
+/// read a struct from a list of its fields in order, so `[[a, b]]` (and
+/// `[]`) is a `QueryAny` too.
+impl FromNode for QueryMatcher {
+    fn from_node(c: &Cursor<'_>) -> Result<Self, Fail> {
+        query_matcher(&c.content()?).ok_or_else(|| {
+            Fail::custom("data did not match any variant of untagged enum QueryMatcher")
+        })
+    }
+}
+
+impl FromNode for ParamMatcher {
+    fn from_node(c: &Cursor<'_>) -> Result<Self, Fail> {
+        param_matcher(&c.content()?).ok_or_else(|| {
+            Fail::custom("data did not match any variant of untagged enum ParamMatcher")
+        })
+    }
+}
+
+fn query_matcher(v: &serde_json::Value) -> Option<QueryMatcher> {
+    match v {
+        serde_json::Value::String(s) => Some(QueryMatcher::Glob(s.clone())),
+        _ => query_any(v).map(QueryMatcher::Any),
+    }
+}
+
+fn query_any(v: &serde_json::Value) -> Option<QueryAny> {
+    let any = match v {
+        serde_json::Value::Object(m) => match m.iter().collect::<Vec<_>>().as_slice() {
+            [] => Vec::new(),
+            [(k, v)] if *k == "any" => strings(v)?,
+            _ => return None,
+        },
+        serde_json::Value::Array(items) => match items.as_slice() {
+            [] => Vec::new(),
+            [v] => strings(v)?,
+            _ => return None,
+        },
+        _ => return None,
+    };
+    Some(QueryAny { any })
+}
+
+fn strings(v: &serde_json::Value) -> Option<Vec<String>> {
+    v.as_array()?
+        .iter()
+        .map(|s| s.as_str().map(str::to_owned))
+        .collect()
+}
+
+fn param_matcher(v: &serde_json::Value) -> Option<ParamMatcher> {
+    if let Some(m) = query_matcher(v) {
+        return Some(ParamMatcher::Matcher(m));
+    }
+    v.as_object()?
+        .iter()
+        .map(|(k, v)| Some((k.clone(), param_matcher(v)?)))
+        .collect::<Option<_>>()
+        .map(ParamMatcher::Object)
+}
+
+crate::from_node_struct!(QueryAny {
+    "any" => any: Vec<String> = Vec::new();
+});
+
+crate::from_node_struct!(Binary {
+    "path" => path: String;
+    "harness" => harness: bool = false;
+});
+
+crate::from_node_struct!(NetworkMiddleware {
+    "name" => name: String = String::new();
+    "middleware" => middleware: String;
+    "order" => order: i32 = 0;
+    "config" => config: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    "on_error" => on_error: String = String::new();
+    "endpoints" => endpoints: Option<MiddlewareSelector> = None;
+});
+
+crate::from_node_struct!(MiddlewareSelector {
+    "include" => include: Vec<String> = Vec::new();
+    "exclude" => exclude: Vec<String> = Vec::new();
+});
+
+crate::from_node_struct!(Network {
+    "connect_tcp" => connect_tcp: Vec<u16> = Vec::new();
+    "bind_tcp" => bind_tcp: Vec<u16> = Vec::new();
+    "allow_listen" => allow_listen: bool = false;
+    "unix_sockets" => unix_sockets: bool = true;
+});
+
+crate::from_node_enum!(SeccompAction {
+    "errno" => Errno,
+    "kill" => Kill,
+});
+
+crate::from_node_struct!(Seccomp {
+    "allow" => allow: Vec<String> = Vec::new();
+    "deny" => deny: Vec<String> = Vec::new();
+    "action" => action: SeccompAction = SeccompAction::default();
+    "log" => log: bool = false;
+});
+
+crate::from_node_struct!(Capabilities {
+    "keep" => keep: Vec<String> = Vec::new();
+    "bypass_acknowledged" => bypass_acknowledged: Vec<String> = Vec::new();
+});
+
+crate::from_node_struct!(Devices {
+    "cdi" => cdi: Option<Cdi> = None;
+});
+
+crate::from_node_struct!(Cdi {
+    "spec_dirs" => spec_dirs: Vec<String> = Vec::new();
+    "devices" => devices: Vec<String> = Vec::new();
+    "runtime_applied" => runtime_applied: bool = true;
+});
+
+crate::from_node_struct!(Environment {
+    "pass" => pass: Vec<String> = Vec::new();
+    "set" => set: BTreeMap<String, String> = BTreeMap::new();
+});

@@ -40,7 +40,7 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::borrow::Cow;
 
 use crate::error::Finding;
@@ -70,7 +70,7 @@ const EPERM: u16 = 1;
 const ENOSYS: u16 = 38;
 
 /// A supported system call ABI.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum Arch {
     #[serde(rename = "x86_64")]
     X86_64,
@@ -117,6 +117,11 @@ impl Arch {
     }
 }
 
+crate::from_node_enum!(Arch {
+    "x86_64" => X86_64,
+    "aarch64" => Aarch64,
+});
+
 impl fmt::Display for Arch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -124,7 +129,7 @@ impl fmt::Display for Arch {
 }
 
 /// What a matching deny rule does (policy `seccomp.action`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DenyAction {
     /// Fail the call with `EPERM`.
@@ -134,9 +139,13 @@ pub enum DenyAction {
     Kill,
 }
 
+crate::from_node_enum!(DenyAction {
+    "errno" => Errno,
+    "kill" => Kill,
+});
+
 /// The `seccomp` section of a sandbox policy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SeccompConfig {
     /// Syscalls whose default rules are dropped (e.g. `ptrace` for a debugger).
     pub allow: Vec<String>,

@@ -779,13 +779,12 @@ fn plan_shape() {
 
 #[test]
 fn arch_and_action_names() {
-    use serde::Deserialize;
-    use serde::de::value::{Error, StrDeserializer};
-    let arch = |s| Arch::deserialize(StrDeserializer::<Error>::new(s));
+    let node = |s: &str| crate::yaml::parse(s, crate::yaml::ParseOptions::default()).unwrap();
+    let arch = |s| crate::yaml::from_node::<Arch>(&node(s));
     assert_eq!(arch("x86_64"), Ok(Arch::X86_64));
     assert_eq!(arch("aarch64"), Ok(Arch::Aarch64));
     assert!(arch("X86_64").is_err());
-    let action = |s| DenyAction::deserialize(StrDeserializer::<Error>::new(s));
+    let action = |s| crate::yaml::from_node::<DenyAction>(&node(s));
     assert_eq!(action("errno"), Ok(DenyAction::Errno));
     assert_eq!(action("kill"), Ok(DenyAction::Kill));
     assert_eq!(Arch::X86_64.to_string(), "x86_64");
