@@ -283,6 +283,9 @@ struct Step {
     /// This directory and every one above it cannot be changed by the
     /// workload (see the module docs); `None` = trusted, `Some(why)` not.
     untrusted: Option<String>,
+    /// Its status when it was opened (a path that ends here reports it
+    /// without asking again).
+    st: libc::stat,
 }
 
 fn join(dir: &str, name: &str) -> String {
@@ -335,6 +338,7 @@ fn root_step(trust: &Trust, beneath_writable: bool) -> Result<Step, ResolveError
         untrusted: untrusted_because("/", &fd, &st, trust, beneath_writable).map_err(io)?,
         path: "/".into(),
         fd: Rc::new(fd),
+        st,
     })
 }
 
@@ -524,6 +528,7 @@ fn open_with(walker: &mut Walker<'_>, path: &str) -> Result<Resolved, ResolveErr
                 fd: Rc::new(fd),
                 path: here,
                 untrusted,
+                st,
             }));
         } else {
             leaf = Some((fd, here, st));
@@ -550,10 +555,7 @@ fn open_with(walker: &mut Walker<'_>, path: &str) -> Result<Resolved, ResolveErr
             let Some(top) = stack.pop() else {
                 return Err(ResolveError::TooManyLinks);
             };
-            let st = stat(&top.fd).map_err(|err| ResolveError::Io {
-                at: top.path.clone(),
-                err,
-            })?;
+            let st = top.st;
             let top = Rc::unwrap_or_clone(top);
             // Shared with the walker's memory: the caller gets its own.
             let fd = Rc::try_unwrap(top.fd).or_else(|shared| {
