@@ -356,7 +356,25 @@ struct Tree {
 impl Tree {
     fn plan(segments: &[Segment]) -> Tree {
         let n = segments.len();
-        let chain = |i: usize, j: usize| chain_cost(segments, i, j);
+        // The cost of every chain that may be used, `segments[i..i + len]`
+        // at `i * MAX_CHAIN + len - 1`, computed once.
+        let costs: Vec<u32> = (0..n)
+            .flat_map(|i| (1..=MAX_CHAIN).map(move |len| (i, len)))
+            .map(|(i, len)| {
+                if i + len <= n {
+                    chain_cost(segments, i, i + len)
+                } else {
+                    u32::MAX / 4
+                }
+            })
+            .collect();
+        let chain = |i: usize, j: usize| match j.checked_sub(i) {
+            Some(len @ 1..=MAX_CHAIN) => costs
+                .get(i * MAX_CHAIN + len - 1)
+                .copied()
+                .unwrap_or(u32::MAX / 4),
+            _ => u32::MAX / 4,
+        };
         // pre[j]: fewest instructions (plus one) for `segments[..j]`;
         // suf[i]: the same for `segments[i..]`.
         let mut pre = vec![u32::MAX; n + 1];
@@ -413,8 +431,11 @@ impl Tree {
         // Depth of the best tree for every run between tight boundaries,
         // shortest runs first. Every run between two tight boundaries has a
         // tree made of tight chains (a shortest path passes through both).
+        // Depths are kept by row (`p * m + q`) and by column (`q * m + p`)
+        // so that the split loop reads two contiguous slices.
         let m = at.len();
-        let mut depth = vec![u32::MAX; m * m];
+        let mut by_row = vec![u32::MAX; m * m];
+        let mut by_col = vec![u32::MAX; m * m];
         let mut choice = vec![Choice::Chain; m * m];
         for len in 1..m {
             for p in 0..m - len {
@@ -427,15 +448,25 @@ impl Tree {
                 if tight(i, j) {
                     best = (chain(i, j), Choice::Chain);
                 }
-                for r in p + 1..q {
-                    let l = depth.get(p * m + r).copied().unwrap_or(u32::MAX);
-                    let rr = depth.get(r * m + q).copied().unwrap_or(u32::MAX);
-                    let d = l.max(rr).saturating_add(1);
-                    if d < best.0 {
-                        best = (d, Choice::Split(at.get(r).copied().unwrap_or(0)));
+                // Splits at `r` in `p + 1..q`: left `p..r`, right `r..q`;
+                // the first least depth wins.
+                let left = by_row.get(p * m + p + 1..p * m + q).unwrap_or_default();
+                let right = by_col.get(q * m + p + 1..q * m + q).unwrap_or_default();
+                let mut split = (u32::MAX, 0usize);
+                for (k, (&l, &r)) in left.iter().zip(right).enumerate() {
+                    let d = l.max(r).saturating_add(1);
+                    if d < split.0 {
+                        split = (d, k);
                     }
                 }
-                if let Some(slot) = depth.get_mut(p * m + q) {
+                if split.0 < best.0 {
+                    let r = p + 1 + split.1;
+                    best = (split.0, Choice::Split(at.get(r).copied().unwrap_or(0)));
+                }
+                if let Some(slot) = by_row.get_mut(p * m + q) {
+                    *slot = best.0;
+                }
+                if let Some(slot) = by_col.get_mut(q * m + p) {
                     *slot = best.0;
                 }
                 if let Some(slot) = choice.get_mut(p * m + q) {
