@@ -498,6 +498,15 @@ pub fn plan_policy(policy: &Policy, inet: bool, tcp_enforced: bool, native_only:
     let mut dropped = Vec::new();
     let listen_allowed = listen || sc.allow.iter().any(|n| n == "listen");
     let log = sc.log;
+    let allowed_back = allowed_back_lines(
+        &sc.allow,
+        &rules::Context {
+            inet,
+            unix_sockets: net.unix_sockets,
+            listen,
+            allowed_namespaces: 0,
+        },
+    );
     let arches: &[Arch] = if native_only {
         &[Arch::native()]
     } else {
@@ -540,6 +549,7 @@ pub fn plan_policy(policy: &Policy, inet: bool, tcp_enforced: bool, native_only:
             ),
         ));
     }
+    dropped.extend(allowed_back);
     if log {
         dropped.push(Finding::new(
             "seccomp",
@@ -551,6 +561,42 @@ pub fn plan_policy(policy: &Policy, inet: bool, tcp_enforced: bool, native_only:
         blockers,
         dropped,
     }
+}
+
+/// What `seccomp.allow` gives up: for each name it allows back, the reasons
+/// of the default rules it drops (the socket family checks, the namespace
+/// flags, TCP Fast Open, ...), so that the plan's other sections, which
+/// describe the defaults, are never the only word on it.
+fn allowed_back_lines(allow: &[String], ctx: &rules::Context) -> Vec<Finding> {
+    if allow.is_empty() {
+        return Vec::new();
+    }
+    let defaults = rules::default_rules(ctx);
+    let mut seen: Vec<&str> = Vec::new();
+    let mut out = Vec::new();
+    for name in allow {
+        // listen has a line of its own (the ephemeral port it autobinds).
+        if name == "listen" || seen.contains(&name.as_str()) {
+            continue;
+        }
+        seen.push(name);
+        let mut reasons: Vec<&str> = Vec::new();
+        for r in defaults.iter().filter(|r| r.name == name.as_str()) {
+            if !reasons.contains(&r.reason) {
+                reasons.push(r.reason);
+            }
+        }
+        if !reasons.is_empty() {
+            out.push(Finding::new(
+                "seccomp.allow",
+                format!(
+                    "{name} is allowed back without its default rules, so these are not refused: {}",
+                    reasons.join("; ")
+                ),
+            ));
+        }
+    }
+    out
 }
 
 /// Builds the plan for every supported architecture.

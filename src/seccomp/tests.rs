@@ -1687,3 +1687,38 @@ fn learning_filter_denies_everything_the_base_filter_denies() {
         }
     }
 }
+
+#[test]
+fn the_plan_says_what_an_allow_back_gives_up() {
+    let policy = |allow: &str| {
+        crate::policy::parse_str(
+            "p.yaml",
+            &format!("version: 1\nnetwork:\n  connect_tcp: [443]\nseccomp:\n  allow: [{allow}]\n"),
+        )
+        .unwrap()
+    };
+    let lines = |allow: &str| -> Vec<String> {
+        plan_policy(&policy(allow), true, true, true)
+            .dropped
+            .iter()
+            .map(ToString::to_string)
+            .filter(|l| l.starts_with("seccomp.allow"))
+            .collect()
+    };
+    // socket: every family and protocol check goes.
+    let socket = lines("socket");
+    assert_eq!(socket.len(), 1, "{socket:?}");
+    assert!(socket[0].contains("other socket families"), "{socket:?}");
+    assert!(socket[0].contains("raw IP sockets"), "{socket:?}");
+    // sendto: TCP Fast Open connects without Landlock's connect check.
+    let sendto = lines("sendto");
+    assert!(
+        sendto.iter().any(|l| l.contains("TCP Fast Open")),
+        "{sendto:?}"
+    );
+    // clone: namespaces.
+    let clone = lines("clone");
+    assert!(clone.iter().any(|l| l.contains("namespaces")), "{clone:?}");
+    // Control: a syscall with no default rule gives nothing up.
+    assert_eq!(lines("getpid"), Vec::<String>::new());
+}
