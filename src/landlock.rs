@@ -418,7 +418,18 @@ pub fn plan(
     let mut proxy_only = Vec::new();
     for (name, rule) in &policy.network_policies {
         let mut hosts = Vec::new();
-        for ep in &rule.endpoints {
+        for (i, ep) in rule.endpoints.iter().enumerate() {
+            // As in OpenShell, `ports` wins over `port`; say so rather than
+            // let the policy read as if both were open.
+            if ep.port != 0 && !ep.ports.is_empty() && !ep.ports.contains(&ep.port) {
+                dropped.push(Finding::new(
+                    format!("network_policies.{name}.endpoints[{i}].port"),
+                    format!(
+                        "{} is not opened: the endpoint also gives ports, which wins (as in OpenShell)",
+                        ep.port
+                    ),
+                ));
+            }
             let ports = ep.effective_ports();
             connect.extend(ports.iter().copied());
             let host = if ep.host.is_empty() {
