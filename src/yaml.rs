@@ -124,6 +124,9 @@ impl std::error::Error for YamlError {}
 /// Invalid YAML, more than one document, anchors, aliases, tags, non-scalar
 /// or duplicate keys, and nesting deeper than 64 levels.
 pub fn parse(src: &str, opts: ParseOptions) -> Result<Node, YamlError> {
+    if let Some(e) = other_yaml_version(src) {
+        return Err(e);
+    }
     let widths = line_widths(src);
     match load(src, opts) {
         Ok(mut root) => {
@@ -144,6 +147,38 @@ pub fn parse(src: &str, opts: ParseOptions) -> Result<Node, YamlError> {
             })
         }
     }
+}
+
+/// A `%YAML` directive for another version than 1.2, whose rules this
+/// reader applies: under `%YAML 1.1`, `01750` would be octal and `yes` a
+/// boolean, so accepting the directive would read the document otherwise
+/// than it declares. Directives stand at the start of a line, before the
+/// document's `---`.
+fn other_yaml_version(src: &str) -> Option<YamlError> {
+    for (i, line) in src.lines().enumerate() {
+        let line = line.trim_start_matches('\u{feff}');
+        if line.starts_with("---")
+            || !(line.starts_with('%') || line.starts_with('#') || line.trim().is_empty())
+        {
+            return None;
+        }
+        let Some(rest) = line.strip_prefix("%YAML") else {
+            continue;
+        };
+        let version = rest.split('#').next().unwrap_or_default().trim();
+        if version != "1.2" {
+            return Some(YamlError {
+                mark: Mark {
+                    line: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                    col: 1,
+                },
+                message: format!(
+                    "%YAML {version}: this reader applies YAML 1.2 (where 0755 is decimal and only true/false are booleans); write %YAML 1.2 or remove the directive"
+                ),
+            });
+        }
+    }
+    None
 }
 
 /// The number of characters on each line; YAML breaks lines at `\n`,

@@ -598,3 +598,62 @@ fn execute_relative_and_root() {
         "p.yaml:3:13: filesystem_policy.execute[0]: \"usr\" is not an absolute path\nhint: write it from the root, e.g. \"/usr\"\np.yaml:3:18: filesystem_policy.execute[1]: \"/\" makes every file executable, which is what omitting execute does\nhint: list the directories that hold programs, e.g. /usr, or remove execute"
     );
 }
+
+#[test]
+fn execute_with_no_items_is_an_empty_list_not_an_absent_one() {
+    // Every item commented out: absent would turn W^X off.
+    let yaml = "version: 1\nfilesystem_policy:\n  read_only: [/usr]\n  execute:\n  #  - /usr\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:4:10: filesystem_policy.execute: an empty list lets nothing run, not even the workload\nhint: list the directories that hold the workload's programs, e.g. /usr and /bin"
+    );
+    // Control: the key left out is W^X off, as documented.
+    let yaml = "version: 1\nfilesystem_policy:\n  read_only: [/usr]\n";
+    assert_eq!(errors(yaml), "ok");
+}
+
+#[test]
+fn a_yaml_directive_for_another_version_is_refused() {
+    // Under YAML 1.1 this uid would be octal (1000); this reader applies 1.2.
+    let yaml = "%YAML 1.1\n---\nversion: 1\nprocess:\n  run_as_user: 01750\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:1:1: %YAML 1.1: this reader applies YAML 1.2 (where 0755 is decimal and only true/false are booleans); write %YAML 1.2 or remove the directive"
+    );
+    let yaml = "%YAML 1.2\n---\nversion: 1\n";
+    assert_eq!(errors(yaml), "ok");
+}
+
+#[test]
+fn denying_execve_is_refused() {
+    let yaml = "version: 1\nseccomp:\n  deny: [ptrace, execve]\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:3:18: seccomp.deny[1]: execve is how the workload is started: denying it means nothing ever runs\nhint: remove execve from seccomp.deny (the default rules already refuse execveat on a descriptor)"
+    );
+    let yaml = "version: 1\nseccomp:\n  deny: [ptrace, execveat]\n";
+    assert_eq!(errors(yaml), "ok");
+}
+
+#[test]
+fn syscall_lists_and_network_policies_are_bounded() {
+    let names = vec!["ptrace"; 1025].join(", ");
+    let yaml = format!("version: 1\nseccomp:\n  deny: [{names}]\n");
+    assert_eq!(
+        errors(&yaml),
+        "p.yaml:3:9: seccomp.deny: too many syscall names (1025 > 1024)"
+    );
+    let names = vec!["ptrace"; 1024].join(", ");
+    let yaml = format!("version: 1\nseccomp:\n  deny: [{names}]\n");
+    assert_eq!(errors(&yaml), "ok");
+    let mut yaml = String::from("version: 1\nnetwork_policies:\n");
+    for i in 0..1025 {
+        yaml.push_str(&format!(
+            "  p{i}:\n    endpoints: [{{host: h{i}.example.com, port: 443}}]\n"
+        ));
+    }
+    assert_eq!(
+        errors(&yaml),
+        "p.yaml:3:3: network_policies: too many network policies (1025 > 1024)"
+    );
+}

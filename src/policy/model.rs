@@ -446,6 +446,13 @@ pub struct Environment {
 
 use crate::yaml::{Cursor, Fail, FromNode, nullable};
 
+/// `execute:` written with no items (all of them commented out, say) is an
+/// empty list, which validation refuses, not an absent one: absent turns
+/// W^X off, which is the opposite of what a list-in-progress asks for.
+fn null_as_empty_list(c: &Cursor<'_>) -> Result<Option<Vec<String>>, Fail> {
+    nullable::<Vec<String>>(c).map(Some)
+}
+
 /// An empty identity is an omitted one, as in OpenShell.
 fn empty_id_as_none(c: &Cursor<'_>) -> Result<Option<Id>, Fail> {
     Option::<Id>::from_node(c).map(|id| id.filter(|i| !i.0.is_empty()))
@@ -469,7 +476,7 @@ crate::from_node_struct!(FilesystemPolicy {
     "include_workdir" => include_workdir: bool = false;
     "read_only" => read_only: Vec<String> = Vec::new();
     "read_write" => read_write: Vec<String> = Vec::new();
-    "execute" => execute: Option<Vec<String>> = None;
+    "execute" => execute: Option<Vec<String>> [null_as_empty_list] = None;
 });
 
 crate::from_node_enum!(Compatibility {

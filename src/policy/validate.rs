@@ -19,6 +19,14 @@ pub const MAX_PATHS: usize = 256;
 pub const MAX_PATH_BYTES: usize = 4096;
 pub const MAX_MIDDLEWARES: usize = 10;
 pub const MAX_SELECTOR_PATTERNS: usize = 32;
+/// Names in `seccomp.allow` or `seccomp.deny`: about 470 syscalls exist on
+/// the supported architectures, and each unknown name is compared with all
+/// of them for a suggestion, so a list of hundreds of thousands (a 1 MiB
+/// policy holds that many) would take hours to report.
+pub const MAX_SYSCALL_NAMES: usize = 1024;
+/// Entries in `network_policies` (more than any deployment names, few
+/// enough that checking them stays in milliseconds).
+pub const MAX_NETWORK_POLICIES: usize = 1024;
 pub const MAX_ID: u64 = 4_294_967_294;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -599,6 +607,16 @@ fn l7_match(m: &L7Match, yaml: &str, out: &mut Issues) {
 }
 
 fn network_policies(p: &Policy, out: &mut Issues) {
+    if p.network_policies.len() > MAX_NETWORK_POLICIES {
+        out.push(
+            "network_policies",
+            format!(
+                "too many network policies ({} > {MAX_NETWORK_POLICIES})",
+                p.network_policies.len()
+            ),
+        );
+        return;
+    }
     for (name, rule) in &p.network_policies {
         let base = join_key("network_policies", name);
         for (i, ep) in rule.endpoints.iter().enumerate() {
@@ -993,9 +1011,28 @@ fn extensions(p: &Policy, out: &mut Issues) {
     }
     if let Some(s) = &p.seccomp {
         for (key, list) in [("allow", &s.allow), ("deny", &s.deny)] {
+            if list.len() > MAX_SYSCALL_NAMES {
+                out.push(
+                    join_key("seccomp", key),
+                    format!(
+                        "too many syscall names ({} > {MAX_SYSCALL_NAMES})",
+                        list.len()
+                    ),
+                );
+                continue;
+            }
             for (i, message) in crate::seccomp::validate_names(list) {
                 out.push(join_index(&join_key("seccomp", key), i), message);
             }
+        }
+        // The supervisor installs the filter and then calls execve: a
+        // policy that denies it can never start its workload.
+        if let Some(i) = s.deny.iter().position(|n| n == "execve") {
+            out.hint(
+                join_index("seccomp.deny", i),
+                "execve is how the workload is started: denying it means nothing ever runs",
+                "remove execve from seccomp.deny (the default rules already refuse execveat on a descriptor)",
+            );
         }
         let allow: BTreeSet<&str> = s.allow.iter().map(String::as_str).collect();
         for (i, name) in s.deny.iter().enumerate() {
