@@ -217,16 +217,21 @@ pub fn report_error(e: &Error) {
         log::error_json(e, e.run_exit_code());
         return;
     }
+    // Never eprintln!: it panics when stderr cannot be written (closed,
+    // or `write` denied by the policy's own filter after install), and a
+    // panic here would end the launch in an abort instead of its exit code.
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
     match e {
         Error::Policy(diags) => {
             for d in diags {
-                eprintln!("openshell-sandbox: {d}");
+                let _ = writeln!(err, "openshell-sandbox: {d}");
             }
         }
         _ => {
-            eprintln!("openshell-sandbox: {e}");
+            let _ = writeln!(err, "openshell-sandbox: {e}");
             if let Some(h) = e.hint() {
-                eprintln!("hint: {h}");
+                let _ = writeln!(err, "hint: {h}");
             }
         }
     }
@@ -272,7 +277,10 @@ pub fn dispatch(cmd: Command) -> i32 {
                 match serde_json::to_string_pretty(&crate::version::info()) {
                     Ok(s) => println!("{s}"),
                     Err(e) => {
-                        eprintln!("openshell-sandbox: internal error: {e}");
+                        let _ = std::io::Write::write_all(
+                            &mut std::io::stderr(),
+                            format!("openshell-sandbox: internal error: {e}\n").as_bytes(),
+                        );
                         return 1;
                     }
                 }

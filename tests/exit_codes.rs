@@ -103,6 +103,34 @@ fn exit_127_when_the_workload_is_not_found() {
 }
 
 #[test]
+fn exit_127_even_when_the_policy_denies_write() {
+    if need_root("exit_127_even_when_the_policy_denies_write") {
+        return;
+    }
+    // The filter is installed before the exec, so the failed exec's message
+    // cannot be written; the exit code must still be 127, never an abort.
+    let d = scratch("ec_127_no_write");
+    for (deny, message) in [("[write]", false), ("[ptrace]", true)] {
+        let pol = write_policy(
+            &d,
+            &base_policy(&[], &[], &format!("{AS_1500}seccomp: {{deny: {deny}}}\n")),
+        );
+        for mode in ["--exec", "--init"] {
+            let r = sandbox(&pol, &[mode], &["/nonexistent/prog"]);
+            assert_eq!((r.code, r.signal), (127, None), "{deny}: {}", r.explain());
+            assert_eq!(
+                r.stderr.ends_with(
+                    "openshell-sandbox: workload /nonexistent/prog: no such file or directory\n"
+                ),
+                message,
+                "{deny}: {}",
+                r.explain()
+            );
+        }
+    }
+}
+
+#[test]
 fn the_workloads_own_status_otherwise() {
     if need_root("the_workloads_own_status_otherwise") {
         return;
