@@ -1396,16 +1396,80 @@ pub fn from_node<T: FromNode>(root: &Node) -> Result<T, Vec<DeError>> {
 /// node left out (when one could be built), so that semantic checks can
 /// run on the rest and all problems in a document are reported together.
 pub fn from_node_partial<T: FromNode>(root: &Node) -> (Option<T>, Vec<DeError>) {
-    let mut value = None;
-    let errors = convert(root, &mut |c| {
-        value = Some(T::from_node(c)?);
-        Ok(())
-    });
+    let (value, errors, _) = from_node_partial_hidden(root);
     (value, errors)
 }
 
+/// Like [`from_node_partial`], and also the paths of the nodes left out of
+/// the value (in the document's own numbering): a list that lost item 1
+/// holds the document's item 2 at index 1, which [`document_path`] maps
+/// back.
+pub fn from_node_partial_hidden<T: FromNode>(
+    root: &Node,
+) -> (Option<T>, Vec<DeError>, Vec<String>) {
+    let mut value = None;
+    let (errors, hidden) = convert(root, &mut |c| {
+        value = Some(T::from_node(c)?);
+        Ok(())
+    });
+    (value, errors, hidden)
+}
+
+/// The document's path for `path`, a path into a value built with the
+/// nodes at `hidden` left out: every list index is moved past the items
+/// hidden before it, outermost list first.
+#[must_use]
+pub fn document_path(path: &str, hidden: &[String]) -> String {
+    if hidden.is_empty() {
+        return path.to_string();
+    }
+    let mut out = String::with_capacity(path.len());
+    let mut rest = path;
+    while let Some(open) = rest.find('[') {
+        let after = rest.get(open + 1..).unwrap_or_default();
+        let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+        let index = after.get(..digits).and_then(|d| d.parse::<usize>().ok());
+        let (Some(mut index), Some(tail)) = (index, after.get(digits..)) else {
+            out.push_str(rest.get(..=open).unwrap_or_default());
+            rest = after;
+            continue;
+        };
+        if !tail.starts_with(']') {
+            out.push_str(rest.get(..=open).unwrap_or_default());
+            rest = after;
+            continue;
+        }
+        out.push_str(rest.get(..open).unwrap_or_default());
+        let mut gone: Vec<usize> = hidden
+            .iter()
+            .filter_map(|h| {
+                h.strip_prefix(out.as_str())
+                    .and_then(|r| r.strip_prefix('['))
+                    .and_then(|r| r.strip_suffix(']'))
+                    .and_then(|n| n.parse().ok())
+            })
+            .collect();
+        gone.sort_unstable();
+        for g in gone {
+            if g <= index {
+                index += 1;
+            }
+        }
+        out.push('[');
+        out.push_str(&index.to_string());
+        out.push(']');
+        rest = tail.get(1..).unwrap_or_default();
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The passes of [`from_node_partial`]; `build` succeeds at most once.
-fn convert(root: &Node, build: &mut dyn FnMut(&Cursor<'_>) -> Res<()>) -> Vec<DeError> {
+/// Returns the errors and the paths of the nodes hidden.
+fn convert(
+    root: &Node,
+    build: &mut dyn FnMut(&Cursor<'_>) -> Res<()>,
+) -> (Vec<DeError>, Vec<String>) {
     let mut skip = HashSet::new();
     let mut errors = Vec::new();
     let mut passes = 0;
@@ -1459,7 +1523,9 @@ fn convert(root: &Node, build: &mut dyn FnMut(&Cursor<'_>) -> Res<()>) -> Vec<De
             hint: None,
         });
     }
-    errors
+    let mut hidden: Vec<String> = skip.into_iter().collect();
+    crate::sort::sort_dedup(&mut hidden);
+    (errors, hidden)
 }
 // ---------------------------------------------------------------------------
 // Emitter
@@ -1568,6 +1634,26 @@ fn plain_ok(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn document_paths_skip_the_hidden_items_of_each_list() {
+        let hidden = vec![
+            "a[0]".to_string(),
+            "a[2]".to_string(),
+            "a[3].b[1]".to_string(),
+            "m[\"k\"]".to_string(),
+        ];
+        // a's value holds the document's items 1, 3, 4, ...
+        assert_eq!(super::document_path("a[0]", &hidden), "a[1]");
+        assert_eq!(super::document_path("a[1].b[0]", &hidden), "a[3].b[0]");
+        assert_eq!(super::document_path("a[1].b[1]", &hidden), "a[3].b[2]");
+        assert_eq!(super::document_path("a[2]", &hidden), "a[4]");
+        // Other lists, map keys and plain fields are left alone.
+        assert_eq!(super::document_path("c[0]", &hidden), "c[0]");
+        assert_eq!(super::document_path("m[\"j\"].x", &hidden), "m[\"j\"].x");
+        assert_eq!(super::document_path("a", &hidden), "a");
+        assert_eq!(super::document_path("a[0]", &[]), "a[0]");
+    }
+
     use super::*;
     use proptest::prelude::*;
     use serde_json::json;

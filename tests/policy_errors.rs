@@ -657,3 +657,21 @@ fn syscall_lists_and_network_policies_are_bounded() {
         "p.yaml:3:3: network_policies: too many network policies (1025 > 1024)"
     );
 }
+
+#[test]
+fn items_after_a_bad_item_keep_their_own_place() {
+    // The items with structural errors are left out of the value the rules
+    // check; what the rules find after them is still placed at its own
+    // index, line and column.
+    let yaml = "version: 1\nseccomp:\n  deny:\n    - getpid\n    - [x]\n    - {a: 1}\n    - zzz\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:5:7: seccomp.deny[1]: expected a string, found a list\np.yaml:6:7: seccomp.deny[2]: expected a string, found a mapping\np.yaml:7:7: seccomp.deny[3]: unknown syscall \"zzz\""
+    );
+    // Control: nothing left out, the same unknown name at index 1.
+    let yaml = "version: 1\nseccomp:\n  deny:\n    - getpid\n    - zzz\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:5:7: seccomp.deny[1]: unknown syscall \"zzz\""
+    );
+}

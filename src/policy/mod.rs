@@ -361,7 +361,7 @@ pub fn parse_str(file: &str, text: &str) -> std::result::Result<Policy, Vec<Diag
             hint: Some("a policy starts with `version: 1`".into()),
         }]);
     }
-    let (policy, structural) = yaml::from_node_partial::<Policy>(&root);
+    let (policy, structural, hidden) = yaml::from_node_partial_hidden::<Policy>(&root);
     let mut diags: Vec<Diagnostic> = structural
         .into_iter()
         .map(|e| Diagnostic {
@@ -381,7 +381,10 @@ pub fn parse_str(file: &str, text: &str) -> std::result::Result<Policy, Vec<Diag
         .map(|d| parent_path(&d.path).to_string())
         .collect();
     if let Some(p) = &policy {
-        for i in validate::validate(p) {
+        for mut i in validate::validate(p) {
+            // The value lacks the nodes with structural errors: its list
+            // indices are renumbered past them to point into the document.
+            i.path = yaml::document_path(&i.path, &hidden);
             if scopes.iter().any(|s| paths_within(s, &i.path)) {
                 continue;
             }
