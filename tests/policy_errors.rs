@@ -675,3 +675,27 @@ fn items_after_a_bad_item_keep_their_own_place() {
         "p.yaml:5:7: seccomp.deny[1]: unknown syscall \"zzz\""
     );
 }
+
+#[test]
+fn bytes_that_are_not_utf8_are_placed_where_they_are() {
+    let diag = |bytes: &[u8]| match openshell_sandbox::policy::parse_bytes("p.yaml", bytes) {
+        Ok(_) => "ok".to_string(),
+        Err(d) => d
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n"),
+    };
+    assert_eq!(
+        diag(b"version: 1\nprocess:\n  workdir: /t\xffmp\n"),
+        "p.yaml:3:14: file is not valid UTF-8 (byte 33)"
+    );
+    // Multi-byte characters before it count as one column each.
+    let mut bytes = "version: 1\n# \u{e9}\u{e9}".as_bytes().to_vec();
+    bytes.extend_from_slice(b"\xfe\n");
+    assert_eq!(
+        diag(&bytes),
+        "p.yaml:2:5: file is not valid UTF-8 (byte 17)"
+    );
+    assert_eq!(diag(b"version: 1\n"), "ok");
+}

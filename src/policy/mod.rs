@@ -277,7 +277,8 @@ pub fn read_limited(path: &Path) -> Result<Vec<u8>> {
 }
 
 /// Parse and validate a policy file's bytes, as [`load`] does: a file over
-/// [`MAX_POLICY_BYTES`] or not UTF-8 is refused at 1:1, anything else goes
+/// [`MAX_POLICY_BYTES`] is refused at 1:1, one that is not UTF-8 at its
+/// first bad byte, anything else goes
 /// to [`parse_str`].
 pub fn parse_bytes(file: &str, bytes: &[u8]) -> std::result::Result<Policy, Vec<Diagnostic>> {
     let refuse = |message: String| {
@@ -296,10 +297,24 @@ pub fn parse_bytes(file: &str, bytes: &[u8]) -> std::result::Result<Policy, Vec<
         )));
     }
     let text = std::str::from_utf8(bytes).map_err(|e| {
-        refuse(format!(
-            "file is not valid UTF-8 (byte {})",
-            e.valid_up_to()
-        ))
+        // Placed where the bad byte is: its line, and the characters
+        // before it on that line (the prefix is valid UTF-8).
+        let at = e.valid_up_to();
+        let before = bytes.get(..at).unwrap_or_default();
+        let line_start = before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let col = std::str::from_utf8(before.get(line_start..).unwrap_or_default())
+            .map_or(0, |t| t.chars().count())
+            + 1;
+        let mut d = refuse(format!("file is not valid UTF-8 (byte {at})"));
+        if let Some(d) = d.first_mut() {
+            d.line = u32::try_from(line).unwrap_or(u32::MAX);
+            d.col = u32::try_from(col).unwrap_or(u32::MAX);
+        }
+        d
     })?;
     parse_str(file, text)
 }
