@@ -636,6 +636,18 @@ fn denying_execve_is_refused() {
 }
 
 #[test]
+fn denying_exit_is_refused() {
+    // A failed exec (or the workload) would retry exit forever.
+    let yaml = "version: 1\nseccomp:\n  deny: [exit_group, exit]\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:3:10: seccomp.deny[0]: exit_group is how a process ends: denying it leaves the workload unable to exit\nhint: remove exit_group from seccomp.deny\np.yaml:3:22: seccomp.deny[1]: exit is how a process ends: denying it leaves the workload unable to exit\nhint: remove exit from seccomp.deny"
+    );
+    let yaml = "version: 1\nseccomp:\n  deny: [ptrace]\n";
+    assert_eq!(errors(yaml), "ok");
+}
+
+#[test]
 fn syscall_lists_and_network_policies_are_bounded() {
     let names = vec!["ptrace"; 1025].join(", ");
     let yaml = format!("version: 1\nseccomp:\n  deny: [{names}]\n");

@@ -1026,13 +1026,23 @@ fn extensions(p: &Policy, out: &mut Issues) {
             }
         }
         // The supervisor installs the filter and then calls execve: a
-        // policy that denies it can never start its workload.
-        if let Some(i) = s.deny.iter().position(|n| n == "execve") {
-            out.hint(
-                join_index("seccomp.deny", i),
-                "execve is how the workload is started: denying it means nothing ever runs",
-                "remove execve from seccomp.deny (the default rules already refuse execveat on a descriptor)",
-            );
+        // policy that denies it can never start its workload. Without
+        // exit and exit_group nothing under the filter can end: a failed
+        // exec (or the workload) would retry the call forever.
+        for (i, name) in s.deny.iter().enumerate() {
+            match name.as_str() {
+                "execve" => out.hint(
+                    join_index("seccomp.deny", i),
+                    "execve is how the workload is started: denying it means nothing ever runs",
+                    "remove execve from seccomp.deny (the default rules already refuse execveat on a descriptor)",
+                ),
+                "exit" | "exit_group" => out.hint(
+                    join_index("seccomp.deny", i),
+                    format!("{name} is how a process ends: denying it leaves the workload unable to exit"),
+                    format!("remove {name} from seccomp.deny"),
+                ),
+                _ => {}
+            }
         }
         let allow: BTreeSet<&str> = s.allow.iter().map(String::as_str).collect();
         for (i, name) in s.deny.iter().enumerate() {
