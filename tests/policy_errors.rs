@@ -711,3 +711,56 @@ fn bytes_that_are_not_utf8_are_placed_where_they_are() {
     );
     assert_eq!(diag(b"version: 1\n"), "ok");
 }
+
+#[test]
+fn thousands_of_bad_items_are_one_line_and_quick() {
+    // Over the path limit: one line, not one per relative path.
+    let paths = vec!["r"; 4000].join(", ");
+    let yaml = format!("version: 1\nfilesystem_policy:\n  read_only: [{paths}]\n");
+    let t = std::time::Instant::now();
+    assert_eq!(
+        errors(&yaml),
+        "p.yaml:3:3: filesystem_policy: too many filesystem paths (4000 > 256)"
+    );
+    // Endpoints of one policy are bounded like the policies.
+    let mut yaml = String::from("version: 1\nnetwork_policies:\n  p:\n    endpoints:\n");
+    for _ in 0..1025 {
+        yaml.push_str("      - {host: h.example.com, port: 443}\n");
+    }
+    assert_eq!(
+        errors(&yaml),
+        "p.yaml:5:7: network_policies.p.endpoints: too many endpoints (1025 > 1024)"
+    );
+    // A name longer than any syscall's gets no suggestion search.
+    let name = "a".repeat(200_000);
+    let yaml = format!("version: 1\nseccomp:\n  allow: [{name}]\n");
+    assert!(errors(&yaml).ends_with(&format!("unknown syscall \"{name}\"")));
+    // Generous bound for a slow debug build; each was seconds to minutes.
+    assert!(t.elapsed().as_secs() < 10, "{:?}", t.elapsed());
+}
+
+#[test]
+fn lone_carriage_returns_break_lines_for_directives_and_bytes() {
+    let yaml = "# p\r%YAML 1.1\r---\rversion: 1\r";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:2:1: %YAML 1.1: this reader applies YAML 1.2 (where 0755 is decimal and only true/false are booleans); write %YAML 1.2 or remove the directive"
+    );
+    assert_eq!(errors("%YAML 1.2\r---\rversion: 1\r"), "ok");
+    let diag = |bytes: &[u8]| match openshell_sandbox::policy::parse_bytes("p.yaml", bytes) {
+        Ok(_) => "ok".to_string(),
+        Err(d) => d
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("\n"),
+    };
+    assert_eq!(
+        diag(b"version: 1\r# a\r#\xc3\xa9\xff\r"),
+        "p.yaml:3:3: file is not valid UTF-8 (byte 18)"
+    );
+    assert_eq!(
+        diag(b"version: 1\r\n# a\r\n#\xc3\xa9\xff\r\n"),
+        "p.yaml:3:3: file is not valid UTF-8 (byte 20)"
+    );
+}

@@ -301,11 +301,17 @@ pub fn parse_bytes(file: &str, bytes: &[u8]) -> std::result::Result<Policy, Vec<
         // before it on that line (the prefix is valid UTF-8).
         let at = e.valid_up_to();
         let before = bytes.get(..at).unwrap_or_default();
+        // Lines break at \n, \r\n and a lone \r, as in YAML.
         let line_start = before
             .iter()
-            .rposition(|&b| b == b'\n')
+            .rposition(|&b| b == b'\n' || b == b'\r')
             .map_or(0, |i| i + 1);
-        let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+        let line = before
+            .iter()
+            .enumerate()
+            .filter(|&(i, &b)| b == b'\n' || (b == b'\r' && before.get(i + 1) != Some(&b'\n')))
+            .count()
+            + 1;
         let col = std::str::from_utf8(before.get(line_start..).unwrap_or_default())
             .map_or(0, |t| t.chars().count())
             + 1;

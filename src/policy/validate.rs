@@ -27,6 +27,8 @@ pub const MAX_SYSCALL_NAMES: usize = 1024;
 /// Entries in `network_policies` (more than any deployment names, few
 /// enough that checking them stays in milliseconds).
 pub const MAX_NETWORK_POLICIES: usize = 1024;
+/// Endpoints in one network policy (the same reasoning).
+pub const MAX_ENDPOINTS: usize = 1024;
 pub const MAX_ID: u64 = 4_294_967_294;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -125,6 +127,8 @@ fn filesystem(p: &Policy, out: &mut Issues) {
             "filesystem_policy",
             format!("too many filesystem paths ({total} > {MAX_PATHS})"),
         );
+        // Not each of thousands of paths as well: one line says it.
+        return;
     }
     for (i, path) in fs.read_only.iter().enumerate() {
         check_path(path, &|| join_index("filesystem_policy.read_only", i), out);
@@ -619,6 +623,16 @@ fn network_policies(p: &Policy, out: &mut Issues) {
     }
     for (name, rule) in &p.network_policies {
         let base = join_key("network_policies", name);
+        if rule.endpoints.len() > MAX_ENDPOINTS {
+            out.push(
+                join_key(&base, "endpoints"),
+                format!(
+                    "too many endpoints ({} > {MAX_ENDPOINTS})",
+                    rule.endpoints.len()
+                ),
+            );
+            continue;
+        }
         for (i, ep) in rule.endpoints.iter().enumerate() {
             endpoint(ep, &join_index(&join_key(&base, "endpoints"), i), out);
         }
