@@ -155,7 +155,7 @@ pub fn parse(src: &str, opts: ParseOptions) -> Result<Node, YamlError> {
 /// than it declares. Directives stand at the start of a line, before the
 /// document's `---`.
 fn other_yaml_version(src: &str) -> Option<YamlError> {
-    for (i, line) in yaml_lines(src).enumerate() {
+    for (i, line) in lines(src).enumerate() {
         let line = line.trim_start_matches('\u{feff}');
         if line.starts_with("---")
             || !(line.starts_with('%') || line.starts_with('#') || line.trim().is_empty())
@@ -183,7 +183,7 @@ fn other_yaml_version(src: &str) -> Option<YamlError> {
 
 /// The lines of `src` as YAML breaks them: at `\n`, `\r\n` and a lone
 /// `\r`.
-fn yaml_lines(src: &str) -> impl Iterator<Item = &str> {
+pub fn lines(src: &str) -> impl Iterator<Item = &str> {
     let mut rest = Some(src);
     std::iter::from_fn(move || {
         let text = rest?;

@@ -7,7 +7,16 @@ use openshell_sandbox::policy::parse_str;
 
 /// All diagnostics for `yaml`, rendered as the binary prints them.
 fn errors(yaml: &str) -> String {
-    match parse_str("p.yaml", yaml) {
+    rendered(parse_str("p.yaml", yaml))
+}
+
+/// The same for a file's bytes, as `load` reads them.
+fn byte_errors(bytes: &[u8]) -> String {
+    rendered(openshell_sandbox::policy::parse_bytes("p.yaml", bytes))
+}
+
+fn rendered<T>(r: Result<T, Vec<openshell_sandbox::error::Diagnostic>>) -> String {
+    match r {
         Ok(_) => "ok".to_string(),
         Err(d) => d
             .iter()
@@ -690,26 +699,18 @@ fn items_after_a_bad_item_keep_their_own_place() {
 
 #[test]
 fn bytes_that_are_not_utf8_are_placed_where_they_are() {
-    let diag = |bytes: &[u8]| match openshell_sandbox::policy::parse_bytes("p.yaml", bytes) {
-        Ok(_) => "ok".to_string(),
-        Err(d) => d
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("\n"),
-    };
     assert_eq!(
-        diag(b"version: 1\nprocess:\n  workdir: /t\xffmp\n"),
+        byte_errors(b"version: 1\nprocess:\n  workdir: /t\xffmp\n"),
         "p.yaml:3:14: file is not valid UTF-8 (byte 33)"
     );
     // Multi-byte characters before it count as one column each.
     let mut bytes = "version: 1\n# \u{e9}\u{e9}".as_bytes().to_vec();
     bytes.extend_from_slice(b"\xfe\n");
     assert_eq!(
-        diag(&bytes),
+        byte_errors(&bytes),
         "p.yaml:2:5: file is not valid UTF-8 (byte 17)"
     );
-    assert_eq!(diag(b"version: 1\n"), "ok");
+    assert_eq!(byte_errors(b"version: 1\n"), "ok");
 }
 
 #[test]
@@ -747,20 +748,12 @@ fn lone_carriage_returns_break_lines_for_directives_and_bytes() {
         "p.yaml:2:1: %YAML 1.1: this reader applies YAML 1.2 (where 0755 is decimal and only true/false are booleans); write %YAML 1.2 or remove the directive"
     );
     assert_eq!(errors("%YAML 1.2\r---\rversion: 1\r"), "ok");
-    let diag = |bytes: &[u8]| match openshell_sandbox::policy::parse_bytes("p.yaml", bytes) {
-        Ok(_) => "ok".to_string(),
-        Err(d) => d
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("\n"),
-    };
     assert_eq!(
-        diag(b"version: 1\r# a\r#\xc3\xa9\xff\r"),
+        byte_errors(b"version: 1\r# a\r#\xc3\xa9\xff\r"),
         "p.yaml:3:3: file is not valid UTF-8 (byte 18)"
     );
     assert_eq!(
-        diag(b"version: 1\r\n# a\r\n#\xc3\xa9\xff\r\n"),
+        byte_errors(b"version: 1\r\n# a\r\n#\xc3\xa9\xff\r\n"),
         "p.yaml:3:3: file is not valid UTF-8 (byte 20)"
     );
 }

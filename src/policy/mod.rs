@@ -297,24 +297,15 @@ pub fn parse_bytes(file: &str, bytes: &[u8]) -> std::result::Result<Policy, Vec<
         )));
     }
     let text = std::str::from_utf8(bytes).map_err(|e| {
-        // Placed where the bad byte is: its line, and the characters
-        // before it on that line (the prefix is valid UTF-8).
+        // Placed where the bad byte is: its line (broken as YAML breaks
+        // lines) and the characters before it on that line (the prefix is
+        // valid UTF-8).
         let at = e.valid_up_to();
-        let before = bytes.get(..at).unwrap_or_default();
-        // Lines break at \n, \r\n and a lone \r, as in YAML.
-        let line_start = before
-            .iter()
-            .rposition(|&b| b == b'\n' || b == b'\r')
-            .map_or(0, |i| i + 1);
-        let line = before
-            .iter()
+        let before = std::str::from_utf8(bytes.get(..at).unwrap_or_default()).unwrap_or_default();
+        let (line, col) = yaml::lines(before)
             .enumerate()
-            .filter(|&(i, &b)| b == b'\n' || (b == b'\r' && before.get(i + 1) != Some(&b'\n')))
-            .count()
-            + 1;
-        let col = std::str::from_utf8(before.get(line_start..).unwrap_or_default())
-            .map_or(0, |t| t.chars().count())
-            + 1;
+            .last()
+            .map_or((1, 1), |(i, l)| (i + 1, l.chars().count() + 1));
         let mut d = refuse(format!("file is not valid UTF-8 (byte {at})"));
         if let Some(d) = d.first_mut() {
             d.line = u32::try_from(line).unwrap_or(u32::MAX);
