@@ -29,7 +29,9 @@
 //! - `seccomp(SECCOMP_GET_ACTION_AVAIL)` (seccompiler only installs);
 //! - `TIOCNOTTY` and `signal(SIGPIPE, SIG_DFL)` (`nix` makes both unsafe:
 //!   `ioctl` through a macro that emits an unsafe fn, `signal` because a
-//!   handler could be unsound; `SIG_DFL` is not a handler).
+//!   handler could be unsound; `SIG_DFL` is not a handler);
+//! - `memcmp`/`bcmp` for the musl build (`mem.rs`): musl's compare a byte
+//!   at a time, and path comparisons were a large share of a launch.
 //!
 //! Each function returns the raw errno on failure; callers name it.
 
@@ -37,6 +39,7 @@
 
 use std::os::fd::{FromRawFd, OwnedFd};
 
+pub mod mem;
 pub mod notify;
 #[cfg(test)]
 pub mod testing;
