@@ -543,6 +543,20 @@ impl KeyId {
 /// Resolves a plain scalar by the YAML 1.2 core schema (plus optional YAML
 /// 1.1 octal), falling back to a string.
 fn resolve(s: &str, opts: ParseOptions) -> Value {
+    // Every null, boolean and number of the core schema starts with one of
+    // these; anything else (a path, a name) is a string without the tests
+    // below, which cost a launch thousands of instructions per path.
+    if s.bytes().next().is_some_and(|b| !TYPED_FIRST.contains(&b)) {
+        return Value::Str(s.to_owned());
+    }
+    resolve_typed(s, opts)
+}
+
+/// The first bytes of the core schema's nulls, booleans and numbers.
+const TYPED_FIRST: &[u8] = b"~nNtTfF0123456789+-.";
+
+/// [`resolve`] without the shortcut for scalars that cannot be typed.
+fn resolve_typed(s: &str, opts: ParseOptions) -> Value {
     match s {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),
@@ -2401,7 +2415,42 @@ network:
         );
     }
 
+    /// The shortcut in `resolve` only skips scalars the full reading makes
+    /// strings: every first byte outside TYPED_FIRST, followed by number-,
+    /// null- and boolean-like tails.
+    #[test]
+    fn scalars_that_cannot_be_typed_read_as_strings_either_way() {
+        let tails = [
+            "", "0", "1", "0o7", "0x1f", "1.5", "e5", ".inf", "nan", "ull", "rue", "alse", "~",
+            "  ", "/x",
+        ];
+        let mut shortcut = 0;
+        for b in 0u8..=0x7f {
+            for tail in tails {
+                let s = format!("{}{tail}", b as char);
+                for opts in [ParseOptions::default(), ParseOptions { yaml11_octal: true }] {
+                    // Compared as text: NaN is not equal to itself.
+                    let fast = format!("{:?}", resolve(&s, opts));
+                    assert_eq!(fast, format!("{:?}", resolve_typed(&s, opts)), "{s:?}");
+                    shortcut += usize::from(!TYPED_FIRST.contains(&b));
+                }
+            }
+        }
+        // The control: typed scalars are still typed.
+        assert_eq!(resolve("12", ParseOptions::default()), Value::Int(12));
+        assert_eq!(resolve("~", ParseOptions::default()), Value::Null);
+        assert!(shortcut > 1000, "{shortcut}");
+    }
+
     proptest! {
+        #[test]
+        fn resolve_agrees_with_the_full_reading(s in "[ -~]{0,12}") {
+            for opts in [ParseOptions::default(), ParseOptions { yaml11_octal: true }] {
+                let fast = format!("{:?}", resolve(&s, opts));
+                prop_assert_eq!(fast, format!("{:?}", resolve_typed(&s, opts)), "{:?}", s);
+            }
+        }
+
         #[test]
         fn never_panics_on_bytes(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
             check_no_panic(&String::from_utf8_lossy(&bytes));
