@@ -47,6 +47,7 @@ use crate::error::Finding;
 use crate::policy::model::{Policy, SeccompAction};
 
 mod bpf;
+mod prebuilt;
 mod rules;
 mod sys;
 pub mod tables;
