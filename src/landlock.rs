@@ -723,14 +723,11 @@ fn resolved_path<'a>(path: &'a str, host: &'a HostFacts) -> &'a str {
 /// of the system trees (compared by inode where the host facts have one,
 /// and by canonical spelling otherwise).
 fn kind_is_refused(path: &str, host: &HostFacts) -> bool {
-    let canonical = resolved_path(path, host);
+    let resolved = host.resolved.get(path);
+    let canonical = resolved.map_or(path, |r| r.path.as_str());
     crate::safepath::never_writable(canonical)
         || crate::safepath::never_writable(path)
-        || host.resolved.get(path).is_some_and(|r| r.kernel_fs)
-        || host
-            .resolved
-            .get(path)
-            .is_some_and(|r| host.never_writable.contains(&(r.dev, r.ino)))
+        || resolved.is_some_and(|r| r.kernel_fs || host.never_writable.contains(&(r.dev, r.ino)))
 }
 
 /// A read-write or workdir rule on `/` or a system tree, however spelled,
@@ -770,30 +767,29 @@ fn never_writable_blocker(path: &str, origin: RuleOrigin, host: &HostFacts) -> O
 /// policy read as if it narrowed access. The same for W^X: a `read_write`
 /// path at or beneath an `execute` one, or an `execute` path beneath a
 /// `read_write` one, lets the workload run what it wrote there.
-fn widened_lines(
-    rules: &[FsRule],
+fn widened_lines<'a>(
+    rules: &'a [FsRule],
     read_only: &[String],
-    execute: Option<&[String]>,
-    host: &HostFacts,
+    execute: Option<&'a [String]>,
+    host: &'a HostFacts,
     out: &mut Vec<String>,
 ) {
     // Compared where the paths lead (a trusted link such as /lib ->
     // usr/lib, /var/run -> /run), and looked up by each path's ancestors:
     // a policy may list hundreds.
-    let canon = |p: &str| -> String { resolved_path(p, host).to_string() };
+    let canon = |p: &'a str| -> &'a str { resolved_path(p, host) };
     let shown = |p: &str| -> String {
         match resolved_path(p, host) {
             c if c == p => p.to_string(),
             c => format!("{p} (resolves to {c})"),
         }
     };
-    let shallowest = |set: &crate::sort::FnvMap<String, &str>, p: &str| -> Option<String> {
-        let c = canon(p);
-        paths::ancestors(&c)
-            .filter_map(|a| set.get(a).map(|s| s.to_string()))
+    let shallowest = |set: &crate::sort::FnvMap<&str, &'a str>, p: &'a str| -> Option<&'a str> {
+        paths::ancestors(canon(p))
+            .filter_map(|a| set.get(a).copied())
             .last()
     };
-    let rw: crate::sort::FnvMap<String, &str> = rules
+    let rw: crate::sort::FnvMap<&str, &str> = rules
         .iter()
         .filter(|w| w.access == Access::ReadWrite && w.present)
         .map(|w| (canon(&w.path), w.path.as_str()))
@@ -806,19 +802,19 @@ fn widened_lines(
                 format!(
                     "filesystem: execute {} lies beneath read_write {}, so programs written there can run (W^X does not hold there)",
                     shown(&ro.path),
-                    shown(&w)
+                    shown(w)
                 )
             } else {
                 format!(
                     "filesystem: read_only {} lies beneath read_write {}, so it is writable too (Landlock rights beneath a path add up)",
                     shown(&ro.path),
-                    shown(&w)
+                    shown(w)
                 )
             });
         }
     }
     let Some(execute) = execute else { return };
-    let exec: crate::sort::FnvMap<String, &str> =
+    let exec: crate::sort::FnvMap<&str, &str> =
         execute.iter().map(|x| (canon(x), x.as_str())).collect();
     for w in rules
         .iter()
@@ -828,7 +824,7 @@ fn widened_lines(
             out.push(format!(
                 "filesystem: read_write {} lies at or beneath execute {}, so programs written there can run (W^X does not hold there)",
                 shown(&w.path),
-                shown(&x)
+                shown(x)
             ));
         }
     }

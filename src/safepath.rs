@@ -395,6 +395,14 @@ impl<'t> Walker<'t> {
         }
     }
 
+    /// [`Walker::beneath_writable`] for `path` whose directory is on the
+    /// walk's stack and trusted: a step is trusted only when it is not
+    /// beneath a writable path (`untrusted_because`), so only `path`
+    /// itself is left to look up.
+    fn writable_below_trusted(&self, path: &str) -> bool {
+        self.writable.contains(path)
+    }
+
     /// The longest directory prefix of `path` (spelled with plain names
     /// only) already walked: its stack and the components left.
     fn start(&self, comps: &[&str]) -> Option<(Vec<Rc<Step>>, usize)> {
@@ -517,7 +525,7 @@ fn open_with(walker: &mut Walker<'_>, path: &str) -> Result<Resolved, ResolveErr
             let untrusted = match &top.untrusted {
                 Some(w) => Some(w.clone()),
                 None => {
-                    let beneath = walker.beneath_writable(&here);
+                    let beneath = walker.writable_below_trusted(&here);
                     untrusted_because(&here, &fd, &st, trust, beneath).map_err(io)?
                 }
             };
@@ -540,7 +548,7 @@ fn open_with(walker: &mut Walker<'_>, path: &str) -> Result<Resolved, ResolveErr
             let untrusted = match parent {
                 Some(why) => Some(why),
                 None => {
-                    let beneath = walker.beneath_writable(&path);
+                    let beneath = walker.writable_below_trusted(&path);
                     untrusted_because(&path, &fd, &st, trust, beneath).map_err(|err| {
                         ResolveError::Io {
                             at: path.clone(),
@@ -798,6 +806,55 @@ mod tests {
         let _ = std::fs::remove_dir_all(&d);
         std::fs::create_dir_all(&d).unwrap();
         d
+    }
+
+    #[test]
+    fn what_lies_beneath_a_writable_path_is_not_trusted() {
+        let d = scratch("beneath-writable");
+        let ds = d.to_str().unwrap().to_string();
+        std::fs::create_dir_all(d.join("sub/deeper")).unwrap();
+        // Root's own link: trusted by its owner, not by where it lies.
+        symlink("/etc", d.join("sub/ln")).unwrap();
+        let trust = |writable: &[&String]| Trust {
+            writable: writable.iter().map(|w| w.to_string()).collect(),
+            workload_uid: Some(1500),
+        };
+        let sub = format!("{ds}/sub");
+        let deeper = format!("{sub}/deeper");
+        let through_link = format!("{sub}/ln/passwd");
+        let why = |w: &str| Some(format!("{w} is writable under the policy"));
+        for (writable, top, below) in [
+            (vec![], None, None),
+            (vec![&ds], why(&ds), why(&ds)),
+            (vec![&sub], None, why(&sub)),
+        ] {
+            let trust = trust(&writable);
+            let mut walker = Walker::new(&trust);
+            // Twice: the second walk starts from the directories kept.
+            for _ in 0..2 {
+                assert_eq!(walker_untrusted(&mut walker, &ds), top, "{writable:?}");
+                assert_eq!(
+                    walker_untrusted(&mut walker, &deeper),
+                    below,
+                    "{writable:?}"
+                );
+                let r = walker.open(&through_link);
+                if writable.is_empty() {
+                    assert_eq!(r.map(|r| r.path).ok().as_deref(), Some("/etc/passwd"));
+                } else {
+                    assert!(
+                        matches!(r, Err(ResolveError::UntrustedLink { .. })),
+                        "{writable:?} {}",
+                        summary(&r)
+                    );
+                }
+            }
+        }
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    fn walker_untrusted(walker: &mut Walker<'_>, p: &str) -> Option<String> {
+        walker.open(p).expect("resolves").untrusted
     }
 
     #[test]

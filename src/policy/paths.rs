@@ -7,12 +7,15 @@
 /// normalization).
 pub fn normalize(p: &str) -> String {
     // Most paths are already normal: no empty or `.` component, no
-    // trailing slash (a policy may list hundreds).
-    let plain = p.starts_with('/')
-        && (p == "/" || !p.ends_with('/'))
-        && !p.contains("//")
-        && !p.contains("/./")
-        && !p.ends_with("/.");
+    // trailing slash (a policy may list hundreds). One pass over the
+    // bytes; substring searches cost thousands of instructions a path.
+    let plain = p == "/"
+        || p.as_bytes().split_first().is_some_and(|(&first, rest)| {
+            first == b'/'
+                && rest
+                    .split(|&b| b == b'/')
+                    .all(|c| !c.is_empty() && c != b".")
+        });
     if plain {
         return p.to_string();
     }
@@ -65,12 +68,24 @@ mod tests {
     fn the_fast_path_of_normalize_agrees_with_the_slow_one() {
         for p in [
             "/", "/a", "/a/b", "/a/.b", "/a..", "/a/../b", "/a/", "/a//b", "/a/./b", "/a/.", "//",
+            "/.", "/..", "/a/..", "/./a", "/a/b/", "/a/b/.", "/...", "/a/.../b", "///a",
         ] {
             let parts: Vec<&str> = p
                 .split('/')
                 .filter(|c| !c.is_empty() && *c != ".")
                 .collect();
             assert_eq!(normalize(p), format!("/{}", parts.join("/")), "{p}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn normalize_agrees_with_the_slow_one_on_any_spelling(p in "/[/.a]{0,12}") {
+            let parts: Vec<&str> = p
+                .split('/')
+                .filter(|c| !c.is_empty() && *c != ".")
+                .collect();
+            proptest::prop_assert_eq!(normalize(&p), format!("/{}", parts.join("/")));
         }
     }
 
