@@ -929,19 +929,49 @@ impl Ctx<'_> {
 /// A node being converted: where it is, and the pass it belongs to.
 pub struct Cursor<'a> {
     node: &'a Node,
-    path: String,
+    place: Place<'a>,
     ctx: &'a Ctx<'a>,
+}
+
+/// Where a cursor is, spelled as a path (`a.b[3]`) only when someone asks:
+/// an error, or a pass that hides nodes. Spelling every node's path up
+/// front was a tenth of reading a CDI spec.
+#[derive(Clone, Copy)]
+enum Place<'a> {
+    Root,
+    Key(&'a Place<'a>, &'a Node),
+    Index(&'a Place<'a>, usize),
+}
+
+impl Place<'_> {
+    fn path(&self) -> String {
+        match self {
+            Place::Root => String::new(),
+            Place::Key(parent, key) => join_key(&parent.path(), &key_text(key)),
+            Place::Index(parent, i) => join_index(&parent.path(), *i),
+        }
+    }
 }
 
 type Res<T> = Result<T, Fail>;
 
 impl<'a> Cursor<'a> {
-    fn child(&self, node: &'a Node, path: String) -> Cursor<'a> {
+    fn child(&self, node: &'a Node, place: Place<'a>) -> Cursor<'a> {
         Cursor {
             node,
-            path,
+            place,
             ctx: self.ctx,
         }
+    }
+
+    /// The node's path in the document (`a.b[3]`).
+    fn path(&self) -> String {
+        self.place.path()
+    }
+
+    /// Whether the node at `place` is hidden in this pass.
+    fn hidden(&self, place: &Place<'_>) -> bool {
+        !self.ctx.skip.is_empty() && self.ctx.skip.contains(&place.path())
     }
 
     /// The node's value.
@@ -960,7 +990,7 @@ impl<'a> Cursor<'a> {
     #[must_use]
     pub fn fail(&self, message: String) -> Fail {
         Fail {
-            at: Some((self.node.mark, self.path.clone())),
+            at: Some((self.node.mark, self.path())),
             ..Fail::custom("")
         }
         .with_message(message)
@@ -969,7 +999,7 @@ impl<'a> Cursor<'a> {
     /// Gives an error without a position this node's.
     #[must_use]
     pub fn place(&self, mut e: Fail) -> Fail {
-        e.at.get_or_insert_with(|| (self.node.mark, self.path.clone()));
+        e.at.get_or_insert_with(|| (self.node.mark, self.path()));
         e
     }
 
@@ -1048,24 +1078,24 @@ impl<'a> Cursor<'a> {
     pub fn seq(&self, each: &mut dyn FnMut(&Cursor<'_>) -> Res<()>) -> Res<()> {
         let r = match &self.node.value {
             Value::Seq(items) => items.iter().enumerate().try_for_each(|(i, n)| {
-                let path = join_index(&self.path, i);
-                if self.ctx.skip.contains(&path) {
+                let place = Place::Index(&self.place, i);
+                if self.hidden(&place) {
                     return Ok(());
                 }
-                each(&self.child(n, path))
+                each(&self.child(n, place))
             }),
             _ => Err(self.expected("a list")),
         };
         r.map_err(|e| self.place(e))
     }
 
-    /// The entries of a mapping that are not hidden: `(path, key, value)`.
-    fn entries(&self) -> Vec<(String, &'a Node, &'a Node)> {
+    /// The entries of a mapping that are not hidden: `(key, value)`.
+    fn entries(&self) -> Vec<(&'a Node, &'a Node)> {
         match &self.node.value {
             Value::Map(entries) => entries
                 .iter()
-                .map(|(k, v)| (join_key(&self.path, &key_text(k)), k, v))
-                .filter(|(p, _, _)| !self.ctx.skip.contains(p))
+                .filter(|(k, _)| !self.hidden(&Place::Key(&self.place, k)))
+                .map(|(k, v)| (k, v))
                 .collect(),
             _ => Vec::new(),
         }
@@ -1079,10 +1109,12 @@ impl<'a> Cursor<'a> {
     /// Not a mapping, or the first error of `each`.
     pub fn map(&self, each: &mut dyn FnMut(String, &Cursor<'_>) -> Res<()>) -> Res<()> {
         let r = match &self.node.value {
-            Value::Map(_) => self
-                .entries()
-                .into_iter()
-                .try_for_each(|(path, k, v)| each(key_text(k).into_owned(), &self.child(v, path))),
+            Value::Map(_) => self.entries().into_iter().try_for_each(|(k, v)| {
+                each(
+                    key_text(k).into_owned(),
+                    &self.child(v, Place::Key(&self.place, k)),
+                )
+            }),
             _ => Err(self.expected("a mapping")),
         };
         r.map_err(|e| self.place(e))
@@ -1102,15 +1134,16 @@ impl<'a> Cursor<'a> {
         each: &mut dyn FnMut(u8, &Cursor<'_>) -> Res<()>,
     ) -> Res<()> {
         let r = match &self.node.value {
-            Value::Map(_) => self.entries().into_iter().try_for_each(|(path, k, v)| {
+            Value::Map(_) => self.entries().into_iter().try_for_each(|(k, v)| {
                 let name = key_text(k);
+                let place = Place::Key(&self.place, k);
                 match names.iter().find(|(n, _)| *n == name) {
-                    Some((_, slot)) => each(*slot, &self.child(v, path)),
+                    Some((_, slot)) => each(*slot, &self.child(v, place)),
                     None => {
                         let all: Vec<&str> = names.iter().map(|(n, _)| *n).collect();
                         self.ctx.soft_error(DeError {
                             mark: k.mark,
-                            path,
+                            path: place.path(),
                             message: format!("unknown field {}", quote(&name)),
                             hint: suggest(&name, &all),
                         });
@@ -1130,16 +1163,16 @@ impl<'a> Cursor<'a> {
     /// # Errors
     ///
     /// An unknown variant (at the name), or a node of another shape.
-    pub fn variant(&self, names: &[&str]) -> Res<(usize, Variant<'a>)> {
+    pub fn variant<'s>(&'s self, names: &[&str]) -> Res<(usize, Variant<'s>)> {
         let entries;
         let (name, value) = match &self.node.value {
-            Value::Str(_) => (self.child(self.node, self.path.clone()), None),
+            Value::Str(_) => (self.child(self.node, self.place), None),
             Value::Map(_) => {
                 entries = self.entries();
                 match entries.as_slice() {
-                    [(path, key, value)] => (
-                        self.child(key, path.clone()),
-                        Some(self.child(value, path.clone())),
+                    [(key, value)] => (
+                        self.child(key, Place::Key(&self.place, key)),
+                        Some(self.child(value, Place::Key(&self.place, key))),
                     ),
                     _ => return Err(self.expected("a string or a single-key mapping")),
                 }
@@ -1521,7 +1554,7 @@ fn convert(
         };
         let result = build(&Cursor {
             node: root,
-            path: String::new(),
+            place: Place::Root,
             ctx: &ctx,
         });
         overflow |= ctx.full.get();
