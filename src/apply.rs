@@ -6,8 +6,9 @@
 //!
 //! 1. Close inherited fds (except `--preserve-fd` and `LISTEN_FDS` ones,
 //!    whose close-on-exec flag is cleared) — before we open our own.
-//! 2. Open Landlock path fds and build the ruleset, as root — so root-only
-//!    directories can be granted; the fds are O_PATH|O_CLOEXEC.
+//! 2. Build the Landlock ruleset, as root — so root-only directories can be
+//!    granted — on the O_PATH|O_CLOEXEC fds the resolve phase kept open
+//!    (step 1 leaves them), opening again only paths it did not keep.
 //! 3. Verify device nodes (CDI), or create them and emulate the NVIDIA
 //!    hooks in the fallback; pin `/proc/self/task` for CUDA. Runs before
 //!    step 2's opens, since Landlock must find the nodes it creates.
@@ -55,6 +56,9 @@ pub struct Applied {
 pub struct Context<'a> {
     /// fds that survive step 1 (`--preserve-fd`, systemd `LISTEN_FDS`).
     pub keep_fds: &'a [i32],
+    /// The policy's paths as the plan resolved them, still open: they
+    /// survive step 1 (close-on-exec) and step 2 adds its rules on them.
+    pub held: Option<&'a crate::safepath::Held>,
     /// `--report` target (`-` = stderr), opened in step 5.
     pub report: Option<&'a str>,
     /// In init mode, the PID-1 parent: PR_SET_PDEATHSIG is armed again
@@ -73,11 +77,15 @@ pub struct Context<'a> {
 pub fn apply(plan: &Plan, ctx: &Context) -> Result<(Applied, verify::Handles)> {
     let mut t = ctx.timings;
     t.mark("launch"); // logging, environment, fork in init mode
-    process::close_fds(ctx.keep_fds)?; // 1
+    let held_fds = ctx
+        .held
+        .map(crate::safepath::Held::raw_fds)
+        .unwrap_or_default();
+    process::close_fds(ctx.keep_fds, &held_fds)?; // 1
     t.mark("fds");
     cdi::apply(&plan.devices, &plan.filesystem.trust())?; // 3, before 2: Landlock opens the nodes it creates
     t.mark("cdi");
-    let ruleset = landlock::prepare(&plan.filesystem, &plan.network)?; // 2
+    let ruleset = landlock::prepare(&plan.filesystem, &plan.network, ctx.held)?; // 2
     t.mark("landlock_prepare");
     process::new_session()?; // 4
     process::set_rlimits(&plan.rlimits)?;

@@ -106,14 +106,19 @@ pub fn run_with<T>(
             crate::process::die_with_parent(parent)?;
             Err(child(parent))
         }
-        Some(pid) => parent_loop(pid),
+        Some(pid) => {
+            // What the child's closure owns (descriptors held for it) is
+            // the child's alone.
+            drop(child);
+            parent_loop(pid)
+        }
     }
 }
 
 /// The parent after fork: shed what it does not need, then loop.
 fn supervise(child: libc::pid_t) -> Result<i32> {
     // The inherited fds (preserved ones, sockets) are the workload's.
-    crate::process::close_fds(&[])?;
+    crate::process::close_fds(&[], &[])?;
     let set = kernel_set(forwarded().chain([libc::SIGCHLD]));
     let mut sfd = std::fs::File::from(sys::signalfd(set).map_err(|e| fail("signalfd", e))?);
     capabilities::keep_only(capabilities::bit(CAP_KILL))?;

@@ -111,8 +111,9 @@ pub struct FsRule {
     /// links followed; see `safepath`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resolved: Option<String>,
-    /// `(st_dev, st_ino)` found while planning: apply opens the path again
-    /// and refuses a different object.
+    /// `(st_dev, st_ino)` found while planning: apply adds the rule on the
+    /// descriptor the plan resolved (`safepath::Held`), or opens the path
+    /// again and refuses a different object.
     #[serde(skip)]
     pub inode: Option<(u64, u64)>,
 }
@@ -949,7 +950,11 @@ fn rule_rights(rule_rights: &[&'static str], kind: PathKind) -> Vec<&'static str
 }
 
 /// Step 2: open the paths and build the ruleset, as root.
-pub fn prepare(fsp: &FilesystemPlan, net: &NetworkPlan) -> Result<Prepared> {
+pub fn prepare(
+    fsp: &FilesystemPlan,
+    net: &NetworkPlan,
+    held: Option<&safepath::Held>,
+) -> Result<Prepared> {
     let mut prepared = Prepared {
         ruleset: None,
         path_rules: 0,
@@ -1028,23 +1033,23 @@ pub fn prepare(fsp: &FilesystemPlan, net: &NetworkPlan) -> Result<Prepared> {
             // Already reported by the plan (and a blocker if required).
             continue;
         }
-        let opened = match open_rule(rule, &mut walker, fsp) {
-            Ok(r) => r,
-            Err(why) => {
-                skip_or_fail(fsp, &rule.path, &why, &mut prepared.skipped)?;
-                continue;
+        // The object the plan resolved, still open: the same object by
+        // construction. Rules without one (per-process paths, devices, past
+        // the budget) are resolved again and checked against the plan.
+        let kept = held
+            .and_then(|h| h.get(&rule.path))
+            .filter(|_| rule.inode.is_some());
+        let added = match kept {
+            Some(fd) => {
+                held_rule(rule, fd, fsp).map(|()| add_path_rule(&mut rs, rule, rule.kind, fd))
             }
+            None => open_rule(rule, &mut walker, fsp)
+                .map(|r| add_path_rule(&mut rs, rule, r.kind, r.fd)),
         };
-        let kind = opened.kind;
-        let fd = opened.fd;
-        let access = rights(&rule_rights(&rule.rights, kind))?;
-        if access.is_empty() {
-            continue;
+        match added {
+            Ok(n) => prepared.path_rules += n?,
+            Err(why) => skip_or_fail(fsp, &rule.path, &why, &mut prepared.skipped)?,
         }
-        rs = rs
-            .add_rule(PathBeneath::new(fd, access))
-            .map_err(|e| call_error(&format!("adding the rule for {}", rule.path), &e))?;
-        prepared.path_rules += 1;
     }
 
     if fsp.enforced.network {
@@ -1073,6 +1078,43 @@ pub fn prepare(fsp: &FilesystemPlan, net: &NetworkPlan) -> Result<Prepared> {
     }
     prepared.ruleset = Some(rs);
     Ok(prepared)
+}
+
+/// Adds `rule` on `fd` (what its path resolved to, of `kind`): the number
+/// of rules added, none when the rule grants nothing there.
+fn add_path_rule(
+    rs: &mut RulesetCreated,
+    rule: &FsRule,
+    kind: PathKind,
+    fd: impl std::os::fd::AsFd,
+) -> Result<usize> {
+    let access = rights(&rule_rights(&rule.rights, kind))?;
+    if access.is_empty() {
+        return Ok(0);
+    }
+    rs.add_rule(PathBeneath::new(fd, access))
+        .map_err(|e| call_error(&format!("adding the rule for {}", rule.path), &e))?;
+    Ok(1)
+}
+
+/// The checks of [`open_rule`] for a path the plan still holds open:
+/// a read-write rule is never on `/`, a system tree or a kernel
+/// filesystem.
+fn held_rule(
+    rule: &FsRule,
+    fd: std::os::fd::BorrowedFd<'_>,
+    fsp: &FilesystemPlan,
+) -> std::result::Result<(), String> {
+    let path = rule.resolved.as_deref().unwrap_or(&rule.path);
+    let refused = rule.access == Access::ReadWrite
+        && (rule.inode.is_some_and(|i| fsp.never_writable.contains(&i))
+            || safepath::NEVER_WRITABLE.contains(&path)
+            || (rule.origin != RuleOrigin::Device
+                && (safepath::never_writable(path) || safepath::on_kernel_fs(fd).unwrap_or(true))));
+    if refused {
+        return Err(format!("{path} is never writable"));
+    }
+    Ok(())
 }
 
 /// Open a rule's path as planned: resolved without following a link the

@@ -176,6 +176,20 @@ pub fn path_state(
     walker: &mut crate::safepath::Walker<'_>,
     writable: bool,
 ) -> (Result<PathKind, String>, Option<ResolvedPath>) {
+    let (state, resolved, _fd) = path_state_open(p, walker, writable);
+    (state, resolved)
+}
+
+/// [`path_state`], and the descriptor the path was resolved to.
+pub fn path_state_open(
+    p: &str,
+    walker: &mut crate::safepath::Walker<'_>,
+    writable: bool,
+) -> (
+    Result<PathKind, String>,
+    Option<ResolvedPath>,
+    Option<std::os::fd::OwnedFd>,
+) {
     match walker.open(p) {
         Ok(r) => {
             let kernel_fs = writable && crate::safepath::on_kernel_fs(&r.fd).unwrap_or(true);
@@ -187,9 +201,10 @@ pub fn path_state(
                     ino: r.ino,
                     kernel_fs,
                 }),
+                Some(r.fd),
             )
         }
-        Err(e) => (Err(e.cause()), None),
+        Err(e) => (Err(e.cause()), None, None),
     }
 }
 

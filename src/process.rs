@@ -115,15 +115,31 @@ pub fn exec(argv: &[OsString], env: &[(String, OsString)]) -> Error {
     }
 }
 
-/// Step 1: close every fd above 2 except `keep`, and clear close-on-exec
-/// on the kept ones so they reach the workload. close_range(2) where the
+/// Step 1: close every fd above 2 except `keep` and `hold`, and clear
+/// close-on-exec on the kept ones so they reach the workload. `hold`: the
+/// launch's own descriptors, needed until exec, all opened close-on-exec
+/// (`safepath` opens with `O_CLOEXEC` and duplicates with
+/// `F_DUPFD_CLOEXEC`), so the workload never has them. close_range(2) where the
 /// kernel (and any outer seccomp profile) allows it, else each fd listed
 /// in /proc/self/fd.
-pub fn close_fds(keep: &[i32]) -> Result<(), Error> {
+pub fn close_fds(keep: &[i32], hold: &[i32]) -> Result<(), Error> {
     let mut keep: Vec<i32> = keep.iter().copied().filter(|fd| *fd > 2).collect();
     crate::sort::sort_dedup(&mut keep);
+    let spared = {
+        let mut all: Vec<i32> = keep.clone();
+        all.extend(hold.iter().copied().filter(|fd| *fd > 2));
+        crate::sort::sort_dedup(&mut all);
+        all
+    };
     for &fd in &keep {
-        let flags = sys::fd_flags(fd).map_err(|e| {
+        // A number the launch opened itself was not inherited: asked to
+        // keep it, the caller named a descriptor that was never open.
+        let inherited = if hold.contains(&fd) {
+            Err(libc::EBADF)
+        } else {
+            sys::fd_flags(fd)
+        };
+        let flags = inherited.map_err(|e| {
             Error::apply(
                 "fds",
                 format!("fd {fd} to keep is not open ({})", errno_name(e)),
@@ -138,7 +154,7 @@ pub fn close_fds(keep: &[i32]) -> Result<(), Error> {
     }
     let mut ranges = Vec::new();
     let mut lo: u32 = 3;
-    for &fd in &keep {
+    for &fd in &spared {
         let fd = fd.unsigned_abs();
         if fd > lo {
             ranges.push((lo, fd - 1));
@@ -149,7 +165,7 @@ pub fn close_fds(keep: &[i32]) -> Result<(), Error> {
     for (i, &(a, b)) in ranges.iter().enumerate() {
         if let Err(e) = sys::close_range(a, b) {
             if i == 0 && (e == libc::ENOSYS || e == libc::EPERM) {
-                return close_listed(&keep);
+                return close_listed(&spared);
             }
             return Err(Error::apply(
                 "fds",

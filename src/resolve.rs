@@ -74,6 +74,16 @@ pub fn candidate_paths(policy: &Policy, workdir: Option<&str>) -> Vec<String> {
 /// Gather the facts for a plan. Reads the host; never fails (a fact that
 /// cannot be read is recorded as such and judged by the plan).
 pub fn resolve(policy: &Policy, workdir: Option<&str>) -> HostFacts {
+    resolve_holding(policy, workdir, None)
+}
+
+/// [`resolve`], keeping the policy's paths open in `held` (a launch adds
+/// its Landlock rules on them).
+fn resolve_holding(
+    policy: &Policy,
+    workdir: Option<&str>,
+    mut held: Option<&mut crate::safepath::Held>,
+) -> HostFacts {
     let uid = probe::nix_uid();
     let mut facts = HostFacts {
         groups: if uid == 0 {
@@ -100,7 +110,10 @@ pub fn resolve(policy: &Policy, workdir: Option<&str>) -> HostFacts {
     for p in candidate_paths(policy, workdir) {
         // Sorted by `writable_paths`: hundreds of paths stay linear.
         let writable = trust.writable.binary_search(&p).is_ok();
-        let (st, r) = probe::path_state(&p, &mut walker, writable);
+        let (st, r, fd) = probe::path_state_open(&p, &mut walker, writable);
+        if let (Some(held), Some(fd)) = (held.as_deref_mut(), fd) {
+            held.keep(&p, fd);
+        }
         if let Some(r) = r {
             facts.resolved.insert(p.clone(), r);
         }
@@ -125,7 +138,16 @@ pub fn resolve(policy: &Policy, workdir: Option<&str>) -> HostFacts {
 /// requested, then every node, mount and CUDA path the resolved devices
 /// name is examined.
 pub fn resolve_run(policy: &Policy, opts: &RunOptions) -> HostFacts {
-    let mut facts = resolve(policy, opts.workdir.as_deref());
+    resolve_run_holding(policy, opts, None)
+}
+
+/// [`resolve_run`], keeping the policy's paths open in `held`.
+pub fn resolve_run_holding(
+    policy: &Policy,
+    opts: &RunOptions,
+    held: Option<&mut crate::safepath::Held>,
+) -> HostFacts {
+    let mut facts = resolve_holding(policy, opts.workdir.as_deref(), held);
     let devices = crate::cdi::grants::devices_plan(policy, &opts.devices, &opts.cdi_dirs, &facts);
     if devices.requested.is_empty() {
         return facts;

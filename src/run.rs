@@ -11,6 +11,7 @@
 use crate::cli::{Command, Format, RunArgs};
 use crate::error::{Error, Finding, Result};
 use crate::plan::{Mode, Plan, RunOptions};
+use crate::safepath::Held;
 use crate::verify::Timings;
 use crate::{log, plan, policy, resolve, yaml};
 
@@ -28,16 +29,24 @@ fn run_options(args: &RunArgs) -> RunOptions {
 
 /// load -> validate -> resolve -> plan. Needs no privileges.
 pub fn make_plan(args: &RunArgs) -> Result<Plan> {
-    plan_with(args, &mut Timings::start(), false)
+    plan_with(args, &mut Timings::start(), false, None)
 }
 
 /// [`make_plan`] for a launch: marking each phase in `t` for the
-/// `--report`, with only what the launch applies (`native_only`).
-fn make_plan_timed(args: &RunArgs, t: &mut Timings) -> Result<Plan> {
-    plan_with(args, t, true)
+/// `--report`, with only what the launch applies (`native_only`), and the
+/// policy's paths kept open for Landlock (see `safepath::Held`).
+fn make_plan_timed(args: &RunArgs, t: &mut Timings) -> Result<(Plan, Held)> {
+    let mut held = Held::with_budget();
+    let plan = plan_with(args, t, true, Some(&mut held))?;
+    Ok((plan, held))
 }
 
-fn plan_with(args: &RunArgs, t: &mut Timings, native_only: bool) -> Result<Plan> {
+fn plan_with(
+    args: &RunArgs,
+    t: &mut Timings,
+    native_only: bool,
+    held: Option<&mut Held>,
+) -> Result<Plan> {
     let source = policy::source_from_env(args.policy.as_deref());
     let loaded = policy::load(&source)?; // load + validate
     crate::env::check_inputs(&crate::env::supervisor_env())?;
@@ -46,7 +55,7 @@ fn plan_with(args: &RunArgs, t: &mut Timings, native_only: bool) -> Result<Plan>
         native_only,
         ..run_options(args)
     };
-    let facts = resolve::resolve_run(&loaded.policy, &opts); // resolve
+    let facts = resolve::resolve_run_holding(&loaded.policy, &opts, held); // resolve
     t.mark("resolve");
     let mut plan = plan::build(&loaded.policy, &loaded.source, &opts, &facts); // plan
     if let Some(b) = policy_file_blocker(&loaded.source, &plan) {
@@ -102,7 +111,7 @@ fn policy_file_blocker(source: &policy::Source, plan: &Plan) -> Option<Finding> 
 /// its failure.
 pub fn launch(args: &RunArgs) -> Result<i32> {
     let mut timings = Timings::start();
-    let plan = make_plan_timed(args, &mut timings)?;
+    let (plan, held) = make_plan_timed(args, &mut timings)?;
     let source = &plan.policy.source;
     log::info_with(
         &format!("policy: {}", plan.policy.description),
@@ -151,9 +160,10 @@ pub fn launch(args: &RunArgs) -> Result<i32> {
     if let Some(l) = &listen {
         keep_fds.extend(l.fds());
     }
-    let start = |parent: Option<libc::pid_t>| {
+    let start = |parent: Option<libc::pid_t>, held: &Held| {
         let ctx = crate::apply::Context {
             keep_fds: &keep_fds,
+            held: Some(held),
             report: args.report.as_deref(),
             parent,
             timings,
@@ -162,8 +172,9 @@ pub fn launch(args: &RunArgs) -> Result<i32> {
         crate::apply::sandbox_and_exec(&plan, &ctx, env, listen.as_ref())
     };
     match plan.mode {
-        Mode::Exec => Err(start(None)),
-        Mode::Init => crate::init::run(|parent| start(Some(parent))),
+        Mode::Exec => Err(start(None, &held)),
+        // The child owns what is held: the parent drops it at the fork.
+        Mode::Init => crate::init::run(move |parent| start(Some(parent), &held)),
     }
 }
 

@@ -35,7 +35,7 @@
 //! inode, so checks such as "`/` is never writable" compare the object that
 //! was opened, never the spelling.
 
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::FileTypeExt;
 use std::rc::Rc;
 
@@ -163,6 +163,59 @@ pub struct Resolved {
     pub untrusted: Option<String>,
 }
 
+/// The paths a launch resolved, each still open (`O_PATH`, close-on-exec)
+/// on the object the plan describes, by the spelling of its rule. Landlock
+/// adds its rules on these descriptors instead of resolving every path a
+/// second time: the same object by construction, at no cost per path.
+///
+/// Held only up to [`Held::budget`] descriptors; a rule without one is
+/// resolved again when the ruleset is prepared, as before.
+#[derive(Debug, Default)]
+pub struct Held {
+    fds: crate::sort::FnvMap<String, OwnedFd>,
+    budget: usize,
+}
+
+impl Held {
+    /// At most 256 descriptors, and a quarter of `RLIMIT_NOFILE`'s soft
+    /// limit: what is held must never make the launch itself run short.
+    pub fn with_budget() -> Held {
+        let soft = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+            .map_or(0, |(soft, _)| soft);
+        Held {
+            fds: crate::sort::FnvMap::default(),
+            budget: usize::try_from(soft / 4).unwrap_or(usize::MAX).min(256),
+        }
+    }
+
+    /// Keeps `fd` for `path` while the budget lasts (dropping it otherwise).
+    pub fn keep(&mut self, path: &str, fd: OwnedFd) {
+        if self.fds.len() < self.budget {
+            self.fds.insert(path.to_string(), fd);
+        }
+    }
+
+    /// The descriptor held for `path`.
+    pub fn get(&self, path: &str) -> Option<BorrowedFd<'_>> {
+        self.fds.get(path).map(AsFd::as_fd)
+    }
+
+    /// The numbers of the descriptors held (for `close_fds`, which must
+    /// leave them open).
+    pub fn raw_fds(&self) -> Vec<i32> {
+        use std::os::fd::AsRawFd;
+        self.fds.values().map(AsRawFd::as_raw_fd).collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.fds.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fds.is_empty()
+    }
+}
+
 /// Why a path could not be resolved safely.
 #[derive(Debug)]
 pub enum ResolveError {
@@ -243,7 +296,7 @@ fn stat(fd: &OwnedFd) -> std::io::Result<libc::stat> {
 }
 
 /// `f_type` of the filesystem holding `fd`.
-fn fs_type(fd: &OwnedFd) -> std::io::Result<i64> {
+fn fs_type(fd: impl AsFd) -> std::io::Result<i64> {
     let st = nix::sys::statfs::fstatfs(fd)?;
     #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
     Ok(st.filesystem_type().0 as i64)
@@ -701,7 +754,7 @@ const KERNEL_FS: [i64; 15] = [
 
 /// The object `fd` refers to lives on a kernel interface filesystem
 /// ([`KERNEL_FS`]): never writable, wherever it is mounted.
-pub fn on_kernel_fs(fd: &OwnedFd) -> std::io::Result<bool> {
+pub fn on_kernel_fs(fd: impl AsFd) -> std::io::Result<bool> {
     Ok(KERNEL_FS.contains(&fs_type(fd)?))
 }
 

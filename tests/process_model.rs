@@ -114,13 +114,17 @@ fn sandbox_blocks_leaked_fds_unless_preserved() {
     }
     let pol = policy("pm_fds", "");
     let probe = p(&probe());
-    let r = with_fd7(
-        Command::new(BIN)
-            .arg("--policy")
-            .arg(&pol)
-            .args(["--", &probe, "fds"]),
-    );
-    assert_eq!(r.stdout, "0\n1\n2\n", "{}", r.explain());
+    // The launch holds its policy paths open until exec (close-on-exec),
+    // in exec mode and in the PID-1 child alike: none reaches the workload.
+    for mode in ["--exec", "--init"] {
+        let r = with_fd7(
+            Command::new(BIN)
+                .arg("--policy")
+                .arg(&pol)
+                .args([mode, "--", &probe, "fds"]),
+        );
+        assert_eq!(r.stdout, "0\n1\n2\n", "{mode}: {}", r.explain());
+    }
     let r = with_fd7(Command::new(BIN).arg("--policy").arg(&pol).args([
         "--preserve-fd",
         "7",

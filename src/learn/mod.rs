@@ -236,6 +236,7 @@ pub fn command(args: &RunArgs, output: Option<&Path>) -> Result<i32> {
             let send = |listener: OwnedFd| hand_off(sock.as_fd(), listener);
             let ctx = crate::apply::Context {
                 keep_fds: &keep_fds,
+                held: None,
                 report: args.report.as_deref(),
                 parent: Some(parent),
                 timings,
@@ -371,7 +372,7 @@ fn supervise(
         |what: &str, e: i32| Error::apply("learn", format!("{what} failed: {}", errno_name(e)));
     let mut keep = vec![sock.as_raw_fd()];
     keep.extend(out.map(AsRawFd::as_raw_fd));
-    crate::process::close_fds(&keep)?;
+    crate::process::close_fds(&keep, &[])?;
     let sfd = crate::sys::signalfd(init::kernel_set(init::forwarded().chain([libc::SIGCHLD])))
         .map_err(|e| fail("signalfd", e))?;
     let mut sigfile = std::fs::File::from(sfd);
