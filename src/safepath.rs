@@ -592,6 +592,9 @@ fn open_with(walker: &mut Walker<'_>, path: &str) -> Result<Resolved, ResolveErr
                 st,
             }));
         } else {
+            // Its directory (the top) serves the next path there too
+            // (/dev/null, then /dev/zero).
+            walker.remember(&stack);
             leaf = Some((fd, here, st));
         }
     }
