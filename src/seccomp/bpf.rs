@@ -151,14 +151,6 @@ pub(super) fn try_compile(
     plan: &ArchPlan,
     log_only: bool,
 ) -> Result<Vec<SockFilter>, SeccompError> {
-    match super::prebuilt::find(plan, log_only) {
-        Some(program) => Ok(program),
-        None => build(plan, log_only),
-    }
-}
-
-/// [`try_compile`] without the prebuilt programs.
-pub(super) fn build(plan: &ArchPlan, log_only: bool) -> Result<Vec<SockFilter>, SeccompError> {
     let mut by_nr: BTreeMap<u32, Vec<(Option<&ArgCheck>, u32)>> = BTreeMap::new();
     for rule in &plan.rules {
         let ret = ret_value(effective(rule.verdict, log_only));

@@ -691,7 +691,7 @@ pub fn plan_for(cfg: &SeccompConfig, arches_wanted: &[Arch]) -> Result<SeccompPl
             instructions: 0,
             program: Vec::new(),
         };
-        let prog = bpf::try_compile(&plan, cfg.log)?;
+        let prog = compile_plan(&plan, cfg.log)?;
         if prog.len() > BPF_MAXINSNS {
             return Err(SeccompError::ProgramTooLarge {
                 arch,
@@ -713,6 +713,15 @@ pub fn plan_for(cfg: &SeccompConfig, arches_wanted: &[Arch]) -> Result<SeccompPl
         allowed_namespaces,
         allowed_defaults,
     })
+}
+
+/// The program for `plan`: prebuilt when the table has it (see
+/// `prebuilt.rs`), compiled otherwise.
+fn compile_plan(plan: &ArchPlan, log_only: bool) -> Result<Vec<SockFilter>, SeccompError> {
+    match prebuilt::find(plan, log_only) {
+        Some(program) => Ok(program),
+        None => bpf::try_compile(plan, log_only),
+    }
 }
 
 /// The `learn` variant of `plan`: every rule of `plan` stays as it is, in
@@ -779,7 +788,7 @@ pub fn parent_plan_for(arch: Arch) -> ArchPlan {
         instructions: 0,
         program: Vec::new(),
     };
-    plan.program = compile(&plan, false);
+    plan.program = prebuilt::find(&plan, false).unwrap_or_else(|| compile(&plan, false));
     plan.instructions = plan.program.len();
     plan
 }

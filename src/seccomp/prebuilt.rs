@@ -28,7 +28,7 @@ struct Entry {
 
 include!("prebuilt_table.rs");
 
-/// The words that decide what `bpf::build` makes of `plan`: the
+/// The words that decide what `bpf::try_compile` makes of `plan`: the
 /// architecture, the mode, then per rule its number, its return value and
 /// its argument check.
 pub(super) fn key(plan: &ArchPlan, log_only: bool) -> Vec<u32> {
@@ -140,7 +140,7 @@ mod tests {
         ] {
             out.push_str(&format!("\n#[cfg({cfg})]\nstatic TABLE: &[Entry] = &[\n"));
             for plan in common_plans(arch) {
-                let program = bpf::build(&plan, false).expect("the common plans compile");
+                let program = bpf::try_compile(&plan, false).expect("the common plans compile");
                 out.push_str("    Entry {\n        key: &[\n");
                 words(
                     &mut out,
@@ -178,7 +178,7 @@ mod tests {
     #[test]
     fn the_common_plans_get_their_prebuilt_program() {
         for plan in common_plans(Arch::native()) {
-            let built = bpf::build(&plan, false).expect("compiles");
+            let built = bpf::try_compile(&plan, false).expect("compiles");
             assert_eq!(
                 find(&plan, false),
                 Some(built.clone()),
