@@ -4,9 +4,12 @@
  *   spawn ROUNDS CMD1 [ARGS...] :: CMD2 [ARGS...] :: ...
  *
  * Runs every command once to check that it exits 0, then ROUNDS rounds,
- * each running every command once (fork, execv, wait4), alternating the
- * order from round to round so that no command always follows the same
- * one. Each run is timed with CLOCK_MONOTONIC from before fork to after
+ * each running every command once (fork, execv, wait4) in an order
+ * shuffled for each round (fixed seed), never starting a round with the
+ * command that ended the last: no command always follows the same one,
+ * and none runs twice in a row. (Reversing the order every other round
+ * ran the first and the last command twice in a row half the time, warm
+ * from themselves, which favoured whichever came last.) Each run is timed with CLOCK_MONOTONIC from before fork to after
  * wait4; stdout and stderr go to /dev/null. Prints one line per command:
  *
  *   INDEX median_us p10_us p90_us maxrss_median_kib maxrss_max_kib failures
@@ -129,9 +132,25 @@ int main(int argc, char **argv)
 		if (!cmds[c].us || !cmds[c].rss)
 			return 1;
 	}
+	int order[MAX_CMDS], last = -1;
+	unsigned long long seed = 0x9e3779b97f4a7c15ULL;
 	for (int r = 0; r < rounds; r++) {
+		for (int k = 0; k < ncmd; k++)
+			order[k] = k;
+		for (int k = ncmd - 1; k > 0; k--) {
+			seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+			int j = (int)((seed >> 33) % (unsigned long long)(k + 1));
+			int t = order[k];
+			order[k] = order[j];
+			order[j] = t;
+		}
+		if (ncmd > 1 && order[0] == last) {
+			order[0] = order[ncmd - 1];
+			order[ncmd - 1] = last;
+		}
+		last = order[ncmd - 1];
 		for (int k = 0; k < ncmd; k++) {
-			struct cmd *c = &cmds[r % 2 ? ncmd - 1 - k : k];
+			struct cmd *c = &cmds[order[k]];
 			double us;
 			long rss;
 			if (c->failed)
