@@ -1438,9 +1438,19 @@ fn sandbox_blocks_setpriority_prio_user() {
     let r = run(&p, &["setpriority", "2", "0"]);
     println!("sandboxed setpriority(PRIO_USER, 0): {}", r.stdout.trim());
     expect(&r, "errno=EPERM(1)", "setpriority(PRIO_USER, self)");
+    // PRIO_PGRP 1, who 0: the caller's process group, which holds other
+    // processes when the workload could not start its own session.
     let r = run(&p, &["setpriority", "1", "0"]);
     println!("sandboxed setpriority(PRIO_PGRP, 0): {}", r.stdout.trim());
-    expect(&r, "ok", "setpriority(PRIO_PGRP, own group)");
+    expect(&r, "errno=EPERM(1)", "setpriority(PRIO_PGRP, own group)");
+    // On itself it may.
+    let r = run(&p, &["setpriority", "0", "0"]);
+    expect(&r, "ok", "setpriority(PRIO_PROCESS, self)");
+    // Control: bare, in a process group of its own (setsid), it may.
+    let mut a = vec!["setsid".to_string(), "-w".to_string()];
+    a.extend(probe_args(&["setpriority", "1", "0"]));
+    let b = common::bare_as(1577, &a.iter().map(String::as_str).collect::<Vec<_>>());
+    expect(&b, "ok", "bare setpriority(PRIO_PGRP)");
     // The control changes every process of its uid, so it uses a uid no
     // concurrent test runs as (another test's uid-1500 process in the
     // middle of an identity switch would make it fail with EPERM).

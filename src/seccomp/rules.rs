@@ -59,12 +59,12 @@ pub(super) const IPPROTO_UDP: u32 = 17;
 pub(super) const IPPROTO_ICMPV6: u32 = 58;
 /// `send*` flag that makes a TCP socket connect (TCP Fast Open).
 pub(super) const MSG_FASTOPEN: u32 = 0x2000_0000;
-/// `setpriority` `which`: a process, a process group, a user.
+/// `setpriority` `which`: a process (`PRIO_PGRP` 1 and `PRIO_USER` 2 are
+/// refused).
 pub(super) const PRIO_PROCESS: u32 = 0;
-pub(super) const PRIO_PGRP: u32 = 1;
-/// `ioprio_set` `which`: a process, a process group (`IOPRIO_WHO_USER` is 3).
+/// `ioprio_set` `which`: a process (`IOPRIO_WHO_PGRP` 2 and
+/// `IOPRIO_WHO_USER` 3 are refused).
 pub(super) const IOPRIO_WHO_PROCESS: u32 = 1;
-pub(super) const IOPRIO_WHO_PGRP: u32 = 2;
 pub(super) const TIOCSCTTY: u32 = 0x540e;
 pub(super) const TIOCSTI: u32 = 0x5412;
 pub(super) const TIOCLINUX: u32 = 0x541c;
@@ -752,22 +752,24 @@ fn self_only_rules() -> Vec<RuleSpec> {
         .collect();
     // `setpriority(which, who, prio)` and `ioprio_set(which, who, prio)`:
     // `who == 0` means the caller, its process group or its user. The user
-    // variant reaches every process of the uid, outside the sandbox too, so
-    // only the process and process-group variants are left. The caller's
-    // process group is inside the sandbox: the workload starts a new
-    // session, and a process group can only be joined from the same session.
+    // variant reaches every process of the uid, outside the sandbox too.
+    // The process group does as well whenever the workload could not start
+    // a session of its own: in exec mode under a shell's job control the
+    // supervisor already leads its process group, setsid fails, and the
+    // group holds the pipeline's other processes. Only the caller itself
+    // is left.
     for (name, which, names, reason) in [
         (
             "setpriority",
-            [PRIO_PROCESS, PRIO_PGRP],
-            "{PRIO_PROCESS, PRIO_PGRP}",
-            "renices other processes or every process of the user; seccomp.allow to opt in",
+            PRIO_PROCESS,
+            "PRIO_PROCESS",
+            "renices other processes, its process group or every process of the user; seccomp.allow to opt in",
         ),
         (
             "ioprio_set",
-            [IOPRIO_WHO_PROCESS, IOPRIO_WHO_PGRP],
-            "{IOPRIO_WHO_PROCESS, IOPRIO_WHO_PGRP}",
-            "changes the I/O priority of other processes or every process of the user; seccomp.allow to opt in",
+            IOPRIO_WHO_PROCESS,
+            "IOPRIO_WHO_PROCESS",
+            "changes the I/O priority of other processes, its process group or every process of the user; seccomp.allow to opt in",
         ),
     ] {
         rules.push(RuleSpec::when(
@@ -775,9 +777,9 @@ fn self_only_rules() -> Vec<RuleSpec> {
             ArgCheck::NotIn {
                 arg: 0,
                 mask: u32::MAX,
-                values: which.to_vec(),
+                values: vec![which],
             },
-            format!("which not in {names}"),
+            format!("which != {names}"),
             reason,
         ));
         rules.push(RuleSpec::when(

@@ -249,10 +249,10 @@ fn spec(name: &str, args: &[u64; 6], k: Knobs) -> Spec {
         "sendto" | "sendmmsg" => deny_if(k.inet && a(3) & MSG_FASTOPEN != 0),
         "sendmsg" => deny_if(k.inet && a(2) & MSG_FASTOPEN != 0),
         "listen" => deny_if(!k.listen),
-        // PRIO_PROCESS 0, PRIO_PGRP 1 of the caller only
-        "setpriority" => deny_if(a(0) > 1 || a(1) != 0),
-        // IOPRIO_WHO_PROCESS 1, IOPRIO_WHO_PGRP 2 of the caller only
-        "ioprio_set" => deny_if(!(a(0) == 1 || a(0) == 2) || a(1) != 0),
+        // PRIO_PROCESS 0 of the caller only
+        "setpriority" => deny_if(a(0) != 0 || a(1) != 0),
+        // IOPRIO_WHO_PROCESS 1 of the caller only
+        "ioprio_set" => deny_if(a(0) != 1 || a(1) != 0),
         _ => Spec::Allow,
     }
 }
@@ -1107,13 +1107,15 @@ fn pid_calls_are_limited_to_the_caller() {
     }
     // setpriority(which, who, prio): PRIO_PROCESS 0, PRIO_PGRP 1, PRIO_USER 2
     assert_eq!(v("setpriority", [0, 0, 10, 0, 0, 0]), RET_ALLOW);
-    assert_eq!(v("setpriority", [1, 0, 10, 0, 0, 0]), RET_ALLOW);
+    // The process group may hold processes outside (exec mode under job
+    // control keeps the caller's session).
+    assert_eq!(v("setpriority", [1, 0, 10, 0, 0, 0]), EPERM_RET);
     assert_eq!(v("setpriority", [2, 0, 10, 0, 0, 0]), EPERM_RET);
     assert_eq!(v("setpriority", [0, 1234, 10, 0, 0, 0]), EPERM_RET);
     assert_eq!(v("setpriority", [1, 1234, 10, 0, 0, 0]), EPERM_RET);
     // ioprio_set(which, who, prio): PROCESS 1, PGRP 2, USER 3
     assert_eq!(v("ioprio_set", [1, 0, 0x4007, 0, 0, 0]), RET_ALLOW);
-    assert_eq!(v("ioprio_set", [2, 0, 0x4007, 0, 0, 0]), RET_ALLOW);
+    assert_eq!(v("ioprio_set", [2, 0, 0x4007, 0, 0, 0]), EPERM_RET);
     assert_eq!(v("ioprio_set", [3, 0, 0x4007, 0, 0, 0]), EPERM_RET);
     assert_eq!(v("ioprio_set", [1, 1234, 0x4007, 0, 0, 0]), EPERM_RET);
     assert_eq!(v("process_madvise", [0; 6]), EPERM_RET);
