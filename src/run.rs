@@ -78,22 +78,29 @@ fn policy_file_blocker(source: &policy::Source, plan: &Plan) -> Option<Finding> 
         format!("{}/{path}", std::env::current_dir().ok()?.to_str()?)
     };
     let trust = plan.filesystem.trust();
-    let r = crate::safepath::open(&abs, &trust).ok()?;
-    let within = trust
-        .writable
-        .iter()
-        .find(|w| policy::paths::is_within(&r.path, w) || policy::paths::is_within(&abs, w));
-    let why = if let Some(w) = within {
-        format!("it lies beneath {w}, which the policy makes writable")
-    } else if r.uid == plan.identity.uid && r.uid != 0 {
-        format!("it is owned by uid {}, the workload's", r.uid)
-    } else if let Some(why) = r.untrusted {
-        // Paths are not the only way in: another mount of the same volume
-        // or a hard link reaches the same inode. A policy that anyone but
-        // root could change is refused, like a CDI spec.
-        format!("{why}, so someone other than root could change it")
-    } else {
-        return None;
+    let why = match crate::safepath::open(&abs, &trust) {
+        // It was read, so it exists: what stops the walk now is what the
+        // policy makes writable (a link on the way, trusted when it was
+        // read, lies where the workload could replace it).
+        Err(e) => e.cause(),
+        Ok(r) => {
+            let within = trust.writable.iter().find(|w| {
+                policy::paths::is_within(&r.path, w) || policy::paths::is_within(&abs, w)
+            });
+            if let Some(w) = within {
+                format!("it lies beneath {w}, which the policy makes writable")
+            } else if r.uid == plan.identity.uid && r.uid != 0 {
+                format!("it is owned by uid {}, the workload's", r.uid)
+            } else if let Some(why) = r.untrusted {
+                // Paths are not the only way in: another mount of the same
+                // volume or a hard link reaches the same inode. A policy
+                // that anyone but root could change is refused, like a CDI
+                // spec.
+                format!("{why}, so someone other than root could change it")
+            } else {
+                return None;
+            }
+        }
     };
     Some(
         Finding::new(

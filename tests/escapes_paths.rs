@@ -688,6 +688,49 @@ fn sandbox_refuses_a_policy_file_link_the_workload_planted() {
     assert_eq!(r.code, 0, "{}", r.explain());
 }
 
+/// A root-owned link to the policy, in a directory the policy itself makes
+/// writable: loading trusts it (root's link, nothing writable known yet),
+/// but the workload could replace it for the next launch, so the launch
+/// stops once the plan knows what is writable.
+#[test]
+fn sandbox_refuses_a_policy_reached_through_a_writable_directory() {
+    let t = "sandbox_refuses_a_policy_reached_through_a_writable_directory";
+    let Some(d) = setup(t) else { return };
+    let good = policy(&d, "good", &[], &[], "");
+    // Root's own directories, mode 0755: by file modes only root writes
+    // there; the policy is what makes `data` writable.
+    let root = PathBuf::from(format!(
+        "/run/openshell-test-pollink-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&root);
+    for sub in ["data", "elsewhere"] {
+        std::fs::create_dir_all(root.join(sub)).unwrap();
+    }
+    let data = root.join("data").display().to_string();
+    let text = std::fs::read_to_string(&good)
+        .unwrap()
+        .replace("read_write: [", &format!("read_write: [{data}, "));
+    let bad = common::write_policy(&d.join("bad"), &text);
+    let link = format!("{data}/policy.yaml");
+    std::os::unix::fs::symlink(&bad, &link).unwrap();
+    let r = sandbox(Path::new(&link), &["--exec"], &[&pr(), "true"]);
+    // Control: the same root-owned link where the policy grants nothing
+    // is followed.
+    let trusted = root.join("elsewhere/policy.yaml");
+    std::os::unix::fs::symlink(&bad, &trusted).unwrap();
+    let c = sandbox(&trusted, &["--exec"], &[&pr(), "true"]);
+    std::fs::remove_dir_all(&root).unwrap();
+    refused(
+        &r,
+        &format!(
+            "openshell-sandbox: policy {link}: the workload could rewrite its own policy: symlink {link} -> {} is not followed",
+            bad.display()
+        ),
+    );
+    assert_eq!(c.code, 0, "{}", c.explain());
+}
+
 /// A CDI spec grants nodes, mounts and groups. One the workload wrote on an
 /// earlier launch into a spec directory it may write (`/var/run/cdi` under
 /// a `read_write: [/run]` grant) is never read.
