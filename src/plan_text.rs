@@ -215,7 +215,11 @@ fn network(o: &mut String, p: &Plan) {
     let n = &p.network;
     let sc = p.seccomp.as_ref();
     let unix = sc.is_none_or(|s| s.unix_sockets);
-    let listen = sc.is_none_or(|s| s.listen);
+    let allowed_back =
+        |name: &str| sc.is_some_and(|s| s.allowed_defaults.iter().any(|n| n == name));
+    let log_only = sc.is_some_and(|s| s.log_only);
+    let listen_back = allowed_back("listen") || log_only;
+    let listen = sc.is_none_or(|s| s.listen) || listen_back;
     o.push_str("\nnetwork:\n");
     if n.inet_sockets {
         let how = if n.tcp_enforced {
@@ -230,6 +234,21 @@ fn network(o: &mut String, p: &Plan) {
             ports(&n.bind_tcp)
         );
         o.push_str("  UDP: any address and port (not restricted by port)\n");
+    } else if log_only || allowed_back("socket") {
+        let why = if log_only {
+            "seccomp.log: true only logs them"
+        } else {
+            "seccomp.allow: [socket]"
+        };
+        let landlock = if n.tcp_enforced {
+            "Landlock refuses plain TCP connect and bind, not TCP Fast Open, MPTCP, SCTP, UDP or listen"
+        } else {
+            "and this kernel's Landlock has no TCP rules"
+        };
+        let _ = writeln!(
+            o,
+            "  IP sockets: NOT refused although no network policy grants any ({why}); {landlock}"
+        );
     } else {
         o.push_str("  IP sockets: refused (no network policy)\n");
     }
@@ -246,6 +265,9 @@ fn network(o: &mut String, p: &Plan) {
         },
         match (listen, n.inet_sockets, unix) {
             (false, _, _) => "refused",
+            (true, _, _) if listen_back || allowed_back("socket") => {
+                "allowed on any socket (seccomp.allow or seccomp.log)"
+            }
             (true, false, false) => "no socket to listen on",
             (true, false, true) => "allowed (unix sockets only)",
             (true, true, _) => "allowed",

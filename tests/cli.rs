@@ -393,6 +393,71 @@ fn a_non_utf8_openshell_policy_names_a_file_by_its_bytes() {
     );
 }
 
+/// Allowing `socket` or `listen` back, or log mode, opens what the network
+/// lines would otherwise call refused; the text plan says so (the control
+/// is the default policy's "refused" line in the test below).
+#[test]
+fn plan_text_says_when_seccomp_opens_ip_sockets_or_listen() {
+    let d = scratch("plan_text_seccomp_opens");
+    for (name, extra, ip, listen) in [
+        (
+            "socket",
+            "seccomp: {allow: [socket]}\n",
+            Some("(seccomp.allow: [socket])"),
+            "allowed on any socket",
+        ),
+        (
+            "log",
+            "seccomp: {log: true}\n",
+            Some("(seccomp.log: true only logs them)"),
+            "allowed on any socket",
+        ),
+        (
+            "listen",
+            "network: {connect_tcp: [443]}\nseccomp: {allow: [listen]}\n",
+            None,
+            "allowed on any socket",
+        ),
+        (
+            "plain",
+            "network: {connect_tcp: [443]}\n",
+            None,
+            "listen: refused",
+        ),
+    ] {
+        let p = write_policy(&d.join(name), &format!("version: 1\n{extra}"));
+        let r = run(&[
+            "plan",
+            "--format",
+            "text",
+            "--policy",
+            p.to_str().unwrap(),
+            "--",
+            "/bin/true",
+        ]);
+        assert_eq!(r.code, 0, "{}", r.explain());
+        if let Some(why) = ip {
+            assert!(
+                r.stdout.contains(&format!(
+                    "  IP sockets: NOT refused although no network policy grants any {why}"
+                )),
+                "{name}\n{}",
+                r.stdout
+            );
+        }
+        assert!(
+            !r.stdout.contains("IP sockets: refused"),
+            "{name}\n{}",
+            r.stdout
+        );
+        assert!(
+            r.stdout.contains(listen),
+            "{name}: {listen:?}\n{}",
+            r.stdout
+        );
+    }
+}
+
 #[test]
 fn plan_text_summarizes_the_default_policy_on_this_host() {
     let r = run(&["plan", "--format", "text", "--", "/bin/true"]);

@@ -593,10 +593,18 @@ fn allowed_back_lines(allow: &[String], ctx: &rules::Context) -> Vec<Finding> {
             }
         }
         if !reasons.is_empty() {
+            // Without a network policy Landlock still refuses plain TCP
+            // connect and bind, which reads as if IP were closed: say what
+            // gets past it.
+            let past_landlock = if name == "socket" && !ctx.inet {
+                "; IP sockets can be created although no network policy grants any: TCP Fast Open (sendto/sendmsg with MSG_FASTOPEN), MPTCP and SCTP connect past Landlock's TCP rules, UDP reaches any address, and listen takes an ephemeral TCP port"
+            } else {
+                ""
+            };
             out.push(Finding::new(
                 "seccomp.allow",
                 format!(
-                    "{name} is allowed back without its default rules, so these are not refused: {}",
+                    "{name} is allowed back without its default rules, so these are not refused: {}{past_landlock}",
                     reasons.join("; ")
                 ),
             ));

@@ -1723,4 +1723,25 @@ fn the_plan_says_what_an_allow_back_gives_up() {
     assert!(clone.iter().any(|l| l.contains("namespaces")), "{clone:?}");
     // Control: a syscall with no default rule gives nothing up.
     assert_eq!(lines("getpid"), Vec::<String>::new());
+    // Without a network policy, what gets past Landlock's TCP rules is
+    // named too (it reads as closed otherwise); with one, it is the plan's
+    // network section that says so.
+    let no_net =
+        crate::policy::parse_str("p.yaml", "version: 1\nseccomp:\n  allow: [socket]\n").unwrap();
+    let lines: Vec<String> = plan_policy(&no_net, false, true, true)
+        .dropped
+        .iter()
+        .map(ToString::to_string)
+        .filter(|l| l.starts_with("seccomp.allow"))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l.contains("TCP Fast Open")
+            && l.contains("MPTCP")
+            && l.contains("listen takes an ephemeral TCP port")),
+        "{lines:?}"
+    );
+    assert!(
+        !socket[0].contains("IP sockets can be created"),
+        "{socket:?}"
+    );
 }
