@@ -1035,10 +1035,14 @@ pub fn prepare(
         }
         // The object the plan resolved, still open: the same object by
         // construction. Rules without one (per-process paths, devices, past
-        // the budget) are resolved again and checked against the plan.
+        // the budget) are resolved again and checked against the plan. So
+        // is anything that resolved into /proc: a link to /proc/self (such
+        // as /dev/fd) named the planning process there, which in init mode
+        // is the parent, not the child that applies the rules.
+        let in_proc = paths::is_within(rule.resolved.as_deref().unwrap_or(&rule.path), "/proc");
         let kept = held
             .and_then(|h| h.get(&rule.path))
-            .filter(|_| rule.inode.is_some());
+            .filter(|_| rule.inode.is_some() && !in_proc);
         let added = match kept {
             Some(fd) => {
                 held_rule(rule, fd, fsp).map(|()| add_path_rule(&mut rs, rule, rule.kind, fd))

@@ -449,6 +449,51 @@ fn init_propagates_exit_statuses() {
     assert_eq!(r.code, 143, "{}", r.explain());
 }
 
+/// A rule through a link to /proc/self (Debian's /dev/fd is one) names
+/// the process that planned it. In init mode that is the parent, and the
+/// child applies the rules: the rule must not land on the parent's
+/// /proc/PID, or the workload reads the supervisor's status and argv.
+#[test]
+fn init_never_grants_the_parents_proc_through_a_link() {
+    if need_root("init_never_grants_the_parents_proc_through_a_link") {
+        return;
+    }
+    let d = scratch("pm_init_proc_link");
+    let root = std::path::PathBuf::from(format!(
+        "/run/openshell-test-proclink-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    let link = root.join("me");
+    std::os::unix::fs::symlink("/proc/self", &link).unwrap();
+    let libs = if Path::new("/lib64").exists() {
+        "/lib, /lib64"
+    } else {
+        "/lib"
+    };
+    let policy = |extra: &str| {
+        write_policy(
+            &d.join(extra.replace('/', "_")),
+            &format!(
+                "version: 1\nfilesystem_policy:\n  read_only: [/usr, /bin, {libs}, {}{extra}]\n{AS_1500}",
+                link.display()
+            ),
+        )
+    };
+    let read_parent = [
+        "/bin/sh",
+        "-c",
+        "read l </proc/$PPID/status && echo readable || echo denied",
+    ];
+    let r = sandbox(&policy(""), &["--init"], &read_parent);
+    // Control: with /proc granted, the same read works.
+    let c = sandbox(&policy(", /proc"), &["--init"], &read_parent);
+    std::fs::remove_dir_all(&root).unwrap();
+    assert_eq!(r.stdout, "denied\n", "{}", r.explain());
+    assert_eq!(c.stdout, "readable\n", "{}", c.explain());
+}
+
 #[test]
 fn init_parent_keeps_only_cap_kill() {
     if need_unshare("init_parent_keeps_only_cap_kill") {
