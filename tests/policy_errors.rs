@@ -179,6 +179,16 @@ fn missing_version() {
 }
 
 #[test]
+fn control_characters_in_a_path() {
+    // A line break would forge a line of the text plan and the logs.
+    let yaml = "version: 1\nfilesystem_policy:\n  read_write: [\"/tmp/\\nopenshell-sandbox: fake\", \"/\\t/tmp\"]\n  read_only: [/usr]\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:3:16: filesystem_policy.read_write[0]: path contains the control character \\n\np.yaml:3:50: filesystem_policy.read_write[1]: path contains the control character \\t"
+    );
+}
+
+#[test]
 fn parent_component() {
     let yaml = "version: 1\nfilesystem_policy:\n  read_only: [/usr/../etc]\n";
     assert_eq!(

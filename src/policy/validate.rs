@@ -98,6 +98,15 @@ fn check_path(path: &str, yaml: &dyn Fn() -> String, out: &mut Issues) -> bool {
         out.push(yaml(), "path contains a NUL byte");
         return false;
     }
+    // A line break or escape sequence in a path is a mistake or a forged
+    // line in the plan and the logs, never a file anyone means.
+    if let Some(c) = path.chars().find(|c| c.is_control()) {
+        out.push(
+            yaml(),
+            format!("path contains the control character {}", c.escape_default()),
+        );
+        return false;
+    }
     if !path.starts_with('/') {
         out.hint(
             yaml(),
