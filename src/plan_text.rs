@@ -218,7 +218,11 @@ fn network(o: &mut String, p: &Plan) {
     let allowed_back =
         |name: &str| sc.is_some_and(|s| s.allowed_defaults.iter().any(|n| n == name));
     let log_only = sc.is_some_and(|s| s.log_only);
-    let listen_back = allowed_back("listen") || log_only;
+    // io_uring makes sockets (IORING_OP_SOCKET) without socket(2), so
+    // allowing it back opens what the socket rules close.
+    let uring = allowed_back("io_uring_setup");
+    let any_socket = allowed_back("socket") || uring;
+    let listen_back = allowed_back("listen") || log_only || uring;
     let listen = sc.is_none_or(|s| s.listen) || listen_back;
     o.push_str("\nnetwork:\n");
     if n.inet_sockets {
@@ -234,11 +238,13 @@ fn network(o: &mut String, p: &Plan) {
             ports(&n.bind_tcp)
         );
         o.push_str("  UDP: any address and port (not restricted by port)\n");
-    } else if log_only || allowed_back("socket") {
+    } else if log_only || any_socket {
         let why = if log_only {
             "seccomp.log: true only logs them"
-        } else {
+        } else if allowed_back("socket") {
             "seccomp.allow: [socket]"
+        } else {
+            "seccomp.allow: [io_uring_setup]: io_uring makes sockets without socket(2)"
         };
         let landlock = if n.tcp_enforced {
             "Landlock refuses plain TCP connect and bind, not TCP Fast Open, MPTCP, SCTP, UDP or listen"
@@ -265,7 +271,7 @@ fn network(o: &mut String, p: &Plan) {
         },
         match (listen, n.inet_sockets, unix) {
             (false, _, _) => "refused",
-            (true, _, _) if listen_back || allowed_back("socket") => {
+            (true, _, _) if listen_back || any_socket => {
                 "allowed on any socket (seccomp.allow or seccomp.log)"
             }
             (true, false, false) => "no socket to listen on",

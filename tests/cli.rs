@@ -419,6 +419,12 @@ fn plan_text_says_when_seccomp_opens_ip_sockets_or_listen() {
             "allowed on any socket",
         ),
         (
+            "uring",
+            "seccomp: {allow: [io_uring_setup, io_uring_enter]}\n",
+            Some("(seccomp.allow: [io_uring_setup]: io_uring makes sockets without socket(2))"),
+            "allowed on any socket",
+        ),
+        (
             "plain",
             "network: {connect_tcp: [443]}\n",
             None,

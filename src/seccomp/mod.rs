@@ -596,7 +596,9 @@ fn allowed_back_lines(allow: &[String], ctx: &rules::Context) -> Vec<Finding> {
             // Without a network policy Landlock still refuses plain TCP
             // connect and bind, which reads as if IP were closed: say what
             // gets past it.
-            let past_landlock = if name == "socket" && !ctx.inet {
+            // io_uring makes sockets (IORING_OP_SOCKET) without socket(2).
+            let makes_sockets = name == "socket" || name == "io_uring_setup";
+            let past_landlock = if makes_sockets && !ctx.inet {
                 "; IP sockets can be created although no network policy grants any: TCP Fast Open (sendto/sendmsg with MSG_FASTOPEN), MPTCP and SCTP connect past Landlock's TCP rules, UDP reaches any address, and listen takes an ephemeral TCP port"
             } else {
                 ""
