@@ -239,7 +239,7 @@ for k in $phases; do
     launch) d="launch: log lines, environment (and fork in init mode)" ;;
     fds) d="close inherited fds" ;;
     cdi) d="CDI device nodes (none here)" ;;
-    landlock_prepare) d="Landlock prepare: open the paths, add the rules" ;;
+    landlock_prepare) d="Landlock prepare: the rules, on the paths resolve kept open" ;;
     session_rlimits) d="new session, rlimits" ;;
     handles) d="open /proc/self/status (read-back)" ;;
     identity) d="identity switch (groups, gid, uid), chdir" ;;
