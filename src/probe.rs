@@ -176,35 +176,43 @@ pub fn path_state(
     walker: &mut crate::safepath::Walker<'_>,
     writable: bool,
 ) -> (Result<PathKind, String>, Option<ResolvedPath>) {
-    let (state, resolved, _fd) = path_state_open(p, walker, writable);
-    (state, resolved)
+    let found = path_state_open(p, walker, writable);
+    (found.state, found.resolved)
 }
 
-/// [`path_state`], and the descriptor the path was resolved to.
-pub fn path_state_open(
-    p: &str,
-    walker: &mut crate::safepath::Walker<'_>,
-    writable: bool,
-) -> (
-    Result<PathKind, String>,
-    Option<ResolvedPath>,
-    Option<std::os::fd::OwnedFd>,
-) {
+/// What [`path_state_open`] found.
+pub struct Found {
+    pub state: Result<PathKind, String>,
+    pub resolved: Option<ResolvedPath>,
+    /// The descriptor the path resolved to.
+    pub fd: Option<std::os::fd::OwnedFd>,
+    /// A link was followed on the way.
+    pub via_link: bool,
+}
+
+/// [`path_state`], with the descriptor and whether a link was followed.
+pub fn path_state_open(p: &str, walker: &mut crate::safepath::Walker<'_>, writable: bool) -> Found {
     match walker.open(p) {
         Ok(r) => {
             let kernel_fs = writable && crate::safepath::on_kernel_fs(&r.fd).unwrap_or(true);
-            (
-                Ok(r.kind),
-                Some(ResolvedPath {
+            Found {
+                state: Ok(r.kind),
+                resolved: Some(ResolvedPath {
                     path: r.path,
                     dev: r.dev,
                     ino: r.ino,
                     kernel_fs,
                 }),
-                Some(r.fd),
-            )
+                fd: Some(r.fd),
+                via_link: r.via_link,
+            }
         }
-        Err(e) => (Err(e.cause()), None, None),
+        Err(e) => Found {
+            state: Err(e.cause()),
+            resolved: None,
+            fd: None,
+            via_link: false,
+        },
     }
 }
 

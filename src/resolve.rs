@@ -15,16 +15,7 @@ use crate::probe::{self, HostFacts};
 /// The paths a policy makes writable, spelled and as they resolve: the
 /// `read_write` rules and the workdir when it is included.
 pub fn writable_paths(policy: &Policy, workdir: Option<&str>) -> crate::safepath::Trust {
-    let mut spelled: Vec<String> = Vec::new();
-    let fs = policy.filesystem_policy.as_ref();
-    if let Some(f) = fs {
-        spelled.extend(f.read_write.iter().map(|p| paths::normalize(p)));
-    }
-    if fs.is_none_or(|f| f.include_workdir) {
-        if let Some(w) = workdir_of(policy, workdir) {
-            spelled.push(paths::normalize(&w));
-        }
-    }
+    let spelled = spelled_writable(policy, workdir);
     let mut trust = crate::safepath::Trust {
         writable: spelled.clone(),
         workload_uid: None,
@@ -38,14 +29,33 @@ pub fn writable_paths(policy: &Policy, workdir: Option<&str>) -> crate::safepath
         .collect();
     drop(walker);
     trust.writable.extend(resolved);
-    // A writable `/` or system tree is a blocker of its own (see
-    // `landlock::never_writable_blocker`); letting it distrust every link on
-    // the host would only bury that line under noise.
+    settle(&mut trust.writable);
     trust
-        .writable
-        .retain(|w| !crate::safepath::NEVER_WRITABLE.contains(&w.as_str()));
-    crate::sort::sort_dedup(&mut trust.writable);
-    trust
+}
+
+/// The `read_write` rules and the workdir (when included), normalized, as
+/// the policy spells them.
+fn spelled_writable(policy: &Policy, workdir: Option<&str>) -> Vec<String> {
+    let mut spelled: Vec<String> = Vec::new();
+    let fs = policy.filesystem_policy.as_ref();
+    if let Some(f) = fs {
+        spelled.extend(f.read_write.iter().map(|p| paths::normalize(p)));
+    }
+    if fs.is_none_or(|f| f.include_workdir) {
+        if let Some(w) = workdir_of(policy, workdir) {
+            spelled.push(paths::normalize(&w));
+        }
+    }
+    spelled
+}
+
+/// A writable set as trust holds it: sorted, once each, and without `/`
+/// and the system trees. A writable `/` or system tree is a blocker of its
+/// own (see `landlock::never_writable_blocker`); letting it distrust every
+/// link on the host would only bury that line under noise.
+fn settle(writable: &mut Vec<String>) {
+    writable.retain(|w| !crate::safepath::NEVER_WRITABLE.contains(&w.as_str()));
+    crate::sort::sort_dedup(writable);
 }
 
 fn workdir_of(policy: &Policy, workdir: Option<&str>) -> Option<String> {
@@ -103,23 +113,37 @@ fn resolve_holding(
         ..HostFacts::default()
     };
     // Paths are resolved knowing who the workload will be: what its uid
-    // owns is never trusted (see `safepath`).
-    let mut trust = writable_paths(policy, workdir);
-    trust.workload_uid = Some(crate::identity::plan(policy, &facts).uid);
-    let mut walker = crate::safepath::Walker::new(&trust);
-    for p in candidate_paths(policy, workdir) {
-        // Sorted by `writable_paths`: hundreds of paths stay linear.
-        let writable = trust.writable.binary_search(&p).is_ok();
-        let (st, r, fd) = probe::path_state_open(&p, &mut walker, writable);
-        if let (Some(held), Some(fd)) = (held.as_deref_mut(), fd) {
-            held.keep(&p, fd);
+    // owns is never trusted (see `safepath`), and what is writable, which
+    // is where the writable paths lead (`writable_paths`, a walk of its
+    // own). Most policies' writable paths lead nowhere else: the paths are
+    // walked with the writable set as spelled first, and only when a
+    // writable path was reached through a link, or not reached, is the
+    // writable set computed and, if it differs, every path walked again.
+    // (A path walked without a link is walked without one under any
+    // trust, so it leads to itself for `writable_paths` too.)
+    let uid = crate::identity::plan(policy, &facts).uid;
+    let spelled = spelled_writable(policy, workdir);
+    let mut trust = crate::safepath::Trust {
+        writable: spelled.clone(),
+        workload_uid: Some(uid),
+    };
+    settle(&mut trust.writable);
+    let candidates = candidate_paths(policy, workdir);
+    // In the candidates' order: sorted.
+    let direct = walk_paths(&candidates, &trust, &mut facts, held.as_deref_mut());
+    if spelled.iter().any(|p| direct.binary_search(p).is_err()) {
+        let mut full = writable_paths(policy, workdir);
+        full.workload_uid = Some(uid);
+        if full.writable != trust.writable {
+            facts.paths.clear();
+            facts.resolved.clear();
+            if let Some(h) = held.as_deref_mut() {
+                h.clear();
+            }
+            walk_paths(&candidates, &full, &mut facts, held);
+            trust = full;
         }
-        if let Some(r) = r {
-            facts.resolved.insert(p.clone(), r);
-        }
-        facts.paths.insert(p, st);
     }
-    drop(walker);
     let anyone = crate::safepath::Trust::default();
     let mut walker = crate::safepath::Walker::new(&anyone);
     let mut never_writable: Vec<(u64, u64)> = crate::safepath::NEVER_WRITABLE
@@ -131,6 +155,35 @@ fn resolve_holding(
     facts.never_writable = never_writable;
     facts.trust = trust;
     facts
+}
+
+/// Resolves each of `paths` under `trust` into `facts` (keeping each
+/// descriptor in `held`); returns the paths reached without a link, in
+/// the order of `paths`.
+fn walk_paths(
+    paths: &[String],
+    trust: &crate::safepath::Trust,
+    facts: &mut HostFacts,
+    mut held: Option<&mut crate::safepath::Held>,
+) -> Vec<String> {
+    let mut direct = Vec::new();
+    let mut walker = crate::safepath::Walker::new(trust);
+    for p in paths {
+        // Sorted by `settle`: hundreds of paths stay linear.
+        let writable = trust.writable.binary_search(p).is_ok();
+        let found = probe::path_state_open(p, &mut walker, writable);
+        if let (Some(held), Some(fd)) = (held.as_deref_mut(), found.fd) {
+            held.keep(p, fd);
+        }
+        if found.state.is_ok() && !found.via_link {
+            direct.push(p.clone());
+        }
+        if let Some(r) = found.resolved {
+            facts.resolved.insert(p.clone(), r);
+        }
+        facts.paths.insert(p.clone(), found.state);
+    }
+    direct
 }
 
 /// [`resolve`], plus the CDI facts for the devices `opts` and the policy
@@ -186,4 +239,57 @@ pub fn resolve_run_holding(
     facts.cdi.scanned = true;
     facts.cdi.groups = probe::current_groups();
     facts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the two walks (the writable set first, then every path)
+    /// found: the reference for the one-walk shortcut.
+    fn two_walks(policy: &Policy, facts: &HostFacts) -> (crate::safepath::Trust, HostFacts) {
+        let mut trust = writable_paths(policy, None);
+        trust.workload_uid = Some(crate::identity::plan(policy, facts).uid);
+        let mut out = HostFacts::default();
+        walk_paths(&candidate_paths(policy, None), &trust, &mut out, None);
+        (trust, out)
+    }
+
+    #[test]
+    fn one_walk_finds_what_two_walks_find() {
+        let d = std::env::temp_dir().join(format!("resolve-one-walk-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(d.join("data/sub")).unwrap();
+        std::fs::create_dir_all(d.join("real")).unwrap();
+        std::os::unix::fs::symlink(d.join("real"), d.join("link")).unwrap();
+        let ds = d.display();
+        let cases = [
+            // Every writable path leads to itself: one walk.
+            format!("read_write: [{ds}/data, /tmp]\n  read_only: [{ds}/data/sub, {ds}/real, /usr]"),
+            // Through a link (root's, in a sticky /tmp): the writable set
+            // grows by where it leads, and the paths are walked again.
+            format!("read_write: [{ds}/link]\n  read_only: [{ds}/real, /usr]"),
+            // Through /var/run -> /run, and a missing one.
+            format!(
+                "read_write: [/var/run/resolve-test-none, {ds}/missing]\n  read_only: [/run, /usr]"
+            ),
+        ];
+        for (i, fs) in cases.iter().enumerate() {
+            let text = format!(
+                "version: 1\nfilesystem_policy:\n  {fs}\nprocess: {{run_as_user: 1500, run_as_group: 1500}}\n"
+            );
+            let policy = crate::policy::parse_str("p.yaml", &text).unwrap();
+            let facts = resolve(&policy, None);
+            let (trust, want) = two_walks(&policy, &facts);
+            assert_eq!(facts.trust, trust, "case {i}");
+            assert_eq!(facts.paths, want.paths, "case {i}");
+            assert_eq!(facts.resolved, want.resolved, "case {i}");
+            if i == 1 {
+                // The control: the link's target is writable, which the
+                // spelled set alone would not have said.
+                assert!(trust.writable.contains(&format!("{ds}/real")), "{trust:?}");
+            }
+        }
+        let _ = std::fs::remove_dir_all(&d);
+    }
 }

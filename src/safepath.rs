@@ -161,6 +161,9 @@ pub struct Resolved {
     /// it, is not root-owned, is writable by group or others, or lies
     /// beneath a writable path of the policy. `None`: only root could.
     pub untrusted: Option<String>,
+    /// A link was followed on the way (so `path` may be spelled otherwise
+    /// than asked).
+    pub via_link: bool,
 }
 
 /// The paths a launch resolved, each still open (`O_PATH`, close-on-exec)
@@ -209,6 +212,11 @@ impl Held {
 
     pub fn len(&self) -> usize {
         self.fds.len()
+    }
+
+    /// Closes what is held (the paths are about to be walked again).
+    pub fn clear(&mut self) {
+        self.fds.clear();
     }
 
     pub fn is_empty(&self) -> bool {
@@ -641,6 +649,7 @@ fn open_with(walker: &mut Walker<'_>, path: &str) -> Result<Resolved, ResolveErr
         untrusted,
         path,
         fd,
+        via_link: links > 0,
     })
 }
 
