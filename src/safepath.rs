@@ -169,10 +169,11 @@ pub struct Resolved {
 /// The paths a launch resolved, each still open (`O_PATH`, close-on-exec)
 /// on the object the plan describes, by the spelling of its rule. Landlock
 /// adds its rules on these descriptors instead of resolving every path a
-/// second time: the same object by construction, at no cost per path.
+/// second time: the same object by construction, without a second walk.
 ///
-/// Held only up to [`Held::budget`] descriptors; a rule without one is
-/// resolved again when the ruleset is prepared, as before.
+/// Held only up to a budget ([`Held::with_budget`]); a rule without a
+/// descriptor is resolved again when the ruleset is prepared and checked
+/// against the plan's inode.
 #[derive(Debug, Default)]
 pub struct Held {
     fds: crate::sort::FnvMap<String, OwnedFd>,
@@ -210,17 +211,9 @@ impl Held {
         self.fds.values().map(AsRawFd::as_raw_fd).collect()
     }
 
-    pub fn len(&self) -> usize {
-        self.fds.len()
-    }
-
     /// Closes what is held (the paths are about to be walked again).
     pub fn clear(&mut self) {
         self.fds.clear();
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.fds.is_empty()
     }
 }
 
