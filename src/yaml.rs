@@ -20,6 +20,8 @@ use std::fmt::{self, Write as _};
 
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span};
 
+mod simple;
+
 /// Deepest nesting of sequences and mappings that [`parse`] accepts; bounds
 /// recursion both here and in [`from_node`].
 const MAX_DEPTH: usize = 64;
@@ -124,6 +126,23 @@ impl std::error::Error for YamlError {}
 /// Invalid YAML, more than one document, anchors, aliases, tags, non-scalar
 /// or duplicate keys, and nesting deeper than 64 levels.
 pub fn parse(src: &str, opts: ParseOptions) -> Result<Node, YamlError> {
+    if let Some(root) = simple::load(src, opts) {
+        return Ok(root);
+    }
+    parse_general(src, opts)
+}
+
+/// What each of [`parse`]'s two readers makes of `src`: the simple
+/// reader's tree (`None` where it leaves the document to the other) and the
+/// general reader's. For the differential tests and fuzz target, which
+/// hold the first to the second wherever it answers.
+#[doc(hidden)]
+pub fn both_readers(src: &str, opts: ParseOptions) -> (Option<Node>, Result<Node, YamlError>) {
+    (simple::load(src, opts), parse_general(src, opts))
+}
+
+/// [`parse`] by the general scanner alone.
+fn parse_general(src: &str, opts: ParseOptions) -> Result<Node, YamlError> {
     if let Some(e) = other_yaml_version(src) {
         return Err(e);
     }

@@ -1,0 +1,713 @@
+//! The common shape of policy files and CDI specs, read without the general
+//! scanner.
+//!
+//! Nearly every document this program reads is block mappings and
+//! sequences of short plain or simply quoted scalars, with an occasional
+//! one-line flow collection (`{path: /dev/x, type: c}`). The general
+//! scanner spends about a thousand instructions on each byte of that (a
+//! token queue, a character at a time); a launch with 256 paths spent more
+//! time reading the policy than walking its paths.
+//!
+//! [`load`] reads only that shape and gives up (`None`) on anything else:
+//! a byte outside printable ASCII, a tab, a directive or document marker,
+//! a block scalar, an escape, an anchor, a tag, a multi-line scalar, an
+//! empty value, a duplicate key, deep nesting. [`super::parse`] then reads
+//! the document with the general scanner, which also reports every error;
+//! this reader never does. Where it answers, the tree is the one the
+//! general scanner builds, marks included: the differential tests hold it
+//! to that on generated documents, on the character soup that lies just
+//! outside this shape, and on every document the test suite reads.
+
+use super::{KeyId, MAX_DEPTH, Mark, Node, ParseOptions, Value, resolve};
+
+/// Most keys in one mapping; the duplicate check is quadratic, so a larger
+/// mapping is left to the general reader.
+const MAX_KEYS: usize = 32;
+
+/// The tree of `src`, or `None` when it is not of the simple shape.
+pub(super) fn load(src: &str, opts: ParseOptions) -> Option<Node> {
+    if !src
+        .bytes()
+        .all(|b| b == b'\n' || (b' '..=b'~').contains(&b))
+    {
+        return None;
+    }
+    let mut r = Reader {
+        lines: src.split('\n').map(str::as_bytes).collect(),
+        line: 0,
+        opts,
+    };
+    r.skip_blank();
+    let indent = r.indent()?;
+    let root = r.block(indent, 0)?;
+    r.skip_blank();
+    (r.line == r.lines.len()).then_some(root)
+}
+
+struct Reader<'s> {
+    lines: Vec<&'s [u8]>,
+    /// The line being read, from 0.
+    line: usize,
+    opts: ParseOptions,
+}
+
+/// Bytes a plain scalar may hold: none is an indicator anywhere.
+fn plain_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'/' | b'.' | b'~' | b'-' | b'+' | b'=' | b'@')
+}
+
+/// Bytes a plain scalar may start with (`-` and `@` are indicators there).
+fn plain_first(b: u8) -> bool {
+    plain_byte(b) && !matches!(b, b'-' | b'@')
+}
+
+impl<'s> Reader<'s> {
+    fn text(&self) -> &'s [u8] {
+        self.lines.get(self.line).copied().unwrap_or_default()
+    }
+
+    fn mark(&self, col: usize) -> Mark {
+        Mark {
+            line: u32::try_from(self.line + 1).unwrap_or(u32::MAX),
+            col: u32::try_from(col + 1).unwrap_or(u32::MAX),
+        }
+    }
+
+    /// Moves past blank lines and lines that hold only a comment.
+    fn skip_blank(&mut self) {
+        while let Some(text) = self.lines.get(self.line) {
+            match text.iter().find(|&&b| b != b' ') {
+                None | Some(b'#') => self.line += 1,
+                Some(_) => return,
+            }
+        }
+    }
+
+    /// The indentation of the current line, `None` past the end.
+    fn indent(&self) -> Option<usize> {
+        let text = self.lines.get(self.line)?;
+        Some(text.iter().take_while(|&&b| b == b' ').count())
+    }
+
+    /// The next line's indentation after blank lines, `None` at the end.
+    fn next_indent(&mut self) -> Option<usize> {
+        self.skip_blank();
+        self.indent()
+    }
+
+    /// A block collection whose first line is the current one, indented by
+    /// `indent`.
+    fn block(&mut self, indent: usize, depth: usize) -> Option<Node> {
+        let text = self.text();
+        if is_dash(text, indent) {
+            self.sequence(indent, depth)
+        } else {
+            self.mapping(indent, indent, depth)
+        }
+    }
+
+    /// A block sequence of items at `indent`, starting on the current line.
+    fn sequence(&mut self, indent: usize, depth: usize) -> Option<Node> {
+        let depth = enter(depth)?;
+        let mark = self.mark(indent);
+        let mut items = Vec::new();
+        loop {
+            let text = self.text();
+            if !is_dash(text, indent) {
+                return None;
+            }
+            // Content on the dash's line, after at least one space.
+            let col = indent + 1 + count_spaces(text, indent + 1);
+            match text.get(col) {
+                None | Some(b'#') | Some(b'-') => return None,
+                Some(_) => {}
+            }
+            if key_end(text, col).is_some() {
+                items.push(self.mapping(col, col, depth)?);
+            } else {
+                items.push(self.inline_value(col, depth)?);
+                self.line += 1;
+            }
+            match self.next_indent() {
+                Some(i) if i == indent && is_dash(self.text(), indent) => {}
+                Some(i) if i > indent => return None,
+                _ => break,
+            }
+        }
+        Some(Node {
+            value: Value::Seq(items),
+            mark,
+        })
+    }
+
+    /// A block mapping whose keys stand at `indent`; the first one is on
+    /// the current line at `col` (after a sequence's dash, or `indent`).
+    fn mapping(&mut self, indent: usize, mut col: usize, depth: usize) -> Option<Node> {
+        let depth = enter(depth)?;
+        let mark = self.mark(col);
+        let mut entries: Vec<(Node, Node)> = Vec::new();
+        let mut keys: Vec<KeyId> = Vec::new();
+        loop {
+            let text = self.text();
+            let end = key_end(text, col)?;
+            let key_text = std::str::from_utf8(text.get(col..end)?).ok()?;
+            let id = KeyId::of(&resolve(key_text, self.opts));
+            if keys.len() == MAX_KEYS || keys.contains(&id) {
+                return None;
+            }
+            // Texts differ wherever resolved values do, except for keys
+            // that resolve alike; those are caught by the value above.
+            if entries
+                .iter()
+                .any(|(k, _)| matches!(&k.value, Value::Str(s) if s == key_text))
+            {
+                return None;
+            }
+            keys.push(id);
+            let key = Node {
+                value: Value::Str(key_text.to_owned()),
+                mark: self.mark(col),
+            };
+            // `end` is the colon; the value follows after spaces.
+            let at = end + 1 + count_spaces(text, end + 1);
+            let value = match text.get(at) {
+                None | Some(b'#') => {
+                    self.line += 1;
+                    match self.next_indent() {
+                        Some(i) if i > indent => self.block(i, depth)?,
+                        Some(i) if i == indent && is_dash(self.text(), indent) => {
+                            self.sequence(indent, depth)?
+                        }
+                        // An empty value: left to the general reader.
+                        _ => return None,
+                    }
+                }
+                Some(_) => {
+                    let v = self.inline_value(at, depth)?;
+                    self.line += 1;
+                    v
+                }
+            };
+            entries.push((key, value));
+            match self.next_indent() {
+                Some(i) if i == indent && !is_dash(self.text(), indent) => col = indent,
+                Some(i) if i > indent => return None,
+                _ => break,
+            }
+        }
+        Some(Node {
+            value: Value::Map(entries),
+            mark,
+        })
+    }
+
+    /// A value that starts at `col` of the current line and ends on it,
+    /// followed only by spaces and a comment.
+    fn inline_value(&self, col: usize, depth: usize) -> Option<Node> {
+        let text = self.text();
+        let (node, end) = self.flow_value(text, col, depth, false)?;
+        let rest = end + count_spaces(text, end);
+        match text.get(rest) {
+            None => Some(node),
+            Some(b'#') if rest > end => Some(node),
+            _ => None,
+        }
+    }
+
+    /// A scalar or flow collection at `col`; `in_flow` inside `[]`/`{}`.
+    /// Returns the node and where it ends.
+    fn flow_value(
+        &self,
+        text: &[u8],
+        col: usize,
+        depth: usize,
+        in_flow: bool,
+    ) -> Option<(Node, usize)> {
+        let mark = self.mark(col);
+        match *text.get(col)? {
+            b'[' => self.flow_sequence(text, col, depth),
+            b'{' => self.flow_mapping(text, col, depth),
+            quote @ (b'"' | b'\'') => {
+                let len = text.get(col + 1..)?.iter().position(|&b| b == quote)?;
+                let inner = text.get(col + 1..col + 1 + len)?;
+                if quote == b'"' && inner.contains(&b'\\') {
+                    return None;
+                }
+                let s = std::str::from_utf8(inner).ok()?;
+                let end = col + len + 2;
+                // `'it''s'` and a quote followed by more text are not this
+                // shape.
+                match text.get(end) {
+                    None | Some(b' ') => {}
+                    Some(b',' | b']' | b'}') if in_flow => {}
+                    Some(_) => return None,
+                }
+                let node = Node {
+                    value: Value::Str(s.to_owned()),
+                    mark,
+                };
+                Some((node, end))
+            }
+            b if plain_first(b) => {
+                let end = plain_end(text, col);
+                let s = std::str::from_utf8(text.get(col..end)?).ok()?;
+                let node = Node {
+                    value: resolve(s, self.opts),
+                    mark,
+                };
+                Some((node, end))
+            }
+            _ => None,
+        }
+    }
+
+    /// `[a, b]` on one line, from its `[` at `col`.
+    fn flow_sequence(&self, text: &[u8], col: usize, depth: usize) -> Option<(Node, usize)> {
+        let depth = enter(depth)?;
+        let mark = self.mark(col);
+        let mut items = Vec::new();
+        let mut at = col + 1 + count_spaces(text, col + 1);
+        if text.get(at) != Some(&b']') {
+            loop {
+                let (item, end) = self.flow_value(text, at, depth, true)?;
+                items.push(item);
+                at = end + count_spaces(text, end);
+                match text.get(at)? {
+                    b',' => at += 1 + count_spaces(text, at + 1),
+                    b']' => break,
+                    _ => return None,
+                }
+                if matches!(text.get(at), Some(b']' | b',')) {
+                    return None; // a trailing or doubled comma
+                }
+            }
+        }
+        let node = Node {
+            value: Value::Seq(items),
+            mark,
+        };
+        Some((node, at + 1))
+    }
+
+    /// `{k: v, k: v}` on one line, from its `{` at `col`.
+    fn flow_mapping(&self, text: &[u8], col: usize, depth: usize) -> Option<(Node, usize)> {
+        let depth = enter(depth)?;
+        let mark = self.mark(col);
+        let mut entries: Vec<(Node, Node)> = Vec::new();
+        let mut keys: Vec<KeyId> = Vec::new();
+        let mut at = col + 1 + count_spaces(text, col + 1);
+        if text.get(at) != Some(&b'}') {
+            loop {
+                let end = key_end(text, at)?;
+                let key_text = std::str::from_utf8(text.get(at..end)?).ok()?;
+                let id = KeyId::of(&resolve(key_text, self.opts));
+                if keys.len() == MAX_KEYS
+                    || keys.contains(&id)
+                    || entries
+                        .iter()
+                        .any(|(k, _)| matches!(&k.value, Value::Str(s) if s == key_text))
+                {
+                    return None;
+                }
+                keys.push(id);
+                let key = Node {
+                    value: Value::Str(key_text.to_owned()),
+                    mark: self.mark(at),
+                };
+                // `key_end` saw a space after the colon.
+                let vat = end + 1 + count_spaces(text, end + 1);
+                let (value, vend) = self.flow_value(text, vat, depth, true)?;
+                entries.push((key, value));
+                at = vend + count_spaces(text, vend);
+                match text.get(at)? {
+                    b',' => at += 1 + count_spaces(text, at + 1),
+                    b'}' => break,
+                    _ => return None,
+                }
+                if matches!(text.get(at), Some(b'}' | b',')) {
+                    return None;
+                }
+            }
+        }
+        let node = Node {
+            value: Value::Map(entries),
+            mark,
+        };
+        Some((node, at + 1))
+    }
+}
+
+/// The depth inside a new collection, if that is still allowed.
+fn enter(depth: usize) -> Option<usize> {
+    (depth < MAX_DEPTH).then_some(depth + 1)
+}
+
+fn count_spaces(text: &[u8], from: usize) -> usize {
+    text.get(from..)
+        .map_or(0, |t| t.iter().take_while(|&&b| b == b' ').count())
+}
+
+/// Whether the line holds a sequence's `-` at `indent`: a dash followed
+/// by a space or the line's end.
+fn is_dash(text: &[u8], indent: usize) -> bool {
+    text.get(indent) == Some(&b'-') && matches!(text.get(indent + 1), None | Some(b' '))
+}
+
+/// Where a plain scalar that starts at `col` ends: its bytes, with single
+/// spaces between words, up to the line's end, a comment or any other
+/// byte. Trailing spaces are not part of it.
+fn plain_end(text: &[u8], col: usize) -> usize {
+    let mut end = col;
+    let mut at = col;
+    while let Some(&b) = text.get(at) {
+        if plain_byte(b) {
+            at += 1;
+            end = at;
+        } else if b == b' ' {
+            at += 1;
+        } else {
+            break;
+        }
+    }
+    end
+}
+
+/// Where a simple key at `col` ends (the index of its colon): plain key
+/// bytes, then `:` followed by a space or the line's end.
+fn key_end(text: &[u8], col: usize) -> Option<usize> {
+    if !text.get(col).is_some_and(|&b| plain_first(b)) {
+        return None;
+    }
+    let len = text
+        .get(col..)?
+        .iter()
+        .take_while(|&&b| plain_byte(b))
+        .count();
+    let end = col + len;
+    (text.get(end) == Some(&b':') && matches!(text.get(end + 1), None | Some(b' '))).then_some(end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::both_readers;
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Where this reader answers, its tree is the general reader's, marks
+    /// included (compared as text so that `.nan` equals itself).
+    fn agrees(src: &str) -> bool {
+        let mut answered = false;
+        for yaml11_octal in [false, true] {
+            let opts = ParseOptions { yaml11_octal };
+            if let (Some(fast), general) = both_readers(src, opts) {
+                answered = true;
+                assert_eq!(
+                    format!("{:?}", Ok::<_, ()>(&fast)),
+                    format!("{:?}", general.as_ref().map_err(|_| ())),
+                    "the readers disagree on {src:?}: general {general:?}"
+                );
+            }
+        }
+        answered
+    }
+
+    #[test]
+    fn reads_the_shapes_policies_and_specs_use() {
+        for src in [
+            "version: 1\nfilesystem_policy:\n  include_workdir: true\n  read_only:\n    - /usr\n    - /etc\n  read_write:\n    - /tmp\n",
+            "landlock: {compatibility: best_effort, require: {filesystem: true}}\nprocess: {run_as_user: 65534, run_as_group: 65534}\n",
+            "cdiVersion: 0.5.0\nkind: example.com/dev\ndevices:\n- name: \"0\"\n  containerEdits:\n    deviceNodes: [{path: /dev/x, type: c, major: 1, minor: 3}]\n- name: '1'\n  containerEdits:\n    env: [A=1, \"B=2\"]\n",
+            "# a comment\n\na: 1 # trailing\n\n  # indented comment\nb:\n- x\n- y z\nc: [ ]\nd: {}\ne: [[a], {b: c}]\n",
+            "  top: indented\n  next: [1, 2.5, .inf, ~, null, true, 0x1f, 0o17, 0755]",
+            "list:\n  -   a: 1\n      b: 2\n  - c: 3\n",
+            "- a\n- b: c\n  d: e\n-   [x]\n",
+            "a:\n  b:\n    c:\n      - d\n",
+        ] {
+            assert!(agrees(src), "not read by the simple reader: {src:?}");
+        }
+    }
+
+    #[test]
+    fn leaves_everything_else_to_the_general_reader() {
+        for src in [
+            "",
+            "# only a comment\n",
+            "scalar\n",
+            "a:\tb\n",
+            "a: b\r\n",
+            "\u{feff}a: b\n",
+            "a: é\n",
+            "%YAML 1.2\n---\na: b\n",
+            "---\na: b\n",
+            "a: b\n...\n",
+            "a:\n",
+            "a:\nb: c\n",
+            "a: b\n  c\n",
+            "- a\n  b\n",
+            "a: 'it''s'\n",
+            "a: \"x\\ty\"\n",
+            "a: \"open\n  close\"\n",
+            "a: &x b\n",
+            "a: *x\n",
+            "a: !t b\n",
+            "? a\n: b\n",
+            "a: |\n  b\n",
+            "a: >\n  b\n",
+            "a: 1\na: 2\n",
+            "1: a\n0x1: b\n",
+            "a: [b,]\n",
+            "a: [b,,c]\n",
+            "a: {b: c,}\n",
+            "a: [b\n  , c]\n",
+            "a: -1\n",
+            "a: b#c\n",
+            "a: b: c\n",
+            "a:b\n",
+            "\"q\": b\n",
+            "- - a\n",
+            "-\n  a: b\n",
+            "a: [b]c\n",
+            "a: @b\n",
+            "a: `b`\n",
+            "a: {b}\n",
+            "a: {b:c}\n",
+        ] {
+            assert!(
+                load(src, ParseOptions::default()).is_none(),
+                "read by the simple reader: {src:?}"
+            );
+            agrees(src);
+        }
+        let deep = format!("a: {}{}\n", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(load(&deep, ParseOptions::default()).is_none());
+        let keys: String = (0..=MAX_KEYS).map(|i| format!("k{i}: v\n")).collect();
+        assert!(load(&keys, ParseOptions::default()).is_none());
+        let fewer: String = (0..MAX_KEYS).map(|i| format!("k{i}: v\n")).collect();
+        assert!(agrees(&fewer));
+    }
+
+    /// Scalars that are and are not of the simple shape.
+    const WORDS: &[&str] = &[
+        "a", "b", "a b", "/usr/lib", "x-y", "1", "01", "0755", "0x1F", "0o7", "1.5", ".5", "1e3",
+        ".inf", ".nan", "-.inf", "+1", "-1", "~", "null", "true", "False", "@a", "a#b", "a #b",
+        "a:b", "a: b", "", " ", "é", "-", "--", "...", "[a]", "{a: b}", "'q'", "\"q\"", "a,b", "?",
+        "*a", "&a", "!a", "|", ">", "%", "a\tb",
+    ];
+
+    #[derive(Debug, Clone)]
+    enum Tree {
+        Scalar(&'static str, u8),
+        Seq(Vec<Tree>),
+        Map(Vec<(&'static str, Tree)>),
+    }
+
+    /// Scalars of the simple shape only, so that most written trees are
+    /// read by this reader.
+    const SIMPLE_WORDS: &[&str] = &[
+        "a", "b", "a b", "a  b", "/usr/lib", "x-y", "a.b", "x_y", "k=v", "u@h", "1", "01", "0755",
+        "0x1F", "0o7", "1.5", ".5", "1e3", ".inf", ".nan", "+1", "~", "null", "true", "False",
+    ];
+
+    fn tree(words: &'static [&'static str]) -> impl Strategy<Value = Tree> {
+        let word = prop::sample::select(words);
+        let leaf = (word.clone(), 0u8..3).prop_map(|(w, s)| Tree::Scalar(w, s));
+        leaf.prop_recursive(5, 40, 5, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Tree::Seq),
+                prop::collection::vec((prop::sample::select(words), inner), 0..5)
+                    .prop_map(Tree::Map),
+            ]
+        })
+    }
+
+    /// How a tree is written out: the choices are drawn from `style`.
+    struct Writer {
+        style: Vec<u8>,
+        at: usize,
+        out: String,
+    }
+
+    impl Writer {
+        fn pick(&mut self, n: u8) -> u8 {
+            let b = self.style.get(self.at).copied().unwrap_or(0);
+            self.at = (self.at + 1) % self.style.len().max(1);
+            b % n
+        }
+
+        fn scalar(&mut self, w: &str, s: u8) {
+            match s {
+                0 => self.out.push_str(w),
+                1 => {
+                    self.out.push('"');
+                    self.out.push_str(w);
+                    self.out.push('"');
+                }
+                _ => {
+                    self.out.push('\'');
+                    self.out.push_str(w);
+                    self.out.push('\'');
+                }
+            }
+        }
+
+        fn flow(&mut self, t: &Tree) {
+            match t {
+                Tree::Scalar(w, s) => self.scalar(w, *s),
+                Tree::Seq(items) => {
+                    self.out.push('[');
+                    for (i, item) in items.iter().enumerate() {
+                        if i > 0 {
+                            let sep = [",", ", ", " , "][self.pick(3) as usize];
+                            self.out.push_str(sep);
+                        }
+                        self.flow(item);
+                    }
+                    self.out.push(']');
+                }
+                Tree::Map(entries) => {
+                    self.out.push('{');
+                    for (i, (k, v)) in entries.iter().enumerate() {
+                        if i > 0 {
+                            self.out.push_str(", ");
+                        }
+                        self.out.push_str(k);
+                        let sep = [": ", ":  ", ":"][self.pick(3) as usize];
+                        self.out.push_str(sep);
+                        self.flow(v);
+                    }
+                    self.out.push('}');
+                }
+            }
+        }
+
+        fn pad(&mut self, n: usize) {
+            self.out.extend(std::iter::repeat_n(' ', n));
+        }
+
+        fn end_line(&mut self) {
+            match self.pick(6) {
+                0 => self.out.push_str(" # note"),
+                1 => self.out.push_str("\n\n"),
+                2 => self.out.push_str("\n   # note"),
+                3 => self.out.push(' '),
+                _ => {}
+            }
+            self.out.push('\n');
+        }
+
+        /// Writes `t` as the value after a key or dash, on the current line
+        /// or below it at `indent`.
+        fn value(&mut self, t: &Tree, indent: usize, after_key: bool) {
+            let nested = matches!(t, Tree::Seq(v) if !v.is_empty())
+                || matches!(t, Tree::Map(v) if !v.is_empty());
+            if !nested || self.pick(4) == 0 {
+                self.out.push(' ');
+                self.flow(t);
+                self.end_line();
+                return;
+            }
+            if let (Tree::Seq(_), true, 0) = (t, after_key, self.pick(2)) {
+                // An indentless sequence under its key.
+                self.end_line();
+                self.block(t, indent.saturating_sub(2));
+                return;
+            }
+            self.end_line();
+            self.block(t, indent);
+        }
+
+        fn block(&mut self, t: &Tree, indent: usize) {
+            match t {
+                Tree::Scalar(..) => self.flow(t),
+                Tree::Seq(items) if items.is_empty() => self.flow(t),
+                Tree::Map(entries) if entries.is_empty() => self.flow(t),
+                Tree::Seq(items) => {
+                    for item in items {
+                        self.pad(indent);
+                        self.out.push('-');
+                        let step = 1 + self.pick(3) as usize;
+                        match item {
+                            Tree::Map(entries) if !entries.is_empty() && self.pick(2) == 0 => {
+                                // A mapping that starts on the dash's line.
+                                self.pad(step);
+                                self.entries(entries, indent + 1 + step, true);
+                            }
+                            _ => self.value(item, indent + 1 + step, false),
+                        }
+                    }
+                }
+                Tree::Map(entries) => self.entries(entries, indent, false),
+            }
+        }
+
+        fn entries(&mut self, entries: &[(&str, Tree)], indent: usize, first_inline: bool) {
+            for (i, (k, v)) in entries.iter().enumerate() {
+                if i > 0 || !first_inline {
+                    self.pad(indent);
+                }
+                self.out.push_str(k);
+                self.out.push(':');
+                let step = 1 + self.pick(4) as usize;
+                self.value(v, indent + step, true);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        #[test]
+        fn written_trees_read_alike(t in tree(WORDS), style in prop::collection::vec(any::<u8>(), 1..64)) {
+            let mut w = Writer { style, at: 0, out: String::new() };
+            w.block(&t, 0);
+            agrees(&w.out);
+        }
+
+        #[test]
+        fn written_simple_trees_read_alike(t in tree(SIMPLE_WORDS), style in prop::collection::vec(any::<u8>(), 1..64)) {
+            let mut w = Writer { style, at: 0, out: String::new() };
+            w.block(&t, 0);
+            agrees(&w.out);
+        }
+
+        #[test]
+        fn character_soup_reads_alike(parts in prop::collection::vec(prop::sample::select(&[
+            "a", "b", "1", "0", " ", "  ", "\n", "- ", "-", ":", ": ", "#", " #", "[", "]", "{",
+            "}", ",", ", ", "\"", "'", "~", ".", "...", "---", "\\", "?", "&", "*", "!", "|",
+            ">", "@", "%", "\t", "\r",
+        ][..]), 0..40)) {
+            agrees(&parts.concat());
+        }
+    }
+
+    /// Every document the test suite reads.
+    #[test]
+    fn the_suites_documents_read_alike() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut stack = vec![root.join("tests"), root.join("policy")];
+        let (mut seen, mut answered) = (0, 0);
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                    let Ok(src) = std::fs::read_to_string(&path) else {
+                        continue;
+                    };
+                    seen += 1;
+                    answered += usize::from(agrees(&src));
+                }
+            }
+        }
+        assert!(seen > 20, "only {seen} documents found");
+        assert!(
+            answered > 0,
+            "the simple reader read none of {seen} documents"
+        );
+        eprintln!("{answered} of {seen} documents read by the simple reader");
+    }
+}
