@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fuzz the policy loader and the CDI spec reader with cargo-fuzz.
+# Fuzz the policy loader, the CDI spec reader and the YAML readers with
+# cargo-fuzz.
 #
 #   fuzz/run.sh [RUNS]      # default 10000000 executions per target
 #
@@ -15,7 +16,7 @@
 # fuzz/dict; what libFuzzer finds is kept in fuzz/corpus/TARGET between
 # runs. All three are ignored by git.
 #
-# Environment: FUZZ_TARGETS (default "policy cdi_spec cdi_resolve"),
+# Environment: FUZZ_TARGETS (default "policy cdi_spec cdi_resolve yaml_readers"),
 # FUZZ_TIMEOUT (seconds per input, default 10), FUZZ_ARGS (more libFuzzer
 # flags).
 set -euo pipefail
@@ -25,12 +26,12 @@ runs=${1:-10000000}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(dirname "$here")
 cd "$here"
-targets=(${FUZZ_TARGETS:-policy cdi_spec cdi_resolve})
+targets=(${FUZZ_TARGETS:-policy cdi_spec cdi_resolve yaml_readers})
 timeout=${FUZZ_TIMEOUT:-10}
 
 # --- seeds ----------------------------------------------------------------
 rm -rf seeds dict
-mkdir -p seeds/policy seeds/cdi_spec seeds/cdi_resolve dict
+mkdir -p seeds/policy seeds/cdi_spec seeds/cdi_resolve seeds/yaml_readers dict
 
 for f in "$repo"/policy/default.yaml "$repo"/policy/examples/*.yaml; do
   cp "$f" "seeds/policy/$(basename "$f")"
@@ -61,6 +62,9 @@ for f in "${specs[@]}"; do
   { printf '*\n'; cat "$cdi/$f"; } >"seeds/cdi_resolve/$(echo "${f#./}" | tr / _)"
 done
 
+# The readers' target: every policy and CDI spec above.
+cp seeds/policy/* seeds/cdi_spec/* seeds/yaml_readers/
+
 # --- dictionaries -----------------------------------------------------------
 yaml_tokens() {
   printf '%s\n' '": "' '"- "' '"\x0a  "' '"\x0a- "' '"["' '"]"' '"{"' '"}"' '","' \
@@ -80,7 +84,7 @@ yaml_tokens() {
   grep -oE '"[A-Za-z][A-Za-z0-9_.-]*"' "$repo/src/cdi/spec.rs" | sort -u
   printf '%s\n' '"cdiVersion: "' '"0.3.0"' '"0.5.0"' '"0.6.0"' '"0.7.0"' '"0.8.0"' '"1.0.0"' '"1.1.0"' '"="' '"\x00"'
 } | sort -u >dict/cdi.dict
-dict_of() { case $1 in policy) echo dict/policy.dict ;; *) echo dict/cdi.dict ;; esac; }
+dict_of() { case $1 in policy | yaml_readers) echo dict/policy.dict ;; *) echo dict/cdi.dict ;; esac; }
 
 # --- build and run ----------------------------------------------------------
 # The library forbids unsafe code, so AddressSanitizer would find little
