@@ -249,7 +249,7 @@ impl<'s> Reader<'s> {
                 Some((node, end))
             }
             b if plain_first(b) => {
-                let end = plain_end(text, col);
+                let end = plain_end(text, col)?;
                 let s = std::str::from_utf8(text.get(col..end)?).ok()?;
                 let node = Node {
                     value: resolve(s, self.opts),
@@ -353,14 +353,19 @@ fn is_dash(text: &[u8], indent: usize) -> bool {
     text.get(indent) == Some(&b'-') && matches!(text.get(indent + 1), None | Some(b' '))
 }
 
-/// Where a plain scalar that starts at `col` ends: its bytes, with single
-/// spaces between words, up to the line's end, a comment or any other
-/// byte. Trailing spaces are not part of it.
-fn plain_end(text: &[u8], col: usize) -> usize {
+/// Where a plain scalar that starts at `col` ends: its bytes, with spaces
+/// between words, up to the line's end, a comment or any other byte.
+/// Trailing spaces are not part of it. `None` when a word after a space
+/// starts with `-` or `@`: the general reader takes `[b -]` for the start
+/// of another scalar and refuses it, so such text is left to it.
+fn plain_end(text: &[u8], col: usize) -> Option<usize> {
     let mut end = col;
     let mut at = col;
     while let Some(&b) = text.get(at) {
         if plain_byte(b) {
+            if at != end && !plain_first(b) {
+                return None;
+            }
             at += 1;
             end = at;
         } else if b == b' ' {
@@ -369,7 +374,7 @@ fn plain_end(text: &[u8], col: usize) -> usize {
             break;
         }
     }
-    end
+    Some(end)
 }
 
 /// Where a simple key at `col` ends (the index of its colon): plain key
@@ -471,6 +476,10 @@ mod tests {
             "a: `b`\n",
             "a: {b}\n",
             "a: {b:c}\n",
+            "a: [b -]\n",
+            "a: [= -]\n",
+            "a: b -\n",
+            "a: b @c\n",
         ] {
             assert!(
                 load(src, ParseOptions::default()).is_none(),
@@ -491,7 +500,7 @@ mod tests {
         "a", "b", "a b", "/usr/lib", "x-y", "1", "01", "0755", "0x1F", "0o7", "1.5", ".5", "1e3",
         ".inf", ".nan", "-.inf", "+1", "-1", "~", "null", "true", "False", "@a", "a#b", "a #b",
         "a:b", "a: b", "", " ", "é", "-", "--", "...", "[a]", "{a: b}", "'q'", "\"q\"", "a,b", "?",
-        "*a", "&a", "!a", "|", ">", "%", "a\tb",
+        "*a", "&a", "!a", "|", ">", "%", "a\tb", "b -", "b -c", "b @", "b-", "b -]",
     ];
 
     #[derive(Debug, Clone)]
@@ -506,6 +515,9 @@ mod tests {
     const SIMPLE_WORDS: &[&str] = &[
         "a", "b", "a b", "a  b", "/usr/lib", "x-y", "a.b", "x_y", "k=v", "u@h", "1", "01", "0755",
         "0x1F", "0o7", "1.5", ".5", "1e3", ".inf", ".nan", "+1", "~", "null", "true", "False",
+        // Next to the shape: words after a space that start with an
+        // indicator.
+        "b -", "b -c", "b @",
     ];
 
     fn tree(words: &'static [&'static str]) -> impl Strategy<Value = Tree> {
