@@ -587,7 +587,7 @@ fn allowed_back_lines(allow: &[String], ctx: &rules::Context) -> Vec<Finding> {
         }
         seen.push(name);
         let mut reasons: Vec<&str> = Vec::new();
-        for r in defaults.iter().filter(|r| r.name == name.as_str()) {
+        for r in defaults.iter().filter(|r| r.name() == name.as_str()) {
             if !reasons.contains(&r.reason) {
                 reasons.push(r.reason);
             }
@@ -662,8 +662,8 @@ pub fn plan_for(cfg: &SeccompConfig, arches_wanted: &[Arch]) -> Result<SeccompPl
 
     let mut allowed_defaults: Vec<String> = defaults
         .iter()
-        .filter(|r| cfg.allow.iter().any(|a| a == r.name))
-        .map(|r| r.name.to_owned())
+        .filter(|r| cfg.allow.iter().any(|a| a == r.name()))
+        .map(|r| r.name().to_owned())
         .collect();
     allowed_defaults.dedup();
 
@@ -671,8 +671,8 @@ pub fn plan_for(cfg: &SeccompConfig, arches_wanted: &[Arch]) -> Result<SeccompPl
     for &arch in arches_wanted {
         let mut rules: Vec<PlannedRule> = defaults
             .iter()
-            .filter(|r| !cfg.allow.iter().any(|a| a == r.name))
-            .filter(|r| !cfg.deny.iter().any(|d| d == r.name))
+            .filter(|r| !cfg.allow.iter().any(|a| a == r.name()))
+            .filter(|r| !cfg.deny.iter().any(|d| d == r.name()))
             .filter_map(|r| r.plan(arch, deny_action, "default"))
             .collect();
         let mut seen: Vec<&str> = Vec::new();

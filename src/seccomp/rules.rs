@@ -9,7 +9,16 @@
 //! Argument checks compare the low 32 bits of an argument only; see
 //! [`super::ArgCheck`] for why that is exact for every check below.
 
-use super::{Arch, ArgCheck, ENOSYS, PlannedRule, RuleAction, lookup};
+use super::tables::Syscall;
+use super::{Arch, ArgCheck, ENOSYS, PlannedRule, RuleAction};
+
+/// The [`Syscall`] named by a string literal, with its numbers looked up
+/// when the program is compiled.
+macro_rules! sys {
+    ($name:literal) => {
+        const { Syscall::new($name) }
+    };
+}
 
 /// Namespace flags of `clone`/`unshare`.
 pub(super) const CLONE_NEWTIME: u32 = 0x0000_0080;
@@ -76,117 +85,117 @@ pub(super) const PER_LINUX: u32 = 0;
 pub(super) const PER_QUERY: u32 = 0xffff_ffff;
 
 /// Syscalls denied unconditionally, with the reason.
-pub(super) const DENY: &[(&str, &str)] = &[
+pub(super) const DENY: &[(Syscall, &str)] = &[
     // other processes
-    ("ptrace", "reads and controls other processes"),
-    ("process_vm_readv", "reads another process's memory"),
-    ("process_vm_writev", "writes another process's memory"),
+    (sys!("ptrace"), "reads and controls other processes"),
+    (sys!("process_vm_readv"), "reads another process's memory"),
+    (sys!("process_vm_writev"), "writes another process's memory"),
     (
-        "pidfd_getfd",
+        sys!("pidfd_getfd"),
         "steals file descriptors from another process",
     ),
     (
-        "kcmp",
+        sys!("kcmp"),
         "compares kernel objects of other processes, an address-order oracle",
     ),
     (
-        "process_madvise",
+        sys!("process_madvise"),
         "acts on another process's memory through a pidfd, which seccomp cannot tell from its own",
     ),
     (
-        "process_mrelease",
+        sys!("process_mrelease"),
         "reaps another process's memory through a pidfd, which seccomp cannot tell from its own",
     ),
     // kernel attack surface
-    ("bpf", "loads eBPF programs into the kernel"),
+    (sys!("bpf"), "loads eBPF programs into the kernel"),
     (
-        "perf_event_open",
+        sys!("perf_event_open"),
         "perf events are a large kernel attack surface and side channel",
     ),
     (
-        "userfaultfd",
+        sys!("userfaultfd"),
         "lets exploits stall kernel page faults at will",
     ),
     (
-        "io_uring_setup",
+        sys!("io_uring_setup"),
         "io_uring bypasses seccomp for the operations it submits",
     ),
     (
-        "io_uring_enter",
+        sys!("io_uring_enter"),
         "io_uring bypasses seccomp for the operations it submits",
     ),
     (
-        "io_uring_register",
+        sys!("io_uring_register"),
         "io_uring bypasses seccomp for the operations it submits",
     ),
-    ("lookup_dcookie", "kernel profiling interface"),
-    ("fanotify_init", "filesystem-wide event monitoring"),
+    (sys!("lookup_dcookie"), "kernel profiling interface"),
+    (sys!("fanotify_init"), "filesystem-wide event monitoring"),
     (
-        "lsm_set_self_attr",
+        sys!("lsm_set_self_attr"),
         "changes the process's security-module context",
     ),
     (
-        "modify_ldt",
+        sys!("modify_ldt"),
         "x86 LDT changes, historic kernel attack surface",
     ),
-    ("uselib", "obsolete a.out loader"),
-    ("_sysctl", "removed binary sysctl interface"),
-    ("nfsservctl", "removed nfsd control interface"),
+    (sys!("uselib"), "obsolete a.out loader"),
+    (sys!("_sysctl"), "removed binary sysctl interface"),
+    (sys!("nfsservctl"), "removed nfsd control interface"),
     // kernel code
-    ("kexec_load", "replaces the running kernel"),
-    ("kexec_file_load", "replaces the running kernel"),
-    ("init_module", "loads kernel code"),
-    ("finit_module", "loads kernel code"),
-    ("delete_module", "unloads kernel code"),
-    ("create_module", "removed module interface"),
-    ("get_kernel_syms", "removed module interface"),
-    ("query_module", "removed module interface"),
+    (sys!("kexec_load"), "replaces the running kernel"),
+    (sys!("kexec_file_load"), "replaces the running kernel"),
+    (sys!("init_module"), "loads kernel code"),
+    (sys!("finit_module"), "loads kernel code"),
+    (sys!("delete_module"), "unloads kernel code"),
+    (sys!("create_module"), "removed module interface"),
+    (sys!("get_kernel_syms"), "removed module interface"),
+    (sys!("query_module"), "removed module interface"),
     // keys
-    ("keyctl", "kernel keyring, not namespaced"),
-    ("add_key", "kernel keyring, not namespaced"),
-    ("request_key", "kernel keyring, not namespaced"),
+    (sys!("keyctl"), "kernel keyring, not namespaced"),
+    (sys!("add_key"), "kernel keyring, not namespaced"),
+    (sys!("request_key"), "kernel keyring, not namespaced"),
     // mounts and filesystem views
-    ("mount", "changes the mount table"),
-    ("umount2", "changes the mount table"),
-    ("pivot_root", "changes the root filesystem"),
+    (sys!("mount"), "changes the mount table"),
+    (sys!("umount2"), "changes the mount table"),
+    (sys!("pivot_root"), "changes the root filesystem"),
     (
-        "chroot",
+        sys!("chroot"),
         "changes the root directory, a classic escape helper",
     ),
-    ("fsopen", "new mount API"),
-    ("fsconfig", "new mount API"),
-    ("fsmount", "new mount API"),
-    ("fspick", "new mount API"),
-    ("move_mount", "new mount API"),
-    ("open_tree", "new mount API, clones mount trees"),
-    ("open_tree_attr", "new mount API, clones mount trees"),
-    ("mount_setattr", "changes mount attributes"),
-    ("setns", "joins another namespace"),
+    (sys!("fsopen"), "new mount API"),
+    (sys!("fsconfig"), "new mount API"),
+    (sys!("fsmount"), "new mount API"),
+    (sys!("fspick"), "new mount API"),
+    (sys!("move_mount"), "new mount API"),
+    (sys!("open_tree"), "new mount API, clones mount trees"),
+    (sys!("open_tree_attr"), "new mount API, clones mount trees"),
+    (sys!("mount_setattr"), "changes mount attributes"),
+    (sys!("setns"), "joins another namespace"),
     (
-        "open_by_handle_at",
+        sys!("open_by_handle_at"),
         "opens files by handle, bypassing path checks",
     ),
     (
-        "name_to_handle_at",
+        sys!("name_to_handle_at"),
         "produces file handles for open_by_handle_at",
     ),
-    ("quotactl", "filesystem quota administration"),
-    ("quotactl_fd", "filesystem quota administration"),
+    (sys!("quotactl"), "filesystem quota administration"),
+    (sys!("quotactl_fd"), "filesystem quota administration"),
     // hardware and host administration
-    ("iopl", "raw I/O port access"),
-    ("ioperm", "raw I/O port access"),
-    ("acct", "host process accounting"),
-    ("swapon", "host swap administration"),
-    ("swapoff", "host swap administration"),
-    ("reboot", "reboots the host or loads a kexec kernel"),
-    ("sethostname", "host identity administration"),
-    ("setdomainname", "host identity administration"),
-    ("settimeofday", "sets the host clock"),
-    ("clock_settime", "sets the host clock"),
-    ("clock_adjtime", "adjusts the host clock"),
-    ("adjtimex", "adjusts the host clock"),
-    ("syslog", "reads or clears the kernel log"),
-    ("vhangup", "hangs up the controlling terminal"),
+    (sys!("iopl"), "raw I/O port access"),
+    (sys!("ioperm"), "raw I/O port access"),
+    (sys!("acct"), "host process accounting"),
+    (sys!("swapon"), "host swap administration"),
+    (sys!("swapoff"), "host swap administration"),
+    (sys!("reboot"), "reboots the host or loads a kexec kernel"),
+    (sys!("sethostname"), "host identity administration"),
+    (sys!("setdomainname"), "host identity administration"),
+    (sys!("settimeofday"), "sets the host clock"),
+    (sys!("clock_settime"), "sets the host clock"),
+    (sys!("clock_adjtime"), "adjusts the host clock"),
+    (sys!("adjtimex"), "adjusts the host clock"),
+    (sys!("syslog"), "reads or clears the kernel log"),
+    (sys!("vhangup"), "hangs up the controlling terminal"),
 ];
 
 /// IPC objects that live in the IPC namespace, not in the filesystem:
@@ -202,73 +211,73 @@ pub(super) const DENY: &[(&str, &str)] = &[
 /// `shmdt` stays allowed: it only detaches a mapping of the caller's own,
 /// and attachments do not survive exec, so without `shmat` there is nothing
 /// to detach.
-pub(super) const IPC_DENY: &[(&str, &str)] = &[
+pub(super) const IPC_DENY: &[(Syscall, &str)] = &[
     (
-        "shmget",
+        sys!("shmget"),
         "SysV shared memory is shared with same-uid processes outside the sandbox; seccomp.allow to opt in",
     ),
     (
-        "shmat",
+        sys!("shmat"),
         "SysV shared memory is shared with same-uid processes outside the sandbox; seccomp.allow to opt in",
     ),
     (
-        "shmctl",
+        sys!("shmctl"),
         "SysV shared memory is shared with same-uid processes outside the sandbox; seccomp.allow to opt in",
     ),
     (
-        "msgget",
+        sys!("msgget"),
         "SysV message queues are shared with same-uid processes outside the sandbox; seccomp.allow to opt in",
     ),
     (
-        "msgsnd",
+        sys!("msgsnd"),
         "SysV message queues are shared with same-uid processes outside the sandbox; seccomp.allow to opt in",
     ),
     (
-        "msgrcv",
+        sys!("msgrcv"),
         "SysV message queues are shared with same-uid processes outside the sandbox; seccomp.allow to opt in",
     ),
     (
-        "msgctl",
+        sys!("msgctl"),
         "SysV message queues are shared with same-uid processes outside the sandbox; seccomp.allow to opt in",
     ),
     (
-        "semget",
+        sys!("semget"),
         "SysV semaphores are shared with same-uid processes outside the sandbox; seccomp.allow to opt in",
     ),
     (
-        "semop",
+        sys!("semop"),
         "SysV semaphores are shared with same-uid processes outside the sandbox; seccomp.allow to opt in",
     ),
     (
-        "semtimedop",
+        sys!("semtimedop"),
         "SysV semaphores are shared with same-uid processes outside the sandbox; seccomp.allow to opt in",
     ),
     (
-        "semctl",
+        sys!("semctl"),
         "SysV semaphores are shared with same-uid processes outside the sandbox; seccomp.allow to opt in",
     ),
     (
-        "mq_open",
+        sys!("mq_open"),
         "POSIX message queues are named without a path Landlock checks; seccomp.allow to opt in",
     ),
     (
-        "mq_unlink",
+        sys!("mq_unlink"),
         "POSIX message queues are named without a path Landlock checks; seccomp.allow to opt in",
     ),
     (
-        "mq_timedsend",
+        sys!("mq_timedsend"),
         "POSIX message queues are named without a path Landlock checks; seccomp.allow to opt in",
     ),
     (
-        "mq_timedreceive",
+        sys!("mq_timedreceive"),
         "POSIX message queues are named without a path Landlock checks; seccomp.allow to opt in",
     ),
     (
-        "mq_notify",
+        sys!("mq_notify"),
         "POSIX message queues are named without a path Landlock checks; seccomp.allow to opt in",
     ),
     (
-        "mq_getsetattr",
+        sys!("mq_getsetattr"),
         "POSIX message queues are named without a path Landlock checks; seccomp.allow to opt in",
     ),
 ];
@@ -282,44 +291,44 @@ pub(super) const IPC_DENY: &[(&str, &str)] = &[
 /// `pthread_setaffinity_np` passes the thread's tid (OpenMP/GOMP thread
 /// pinning), `taskset -p`, Python's `os.sched_setaffinity(os.getpid(), ..)`,
 /// `prlimit --pid`, `renice -p`. `seccomp.allow` gives a call back whole.
-pub(super) const SELF_ONLY: &[(&str, u8, &str)] = &[
+pub(super) const SELF_ONLY: &[(Syscall, u8, &str)] = &[
     (
-        "prlimit64",
+        sys!("prlimit64"),
         0,
         "sets rlimits of another process (RLIMIT_CPU=1 kills it); seccomp.allow to opt in",
     ),
     (
-        "sched_setaffinity",
+        sys!("sched_setaffinity"),
         0,
         "pins another process to CPUs; seccomp.allow to opt in (OpenMP thread pinning, taskset -p)",
     ),
     (
-        "sched_setscheduler",
+        sys!("sched_setscheduler"),
         0,
         "changes another process's scheduling policy; seccomp.allow to opt in",
     ),
     (
-        "sched_setparam",
+        sys!("sched_setparam"),
         0,
         "changes another process's scheduling priority; seccomp.allow to opt in",
     ),
     (
-        "sched_setattr",
+        sys!("sched_setattr"),
         0,
         "changes another process's scheduling attributes; seccomp.allow to opt in",
     ),
     (
-        "migrate_pages",
+        sys!("migrate_pages"),
         0,
         "moves another process's memory between NUMA nodes; seccomp.allow to opt in",
     ),
     (
-        "move_pages",
+        sys!("move_pages"),
         0,
         "moves another process's pages between NUMA nodes; seccomp.allow to opt in",
     ),
     (
-        "get_robust_list",
+        sys!("get_robust_list"),
         0,
         "reads another process's robust futex list head, an ASLR leak; seccomp.allow to opt in",
     ),
@@ -340,7 +349,7 @@ pub(super) struct Context {
 /// A rule before it is resolved for an architecture.
 #[derive(Debug, Clone)]
 pub(super) struct RuleSpec {
-    pub name: &'static str,
+    pub sys: Syscall,
     pub check: Option<ArgCheck>,
     pub condition: Option<String>,
     pub reason: &'static str,
@@ -349,9 +358,9 @@ pub(super) struct RuleSpec {
 }
 
 impl RuleSpec {
-    fn deny(name: &'static str, reason: &'static str) -> RuleSpec {
+    fn deny(sys: Syscall, reason: &'static str) -> RuleSpec {
         RuleSpec {
-            name,
+            sys,
             check: None,
             condition: None,
             reason,
@@ -359,14 +368,19 @@ impl RuleSpec {
         }
     }
 
-    fn when(name: &'static str, check: ArgCheck, condition: String, reason: &'static str) -> Self {
+    fn when(sys: Syscall, check: ArgCheck, condition: String, reason: &'static str) -> Self {
         RuleSpec {
-            name,
+            sys,
             check: Some(check),
             condition: Some(condition),
             reason,
             enosys: false,
         }
+    }
+
+    /// The syscall's name.
+    pub(super) fn name(&self) -> &'static str {
+        self.sys.name()
     }
 
     /// Resolves the rule for `arch`; `None` if the syscall does not exist there.
@@ -376,14 +390,14 @@ impl RuleSpec {
         deny: RuleAction,
         origin: &'static str,
     ) -> Option<PlannedRule> {
-        let nr = lookup(arch, self.name)?;
+        let nr = self.sys.nr(arch)?;
         let verdict = if self.enosys {
             RuleAction::Errno(ENOSYS)
         } else {
             deny
         };
         Some(PlannedRule {
-            syscall: self.name.into(),
+            syscall: self.sys.name().into(),
             nr,
             action: verdict.label(),
             condition: self.condition.clone(),
@@ -439,7 +453,7 @@ fn clone_rule(allowed: u32, reason: &'static str) -> Option<RuleSpec> {
     let forbidden = ALL_NAMESPACES & !allowed & !CLONE_NEWTIME;
     (forbidden != 0).then(|| {
         RuleSpec::when(
-            "clone",
+            sys!("clone"),
             ArgCheck::AnyBits {
                 arg: 0,
                 mask: forbidden,
@@ -455,7 +469,7 @@ fn unshare_rule(allowed: u32, reason: &'static str) -> Option<RuleSpec> {
     let forbidden = ALL_NAMESPACES & !allowed;
     (forbidden != 0).then(|| {
         RuleSpec::when(
-            "unshare",
+            sys!("unshare"),
             ArgCheck::AnyBits {
                 arg: 0,
                 mask: forbidden,
@@ -468,7 +482,7 @@ fn unshare_rule(allowed: u32, reason: &'static str) -> Option<RuleSpec> {
 
 fn clone3_rule() -> RuleSpec {
     RuleSpec {
-        name: "clone3",
+        sys: sys!("clone3"),
         check: None,
         condition: None,
         reason: "flags live in struct clone_args, which seccomp cannot read; libc falls back to clone",
@@ -478,7 +492,7 @@ fn clone3_rule() -> RuleSpec {
 
 fn execveat_rule() -> RuleSpec {
     RuleSpec::when(
-        "execveat",
+        sys!("execveat"),
         ArgCheck::AnyBits {
             arg: 4,
             mask: AT_EMPTY_PATH,
@@ -513,7 +527,7 @@ fn execveat_rule() -> RuleSpec {
 /// grants, whose hardware settings need CAP_SYS_ADMIN.
 fn ioctl_rule() -> RuleSpec {
     RuleSpec::when(
-        "ioctl",
+        sys!("ioctl"),
         ArgCheck::In {
             arg: 1,
             mask: u32::MAX,
@@ -530,7 +544,7 @@ fn ioctl_rule() -> RuleSpec {
 /// `TIOCSCTTY` with 0 (taking a terminal no session owns) stays allowed.
 fn ioctl_steal_rule() -> RuleSpec {
     RuleSpec::when(
-        "ioctl",
+        sys!("ioctl"),
         ArgCheck::All(vec![
             ArgCheck::In {
                 arg: 1,
@@ -562,7 +576,7 @@ fn ioctl_steal_rule() -> RuleSpec {
 /// they say which path they could not watch.
 fn inotify_rule() -> RuleSpec {
     RuleSpec::deny(
-        "inotify_add_watch",
+        sys!("inotify_add_watch"),
         "watches paths Landlock does not check, outside every rule: names of new files and other processes' opens, reads and writes; seccomp.allow to opt in (file watchers)",
     )
 }
@@ -573,7 +587,7 @@ fn inotify_rule() -> RuleSpec {
 /// version, and workloads do not need them (`setarch -R` and `rr` will fail).
 fn personality_rule() -> RuleSpec {
     RuleSpec::when(
-        "personality",
+        sys!("personality"),
         ArgCheck::NotIn {
             arg: 0,
             mask: u32::MAX,
@@ -606,7 +620,7 @@ fn socket_rules(ctx: &Context) -> Vec<RuleSpec> {
     let mut rules = Vec::new();
     if !ctx.inet {
         rules.push(RuleSpec::when(
-            "socket",
+            sys!("socket"),
             ArgCheck::In {
                 arg: 0,
                 mask: u32::MAX,
@@ -618,7 +632,7 @@ fn socket_rules(ctx: &Context) -> Vec<RuleSpec> {
     }
     if !ctx.unix_sockets {
         rules.push(RuleSpec::when(
-            "socket",
+            sys!("socket"),
             ArgCheck::In {
                 arg: 0,
                 mask: u32::MAX,
@@ -629,7 +643,7 @@ fn socket_rules(ctx: &Context) -> Vec<RuleSpec> {
         ));
     }
     rules.push(RuleSpec::when(
-        "socket",
+        sys!("socket"),
         ArgCheck::NotIn {
             arg: 0,
             mask: u32::MAX,
@@ -639,7 +653,7 @@ fn socket_rules(ctx: &Context) -> Vec<RuleSpec> {
         "other socket families (AF_PACKET, AF_VSOCK, AF_BLUETOOTH, AF_KEY, AF_ALG, ...) are kernel attack surface",
     ));
     rules.push(RuleSpec::when(
-        "socket",
+        sys!("socket"),
         ArgCheck::All(vec![
             ArgCheck::In {
                 arg: 0,
@@ -662,7 +676,7 @@ fn socket_rules(ctx: &Context) -> Vec<RuleSpec> {
             values: vec![AF_INET, AF_INET6],
         };
         rules.push(RuleSpec::when(
-            "socket",
+            sys!("socket"),
             ArgCheck::All(vec![
                 ip.clone(),
                 ArgCheck::NotIn {
@@ -675,7 +689,7 @@ fn socket_rules(ctx: &Context) -> Vec<RuleSpec> {
             "raw IP sockets forge packets and sniff traffic; SCTP and DCCP sockets escape Landlock's TCP port rules",
         ));
         rules.push(RuleSpec::when(
-            "socket",
+            sys!("socket"),
             ArgCheck::All(vec![
                 ip,
                 ArgCheck::NotIn {
@@ -704,20 +718,24 @@ fn socket_rules(ctx: &Context) -> Vec<RuleSpec> {
 /// flag means nothing. `TCP_FASTOPEN_CONNECT` + `connect` stays allowed: it
 /// goes through `connect` and its hook.
 fn fastopen_rules() -> Vec<RuleSpec> {
-    [("sendto", 3), ("sendmsg", 2), ("sendmmsg", 3)]
-        .into_iter()
-        .map(|(name, arg)| {
-            RuleSpec::when(
-                name,
-                ArgCheck::AnyBits {
-                    arg,
-                    mask: MSG_FASTOPEN,
-                },
-                "flags & MSG_FASTOPEN != 0".to_owned(),
-                "TCP Fast Open connects without the connect() hook, bypassing Landlock's port rules",
-            )
-        })
-        .collect()
+    [
+        (sys!("sendto"), 3),
+        (sys!("sendmsg"), 2),
+        (sys!("sendmmsg"), 3),
+    ]
+    .into_iter()
+    .map(|(sys, arg)| {
+        RuleSpec::when(
+            sys,
+            ArgCheck::AnyBits {
+                arg,
+                mask: MSG_FASTOPEN,
+            },
+            "flags & MSG_FASTOPEN != 0".to_owned(),
+            "TCP Fast Open connects without the connect() hook, bypassing Landlock's port rules",
+        )
+    })
+    .collect()
 }
 
 /// `listen` on an unbound TCP socket binds an ephemeral port that clients
@@ -727,7 +745,7 @@ fn fastopen_rules() -> Vec<RuleSpec> {
 /// no bind port (unless `network.allow_listen: true`).
 fn listen_rule() -> RuleSpec {
     RuleSpec::deny(
-        "listen",
+        sys!("listen"),
         "listen() autobinds an ephemeral TCP port without Landlock's bind check (network.bind_tcp is empty; network.allow_listen: true to opt in)",
     )
 }
@@ -737,9 +755,9 @@ fn listen_rule() -> RuleSpec {
 fn self_only_rules() -> Vec<RuleSpec> {
     let mut rules: Vec<RuleSpec> = SELF_ONLY
         .iter()
-        .map(|&(name, arg, reason)| {
+        .map(|&(sys, arg, reason)| {
             RuleSpec::when(
-                name,
+                sys,
                 ArgCheck::NotIn {
                     arg,
                     mask: u32::MAX,
@@ -758,22 +776,22 @@ fn self_only_rules() -> Vec<RuleSpec> {
     // supervisor already leads its process group, setsid fails, and the
     // group holds the pipeline's other processes. Only the caller itself
     // is left.
-    for (name, which, names, reason) in [
+    for (sys, which, names, reason) in [
         (
-            "setpriority",
+            sys!("setpriority"),
             PRIO_PROCESS,
             "PRIO_PROCESS",
             "renices other processes, its process group or every process of the user; seccomp.allow to opt in",
         ),
         (
-            "ioprio_set",
+            sys!("ioprio_set"),
             IOPRIO_WHO_PROCESS,
             "IOPRIO_WHO_PROCESS",
             "changes the I/O priority of other processes, its process group or every process of the user; seccomp.allow to opt in",
         ),
     ] {
         rules.push(RuleSpec::when(
-            name,
+            sys,
             ArgCheck::NotIn {
                 arg: 0,
                 mask: u32::MAX,
@@ -783,7 +801,7 @@ fn self_only_rules() -> Vec<RuleSpec> {
             reason,
         ));
         rules.push(RuleSpec::when(
-            name,
+            sys,
             ArgCheck::NotIn {
                 arg: 1,
                 mask: u32::MAX,
@@ -802,7 +820,7 @@ fn self_only_rules() -> Vec<RuleSpec> {
 /// itself, never bound to a name, so it reaches nothing outside.
 fn socketpair_rule() -> RuleSpec {
     RuleSpec::when(
-        "socketpair",
+        sys!("socketpair"),
         ArgCheck::NotIn {
             arg: 0,
             mask: u32::MAX,
@@ -820,7 +838,7 @@ const NS_REASON: &str =
 pub(super) fn default_rules(ctx: &Context) -> Vec<RuleSpec> {
     let mut rules: Vec<RuleSpec> = DENY
         .iter()
-        .map(|&(name, reason)| RuleSpec::deny(name, reason))
+        .map(|&(sys, reason)| RuleSpec::deny(sys, reason))
         .collect();
     rules.push(clone3_rule());
     rules.extend(clone_rule(ctx.allowed_namespaces, NS_REASON));
@@ -841,7 +859,7 @@ pub(super) fn default_rules(ctx: &Context) -> Vec<RuleSpec> {
     rules.extend(
         IPC_DENY
             .iter()
-            .map(|&(name, reason)| RuleSpec::deny(name, reason)),
+            .map(|&(sys, reason)| RuleSpec::deny(sys, reason)),
     );
     rules.extend(self_only_rules());
     rules
@@ -851,10 +869,10 @@ pub(super) fn default_rules(ctx: &Context) -> Vec<RuleSpec> {
 pub(super) fn parent_rules() -> Vec<RuleSpec> {
     let mut rules: Vec<RuleSpec> = DENY
         .iter()
-        .map(|&(name, reason)| RuleSpec::deny(name, reason))
+        .map(|&(sys, reason)| RuleSpec::deny(sys, reason))
         .collect();
     rules.push(RuleSpec::deny(
-        "unshare",
+        sys!("unshare"),
         "the supervisor never needs new namespaces",
     ));
     rules.push(clone3_rule());

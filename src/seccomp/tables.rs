@@ -6,6 +6,8 @@
 //! that has no entry for an architecture does not exist there (aarch64 has no
 //! `open`, `fork`, `iopl`, ... ) and is reported as absent, never guessed.
 
+use std::cmp::Ordering;
+
 use super::Arch;
 
 /// Looks up the number of `name` on `arch`.
@@ -16,6 +18,97 @@ pub fn lookup(arch: Arch, name: &str) -> Option<u32> {
         .ok()
         .and_then(|i| table.get(i))
         .map(|&(_, nr)| nr)
+}
+
+/// A system call of the rule tables, by where its name is in each
+/// architecture's table below. Found when the program is compiled (see
+/// [`Syscall::new`]), so that planning the built-in rules searches no
+/// table; four bytes, so the rule tables stay small.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Syscall {
+    /// Index in [`X86_64`], [`ABSENT`] where the name has no entry.
+    x86_64: u16,
+    /// Index in [`AARCH64`], [`ABSENT`] where the name has no entry.
+    aarch64: u16,
+}
+
+/// The index of a name a table does not have.
+const ABSENT: u16 = u16::MAX;
+
+impl Syscall {
+    /// The system call `name`. Meant for constants: evaluated at compile
+    /// time, a name that no table has fails the build.
+    pub const fn new(name: &'static str) -> Syscall {
+        let sys = Syscall {
+            x86_64: const_position(X86_64, name),
+            aarch64: const_position(AARCH64, name),
+        };
+        assert!(
+            sys.x86_64 != ABSENT || sys.aarch64 != ABSENT,
+            "not a system call on any supported architecture"
+        );
+        sys
+    }
+
+    /// The name.
+    pub fn name(self) -> &'static str {
+        self.entry(Arch::X86_64)
+            .or_else(|| self.entry(Arch::Aarch64))
+            .map_or("", |&(name, _)| name)
+    }
+
+    /// The number on `arch`, as [`lookup`] finds it.
+    pub fn nr(self, arch: Arch) -> Option<u32> {
+        self.entry(arch).map(|&(_, nr)| nr)
+    }
+
+    fn entry(self, arch: Arch) -> Option<&'static (&'static str, u32)> {
+        let at = match arch {
+            Arch::X86_64 => self.x86_64,
+            Arch::Aarch64 => self.aarch64,
+        };
+        table(arch).get(usize::from(at))
+    }
+}
+
+/// Where [`lookup`] finds `name` in `table`, in a constant: the same
+/// binary search, comparing bytes as `str`'s `Ord` does.
+const fn const_position(table: &[(&str, u32)], name: &str) -> u16 {
+    let (mut lo, mut hi) = (0, table.len());
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        match const_cmp(table[mid].0.as_bytes(), name.as_bytes()) {
+            Ordering::Less => lo = mid + 1,
+            Ordering::Greater => hi = mid,
+            Ordering::Equal => {
+                assert!(mid < ABSENT as usize, "table too long for u16 indices");
+                return mid as u16;
+            }
+        }
+    }
+    ABSENT
+}
+
+/// Lexicographic byte order, `<[u8] as Ord>::cmp` in a constant.
+const fn const_cmp(a: &[u8], b: &[u8]) -> Ordering {
+    let mut i = 0;
+    while i < a.len() && i < b.len() {
+        if a[i] != b[i] {
+            return if a[i] < b[i] {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            };
+        }
+        i += 1;
+    }
+    if a.len() < b.len() {
+        Ordering::Less
+    } else if a.len() > b.len() {
+        Ordering::Greater
+    } else {
+        Ordering::Equal
+    }
 }
 
 /// Whether `name` is a system call on at least one supported architecture.
