@@ -666,35 +666,25 @@ pub fn plan_for(cfg: &SeccompConfig, arches_wanted: &[Arch]) -> Result<SeccompPl
         .map(|r| r.name().to_owned())
         .collect();
     allowed_defaults.dedup();
+    let mut specs = defaults;
+    specs.retain(|r| !cfg.allow.iter().chain(&cfg.deny).any(|n| n == r.name()));
+    let mut denied: Vec<&str> = Vec::with_capacity(cfg.deny.len());
+    for name in &cfg.deny {
+        if !denied.contains(&name.as_str()) {
+            denied.push(name);
+        }
+    }
 
     let mut arches = Vec::with_capacity(arches_wanted.len());
-    for &arch in arches_wanted {
-        let mut rules: Vec<PlannedRule> = defaults
-            .iter()
-            .filter(|r| !cfg.allow.iter().any(|a| a == r.name()))
-            .filter(|r| !cfg.deny.iter().any(|d| d == r.name()))
-            .filter_map(|r| r.plan(arch, deny_action, "default"))
-            .collect();
-        let mut seen: Vec<&str> = Vec::new();
-        for name in &cfg.deny {
-            if seen.contains(&name.as_str()) {
-                continue;
-            }
-            seen.push(name);
-            if let Some(nr) = lookup(arch, name) {
-                rules.push(PlannedRule {
-                    syscall: name.clone().into(),
-                    nr,
-                    action: deny_action.label(),
-                    condition: None,
-                    reason: "denied by policy".into(),
-                    origin: "policy.deny".into(),
-                    verdict: deny_action,
-                    check: None,
-                });
-            }
-        }
-        crate::sort::sort_by_key(&mut rules, |r| r.nr);
+    for (i, &arch) in arches_wanted.iter().enumerate() {
+        // The last (for a launch, the only) architecture takes the specs
+        // instead of a copy.
+        let specs = if i + 1 == arches_wanted.len() {
+            std::mem::take(&mut specs)
+        } else {
+            specs.clone()
+        };
+        let rules = arch_rules(arch, specs, &denied, deny_action, "default");
         let mut plan = ArchPlan {
             arch,
             rules,
@@ -723,6 +713,63 @@ pub fn plan_for(cfg: &SeccompConfig, arches_wanted: &[Arch]) -> Result<SeccompPl
         allowed_namespaces,
         allowed_defaults,
     })
+}
+
+/// The rules of `specs`, then one unconditional rule with `deny_action`
+/// for each name of `denied`, that exist on `arch`, sorted by number. Rules
+/// of one syscall keep that order: the first match wins.
+fn arch_rules(
+    arch: Arch,
+    specs: Vec<rules::RuleSpec>,
+    denied: &[&str],
+    deny_action: RuleAction,
+    origin: &'static str,
+) -> Vec<PlannedRule> {
+    // Sorts one key per rule instead of the rules: `nr * count + index`,
+    // where an index below `specs.len()` is a spec and the others are
+    // names of `denied`. Keys are distinct and ordered by number first,
+    // then by index, so the unstable sort keeps the list's order within
+    // a syscall.
+    let count = specs.len() + denied.len();
+    let numbers = specs
+        .iter()
+        .map(|r| r.sys.nr(arch))
+        .chain(denied.iter().map(|name| lookup(arch, name)));
+    let mut keys: Vec<usize> = numbers
+        .enumerate()
+        .filter_map(|(i, nr)| Some(nr? as usize * count + i))
+        .collect();
+    keys.sort_unstable();
+    let n_specs = specs.len();
+    let mut specs: Vec<Option<rules::RuleSpec>> = specs.into_iter().map(Some).collect();
+    // A loop that pushes, not a collect: a rule is large, and each copy
+    // of it on the way into the list costs.
+    let mut rules = Vec::with_capacity(keys.len());
+    for key in keys {
+        let (nr, i) = (u32::try_from(key / count).unwrap_or(u32::MAX), key % count);
+        match specs.get_mut(i) {
+            Some(spec) => {
+                if let Some(spec) = spec.take() {
+                    rules.push(spec.plan(nr, deny_action, origin));
+                }
+            }
+            None => {
+                if let Some(name) = denied.get(i - n_specs) {
+                    rules.push(PlannedRule {
+                        syscall: (*name).to_owned().into(),
+                        nr,
+                        action: deny_action.label(),
+                        condition: None,
+                        reason: "denied by policy".into(),
+                        origin: "policy.deny".into(),
+                        verdict: deny_action,
+                        check: None,
+                    });
+                }
+            }
+        }
+    }
+    rules
 }
 
 /// The program for `plan`: prebuilt when the table has it (see
@@ -787,11 +834,7 @@ pub fn parent_plan() -> ArchPlan {
 /// [`parent_plan`] for any architecture.
 pub fn parent_plan_for(arch: Arch) -> ArchPlan {
     let deny = RuleAction::Errno(EPERM);
-    let mut rules: Vec<PlannedRule> = rules::parent_rules()
-        .iter()
-        .filter_map(|r| r.plan(arch, deny, "parent"))
-        .collect();
-    crate::sort::sort_by_key(&mut rules, |r| r.nr);
+    let rules = arch_rules(arch, rules::parent_rules(), &[], deny, "parent");
     let mut plan = ArchPlan {
         arch,
         rules,

@@ -10,7 +10,7 @@
 //! [`super::ArgCheck`] for why that is exact for every check below.
 
 use super::tables::Syscall;
-use super::{Arch, ArgCheck, ENOSYS, PlannedRule, RuleAction};
+use super::{ArgCheck, ENOSYS, PlannedRule, RuleAction};
 
 /// The [`Syscall`] named by a string literal, with its numbers looked up
 /// when the program is compiled.
@@ -383,29 +383,23 @@ impl RuleSpec {
         self.sys.name()
     }
 
-    /// Resolves the rule for `arch`; `None` if the syscall does not exist there.
-    pub(super) fn plan(
-        &self,
-        arch: Arch,
-        deny: RuleAction,
-        origin: &'static str,
-    ) -> Option<PlannedRule> {
-        let nr = self.sys.nr(arch)?;
+    /// The rule with number `nr` (the syscall's on the plan's architecture).
+    pub(super) fn plan(self, nr: u32, deny: RuleAction, origin: &'static str) -> PlannedRule {
         let verdict = if self.enosys {
             RuleAction::Errno(ENOSYS)
         } else {
             deny
         };
-        Some(PlannedRule {
-            syscall: self.sys.name().into(),
+        PlannedRule {
+            syscall: self.name().into(),
             nr,
             action: verdict.label(),
-            condition: self.condition.clone(),
+            condition: self.condition,
             reason: self.reason.into(),
             origin: origin.into(),
             verdict,
-            check: self.check.clone(),
-        })
+            check: self.check,
+        }
     }
 }
 
