@@ -257,7 +257,7 @@ pub struct PlannedRule {
     /// `errno(EPERM)`, `errno(ENOSYS)`, `kill` or `log`.
     pub action: Cow<'static, str>,
     /// Human-readable argument condition; `None` means unconditional.
-    pub condition: Option<String>,
+    pub condition: Option<Cow<'static, str>>,
     /// Why the rule exists.
     pub reason: Cow<'static, str>,
     /// `default`, `policy.deny` or `parent`.

@@ -9,6 +9,8 @@
 //! Argument checks compare the low 32 bits of an argument only; see
 //! [`super::ArgCheck`] for why that is exact for every check below.
 
+use std::borrow::Cow;
+
 use super::tables::Syscall;
 use super::{ArgCheck, ENOSYS, PlannedRule, RuleAction};
 
@@ -351,7 +353,7 @@ pub(super) struct Context {
 pub(super) struct RuleSpec {
     pub sys: Syscall,
     pub check: Option<ArgCheck>,
-    pub condition: Option<String>,
+    pub condition: Option<Cow<'static, str>>,
     pub reason: &'static str,
     /// Returns `ENOSYS` instead of the deny action.
     pub enosys: bool,
@@ -368,11 +370,16 @@ impl RuleSpec {
         }
     }
 
-    fn when(sys: Syscall, check: ArgCheck, condition: String, reason: &'static str) -> Self {
+    fn when(
+        sys: Syscall,
+        check: ArgCheck,
+        condition: impl Into<Cow<'static, str>>,
+        reason: &'static str,
+    ) -> Self {
         RuleSpec {
             sys,
             check: Some(check),
-            condition: Some(condition),
+            condition: Some(condition.into()),
             reason,
             enosys: false,
         }
@@ -491,7 +498,7 @@ fn execveat_rule() -> RuleSpec {
             arg: 4,
             mask: AT_EMPTY_PATH,
         },
-        "flags & AT_EMPTY_PATH != 0".to_owned(),
+        "flags & AT_EMPTY_PATH != 0",
         "fileless exec of memfds and other anonymous files",
     )
 }
@@ -527,7 +534,7 @@ fn ioctl_rule() -> RuleSpec {
             mask: u32::MAX,
             values: vec![TIOCSTI, TIOCLINUX, TIOCSETD, TIOCCONS, TIOCVHANGUP],
         },
-        "request in {TIOCSTI, TIOCLINUX, TIOCSETD, TIOCCONS, TIOCVHANGUP}".to_owned(),
+        "request in {TIOCSTI, TIOCLINUX, TIOCSETD, TIOCCONS, TIOCVHANGUP}",
         "injects input into, changes the line discipline of, or hangs up a terminal shared with the host side, or takes the node's console",
     )
 }
@@ -551,7 +558,7 @@ fn ioctl_steal_rule() -> RuleSpec {
                 values: vec![1],
             },
         ]),
-        "request == TIOCSCTTY && arg == 1".to_owned(),
+        "request == TIOCSCTTY && arg == 1",
         "steals the controlling terminal of another session",
     )
 }
@@ -587,7 +594,7 @@ fn personality_rule() -> RuleSpec {
             mask: u32::MAX,
             values: vec![PER_LINUX, PER_QUERY],
         },
-        "persona not in {PER_LINUX, 0xffffffff}".to_owned(),
+        "persona not in {PER_LINUX, 0xffffffff}",
         "execution domains weaken ASLR/NX or fake the kernel version",
     )
 }
@@ -620,7 +627,7 @@ fn socket_rules(ctx: &Context) -> Vec<RuleSpec> {
                 mask: u32::MAX,
                 values: vec![AF_INET, AF_INET6],
             },
-            "domain in {AF_INET, AF_INET6}".to_owned(),
+            "domain in {AF_INET, AF_INET6}",
             "IP networking is disabled by policy (inet: false)",
         ));
     }
@@ -632,7 +639,7 @@ fn socket_rules(ctx: &Context) -> Vec<RuleSpec> {
                 mask: u32::MAX,
                 values: vec![AF_UNIX],
             },
-            "domain == AF_UNIX".to_owned(),
+            "domain == AF_UNIX",
             "unix sockets reach servers outside the sandbox (network.unix_sockets: false)",
         ));
     }
@@ -643,7 +650,7 @@ fn socket_rules(ctx: &Context) -> Vec<RuleSpec> {
             mask: u32::MAX,
             values: vec![AF_UNIX, AF_INET, AF_INET6, AF_NETLINK],
         },
-        "domain not in {AF_UNIX, AF_INET, AF_INET6, AF_NETLINK}".to_owned(),
+        "domain not in {AF_UNIX, AF_INET, AF_INET6, AF_NETLINK}",
         "other socket families (AF_PACKET, AF_VSOCK, AF_BLUETOOTH, AF_KEY, AF_ALG, ...) are kernel attack surface",
     ));
     rules.push(RuleSpec::when(
@@ -660,7 +667,7 @@ fn socket_rules(ctx: &Context) -> Vec<RuleSpec> {
                 values: vec![NETLINK_ROUTE],
             },
         ]),
-        "domain == AF_NETLINK && protocol != NETLINK_ROUTE".to_owned(),
+        "domain == AF_NETLINK && protocol != NETLINK_ROUTE",
         "netlink beyond routing (audit, sock_diag, uevents, netfilter, ...) exposes host state",
     ));
     if ctx.inet {
@@ -679,7 +686,7 @@ fn socket_rules(ctx: &Context) -> Vec<RuleSpec> {
                     values: vec![SOCK_STREAM, SOCK_DGRAM],
                 },
             ]),
-            "domain in {AF_INET, AF_INET6} && type & 0xf not in {SOCK_STREAM, SOCK_DGRAM}".to_owned(),
+            "domain in {AF_INET, AF_INET6} && type & 0xf not in {SOCK_STREAM, SOCK_DGRAM}",
             "raw IP sockets forge packets and sniff traffic; SCTP and DCCP sockets escape Landlock's TCP port rules",
         ));
         rules.push(RuleSpec::when(
@@ -698,7 +705,7 @@ fn socket_rules(ctx: &Context) -> Vec<RuleSpec> {
                     ],
                 },
             ]),
-            "domain in {AF_INET, AF_INET6} && protocol not in {0, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMPV6}".to_owned(),
+            "domain in {AF_INET, AF_INET6} && protocol not in {0, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMPV6}",
             "MPTCP, SCTP, SMC, UDP-Lite and other IP protocols escape Landlock's TCP port rules",
         ));
     }
@@ -725,7 +732,7 @@ fn fastopen_rules() -> Vec<RuleSpec> {
                 arg,
                 mask: MSG_FASTOPEN,
             },
-            "flags & MSG_FASTOPEN != 0".to_owned(),
+            "flags & MSG_FASTOPEN != 0",
             "TCP Fast Open connects without the connect() hook, bypassing Landlock's port rules",
         )
     })
@@ -757,7 +764,7 @@ fn self_only_rules() -> Vec<RuleSpec> {
                     mask: u32::MAX,
                     values: vec![0],
                 },
-                "pid != 0".to_owned(),
+                "pid != 0",
                 reason,
             )
         })
@@ -770,17 +777,17 @@ fn self_only_rules() -> Vec<RuleSpec> {
     // supervisor already leads its process group, setsid fails, and the
     // group holds the pipeline's other processes. Only the caller itself
     // is left.
-    for (sys, which, names, reason) in [
+    for (sys, which, condition, reason) in [
         (
             sys!("setpriority"),
             PRIO_PROCESS,
-            "PRIO_PROCESS",
+            "which != PRIO_PROCESS",
             "renices other processes, its process group or every process of the user; seccomp.allow to opt in",
         ),
         (
             sys!("ioprio_set"),
             IOPRIO_WHO_PROCESS,
-            "IOPRIO_WHO_PROCESS",
+            "which != IOPRIO_WHO_PROCESS",
             "changes the I/O priority of other processes, its process group or every process of the user; seccomp.allow to opt in",
         ),
     ] {
@@ -791,7 +798,7 @@ fn self_only_rules() -> Vec<RuleSpec> {
                 mask: u32::MAX,
                 values: vec![which],
             },
-            format!("which != {names}"),
+            condition,
             reason,
         ));
         rules.push(RuleSpec::when(
@@ -801,7 +808,7 @@ fn self_only_rules() -> Vec<RuleSpec> {
                 mask: u32::MAX,
                 values: vec![0],
             },
-            "who != 0".to_owned(),
+            "who != 0",
             reason,
         ));
     }
@@ -820,7 +827,7 @@ fn socketpair_rule() -> RuleSpec {
             mask: u32::MAX,
             values: vec![AF_UNIX],
         },
-        "domain != AF_UNIX".to_owned(),
+        "domain != AF_UNIX",
         "only AF_UNIX socket pairs are needed",
     )
 }
