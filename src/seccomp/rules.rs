@@ -32,12 +32,14 @@ pub(super) const CLONE_NEWUSER: u32 = 0x1000_0000;
 pub(super) const CLONE_NEWPID: u32 = 0x2000_0000;
 pub(super) const CLONE_NEWNET: u32 = 0x4000_0000;
 
-/// Canonical namespace name, flag, flag name; sorted by name.
+/// Canonical namespace name, flag, flag name; sorted by flag name, the
+/// order of the flag lists in the `clone`/`unshare` conditions that every
+/// plan writes.
 pub(super) const NAMESPACES: [(&str, u32, &str); 8] = [
     ("cgroup", CLONE_NEWCGROUP, "CLONE_NEWCGROUP"),
     ("ipc", CLONE_NEWIPC, "CLONE_NEWIPC"),
-    ("mount", CLONE_NEWNS, "CLONE_NEWNS"),
     ("net", CLONE_NEWNET, "CLONE_NEWNET"),
+    ("mount", CLONE_NEWNS, "CLONE_NEWNS"),
     ("pid", CLONE_NEWPID, "CLONE_NEWPID"),
     ("time", CLONE_NEWTIME, "CLONE_NEWTIME"),
     ("user", CLONE_NEWUSER, "CLONE_NEWUSER"),
@@ -427,21 +429,22 @@ pub(super) fn parse_namespaces(names: &[String]) -> Result<(u32, Vec<String>), &
             .ok_or(name.as_str())?;
         mask |= flag;
     }
-    let canonical = NAMESPACES
+    let mut canonical = NAMESPACES
         .iter()
         .filter(|(_, flag, _)| mask & flag != 0)
         .map(|(n, _, _)| (*n).to_owned())
         .collect();
+    crate::sort::sort(&mut canonical);
     Ok((mask, canonical))
 }
 
+/// The names of the flags in `mask`, sorted, joined by `|`.
 fn flag_names(mask: u32) -> String {
-    let mut names: Vec<&str> = NAMESPACES
+    let names: Vec<&str> = NAMESPACES
         .iter()
         .filter(|(_, flag, _)| mask & flag != 0)
         .map(|&(_, _, n)| n)
         .collect();
-    crate::sort::sort(&mut names);
     names.join("|")
 }
 

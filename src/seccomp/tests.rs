@@ -649,6 +649,16 @@ fn every_rule_names_a_known_syscall() {
 }
 
 #[test]
+fn namespaces_are_sorted_by_flag_name() {
+    // flag_names relies on it for the conditions' flag lists.
+    assert!(rules::NAMESPACES.is_sorted_by_key(|&(_, _, flag)| flag));
+    // The plan's canonical names are sorted by name all the same.
+    let names = ["uts", "net", "mnt", "cgroup"].map(String::from);
+    let (_, canonical) = rules::parse_namespaces(&names).expect("known namespaces");
+    assert_eq!(canonical, ["cgroup", "mount", "net", "uts"]);
+}
+
+#[test]
 fn rule_numbers_are_the_tables_numbers() {
     // The rules carry numbers found at compile time; they must be what a
     // lookup in the tables finds, absent where the table has no entry.
