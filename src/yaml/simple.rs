@@ -24,6 +24,9 @@ use super::{KeyId, MAX_DEPTH, Mark, Node, ParseOptions, Value, resolve};
 /// mapping is left to the general reader.
 const MAX_KEYS: usize = 32;
 
+/// Longest key the general reader reads as a key outside flow collections.
+const MAX_KEY_LEN: usize = 1024;
+
 /// The tree of `src`, or `None` when it is not of the simple shape.
 pub(super) fn load(src: &str, opts: ParseOptions) -> Option<Node> {
     if !src
@@ -388,6 +391,11 @@ fn key_end(text: &[u8], col: usize) -> Option<usize> {
         .iter()
         .take_while(|&&b| plain_byte(b))
         .count();
+    // The general reader takes a longer plain key for a scalar (its simple
+    // key limit) and refuses the document.
+    if len > MAX_KEY_LEN {
+        return None;
+    }
     let end = col + len;
     (text.get(end) == Some(&b':') && matches!(text.get(end + 1), None | Some(b' '))).then_some(end)
 }
@@ -493,6 +501,19 @@ mod tests {
         assert!(load(&keys, ParseOptions::default()).is_none());
         let fewer: String = (0..MAX_KEYS).map(|i| format!("k{i}: v\n")).collect();
         assert!(agrees(&fewer));
+        let long = "a".repeat(MAX_KEY_LEN + 1);
+        for src in [
+            format!("{long}: b\n"),
+            format!("- {long}: b\n"),
+            format!("x: 1\n{long}: b\n"),
+            format!("r:\n  {long}:\n    b: c\n"),
+        ] {
+            assert!(load(&src, ParseOptions::default()).is_none(), "{src:?}");
+            agrees(&src);
+        }
+        // The control: a key at the limit is a key to both readers.
+        let longest = format!("{}: b\n", "a".repeat(MAX_KEY_LEN));
+        assert!(agrees(&longest));
     }
 
     /// Scalars that are and are not of the simple shape.
