@@ -58,12 +58,13 @@
 //! module then builds nothing and its [`Status`] says so.
 
 use landlock::{
-    AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, LandlockStatus, NetPort, PathBeneath,
+    AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, LandlockStatus, NetPort,
     RestrictionStatus, Ruleset, RulesetAttr, RulesetCreated, RulesetCreatedAttr, RulesetError,
     RulesetStatus, Scope,
 };
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
+use std::os::fd::AsFd as _;
 
 use crate::error::{Error, Finding, Result};
 use crate::log;
@@ -1026,6 +1027,18 @@ pub fn prepare(
         .map_err(|e| call_error("creating the ruleset", &e))?
         .set_compatibility(CompatLevel::BestEffort);
 
+    // Path rules go in by `landlock_add_rule` directly (see `add_path_rule`),
+    // on a duplicate of the ruleset's descriptor, closed when they are in.
+    let rules_fd = Option::<std::os::fd::OwnedFd>::from(rs.try_clone().map_err(|e| {
+        Error::apply(
+            "landlock",
+            format!(
+                "duplicating the ruleset descriptor failed: {}",
+                crate::error::io_cause(&e)
+            ),
+        )
+    })?)
+    .ok_or_else(|| Error::Internal("landlock: the ruleset has no descriptor".into()))?;
     let trust = fsp.trust();
     let mut walker = safepath::Walker::new(&trust);
     for rule in &fsp.rules {
@@ -1044,17 +1057,18 @@ pub fn prepare(
             .and_then(|h| h.get(&rule.path))
             .filter(|_| rule.inode.is_some() && !in_proc);
         let added = match kept {
-            Some(fd) => {
-                held_rule(rule, fd, fsp).map(|()| add_path_rule(&mut rs, rule, rule.kind, fd))
-            }
+            Some(fd) => held_rule(rule, fd, fsp)
+                .map(|()| add_path_rule(rules_fd.as_fd(), handled, rule, rule.kind, fd)),
             None => open_rule(rule, &mut walker, fsp)
-                .map(|r| add_path_rule(&mut rs, rule, r.kind, r.fd)),
+                .map(|r| add_path_rule(rules_fd.as_fd(), handled, rule, r.kind, r.fd)),
         };
         match added {
             Ok(n) => prepared.path_rules += n?,
             Err(why) => skip_or_fail(fsp, &rule.path, &why, &mut prepared.skipped)?,
         }
     }
+
+    drop(rules_fd);
 
     if fsp.enforced.network {
         let mut ports: Vec<u16> = net.connect_tcp.clone();
@@ -1084,20 +1098,37 @@ pub fn prepare(
     Ok(prepared)
 }
 
-/// Adds `rule` on `fd` (what its path resolved to, of `kind`): the number
-/// of rules added, none when the rule grants nothing there.
+/// Adds `rule` on `fd` (what its path resolved to, of `kind`) to the
+/// ruleset `ruleset` refers to: the number of rules added, none when the
+/// rule grants nothing there.
+///
+/// By `landlock_add_rule` itself rather than the crate's `add_rule`, which
+/// would `fstat` the descriptor again to narrow a directory's rights on a
+/// file: `rule_rights` has narrowed them already, from the kind the walk
+/// saw on this same descriptor. The rights are also kept within the
+/// handled set, as the kernel requires; anything else it refuses
+/// (`EINVAL`) fails the rule, never widens it.
 fn add_path_rule(
-    rs: &mut RulesetCreated,
+    ruleset: std::os::fd::BorrowedFd<'_>,
+    handled: BitFlags<AccessFs>,
     rule: &FsRule,
     kind: PathKind,
     fd: impl std::os::fd::AsFd,
 ) -> Result<usize> {
-    let access = rights(&rule_rights(&rule.rights, kind))?;
+    let access = rights(&rule_rights(&rule.rights, kind))? & handled;
     if access.is_empty() {
         return Ok(0);
     }
-    rs.add_rule(PathBeneath::new(fd, access))
-        .map_err(|e| call_error(&format!("adding the rule for {}", rule.path), &e))?;
+    crate::sys::landlock_add_path_rule(ruleset, fd.as_fd(), access.bits()).map_err(|errno| {
+        Error::apply(
+            "landlock",
+            format!(
+                "adding the rule for {} failed: {}",
+                rule.path,
+                crate::error::io_cause(&std::io::Error::from_raw_os_error(errno))
+            ),
+        )
+    })?;
     Ok(1)
 }
 
