@@ -786,12 +786,12 @@ fn widened_lines<'a>(
             c => format!("{p} (resolves to {c})"),
         }
     };
-    let shallowest = |set: &crate::sort::FnvMap<&str, &'a str>, p: &'a str| -> Option<&'a str> {
+    let shallowest = |set: &crate::sort::FastMap<&str, &'a str>, p: &'a str| -> Option<&'a str> {
         paths::ancestors(canon(p))
             .filter_map(|a| set.get(a).copied())
             .last()
     };
-    let rw: crate::sort::FnvMap<&str, &str> = rules
+    let rw: crate::sort::FastMap<&str, &str> = rules
         .iter()
         .filter(|w| w.access == Access::ReadWrite && w.present)
         .map(|w| (canon(&w.path), w.path.as_str()))
@@ -816,7 +816,7 @@ fn widened_lines<'a>(
         }
     }
     let Some(execute) = execute else { return };
-    let exec: crate::sort::FnvMap<&str, &str> =
+    let exec: crate::sort::FastMap<&str, &str> =
         execute.iter().map(|x| (canon(x), x.as_str())).collect();
     for w in rules
         .iter()

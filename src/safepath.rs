@@ -176,7 +176,7 @@ pub struct Resolved {
 /// against the plan's inode.
 #[derive(Debug, Default)]
 pub struct Held {
-    fds: crate::sort::FnvMap<String, OwnedFd>,
+    fds: crate::sort::FastMap<String, OwnedFd>,
     budget: usize,
 }
 
@@ -187,7 +187,7 @@ impl Held {
         let soft = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
             .map_or(0, |(soft, _)| soft);
         Held {
-            fds: crate::sort::FnvMap::default(),
+            fds: crate::sort::FastMap::default(),
             budget: usize::try_from(soft / 4).unwrap_or(usize::MAX).min(256),
         }
     }
@@ -415,10 +415,10 @@ pub struct Walker<'t> {
     trust: &'t Trust,
     /// `trust.writable` as a set: a path is beneath a writable one when
     /// one of its ancestors is in it (a policy may list hundreds).
-    writable: crate::sort::FnvSet<&'t str>,
+    writable: crate::sort::FastSet<&'t str>,
     /// Directories by canonical path, each with every directory above it
     /// (the stack a walk from `/` would have built).
-    dirs: crate::sort::FnvMap<String, Rc<Vec<Rc<Step>>>>,
+    dirs: crate::sort::FastMap<String, Rc<Vec<Rc<Step>>>>,
 }
 
 impl<'t> Walker<'t> {
@@ -426,7 +426,7 @@ impl<'t> Walker<'t> {
         Walker {
             trust,
             writable: trust.writable.iter().map(String::as_str).collect(),
-            dirs: crate::sort::FnvMap::default(),
+            dirs: crate::sort::FastMap::default(),
         }
     }
 
