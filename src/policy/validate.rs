@@ -100,7 +100,7 @@ fn check_path(path: &str, yaml: &dyn Fn() -> String, out: &mut Issues) -> bool {
     }
     // A line break or escape sequence in a path is a mistake or a forged
     // line in the plan and the logs, never a file anyone means.
-    if let Some(c) = path.chars().find(|c| c.is_control()) {
+    if let Some(c) = paths::first_control(path) {
         out.push(
             yaml(),
             format!("path contains the control character {}", c.escape_default()),
