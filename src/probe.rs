@@ -73,7 +73,7 @@ pub struct HostFacts {
     pub passwd: Option<String>,
     pub group: Option<String>,
     /// State of each path the plan mentions: kind, or why it is missing.
-    pub paths: BTreeMap<String, Result<PathKind, String>>,
+    pub paths: crate::sort::FastMap<String, Result<PathKind, String>>,
     /// The supervisor's environment, as bytes.
     pub env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
     /// Capabilities the supervisor holds.
@@ -85,7 +85,7 @@ pub struct HostFacts {
     /// What each path in `paths` resolved to (see `safepath`), when the
     /// resolution got that far. Absent in hand-made facts: the plan then
     /// judges the spelling alone.
-    pub resolved: BTreeMap<String, ResolvedPath>,
+    pub resolved: crate::sort::FastMap<String, ResolvedPath>,
     /// The supervisor's supplementary groups, read when it starts
     /// unprivileged (as root it sets them; then they are not read).
     pub groups: Vec<u32>,

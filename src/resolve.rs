@@ -227,7 +227,7 @@ pub fn resolve_run_holding(
     let trust = facts.trust.clone();
     let mut walker = crate::safepath::Walker::new(&trust);
     for p in extra {
-        if let std::collections::btree_map::Entry::Vacant(v) = facts.paths.entry(p) {
+        if let std::collections::hash_map::Entry::Vacant(v) = facts.paths.entry(p) {
             let (st, r) = probe::path_state(v.key(), &mut walker, false);
             if let Some(r) = r {
                 facts.resolved.insert(v.key().clone(), r);

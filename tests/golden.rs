@@ -5,7 +5,6 @@
 //! cargo test --test golden` and review the diff.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use openshell_sandbox::capabilities::CapState;
@@ -23,7 +22,7 @@ const GROUP: &str = "root:x:0:\nvideo:x:44:\nsandbox:x:1000:\n";
 const RUNTIME_CAPS: u64 = 0xa804_25fb;
 
 fn host(landlock: LandlockSupport, uid: u32) -> HostFacts {
-    let mut paths = BTreeMap::new();
+    let mut paths = openshell_sandbox::sort::FastMap::default();
     for d in [
         "/usr", "/bin", "/sbin", "/lib", "/etc", "/proc", "/tmp", "/sandbox", "/dev/shm",
     ] {
