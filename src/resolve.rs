@@ -166,8 +166,14 @@ fn walk_paths(
     facts: &mut HostFacts,
     mut held: Option<&mut crate::safepath::Held>,
 ) -> Vec<String> {
-    let mut direct = Vec::new();
+    let mut direct = Vec::with_capacity(paths.len());
     let mut walker = crate::safepath::Walker::new(trust);
+    // Each path adds one entry to each map: grown once, not by doubling.
+    facts.paths.reserve(paths.len());
+    facts.resolved.reserve(paths.len());
+    if let Some(held) = held.as_deref_mut() {
+        held.reserve(paths.len());
+    }
     for p in paths {
         // Sorted by `settle`: hundreds of paths stay linear.
         let writable = trust.writable.binary_search(p).is_ok();

@@ -192,6 +192,13 @@ impl Held {
         }
     }
 
+    /// Room for `n` more descriptors (up to the budget), so that keeping a
+    /// policy's paths does not grow the map again and again.
+    pub fn reserve(&mut self, n: usize) {
+        let room = self.budget.saturating_sub(self.fds.len());
+        self.fds.reserve(n.min(room));
+    }
+
     /// Keeps `fd` for `path` while the budget lasts (dropping it otherwise).
     pub fn keep(&mut self, path: &str, fd: OwnedFd) {
         if self.fds.len() < self.budget {
