@@ -511,7 +511,7 @@ fn open_with(walker: &mut Walker<'_>, path: &str) -> Result<Resolved, ResolveErr
             err: std::io::Error::from_raw_os_error(libc::EINVAL),
         });
     }
-    let comps: Vec<&str> = path.split('/').filter(|c| !c.is_empty()).collect();
+    let comps: Vec<&str> = crate::policy::paths::components(path).collect();
     let (mut stack, skip) = match walker.start(&comps) {
         Some(found) => found,
         None => (
@@ -577,7 +577,7 @@ fn open_with(walker: &mut Walker<'_>, path: &str) -> Result<Resolved, ResolveErr
             if target.starts_with('/') {
                 stack.truncate(1);
             }
-            for c in target.split('/').filter(|c| !c.is_empty()).rev() {
+            for c in crate::policy::paths::components(&target).rev() {
                 queue.push_front(c.to_string());
             }
             continue;
