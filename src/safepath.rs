@@ -465,23 +465,31 @@ impl<'t> Walker<'t> {
     }
 
     /// The longest directory prefix of `path` (spelled with plain names
-    /// only) already walked: its stack and the components left.
+    /// only) already walked: its stack and the components left. Tried
+    /// longest first: a policy's next path most often lies beside the last
+    /// one, so the parent is the usual hit, one lookup instead of one per
+    /// level. (A directory is remembered only after the ones above it, so
+    /// longest-first finds what a walk down from `/` would.)
     fn start(&self, comps: &[&str]) -> Option<(Vec<Rc<Step>>, usize)> {
         let plain = comps
             .iter()
             .take_while(|c| !matches!(**c, "." | ".."))
             .count();
-        let mut prefix = String::new();
-        let mut best = self.dirs.get("/").map(|stack| (stack, 0));
-        for (i, c) in comps[..plain].iter().enumerate() {
+        let mut prefix = String::with_capacity(comps.iter().map(|c| c.len() + 1).sum());
+        for c in &comps[..plain] {
             prefix.push('/');
             prefix.push_str(c);
-            match self.dirs.get(&prefix) {
-                Some(stack) => best = Some((stack, i + 1)),
-                None => break,
-            }
         }
-        best.map(|(stack, n)| (stack.as_ref().clone(), n))
+        let mut at = prefix.as_str();
+        let mut n = plain;
+        while n > 0 {
+            if let Some(stack) = self.dirs.get(at) {
+                return Some((stack.as_ref().clone(), n));
+            }
+            at = at.rfind('/').map_or("", |i| &at[..i]);
+            n -= 1;
+        }
+        self.dirs.get("/").map(|stack| (stack.as_ref().clone(), 0))
     }
 
     /// Remember the directory on top of `stack` (its canonical path is its
