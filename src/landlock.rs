@@ -362,7 +362,9 @@ pub fn plan(
     for (path, (access, origin)) in by_path {
         let mut kind = host.path_kind(&path);
         if access == Access::ReadWrite {
-            if let Some(b) = never_writable_blocker(&path, origin, host) {
+            if let Some(b) = never_writable_blocker(&path, origin, host)
+                .or_else(|| kernel_mount_blocker(&path, origin, kind, host))
+            {
                 blockers.push(b);
                 kind = PathKind::Missing;
             }
@@ -762,6 +764,66 @@ fn never_writable_blocker(path: &str, origin: RuleOrigin, host: &HostFacts) -> O
             "grant a directory of its own, or list {canonical} under read_only"
         )),
     })
+}
+
+/// A read-write or workdir rule on a directory with a kernel interface
+/// filesystem (or the host's devtmpfs) mounted at or beneath it stops the
+/// launch: Landlock's rights beneath a directory reach into every mount
+/// below it, so such a rule would make that filesystem writable after all.
+/// So does a mount table that could not be read.
+fn kernel_mount_blocker(
+    path: &str,
+    origin: RuleOrigin,
+    kind: PathKind,
+    host: &HostFacts,
+) -> Option<Finding> {
+    if kind != PathKind::Directory {
+        return None;
+    }
+    let canonical = resolved_path(path, host);
+    let what = if canonical == path {
+        path.to_string()
+    } else {
+        format!("{path} (resolves to {canonical})")
+    };
+    let object = match origin {
+        RuleOrigin::Workdir => "workdir",
+        _ => "filesystem_policy.read_write",
+    };
+    if let Some(why) = &host.mounts_unknown {
+        return Some(
+            Finding::new(
+                object,
+                format!(
+                    "{what}: whether a kernel filesystem is mounted beneath it is unknown: {why}"
+                ),
+            )
+            .with_hint("mount /proc in the container, or make the path read_only"),
+        );
+    }
+    let m = host
+        .kernel_mounts
+        .iter()
+        .find(|m| paths::is_within(&m.point, canonical))?;
+    let hint = match origin {
+        RuleOrigin::Workdir => {
+            "use a working directory without such a mount beneath it, or set filesystem_policy.include_workdir: false".to_string()
+        }
+        _ => format!(
+            "grant the directories beside {} instead, or mount it elsewhere",
+            m.point
+        ),
+    };
+    Some(
+        Finding::new(
+            object,
+            format!(
+                "{what} has {} mounted at {} beneath it: a read-write rule reaches into every mount below it, and a kernel filesystem is never writable",
+                m.fstype, m.point
+            ),
+        )
+        .with_hint(hint),
+    )
 }
 
 /// A `read_only` rule beneath a `read_write` one is writable all the same:

@@ -94,6 +94,91 @@ pub struct HostFacts {
     /// The paths the policy makes writable: links beneath them are not
     /// followed (see `safepath::Trust`).
     pub trust: crate::safepath::Trust,
+    /// Kernel-filesystem mounts (read when the policy makes any path
+    /// writable): a `read_write` rule must not have one beneath it.
+    pub kernel_mounts: Vec<KernelMount>,
+    /// Why `/proc/self/mountinfo` could not be read, when it was needed.
+    pub mounts_unknown: Option<String>,
+}
+
+/// A mount of a kernel interface filesystem (see
+/// [`crate::safepath::KERNEL_FS_NAMES`]) in this mount namespace.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KernelMount {
+    /// Where it is mounted, as `/proc/self/mountinfo` spells it (escapes
+    /// decoded).
+    pub point: String,
+    /// Its filesystem type (`proc`, `sysfs`, ...).
+    pub fstype: String,
+}
+
+/// The most of `/proc/self/mountinfo` read: a table larger than this is
+/// an error, never a partial answer.
+const MAX_MOUNTINFO_BYTES: u64 = 16 * 1024 * 1024;
+
+/// The kernel-filesystem mounts of this mount namespace, from
+/// `/proc/self/mountinfo`, or why it could not be read.
+pub fn kernel_mounts() -> Result<Vec<KernelMount>, String> {
+    use std::io::Read;
+    let path = "/proc/self/mountinfo";
+    let f = std::fs::File::open(path)
+        .map_err(|e| format!("cannot read {path}: {}", crate::error::io_cause(&e)))?;
+    let mut text = String::new();
+    f.take(MAX_MOUNTINFO_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("cannot read {path}: {}", crate::error::io_cause(&e)))?;
+    if text.len() as u64 > MAX_MOUNTINFO_BYTES {
+        return Err(format!("{path} is larger than {MAX_MOUNTINFO_BYTES} bytes"));
+    }
+    parse_kernel_mounts(&text).map_err(|line| format!("{path}: cannot parse line {line}"))
+}
+
+/// [`kernel_mounts`] of a mountinfo text; `Err` names the first line (from
+/// 1) that is not a mountinfo line.
+pub fn parse_kernel_mounts(text: &str) -> Result<Vec<KernelMount>, usize> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        // ID PARENT MAJ:MIN ROOT POINT OPTIONS [OPTIONAL...] - TYPE SOURCE SUPER
+        let mut fields = line.split(' ');
+        let point = fields.nth(4).ok_or(i + 1)?;
+        let mut rest = fields.skip_while(|f| *f != "-");
+        let fstype = rest.nth(1).ok_or(i + 1)?;
+        if crate::safepath::KERNEL_FS_NAMES.contains(&fstype) {
+            out.push(KernelMount {
+                point: unescape_mount_field(point).ok_or(i + 1)?,
+                fstype: fstype.to_string(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// A mountinfo field with the kernel's octal escapes (`\040` for a space,
+/// `\011`, `\012`, `\134`) decoded; `None` when that is not UTF-8.
+fn unescape_mount_field(f: &str) -> Option<String> {
+    let b = f.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let octal = b
+            .get(i + 1..i + 4)
+            .filter(|d| b[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match octal {
+            Some(d) => {
+                let v = d.iter().fold(0u32, |v, c| v * 8 + u32::from(c - b'0'));
+                out.push(u8::try_from(v).ok()?);
+                i += 4;
+            }
+            None => {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// A path's canonical form and inode, as `safepath::open` found them.
@@ -310,4 +395,56 @@ pub fn nix_uid() -> u32 {
 
 pub fn nix_gid() -> u32 {
     nix::unistd::getgid().as_raw()
+}
+
+#[cfg(test)]
+mod mount_tests {
+    use super::*;
+
+    #[test]
+    fn kernel_mounts_are_read_from_mountinfo_lines() {
+        let text = "\
+22 1 0:21 / /proc rw,nosuid shared:5 - proc proc rw
+23 1 0:22 / /sys rw - sysfs sysfs rw
+24 1 8:1 / / rw shared:1 master:2 - ext4 /dev/sda1 rw
+25 24 0:23 / /run/a\\040b rw - proc proc rw
+26 24 0:24 / /dev rw - devtmpfs udev rw
+27 24 0:25 / /tmp rw - tmpfs tmpfs rw
+28 24 0:26 /x /srv/back\\134slash rw - cgroup2 cgroup2 rw
+";
+        let m = parse_kernel_mounts(text).unwrap();
+        let got: Vec<(&str, &str)> = m
+            .iter()
+            .map(|m| (m.point.as_str(), m.fstype.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("/proc", "proc"),
+                ("/sys", "sysfs"),
+                ("/run/a b", "proc"),
+                ("/dev", "devtmpfs"),
+                ("/srv/back\\slash", "cgroup2"),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_line_that_is_not_mountinfo_is_an_error() {
+        assert_eq!(parse_kernel_mounts("1 2 3\n"), Err(1));
+        assert_eq!(
+            parse_kernel_mounts("24 1 8:1 / / rw - ext4 /dev/sda1 rw\n25 1 0:1 / /x rw\n"),
+            Err(2)
+        );
+        assert_eq!(parse_kernel_mounts(""), Ok(Vec::new()));
+    }
+
+    #[test]
+    fn this_hosts_mountinfo_has_its_proc() {
+        let m = kernel_mounts().unwrap();
+        assert!(
+            m.iter().any(|m| m.point == "/proc" && m.fstype == "proc"),
+            "{m:?}"
+        );
+    }
 }

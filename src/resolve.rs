@@ -153,6 +153,12 @@ fn resolve_holding(
     drop(walker);
     crate::sort::sort_dedup(&mut never_writable);
     facts.never_writable = never_writable;
+    if !spelled.is_empty() {
+        match probe::kernel_mounts() {
+            Ok(m) => facts.kernel_mounts = m,
+            Err(why) => facts.mounts_unknown = Some(why),
+        }
+    }
     facts.trust = trust;
     facts
 }

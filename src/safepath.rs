@@ -749,6 +749,29 @@ pub const NEVER_WRITABLE: [&str; 12] = [
 /// rightly make writable (`/usr/local/app`, `/dev/shm`).
 pub const NEVER_WRITABLE_BENEATH: [&str; 3] = ["/boot", "/proc", "/sys"];
 
+/// The `/proc/self/mountinfo` names of the filesystems in [`KERNEL_FS`],
+/// and `devtmpfs` (the host's device nodes, which `statfs` cannot tell
+/// from a tmpfs): what a `read_write` rule must not reach through a mount
+/// beneath it.
+pub const KERNEL_FS_NAMES: [&str; 16] = [
+    "proc",
+    "sysfs",
+    "cgroup",
+    "cgroup2",
+    "securityfs",
+    "debugfs",
+    "tracefs",
+    "bpf",
+    "configfs",
+    "efivarfs",
+    "pstore",
+    "selinuxfs",
+    "smackfs",
+    "binfmt_misc",
+    "fusectl",
+    "devtmpfs",
+];
+
 /// Filesystems that are kernel interfaces wherever they are mounted
 /// (`/host/proc`, a bind of `/proc/sys`): `statfs` magic numbers from
 /// `<linux/magic.h>` for proc, sysfs, cgroup and cgroup2, securityfs,

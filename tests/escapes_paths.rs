@@ -362,6 +362,57 @@ fn sandbox_refuses_read_write_rules_on_proc_and_sys_mounted_elsewhere() {
 }
 
 #[test]
+fn sandbox_refuses_read_write_rules_above_a_kernel_filesystem_mount() {
+    let t = "sandbox_refuses_read_write_rules_above_a_kernel_filesystem_mount";
+    let Some(d) = setup(t) else { return };
+    // Landlock's rights beneath a directory reach into the mounts below
+    // it: a procfs mounted under a writable directory would be writable
+    // through it (the workload's own /proc/self/attr, /proc/self/comm).
+    let up = mkdir(&d, "up");
+    let inner = mkdir(&Path::new(&up).join("sub"), "p");
+    let beside = mkdir(&d, "beside");
+    // Control first, nothing mounted: both rules run.
+    for (i, dir) in [&up, &beside].iter().enumerate() {
+        let p = policy(&d, &format!("c{i}"), &[], &[dir], "");
+        let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
+        assert_eq!(r.code, 0, "{dir}\n{}", r.explain());
+    }
+    assert!(
+        Command::new("mount")
+            .args(["-t", "proc", "proc", &inner])
+            .status()
+            .unwrap()
+            .success()
+    );
+    struct Unmount(String);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _u = Unmount(inner.clone());
+    let p = policy(&d, "rw", &[], &[&up], "");
+    let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
+    assert_eq!(r.code, 125, "{}", r.explain());
+    assert!(
+        r.stderr
+            .contains(&format!("{up} has proc mounted at {inner} beneath it")),
+        "{}",
+        r.explain()
+    );
+    // The same directory as the workdir (a read-write rule of its own).
+    let p = policy_as(&d, "wd", &[], &[], &process_in(&up), "");
+    let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
+    assert_eq!(r.code, 125, "{}", r.explain());
+    assert!(r.stderr.contains("workdir"), "{}", r.explain());
+    // Controls with the mount in place: read-only over it, and a
+    // read-write directory beside it, run.
+    let p = policy(&d, "ro", &[&up], &[&beside], "");
+    let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+}
+
+#[test]
 fn plan_shows_where_a_trusted_link_leads() {
     let t = "plan_shows_where_a_trusted_link_leads";
     let Some(d) = setup(t) else { return };
