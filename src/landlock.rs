@@ -1425,6 +1425,20 @@ fn summary(s: &Status) -> String {
         s.port_rules,
         plural(s.port_rules)
     );
+    // "Fully enforced" is the kernel's word for the ruleset as built; a
+    // policy path skipped under best_effort is not in it, so say so here
+    // too, not only in its own warning.
+    let skipped = s
+        .not_enforced
+        .iter()
+        .filter(|l| l.starts_with("filesystem rule for "))
+        .count();
+    if skipped > 0 {
+        line.push_str(&format!(
+            ", {skipped} policy path{} skipped (see the warnings)",
+            plural(skipped)
+        ));
+    }
     if !s.scopes.is_empty() {
         line.push_str(&format!(", scoped: {}", s.scopes.join(", ")));
     }
@@ -1571,6 +1585,21 @@ mod tests {
         assert_eq!(
             summary(&s),
             "landlock: fully enforced (ABI 7): 9 path rules, 1 TCP port rule, scoped: abstract_unix_socket, signal, denials logged"
+        );
+        let skipped = Status {
+            kernel: LandlockSupport::Available { abi: 7 },
+            scopes: vec!["abstract_unix_socket", "signal"],
+            not_enforced: vec![
+                "filesystem rule for /a skipped: does not exist".into(),
+                "not enforced: denial logging (needs Landlock ABI 7, the kernel enforces ABI 5)"
+                    .into(),
+                "filesystem rule for /b skipped: symlink /b -> /c is not followed".into(),
+            ],
+            ..s
+        };
+        assert_eq!(
+            summary(&skipped),
+            "landlock: fully enforced (ABI 7): 9 path rules, 1 TCP port rule, 2 policy paths skipped (see the warnings), scoped: abstract_unix_socket, signal, denials logged"
         );
         let v = serde_json::to_value(&s).unwrap();
         assert_eq!(v["ruleset"], "fully_enforced");
