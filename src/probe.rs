@@ -123,7 +123,9 @@ pub fn kernel_mounts() -> Result<Vec<KernelMount>, String> {
     let path = "/proc/self/mountinfo";
     let f = std::fs::File::open(path)
         .map_err(|e| format!("cannot read {path}: {}", crate::error::io_cause(&e)))?;
-    let mut text = String::new();
+    // Room for a pod's table up front: each read of a seq_file is a
+    // syscall, and std's reads start at 32 bytes.
+    let mut text = String::with_capacity(16 * 1024);
     f.take(MAX_MOUNTINFO_BYTES + 1)
         .read_to_string(&mut text)
         .map_err(|e| format!("cannot read {path}: {}", crate::error::io_cause(&e)))?;
