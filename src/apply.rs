@@ -12,10 +12,12 @@
 //! 3. Verify device nodes (CDI), or create them and emulate the NVIDIA
 //!    hooks in the fallback; pin `/proc/self/task` for CUDA. Runs before
 //!    step 2's opens, since Landlock must find the nodes it creates.
-//! 4. New session, rlimits — need no privilege, but setrlimit raising a
+//! 4. Open what must be read after Landlock (`/proc/self/status` for the
+//!    read-back, the `--report` file) — Landlock checks opens, not reads;
+//!    and before step 5's rlimits, so that a low `nofile` limits the
+//!    workload, not the read-back.
+//! 5. New session, rlimits — need no privilege, but setrlimit raising a
 //!    hard limit does, so before the identity switch.
-//! 5. Open what must be read after Landlock (`/proc/self/status` for the
-//!    read-back, the `--report` file) — Landlock checks opens, not reads.
 //! 6. setgroups -> setresgid -> setresuid, keeping only the capabilities
 //!    the later steps need (PR_SET_KEEPCAPS across the switch, effective
 //!    set re-raised after), then verify that setresuid(0,0,0) fails. In
@@ -87,11 +89,11 @@ pub fn apply(plan: &Plan, ctx: &Context) -> Result<(Applied, verify::Handles)> {
     t.mark("cdi");
     let ruleset = landlock::prepare(&plan.filesystem, &plan.network, ctx.held)?; // 2
     t.mark("landlock_prepare");
-    process::new_session()?; // 4
+    let handles = verify::open_handles(ctx.report)?; // 4
+    t.mark("handles");
+    process::new_session()?; // 5
     process::set_rlimits(&plan.rlimits)?;
     t.mark("session_rlimits");
-    let handles = verify::open_handles(ctx.report)?; // 5
-    t.mark("handles");
     identity::switch(&plan.identity, &plan.capabilities)?; // 6
     if let Some(parent) = ctx.parent {
         process::die_with_parent(parent)?;

@@ -251,6 +251,43 @@ fn rlimits_from_the_policy_apply() {
 }
 
 #[test]
+fn a_low_nofile_limits_the_workload_not_the_launch() {
+    if need_root("a_low_nofile_limits_the_workload_not_the_launch") {
+        return;
+    }
+    // The read-back and report handles are opened before the rlimits are
+    // set: with 4 descriptors, 0-2 and the read-back's would not fit
+    // after them (the launch stopped with "no file descriptors").
+    let d = scratch("pm_low_nofile");
+    let pol = write_policy(
+        &d,
+        &base_policy(
+            &[],
+            &[],
+            "process: {run_as_user: 1500, run_as_group: 1500, rlimits: {nofile: {soft: 4, hard: 4}}}\n",
+        ),
+    );
+    let report = d.join("report.json");
+    let line = "ulimit -Sn; ulimit -Hn";
+    let r = sandbox(&pol, &["--report", &p(&report)], &["/bin/sh", "-c", line]);
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "4\n4\n"),
+        "{}",
+        r.explain()
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(
+        v["readback"]["uid"],
+        serde_json::json!([1500, 1500, 1500, 1500])
+    );
+    // Control: the workload's own limit is 4 (not the supervisor's).
+    let c = bare(&["/bin/sh", "-c", line]);
+    assert_ne!(c.stdout, "4\n4\n", "{}", c.explain());
+}
+
+#[test]
 fn workdir_is_entered_as_the_workload_user() {
     if need_root("workdir_is_entered_as_the_workload_user") {
         return;
