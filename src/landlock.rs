@@ -781,6 +781,13 @@ fn kernel_mount_blocker(
         return None;
     }
     let canonical = resolved_path(path, host);
+    let mount = host
+        .kernel_mounts
+        .iter()
+        .find(|m| paths::is_within(&m.point, canonical));
+    if mount.is_none() && host.mounts_unknown.is_none() {
+        return None;
+    }
     let what = if canonical == path {
         path.to_string()
     } else {
@@ -790,7 +797,8 @@ fn kernel_mount_blocker(
         RuleOrigin::Workdir => "workdir",
         _ => "filesystem_policy.read_write",
     };
-    if let Some(why) = &host.mounts_unknown {
+    let Some(m) = mount else {
+        let why = host.mounts_unknown.as_deref().unwrap_or_default();
         return Some(
             Finding::new(
                 object,
@@ -800,11 +808,7 @@ fn kernel_mount_blocker(
             )
             .with_hint("mount /proc in the container, or make the path read_only"),
         );
-    }
-    let m = host
-        .kernel_mounts
-        .iter()
-        .find(|m| paths::is_within(&m.point, canonical))?;
+    };
     let hint = match origin {
         RuleOrigin::Workdir => {
             "use a working directory without such a mount beneath it, or set filesystem_policy.include_workdir: false".to_string()

@@ -139,19 +139,23 @@ pub fn kernel_mounts() -> Result<Vec<KernelMount>, String> {
 /// 1) that is not a mountinfo line.
 pub fn parse_kernel_mounts(text: &str) -> Result<Vec<KernelMount>, usize> {
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
+    // Over the bytes: a line is split by ASCII spaces only.
+    for (i, line) in text.as_bytes().split(|&b| b == b'\n').enumerate() {
         if line.is_empty() {
             continue;
         }
         // ID PARENT MAJ:MIN ROOT POINT OPTIONS [OPTIONAL...] - TYPE SOURCE SUPER
-        let mut fields = line.split(' ');
+        let mut fields = line.split(|&b| b == b' ');
         let point = fields.nth(4).ok_or(i + 1)?;
-        let mut rest = fields.skip_while(|f| *f != "-");
+        let mut rest = fields.skip_while(|f| *f != b"-");
         let fstype = rest.nth(1).ok_or(i + 1)?;
-        if crate::safepath::KERNEL_FS_NAMES.contains(&fstype) {
+        if let Some(name) = crate::safepath::KERNEL_FS_NAMES
+            .iter()
+            .find(|n| n.as_bytes() == fstype)
+        {
             out.push(KernelMount {
                 point: unescape_mount_field(point).ok_or(i + 1)?,
-                fstype: fstype.to_string(),
+                fstype: (*name).to_string(),
             });
         }
     }
@@ -160,8 +164,7 @@ pub fn parse_kernel_mounts(text: &str) -> Result<Vec<KernelMount>, usize> {
 
 /// A mountinfo field with the kernel's octal escapes (`\040` for a space,
 /// `\011`, `\012`, `\134`) decoded; `None` when that is not UTF-8.
-fn unescape_mount_field(f: &str) -> Option<String> {
-    let b = f.as_bytes();
+fn unescape_mount_field(b: &[u8]) -> Option<String> {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
