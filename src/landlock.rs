@@ -770,7 +770,11 @@ fn never_writable_blocker(path: &str, origin: RuleOrigin, host: &HostFacts) -> O
 /// filesystem (or the host's devtmpfs) mounted at or beneath it stops the
 /// launch: Landlock's rights beneath a directory reach into every mount
 /// below it, so such a rule would make that filesystem writable after all.
-/// So does a mount table that could not be read.
+/// Beneath is judged by spelling (the mount point lies within the rule's
+/// canonical path) and by inode (the rule's directory is one the mount
+/// point lies beneath, reached through another mount of it, a bind). So
+/// does a directory on the host's devtmpfs itself (`statfs` cannot tell
+/// it from a tmpfs), and a mount table that could not be read.
 fn kernel_mount_blocker(
     path: &str,
     origin: RuleOrigin,
@@ -781,11 +785,20 @@ fn kernel_mount_blocker(
         return None;
     }
     let canonical = resolved_path(path, host);
-    let mount = host
-        .kernel_mounts
-        .iter()
-        .find(|m| paths::is_within(&m.point, canonical));
-    if mount.is_none() && host.mounts_unknown.is_none() {
+    let mounts = &host.mounts;
+    let inode = host.resolved.get(path).map(|r| (r.dev, r.ino));
+    let beneath = mounts
+        .kernel()
+        .find(|m| paths::is_within_bytes(&m.point, canonical.as_bytes()))
+        .or_else(|| {
+            let id = inode?;
+            let (_, i) = mounts.above_kernel.iter().find(|(d, _)| *d == id)?;
+            mounts.all.get(*i)
+        });
+    let on_devtmpfs = mounts
+        .holding(canonical)
+        .filter(|m| m.kernel_fs == Some("devtmpfs"));
+    if beneath.is_none() && on_devtmpfs.is_none() && host.mounts_unknown.is_none() {
         return None;
     }
     let what = if canonical == path {
@@ -797,36 +810,45 @@ fn kernel_mount_blocker(
         RuleOrigin::Workdir => "workdir",
         _ => "filesystem_policy.read_write",
     };
-    let Some(m) = mount else {
-        let why = host.mounts_unknown.as_deref().unwrap_or_default();
+    if let Some(m) = beneath {
+        let hint = match origin {
+            RuleOrigin::Workdir => "use a working directory without such a mount beneath it, or set filesystem_policy.include_workdir: false".to_string(),
+            _ => format!(
+                "grant the directories beside {} instead, or mount it elsewhere",
+                m.shown()
+            ),
+        };
         return Some(
             Finding::new(
                 object,
                 format!(
-                    "{what}: whether a kernel filesystem is mounted beneath it is unknown: {why}"
+                    "{what} has {} mounted at {} beneath it: a read-write rule reaches into every mount below it, and a kernel filesystem is never writable",
+                    m.kernel_fs.unwrap_or("a kernel filesystem"),
+                    m.shown()
                 ),
             )
-            .with_hint("mount /proc in the container, or make the path read_only"),
+            .with_hint(hint),
         );
-    };
-    let hint = match origin {
-        RuleOrigin::Workdir => {
-            "use a working directory without such a mount beneath it, or set filesystem_policy.include_workdir: false".to_string()
-        }
-        _ => format!(
-            "grant the directories beside {} instead, or mount it elsewhere",
-            m.point
-        ),
-    };
+    }
+    if let Some(m) = on_devtmpfs {
+        return Some(
+            Finding::new(
+                object,
+                format!(
+                    "{what} is on the host's devtmpfs (mounted at {}): a read-write directory there would make its device nodes writable",
+                    m.shown()
+                ),
+            )
+            .with_hint("grant the device files themselves, or expose devices through CDI"),
+        );
+    }
+    let why = host.mounts_unknown.as_deref().unwrap_or_default();
     Some(
         Finding::new(
             object,
-            format!(
-                "{what} has {} mounted at {} beneath it: a read-write rule reaches into every mount below it, and a kernel filesystem is never writable",
-                m.fstype, m.point
-            ),
+            format!("{what}: whether a kernel filesystem is mounted beneath it is unknown: {why}"),
         )
-        .with_hint(hint),
+        .with_hint("mount /proc in the container, or make the path read_only"),
     )
 }
 

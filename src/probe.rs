@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+use std::os::unix::ffi::OsStrExt;
 
 // The kind of a resolved path is `safepath`'s; named here too for the
 // callers that take it with the other host facts.
@@ -94,53 +95,135 @@ pub struct HostFacts {
     /// The paths the policy makes writable: links beneath them are not
     /// followed (see `safepath::Trust`).
     pub trust: crate::safepath::Trust,
-    /// Kernel-filesystem mounts (read when the policy makes any path
-    /// writable): a `read_write` rule must not have one beneath it.
-    pub kernel_mounts: Vec<KernelMount>,
+    /// The mount table (read when the policy makes any path writable): a
+    /// `read_write` directory must not have a kernel filesystem beneath it.
+    pub mounts: Mounts,
     /// Why `/proc/self/mountinfo` could not be read, when it was needed.
     pub mounts_unknown: Option<String>,
 }
 
-/// A mount of a kernel interface filesystem (see
-/// [`crate::safepath::KERNEL_FS_NAMES`]) in this mount namespace.
+/// One line of `/proc/self/mountinfo`: where, and the filesystem type
+/// when it is a kernel interface one (see
+/// [`crate::safepath::KERNEL_FS_NAMES`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct KernelMount {
-    /// Where it is mounted, as `/proc/self/mountinfo` spells it (escapes
-    /// decoded).
-    pub point: String,
-    /// Its filesystem type (`proc`, `sysfs`, ...).
-    pub fstype: String,
+pub struct Mount {
+    /// The mount point, escapes decoded; bytes, as the kernel has them.
+    pub point: Vec<u8>,
+    pub kernel_fs: Option<&'static str>,
+}
+
+impl Mount {
+    /// The mount point for a message: non-UTF-8 bytes as `\xNN`, control
+    /// characters escaped.
+    pub fn shown(&self) -> String {
+        let raw = crate::bytes::escape(std::ffi::OsStr::from_bytes(&self.point));
+        crate::bytes::escape_controls(&raw).into_owned()
+    }
+}
+
+/// This mount namespace's mount table, as far as the Landlock plan needs
+/// it: a read-write directory must not have a kernel filesystem beneath it
+/// or lie on the host's devtmpfs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Mounts {
+    /// Every mount, in the table's order (a later mount at the same point
+    /// lies on top).
+    pub all: Vec<Mount>,
+    /// The inode of every directory above a kernel-filesystem mount, as
+    /// `lstat` of its path finds it, with the index of that mount in
+    /// `all`: the same directory reached through another mount (a bind)
+    /// is the same Landlock object.
+    pub above_kernel: Vec<((u64, u64), usize)>,
+}
+
+impl Mounts {
+    /// The kernel-filesystem mounts.
+    pub fn kernel(&self) -> impl Iterator<Item = &Mount> {
+        self.all.iter().filter(|m| m.kernel_fs.is_some())
+    }
+
+    /// The mount `path` (canonical) lies on: the deepest mount point at or
+    /// above it, the last of those mounted there.
+    pub fn holding(&self, path: &str) -> Option<&Mount> {
+        let mut best: Option<&Mount> = None;
+        for m in &self.all {
+            if crate::policy::paths::is_within_bytes(path.as_bytes(), &m.point)
+                && best.is_none_or(|b| m.point.len() >= b.point.len())
+            {
+                best = Some(m);
+            }
+        }
+        best
+    }
 }
 
 /// The most of `/proc/self/mountinfo` read: a table larger than this is
 /// an error, never a partial answer.
 const MAX_MOUNTINFO_BYTES: u64 = 16 * 1024 * 1024;
 
-/// The kernel-filesystem mounts of this mount namespace, from
-/// `/proc/self/mountinfo`, or why it could not be read.
-pub fn kernel_mounts() -> Result<Vec<KernelMount>, String> {
+/// This mount namespace's [`Mounts`], from `/proc/self/mountinfo`, or why
+/// it could not be read.
+pub fn mounts() -> Result<Mounts, String> {
     use std::io::Read;
     let path = "/proc/self/mountinfo";
     let f = std::fs::File::open(path)
         .map_err(|e| format!("cannot read {path}: {}", crate::error::io_cause(&e)))?;
     // Room for a pod's table up front: each read of a seq_file is a
-    // syscall, and std's reads start at 32 bytes.
-    let mut text = String::with_capacity(16 * 1024);
+    // syscall, and std's reads start at 32 bytes. Bytes, not text: a mount
+    // point need not be UTF-8.
+    let mut text = Vec::with_capacity(16 * 1024);
     f.take(MAX_MOUNTINFO_BYTES + 1)
-        .read_to_string(&mut text)
+        .read_to_end(&mut text)
         .map_err(|e| format!("cannot read {path}: {}", crate::error::io_cause(&e)))?;
     if text.len() as u64 > MAX_MOUNTINFO_BYTES {
         return Err(format!("{path} is larger than {MAX_MOUNTINFO_BYTES} bytes"));
     }
-    parse_kernel_mounts(&text).map_err(|line| format!("{path}: cannot parse line {line}"))
+    let all = parse_mounts(&text).map_err(|line| format!("{path}: cannot parse line {line}"))?;
+    let mut seen: Vec<&[u8]> = Vec::new();
+    let mut above_kernel = Vec::new();
+    for (i, m) in all.iter().enumerate() {
+        if m.kernel_fs.is_none() {
+            continue;
+        }
+        for dir in byte_ancestors(&m.point) {
+            if seen.contains(&dir) {
+                continue;
+            }
+            seen.push(dir);
+            // A directory that cannot be looked up (covered by a later
+            // mount, or gone) is left to the spelling check.
+            if let Ok(st) = nix::sys::stat::lstat(std::ffi::OsStr::from_bytes(dir)) {
+                #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+                above_kernel.push(((st.st_dev as u64, st.st_ino as u64), i));
+            }
+        }
+    }
+    Ok(Mounts { all, above_kernel })
 }
 
-/// [`kernel_mounts`] of a mountinfo text; `Err` names the first line (from
-/// 1) that is not a mountinfo line.
-pub fn parse_kernel_mounts(text: &str) -> Result<Vec<KernelMount>, usize> {
+/// The directories strictly above `p` (absolute), nearest first, up to `/`.
+fn byte_ancestors(p: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut at = p;
+    std::iter::from_fn(move || {
+        let i = at.iter().rposition(|&b| b == b'/')?;
+        at = if i == 0 {
+            if at == b"/" {
+                return None;
+            }
+            b"/"
+        } else {
+            at.get(..i)?
+        };
+        Some(at)
+    })
+}
+
+/// The mounts of a mountinfo text; `Err` names the first line (from 1)
+/// that is not a mountinfo line.
+pub fn parse_mounts(text: &[u8]) -> Result<Vec<Mount>, usize> {
     let mut out = Vec::new();
-    // Over the bytes: a line is split by ASCII spaces only.
-    for (i, line) in text.as_bytes().split(|&b| b == b'\n').enumerate() {
+    // A line is split by ASCII spaces only; the kernel escapes the rest.
+    for (i, line) in text.split(|&b| b == b'\n').enumerate() {
         if line.is_empty() {
             continue;
         }
@@ -149,32 +232,31 @@ pub fn parse_kernel_mounts(text: &str) -> Result<Vec<KernelMount>, usize> {
         let point = fields.nth(4).ok_or(i + 1)?;
         let mut rest = fields.skip_while(|f| *f != b"-");
         let fstype = rest.nth(1).ok_or(i + 1)?;
-        if let Some(name) = crate::safepath::KERNEL_FS_NAMES
-            .iter()
-            .find(|n| n.as_bytes() == fstype)
-        {
-            out.push(KernelMount {
-                point: unescape_mount_field(point).ok_or(i + 1)?,
-                fstype: (*name).to_string(),
-            });
-        }
+        out.push(Mount {
+            point: unescape_mount_field(point),
+            kernel_fs: crate::safepath::KERNEL_FS_NAMES
+                .iter()
+                .find(|n| n.as_bytes() == fstype)
+                .copied(),
+        });
     }
     Ok(out)
 }
 
 /// A mountinfo field with the kernel's octal escapes (`\040` for a space,
-/// `\011`, `\012`, `\134`) decoded; `None` when that is not UTF-8.
-fn unescape_mount_field(b: &[u8]) -> Option<String> {
+/// `\011`, `\012`, `\134`) decoded.
+fn unescape_mount_field(b: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        let octal = b
-            .get(i + 1..i + 4)
-            .filter(|d| b[i] == b'\\' && d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        let octal = b.get(i + 1..i + 4).filter(|d| {
+            b[i] == b'\\'
+                && d.iter()
+                    .all(|c| (b'0'..=b'3').contains(&d[0]) && (b'0'..=b'7').contains(c))
+        });
         match octal {
             Some(d) => {
-                let v = d.iter().fold(0u32, |v, c| v * 8 + u32::from(c - b'0'));
-                out.push(u8::try_from(v).ok()?);
+                out.push(d.iter().fold(0u8, |v, c| v * 8 + (c - b'0')));
                 i += 4;
             }
             None => {
@@ -183,7 +265,7 @@ fn unescape_mount_field(b: &[u8]) -> Option<String> {
             }
         }
     }
-    String::from_utf8(out).ok()
+    out
 }
 
 /// A path's canonical form and inode, as `safepath::open` found them.
@@ -406,8 +488,16 @@ pub fn nix_gid() -> u32 {
 mod mount_tests {
     use super::*;
 
+    fn kernel(text: &str) -> Vec<(String, &'static str)> {
+        parse_mounts(text.as_bytes())
+            .unwrap()
+            .iter()
+            .filter_map(|m| m.kernel_fs.map(|k| (m.shown(), k)))
+            .collect()
+    }
+
     #[test]
-    fn kernel_mounts_are_read_from_mountinfo_lines() {
+    fn mounts_are_read_from_mountinfo_lines() {
         let text = "\
 22 1 0:21 / /proc rw,nosuid shared:5 - proc proc rw
 23 1 0:22 / /sys rw - sysfs sysfs rw
@@ -416,40 +506,78 @@ mod mount_tests {
 26 24 0:24 / /dev rw - devtmpfs udev rw
 27 24 0:25 / /tmp rw - tmpfs tmpfs rw
 28 24 0:26 /x /srv/back\\134slash rw - cgroup2 cgroup2 rw
+29 24 0:27 / /srv/new\\012line\\377 rw - proc proc rw
 ";
-        let m = parse_kernel_mounts(text).unwrap();
-        let got: Vec<(&str, &str)> = m
-            .iter()
-            .map(|m| (m.point.as_str(), m.fstype.as_str()))
-            .collect();
         assert_eq!(
-            got,
+            kernel(text),
             [
-                ("/proc", "proc"),
-                ("/sys", "sysfs"),
-                ("/run/a b", "proc"),
-                ("/dev", "devtmpfs"),
-                ("/srv/back\\slash", "cgroup2"),
+                ("/proc".to_string(), "proc"),
+                ("/sys".to_string(), "sysfs"),
+                ("/run/a b".to_string(), "proc"),
+                ("/dev".to_string(), "devtmpfs"),
+                ("/srv/back\\slash".to_string(), "cgroup2"),
+                ("/srv/new\\nline\\xff".to_string(), "proc"),
             ]
         );
+        let all = parse_mounts(text.as_bytes()).unwrap();
+        assert_eq!(all.len(), 8);
+        assert_eq!(all[7].point, b"/srv/new\nline\xff");
+        // Not an escape: a backslash followed by fewer than three octal
+        // digits, or by a value above 0o377, stays as it is.
+        let odd =
+            parse_mounts(b"1 1 0:1 / /a\\40 rw - tmpfs t rw\n2 1 0:1 / /b\\400 rw - tmpfs t rw\n")
+                .unwrap();
+        assert_eq!(odd[0].point, b"/a\\40");
+        assert_eq!(odd[1].point, b"/b\\400");
     }
 
     #[test]
     fn a_line_that_is_not_mountinfo_is_an_error() {
-        assert_eq!(parse_kernel_mounts("1 2 3\n"), Err(1));
+        assert_eq!(parse_mounts(b"1 2 3\n"), Err(1));
         assert_eq!(
-            parse_kernel_mounts("24 1 8:1 / / rw - ext4 /dev/sda1 rw\n25 1 0:1 / /x rw\n"),
+            parse_mounts(b"24 1 8:1 / / rw - ext4 /dev/sda1 rw\n25 1 0:1 / /x rw\n"),
             Err(2)
         );
-        assert_eq!(parse_kernel_mounts(""), Ok(Vec::new()));
+        assert_eq!(parse_mounts(b""), Ok(Vec::new()));
     }
 
     #[test]
-    fn this_hosts_mountinfo_has_its_proc() {
-        let m = kernel_mounts().unwrap();
+    fn the_mount_holding_a_path_is_the_deepest_and_last() {
+        let text = "\
+1 0 0:1 / / rw - ext4 r rw
+2 1 0:2 / /dev rw - devtmpfs d rw
+3 2 0:3 / /dev/shm rw - tmpfs s rw
+4 1 0:4 / /dev rw - tmpfs t rw
+";
+        let m = Mounts {
+            all: parse_mounts(text.as_bytes()).unwrap(),
+            above_kernel: Vec::new(),
+        };
+        let at = |p: &str| m.holding(p).map(|m| m.shown());
+        assert_eq!(at("/dev/shm/x").as_deref(), Some("/dev/shm"));
+        assert_eq!(at("/devx").as_deref(), Some("/"));
+        // Two mounts at /dev: the later one is on top.
+        assert_eq!(m.holding("/dev/net").and_then(|m| m.kernel_fs), None);
+        assert_eq!(
+            byte_ancestors(b"/a/b/c").collect::<Vec<_>>(),
+            [&b"/a/b"[..], b"/a", b"/"]
+        );
+        assert_eq!(byte_ancestors(b"/a").collect::<Vec<_>>(), [&b"/"[..]]);
+        assert_eq!(byte_ancestors(b"/").count(), 0);
+    }
+
+    #[test]
+    fn this_hosts_mount_table_has_its_proc_and_the_root_above_it() {
+        let m = mounts().unwrap();
         assert!(
-            m.iter().any(|m| m.point == "/proc" && m.fstype == "proc"),
+            m.all
+                .iter()
+                .any(|m| m.point == b"/proc" && m.kernel_fs == Some("proc")),
             "{m:?}"
         );
+        let st = nix::sys::stat::lstat("/").unwrap();
+        #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+        let root = (st.st_dev as u64, st.st_ino as u64);
+        assert!(m.above_kernel.iter().any(|(id, _)| *id == root), "{m:?}");
     }
 }

@@ -154,8 +154,8 @@ fn resolve_holding(
     crate::sort::sort_dedup(&mut never_writable);
     facts.never_writable = never_writable;
     if !spelled.is_empty() {
-        match probe::kernel_mounts() {
-            Ok(m) => facts.kernel_mounts = m,
+        match probe::mounts() {
+            Ok(m) => facts.mounts = m,
             Err(why) => facts.mounts_unknown = Some(why),
         }
     }

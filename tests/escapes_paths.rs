@@ -412,6 +412,106 @@ fn sandbox_refuses_read_write_rules_above_a_kernel_filesystem_mount() {
     assert_eq!(r.code, 0, "{}", r.explain());
 }
 
+/// `mount ARGS...`, undone when the guard drops.
+struct Mounted(String);
+
+impl Mounted {
+    fn new(args: &[&str], at: &str) -> Mounted {
+        let ok = Command::new("mount")
+            .args(args)
+            .arg(at)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "mount {args:?} {at}");
+        Mounted(at.to_string())
+    }
+}
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn sandbox_refuses_a_kernel_filesystem_reached_through_a_bind_of_the_rule() {
+    let t = "sandbox_refuses_a_kernel_filesystem_reached_through_a_bind_of_the_rule";
+    let Some(d) = setup(t) else { return };
+    // A Landlock rule is on the directory's inode, so it covers the
+    // directory wherever it is mounted: a procfs beneath another mount of
+    // the rule's directory (a bind) is as writable as one beneath the
+    // rule's own path.
+    let data = mkdir(&d, "data");
+    let sub = mkdir(Path::new(&data), "sub");
+    let bind = mkdir(&d, "bind");
+    let r = {
+        let p = policy(&d, "c", &[], &[&data], "");
+        sandbox(&p, &["--exec"], &[&pr(), "true"])
+    };
+    assert_eq!(r.code, 0, "control, nothing mounted\n{}", r.explain());
+    let b = Mounted::new(&["--bind", &data], &bind);
+    // Control: the bind alone changes nothing.
+    let p = policy(&d, "b0", &[], &[&data], "");
+    let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    // The rule names the directory, the procfs lies beneath the bind.
+    let beneath_bind = format!("{bind}/sub");
+    let m = Mounted::new(&["-t", "proc", "proc"], &beneath_bind);
+    let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
+    assert_eq!(r.code, 125, "{}", r.explain());
+    assert!(
+        r.stderr.contains(&format!(
+            "{data} has proc mounted at {beneath_bind} beneath it"
+        )),
+        "{}",
+        r.explain()
+    );
+    drop(m);
+    // The rule names the bind, the procfs lies beneath the directory.
+    let m = Mounted::new(&["-t", "proc", "proc"], &sub);
+    let p = policy(&d, "b1", &[], &[&bind], "");
+    let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
+    assert_eq!(r.code, 125, "{}", r.explain());
+    assert!(r.stderr.contains("has proc mounted at"), "{}", r.explain());
+    drop(m);
+    drop(b);
+}
+
+#[test]
+fn sandbox_refuses_a_read_write_directory_on_the_hosts_devtmpfs() {
+    let t = "sandbox_refuses_a_read_write_directory_on_the_hosts_devtmpfs";
+    let Some(d) = setup(t) else { return };
+    // statfs cannot tell a devtmpfs from a tmpfs; the mount table can.
+    let at = mkdir(&d, "devt");
+    let _m = Mounted::new(&["-t", "devtmpfs", "devtmpfs"], &at);
+    let dir = std::fs::read_dir(&at)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path().display().to_string())
+        .expect("a directory in the devtmpfs");
+    let p = policy(&d, "rw", &[], &[&dir], "");
+    let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
+    assert_eq!(r.code, 125, "{}", r.explain());
+    assert!(
+        r.stderr.contains(&format!(
+            "{dir} is on the host's devtmpfs (mounted at {at})"
+        )),
+        "{}",
+        r.explain()
+    );
+    // Controls: the same directory read-only runs, and so does a device
+    // file there made read-write (the rule is on the node alone).
+    let p = policy(&d, "ro", &[&dir], &[], "");
+    let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    let null = format!("{at}/null");
+    let p = policy(&d, "null", &[], &[&null], "");
+    let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+}
+
 #[test]
 fn plan_shows_where_a_trusted_link_leads() {
     let t = "plan_shows_where_a_trusted_link_leads";

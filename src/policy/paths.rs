@@ -88,7 +88,11 @@ pub fn ancestors(p: &str) -> impl Iterator<Item = &str> {
 pub fn is_within(child: &str, parent: &str) -> bool {
     // Over the bytes, the lengths first: `str::starts_with` goes through
     // the pattern machinery, about 90 instructions a call at opt-level z.
-    let (c, p) = (child.as_bytes(), parent.as_bytes());
+    is_within_bytes(child.as_bytes(), parent.as_bytes())
+}
+
+/// [`is_within`] for paths that need not be UTF-8 (mount points).
+pub fn is_within_bytes(c: &[u8], p: &[u8]) -> bool {
     if p == b"/" {
         return true;
     }
