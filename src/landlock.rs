@@ -795,8 +795,14 @@ fn kernel_mount_blocker(
             let (_, i) = mounts.above_kernel.iter().find(|(d, _)| *d == id)?;
             mounts.all.get(*i)
         });
-    let on_devtmpfs = mounts
-        .holding(canonical)
+    // The mount the opened directory lies on, by its ID where the kernel
+    // gives one (a mount hidden under a later one is then told apart), by
+    // spelling otherwise.
+    let on_devtmpfs = host
+        .resolved
+        .get(path)
+        .and_then(|r| r.mount_id)
+        .map_or_else(|| mounts.holding(canonical), |id| mounts.by_id(id))
         .filter(|m| m.kernel_fs == Some("devtmpfs"));
     if beneath.is_none() && on_devtmpfs.is_none() && host.mounts_unknown.is_none() {
         return None;

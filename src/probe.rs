@@ -107,6 +107,8 @@ pub struct HostFacts {
 /// [`crate::safepath::KERNEL_FS_NAMES`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Mount {
+    /// The mount ID (mountinfo's first field).
+    pub id: u64,
     /// The mount point, escapes decoded; bytes, as the kernel has them.
     pub point: Vec<u8>,
     pub kernel_fs: Option<&'static str>,
@@ -133,8 +135,12 @@ pub struct Mounts {
     /// `lstat` of its path finds it, with the index of that mount in
     /// `all`: the same directory reached through another mount (a bind)
     /// is the same Landlock object.
-    pub above_kernel: Vec<((u64, u64), usize)>,
+    pub above_kernel: Vec<AboveKernel>,
 }
+
+/// A directory's (device, inode) above a kernel mount, and that mount's
+/// index in [`Mounts::all`].
+pub type AboveKernel = ((u64, u64), usize);
 
 impl Mounts {
     /// The kernel-filesystem mounts.
@@ -142,8 +148,15 @@ impl Mounts {
         self.all.iter().filter(|m| m.kernel_fs.is_some())
     }
 
-    /// The mount `path` (canonical) lies on: the deepest mount point at or
-    /// above it, the last of those mounted there.
+    /// The mount with ID `id`.
+    pub fn by_id(&self, id: u64) -> Option<&Mount> {
+        self.all.iter().find(|m| m.id == id)
+    }
+
+    /// The mount `path` (canonical) lies on by its spelling: the deepest
+    /// mount point at or above it, the last of those mounted there. (A
+    /// mount hidden by a later one above it is not told apart; the mount
+    /// ID of the opened path is, where the kernel gives one.)
     pub fn holding(&self, path: &str) -> Option<&Mount> {
         let mut best: Option<&Mount> = None;
         for m in &self.all {
@@ -179,43 +192,79 @@ pub fn mounts() -> Result<Mounts, String> {
         return Err(format!("{path} is larger than {MAX_MOUNTINFO_BYTES} bytes"));
     }
     let all = parse_mounts(&text).map_err(|line| format!("{path}: cannot parse line {line}"))?;
-    let mut seen: Vec<&[u8]> = Vec::new();
-    let mut above_kernel = Vec::new();
-    for (i, m) in all.iter().enumerate() {
-        if m.kernel_fs.is_none() {
-            continue;
-        }
-        for dir in byte_ancestors(&m.point) {
-            if seen.contains(&dir) {
-                continue;
-            }
-            seen.push(dir);
-            // A directory that cannot be looked up (covered by a later
-            // mount, or gone) is left to the spelling check.
-            if let Ok(st) = nix::sys::stat::lstat(std::ffi::OsStr::from_bytes(dir)) {
-                #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
-                above_kernel.push(((st.st_dev as u64, st.st_ino as u64), i));
-            }
-        }
-    }
+    let above_kernel = above_kernel(&all)?;
     Ok(Mounts { all, above_kernel })
 }
 
-/// The directories strictly above `p` (absolute), nearest first, up to `/`.
-fn byte_ancestors(p: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut at = p;
-    std::iter::from_fn(move || {
-        let i = at.iter().rposition(|&b| b == b'/')?;
-        at = if i == 0 {
-            if at == b"/" {
-                return None;
+/// The inode of every directory above each kernel-filesystem mount point
+/// in `all`, with that mount's index. Walked from `/` a component at a
+/// time (`openat` with `O_PATH|O_NOFOLLOW|O_DIRECTORY`, so no length limit
+/// and no link followed), each directory once; one that cannot be walked
+/// is an error: its inode could be a rule's.
+fn above_kernel(all: &[Mount]) -> Result<Vec<AboveKernel>, String> {
+    use nix::fcntl::{OFlag, openat};
+    use nix::sys::stat::{Mode, fstat};
+    let mut kernel: Vec<usize> = (0..all.len())
+        .filter(|&i| all[i].kernel_fs.is_some())
+        .collect();
+    if kernel.is_empty() {
+        return Ok(Vec::new());
+    }
+    kernel.sort_by(|&a, &b| all[a].point.cmp(&all[b].point));
+    let flags = OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let id = |st: &libc::stat| {
+        #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+        (st.st_dev as u64, st.st_ino as u64)
+    };
+    let failed = |m: &Mount, at: &[u8], e: nix::errno::Errno| {
+        let shown = Mount {
+            point: at.to_vec(),
+            ..Mount::default()
+        }
+        .shown();
+        format!(
+            "cannot look up {shown}, above the {} mount at {}: {}",
+            m.kernel_fs.unwrap_or_default(),
+            m.shown(),
+            crate::error::io_cause(&std::io::Error::from(e))
+        )
+    };
+    let root = openat(nix::fcntl::AT_FDCWD, "/", flags, Mode::empty())
+        .map_err(|e| failed(&all[kernel[0]], b"/", e))?;
+    let root_st = fstat(&root).map_err(|e| failed(&all[kernel[0]], b"/", e))?;
+    let mut out = vec![(id(&root_st), kernel[0])];
+    // The directories open on the way to the last mount point: (the
+    // component's end in that point, descriptor).
+    let mut stack: Vec<(Vec<u8>, std::os::fd::OwnedFd)> = vec![(b"/".to_vec(), root)];
+    for &i in &kernel {
+        let m = &all[i];
+        let comps: Vec<&[u8]> = m
+            .point
+            .split(|&b| b == b'/')
+            .filter(|c| !c.is_empty())
+            .collect();
+        // Strict ancestors only: every component but the last.
+        let upto = comps.len().saturating_sub(1);
+        let mut prefix = Vec::with_capacity(m.point.len());
+        for (k, c) in comps[..upto].iter().enumerate() {
+            prefix.push(b'/');
+            prefix.extend_from_slice(c);
+            if stack.get(k + 1).is_some_and(|(p, _)| *p == prefix) {
+                continue;
             }
-            b"/"
-        } else {
-            at.get(..i)?
-        };
-        Some(at)
-    })
+            stack.truncate(k + 1);
+            let parent = stack
+                .last()
+                .map(|(_, fd)| fd)
+                .ok_or_else(|| failed(m, &prefix, nix::errno::Errno::ENOENT))?;
+            let fd = openat(parent, std::ffi::OsStr::from_bytes(c), flags, Mode::empty())
+                .map_err(|e| failed(m, &prefix, e))?;
+            let st = fstat(&fd).map_err(|e| failed(m, &prefix, e))?;
+            out.push((id(&st), i));
+            stack.push((prefix.clone(), fd));
+        }
+    }
+    Ok(out)
 }
 
 /// The mounts of a mountinfo text; `Err` names the first line (from 1)
@@ -229,10 +278,16 @@ pub fn parse_mounts(text: &[u8]) -> Result<Vec<Mount>, usize> {
         }
         // ID PARENT MAJ:MIN ROOT POINT OPTIONS [OPTIONAL...] - TYPE SOURCE SUPER
         let mut fields = line.split(|&b| b == b' ');
-        let point = fields.nth(4).ok_or(i + 1)?;
+        let id = fields
+            .next()
+            .and_then(|f| std::str::from_utf8(f).ok())
+            .and_then(|f| f.parse::<u64>().ok())
+            .ok_or(i + 1)?;
+        let point = fields.nth(3).ok_or(i + 1)?;
         let mut rest = fields.skip_while(|f| *f != b"-");
         let fstype = rest.nth(1).ok_or(i + 1)?;
         out.push(Mount {
+            id,
             point: unescape_mount_field(point),
             kernel_fs: crate::safepath::KERNEL_FS_NAMES
                 .iter()
@@ -277,6 +332,9 @@ pub struct ResolvedPath {
     /// On a kernel interface filesystem (procfs, sysfs, cgroupfs, ...),
     /// wherever mounted; asked only of paths a policy would make writable.
     pub kernel_fs: bool,
+    /// The ID of the mount it lies on (`statx`), asked of the same paths;
+    /// `None` where the kernel does not say.
+    pub mount_id: Option<u64>,
 }
 
 /// What the host says about the CDI devices a plan requests.
@@ -367,6 +425,15 @@ pub fn path_state_open(p: &str, walker: &mut crate::safepath::Walker<'_>, writab
     match walker.open(p) {
         Ok(r) => {
             let kernel_fs = writable && crate::safepath::on_kernel_fs(&r.fd).unwrap_or(true);
+            // Which mount a writable directory lies on (a devtmpfs is
+            // refused); a kernel that cannot say leaves it to the spelling.
+            let mount_id = (writable && r.kind == PathKind::Directory)
+                .then(|| {
+                    crate::sys::mount_id(std::os::fd::AsFd::as_fd(&r.fd))
+                        .ok()
+                        .flatten()
+                })
+                .flatten();
             Found {
                 state: Ok(r.kind),
                 resolved: Some(ResolvedPath {
@@ -374,6 +441,7 @@ pub fn path_state_open(p: &str, walker: &mut crate::safepath::Walker<'_>, writab
                     dev: r.dev,
                     ino: r.ino,
                     kernel_fs,
+                    mount_id,
                 }),
                 fd: Some(r.fd),
                 via_link: r.via_link,
@@ -558,12 +626,64 @@ mod mount_tests {
         assert_eq!(at("/devx").as_deref(), Some("/"));
         // Two mounts at /dev: the later one is on top.
         assert_eq!(m.holding("/dev/net").and_then(|m| m.kernel_fs), None);
-        assert_eq!(
-            byte_ancestors(b"/a/b/c").collect::<Vec<_>>(),
-            [&b"/a/b"[..], b"/a", b"/"]
+    }
+
+    fn inode(fd: &std::os::fd::OwnedFd) -> (u64, u64) {
+        let st = nix::sys::stat::fstat(fd).unwrap();
+        #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+        (st.st_dev as u64, st.st_ino as u64)
+    }
+
+    /// Every directory above a kernel mount's point is found, however
+    /// long the path (past PATH_MAX, where a path lookup fails), the
+    /// point itself is not, and a link on the way is an error.
+    #[test]
+    fn the_directories_above_a_kernel_mount_are_walked_to() {
+        use nix::fcntl::{OFlag, open, openat};
+        use nix::sys::stat::{Mode, mkdirat};
+        let base = std::env::temp_dir().join(format!("above-kernel-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&base);
+        std::fs::create_dir_all(&base).unwrap();
+        let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+        let mut fd = open(&base, flags, Mode::empty()).unwrap();
+        let mut point = base.as_os_str().as_bytes().to_vec();
+        let mut want = Vec::new();
+        let name = "d".repeat(200);
+        for _ in 0..24 {
+            want.push(inode(&fd));
+            mkdirat(&fd, name.as_str(), Mode::from_bits_truncate(0o755)).unwrap();
+            fd = openat(&fd, name.as_str(), flags, Mode::empty()).unwrap();
+            point.push(b'/');
+            point.extend_from_slice(name.as_bytes());
+        }
+        assert!(point.len() > 4096);
+        let mount = |point: Vec<u8>| Mount {
+            id: 7,
+            point,
+            kernel_fs: Some("proc"),
+        };
+        let found: Vec<(u64, u64)> = above_kernel(&[mount(point.clone())])
+            .unwrap()
+            .into_iter()
+            .map(|(id, i)| {
+                assert_eq!(i, 0);
+                id
+            })
+            .collect();
+        for w in &want {
+            assert!(found.contains(w), "{w:?} missing");
+        }
+        assert!(!found.contains(&inode(&fd)), "the mount point itself");
+        // A link on the way is not followed: an error, not a guess.
+        std::os::unix::fs::symlink(&base, base.join("link")).unwrap();
+        let mut through = base.join("link").as_os_str().as_bytes().to_vec();
+        through.extend_from_slice(b"/x/p");
+        let err = above_kernel(&[mount(through)]).unwrap_err();
+        assert!(
+            err.contains("cannot look up") && err.contains("/link"),
+            "{err}"
         );
-        assert_eq!(byte_ancestors(b"/a").collect::<Vec<_>>(), [&b"/"[..]]);
-        assert_eq!(byte_ancestors(b"/").count(), 0);
+        std::fs::remove_dir_all(&base).unwrap();
     }
 
     #[test]

@@ -510,6 +510,30 @@ fn sandbox_refuses_a_read_write_directory_on_the_hosts_devtmpfs() {
     let p = policy(&d, "null", &[], &[&null], "");
     let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
     assert_eq!(r.code, 0, "{}", r.explain());
+    // A tmpfs mounted at q/NAME, then the devtmpfs over q: the path's
+    // spelling points at the tmpfs, which the devtmpfs hides; the opened
+    // directory's mount ID tells them apart.
+    let name = Path::new(&dir)
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let q = mkdir(&d, "q");
+    let hidden = mkdir(Path::new(&q), &name);
+    let _t = Mounted::new(&["-t", "tmpfs", "tmpfs"], &hidden);
+    let p = policy(&d, "hidden", &[], &[&hidden], "");
+    let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
+    assert_eq!(r.code, 0, "control, the tmpfs on top\n{}", r.explain());
+    let over = Mounted::new(&["-t", "devtmpfs", "devtmpfs"], &q);
+    let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
+    assert_eq!(r.code, 125, "{}", r.explain());
+    assert!(
+        r.stderr.contains("is on the host's devtmpfs"),
+        "{}",
+        r.explain()
+    );
+    drop(over);
 }
 
 #[test]

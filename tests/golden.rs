@@ -215,6 +215,7 @@ fn default_policy_started_unprivileged_on_merged_usr() {
                 dev: 1,
                 ino,
                 kernel_fs: false,
+                mount_id: None,
             },
         );
     }

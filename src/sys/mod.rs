@@ -26,6 +26,8 @@
 //!   read-backs (`caps::read` silently leaves out bits it does not know);
 //! - `landlock_create_ruleset(NULL, 0, VERSION)` for the ABI number (the
 //!   `landlock` crate only answers "is this feature set supported");
+//! - `statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID)` for the mount an open
+//!   path lies on (`nix` 0.32 has no `statx`);
 //! - `landlock_add_rule` for path rules: the crate's `add_rule` first
 //!   `fstat`s the descriptor to narrow a directory's rights on a file,
 //!   which `landlock::prepare` has already done from the kind the walk
@@ -276,6 +278,34 @@ pub fn landlock_abi() -> Result<u32, i32> {
         )
     };
     check(r).map(|v| u32::try_from(v).unwrap_or(0))
+}
+
+/// The ID of the mount the object `fd` refers to lies on, as
+/// `/proc/self/mountinfo`'s first field names it
+/// (`statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID)`); `Ok(None)` when the
+/// kernel does not report it (Linux < 5.8).
+pub fn mount_id(fd: std::os::fd::BorrowedFd<'_>) -> Result<Option<u64>, i32> {
+    use std::os::fd::AsRawFd;
+    const STATX_MNT_ID: u32 = 0x1000;
+    let mut st = std::mem::MaybeUninit::<libc::statx>::zeroed();
+    // SAFETY: the kernel writes at most one `struct statx` to the pointer,
+    // which points to one (zeroed, so every field is initialized whatever
+    // the kernel fills); the empty path is a NUL-terminated string; `fd`
+    // is borrowed, so open, for the call.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_statx,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            STATX_MNT_ID,
+            st.as_mut_ptr(),
+        )
+    })?;
+    // SAFETY: zero-initialized above and possibly written by the kernel:
+    // a valid `statx` either way (all its fields are integers).
+    let st = unsafe { st.assume_init() };
+    Ok((st.stx_mask & STATX_MNT_ID != 0).then_some(st.stx_mnt_id))
 }
 
 /// `landlock_add_rule(ruleset, LANDLOCK_RULE_PATH_BENEATH, {access,
