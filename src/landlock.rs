@@ -773,8 +773,9 @@ fn never_writable_blocker(path: &str, origin: RuleOrigin, host: &HostFacts) -> O
 /// Beneath is judged by spelling (the mount point lies within the rule's
 /// canonical path) and by inode (the rule's directory is one the mount
 /// point lies beneath, reached through another mount of it, a bind). So
-/// does a directory on the host's devtmpfs itself (`statfs` cannot tell
-/// it from a tmpfs), and a mount table that could not be read.
+/// does a directory on one of those filesystems itself (the host's
+/// devtmpfs: `statfs` cannot tell it from a tmpfs), and a mount table that
+/// could not be read.
 fn kernel_mount_blocker(
     path: &str,
     origin: RuleOrigin,
@@ -798,13 +799,13 @@ fn kernel_mount_blocker(
     // The mount the opened directory lies on, by its ID where the kernel
     // gives one (a mount hidden under a later one is then told apart), by
     // spelling otherwise.
-    let on_devtmpfs = host
+    let on_kernel_fs = host
         .resolved
         .get(path)
         .and_then(|r| r.mount_id)
         .map_or_else(|| mounts.holding(canonical), |id| mounts.by_id(id))
-        .filter(|m| m.kernel_fs == Some("devtmpfs"));
-    if beneath.is_none() && on_devtmpfs.is_none() && host.mounts_unknown.is_none() {
+        .filter(|m| m.kernel_fs.is_some());
+    if beneath.is_none() && on_kernel_fs.is_none() && host.mounts_unknown.is_none() {
         return None;
     }
     let what = if canonical == path {
@@ -836,9 +837,9 @@ fn kernel_mount_blocker(
             .with_hint(hint),
         );
     }
-    if let Some(m) = on_devtmpfs {
-        return Some(
-            Finding::new(
+    if let Some(m) = on_kernel_fs {
+        let finding = match m.kernel_fs {
+            Some("devtmpfs") => Finding::new(
                 object,
                 format!(
                     "{what} is on the host's devtmpfs (mounted at {}): a read-write directory there would make its device nodes writable",
@@ -846,7 +847,17 @@ fn kernel_mount_blocker(
                 ),
             )
             .with_hint("grant the device files themselves, or expose devices through CDI"),
-        );
+            fs => Finding::new(
+                object,
+                format!(
+                    "{what} is on {} (mounted at {}): a kernel filesystem is never writable",
+                    fs.unwrap_or("a kernel filesystem"),
+                    m.shown()
+                ),
+            )
+            .with_hint(format!("list {canonical} under read_only")),
+        };
+        return Some(finding);
     }
     let why = host.mounts_unknown.as_deref().unwrap_or_default();
     Some(
@@ -854,7 +865,9 @@ fn kernel_mount_blocker(
             object,
             format!("{what}: whether a kernel filesystem is mounted beneath it is unknown: {why}"),
         )
-        .with_hint("mount /proc in the container, or make the path read_only"),
+        .with_hint(
+            "the mount table (/proc/self/mountinfo) must be readable and every directory above a kernel filesystem mount reachable; or list the path under read_only",
+        ),
     )
 }
 

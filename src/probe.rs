@@ -199,8 +199,9 @@ pub fn mounts() -> Result<Mounts, String> {
 /// The inode of every directory above each kernel-filesystem mount point
 /// in `all`, with that mount's index. Walked from `/` a component at a
 /// time (`openat` with `O_PATH|O_NOFOLLOW|O_DIRECTORY`, so no length limit
-/// and no link followed), each directory once; one that cannot be walked
-/// is an error: its inode could be a rule's.
+/// and no link followed), each directory once. A mount whose point is
+/// not there to walk to is covered by a later mount and skipped; any
+/// other failure is an error: the directory's inode could be a rule's.
 fn above_kernel(all: &[Mount]) -> Result<Vec<AboveKernel>, String> {
     use nix::fcntl::{OFlag, openat};
     use nix::sys::stat::{Mode, fstat};
@@ -236,8 +237,9 @@ fn above_kernel(all: &[Mount]) -> Result<Vec<AboveKernel>, String> {
     // The directories open on the way to the last mount point: (the
     // component's end in that point, descriptor).
     let mut stack: Vec<(Vec<u8>, std::os::fd::OwnedFd)> = vec![(b"/".to_vec(), root)];
-    for &i in &kernel {
+    'mounts: for &i in &kernel {
         let m = &all[i];
+        let recorded = out.len();
         let comps: Vec<&[u8]> = m
             .point
             .split(|&b| b == b'/')
@@ -257,8 +259,23 @@ fn above_kernel(all: &[Mount]) -> Result<Vec<AboveKernel>, String> {
                 .last()
                 .map(|(_, fd)| fd)
                 .ok_or_else(|| failed(m, &prefix, nix::errno::Errno::ENOENT))?;
-            let fd = openat(parent, std::ffi::OsStr::from_bytes(c), flags, Mode::empty())
-                .map_err(|e| failed(m, &prefix, e))?;
+            let fd = match openat(parent, std::ffi::OsStr::from_bytes(c), flags, Mode::empty()) {
+                Ok(fd) => fd,
+                // The table spells a mount by the names of the directories
+                // its point lies in; one not there now (or something else
+                // in its place) is covered by a later mount: no path leads
+                // into it, so nothing above it matters. Only what this
+                // walk recorded is taken back.
+                Err(
+                    nix::errno::Errno::ENOENT
+                    | nix::errno::Errno::ENOTDIR
+                    | nix::errno::Errno::ELOOP,
+                ) => {
+                    out.truncate(recorded);
+                    continue 'mounts;
+                }
+                Err(e) => return Err(failed(m, &prefix, e)),
+            };
             let st = fstat(&fd).map_err(|e| failed(m, &prefix, e))?;
             out.push((id(&st), i));
             stack.push((prefix.clone(), fd));
@@ -674,15 +691,19 @@ mod mount_tests {
             assert!(found.contains(w), "{w:?} missing");
         }
         assert!(!found.contains(&inode(&fd)), "the mount point itself");
-        // A link on the way is not followed: an error, not a guess.
+        // A point whose directories are not there (or are a link) is
+        // covered by a later mount: skipped, and what its walk recorded
+        // is taken back; the other mounts' directories stay.
         std::os::unix::fs::symlink(&base, base.join("link")).unwrap();
         let mut through = base.join("link").as_os_str().as_bytes().to_vec();
         through.extend_from_slice(b"/x/p");
-        let err = above_kernel(&[mount(through)]).unwrap_err();
-        assert!(
-            err.contains("cannot look up") && err.contains("/link"),
-            "{err}"
-        );
+        let mut gone = base.join("gone").as_os_str().as_bytes().to_vec();
+        gone.extend_from_slice(b"/x/p");
+        let found = above_kernel(&[mount(through), mount(gone), mount(point.clone())]).unwrap();
+        assert!(found.iter().all(|(_, i)| *i == 2), "{found:?}");
+        for w in &want {
+            assert!(found.iter().any(|(id, _)| id == w), "{w:?} missing");
+        }
         std::fs::remove_dir_all(&base).unwrap();
     }
 

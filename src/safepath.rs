@@ -751,9 +751,12 @@ pub const NEVER_WRITABLE_BENEATH: [&str; 3] = ["/boot", "/proc", "/sys"];
 
 /// The `/proc/self/mountinfo` names of the filesystems in [`KERNEL_FS`],
 /// and `devtmpfs` (the host's device nodes, which `statfs` cannot tell
-/// from a tmpfs): what a `read_write` rule must not reach through a mount
-/// beneath it.
-pub const KERNEL_FS_NAMES: [&str; 16] = [
+/// from a tmpfs) and `mqueue` (the IPC namespace's POSIX message queues,
+/// which seccomp keeps from the workload): what a `read_write` directory
+/// must not lie on or reach through a mount beneath it. Not `devpts`: a
+/// policy may grant `/dev/pts` read-write for the terminals a workload
+/// opens (`/dev/pts/ptmx`).
+pub const KERNEL_FS_NAMES: [&str; 17] = [
     "proc",
     "sysfs",
     "cgroup",
@@ -770,6 +773,7 @@ pub const KERNEL_FS_NAMES: [&str; 16] = [
     "binfmt_misc",
     "fusectl",
     "devtmpfs",
+    "mqueue",
 ];
 
 /// Filesystems that are kernel interfaces wherever they are mounted

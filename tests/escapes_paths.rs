@@ -479,6 +479,61 @@ fn sandbox_refuses_a_kernel_filesystem_reached_through_a_bind_of_the_rule() {
 }
 
 #[test]
+fn sandbox_refuses_an_mqueue_beneath_a_read_write_directory() {
+    let t = "sandbox_refuses_an_mqueue_beneath_a_read_write_directory";
+    let Some(d) = setup(t) else { return };
+    // An mqueue mount holds the IPC namespace's POSIX queues, which
+    // seccomp keeps from the workload: not beneath a writable directory.
+    let up = mkdir(&d, "up");
+    let p = policy(&d, "c", &[], &[&up], "");
+    let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
+    assert_eq!(r.code, 0, "control, nothing mounted\n{}", r.explain());
+    let at = mkdir(Path::new(&up), "m");
+    let _m = Mounted::new(&["-t", "mqueue", "mqueue"], &at);
+    let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
+    assert_eq!(r.code, 125, "{}", r.explain());
+    assert!(
+        r.stderr.contains(&format!("has mqueue mounted at {at}")),
+        "{}",
+        r.explain()
+    );
+    // A devpts is not refused: /dev/pts may be granted for terminals.
+    let pts = mkdir(&d, "pts-up");
+    let pts_at = mkdir(Path::new(&pts), "pts");
+    let _p = Mounted::new(&["-t", "devpts", "-o", "newinstance", "devpts"], &pts_at);
+    let p = policy(&d, "pts", &[], &[&pts], "");
+    let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+}
+
+#[test]
+fn a_kernel_mount_covered_by_a_later_mount_stops_nothing() {
+    let t = "a_kernel_mount_covered_by_a_later_mount_stops_nothing";
+    let Some(d) = setup(t) else { return };
+    // proc at y/a/b/p, then a tmpfs over y/a: no path leads to the proc
+    // mount any more, and a launch with an unrelated writable directory
+    // runs (the walk above the mount point no longer finds y/a/b).
+    let y = mkdir(&d, "y");
+    let a = mkdir(Path::new(&y), "a");
+    let b = mkdir(Path::new(&a), "b");
+    let p_at = mkdir(Path::new(&b), "p");
+    let _proc = Mounted::new(&["-t", "proc", "proc"], &p_at);
+    let own = mkdir(&d, "own");
+    let pol = policy(&d, "own", &[], &[&own], "");
+    let r = sandbox(&pol, &["--exec"], &[&pr(), "true"]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    let over = Mounted::new(&["-t", "tmpfs", "tmpfs"], &a);
+    let r = sandbox(&pol, &["--exec"], &[&pr(), "true"]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    // Control: with the tmpfs gone the proc mount is reachable again, and
+    // a writable directory above it is refused.
+    drop(over);
+    let pol_y = policy(&d, "y", &[], &[&y], "");
+    let r = sandbox(&pol_y, &["--exec"], &[&pr(), "true"]);
+    assert_eq!(r.code, 125, "{}", r.explain());
+}
+
+#[test]
 fn sandbox_refuses_a_read_write_directory_on_the_hosts_devtmpfs() {
     let t = "sandbox_refuses_a_read_write_directory_on_the_hosts_devtmpfs";
     let Some(d) = setup(t) else { return };
