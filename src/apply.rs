@@ -17,7 +17,9 @@
 //!    and before step 5's rlimits, so that a low `nofile` limits the
 //!    workload, not the read-back.
 //! 5. New session, rlimits — need no privilege, but setrlimit raising a
-//!    hard limit does, so before the identity switch.
+//!    hard limit does, so before the identity switch. With no workdir
+//!    planned, the inherited working directory is entered again by its
+//!    path (one a covering mount hides is refused).
 //! 6. setgroups -> setresgid -> setresuid, keeping only the capabilities
 //!    the later steps need (PR_SET_KEEPCAPS across the switch, effective
 //!    set re-raised after), then verify that setresuid(0,0,0) fails. In
@@ -93,6 +95,9 @@ pub fn apply(plan: &Plan, ctx: &Context) -> Result<(Applied, verify::Handles)> {
     t.mark("handles");
     process::new_session()?; // 5
     process::set_rlimits(&plan.rlimits)?;
+    if plan.workdir.is_none() {
+        process::reenter_cwd()?;
+    }
     t.mark("session_rlimits");
     identity::switch(&plan.identity, &plan.capabilities)?; // 6
     if let Some(parent) = ctx.parent {

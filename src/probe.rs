@@ -263,14 +263,18 @@ fn above_kernel(all: &[Mount]) -> Result<Vec<AboveKernel>, String> {
                 Ok(fd) => fd,
                 // The table spells a mount by the names of the directories
                 // its point lies in; one not there now (or something else
-                // in its place) is covered by a later mount: no path leads
-                // into it, so nothing above it matters. Only what this
-                // walk recorded is taken back.
+                // in its place) under a mount the table lists after this
+                // one, at or above that directory, is covered by it: no
+                // path leads into it, so nothing above it matters. Only
+                // what this walk recorded is taken back. Without such a
+                // mount the name changed since the table was read (a
+                // rename by whoever may write there): an error, never a
+                // skip.
                 Err(
                     nix::errno::Errno::ENOENT
                     | nix::errno::Errno::ENOTDIR
                     | nix::errno::Errno::ELOOP,
-                ) => {
+                ) if covered_later(all, i, &prefix) => {
                     out.truncate(recorded);
                     continue 'mounts;
                 }
@@ -282,6 +286,14 @@ fn above_kernel(all: &[Mount]) -> Result<Vec<AboveKernel>, String> {
         }
     }
     Ok(out)
+}
+
+/// A mount listed after `all[i]` has its point at or above `dir` (a
+/// directory above `all[i]`'s point): mounted later, it covers `dir`.
+fn covered_later(all: &[Mount], i: usize, dir: &[u8]) -> bool {
+    all.iter()
+        .skip(i + 1)
+        .any(|m| crate::policy::paths::is_within_bytes(dir, &m.point))
 }
 
 /// The mounts of a mountinfo text; `Err` names the first line (from 1)
@@ -699,7 +711,17 @@ mod mount_tests {
         through.extend_from_slice(b"/x/p");
         let mut gone = base.join("gone").as_os_str().as_bytes().to_vec();
         gone.extend_from_slice(b"/x/p");
-        let found = above_kernel(&[mount(through), mount(gone), mount(point.clone())]).unwrap();
+        // Not covered by any mount listed later: the name changed since
+        // the table was read, an error.
+        let err = above_kernel(&[mount(gone.clone())]).unwrap_err();
+        assert!(err.contains("cannot look up"), "{err}");
+        let cover = Mount {
+            id: 9,
+            point: base.as_os_str().as_bytes().to_vec(),
+            kernel_fs: None,
+        };
+        let found =
+            above_kernel(&[mount(through), mount(gone), mount(point.clone()), cover]).unwrap();
         assert!(found.iter().all(|(_, i)| *i == 2), "{found:?}");
         for w in &want {
             assert!(found.iter().any(|(id, _)| id == w), "{w:?} missing");

@@ -330,6 +330,48 @@ pub fn chdir(dir: Option<&str>) -> Result<(), Error> {
     }
 }
 
+/// With no workdir planned, enter the inherited working directory again by
+/// its path, so that the workload starts where that path leads now. A
+/// directory inherited from beneath a mount that was later covered stays
+/// reachable through the descriptor the kernel keeps for the working
+/// directory, and Landlock judges it by the tree above it, which no path
+/// shows any more (a covered procfs beneath a bind of a writable
+/// directory was writable that way). One no path reaches stops the
+/// launch. As root, before the identity switch: entering it is not the
+/// workload's to be refused.
+pub fn reenter_cwd() -> Result<(), Error> {
+    let cwd = std::env::current_dir().map_err(|e| {
+        Error::apply(
+            "workdir",
+            format!(
+                "the inherited working directory: {}",
+                crate::policy::io_cause(&e)
+            ),
+        )
+    })?;
+    if !cwd.is_absolute() {
+        return Err(Error::apply(
+            "workdir",
+            format!(
+                "the inherited working directory is not reachable by a path ({}): a mount covers it",
+                crate::bytes::escape_controls(&crate::bytes::escape(cwd.as_os_str()))
+            ),
+        )
+        .with_hint("start the sandbox from a directory a path leads to, or set --workdir"));
+    }
+    std::env::set_current_dir(&cwd).map_err(|e| {
+        Error::apply(
+            "workdir",
+            format!(
+                "the inherited working directory {} cannot be entered by its path: {}",
+                crate::bytes::escape_controls(&crate::bytes::escape(cwd.as_os_str())),
+                crate::policy::io_cause(&e)
+            ),
+        )
+        .with_hint("a mount may cover it: start the sandbox from a directory its path leads to, or set --workdir")
+    })
+}
+
 /// Arm PR_SET_PDEATHSIG (SIGKILL) so the workload dies with the PID-1
 /// parent, and check that `parent` is still our parent (it may have died
 /// before the signal was armed). The kernel clears the setting when the

@@ -534,6 +534,63 @@ fn a_kernel_mount_covered_by_a_later_mount_stops_nothing() {
 }
 
 #[test]
+fn sandbox_refuses_an_inherited_working_directory_a_mount_covers() {
+    let t = "sandbox_refuses_an_inherited_working_directory_a_mount_covers";
+    let Some(d) = setup(t) else { return };
+    // The shell enters c/in, then covers c with a tmpfs and starts the
+    // sandbox there: its working directory is one no path reaches, and
+    // Landlock would judge it by the tree above it that no path shows.
+    let c = mkdir(&d, "c");
+    let inner = mkdir(Path::new(&c), "in");
+    let own = mkdir(&d, "own");
+    let p = policy(&d, "p", &[], &[&own], "");
+    let run = |cover: bool| {
+        let script = format!(
+            "cd '{inner}' && {} exec \"$0\" --policy '{}' --exec -- /bin/sh -c pwd",
+            if cover {
+                format!("mount -t tmpfs tmpfs '{c}' &&")
+            } else {
+                String::new()
+            },
+            p.display()
+        );
+        let out = Command::new("unshare")
+            .args([
+                "-m",
+                "--propagation",
+                "private",
+                "/bin/sh",
+                "-c",
+                &script,
+                BIN,
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // Control: not covered, the workload starts there.
+    let (code, stdout, stderr) = run(false);
+    assert_eq!(
+        (code, stdout.as_str()),
+        (Some(0), format!("{inner}\n").as_str()),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(true);
+    assert_eq!(code, Some(125), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "the inherited working directory {inner} cannot be entered by its path"
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn sandbox_refuses_a_read_write_directory_on_the_hosts_devtmpfs() {
     let t = "sandbox_refuses_a_read_write_directory_on_the_hosts_devtmpfs";
     let Some(d) = setup(t) else { return };
