@@ -19,6 +19,11 @@ pub fn escape(s: &OsStr) -> String {
     out
 }
 
+/// `s` for a one-line message: [`escape`], then [`escape_controls`].
+pub fn shown(s: &OsStr) -> String {
+    escape_controls(&escape(s)).into_owned()
+}
+
 /// `s` with control characters written as `\n`, `\r`, `\t` or `\u{NN}`,
 /// so a name the workload chose (a planted link's target, a file name)
 /// cannot forge a line of the supervisor's text log.

@@ -785,9 +785,10 @@ fn kernel_mount_blocker(
     if kind != PathKind::Directory {
         return None;
     }
-    let canonical = resolved_path(path, host);
+    let resolved = host.resolved.get(path);
+    let canonical = resolved.map_or(path, |r| r.path.as_str());
     let mounts = &host.mounts;
-    let inode = host.resolved.get(path).map(|r| (r.dev, r.ino));
+    let inode = resolved.map(|r| (r.dev, r.ino));
     let beneath = mounts
         .kernel()
         .find(|m| paths::is_within_bytes(&m.point, canonical.as_bytes()))
@@ -799,9 +800,7 @@ fn kernel_mount_blocker(
     // The mount the opened directory lies on, by its ID where the kernel
     // gives one (a mount hidden under a later one is then told apart), by
     // spelling otherwise.
-    let on_kernel_fs = host
-        .resolved
-        .get(path)
+    let on_kernel_fs = resolved
         .and_then(|r| r.mount_id)
         .map_or_else(|| mounts.holding(canonical), |id| mounts.by_id(id))
         .filter(|m| m.kernel_fs.is_some());

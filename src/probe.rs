@@ -118,8 +118,7 @@ impl Mount {
     /// The mount point for a message: non-UTF-8 bytes as `\xNN`, control
     /// characters escaped.
     pub fn shown(&self) -> String {
-        let raw = crate::bytes::escape(std::ffi::OsStr::from_bytes(&self.point));
-        crate::bytes::escape_controls(&raw).into_owned()
+        crate::bytes::shown(std::ffi::OsStr::from_bytes(&self.point))
     }
 }
 
@@ -131,9 +130,8 @@ pub struct Mounts {
     /// Every mount, in the table's order (a later mount at the same point
     /// lies on top).
     pub all: Vec<Mount>,
-    /// The inode of every directory above a kernel-filesystem mount, as
-    /// `lstat` of its path finds it, with the index of that mount in
-    /// `all`: the same directory reached through another mount (a bind)
+    /// The inode of every directory above a kernel-filesystem mount, as a
+    /// walk from `/` finds it, with the index of that mount in `all`: the same directory reached through another mount (a bind)
     /// is the same Landlock object.
     pub above_kernel: Vec<AboveKernel>,
 }
@@ -218,13 +216,9 @@ fn above_kernel(all: &[Mount]) -> Result<Vec<AboveKernel>, String> {
         (st.st_dev as u64, st.st_ino as u64)
     };
     let failed = |m: &Mount, at: &[u8], e: nix::errno::Errno| {
-        let shown = Mount {
-            point: at.to_vec(),
-            ..Mount::default()
-        }
-        .shown();
         format!(
-            "cannot look up {shown}, above the {} mount at {}: {}",
+            "cannot look up {}, above the {} mount at {}: {}",
+            crate::bytes::shown(std::ffi::OsStr::from_bytes(at)),
             m.kernel_fs.unwrap_or_default(),
             m.shown(),
             crate::error::io_cause(&std::io::Error::from(e))
@@ -333,10 +327,11 @@ fn unescape_mount_field(b: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
+        // `\` and three octal digits, the first at most 3 (one byte).
         let octal = b.get(i + 1..i + 4).filter(|d| {
             b[i] == b'\\'
-                && d.iter()
-                    .all(|c| (b'0'..=b'3').contains(&d[0]) && (b'0'..=b'7').contains(c))
+                && (b'0'..=b'3').contains(&d[0])
+                && d.iter().all(|c| (b'0'..=b'7').contains(c))
         });
         match octal {
             Some(d) => {

@@ -349,12 +349,12 @@ pub fn reenter_cwd() -> Result<(), Error> {
             ),
         )
     })?;
+    let shown = crate::bytes::shown(cwd.as_os_str());
     if !cwd.is_absolute() {
         return Err(Error::apply(
             "workdir",
             format!(
-                "the inherited working directory is not reachable by a path ({}): a mount covers it",
-                crate::bytes::escape_controls(&crate::bytes::escape(cwd.as_os_str()))
+                "the inherited working directory is not reachable by a path ({shown}): a mount covers it"
             ),
         )
         .with_hint("start the sandbox from a directory a path leads to, or set --workdir"));
@@ -363,8 +363,7 @@ pub fn reenter_cwd() -> Result<(), Error> {
         Error::apply(
             "workdir",
             format!(
-                "the inherited working directory {} cannot be entered by its path: {}",
-                crate::bytes::escape_controls(&crate::bytes::escape(cwd.as_os_str())),
+                "the inherited working directory {shown} cannot be entered by its path: {}",
                 crate::policy::io_cause(&e)
             ),
         )

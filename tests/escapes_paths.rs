@@ -377,20 +377,7 @@ fn sandbox_refuses_read_write_rules_above_a_kernel_filesystem_mount() {
         let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
         assert_eq!(r.code, 0, "{dir}\n{}", r.explain());
     }
-    assert!(
-        Command::new("mount")
-            .args(["-t", "proc", "proc", &inner])
-            .status()
-            .unwrap()
-            .success()
-    );
-    struct Unmount(String);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = Command::new("umount").arg(&self.0).status();
-        }
-    }
-    let _u = Unmount(inner.clone());
+    let _u = Mounted::new(&["-t", "proc", "proc"], &inner);
     let p = policy(&d, "rw", &[], &[&up], "");
     let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
     assert_eq!(r.code, 125, "{}", r.explain());
