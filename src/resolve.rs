@@ -144,13 +144,15 @@ fn resolve_holding(
             trust = full;
         }
     }
-    let anyone = crate::safepath::Trust::default();
-    let mut walker = crate::safepath::Walker::new(&anyone);
+    // The system trees' inodes, wherever their links lead: one `stat`
+    // each, the kernel following every link. This is a list of what is
+    // refused, so following links a walk would refuse to follow (one not
+    // owned by root, a magic link) can only refuse more, never less.
     let mut never_writable: Vec<(u64, u64)> = crate::safepath::NEVER_WRITABLE
         .iter()
-        .filter_map(|p| walker.open(p).ok().map(|r| (r.dev, r.ino)))
+        .filter_map(|p| nix::sys::stat::stat(*p).ok())
+        .map(|st| (st.st_dev, st.st_ino))
         .collect();
-    drop(walker);
     crate::sort::sort_dedup(&mut never_writable);
     facts.never_writable = never_writable;
     if !spelled.is_empty() {

@@ -466,6 +466,32 @@ fn sandbox_refuses_a_kernel_filesystem_reached_through_a_bind_of_the_rule() {
 }
 
 #[test]
+fn sandbox_refuses_a_read_write_bind_of_a_system_tree() {
+    let t = "sandbox_refuses_a_read_write_bind_of_a_system_tree";
+    let Some(d) = setup(t) else { return };
+    // A bind of /etc elsewhere is /etc under another name: the system
+    // trees are recognised by inode too, not only by how a rule spells
+    // them.
+    let bind = mkdir(&d, "etc-bind");
+    let p = policy(&d, "c", &[], &[&bind], "");
+    let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
+    assert_eq!(r.code, 0, "control, nothing mounted\n{}", r.explain());
+    let b = Mounted::new(&["--bind", "/etc"], &bind);
+    let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
+    assert_eq!(r.code, 125, "{}", r.explain());
+    assert!(
+        r.stderr.contains(&format!("{bind} is never writable")),
+        "{}",
+        r.explain()
+    );
+    // Control: the same bind read-only runs.
+    let p = policy(&d, "ro", &[&bind], &[], "");
+    let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    drop(b);
+}
+
+#[test]
 fn sandbox_refuses_an_mqueue_beneath_a_read_write_directory() {
     let t = "sandbox_refuses_an_mqueue_beneath_a_read_write_directory";
     let Some(d) = setup(t) else { return };
