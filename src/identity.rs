@@ -54,10 +54,11 @@ pub struct PasswdEntry<'a> {
     pub shell: &'a str,
 }
 
-/// Parse `/etc/passwd` text; malformed lines are skipped. The entries
-/// borrow from `text`: an image's passwd has dozens of lines and the plan
-/// keeps at most one.
-pub fn parse_passwd(text: &str) -> Vec<PasswdEntry<'_>> {
+/// The entries of `/etc/passwd` text, in file order, read as they are
+/// needed; malformed lines are skipped. The entries borrow from `text`:
+/// an image's passwd has dozens of lines, a launch looks up one user and
+/// the plan keeps at most that one.
+pub fn passwd_entries(text: &str) -> impl Iterator<Item = PasswdEntry<'_>> {
     text.lines()
         .filter(|l| !l.starts_with('#'))
         .filter_map(|l| {
@@ -76,7 +77,11 @@ pub fn parse_passwd(text: &str) -> Vec<PasswdEntry<'_>> {
                 shell,
             })
         })
-        .collect()
+}
+
+/// Every entry of `/etc/passwd` text (see [`passwd_entries`]).
+pub fn parse_passwd(text: &str) -> Vec<PasswdEntry<'_>> {
+    passwd_entries(text).collect()
 }
 
 /// The colon-separated fields of a passwd or group line, by a byte loop:
@@ -143,10 +148,79 @@ fn lookup_group(host: &HostFacts, id: &Id, what: &str) -> Result<u32, String> {
     }
 }
 
+/// Who the workload runs as: its uid, its passwd entry if any, where
+/// the choice came from, and why a named user could not be found.
+struct User<'a> {
+    uid: u32,
+    entry: Option<PasswdEntry<'a>>,
+    source: &'static str,
+    unresolved: Option<String>,
+}
+
+/// The user part of [`plan`]: `run_as_user` (a number, or a name looked
+/// up in the image's passwd), else the user the supervisor started as
+/// when that is not root, else the image's `sandbox` user, else 65534.
+fn user<'a>(run_as_user: Option<&Id>, host: &'a HostFacts) -> User<'a> {
+    let find = |hit: &dyn Fn(&PasswdEntry<'_>) -> bool| {
+        host.passwd
+            .as_deref()
+            .and_then(|t| passwd_entries(t).find(|e| hit(e)))
+    };
+    let found = |uid, entry, source| User {
+        uid,
+        entry,
+        source,
+        unresolved: None,
+    };
+    match run_as_user {
+        Some(u) => match numeric(u) {
+            Some(n) => found(n, find(&|e| e.uid == n), "policy"),
+            None => match find(&|e| e.name == u.0) {
+                Some(e) => found(e.uid, Some(e), "policy"),
+                None => User {
+                    uid: NOBODY,
+                    entry: None,
+                    source: "policy",
+                    unresolved: Some(if host.passwd.is_none() {
+                        format!(
+                            "user {:?} cannot be resolved: the image has no /etc/passwd (use a numeric id)",
+                            u.0
+                        )
+                    } else {
+                        format!("user {:?} not found in /etc/passwd", u.0)
+                    }),
+                },
+            },
+        },
+        None if host.uid != 0 => found(
+            host.uid,
+            find(&|e| e.uid == host.uid),
+            "current user (started unprivileged)",
+        ),
+        None => match find(&|e| e.name == "sandbox") {
+            Some(e) => found(e.uid, Some(e), "default: the image's sandbox user"),
+            None => found(
+                NOBODY,
+                None,
+                "default: 65534 (the image has no sandbox user)",
+            ),
+        },
+    }
+}
+
+/// The uid [`plan`] gives the workload, without the rest of the plan:
+/// resolve needs it first, to distrust what that uid owns.
+pub fn workload_uid(policy: &Policy, host: &HostFacts) -> u32 {
+    user(
+        policy.process.as_ref().and_then(|p| p.run_as_user.as_ref()),
+        host,
+    )
+    .uid
+}
+
 /// Decide the workload identity.
 pub fn plan(policy: &Policy, host: &HostFacts) -> IdentityPlan {
     let proc_ = policy.process.clone().unwrap_or_default();
-    let users = host.passwd.as_deref().map(parse_passwd).unwrap_or_default();
     let mut blocker = None;
     let mut fail = |m: String| {
         if blocker.is_none() {
@@ -154,47 +228,15 @@ pub fn plan(policy: &Policy, host: &HostFacts) -> IdentityPlan {
         }
     };
 
-    // The user: (uid, passwd entry if any, source).
-    let (uid, entry, source) = match &proc_.run_as_user {
-        Some(u) => match numeric(u) {
-            Some(n) => (
-                n,
-                users.iter().find(|e| e.uid == n).copied(),
-                "policy".to_string(),
-            ),
-            None => match users.iter().find(|e| e.name == u.0) {
-                Some(e) => (e.uid, Some(*e), "policy".to_string()),
-                None => {
-                    fail(if host.passwd.is_none() {
-                        format!(
-                            "user {:?} cannot be resolved: the image has no /etc/passwd (use a numeric id)",
-                            u.0
-                        )
-                    } else {
-                        format!("user {:?} not found in /etc/passwd", u.0)
-                    });
-                    (NOBODY, None, "policy".to_string())
-                }
-            },
-        },
-        None if host.uid != 0 => (
-            host.uid,
-            users.iter().find(|e| e.uid == host.uid).copied(),
-            "current user (started unprivileged)".to_string(),
-        ),
-        None => match users.iter().find(|e| e.name == "sandbox") {
-            Some(e) => (
-                e.uid,
-                Some(*e),
-                "default: the image's sandbox user".to_string(),
-            ),
-            None => (
-                NOBODY,
-                None,
-                "default: 65534 (the image has no sandbox user)".to_string(),
-            ),
-        },
-    };
+    let User {
+        uid,
+        entry,
+        source,
+        unresolved,
+    } = user(proc_.run_as_user.as_ref(), host);
+    if let Some(m) = unresolved {
+        fail(m);
+    }
     if uid == 0 {
         fail("the workload would run as uid 0 (root)".to_string());
     }
@@ -268,7 +310,7 @@ pub fn plan(policy: &Policy, host: &HostFacts) -> IdentityPlan {
             .unwrap_or("/")
             .to_string(),
         shell: entry.map(|e| e.shell).filter(|s| !s.is_empty()).map(str::to_string),
-        source,
+        source: source.to_string(),
         starting_uid: host.uid,
         switch,
         blocker: blocker.map(|b| {
@@ -391,6 +433,31 @@ mod tests {
 
     fn policy(y: &str) -> Policy {
         crate::policy::parse_str("t.yaml", y).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    #[test]
+    fn workload_uid_is_the_plans_uid() {
+        let no_passwd = HostFacts {
+            passwd: None,
+            ..host(0)
+        };
+        for doc in [
+            "version: 1\n",
+            "version: 1\nprocess: {run_as_user: 1500}\n",
+            "version: 1\nprocess: {run_as_user: sandbox}\n",
+            "version: 1\nprocess: {run_as_user: nosuchuser}\n",
+            "version: 1\nprocess: {run_as_group: 1500}\n",
+        ] {
+            let p = policy(doc);
+            for h in [host(0), host(1000), host(4242), no_passwd.clone()] {
+                assert_eq!(
+                    workload_uid(&p, &h),
+                    plan(&p, &h).uid,
+                    "{doc} uid {}",
+                    h.uid
+                );
+            }
+        }
     }
 
     #[test]

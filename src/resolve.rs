@@ -121,7 +121,7 @@ fn resolve_holding(
     // writable set computed and, if it differs, every path walked again.
     // (A path walked without a link is walked without one under any
     // trust, so it leads to itself for `writable_paths` too.)
-    let uid = crate::identity::plan(policy, &facts).uid;
+    let uid = crate::identity::workload_uid(policy, &facts);
     let spelled = spelled_writable(policy, workdir);
     let mut trust = crate::safepath::Trust {
         writable: spelled.clone(),
