@@ -23,7 +23,6 @@
 //! The plan lists the resulting bounding set and securebits, and the
 //! read-back before exec checks them.
 
-use ::caps::{CapSet, CapsHashSet};
 use serde::Serialize;
 
 use crate::error::{Error, Finding, Result};
@@ -283,45 +282,6 @@ pub fn errno_name(e: i32) -> String {
     }
 }
 
-/// The last capability the `caps` crate knows (`CAP_CHECKPOINT_RESTORE`).
-/// Bounding-set entries above it, should a kernel have them, are read and
-/// dropped through `sys` (see there).
-const LAST_KNOWN: u32 = 40;
-
-/// The `caps` crate's capabilities by number (built once: its `all()`
-/// builds a new hash set on every call).
-fn known() -> &'static [Option<::caps::Capability>; 64] {
-    static KNOWN: std::sync::OnceLock<[Option<::caps::Capability>; 64]> =
-        std::sync::OnceLock::new();
-    KNOWN.get_or_init(|| {
-        let mut t = [None; 64];
-        for c in ::caps::all() {
-            if let Some(slot) = t.get_mut(usize::from(c.index())) {
-                *slot = Some(c);
-            }
-        }
-        t
-    })
-}
-
-/// The `caps` crate's set for a mask of capability numbers.
-fn set_of(mask: u64) -> CapsHashSet {
-    known()
-        .iter()
-        .flatten()
-        .filter(|c| mask & c.bitmask() != 0)
-        .copied()
-        .collect()
-}
-
-/// Run a `caps` call; on failure, the errno it left (the crate reports
-/// errors as text, and returns right after the failing call).
-fn caps_call<T>(
-    r: std::result::Result<T, ::caps::errors::CapsError>,
-) -> std::result::Result<T, i32> {
-    r.map_err(|_| crate::sys::errno())
-}
-
 /// The effective, permitted and inheritable sets of this thread (all 64
 /// bits: a read-back must see what the crate does not know).
 fn capget() -> Result<(u64, u64, u64)> {
@@ -329,41 +289,21 @@ fn capget() -> Result<(u64, u64, u64)> {
         .map_err(|e| Error::apply("capabilities", format!("capget failed: {}", errno_name(e))))
 }
 
-/// Set the effective, permitted and inheritable sets of this thread.
-/// Effective first, permitted last: each step keeps effective within
-/// permitted, and every caller only lowers permitted and inheritable.
+/// Set the effective, permitted and inheritable sets of this thread, in
+/// one `capset`; every caller only lowers permitted, and keeps effective
+/// and inheritable within it.
 fn capset(effective: u64, permitted: u64, inheritable: u64) -> Result<()> {
-    [
-        (CapSet::Effective, effective),
-        (CapSet::Inheritable, inheritable),
-        (CapSet::Permitted, permitted),
-    ]
-    .into_iter()
-    .try_for_each(|(which, mask)| caps_call(::caps::set(None, which, &set_of(mask))))
-    .map_err(|e| Error::apply("capabilities", format!("capset failed: {}", errno_name(e))))
+    crate::sys::capset(effective, permitted, inheritable)
+        .map_err(|e| Error::apply("capabilities", format!("capset failed: {}", errno_name(e))))
 }
 
-/// The bounding set: the crate's read up to [`LAST_KNOWN`], then
-/// PR_CAPBSET_READ up to the last capability the kernel knows.
+/// The bounding set: PR_CAPBSET_READ of each capability up to the last
+/// one the kernel knows (the first that answers EINVAL ends it).
 fn bounding() -> u64 {
-    let known = ::caps::read(None, CapSet::Bounding)
-        .map(|set| set.iter().fold(0, |m, c| m | c.bitmask()))
-        .unwrap_or(0);
-    (LAST_KNOWN + 1..64)
+    (0..64)
         .map_while(|c| crate::sys::capbset_read(c).ok().map(|held| (c, held)))
         .filter(|(_, held)| *held)
-        .fold(known, |m, (c, _)| m | bit(c))
-}
-
-/// Drop `cap` from the bounding set.
-fn bounding_drop(cap: u32) -> std::result::Result<(), i32> {
-    match usize::try_from(cap)
-        .ok()
-        .and_then(|i| known().get(i).copied().flatten())
-    {
-        Some(c) => caps_call(::caps::drop(None, CapSet::Bounding, c)),
-        None => crate::sys::capbset_drop(cap),
-    }
+        .fold(0, |m, (c, _)| m | bit(c))
 }
 
 fn keepcaps(on: bool) -> Result<()> {
@@ -412,7 +352,7 @@ pub fn finish_switch(mask: u64) -> Result<()> {
 /// permitted and effective = `keep`, then ambient = `keep`.
 /// Empty the ambient set; `object` names who asked, for the error.
 fn clear_ambient(object: &str) -> Result<()> {
-    caps_call(::caps::clear(None, CapSet::Ambient)).map_err(|e| {
+    crate::sys::ambient_clear().map_err(|e| {
         Error::apply(
             object,
             format!("clearing the ambient set failed: {}", errno_name(e)),
@@ -427,7 +367,7 @@ pub fn apply(c: &CapabilityPlan) -> Result<()> {
     };
     for cap in 0..64u32 {
         if bnd & bit(cap) != 0 && c.bounding & bit(cap) == 0 {
-            bounding_drop(cap).map_err(|e| {
+            crate::sys::capbset_drop(cap).map_err(|e| {
                 let err = Error::apply(
                     "capabilities",
                     format!("dropping {} from the bounding set failed: {}", names(bit(cap)), errno_name(e)),
@@ -451,19 +391,17 @@ pub fn apply(c: &CapabilityPlan) -> Result<()> {
     }
     capset(c.mask, c.mask, c.mask)?;
     clear_ambient("capabilities")?;
-    for &cap in known().iter().flatten() {
-        if c.mask & cap.bitmask() != 0 {
-            caps_call(::caps::raise(None, CapSet::Ambient, cap)).map_err(|e| {
-                Error::apply(
-                    "capabilities",
-                    format!(
-                        "raising {} as ambient failed: {}",
-                        names(cap.bitmask()),
-                        errno_name(e)
-                    ),
-                )
-            })?;
-        }
+    for cap in (0..64).filter(|&cap| c.mask & bit(cap) != 0) {
+        crate::sys::ambient_raise(cap).map_err(|e| {
+            Error::apply(
+                "capabilities",
+                format!(
+                    "raising {} as ambient failed: {}",
+                    names(bit(cap)),
+                    errno_name(e)
+                ),
+            )
+        })?;
     }
     Ok(())
 }
@@ -510,7 +448,7 @@ pub fn keep_only(mask: u64) -> Result<u64> {
         let bnd = bounding();
         for cap in 0..64u32 {
             if bnd & bit(cap) != 0 && mask & bit(cap) == 0 {
-                bounding_drop(cap).map_err(|e| {
+                crate::sys::capbset_drop(cap).map_err(|e| {
                     Error::apply(
                         "init",
                         format!(

@@ -4,9 +4,9 @@
 //! else, and `tests/unsafe_fence.rs` fails the build of anything that tries.
 //!
 //! Everything else goes through `nix` (identity, groups, rlimits, prctl
-//! flags, exec, session, file-descriptor-relative file calls), `caps`
-//! (capability sets) and `seccompiler` (filter install). What is here, and
-//! the gap that keeps it here:
+//! flags, exec, session, file-descriptor-relative file calls) and
+//! `seccompiler` (filter install). What is here, and the gap that keeps
+//! it here:
 //!
 //! - real-time signals: `nix::sys::signal::Signal` has no variants for
 //!   signals 32..=64, so `kill`, `waitpid`'s status and `SigSet` cannot
@@ -20,10 +20,12 @@
 //!   `close`, `fcntl`): `nix` takes I/O-safe owned or borrowed descriptors,
 //!   which an inherited number is not until someone vouches for it, and has
 //!   no `close_range`;
-//! - capabilities beyond the `caps` crate: securebits (`PR_*_SECUREBITS`),
-//!   bounding-set entries above the last capability it knows
-//!   (`CAP_CHECKPOINT_RESTORE`, 40), and a full 64-bit `capget` for
-//!   read-backs (`caps::read` silently leaves out bits it does not know);
+//! - capabilities: `capget`/`capset` of all three sets and all 64 bits in
+//!   one call each, the bounding set (`PR_CAPBSET_*`), securebits and the
+//!   ambient set. The `caps` crate knows capabilities only up to 40
+//!   (`CAP_CHECKPOINT_RESTORE`), leaves out the bits it does not know
+//!   when reading, and sets each set with its own `capget`/`capset`
+//!   pair: 18 system calls where a launch needs 3;
 //! - `landlock_create_ruleset(NULL, 0, VERSION)` for the ABI number (the
 //!   `landlock` crate only answers "is this feature set supported");
 //! - `statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID)` for the mount an open
@@ -186,7 +188,7 @@ pub fn give_up_tty(fd: &std::fs::File) -> Result<(), i32> {
     check(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCNOTTY) }.into()).map(|_| ())
 }
 
-// ---- capabilities the `caps` crate cannot reach ----------------------
+// ---- capabilities ----------------------------------------------------
 
 #[repr(C)]
 struct CapHeader {
@@ -223,21 +225,60 @@ pub fn capget() -> Result<(u64, u64, u64), i32> {
     ))
 }
 
+/// Set the effective, permitted and inheritable sets of this thread, all
+/// 64 bits of each, in one `capset`. The kernel checks the new sets
+/// against the old ones together: permitted may only shrink, effective
+/// must lie within the new permitted, inheritable within the old
+/// inheritable and permitted and the bounding set.
+pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> Result<(), i32> {
+    let mut h = CapHeader {
+        version: CAP_VERSION_3,
+        pid: 0,
+    };
+    let half = |m: u64, high: bool| (if high { m >> 32 } else { m } & 0xffff_ffff) as u32;
+    let d = [false, true].map(|high| CapData {
+        effective: half(effective, high),
+        permitted: half(permitted, high),
+        inheritable: half(inheritable, high),
+    });
+    // SAFETY: `h` is a valid version-3 header and `d` holds the two data
+    // elements version 3 requires; the kernel only reads them.
+    check(unsafe { libc::syscall(libc::SYS_capset, &mut h as *mut CapHeader, d.as_ptr()) })
+        .map(|_| ())
+}
+
 /// prctl with integer arguments only; the result or the errno.
 fn prctl(op: libc::c_int, a: libc::c_ulong) -> Result<i32, i32> {
+    prctl2(op, a, 0)
+}
+
+/// prctl with two integer arguments; the result or the errno.
+fn prctl2(op: libc::c_int, a: libc::c_ulong, b: libc::c_ulong) -> Result<i32, i32> {
     // SAFETY: every option passed here (PR_CAPBSET_READ, PR_CAPBSET_DROP,
-    // PR_GET_SECUREBITS, PR_SET_SECUREBITS) takes integer arguments and
-    // reads or writes no user memory.
-    let r = unsafe {
-        libc::prctl(
-            op,
-            a,
-            0 as libc::c_ulong,
-            0 as libc::c_ulong,
-            0 as libc::c_ulong,
-        )
-    };
+    // PR_GET_SECUREBITS, PR_SET_SECUREBITS, PR_CAP_AMBIENT) takes integer
+    // arguments and reads or writes no user memory.
+    let r = unsafe { libc::prctl(op, a, b, 0 as libc::c_ulong, 0 as libc::c_ulong) };
     if r < 0 { Err(errno()) } else { Ok(r) }
+}
+
+/// `PR_CAP_AMBIENT_CLEAR_ALL`.
+pub fn ambient_clear() -> Result<(), i32> {
+    prctl2(
+        libc::PR_CAP_AMBIENT,
+        libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+        0,
+    )
+    .map(|_| ())
+}
+
+/// `PR_CAP_AMBIENT_RAISE` of `cap`.
+pub fn ambient_raise(cap: u32) -> Result<(), i32> {
+    prctl2(
+        libc::PR_CAP_AMBIENT,
+        libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
+        cap.into(),
+    )
+    .map(|_| ())
 }
 
 /// `PR_CAPBSET_READ`: whether `cap` is in the bounding set (`EINVAL`
