@@ -107,6 +107,7 @@ pub fn apply(plan: &Plan, ctx: &Context) -> Result<(Applied, verify::Handles)> {
     t.mark("identity");
     capabilities::apply(&plan.capabilities)?; // 8
     capabilities::set_no_new_privs()?; // 9
+    let securebits = capabilities::securebits()?; // for step 12: see there
     t.mark("capabilities");
     let ll = landlock::restrict(ruleset, &plan.filesystem, &plan.dropped)?; // 10
     t.mark("landlock_restrict");
@@ -123,7 +124,7 @@ pub fn apply(plan: &Plan, ctx: &Context) -> Result<(Applied, verify::Handles)> {
         (None, _) => return Err(Error::apply("seccomp", "no filter was planned")),
     }; // 11
     t.mark("seccomp");
-    let (readback, memory_kib) = verify::readback(&handles, plan)?; // 12
+    let (readback, memory_kib) = verify::readback(&handles, plan, securebits)?; // 12
     t.mark("readback");
     Ok((
         Applied {
@@ -145,12 +146,14 @@ pub fn sandbox_and_exec(
     mut env: Vec<(String, std::ffi::OsString)>,
     listen: Option<&crate::env::SocketActivation>,
 ) -> Error {
+    // Asked before the filter goes in, which may deny getpid.
+    let pid = std::process::id();
     let (applied, handles) = match apply(plan, ctx) {
         Ok(a) => a, // apply
         Err(e) => return e,
     };
     if let Some(l) = listen {
-        l.export(&mut env, std::process::id());
+        l.export(&mut env, pid);
     }
     if let Err(e) = crate::verify::write_report(&handles, &applied) {
         return e;

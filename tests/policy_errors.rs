@@ -655,6 +655,22 @@ fn denying_execve_is_refused() {
 }
 
 #[test]
+fn denying_what_the_supervisor_calls_under_the_filter_is_refused() {
+    // Between installing the filter and the exec the supervisor reads
+    // back what it applied and resets the workload's signals.
+    let yaml = "version: 1\nseccomp:\n  deny: [ptrace, pread64, rt_sigaction, rt_sigprocmask]\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:3:18: seccomp.deny[1]: pread64 is one the supervisor makes under the filter, before it starts the workload (to read back what it applied): denying it means nothing ever runs\nhint: remove pread64 from seccomp.deny\n\
+         p.yaml:3:27: seccomp.deny[2]: rt_sigaction is one the supervisor makes under the filter, before it starts the workload (to give the workload default signal handling): denying it means nothing ever runs\nhint: remove rt_sigaction from seccomp.deny\n\
+         p.yaml:3:41: seccomp.deny[3]: rt_sigprocmask is one the supervisor makes under the filter, before it starts the workload (to give the workload default signal handling): denying it means nothing ever runs\nhint: remove rt_sigprocmask from seccomp.deny"
+    );
+    // Control: prctl and getpid the supervisor asks before the filter.
+    let yaml = "version: 1\nseccomp:\n  deny: [ptrace, prctl, getpid, preadv]\n";
+    assert_eq!(errors(yaml), "ok");
+}
+
+#[test]
 fn denying_exit_is_refused() {
     // A failed exec (or the workload) would retry exit forever.
     let yaml = "version: 1\nseccomp:\n  deny: [exit_group, exit]\n";

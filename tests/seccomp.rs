@@ -858,6 +858,55 @@ fn seccomp_deny_adds_a_syscall() {
 }
 
 #[test]
+fn a_policy_may_deny_prctl_and_getpid_to_its_workload() {
+    let t = "a_policy_may_deny_prctl_and_getpid_to_its_workload";
+    if need_root(t) {
+        return;
+    }
+    // The supervisor reads securebits back with prctl and exports
+    // LISTEN_PID from getpid: both are asked before the filter goes in,
+    // so a policy that denies them still launches, and only the workload
+    // is refused them. PR_GET_DUMPABLE (3) is a harmless prctl.
+    let prctl = lookup(Arch::native(), "prctl").unwrap().to_string();
+    let p = policy(t, "seccomp: {deny: [prctl, getpid]}\n");
+    expect(
+        &run(&p, &["syscall", &prctl, "3", "0"]),
+        "errno=EPERM(1)",
+        "denied prctl",
+    );
+    // Under action: kill the workload dies of its own prctl; the report,
+    // written after the read-back, shows the supervisor got that far.
+    let d = scratch(&format!("{t}_kill"));
+    let report = d.join("report.json");
+    let k = write_policy(
+        &d,
+        &base_policy(
+            &[],
+            &["/tmp"],
+            &format!("{USER}seccomp: {{action: kill, deny: [prctl, getpid]}}\n"),
+        ),
+    );
+    let a = probe_args(&["syscall", &prctl, "3", "0"]);
+    let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+    let r = sandbox(&k, &["--exec", "--report", report.to_str().unwrap()], &refs);
+    assert_eq!(r.signal, Some(libc::SIGSYS), "{}", r.explain());
+    let text = std::fs::read_to_string(&report).unwrap_or_default();
+    assert!(
+        text.contains("\"readback\""),
+        "report: {text}\n{}",
+        r.explain()
+    );
+    // Control: without the deny the same call answers.
+    let c = policy(&format!("{t}_control"), "");
+    let r = run(&c, &["syscall", &prctl, "3", "0"]);
+    assert!(
+        r.code == 0 && !is_eperm(&r) && r.signal.is_none(),
+        "{}",
+        r.explain()
+    );
+}
+
+#[test]
 fn seccomp_log_mode_logs_instead_of_denying() {
     if need_root("seccomp_log_mode_logs_instead_of_denying") {
         return;

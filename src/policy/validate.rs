@@ -1051,13 +1051,29 @@ fn extensions(p: &Policy, out: &mut Issues) {
         // The supervisor installs the filter and then calls execve: a
         // policy that denies it can never start its workload. Without
         // exit and exit_group nothing under the filter can end: a failed
-        // exec (or the workload) would retry the call forever.
+        // exec (or the workload) would retry the call forever. Between
+        // the filter and the exec the supervisor also reads back what it
+        // applied (pread64 of /proc/self/status) and hands the workload
+        // default signals (rt_sigaction, rt_sigprocmask): denied, every
+        // launch would stop there (killed outright under action: kill).
         for (i, name) in s.deny.iter().enumerate() {
             match name.as_str() {
                 "execve" => out.hint(
                     join_index("seccomp.deny", i),
                     "execve is how the workload is started: denying it means nothing ever runs",
                     "remove execve from seccomp.deny (the default rules already refuse execveat on a descriptor)",
+                ),
+                "pread64" | "rt_sigaction" | "rt_sigprocmask" => out.hint(
+                    join_index("seccomp.deny", i),
+                    format!(
+                        "{name} is one the supervisor makes under the filter, before it starts the workload ({}): denying it means nothing ever runs",
+                        if name == "pread64" {
+                            "to read back what it applied"
+                        } else {
+                            "to give the workload default signal handling"
+                        }
+                    ),
+                    format!("remove {name} from seccomp.deny"),
                 ),
                 "exit" | "exit_group" => out.hint(
                     join_index("seccomp.deny", i),
