@@ -790,11 +790,11 @@ fn kernel_mount_blocker(
     let mounts = &host.mounts;
     let inode = resolved.map(|r| (r.dev, r.ino));
     let beneath = mounts
-        .kernel()
+        .forbidden()
         .find(|m| paths::is_within_bytes(&m.point, canonical.as_bytes()))
         .or_else(|| {
             let id = inode?;
-            let (_, i) = mounts.above_kernel.iter().find(|(d, _)| *d == id)?;
+            let (_, i) = mounts.above_forbidden.iter().find(|(d, _)| *d == id)?;
             mounts.all.get(*i)
         });
     // The mount the opened directory lies on, by its ID where the kernel
@@ -827,11 +827,17 @@ fn kernel_mount_blocker(
         return Some(
             Finding::new(
                 object,
-                format!(
-                    "{what} has {} mounted at {} beneath it: a read-write rule reaches into every mount below it, and a kernel filesystem is never writable",
-                    m.kernel_fs.unwrap_or("a kernel filesystem"),
-                    m.shown()
-                ),
+                match m.exposes.filter(|_| m.kernel_fs.is_none()) {
+                    Some(tree) => format!(
+                        "{what} has {tree} mounted again at {} beneath it: a read-write rule reaches into every mount below it, and {tree} is never writable",
+                        m.shown()
+                    ),
+                    None => format!(
+                        "{what} has {} mounted at {} beneath it: a read-write rule reaches into every mount below it, and a kernel filesystem is never writable",
+                        m.kernel_fs.unwrap_or("a kernel filesystem"),
+                        m.shown()
+                    ),
+                },
             )
             .with_hint(hint),
         );

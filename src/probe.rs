@@ -109,12 +109,31 @@ pub struct HostFacts {
 pub struct Mount {
     /// The mount ID (mountinfo's first field).
     pub id: u64,
+    /// The filesystem's device, `major:minor` as the table spells it.
+    pub dev: Vec<u8>,
+    /// The directory of that filesystem mounted here (`/` for a whole
+    /// filesystem, the bound directory for a bind), escapes decoded.
+    pub root: Vec<u8>,
     /// The mount point, escapes decoded; bytes, as the kernel has them.
     pub point: Vec<u8>,
     pub kernel_fs: Option<&'static str>,
+    /// The system tree (`safepath::NEVER_WRITABLE`) this mount shows
+    /// again somewhere else, at or below its root: a bind of `/etc`, or
+    /// of the whole root filesystem.
+    pub exposes: Option<&'static str>,
 }
 
 impl Mount {
+    /// What the mount is, for a message: its kernel filesystem, or the
+    /// system tree it shows again.
+    pub fn kind(&self) -> String {
+        match (self.kernel_fs, self.exposes) {
+            (Some(fs), _) => fs.to_string(),
+            (None, Some(tree)) => format!("{tree} (another mount of it)"),
+            (None, None) => String::new(),
+        }
+    }
+
     /// The mount point for a message: non-UTF-8 bytes as `\xNN`, control
     /// characters escaped.
     pub fn shown(&self) -> String {
@@ -123,27 +142,37 @@ impl Mount {
 }
 
 /// This mount namespace's mount table, as far as the Landlock plan needs
-/// it: a read-write directory must not have a kernel filesystem beneath it
-/// or lie on the host's devtmpfs.
+/// it: a read-write directory must not have a kernel filesystem or
+/// another mount of a system tree beneath it, or lie on the host's
+/// devtmpfs.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Mounts {
     /// Every mount, in the table's order (a later mount at the same point
     /// lies on top).
     pub all: Vec<Mount>,
-    /// The inode of every directory above a kernel-filesystem mount, as a
-    /// walk from `/` finds it, with the index of that mount in `all`: the same directory reached through another mount (a bind)
-    /// is the same Landlock object.
-    pub above_kernel: Vec<AboveKernel>,
+    /// The inode of every directory above a [`Mount::forbidden`] mount, as
+    /// a walk from `/` finds it, with the index of that mount in `all`:
+    /// the same directory reached through another mount (a bind) is the
+    /// same Landlock object.
+    pub above_forbidden: Vec<AboveForbidden>,
 }
 
-/// A directory's (device, inode) above a kernel mount, and that mount's
-/// index in [`Mounts::all`].
-pub type AboveKernel = ((u64, u64), usize);
+/// A directory's (device, inode) above a forbidden mount, and that
+/// mount's index in [`Mounts::all`].
+pub type AboveForbidden = ((u64, u64), usize);
+
+impl Mount {
+    /// Never beneath a read-write directory: a kernel filesystem, or
+    /// another mount of a system tree.
+    pub fn forbidden(&self) -> bool {
+        self.kernel_fs.is_some() || self.exposes.is_some()
+    }
+}
 
 impl Mounts {
-    /// The kernel-filesystem mounts.
-    pub fn kernel(&self) -> impl Iterator<Item = &Mount> {
-        self.all.iter().filter(|m| m.kernel_fs.is_some())
+    /// The mounts never beneath a read-write directory.
+    pub fn forbidden(&self) -> impl Iterator<Item = &Mount> {
+        self.all.iter().filter(|m| m.forbidden())
     }
 
     /// The mount with ID `id`.
@@ -189,23 +218,65 @@ pub fn mounts() -> Result<Mounts, String> {
     if text.len() as u64 > MAX_MOUNTINFO_BYTES {
         return Err(format!("{path} is larger than {MAX_MOUNTINFO_BYTES} bytes"));
     }
-    let all = parse_mounts(&text).map_err(|line| format!("{path}: cannot parse line {line}"))?;
-    let above_kernel = above_kernel(&all)?;
-    Ok(Mounts { all, above_kernel })
+    let mut all =
+        parse_mounts(&text).map_err(|line| format!("{path}: cannot parse line {line}"))?;
+    mark_exposed(&mut all);
+    let above_forbidden = above_forbidden(&all)?;
+    Ok(Mounts {
+        all,
+        above_forbidden,
+    })
 }
 
-/// The inode of every directory above each kernel-filesystem mount point
-/// in `all`, with that mount's index. Walked from `/` a component at a
+/// Marks each mount that shows a system tree again elsewhere. Where each
+/// tree lies is read from the table itself: the mount holding it (the
+/// deepest point at or above it, the last listed there), and the tree's
+/// directory within that filesystem (the mount's root joined with the
+/// rest of the path). Any other mount of the same device whose root is
+/// that directory or above it shows the tree beneath its own point: a
+/// bind of `/etc` at `/data/etc`, or of `/` at `/data/host`. A bind of
+/// a directory inside a tree (`/etc/app`) is not marked: a read-write
+/// rule may name such a directory itself.
+fn mark_exposed(all: &mut [Mount]) {
+    use crate::policy::paths::is_within_bytes;
+    for tree in crate::safepath::NEVER_WRITABLE {
+        let t = tree.as_bytes();
+        let Some(h) = (0..all.len())
+            .filter(|&i| is_within_bytes(t, &all[i].point))
+            .max_by_key(|&i| (all[i].point.len(), i))
+        else {
+            continue;
+        };
+        let rest = t.get(all[h].point.len()..).unwrap_or_default();
+        let mut inside = all[h].root.clone();
+        if inside.last() == Some(&b'/') && rest.first() == Some(&b'/') {
+            inside.pop();
+        }
+        inside.extend_from_slice(rest);
+        let dev = all[h].dev.clone();
+        for (i, m) in all.iter_mut().enumerate() {
+            if i != h
+                && m.exposes.is_none()
+                && m.kernel_fs.is_none()
+                && m.dev == dev
+                && is_within_bytes(&inside, &m.root)
+            {
+                m.exposes = Some(tree);
+            }
+        }
+    }
+}
+
+/// The inode of every directory above each forbidden mount's point in
+/// `all` ([`Mount::forbidden`]), with that mount's index. Walked from `/` a component at a
 /// time (`openat` with `O_PATH|O_NOFOLLOW|O_DIRECTORY`, so no length limit
 /// and no link followed), each directory once. A mount whose point is
 /// not there to walk to is covered by a later mount and skipped; any
 /// other failure is an error: the directory's inode could be a rule's.
-fn above_kernel(all: &[Mount]) -> Result<Vec<AboveKernel>, String> {
+fn above_forbidden(all: &[Mount]) -> Result<Vec<AboveForbidden>, String> {
     use nix::fcntl::{OFlag, openat};
     use nix::sys::stat::{Mode, fstat};
-    let mut kernel: Vec<usize> = (0..all.len())
-        .filter(|&i| all[i].kernel_fs.is_some())
-        .collect();
+    let mut kernel: Vec<usize> = (0..all.len()).filter(|&i| all[i].forbidden()).collect();
     if kernel.is_empty() {
         return Ok(Vec::new());
     }
@@ -219,7 +290,7 @@ fn above_kernel(all: &[Mount]) -> Result<Vec<AboveKernel>, String> {
         format!(
             "cannot look up {}, above the {} mount at {}: {}",
             crate::bytes::shown(std::ffi::OsStr::from_bytes(at)),
-            m.kernel_fs.unwrap_or_default(),
+            m.kind(),
             m.shown(),
             crate::error::io_cause(&std::io::Error::from(e))
         )
@@ -306,16 +377,21 @@ pub fn parse_mounts(text: &[u8]) -> Result<Vec<Mount>, usize> {
             .and_then(|f| std::str::from_utf8(f).ok())
             .and_then(|f| f.parse::<u64>().ok())
             .ok_or(i + 1)?;
-        let point = fields.nth(3).ok_or(i + 1)?;
+        let dev = fields.nth(1).ok_or(i + 1)?;
+        let root = fields.next().ok_or(i + 1)?;
+        let point = fields.next().ok_or(i + 1)?;
         let mut rest = fields.skip_while(|f| *f != b"-");
         let fstype = rest.nth(1).ok_or(i + 1)?;
         out.push(Mount {
             id,
+            dev: dev.to_vec(),
+            root: unescape_mount_field(root),
             point: unescape_mount_field(point),
             kernel_fs: crate::safepath::KERNEL_FS_NAMES
                 .iter()
                 .find(|n| n.as_bytes() == fstype)
                 .copied(),
+            exposes: None,
         });
     }
     Ok(out)
@@ -643,13 +719,66 @@ mod mount_tests {
 ";
         let m = Mounts {
             all: parse_mounts(text.as_bytes()).unwrap(),
-            above_kernel: Vec::new(),
+            above_forbidden: Vec::new(),
         };
         let at = |p: &str| m.holding(p).map(|m| m.shown());
         assert_eq!(at("/dev/shm/x").as_deref(), Some("/dev/shm"));
         assert_eq!(at("/devx").as_deref(), Some("/"));
         // Two mounts at /dev: the later one is on top.
         assert_eq!(m.holding("/dev/net").and_then(|m| m.kernel_fs), None);
+    }
+
+    #[test]
+    fn another_mount_of_a_system_tree_is_marked() {
+        let text = "\
+1 0 0:50 / / rw - overlay o rw
+2 1 0:21 / /proc rw - proc proc rw
+3 1 0:60 / /dev rw - tmpfs t rw
+4 1 0:50 /etc /data/etc rw - overlay o rw
+5 1 0:50 / /host rw - overlay o rw
+6 1 0:50 /etc/app /data/app rw - overlay o rw
+7 1 8:1 /var/lib/vol /data/vol rw - ext4 /dev/sda1 rw
+8 1 0:60 / /data/dev rw - tmpfs t rw
+9 1 0:50 /etcetera /data/etcetera rw - overlay o rw
+10 1 0:21 / /data/proc rw - proc proc rw
+";
+        let mut all = parse_mounts(text.as_bytes()).unwrap();
+        mark_exposed(&mut all);
+        let got: Vec<(String, Option<&str>)> = all.iter().map(|m| (m.shown(), m.exposes)).collect();
+        assert_eq!(
+            got,
+            [
+                ("/".to_string(), None),
+                ("/proc".to_string(), None),
+                ("/dev".to_string(), None),
+                // A bind of /etc, of the whole root filesystem (it shows
+                // every tree; the first in the list names it), of /dev.
+                ("/data/etc".to_string(), Some("/etc")),
+                ("/host".to_string(), Some("/")),
+                // A directory inside a tree, another disk's volume, a
+                // name that only starts like a tree: not marked.
+                ("/data/app".to_string(), None),
+                ("/data/vol".to_string(), None),
+                ("/data/dev".to_string(), Some("/dev")),
+                ("/data/etcetera".to_string(), None),
+                // A second procfs is a kernel filesystem already.
+                ("/data/proc".to_string(), None),
+            ]
+        );
+        assert!(all[3].forbidden() && all[9].forbidden() && !all[5].forbidden());
+        // A tree under a mount with a root of its own: /usr on its own
+        // filesystem, bound again at /data/usr.
+        let text = "\
+1 0 8:1 / / rw - ext4 a rw
+2 1 8:2 /usr-root /usr rw - ext4 b rw
+3 1 8:2 /usr-root /data/usr rw - ext4 b rw
+4 1 8:2 / /data/whole rw - ext4 b rw
+5 1 8:2 /other /data/other rw - ext4 b rw
+";
+        let mut all = parse_mounts(text.as_bytes()).unwrap();
+        mark_exposed(&mut all);
+        let got: Vec<Option<&str>> = all.iter().map(|m| m.exposes).collect();
+        assert_eq!(got, [None, None, Some("/usr"), Some("/usr"), None]);
     }
 
     fn inode(fd: &std::os::fd::OwnedFd) -> (u64, u64) {
@@ -685,8 +814,9 @@ mod mount_tests {
             id: 7,
             point,
             kernel_fs: Some("proc"),
+            ..Mount::default()
         };
-        let found: Vec<(u64, u64)> = above_kernel(&[mount(point.clone())])
+        let found: Vec<(u64, u64)> = above_forbidden(&[mount(point.clone())])
             .unwrap()
             .into_iter()
             .map(|(id, i)| {
@@ -708,15 +838,15 @@ mod mount_tests {
         gone.extend_from_slice(b"/x/p");
         // Not covered by any mount listed later: the name changed since
         // the table was read, an error.
-        let err = above_kernel(&[mount(gone.clone())]).unwrap_err();
+        let err = above_forbidden(&[mount(gone.clone())]).unwrap_err();
         assert!(err.contains("cannot look up"), "{err}");
         let cover = Mount {
             id: 9,
             point: base.as_os_str().as_bytes().to_vec(),
-            kernel_fs: None,
+            ..Mount::default()
         };
         let found =
-            above_kernel(&[mount(through), mount(gone), mount(point.clone()), cover]).unwrap();
+            above_forbidden(&[mount(through), mount(gone), mount(point.clone()), cover]).unwrap();
         assert!(found.iter().all(|(_, i)| *i == 2), "{found:?}");
         for w in &want {
             assert!(found.iter().any(|(id, _)| id == w), "{w:?} missing");
@@ -736,6 +866,6 @@ mod mount_tests {
         let st = nix::sys::stat::lstat("/").unwrap();
         #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
         let root = (st.st_dev as u64, st.st_ino as u64);
-        assert!(m.above_kernel.iter().any(|(id, _)| *id == root), "{m:?}");
+        assert!(m.above_forbidden.iter().any(|(id, _)| *id == root), "{m:?}");
     }
 }

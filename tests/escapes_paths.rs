@@ -492,6 +492,43 @@ fn sandbox_refuses_a_read_write_bind_of_a_system_tree() {
 }
 
 #[test]
+fn sandbox_refuses_a_system_tree_mounted_again_beneath_a_read_write_directory() {
+    let t = "sandbox_refuses_a_system_tree_mounted_again_beneath_a_read_write_directory";
+    let Some(d) = setup(t) else { return };
+    // A read-write rule reaches into every mount below it: a bind of /etc
+    // (or of the whole root filesystem) inside the directory would make
+    // the system tree writable through it.
+    let up = mkdir(&d, "up");
+    let at = mkdir(Path::new(&up), "x");
+    let p = policy(&d, "c", &[], &[&up], "");
+    let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
+    assert_eq!(r.code, 0, "control, nothing mounted\n{}", r.explain());
+    for (tree, shown) in [("/etc", "/etc"), ("/", "/")] {
+        let m = Mounted::new(&["--bind", tree], &at);
+        let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
+        assert_eq!(r.code, 125, "{tree}\n{}", r.explain());
+        assert!(
+            r.stderr.contains(&format!(
+                "{up} has {shown} mounted again at {at} beneath it"
+            )),
+            "{tree}\n{}",
+            r.explain()
+        );
+        // The workdir too.
+        let w = policy(&d, "w", &[], &[], "");
+        let r = sandbox(&w, &["--exec", "--workdir", &up], &[&pr(), "true"]);
+        assert_eq!(r.code, 125, "{tree}\n{}", r.explain());
+        drop(m);
+    }
+    // Control: a bind of a directory that is no system tree runs.
+    let other = mkdir(&d, "other");
+    let m = Mounted::new(&["--bind", &other], &at);
+    let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    drop(m);
+}
+
+#[test]
 fn sandbox_refuses_an_mqueue_beneath_a_read_write_directory() {
     let t = "sandbox_refuses_an_mqueue_beneath_a_read_write_directory";
     let Some(d) = setup(t) else { return };
