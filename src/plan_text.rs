@@ -93,8 +93,10 @@ fn identity(o: &mut String, p: &Plan) {
     } else {
         c.keep.join(", ")
     };
-    let bounding = if c.bounding == c.mask {
+    let bounding = if c.bounding == c.mask && c.mask == 0 {
         "bounding set cleared".to_string()
+    } else if c.bounding == c.mask {
+        "bounding set reduced to the kept capabilities".to_string()
     } else {
         format!(
             "bounding set left as inherited ({})",

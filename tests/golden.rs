@@ -239,3 +239,24 @@ fn port_and_ports_opens_only_ports() {
         opts(&["/usr/bin/client"]),
     );
 }
+
+#[test]
+fn the_text_plan_says_what_the_bounding_set_keeps() {
+    let render = |yaml: &str| {
+        let policy = policy::parse_str("p.yaml", yaml).unwrap();
+        let source = Source {
+            origin: Origin::Flag,
+            path: Some(PathBuf::from("p.yaml")),
+        };
+        let h = host(LandlockSupport::Available { abi: 7 }, 0);
+        let p = plan::build(&policy, &source, &opts(&["/bin/app"]), &h);
+        openshell_sandbox::plan_text::render(&p)
+    };
+    let kept = render("version: 1\ncapabilities: {keep: [NET_BIND_SERVICE]}\n");
+    assert!(
+        kept.contains("NET_BIND_SERVICE kept; bounding set reduced to the kept capabilities;"),
+        "{kept}"
+    );
+    let none = render("version: 1\n");
+    assert!(none.contains("none kept; bounding set cleared;"), "{none}");
+}
