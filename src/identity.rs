@@ -271,6 +271,25 @@ pub fn plan(policy: &Policy, host: &HostFacts) -> IdentityPlan {
     }
 
     let switch = host.uid == 0;
+    // Step 6 proves the workload cannot become root again: setresuid(0,
+    // 0, 0) must fail. A supervisor whose ids differ (a setuid wrapper,
+    // `setpriv --ruid` alone) is not one user to keep or switch from, and
+    // one started as another user with CAP_SETUID in effect could set
+    // uid 0 at that step: said here, so `plan` shows what a launch meets.
+    if let Some(m) = host.mixed_ids {
+        fail(format!(
+            "the supervisor started with uids {:?} and gids {:?} (real, effective, saved): it is not one user",
+            m.uid, m.gid
+        ));
+    }
+    if !switch
+        && host.caps.effective & crate::capabilities::bit(crate::capabilities::CAP_SETUID) != 0
+    {
+        fail(format!(
+            "the supervisor runs as uid {} with CAP_SETUID in effect, so it could become root again",
+            host.uid
+        ));
+    }
     if !switch {
         if uid != host.uid || gid != host.gid {
             fail(format!(
@@ -314,7 +333,9 @@ pub fn plan(policy: &Policy, host: &HostFacts) -> IdentityPlan {
         starting_uid: host.uid,
         switch,
         blocker: blocker.map(|b| {
-            if switch {
+            if b.cause.contains("(real, effective, saved)") || b.cause.contains("CAP_SETUID in effect") {
+                b.with_hint("start the supervisor as root, or as one user (every id the same) without CAP_SETUID")
+            } else if switch {
                 b
             } else if b.cause.contains("supplementary group 0") {
                 b.with_hint("remove group 0 from the pod's securityContext.supplementalGroups (docker: --group-add 0), or start the supervisor as root so it can set the groups")

@@ -70,6 +70,9 @@ pub struct HostFacts {
     pub pid: u32,
     pub uid: u32,
     pub gid: u32,
+    /// The real, effective and saved user and group ids, when they are
+    /// not all the same (a setuid wrapper, `setpriv --ruid` alone).
+    pub mixed_ids: Option<MixedIds>,
     /// The image's `/etc/passwd` and `/etc/group` (None when absent).
     pub passwd: Option<String>,
     pub group: Option<String>,
@@ -642,6 +645,27 @@ pub fn getgroups() -> Vec<u32> {
     nix::unistd::getgroups()
         .map(|g| g.into_iter().map(nix::unistd::Gid::as_raw).collect())
         .unwrap_or_default()
+}
+
+/// Real, effective and saved ids: `uid` and `gid`, each in that order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MixedIds {
+    pub uid: [u32; 3],
+    pub gid: [u32; 3],
+}
+
+/// This process's real, effective and saved ids when they differ; `None`
+/// when each of uid and gid is one id (or they cannot be read: then
+/// `getuid`'s answer is all there is to go on).
+pub fn mixed_ids() -> Option<MixedIds> {
+    let u = nix::unistd::getresuid().ok()?;
+    let g = nix::unistd::getresgid().ok()?;
+    let ids = MixedIds {
+        uid: [u.real.as_raw(), u.effective.as_raw(), u.saved.as_raw()],
+        gid: [g.real.as_raw(), g.effective.as_raw(), g.saved.as_raw()],
+    };
+    let one = |v: [u32; 3]| v.iter().all(|&x| x == v[0]);
+    (!one(ids.uid) || !one(ids.gid)).then_some(ids)
 }
 
 pub fn nix_uid() -> u32 {

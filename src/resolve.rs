@@ -105,6 +105,7 @@ fn resolve_holding(
         pid: std::process::id(),
         uid,
         gid: probe::nix_gid(),
+        mixed_ids: probe::mixed_ids(),
         passwd: probe::read_small("/etc/passwd"),
         group: probe::read_small("/etc/group"),
         env: crate::env::supervisor_env(),

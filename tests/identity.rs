@@ -248,6 +248,57 @@ fn unprivileged_start_refuses_another_uid() {
 }
 
 #[test]
+fn a_start_that_could_become_root_again_is_refused_by_the_plan() {
+    let t = "a_start_that_could_become_root_again_is_refused_by_the_plan";
+    if need_root(t) {
+        return;
+    }
+    let d = scratch(t);
+    let pol = write_policy(&d, &base_policy(&[], &[], ""));
+    let probe = p(&probe());
+    let hint = "hint: start the supervisor as root, or as one user (every id the same) without CAP_SETUID\n";
+    let plan_says = |setpriv_args: &[&str], cause: &str| {
+        // `plan` names the cause the launch stops on (never a launch that
+        // gets as far as the identity switch).
+        let mut c = Command::new("setpriv");
+        c.args(setpriv_args).args(["--", BIN, "plan"]).arg(&pol);
+        let r = Run::from(c.stdin(Stdio::null()).output().expect("spawn setpriv"));
+        assert!(r.stdout.contains(cause), "plan\n{}", r.explain());
+        let r = sandbox_setpriv(setpriv_args, &pol, &[&probe, "true"]);
+        assert_eq!(r.code, 125, "{}", r.explain());
+        assert!(
+            r.stderr
+                .ends_with(&format!("openshell-sandbox: identity: {cause}\n{hint}")),
+            "{}",
+            r.explain()
+        );
+    };
+    // Real ids 1500, effective and saved 0.
+    plan_says(
+        &["--ruid=1500", "--rgid=1500", "--clear-groups"],
+        "the supervisor started with uids [1500, 0, 0] and gids [1500, 0, 0] (real, effective, saved): it is not one user",
+    );
+    // One user, 1500, with CAP_SETUID in effect (ambient across exec).
+    plan_says(
+        &[
+            "--reuid=1500",
+            "--regid=1500",
+            "--clear-groups",
+            "--inh-caps=+setuid",
+            "--ambient-caps=+setuid",
+        ],
+        "the supervisor runs as uid 1500 with CAP_SETUID in effect, so it could become root again",
+    );
+    // Control: the same user without it runs.
+    let r = sandbox_setpriv(
+        &["--reuid=1500", "--regid=1500", "--clear-groups"],
+        &pol,
+        &[&probe, "euid"],
+    );
+    assert_eq!(r.stdout, "euid=1500 uid=1500\n", "{}", r.explain());
+}
+
+#[test]
 fn missing_setpcap_fails_closed_with_the_kubernetes_hint() {
     if need_root("missing_setpcap_fails_closed_with_the_kubernetes_hint") {
         return;
