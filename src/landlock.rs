@@ -827,7 +827,7 @@ fn kernel_mount_blocker(
         return Some(
             Finding::new(
                 object,
-                match m.exposes.filter(|_| m.kernel_fs.is_none()) {
+                match m.exposes.as_deref().filter(|_| m.kernel_fs.is_none()) {
                     Some(tree) => format!(
                         "{what} has {tree} mounted again at {} beneath it: a read-write rule reaches into every mount below it, and {tree} is never writable",
                         m.shown()

@@ -120,17 +120,25 @@ pub struct Mount {
     /// The mount point, escapes decoded; bytes, as the kernel has them.
     pub point: Vec<u8>,
     pub kernel_fs: Option<&'static str>,
+    /// An overlay's upper directory (its `upperdir=` option, escapes
+    /// decoded): where writes beneath the mount land.
+    pub upper: Option<Vec<u8>>,
     /// The system tree (`safepath::NEVER_WRITABLE`) this mount shows
-    /// again somewhere else, at or below its root: a bind of `/etc`, or
-    /// of the whole root filesystem.
-    pub exposes: Option<&'static str>,
+    /// again somewhere else, at or below its root (a bind of `/etc`, or
+    /// of the whole root filesystem), or writes into (an overlay whose
+    /// upper directory it is).
+    pub exposes: Option<String>,
 }
+
+/// A system tree as spelled in [`crate::safepath::NEVER_WRITABLE`], and
+/// the (device, inode) of the directory it leads to.
+pub type Tree = (&'static str, (u64, u64));
 
 impl Mount {
     /// What the mount is, for a message: its kernel filesystem, or the
     /// system tree it shows again.
     pub fn kind(&self) -> String {
-        match (self.kernel_fs, self.exposes) {
+        match (self.kernel_fs, &self.exposes) {
             (Some(fs), _) => fs.to_string(),
             (None, Some(tree)) => format!("{tree} (another mount of it)"),
             (None, None) => String::new(),
@@ -205,8 +213,8 @@ impl Mounts {
 const MAX_MOUNTINFO_BYTES: u64 = 16 * 1024 * 1024;
 
 /// This mount namespace's [`Mounts`], from `/proc/self/mountinfo`, or why
-/// it could not be read.
-pub fn mounts() -> Result<Mounts, String> {
+/// it could not be read; `trees` are the system trees found on this host.
+pub fn mounts(trees: &[Tree]) -> Result<Mounts, String> {
     use std::io::Read;
     let path = "/proc/self/mountinfo";
     let f = std::fs::File::open(path)
@@ -223,7 +231,7 @@ pub fn mounts() -> Result<Mounts, String> {
     }
     let mut all =
         parse_mounts(&text).map_err(|line| format!("{path}: cannot parse line {line}"))?;
-    mark_exposed(&mut all);
+    mark_exposed(&mut all, trees);
     let above_forbidden = above_forbidden(&all)?;
     Ok(Mounts {
         all,
@@ -231,26 +239,30 @@ pub fn mounts() -> Result<Mounts, String> {
     })
 }
 
-/// Marks each mount that shows a system tree again elsewhere. Where each
-/// tree lies is read from the table itself: the mount holding it (the
-/// deepest point at or above it, the last listed there), and the tree's
-/// directory within that filesystem (the mount's root joined with the
-/// rest of the path). Any other mount of the same device whose root is
-/// that directory or above it shows the tree beneath its own point: a
-/// bind of `/etc` at `/data/etc`, or of `/` at `/data/host`. A bind of
-/// a directory inside a tree (`/etc/app`) is not marked: a read-write
-/// rule may name such a directory itself.
-fn mark_exposed(all: &mut [Mount]) {
+/// Marks each mount that shows a system tree again elsewhere, or writes
+/// into one. Where each tree lies is read from the table itself: the
+/// mount holding it (the deepest point at or above it, the last listed
+/// there), and the tree's directory within that filesystem (the mount's
+/// root joined with the rest of the path). Any other mount of the same
+/// device whose root is that directory or above it shows the tree beneath
+/// its own point: a bind of `/etc` at `/data/etc`, or of `/` at
+/// `/data/host`. A tree that is a link (`/bin` to `usr/bin`) is looked
+/// for where it leads too, when some mount could show it. An overlay
+/// whose upper directory is a tree (by spelling or by inode) writes into
+/// it. A bind of a directory inside a tree (`/etc/app`) is not marked: a
+/// read-write rule may name such a directory itself.
+fn mark_exposed(all: &mut [Mount], trees: &[Tree]) {
     use crate::policy::paths::is_within_bytes;
-    for tree in crate::safepath::NEVER_WRITABLE {
-        let t = tree.as_bytes();
-        let Some(h) = (0..all.len())
+    let holder = |all: &[Mount], t: &[u8]| {
+        (0..all.len())
             .filter(|&i| is_within_bytes(t, &all[i].point))
             .max_by_key(|&i| (all[i].point.len(), i))
-        else {
-            continue;
+    };
+    let mark = |all: &mut [Mount], tree: &str, spelled: &[u8]| {
+        let Some(h) = holder(all, spelled) else {
+            return;
         };
-        let rest = t.get(all[h].point.len()..).unwrap_or_default();
+        let rest = spelled.get(all[h].point.len()..).unwrap_or_default();
         let mut inside = all[h].root.clone();
         if inside.last() == Some(&b'/') && rest.first() == Some(&b'/') {
             inside.pop();
@@ -264,9 +276,51 @@ fn mark_exposed(all: &mut [Mount]) {
                 && m.dev == dev
                 && is_within_bytes(&inside, &m.root)
             {
-                m.exposes = Some(tree);
+                m.exposes = Some(tree.to_string());
             }
         }
+    };
+    for tree in crate::safepath::NEVER_WRITABLE {
+        mark(all, tree, tree.as_bytes());
+    }
+    // Where the trees that are links lead, only when a mount other than
+    // the ones holding the trees shares a device with one of those: the
+    // only way such a mount can show a tree (none on most hosts and in
+    // most pods, which then pay nothing). The trees are root's, on `/`,
+    // which no policy makes writable: resolving them races no one.
+    let holders: Vec<usize> = crate::safepath::NEVER_WRITABLE
+        .iter()
+        .filter_map(|t| holder(all, t.as_bytes()))
+        .collect();
+    let shared = all.iter().enumerate().any(|(i, m)| {
+        m.kernel_fs.is_none()
+            && !holders.contains(&i)
+            && holders.iter().any(|&h| all[h].dev == m.dev)
+    });
+    if shared {
+        for tree in crate::safepath::NEVER_WRITABLE {
+            if let Ok(c) = std::fs::canonicalize(tree) {
+                if c.as_os_str().as_bytes() != tree.as_bytes() {
+                    let label = format!("{tree} ({})", crate::bytes::shown(c.as_os_str()));
+                    mark(all, &label, c.as_os_str().as_bytes());
+                }
+            }
+        }
+    }
+    for m in all.iter_mut().filter(|m| m.exposes.is_none()) {
+        let Some(upper) = &m.upper else { continue };
+        let spelled = crate::policy::paths::normalize(&String::from_utf8_lossy(upper));
+        let by_spelling = crate::safepath::NEVER_WRITABLE
+            .iter()
+            .find(|t| **t == spelled)
+            .copied();
+        let by_inode = || {
+            let st = nix::sys::stat::stat(upper.as_slice()).ok()?;
+            #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+            let id = (st.st_dev as u64, st.st_ino as u64);
+            trees.iter().find(|t| t.1 == id).map(|t| t.0)
+        };
+        m.exposes = by_spelling.or_else(by_inode).map(str::to_string);
     }
 }
 
@@ -385,6 +439,15 @@ pub fn parse_mounts(text: &[u8]) -> Result<Vec<Mount>, usize> {
         let point = fields.next().ok_or(i + 1)?;
         let mut rest = fields.skip_while(|f| *f != b"-");
         let fstype = rest.nth(1).ok_or(i + 1)?;
+        // The super options (after the source): an overlay's upperdir.
+        let upper = (fstype == b"overlay")
+            .then(|| rest.nth(1))
+            .flatten()
+            .and_then(|opts| {
+                opts.split(|&b| b == b',')
+                    .find_map(|o| o.strip_prefix(b"upperdir="))
+                    .map(unescape_mount_field)
+            });
         out.push(Mount {
             id,
             dev: dev.to_vec(),
@@ -394,6 +457,7 @@ pub fn parse_mounts(text: &[u8]) -> Result<Vec<Mount>, usize> {
                 .iter()
                 .find(|n| n.as_bytes() == fstype)
                 .copied(),
+            upper,
             exposes: None,
         });
     }
@@ -767,8 +831,11 @@ mod mount_tests {
 10 1 0:21 / /data/proc rw - proc proc rw
 ";
         let mut all = parse_mounts(text.as_bytes()).unwrap();
-        mark_exposed(&mut all);
-        let got: Vec<(String, Option<&str>)> = all.iter().map(|m| (m.shown(), m.exposes)).collect();
+        mark_exposed(&mut all, &[]);
+        let got: Vec<(String, Option<&str>)> = all
+            .iter()
+            .map(|m| (m.shown(), m.exposes.as_deref()))
+            .collect();
         assert_eq!(
             got,
             [
@@ -800,9 +867,40 @@ mod mount_tests {
 5 1 8:2 /other /data/other rw - ext4 b rw
 ";
         let mut all = parse_mounts(text.as_bytes()).unwrap();
-        mark_exposed(&mut all);
-        let got: Vec<Option<&str>> = all.iter().map(|m| m.exposes).collect();
+        mark_exposed(&mut all, &[]);
+        let got: Vec<Option<&str>> = all.iter().map(|m| m.exposes.as_deref()).collect();
         assert_eq!(got, [None, None, Some("/usr"), Some("/usr"), None]);
+    }
+
+    #[test]
+    fn an_overlay_writing_into_a_system_tree_is_marked() {
+        // Upper directories by spelling (escapes decoded, a trailing
+        // slash) and by inode: a directory standing in for /etc here.
+        let d = std::env::temp_dir().join(format!("overlay-upper-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        let st = nix::sys::stat::stat(&d).unwrap();
+        #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+        let trees = [("/etc", (st.st_dev as u64, st.st_ino as u64))];
+        let text = format!(
+            "\
+1 0 0:50 / / rw - ext4 r rw
+2 1 0:51 / /a rw - overlay ov rw,lowerdir=/l,upperdir=/usr/,workdir=/w
+3 1 0:52 / /b rw - overlay ov rw,lowerdir=/l,upperdir={},workdir=/w
+4 1 0:53 / /c rw - overlay ov rw,lowerdir=/etc,upperdir=/tmp/up,workdir=/w
+5 1 0:54 / /d rw - overlay ov rw,lowerdir=/l,upperdir=/usr/local\\054x,workdir=/w
+6 1 0:55 / /e rw - tmpfs t rw,upperdir=/etc
+",
+            d.display()
+        );
+        let mut all = parse_mounts(text.as_bytes()).unwrap();
+        assert_eq!(all[4].upper.as_deref(), Some(&b"/usr/local,x"[..]));
+        assert_eq!(all[5].upper, None, "only an overlay has an upper directory");
+        mark_exposed(&mut all, &trees);
+        let got: Vec<Option<&str>> = all.iter().map(|m| m.exposes.as_deref()).collect();
+        // The upper directory is where writes land: a lower /etc is only
+        // read (writes copy up), and /usr/local is no tree.
+        assert_eq!(got, [None, Some("/usr"), Some("/etc"), None, None, None]);
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     fn inode(fd: &std::os::fd::OwnedFd) -> (u64, u64) {
@@ -880,7 +978,7 @@ mod mount_tests {
 
     #[test]
     fn this_hosts_mount_table_has_its_proc_and_the_root_above_it() {
-        let m = mounts().unwrap();
+        let m = mounts(&[]).unwrap();
         assert!(
             m.all
                 .iter()

@@ -149,15 +149,19 @@ fn resolve_holding(
     // each, the kernel following every link. This is a list of what is
     // refused, so following links a walk would refuse to follow (one not
     // owned by root, a magic link) can only refuse more, never less.
-    let mut never_writable: Vec<(u64, u64)> = crate::safepath::NEVER_WRITABLE
+    let trees: Vec<probe::Tree> = crate::safepath::NEVER_WRITABLE
         .iter()
-        .filter_map(|p| nix::sys::stat::stat(*p).ok())
-        .map(|st| (st.st_dev, st.st_ino))
+        .filter_map(|&p| {
+            nix::sys::stat::stat(p)
+                .ok()
+                .map(|st| (p, (st.st_dev, st.st_ino)))
+        })
         .collect();
+    let mut never_writable: Vec<(u64, u64)> = trees.iter().map(|t| t.1).collect();
     crate::sort::sort_dedup(&mut never_writable);
     facts.never_writable = never_writable;
     if !spelled.is_empty() {
-        match probe::mounts() {
+        match probe::mounts(&trees) {
             Ok(m) => facts.mounts = m,
             Err(why) => facts.mounts_unknown = Some(why),
         }

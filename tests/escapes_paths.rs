@@ -503,7 +503,26 @@ fn sandbox_refuses_a_system_tree_mounted_again_beneath_a_read_write_directory() 
     let p = policy(&d, "c", &[], &[&up], "");
     let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
     assert_eq!(r.code, 0, "control, nothing mounted\n{}", r.explain());
-    for (tree, shown) in [("/etc", "/etc"), ("/", "/")] {
+    // Where a tree is a link (merged /usr: /bin -> usr/bin), a bind of
+    // where it leads is the tree too.
+    let led = |tree: &str| {
+        let c = std::fs::canonicalize(tree).unwrap();
+        let c = c.to_str().unwrap().to_string();
+        let shown = if c == tree {
+            tree.to_string()
+        } else {
+            format!("{tree} ({c})")
+        };
+        (c, shown)
+    };
+    let (bin, bin_shown) = led("/bin");
+    let (lib, lib_shown) = led("/lib");
+    for (tree, shown) in [
+        ("/etc", "/etc"),
+        ("/", "/"),
+        (bin.as_str(), bin_shown.as_str()),
+        (lib.as_str(), lib_shown.as_str()),
+    ] {
         let m = Mounted::new(&["--bind", tree], &at);
         let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
         assert_eq!(r.code, 125, "{tree}\n{}", r.explain());
