@@ -10,7 +10,6 @@
 //! rootless) it keeps its identity; a policy asking for another one is a
 //! blocker, since only root could switch.
 
-use nix::unistd::{Gid, Uid};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
@@ -381,23 +380,16 @@ pub fn switch(id: &IdentityPlan, caps: &crate::capabilities::CapabilityPlan) -> 
 const SETID_HINT: &str =
     "the container must grant CAP_SETUID and CAP_SETGID to a supervisor that starts as root";
 
-fn errno(e: nix::errno::Errno) -> String {
-    crate::capabilities::errno_name(e as i32)
-}
-
 fn setgroups(groups: &[u32]) -> std::result::Result<(), String> {
-    let list: Vec<Gid> = groups.iter().map(|g| Gid::from_raw(*g)).collect();
-    nix::unistd::setgroups(&list).map_err(errno)
+    crate::sys::setgroups(groups).map_err(crate::capabilities::errno_name)
 }
 
 fn setresgid(g: u32) -> std::result::Result<(), String> {
-    let g = Gid::from_raw(g);
-    nix::unistd::setresgid(g, g, g).map_err(errno)
+    crate::sys::setresgid(g).map_err(crate::capabilities::errno_name)
 }
 
 fn setresuid(u: u32) -> std::result::Result<(), String> {
-    let u = Uid::from_raw(u);
-    nix::unistd::setresuid(u, u, u).map_err(errno)
+    crate::sys::setresuid(u).map_err(crate::capabilities::errno_name)
 }
 
 /// Add the CDI devices' additional GIDs to the supplementary groups the

@@ -26,7 +26,6 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use super::spec::{self, LoadError, Spec};
@@ -152,10 +151,7 @@ fn read_spec(path: &Path, trust: &Trust) -> Result<String, String> {
         ));
     }
     // Opened through the descriptor of what was resolved.
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
-        .open(format!("/proc/self/fd/{}", r.fd.as_raw_fd()))
+    let f = crate::probe::open_read(format!("/proc/self/fd/{}", r.fd.as_raw_fd()).as_str())
         .map_err(|e| crate::policy::io_cause(&e))?;
     let meta = f.metadata().map_err(|e| crate::policy::io_cause(&e))?;
     if !meta.is_file() {

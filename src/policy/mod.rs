@@ -191,7 +191,6 @@ pub fn file_kind_name(t: std::fs::FileType) -> &'static str {
 /// the path may have been replaced in between. `-` is not stdin: a policy
 /// on a pipe has no size and may never end.
 pub fn read_limited(path: &Path) -> Result<Vec<u8>> {
-    use std::os::unix::fs::OpenOptionsExt;
     let name = path.display().to_string();
     let not_regular = |t: std::fs::FileType| {
         Error::host(
@@ -248,11 +247,7 @@ pub fn read_limited(path: &Path) -> Result<Vec<u8>> {
             path.to_path_buf()
         }
     };
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
-        .open(&open_path)
-        .map_err(open_error)?;
+    let file = crate::probe::open_read(open_path.as_path()).map_err(open_error)?;
     let meta = file.metadata().map_err(|e| {
         Error::host(
             format!("policy {name}"),

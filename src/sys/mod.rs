@@ -20,6 +20,9 @@
 //!   `close`, `fcntl`): `nix` takes I/O-safe owned or borrowed descriptors,
 //!   which an inherited number is not until someone vouches for it, and has
 //!   no `close_range`;
+//! - `setgroups`, `setresgid`, `setresuid` as the system calls: the C
+//!   library's wrappers set every thread's ids, blocking signals around a
+//!   broadcast (twelve more calls a launch) in a process that has one;
 //! - capabilities: `capget`/`capset` of all three sets and all 64 bits in
 //!   one call each, the bounding set (`PR_CAPBSET_*`), securebits and the
 //!   ambient set. The `caps` crate knows capabilities only up to 40
@@ -186,6 +189,32 @@ pub fn give_up_tty(fd: &std::fs::File) -> Result<(), i32> {
     // SAFETY: TIOCNOTTY takes no argument; the descriptor is open for the
     // duration of the call.
     check(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCNOTTY) }.into()).map(|_| ())
+}
+
+// ---- identity --------------------------------------------------------
+
+/// `setgroups(groups)`, the system call itself. The C library's wrapper,
+/// like its `setresuid` and `setresgid`, sets the ids of every thread in
+/// the process: it blocks signals and broadcasts to each thread, three
+/// more system calls each time. The supervisor switches identity
+/// single-threaded (init mode forks before any thread could exist), so
+/// the calling thread's ids are the process's.
+pub fn setgroups(groups: &[u32]) -> Result<(), i32> {
+    // SAFETY: the kernel reads `groups.len()` gid_t (u32) values from the
+    // pointer, which the slice keeps valid for the call.
+    check(unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) }).map(|_| ())
+}
+
+/// `setresgid(g, g, g)`, the system call itself (see [`setgroups`]).
+pub fn setresgid(g: u32) -> Result<(), i32> {
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::syscall(libc::SYS_setresgid, g, g, g) }).map(|_| ())
+}
+
+/// `setresuid(u, u, u)`, the system call itself (see [`setgroups`]).
+pub fn setresuid(u: u32) -> Result<(), i32> {
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::syscall(libc::SYS_setresuid, u, u, u) }).map(|_| ())
 }
 
 // ---- capabilities ----------------------------------------------------
