@@ -258,10 +258,7 @@ fn mark_exposed(all: &mut [Mount], trees: &[Tree]) {
             .filter(|&i| is_within_bytes(t, &all[i].point))
             .max_by_key(|&i| (all[i].point.len(), i))
     };
-    let mark = |all: &mut [Mount], tree: &str, spelled: &[u8]| {
-        let Some(h) = holder(all, spelled) else {
-            return;
-        };
+    let mark = |all: &mut [Mount], tree: &str, spelled: &[u8], h: usize| {
         let rest = spelled.get(all[h].point.len()..).unwrap_or_default();
         let mut inside = all[h].root.clone();
         if inside.last() == Some(&b'/') && rest.first() == Some(&b'/') {
@@ -280,29 +277,36 @@ fn mark_exposed(all: &mut [Mount], trees: &[Tree]) {
             }
         }
     };
-    for tree in crate::safepath::NEVER_WRITABLE {
-        mark(all, tree, tree.as_bytes());
-    }
-    // Where the trees that are links lead, only when a mount other than
-    // the ones holding the trees shares a device with one of those: the
-    // only way such a mount can show a tree (none on most hosts and in
-    // most pods, which then pay nothing). The trees are root's, on `/`,
-    // which no policy makes writable: resolving them races no one.
-    let holders: Vec<usize> = crate::safepath::NEVER_WRITABLE
+    let holders: Vec<(&str, usize)> = crate::safepath::NEVER_WRITABLE
         .iter()
-        .filter_map(|t| holder(all, t.as_bytes()))
+        .filter_map(|&t| holder(all, t.as_bytes()).map(|h| (t, h)))
         .collect();
+    // Only a mount other than the trees' own, on a device one of those is
+    // on, can show a tree: most hosts and pods have none, and pay for
+    // nothing more. Where the trees that are links lead (/bin to
+    // /usr/bin) is then resolved too; the trees are root's, on `/`, which
+    // no policy makes writable, so resolving them races no one.
     let shared = all.iter().enumerate().any(|(i, m)| {
         m.kernel_fs.is_none()
-            && !holders.contains(&i)
-            && holders.iter().any(|&h| all[h].dev == m.dev)
+            && holders.iter().all(|&(_, h)| h != i)
+            && holders.iter().any(|&(_, h)| all[h].dev == m.dev)
     });
     if shared {
+        for &(tree, h) in &holders {
+            mark(all, tree, tree.as_bytes(), h);
+        }
         for tree in crate::safepath::NEVER_WRITABLE {
-            if let Ok(c) = std::fs::canonicalize(tree) {
-                if c.as_os_str().as_bytes() != tree.as_bytes() {
-                    let label = format!("{tree} ({})", crate::bytes::shown(c.as_os_str()));
-                    mark(all, &label, c.as_os_str().as_bytes());
+            let Ok(c) = std::fs::canonicalize(tree) else {
+                continue;
+            };
+            let c = c.as_os_str().as_bytes();
+            if c != tree.as_bytes() {
+                if let Some(h) = holder(all, c) {
+                    let label = format!(
+                        "{tree} ({})",
+                        crate::bytes::shown(std::ffi::OsStr::from_bytes(c))
+                    );
+                    mark(all, &label, c, h);
                 }
             }
         }
