@@ -898,18 +898,26 @@ fn widened_lines<'a>(
             c => format!("{p} (resolves to {c})"),
         }
     };
-    let shallowest = |set: &crate::sort::FastMap<&str, &'a str>, p: &'a str| -> Option<&'a str> {
-        paths::ancestors(canon(p))
-            .filter_map(|a| set.get(a).copied())
-            .last()
+    // An ancestor is looked up only when some key has its length (a bit
+    // per length, modulo 64): most ancestors of most paths are not keys.
+    let lengths = |set: &crate::sort::FastMap<&str, &str>| {
+        set.keys().fold(0u64, |m, k| m | 1 << (k.len() % 64))
     };
+    let shallowest =
+        |set: &crate::sort::FastMap<&str, &'a str>, lens: u64, p: &'a str| -> Option<&'a str> {
+            paths::ancestors(canon(p))
+                .filter(|a| lens & 1 << (a.len() % 64) != 0)
+                .filter_map(|a| set.get(a).copied())
+                .last()
+        };
     let rw: crate::sort::FastMap<&str, &str> = rules
         .iter()
         .filter(|w| w.access == Access::ReadWrite && w.present)
         .map(|w| (canon(&w.path), w.path.as_str()))
         .collect();
+    let rw_lens = lengths(&rw);
     for ro in rules.iter().filter(|r| r.access == Access::ReadOnly) {
-        if let Some(w) = shallowest(&rw, &ro.path) {
+        if let Some(w) = shallowest(&rw, rw_lens, &ro.path) {
             let exec_only =
                 !read_only.contains(&ro.path) && execute.is_some_and(|e| e.contains(&ro.path));
             out.push(if exec_only {
@@ -930,11 +938,12 @@ fn widened_lines<'a>(
     let Some(execute) = execute else { return };
     let exec: crate::sort::FastMap<&str, &str> =
         execute.iter().map(|x| (canon(x), x.as_str())).collect();
+    let exec_lens = lengths(&exec);
     for w in rules
         .iter()
         .filter(|w| w.access == Access::ReadWrite && w.present)
     {
-        if let Some(x) = shallowest(&exec, &w.path) {
+        if let Some(x) = shallowest(&exec, exec_lens, &w.path) {
             out.push(format!(
                 "filesystem: read_write {} lies at or beneath execute {}, so programs written there can run (W^X does not hold there)",
                 shown(&w.path),
