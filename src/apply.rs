@@ -139,8 +139,25 @@ pub fn apply(plan: &Plan, ctx: &Context) -> Result<(Applied, verify::Handles)> {
 }
 
 /// apply -> report -> exec, in the process that becomes the workload.
-/// Returns only the error that stopped it.
+/// Never returns: when something stops it, it says what in one line and
+/// exits with the launch's exit code there and then. From step 11 on the
+/// workload's filter holds the supervisor too, and returning would close
+/// descriptors, free memory and run the C library's exit handlers: calls
+/// a policy may deny (under `action: kill`, die of). What is left is
+/// `write` for the line, which validation keeps out of `seccomp.deny`, and
+/// `exit_group`.
 pub fn sandbox_and_exec(
+    plan: &Plan,
+    ctx: &Context,
+    env: Vec<(String, std::ffi::OsString)>,
+    listen: Option<&crate::env::SocketActivation>,
+) -> Error {
+    let e = apply_and_exec(plan, ctx, env, listen);
+    crate::run::report_error(&e);
+    crate::sys::exit_now(e.run_exit_code())
+}
+
+fn apply_and_exec(
     plan: &Plan,
     ctx: &Context,
     mut env: Vec<(String, std::ffi::OsString)>,
@@ -152,6 +169,9 @@ pub fn sandbox_and_exec(
         Ok(a) => a, // apply
         Err(e) => return e,
     };
+    // Never closed by hand: under the filter `close` may be denied, and
+    // both are close-on-exec (exec closes them; a failed launch exits).
+    let handles = std::mem::ManuallyDrop::new(handles);
     if let Some(l) = listen {
         l.export(&mut env, pid);
     }

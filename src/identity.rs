@@ -281,6 +281,28 @@ pub fn plan(policy: &Policy, host: &HostFacts) -> IdentityPlan {
             m.uid, m.gid
         ));
     }
+    // (uid_t)-1 is not an id: setresuid and setresgid read it as "leave
+    // this one unchanged", so a switch to it would keep root's. The
+    // policy's numbers are range-checked; the image's passwd and group
+    // are not the policy's.
+    if uid == u32::MAX || gid == u32::MAX || groups.contains(&u32::MAX) {
+        fail(format!(
+            "uid {uid}, gid {gid}: {} is not an id (setresuid and setresgid read it as \"unchanged\")",
+            u32::MAX
+        ));
+    }
+    // A switch needs CAP_SETGID (setgroups, setresgid) and CAP_SETUID
+    // (setresuid); a root start without them stops at step 6.
+    if switch {
+        use crate::capabilities::{CAP_SETGID, CAP_SETUID, bit, names};
+        let missing = (bit(CAP_SETUID) | bit(CAP_SETGID)) & !host.caps.effective;
+        if missing != 0 {
+            fail(format!(
+                "the supervisor runs as root without {}, so it cannot switch to uid {uid} gid {gid}",
+                names(missing)
+            ));
+        }
+    }
     if !switch
         && host.caps.effective & crate::capabilities::bit(crate::capabilities::CAP_SETUID) != 0
     {
@@ -332,7 +354,9 @@ pub fn plan(policy: &Policy, host: &HostFacts) -> IdentityPlan {
         starting_uid: host.uid,
         switch,
         blocker: blocker.map(|b| {
-            if b.cause.contains("(real, effective, saved)") || b.cause.contains("CAP_SETUID in effect") {
+            if b.cause.starts_with("the supervisor runs as root without") {
+                b.with_hint("add them to the container, e.g. Kubernetes securityContext.capabilities.add: [SETUID, SETGID] (they are dropped before the workload starts)")
+            } else if b.cause.contains("(real, effective, saved)") || b.cause.contains("CAP_SETUID in effect") {
                 b.with_hint("start the supervisor as root, or as one user (every id the same) without CAP_SETUID")
             } else if switch {
                 b
@@ -435,11 +459,24 @@ mod tests {
     }
 
     fn host(uid: u32) -> HostFacts {
+        // Root starts with every capability, as a container's root does
+        // (the ones Kubernetes leaves it include SETUID and SETGID).
+        let all = (1u64 << 41) - 1;
         HostFacts {
             uid,
             gid: uid,
             passwd: Some(PASSWD.into()),
             group: Some(GROUP.into()),
+            caps: if uid == 0 {
+                crate::capabilities::CapState {
+                    effective: all,
+                    permitted: all,
+                    inheritable: 0,
+                    bounding: all,
+                }
+            } else {
+                crate::capabilities::CapState::default()
+            },
             ..HostFacts::default()
         }
     }
@@ -471,6 +508,55 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_root_start_without_setuid_or_setgid_is_a_blocker() {
+        let p = policy("version: 1\n");
+        assert!(plan(&p, &host(0)).blocker.is_none());
+        let mut h = host(0);
+        h.caps.effective &= !(1 << crate::capabilities::CAP_SETUID);
+        let b = plan(&p, &h).blocker.unwrap_or_else(|| panic!("no blocker"));
+        assert_eq!(
+            b.cause,
+            "the supervisor runs as root without CAP_SETUID, so it cannot switch to uid 1000 gid 1000"
+        );
+        assert!(
+            b.hint
+                .as_deref()
+                .unwrap_or_default()
+                .contains("add: [SETUID, SETGID]")
+        );
+    }
+
+    #[test]
+    fn the_id_that_means_unchanged_is_a_blocker() {
+        // (uid_t)-1 from the image's files: setresuid(-1, ...) would
+        // change nothing.
+        let mut h = host(0);
+        h.passwd = Some(
+            "neg:x:4294967295:1600::/tmp:/bin/sh\nng:x:1600:4294967295::/tmp:/bin/sh\n".into(),
+        );
+        h.group = Some("negg:x:4294967295:\n".into());
+        for doc in [
+            "version: 1\nprocess: {run_as_user: neg}\n",
+            "version: 1\nprocess: {run_as_user: ng}\n",
+            "version: 1\nprocess: {run_as_user: 1600, run_as_group: negg}\n",
+            "version: 1\nprocess: {run_as_user: 1600, supplementary_groups: [negg]}\n",
+        ] {
+            let b = plan(&policy(doc), &h)
+                .blocker
+                .unwrap_or_else(|| panic!("{doc}"));
+            assert!(
+                b.cause.contains("4294967295 is not an id"),
+                "{doc}: {}",
+                b.cause
+            );
+        }
+        // Control: the largest id that is one.
+        h.passwd = Some("big:x:4294967294:4294967294::/tmp:/bin/sh\n".into());
+        let p = plan(&policy("version: 1\nprocess: {run_as_user: big}\n"), &h);
+        assert!(p.blocker.is_none(), "{:?}", p.blocker);
     }
 
     #[test]

@@ -261,7 +261,9 @@ fn a_start_that_could_become_root_again_is_refused_by_the_plan() {
         // `plan` names the cause the launch stops on (never a launch that
         // gets as far as the identity switch).
         let mut c = Command::new("setpriv");
-        c.args(setpriv_args).args(["--", BIN, "plan"]).arg(&pol);
+        c.args(setpriv_args)
+            .args(["--", BIN, "plan", "--policy"])
+            .arg(&pol);
         let r = Run::from(c.stdin(Stdio::null()).output().expect("spawn setpriv"));
         assert!(r.stdout.contains(cause), "plan\n{}", r.explain());
         let r = sandbox_setpriv(setpriv_args, &pol, &[&probe, "true"]);
@@ -295,6 +297,46 @@ fn a_start_that_could_become_root_again_is_refused_by_the_plan() {
         &pol,
         &[&probe, "euid"],
     );
+    assert_eq!(r.stdout, "euid=1500 uid=1500\n", "{}", r.explain());
+}
+
+#[test]
+fn a_root_start_without_setuid_or_setgid_is_refused_by_the_plan() {
+    let t = "a_root_start_without_setuid_or_setgid_is_refused_by_the_plan";
+    if need_root(t) {
+        return;
+    }
+    let d = scratch(t);
+    let pol = write_policy(&d, &base_policy(&[], &[], AS_1500));
+    let probe = p(&probe());
+    let hint = "hint: add them to the container, e.g. Kubernetes securityContext.capabilities.add: [SETUID, SETGID] (they are dropped before the workload starts)\n";
+    for (drop, names) in [
+        ("-setuid", "CAP_SETUID"),
+        ("-setgid", "CAP_SETGID"),
+        ("-setuid,-setgid", "CAP_SETGID, CAP_SETUID"),
+    ] {
+        let args = [
+            &format!("--bounding-set={drop}")[..],
+            &format!("--inh-caps={drop}")[..],
+        ];
+        let cause = format!(
+            "the supervisor runs as root without {names}, so it cannot switch to uid 1500 gid 1500"
+        );
+        let mut c = Command::new("setpriv");
+        c.args(args).args(["--", BIN, "plan", "--policy"]).arg(&pol);
+        let r = Run::from(c.stdin(Stdio::null()).output().expect("spawn setpriv"));
+        assert!(r.stdout.contains(&cause), "plan {drop}\n{}", r.explain());
+        let r = sandbox_setpriv(&args, &pol, &[&probe, "true"]);
+        assert_eq!(r.code, 125, "{drop}\n{}", r.explain());
+        assert!(
+            r.stderr
+                .ends_with(&format!("openshell-sandbox: identity: {cause}\n{hint}")),
+            "{drop}\n{}",
+            r.explain()
+        );
+    }
+    // Control: with both, the same start switches.
+    let r = sandbox_setpriv(&["--bounding-set=-net_raw"], &pol, &[&probe, "euid"]);
     assert_eq!(r.stdout, "euid=1500 uid=1500\n", "{}", r.explain());
 }
 

@@ -671,6 +671,19 @@ fn denying_what_the_supervisor_calls_under_the_filter_is_refused() {
 }
 
 #[test]
+fn denying_write_is_refused() {
+    // Under the filter the supervisor writes the line saying why a launch
+    // stopped (a workload that cannot be executed) and the --report.
+    let yaml = "version: 1\nseccomp:\n  deny: [ptrace, write]\n";
+    assert_eq!(
+        errors(yaml),
+        "p.yaml:3:18: seccomp.deny[1]: write is how the supervisor says why a launch stopped under the filter, and writes --report: denying it leaves a failed launch silent\nhint: remove write from seccomp.deny"
+    );
+    let yaml = "version: 1\nseccomp:\n  deny: [ptrace, writev, pwrite64]\n";
+    assert_eq!(errors(yaml), "ok");
+}
+
+#[test]
 fn denying_exit_is_refused() {
     // A failed exec (or the workload) would retry exit forever.
     let yaml = "version: 1\nseccomp:\n  deny: [exit_group, exit]\n";

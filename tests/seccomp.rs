@@ -907,6 +907,40 @@ fn a_policy_may_deny_prctl_and_getpid_to_its_workload() {
 }
 
 #[test]
+fn a_failed_exec_under_a_killing_filter_still_says_why() {
+    let t = "a_failed_exec_under_a_killing_filter_still_says_why";
+    if need_root(t) {
+        return;
+    }
+    // After a failed execve the supervisor is under the workload's
+    // filter: it writes one line and exits, with no descriptor closed,
+    // no memory unmapped and no signal stack torn down on the way, calls
+    // a policy may deny and, under action: kill, would die of.
+    let d = scratch(t);
+    for deny in ["close", "munmap", "sigaltstack", ""] {
+        let p = write_policy(
+            &d,
+            &base_policy(
+                &[],
+                &["/tmp"],
+                &format!("{USER}seccomp: {{action: kill, deny: [{deny}]}}\n"),
+            ),
+        );
+        for mode in ["--exec", "--init"] {
+            let r = sandbox(&p, &[mode], &["/nonexistent/workload"]);
+            assert_eq!(r.code, 127, "deny [{deny}] {mode}\n{}", r.explain());
+            assert!(
+                r.stderr.ends_with(
+                    "openshell-sandbox: workload /nonexistent/workload: no such file or directory\n"
+                ),
+                "deny [{deny}] {mode}\n{}",
+                r.explain()
+            );
+        }
+    }
+}
+
+#[test]
 fn seccomp_log_mode_logs_instead_of_denying() {
     if need_root("seccomp_log_mode_logs_instead_of_denying") {
         return;

@@ -1063,6 +1063,11 @@ fn extensions(p: &Policy, out: &mut Issues) {
                     "execve is how the workload is started: denying it means nothing ever runs",
                     "remove execve from seccomp.deny (the default rules already refuse execveat on a descriptor)",
                 ),
+                "write" => out.hint(
+                    join_index("seccomp.deny", i),
+                    "write is how the supervisor says why a launch stopped under the filter, and writes --report: denying it leaves a failed launch silent",
+                    "remove write from seccomp.deny",
+                ),
                 "pread64" | "rt_sigaction" | "rt_sigprocmask" => out.hint(
                     join_index("seccomp.deny", i),
                     format!(

@@ -191,6 +191,18 @@ pub fn give_up_tty(fd: &std::fs::File) -> Result<(), i32> {
     check(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCNOTTY) }.into()).map(|_| ())
 }
 
+// ---- process exit ----------------------------------------------------
+
+/// End the process now with `code` (`exit_group`): no destructors, no C
+/// library exit handlers. For the supervisor under the workload's filter,
+/// where each further system call is one the policy may deny.
+pub fn exit_now(code: i32) -> ! {
+    // SAFETY: `_exit` ends the process; what it skips (destructors of
+    // live values, atexit handlers, stdio flushing) holds nothing another
+    // process depends on: the supervisor's output is written unbuffered.
+    unsafe { libc::_exit(code) }
+}
+
 // ---- identity --------------------------------------------------------
 
 /// `setgroups(groups)`, the system call itself. The C library's wrapper,
