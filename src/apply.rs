@@ -153,7 +153,7 @@ pub fn sandbox_and_exec(
     listen: Option<&crate::env::SocketActivation>,
 ) -> Error {
     let e = apply_and_exec(plan, ctx, env, listen);
-    crate::run::report_error(&e);
+    crate::log::report_error(&e);
     crate::sys::exit_now(e.run_exit_code())
 }
 

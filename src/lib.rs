@@ -41,7 +41,7 @@ pub fn main_with_args(argv: Vec<std::ffi::OsString>) -> i32 {
     match cli::parse(argv) {
         Ok(cmd) => run::dispatch(cmd),
         Err(e) => {
-            run::report_error(&e);
+            crate::log::report_error(&e);
             // A launch that never started is a setup failure for the
             // container runtime; the authoring commands use 2.
             if authoring { e.tool_exit_code() } else { 125 }

@@ -216,6 +216,34 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     (year, month, day)
 }
 
+/// Print an error once: the message, then its hint. Under
+/// `--log-format json` it is one JSON line (per policy diagnostic) with
+/// the object, cause, hint and exit code as fields.
+pub fn report_error(e: &crate::error::Error) {
+    if json() {
+        error_json(e, e.run_exit_code());
+        return;
+    }
+    // Never eprintln!: it panics when stderr cannot be written (closed,
+    // or `write` denied by the policy's own filter after install), and a
+    // panic here would end the launch in an abort instead of its exit code.
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    match e {
+        crate::error::Error::Policy(diags) => {
+            for d in diags {
+                let _ = writeln!(err, "openshell-sandbox: {d}");
+            }
+        }
+        _ => {
+            let _ = writeln!(err, "openshell-sandbox: {e}");
+            if let Some(h) = e.hint() {
+                let _ = writeln!(err, "hint: {h}");
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

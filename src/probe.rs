@@ -217,7 +217,7 @@ const MAX_MOUNTINFO_BYTES: u64 = 16 * 1024 * 1024;
 pub fn mounts(trees: &[Tree]) -> Result<Mounts, String> {
     use std::io::Read;
     let path = "/proc/self/mountinfo";
-    let f = open_read(path)
+    let f = crate::safepath::open_read(path)
         .map_err(|e| format!("cannot read {path}: {}", crate::error::io_cause(&e)))?;
     // Room for a pod's table up front: each read of a seq_file is a
     // syscall, and std's reads start at 32 bytes. Bytes, not text: a mount
@@ -643,24 +643,11 @@ pub fn status_field(name: &str) -> Option<String> {
     })
 }
 
-/// Open `path` to read, close-on-exec, without blocking and never as a
-/// controlling terminal (a FIFO or device planted where a file should be
-/// must not hang a launch). `openat`: the C library's `open` follows an
-/// `O_CLOEXEC` open with an `fcntl` setting the flag again, for kernels
-/// older than 2.6.23.
-pub fn open_read<P: ?Sized + nix::NixPath>(path: &P) -> std::io::Result<std::fs::File> {
-    use nix::fcntl::{AT_FDCWD, OFlag, openat};
-    let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY | OFlag::O_CLOEXEC;
-    openat(AT_FDCWD, path, flags, nix::sys::stat::Mode::empty())
-        .map(std::fs::File::from)
-        .map_err(std::io::Error::from)
-}
-
 /// A small regular file under `/proc` or `/etc`, as text (None when absent
 /// or not a regular file).
 pub fn read_small(path: &str) -> Option<String> {
     use std::io::Read;
-    let f = open_read(path).ok()?;
+    let f = crate::safepath::open_read(path).ok()?;
     let meta = f.metadata().ok()?;
     if !meta.is_file() {
         return None;

@@ -220,39 +220,11 @@ fn check(files: &[std::path::PathBuf]) -> i32 {
             Ok(_) => println!("ok: {}", s.display_name()),
             Err(e) => {
                 failed = true;
-                report_error(&e);
+                crate::log::report_error(&e);
             }
         }
     }
     i32::from(failed)
-}
-
-/// Print an error once: the message, then its hint. Under
-/// `--log-format json` it is one JSON line (per policy diagnostic) with
-/// the object, cause, hint and exit code as fields.
-pub fn report_error(e: &Error) {
-    if log::json() {
-        log::error_json(e, e.run_exit_code());
-        return;
-    }
-    // Never eprintln!: it panics when stderr cannot be written (closed,
-    // or `write` denied by the policy's own filter after install), and a
-    // panic here would end the launch in an abort instead of its exit code.
-    use std::io::Write;
-    let mut err = std::io::stderr().lock();
-    match e {
-        Error::Policy(diags) => {
-            for d in diags {
-                let _ = writeln!(err, "openshell-sandbox: {d}");
-            }
-        }
-        _ => {
-            let _ = writeln!(err, "openshell-sandbox: {e}");
-            if let Some(h) = e.hint() {
-                let _ = writeln!(err, "hint: {h}");
-            }
-        }
-    }
 }
 
 /// Dispatch a parsed command; returns the exit status.
@@ -263,7 +235,7 @@ pub fn dispatch(cmd: Command) -> i32 {
             match launch(&args) {
                 Ok(status) => status,
                 Err(e) => {
-                    report_error(&e);
+                    crate::log::report_error(&e);
                     e.run_exit_code()
                 }
             }
@@ -273,7 +245,7 @@ pub fn dispatch(cmd: Command) -> i32 {
             match crate::learn::command(&args, output.as_deref()) {
                 Ok(status) => status,
                 Err(e) => {
-                    report_error(&e);
+                    crate::log::report_error(&e);
                     e.run_exit_code()
                 }
             }
@@ -281,7 +253,7 @@ pub fn dispatch(cmd: Command) -> i32 {
         Command::Plan(args, format) => match print_plan(&args, format) {
             Ok(c) => c,
             Err(e) => {
-                report_error(&e);
+                crate::log::report_error(&e);
                 e.tool_exit_code()
             }
         },
@@ -314,7 +286,7 @@ pub fn dispatch(cmd: Command) -> i32 {
         Command::Install { from, dest } => match crate::install::install(from.as_deref(), &dest) {
             Ok(()) => 0,
             Err(e) => {
-                report_error(&e);
+                crate::log::report_error(&e);
                 e.tool_exit_code()
             }
         },

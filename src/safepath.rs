@@ -814,6 +814,19 @@ pub fn never_writable(canonical: &str) -> bool {
             .any(|t| paths::is_within(canonical, t))
 }
 
+/// Open `path` to read, close-on-exec, without blocking and never as a
+/// controlling terminal (a FIFO or device planted where a file should be
+/// must not hang a launch). `openat`: the C library's `open` follows an
+/// `O_CLOEXEC` open with an `fcntl` setting the flag again, for kernels
+/// older than 2.6.23.
+pub fn open_read<P: ?Sized + nix::NixPath>(path: &P) -> std::io::Result<std::fs::File> {
+    use nix::fcntl::{AT_FDCWD, OFlag, openat};
+    let flags = OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY | OFlag::O_CLOEXEC;
+    openat(AT_FDCWD, path, flags, nix::sys::stat::Mode::empty())
+        .map(std::fs::File::from)
+        .map_err(std::io::Error::from)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -151,7 +151,7 @@ impl Serialize for Timings {
 /// Step 5: open `/proc/self/status` and the `--report` target (created
 /// now, as root, written just before exec). Both are close-on-exec.
 pub fn open_handles(report: Option<&str>) -> Result<Handles> {
-    let status = crate::probe::open_read("/proc/self/status").map_err(|e| {
+    let status = crate::safepath::open_read("/proc/self/status").map_err(|e| {
         Error::apply("verify: /proc/self/status", crate::policy::io_cause(&e))
             .with_hint("the read-back before exec needs /proc mounted")
     })?;

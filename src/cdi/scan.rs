@@ -151,7 +151,7 @@ fn read_spec(path: &Path, trust: &Trust) -> Result<String, String> {
         ));
     }
     // Opened through the descriptor of what was resolved.
-    let f = crate::probe::open_read(format!("/proc/self/fd/{}", r.fd.as_raw_fd()).as_str())
+    let f = crate::safepath::open_read(format!("/proc/self/fd/{}", r.fd.as_raw_fd()).as_str())
         .map_err(|e| crate::policy::io_cause(&e))?;
     let meta = f.metadata().map_err(|e| crate::policy::io_cause(&e))?;
     if !meta.is_file() {

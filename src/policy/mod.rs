@@ -247,7 +247,7 @@ pub fn read_limited(path: &Path) -> Result<Vec<u8>> {
             path.to_path_buf()
         }
     };
-    let file = crate::probe::open_read(open_path.as_path()).map_err(open_error)?;
+    let file = crate::safepath::open_read(open_path.as_path()).map_err(open_error)?;
     let meta = file.metadata().map_err(|e| {
         Error::host(
             format!("policy {name}"),
