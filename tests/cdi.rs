@@ -678,6 +678,14 @@ fn gpu_host(abi: u32) -> HostFacts {
         passwd: Some("root:x:0:0::/root:/bin/sh\n".into()),
         group: Some("root:x:0:\n".into()),
         env: vec![("PATH".into(), "/usr/bin:/bin".into())],
+        // A container's root: every capability (the switch needs
+        // CAP_SETUID and CAP_SETGID, the bounding set CAP_SETPCAP).
+        caps: openshell_sandbox::capabilities::CapState {
+            effective: (1 << 41) - 1,
+            permitted: (1 << 41) - 1,
+            inheritable: 0,
+            bounding: (1 << 41) - 1,
+        },
         ..HostFacts::default()
     };
     h.cdi.scanned = true;
@@ -1117,6 +1125,7 @@ fn unprivileged_supervisor_must_already_hold_the_gids() {
     let mut h = gpu_host(7);
     h.uid = 1500;
     h.gid = 1500;
+    h.caps = Default::default(); // started unprivileged: no capabilities
     h.cdi.registry = reg(&["vendor"]);
     h.cdi
         .nodes
