@@ -303,6 +303,38 @@ pub fn socket_activation(
 }
 
 impl SocketActivation {
+    /// Each passed descriptor is something socket activation passes: a
+    /// socket, a FIFO or a special file such as a character device
+    /// (sd_listen_fds(3)). A regular file, directory or block device (one
+    /// the supervisor's starter had open, say as root) would reach the
+    /// workload past Landlock, opened with its starter's rights: the
+    /// launch stops, naming the descriptor.
+    pub fn check_kinds(&self) -> Result<(), crate::error::Error> {
+        for fd in self.fds() {
+            let kind = crate::sys::fd_type(fd).map_err(|e| {
+                crate::error::Error::host(
+                    "LISTEN_FDS",
+                    format!(
+                        "descriptor {fd} is not open ({})",
+                        crate::capabilities::errno_name(e)
+                    ),
+                )
+            })?;
+            let what = match kind {
+                libc::S_IFREG => "a regular file",
+                libc::S_IFDIR => "a directory",
+                libc::S_IFBLK => "a block device",
+                _ => continue,
+            };
+            return Err(crate::error::Error::host(
+                "LISTEN_FDS",
+                format!("descriptor {fd} is {what}, which socket activation does not pass (sockets, FIFOs and character devices)"),
+            )
+            .with_hint("pass listening sockets as descriptors 3.., or unset LISTEN_PID and LISTEN_FDS (use --preserve-fd for another descriptor)"));
+        }
+        Ok(())
+    }
+
     /// The fds to keep open.
     pub fn fds(&self) -> impl Iterator<Item = i32> {
         3..3 + self.count

@@ -163,6 +163,9 @@ pub fn launch(args: &RunArgs) -> Result<i32> {
     }
     let env = crate::env::materialize(&plan.environment, &host_env);
     let listen = crate::env::socket_activation(&host_env, std::process::id())?;
+    if let Some(l) = &listen {
+        l.check_kinds()?;
+    }
     let mut keep_fds = args.preserve_fds.clone();
     if let Some(l) = &listen {
         keep_fds.extend(l.fds());

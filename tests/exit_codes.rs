@@ -7,6 +7,7 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
 
 use common::*;
 
@@ -144,6 +145,49 @@ fn exit_127_with_its_line_under_the_workloads_filter() {
 }
 
 #[test]
+fn a_policy_path_cannot_forge_a_line_or_name_a_kernel_file() {
+    if need_root("a_policy_path_cannot_forge_a_line_or_name_a_kernel_file") {
+        return;
+    }
+    // The path starts the one line about the policy: control characters
+    // in it are escaped, so it stays one line.
+    let forged = "/nonexistent/x\nopenshell-sandbox: info: landlock: fully enforced\u{1b}[31m";
+    let r = Run::from(
+        Command::new(BIN)
+            .args(["--policy", forged, "--exec", "--", "/bin/true"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(r.code, 125, "{}", r.explain());
+    assert_eq!(
+        r.stderr,
+        "openshell-sandbox: policy /nonexistent/x\\nopenshell-sandbox: info: landlock: fully enforced\\u{1b}[31m: cannot open: no such file or directory\n\
+         hint: mount the policy (e.g. a ConfigMap) there, or fix --policy / $OPENSHELL_POLICY\n"
+    );
+    // A kernel interface file is no policy, and is not read: some hand
+    // out what they hold once (/proc/kmsg).
+    for kernel in ["/proc/sys/kernel/hostname", "/sys/kernel/uevent_seqnum"] {
+        let r = Run::from(
+            Command::new(BIN)
+                .env("OPENSHELL_POLICY", kernel)
+                .args(["--exec", "--", "/bin/true"])
+                .stdin(Stdio::null())
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(r.code, 125, "{kernel}\n{}", r.explain());
+        assert!(
+            r.stderr.starts_with(&format!(
+                "openshell-sandbox: policy {kernel}: a kernel interface file (procfs, sysfs or the like), not a policy\n"
+            )),
+            "{kernel}\n{}",
+            r.explain()
+        );
+    }
+}
+
+#[test]
 fn the_workloads_own_status_otherwise() {
     if need_root("the_workloads_own_status_otherwise") {
         return;
@@ -210,9 +254,10 @@ fn run_with_an_unusable_openshell_policy_exits_125_and_never_uses_the_default() 
         ),
         (
             bytes.clone().into_os_string(),
+            // Bytes that are not UTF-8 shown as such, not replaced.
             format!(
-                "openshell-sandbox: policy {}: cannot open: no such file or directory\nhint: mount the policy (e.g. a ConfigMap) there, or fix --policy / $OPENSHELL_POLICY\n",
-                bytes.display()
+                "openshell-sandbox: policy {}/\\xff\\xfe.yaml: cannot open: no such file or directory\nhint: mount the policy (e.g. a ConfigMap) there, or fix --policy / $OPENSHELL_POLICY\n",
+                d.display()
             ),
         ),
         (

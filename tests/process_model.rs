@@ -194,6 +194,49 @@ fn socket_activation_fds_reach_the_workload() {
     assert!(!c.stdout.contains("LISTEN_"), "{}", c.explain());
 }
 
+#[test]
+fn socket_activation_refuses_files_directories_and_block_devices() {
+    if need_root("socket_activation_refuses_files_directories_and_block_devices") {
+        return;
+    }
+    // A descriptor the starter had open on a file (as root, say) would
+    // reach the workload past Landlock with the starter's rights.
+    let pol = policy("pm_listen_kinds", "");
+    let d = scratch("pm_listen_kinds_files");
+    let secret = d.join("secret");
+    std::fs::write(&secret, "root only\n").unwrap();
+    for (open, what) in [
+        (format!("3<{}", secret.display()), "a regular file"),
+        (format!("3<{}", d.display()), "a directory"),
+    ] {
+        let script = format!(
+            "exec {open}; export LISTEN_PID=$$ LISTEN_FDS=1; exec {BIN} --policy {} -- {} fds",
+            pol.display(),
+            probe().display()
+        );
+        let r = Run::from(
+            Command::new("/bin/sh")
+                .args(["-c", &script])
+                .stdin(Stdio::null())
+                .output()
+                .unwrap(),
+        );
+        assert_eq!(r.code, 125, "{what}\n{}", r.explain());
+        assert!(
+            r.stderr.contains(&format!(
+                "openshell-sandbox: LISTEN_FDS: descriptor 3 is {what}, which socket activation does not pass"
+            )),
+            "{what}\n{}",
+            r.explain()
+        );
+        assert_eq!(r.stdout, "", "nothing ran\n{}", r.explain());
+    }
+    // Control: a character device (and, in the test above, a socket's
+    // stand-in) passes.
+    let r = socket_activated(&pol, "$$", "fds");
+    assert_eq!(r.stdout, "0\n1\n2\n3\n", "{}", r.explain());
+}
+
 // ---- session, rlimits, workdir ----
 
 /// `(pid, session, tty_nr)` of a shell, read from its /proc/self/stat.

@@ -69,7 +69,10 @@ impl Source {
     /// The name diagnostics use for this source.
     pub fn display_name(&self) -> String {
         match &self.path {
-            Some(p) => p.display().to_string(),
+            // Escaped: a path is bytes anyone may choose, and it starts
+            // every line about the policy (a newline in it must not
+            // forge another).
+            Some(p) => crate::bytes::shown(p.as_os_str()),
             None => "<embedded default>".to_string(),
         }
     }
@@ -191,7 +194,7 @@ pub fn file_kind_name(t: std::fs::FileType) -> &'static str {
 /// the path may have been replaced in between. `-` is not stdin: a policy
 /// on a pipe has no size and may never end.
 pub fn read_limited(path: &Path) -> Result<Vec<u8>> {
-    let name = path.display().to_string();
+    let name = crate::bytes::shown(path.as_os_str());
     let not_regular = |t: std::fs::FileType| {
         Error::host(
             format!("policy {name}"),
@@ -256,6 +259,18 @@ pub fn read_limited(path: &Path) -> Result<Vec<u8>> {
     })?;
     if !meta.is_file() {
         return Err(not_regular(meta.file_type()));
+    }
+    // A kernel interface file (/proc/kmsg, /proc/sys/..., /sys/...) is no
+    // policy, and reading some of them changes something (/proc/kmsg
+    // hands out the kernel log once): refused before the first read.
+    if crate::safepath::on_kernel_fs(&file).unwrap_or(true) {
+        return Err(Error::host(
+            format!("policy {name}"),
+            "a kernel interface file (procfs, sysfs or the like), not a policy",
+        )
+        .with_hint(
+            "point --policy or $OPENSHELL_POLICY at the policy file (e.g. a ConfigMap mount)",
+        ));
     }
     // Sized from the stat: one read and one at end of file, not the
     // doubling reads of an empty buffer.

@@ -177,6 +177,17 @@ pub fn fd_flags(fd: i32) -> Result<libc::c_int, i32> {
     check(r.into()).map(|_| r)
 }
 
+/// The file type bits (`st_mode & S_IFMT`) of inherited descriptor
+/// number `fd`, by `fstat`.
+pub fn fd_type(fd: i32) -> Result<libc::mode_t, i32> {
+    let mut st = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat writes one `struct stat` into `st`, which is large
+    // enough and lives for the call; it is read only after success.
+    check(unsafe { libc::fstat(fd, st.as_mut_ptr()) }.into())?;
+    // SAFETY: fstat succeeded, so it initialised `st`.
+    Ok(unsafe { st.assume_init() }.st_mode & libc::S_IFMT)
+}
+
 /// `fcntl(fd, F_SETFD, flags)`.
 pub fn set_fd_flags(fd: i32, flags: libc::c_int) -> Result<(), i32> {
     // SAFETY: F_SETFD takes an integer and touches no memory.
