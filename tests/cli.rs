@@ -368,11 +368,13 @@ fn a_non_utf8_openshell_policy_names_a_file_by_its_bytes() {
     );
     assert_eq!(r.code, 1, "{}", r.explain());
     assert_eq!(r.stdout, "", "{}", r.explain());
+    // The name with the byte that is not UTF-8 escaped, as the plan shows
+    // it below.
     assert_eq!(
         r.stderr,
         format!(
-            "openshell-sandbox: policy {}: cannot open: no such file or directory\nhint: mount the policy (e.g. a ConfigMap) there, or fix --policy / $OPENSHELL_POLICY\n",
-            path.display()
+            "openshell-sandbox: policy {}/p\\xff.yaml: cannot open: no such file or directory\nhint: mount the policy (e.g. a ConfigMap) there, or fix --policy / $OPENSHELL_POLICY\n",
+            d.display()
         )
     );
     // Present: that very file is the policy, and the plan shows its name
