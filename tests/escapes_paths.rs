@@ -415,10 +415,51 @@ impl Mounted {
     }
 }
 
+impl Mounted {
+    /// A read-only bind of `src` (a system tree) at `at`: the test needs
+    /// the mount to be there, never to write through it, and a bind left
+    /// behind by a killed run then cannot be written or emptied through.
+    fn bind_ro(src: &str, at: &str) -> Mounted {
+        let m = Mounted::new(&["--bind", src], at);
+        let ok = Command::new("mount")
+            .args(["-o", "remount,bind,ro"])
+            .arg(at)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "remount {at} read-only");
+        m
+    }
+}
+
 impl Drop for Mounted {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg(&self.0).status();
     }
+}
+
+#[test]
+fn a_scratch_directory_is_never_emptied_through_a_mount_left_in_it() {
+    let t = "a_scratch_directory_is_never_emptied_through_a_mount_left_in_it";
+    let Some(d) = setup(t) else { return };
+    // These tests bind system trees into their scratch directories; a run
+    // killed meanwhile leaves the bind, and the next run's scratch() must
+    // take it away before deleting, not delete through it. Shown with a
+    // directory of the test's own standing in for /etc.
+    let keep = common::scratch(&format!("{t}_kept"));
+    common::write_file(&keep.join("file"), "kept\n");
+    let at = mkdir(&d, "bound");
+    let ok = Command::new("mount")
+        .args(["--bind", keep.to_str().unwrap(), &at])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    // Left behind on purpose: scratch() below is what a new run does.
+    let again = common::scratch(t);
+    assert!(again.exists());
+    assert!(keep.join("file").exists(), "deleted through the mount");
+    assert!(common::mounts_beneath(&again).is_empty());
 }
 
 #[test]
@@ -476,7 +517,7 @@ fn sandbox_refuses_a_read_write_bind_of_a_system_tree() {
     let p = policy(&d, "c", &[], &[&bind], "");
     let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
     assert_eq!(r.code, 0, "control, nothing mounted\n{}", r.explain());
-    let b = Mounted::new(&["--bind", "/etc"], &bind);
+    let b = Mounted::bind_ro("/etc", &bind);
     let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
     assert_eq!(r.code, 125, "{}", r.explain());
     assert!(
@@ -523,7 +564,7 @@ fn sandbox_refuses_a_system_tree_mounted_again_beneath_a_read_write_directory() 
         (bin.as_str(), bin_shown.as_str()),
         (lib.as_str(), lib_shown.as_str()),
     ] {
-        let m = Mounted::new(&["--bind", tree], &at);
+        let m = Mounted::bind_ro(tree, &at);
         let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
         assert_eq!(r.code, 125, "{tree}\n{}", r.explain());
         assert!(

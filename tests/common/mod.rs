@@ -120,9 +120,62 @@ fn scratch_root() -> PathBuf {
 /// A scratch directory unique to one test, removed and recreated.
 pub fn scratch(test: &str) -> PathBuf {
     let d = scratch_root().join(test);
-    let _ = std::fs::remove_dir_all(&d);
+    remove_tree(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
+}
+
+/// The mount points at or beneath `d` in this mount namespace, deepest
+/// first (mountinfo's octal escapes decoded).
+pub fn mounts_beneath(d: &Path) -> Vec<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
+    let text = std::fs::read("/proc/self/mountinfo").unwrap_or_default();
+    let unescape = |f: &[u8]| {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < f.len() {
+            if f[i] == b'\\'
+                && i + 3 < f.len()
+                && (b'0'..=b'3').contains(&f[i + 1])
+                && f[i + 2..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+            {
+                out.push((f[i + 1] - b'0') * 64 + (f[i + 2] - b'0') * 8 + (f[i + 3] - b'0'));
+                i += 4;
+            } else {
+                out.push(f[i]);
+                i += 1;
+            }
+        }
+        out
+    };
+    let mut points: Vec<PathBuf> = text
+        .split(|&b| b == b'\n')
+        .filter_map(|l| l.split(|&b| b == b' ').nth(4))
+        .map(|f| PathBuf::from(std::ffi::OsStr::from_bytes(&unescape(f))))
+        .filter(|p| p.starts_with(d))
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.as_os_str().len()));
+    points
+}
+
+/// Delete `d` and everything in it, after unmounting whatever a test
+/// mounted beneath it. A run killed while a test had a system tree bound
+/// there (a bind of /etc, say) leaves the mount behind, and a recursive
+/// delete would go through it; if a mount cannot be taken away, nothing
+/// is deleted and the test stops.
+pub fn remove_tree(d: &Path) {
+    for _ in 0..4 {
+        for m in mounts_beneath(d) {
+            let _ = Command::new("umount").arg("-l").arg(&m).status();
+        }
+    }
+    let left = mounts_beneath(d);
+    assert!(
+        left.is_empty(),
+        "{} still has mounts beneath it ({left:?}): not deleting it",
+        d.display()
+    );
+    let _ = std::fs::remove_dir_all(d);
 }
 
 /// The static test workload (tests/probe/probe.c), built once per run.
