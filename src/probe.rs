@@ -715,18 +715,21 @@ pub struct MixedIds {
     pub gid: [u32; 3],
 }
 
-/// This process's real, effective and saved ids when they differ; `None`
-/// when each of uid and gid is one id (or they cannot be read: then
-/// `getuid`'s answer is all there is to go on).
-pub fn mixed_ids() -> Option<MixedIds> {
-    let u = nix::unistd::getresuid().ok()?;
-    let g = nix::unistd::getresgid().ok()?;
+/// This process's real uid and gid, and all its real, effective and
+/// saved ids when they differ (`None` when each of uid and gid is one
+/// id): one `getresuid` and one `getresgid`. Should those fail, `getuid`
+/// and `getgid` are all there is to go on.
+pub fn process_ids() -> (u32, u32, Option<MixedIds>) {
+    let (Ok(u), Ok(g)) = (nix::unistd::getresuid(), nix::unistd::getresgid()) else {
+        return (nix_uid(), nix_gid(), None);
+    };
     let ids = MixedIds {
         uid: [u.real.as_raw(), u.effective.as_raw(), u.saved.as_raw()],
         gid: [g.real.as_raw(), g.effective.as_raw(), g.saved.as_raw()],
     };
     let one = |v: [u32; 3]| v.iter().all(|&x| x == v[0]);
-    (!one(ids.uid) || !one(ids.gid)).then_some(ids)
+    let mixed = (!one(ids.uid) || !one(ids.gid)).then_some(ids);
+    (ids.uid[0], ids.gid[0], mixed)
 }
 
 pub fn nix_uid() -> u32 {

@@ -94,7 +94,7 @@ fn resolve_holding(
     workdir: Option<&str>,
     mut held: Option<&mut crate::safepath::Held>,
 ) -> HostFacts {
-    let uid = probe::nix_uid();
+    let (uid, gid, mixed_ids) = probe::process_ids();
     let mut facts = HostFacts {
         groups: if uid == 0 {
             Vec::new()
@@ -104,8 +104,8 @@ fn resolve_holding(
         landlock: probe::landlock_abi(),
         pid: std::process::id(),
         uid,
-        gid: probe::nix_gid(),
-        mixed_ids: probe::mixed_ids(),
+        gid,
+        mixed_ids,
         passwd: probe::read_small("/etc/passwd"),
         group: probe::read_small("/etc/group"),
         env: crate::env::supervisor_env(),
