@@ -247,6 +247,30 @@ fn unprivileged_start_refuses_another_uid() {
     assert_eq!(c.stdout, "euid=1600 uid=1600\n", "{}", c.explain());
 }
 
+/// Started through `setpriv` with `setpriv_args`, `plan` names `cause`
+/// as a blocker and a launch stops on it (125, the line and `hint`)
+/// before anything is applied.
+fn plan_and_launch_refuse(setpriv_args: &[&str], pol: &Path, cause: &str, hint: &str) {
+    let mut c = Command::new("setpriv");
+    c.args(setpriv_args)
+        .args(["--", BIN, "plan", "--policy"])
+        .arg(pol);
+    let r = Run::from(c.stdin(Stdio::null()).output().expect("spawn setpriv"));
+    assert!(
+        r.stdout.contains(cause),
+        "plan {setpriv_args:?}\n{}",
+        r.explain()
+    );
+    let r = sandbox_setpriv(setpriv_args, pol, &[&p(&probe()), "true"]);
+    assert_eq!(r.code, 125, "{setpriv_args:?}\n{}", r.explain());
+    assert!(
+        r.stderr
+            .ends_with(&format!("openshell-sandbox: identity: {cause}\n{hint}")),
+        "{setpriv_args:?}\n{}",
+        r.explain()
+    );
+}
+
 #[test]
 fn a_start_that_could_become_root_again_is_refused_by_the_plan() {
     let t = "a_start_that_could_become_root_again_is_refused_by_the_plan";
@@ -258,22 +282,7 @@ fn a_start_that_could_become_root_again_is_refused_by_the_plan() {
     let probe = p(&probe());
     let hint = "hint: start the supervisor as root, or as one user (every id the same) without CAP_SETUID\n";
     let plan_says = |setpriv_args: &[&str], cause: &str| {
-        // `plan` names the cause the launch stops on (never a launch that
-        // gets as far as the identity switch).
-        let mut c = Command::new("setpriv");
-        c.args(setpriv_args)
-            .args(["--", BIN, "plan", "--policy"])
-            .arg(&pol);
-        let r = Run::from(c.stdin(Stdio::null()).output().expect("spawn setpriv"));
-        assert!(r.stdout.contains(cause), "plan\n{}", r.explain());
-        let r = sandbox_setpriv(setpriv_args, &pol, &[&probe, "true"]);
-        assert_eq!(r.code, 125, "{}", r.explain());
-        assert!(
-            r.stderr
-                .ends_with(&format!("openshell-sandbox: identity: {cause}\n{hint}")),
-            "{}",
-            r.explain()
-        );
+        plan_and_launch_refuse(setpriv_args, &pol, cause, hint)
     };
     // Real ids 1500, effective and saved 0.
     plan_says(
@@ -322,18 +331,7 @@ fn a_root_start_without_setuid_or_setgid_is_refused_by_the_plan() {
         let cause = format!(
             "the supervisor runs as root without {names}, so it cannot switch to uid 1500 gid 1500"
         );
-        let mut c = Command::new("setpriv");
-        c.args(args).args(["--", BIN, "plan", "--policy"]).arg(&pol);
-        let r = Run::from(c.stdin(Stdio::null()).output().expect("spawn setpriv"));
-        assert!(r.stdout.contains(&cause), "plan {drop}\n{}", r.explain());
-        let r = sandbox_setpriv(&args, &pol, &[&probe, "true"]);
-        assert_eq!(r.code, 125, "{drop}\n{}", r.explain());
-        assert!(
-            r.stderr
-                .ends_with(&format!("openshell-sandbox: identity: {cause}\n{hint}")),
-            "{drop}\n{}",
-            r.explain()
-        );
+        plan_and_launch_refuse(&args, &pol, &cause, hint);
     }
     // Control: with both, the same start switches.
     let r = sandbox_setpriv(&["--bounding-set=-net_raw"], &pol, &[&probe, "euid"]);

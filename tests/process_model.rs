@@ -158,8 +158,13 @@ fn preserving_a_closed_fd_fails_closed() {
 /// `sh -c` line that opens fds 3 and 4 and execs the sandbox with
 /// LISTEN_PID=`listen_pid` (`$$` = the sandbox's own pid) and LISTEN_FDS=1.
 fn socket_activated(pol: &Path, listen_pid: &str, action: &str) -> Run {
+    socket_activated_with(pol, "3</dev/null 4</dev/null", listen_pid, action)
+}
+
+/// [`socket_activated`] with the shell's `exec` redirections `opens`.
+fn socket_activated_with(pol: &Path, opens: &str, listen_pid: &str, action: &str) -> Run {
     let script = format!(
-        "exec 3</dev/null 4</dev/null; export LISTEN_PID={listen_pid} LISTEN_FDS=1 LISTEN_FDNAMES=web; exec {BIN} --policy {} -- {} {action}",
+        "exec {opens}; export LISTEN_PID={listen_pid} LISTEN_FDS=1 LISTEN_FDNAMES=web; exec {BIN} --policy {} -- {} {action}",
         pol.display(),
         probe().display()
     );
@@ -209,18 +214,7 @@ fn socket_activation_refuses_files_directories_and_block_devices() {
         (format!("3<{}", secret.display()), "a regular file"),
         (format!("3<{}", d.display()), "a directory"),
     ] {
-        let script = format!(
-            "exec {open}; export LISTEN_PID=$$ LISTEN_FDS=1; exec {BIN} --policy {} -- {} fds",
-            pol.display(),
-            probe().display()
-        );
-        let r = Run::from(
-            Command::new("/bin/sh")
-                .args(["-c", &script])
-                .stdin(Stdio::null())
-                .output()
-                .unwrap(),
-        );
+        let r = socket_activated_with(&pol, &open, "$$", "fds");
         assert_eq!(r.code, 125, "{what}\n{}", r.explain());
         assert!(
             r.stderr.contains(&format!(

@@ -126,32 +126,14 @@ pub fn scratch(test: &str) -> PathBuf {
 }
 
 /// The mount points at or beneath `d` in this mount namespace, deepest
-/// first (mountinfo's octal escapes decoded).
+/// first (read with the supervisor's own mountinfo parser).
 pub fn mounts_beneath(d: &Path) -> Vec<PathBuf> {
     use std::os::unix::ffi::OsStrExt;
     let text = std::fs::read("/proc/self/mountinfo").unwrap_or_default();
-    let unescape = |f: &[u8]| {
-        let mut out = Vec::new();
-        let mut i = 0;
-        while i < f.len() {
-            if f[i] == b'\\'
-                && i + 3 < f.len()
-                && (b'0'..=b'3').contains(&f[i + 1])
-                && f[i + 2..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-            {
-                out.push((f[i + 1] - b'0') * 64 + (f[i + 2] - b'0') * 8 + (f[i + 3] - b'0'));
-                i += 4;
-            } else {
-                out.push(f[i]);
-                i += 1;
-            }
-        }
-        out
-    };
-    let mut points: Vec<PathBuf> = text
-        .split(|&b| b == b'\n')
-        .filter_map(|l| l.split(|&b| b == b' ').nth(4))
-        .map(|f| PathBuf::from(std::ffi::OsStr::from_bytes(&unescape(f))))
+    let mut points: Vec<PathBuf> = openshell_sandbox::probe::parse_mounts(&text)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| PathBuf::from(std::ffi::OsStr::from_bytes(&m.point)))
         .filter(|p| p.starts_with(d))
         .collect();
     points.sort_by_key(|p| std::cmp::Reverse(p.as_os_str().len()));
