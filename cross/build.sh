@@ -33,9 +33,14 @@ installed=$(rustup target list --installed)
 for t in "${triples[@]}"; do
   grep -qx "$t" <<<"$installed" || rustup target add "$t"
 done
+# The standard library is compiled from the toolchain's own source (see
+# build_std below); the rustup component holds it.
+rustup component list --installed | grep -qx 'rust-src' || rustup component add rust-src
 
 sysroot=$(rustc --print sysroot)
 host=$(rustc -vV | sed -n 's/^host: //p')
+# std's source is named as in the prebuilt std: /rustc/<commit>/library/...
+rustc_commit=$(rustc -vV | sed -n 's/^commit-hash: //p')
 lld="$sysroot/lib/rustlib/$host/bin/rust-lld"
 [ -x "$lld" ] || die "rust-lld not found at $lld; hint: use a rustup toolchain (rust-lld ships with it)"
 
@@ -68,12 +73,22 @@ cargo_home=${CARGO_HOME:-$HOME/.cargo}
 # randomized, and the workload's own image is its own (ASLR as usual).
 # Without a memory-safety bug in either process to aim with, that is
 # worth less than the size, time and memory above.
+#
+# force-unwind-tables=no: no .eh_frame for the crate or for std (built
+# here, below). With panic = "abort" nothing unwinds, and std's backtrace
+# printer is compiled out, so the tables had no reader left but a debugger
+# or profiler walking a stripped binary's stack (a build with debuginfo
+# serves those better). Measured on x86_64: .eh_frame and its index went
+# from 170,624 to 112 bytes, the binary from 1,216,528 to 1,046,064; the
+# tables were never paged in, so peak RSS and launch time did not move.
 flags=(
   -C target-feature=+crt-static
   -C relocation-model=static
+  -C force-unwind-tables=no
   -C link-self-contained=yes
   "--remap-path-prefix=$cargo_home=/cargo"
   "--remap-path-prefix=$sysroot=/rustc-sysroot"
+  "--remap-path-prefix=$sysroot/lib/rustlib/src/rust=/rustc/$rustc_commit"
   "--remap-path-prefix=$root=/build/openshell-sandbox"
   "--remap-path-prefix=$tdir=/build/target"
 )
@@ -88,9 +103,42 @@ export CARGO_TARGET_DIR="$tdir"
 # --reproducible) has no .git: compute the facts here, the same way.
 export_build_facts
 
+# The standard library is built with the binary instead of linked from the
+# prebuilt copy: the same toolchain's source (the rust-src component, so
+# the same std code), in one LTO unit with the crate, with two of std's
+# features changed:
+#   - no "backtrace": std's symbolizer (gimli, addr2line, object and
+#     miniz_oxide, about 170 KB) is left out. A panic still prints its
+#     message and location; RUST_BACKTRACE adds nothing. The release
+#     binary is stripped, so there were no names to show.
+#   - "optimize_for_size": std picks its smaller variants (heapsort for
+#     sort_unstable, a byte-wise memchr, smaller formatting).
+# core, alloc and std are compiled at opt-level 2 rather than the crate's
+# "z": at "z" their small helpers (allocation layouts, Vec growth) stop
+# being inlined, and planning a 20-path launch took 7% more instructions.
+# Measured on x86_64, same tree, same day, with unwind tables still in
+# (callgrind instructions of `plan --format text` for a 20-path policy;
+# bytes of the stripped binary):
+#   prebuilt std                               1,553,792 B   1.404 M
+#   built, std at "z"                          1,255,608 B   1.508 M
+#   built, std at 3, without optimize_for_size 1,265,552 B   1.405 M
+#   built, std at 3                            1,220,176 B   1.431 M
+#   built, std at 2 (this)                     1,216,528 B   1.429 M
+# bench/run.sh, prebuilt std as BENCH_BASELINE in the same rounds: the
+# launch of a 20-path policy 13 to 30 us faster than with prebuilt std.
+# -Zbuild-std is a Cargo feature that the stable channel gates; the
+# toolchain's own RUSTC_BOOTSTRAP switch lifts the gate for this one
+# invocation (the Linux kernel builds its Rust code on stable the same
+# way). std's source comes with the toolchain and its dependencies are
+# pinned by the Cargo.lock in that source, so cross/verify.sh
+# --reproducible still compares byte for byte.
+build_std=(-Zbuild-std=std,panic_abort -Zbuild-std-features=optimize_for_size)
+for c in core alloc std; do
+  build_std+=(--config "profile.release.package.$c.opt-level=2")
+done
 target_args=()
 for t in "${triples[@]}"; do target_args+=(--target "$t"); done
-cargo build --release --locked "${target_args[@]}"
+RUSTC_BOOTSTRAP=1 cargo build --release --locked "${target_args[@]}" "${build_std[@]}"
 
 for t in "${triples[@]}"; do
   b=$(binary_path "$t")
