@@ -687,20 +687,6 @@ pub fn node_state(p: &str) -> Result<NodeStat, String> {
     }
 }
 
-/// The supplementary groups of this process (`Groups:` in
-/// /proc/self/status; empty when unreadable).
-pub fn current_groups() -> Vec<u32> {
-    read_small("/proc/self/status")
-        .and_then(|s| {
-            s.lines().find_map(|l| l.strip_prefix("Groups:")).map(|g| {
-                g.split_whitespace()
-                    .filter_map(|x| x.parse().ok())
-                    .collect()
-            })
-        })
-        .unwrap_or_default()
-}
-
 /// getgroups(2).
 pub fn getgroups() -> Vec<u32> {
     nix::unistd::getgroups()

@@ -256,7 +256,13 @@ pub fn resolve_run_holding(
     }
     facts.cdi.registry = registry;
     facts.cdi.scanned = true;
-    facts.cdi.groups = probe::current_groups();
+    // The supervisor's own supplementary groups: `facts.groups` already
+    // holds them unless the supervisor is root (which may give any gid).
+    facts.cdi.groups = if facts.uid == 0 {
+        probe::getgroups()
+    } else {
+        facts.groups.clone()
+    };
     facts
 }
 
