@@ -31,6 +31,8 @@ fi
 for t in x86_64-unknown-linux-musl aarch64-unknown-linux-musl; do
   rustup target list --installed | grep -qx "$t" || rustup target add "$t"
 done
+# cross/build.sh compiles std from the toolchain's source.
+rustup component list --installed | grep -qx rust-src || rustup component add rust-src
 
 step "format and lints"
 cargo fmt --all -- --check
