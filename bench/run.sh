@@ -95,6 +95,76 @@ mkdir -p "$W/cdi" "$W/dev"
   done
 } >"$W/cdi/bench.yaml"
 
+# An NVIDIA-shaped spec as `nvidia-ctk cdi generate` writes one for a node
+# with 8 GPUs: index and UUID names, each with its nodes and a
+# create-symlinks hook (`--link` arguments with `::`), an `all` device,
+# and spec-wide control nodes, an ldcache hook and 32 driver mounts.
+# Only read (`devices`), never applied: its paths are not on this host.
+mkdir -p "$W/cdi-nv"
+{
+  echo "cdiVersion: 0.5.0"
+  echo "kind: nvidia.com/gpu"
+  echo "devices:"
+  for i in 0 1 2 3 4 5 6 7; do
+    for name in "\"$i\"" "GPU-4cf8db2d-06c0-7d70-1a51-e59b25b2c1$i$i"; do
+      echo "- name: $name"
+      echo "  containerEdits:"
+      echo "    deviceNodes:"
+      echo "    - path: /dev/nvidia$i"
+      echo "      major: 195"
+      echo "      minor: $i"
+      echo "      permissions: rwm"
+      echo "    - path: /dev/dri/card$((i + 1))"
+      echo "    - path: /dev/dri/renderD$((128 + i))"
+      echo "    hooks:"
+      echo "    - hookName: createContainer"
+      echo "      path: /usr/bin/nvidia-cdi-hook"
+      echo "      args:"
+      echo "      - nvidia-cdi-hook"
+      echo "      - create-symlinks"
+      echo "      - --link"
+      echo "      - ../card$((i + 1))::/dev/dri/by-path/pci-0000:1$i:00.0-card"
+      echo "      - --link"
+      echo "      - ../renderD$((128 + i))::/dev/dri/by-path/pci-0000:1$i:00.0-render"
+      echo "      env:"
+      echo "      - NVIDIA_CTK_DEBUG=false"
+    done
+  done
+  echo "- name: all"
+  echo "  containerEdits:"
+  echo "    deviceNodes:"
+  for i in 0 1 2 3 4 5 6 7; do echo "    - path: /dev/nvidia$i"; done
+  echo "containerEdits:"
+  echo "  env:"
+  echo "  - NVIDIA_VISIBLE_DEVICES=void"
+  echo "  deviceNodes:"
+  for n in nvidia-modeset nvidia-uvm nvidia-uvm-tools nvidiactl; do echo "  - path: /dev/$n"; done
+  echo "  hooks:"
+  echo "  - hookName: createContainer"
+  echo "    path: /usr/bin/nvidia-cdi-hook"
+  echo "    args:"
+  echo "    - nvidia-cdi-hook"
+  echo "    - update-ldcache"
+  echo "    - --folder"
+  echo "    - /usr/lib/x86_64-linux-gnu"
+  echo "  mounts:"
+  for l in EGL_nvidia GLESv1_CM_nvidia GLESv2_nvidia GLX_nvidia cuda cudadebugger nvcuvid \
+    nvidia-allocator nvidia-cfg nvidia-eglcore nvidia-encode nvidia-fbc nvidia-glcore \
+    nvidia-glsi nvidia-glvkspirv nvidia-gpucomp nvidia-ml nvidia-ngx nvidia-nvvm nvidia-opencl \
+    nvidia-opticalflow nvidia-pkcs11-openssl3 nvidia-ptxjitcompiler nvidia-rtcore nvidia-tls \
+    nvoptix vdpau_nvidia; do
+    echo "  - hostPath: /usr/lib/x86_64-linux-gnu/lib$l.so.550.54.15"
+    echo "    containerPath: /usr/lib/x86_64-linux-gnu/lib$l.so.550.54.15"
+    echo "    options: [ro, nosuid, nodev, rbind, rprivate]"
+  done
+  for b in nvidia-cuda-mps-control nvidia-cuda-mps-server nvidia-debugdump nvidia-persistenced \
+    nvidia-smi; do
+    echo "  - hostPath: /usr/bin/$b"
+    echo "    containerPath: /usr/bin/$b"
+    echo "    options: [ro, nosuid, nodev, rbind, rprivate]"
+  done
+} >"$W/cdi-nv/nvidia.yaml"
+
 BASE=${BENCH_BASELINE:-}
 [ -z "$BASE" ] || [ -x "$BASE" ] || die "BENCH_BASELINE=$BASE is not an executable"
 # Both binaries are timed as copies made the same way, side by side: the
@@ -329,4 +399,18 @@ dev1=$(awk -v a="$c1" -v b="$c0" 'BEGIN { printf "%.0f", a - b }')
 dev8=$(awk -v a="$c8" -v b="$c0" 'BEGIN { printf "%.0f", (a - b) / 8 }')
 row "scaling" "one CDI device over none (same spec directory)" "$dev1 µs" "8 devices: $dev8 µs each" \
   "≤ +50 µs" "$(met "$dev1" "<=" 50)"
+
+echo "measuring the NVIDIA-shaped spec..." >&2
+nv_kb=$(awk -v s="$(stat -c %s "$W/cdi-nv/nvidia.yaml")" 'BEGIN { printf "%.1f", s / 1024 }')
+nv_cmds=("$B" version :: "$B" devices --cdi-dir "$W/cdi-nv")
+[ -z "$BASE" ] || nv_cmds+=(:: "$BASE" version :: "$BASE" devices --cdi-dir "$W/cdi-nv")
+nv=$(spawn "$ROUNDS" "${nv_cmds[@]}")
+nv_read=$(awk -v a="$(field 1 2 <<<"$nv")" -v b="$(field 0 2 <<<"$nv")" 'BEGIN { printf "%.0f", a - b }')
+nv_vs=""
+if [ -n "$BASE" ]; then
+  nv_base=$(awk -v a="$(field 3 2 <<<"$nv")" -v b="$(field 2 2 <<<"$nv")" 'BEGIN { printf "%.0f", a - b }')
+  nv_vs="BENCH_BASELINE: $nv_base µs"
+fi
+row "scaling" "read an NVIDIA-shaped CDI spec (8 GPUs, 32 mounts, hooks; $nv_kb KiB): devices over version" \
+  "$nv_read µs" "$nv_vs" "" ""
 exit 0

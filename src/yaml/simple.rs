@@ -122,7 +122,9 @@ impl<'s> Reader<'s> {
             // Content on the dash's line, after at least one space.
             let col = indent + 1 + count_spaces(text, indent + 1);
             match text.get(col) {
-                None | Some(b'#') | Some(b'-') => return None,
+                None | Some(b'#') => return None,
+                // `- - a` is a nested sequence; `- --flag` is a scalar.
+                Some(b'-') if !dash_word(text, col) => return None,
                 Some(_) => {}
             }
             if key_end(text, col).is_some() {
@@ -179,6 +181,14 @@ impl<'s> Reader<'s> {
                     match self.next_indent() {
                         Some(i) if i > indent => self.block(i, depth)?,
                         Some(i) if i == indent && is_dash(self.text(), indent) => {
+                            // The general reader marks such a sequence
+                            // (its dashes under the key) at its first
+                            // item instead of its dash when that item is
+                            // a dash word (`- --flag`): left to it.
+                            let text = self.text();
+                            if dash_word(text, indent + 1 + count_spaces(text, indent + 1)) {
+                                return None;
+                            }
                             self.sequence(indent, depth)?
                         }
                         // An empty value: left to the general reader.
@@ -251,8 +261,8 @@ impl<'s> Reader<'s> {
                 };
                 Some((node, end))
             }
-            b if plain_first(b) => {
-                let end = plain_end(text, col)?;
+            b if plain_first(b) || (!in_flow && dash_word(text, col)) => {
+                let end = plain_end(text, col, in_flow)?;
                 let s = std::str::from_utf8(text.get(col..end)?).ok()?;
                 let node = Node {
                     value: resolve(s, self.opts),
@@ -356,12 +366,25 @@ fn is_dash(text: &[u8], indent: usize) -> bool {
     text.get(indent) == Some(&b'-') && matches!(text.get(indent + 1), None | Some(b' '))
 }
 
+/// Whether a `-` at `col` starts a plain scalar (`--flag`, `-1`): it is
+/// followed by a scalar byte, not by the space or line end of a sequence's
+/// dash. Outside flow collections only, and for values only: such a word
+/// as a key is left to the general reader.
+fn dash_word(text: &[u8], col: usize) -> bool {
+    text.get(col) == Some(&b'-') && text.get(col + 1).is_some_and(|&b| plain_byte(b))
+}
+
 /// Where a plain scalar that starts at `col` ends: its bytes, with spaces
 /// between words, up to the line's end, a comment or any other byte.
 /// Trailing spaces are not part of it. `None` when a word after a space
 /// starts with `-` or `@`: the general reader takes `[b -]` for the start
 /// of another scalar and refuses it, so such text is left to it.
-fn plain_end(text: &[u8], col: usize) -> Option<usize> {
+///
+/// Outside flow collections a `:` inside a word belongs to the scalar
+/// when a scalar byte or another `:` follows it (YAML's plain scalars:
+/// `../card1::/dev/dri/by-path/pci-0000:17:00.0-card` in the hooks of
+/// NVIDIA's specs); `: ` or a final `:` ends it, as a key's colon would.
+fn plain_end(text: &[u8], col: usize, in_flow: bool) -> Option<usize> {
     let mut end = col;
     let mut at = col;
     while let Some(&b) = text.get(at) {
@@ -369,6 +392,16 @@ fn plain_end(text: &[u8], col: usize) -> Option<usize> {
             if at != end && !plain_first(b) {
                 return None;
             }
+            at += 1;
+            end = at;
+        } else if b == b':'
+            && !in_flow
+            && at == end
+            && at > col
+            && text
+                .get(at + 1)
+                .is_some_and(|&n| plain_byte(n) || n == b':')
+        {
             at += 1;
             end = at;
         } else if b == b' ' {
@@ -435,6 +468,9 @@ mod tests {
             "list:\n  -   a: 1\n      b: 2\n  - c: 3\n",
             "- a\n- b: c\n  d: e\n-   [x]\n",
             "a:\n  b:\n    c:\n      - d\n",
+            // The hooks of NVIDIA's specs: flags and `::` in arguments.
+            "hooks:\n- hookName: createContainer\n  args:\n  - nvidia-cdi-hook\n  - create-symlinks\n  - --link\n  - ../card1::/dev/dri/by-path/pci-0000:17:00.0-card\n",
+            "a: -1\nb: -.inf\nc: --x-y\nd: x:1\ne: a::b c:d\nf: -x # c\n",
         ] {
             assert!(agrees(src), "not read by the simple reader: {src:?}");
         }
@@ -472,7 +508,6 @@ mod tests {
             "a: [b,,c]\n",
             "a: {b: c,}\n",
             "a: [b\n  , c]\n",
-            "a: -1\n",
             "a: b#c\n",
             "a: b: c\n",
             "a:b\n",
@@ -488,6 +523,25 @@ mod tests {
             "a: [= -]\n",
             "a: b -\n",
             "a: b @c\n",
+            // `:` ends a scalar before a space, at the line's end, before
+            // `#` and after a space; a dash word is not a key, and inside
+            // a flow collection both are left to the general reader.
+            "a: b: c\n",
+            "a: b:\n",
+            "a: b:#c\n",
+            "a: b :c\n",
+            "a: b:: c\n",
+            "- a:b: c\n",
+            "-x: b\n",
+            "- -x: b\n",
+            "a: [-x]\n",
+            "a: [x:y]\n",
+            "a: {b: -x}\n",
+            "a: -\n",
+            "- - a\n",
+            "- -\n",
+            "a:\n- -1\n- b\n",
+            "a:\n- --link\n",
         ] {
             assert!(
                 load(src, ParseOptions::default()).is_none(),
@@ -538,7 +592,8 @@ mod tests {
         "0x1F", "0o7", "1.5", ".5", "1e3", ".inf", ".nan", "+1", "~", "null", "true", "False",
         // Next to the shape: words after a space that start with an
         // indicator.
-        "b -", "b -c", "b @",
+        "b -", "b -c", "b @", // Dash words and colons inside words (block values only).
+        "-1", "--flag", "-x-y", "a::b", "x:1", "a:b c", "a:",
     ];
 
     fn tree(words: &'static [&'static str]) -> impl Strategy<Value = Tree> {
