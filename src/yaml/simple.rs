@@ -526,7 +526,6 @@ mod tests {
             // `:` ends a scalar before a space, at the line's end, before
             // `#` and after a space; a dash word is not a key, and inside
             // a flow collection both are left to the general reader.
-            "a: b: c\n",
             "a: b:\n",
             "a: b:#c\n",
             "a: b :c\n",
@@ -538,7 +537,6 @@ mod tests {
             "a: [x:y]\n",
             "a: {b: -x}\n",
             "a: -\n",
-            "- - a\n",
             "- -\n",
             "a:\n- -1\n- b\n",
             "a:\n- --link\n",
