@@ -40,6 +40,9 @@ fn main() {
     for f in git_files() {
         println!("cargo:rerun-if-changed={f}");
     }
+    // cross/build.sh links with this list (--symbol-ordering-file); cargo
+    // does not know the linker reads it, so a new list relinks from here.
+    println!("cargo:rerun-if-changed=cross/launch-order.txt");
     minify_schema();
 }
 

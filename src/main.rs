@@ -4,7 +4,6 @@
 static ALLOC: openshell_sandbox::alloc::Arena<{ 1 << 20 }> = openshell_sandbox::alloc::Arena::new();
 
 fn main() {
-    openshell_sandbox::sys::populate_code();
     let code = openshell_sandbox::main_with_args(std::env::args_os().skip(1).collect());
     std::process::exit(code);
 }

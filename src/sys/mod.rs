@@ -42,9 +42,7 @@
 //!   `ioctl` through a macro that emits an unsafe fn, `signal` because a
 //!   handler could be unsound; `SIG_DFL` is not a handler);
 //! - `memcmp`/`bcmp` for the musl build (`mem.rs`): musl's compare a byte
-//!   at a time, and path comparisons were a large share of a launch;
-//! - `madvise(MADV_POPULATE_READ)` over the binary's code (`nix` has no
-//!   such advice, and the range comes from the auxiliary vector).
+//!   at a time, and path comparisons were a large share of a launch.
 //!
 //! Each function returns the raw errno on failure; callers name it.
 
@@ -452,112 +450,4 @@ pub fn seccomp_action_available(action: u32) -> Result<(), i32> {
         )
     })
     .map(|_| ())
-}
-
-/// Maps the binary's code in one call, `madvise(MADV_POPULATE_READ)`
-/// (Linux >= 5.14; older kernels answer EINVAL and nothing changes),
-/// instead of a page fault for each 64 KiB of it a launch touches: about
-/// 45 µs less per launch on the benchmark's machine, and less resident,
-/// since the constants are no longer faulted in 64 KiB at a time along
-/// with the code. Code pages are shared file pages of the page cache.
-/// A hint only: every failure is ignored.
-pub fn populate_code() {
-    const MADV_POPULATE_READ: libc::c_int = 22;
-    for (start, len) in code_ranges() {
-        // SAFETY: advice on this executable's own code segment; it changes
-        // no memory contents or permissions.
-        unsafe {
-            libc::madvise(start as *mut libc::c_void, len, MADV_POPULATE_READ);
-        }
-    }
-}
-
-/// The page-aligned `(address, length)` of each executable segment of this
-/// program, from its program headers (`AT_PHDR`, `AT_PHNUM`).
-fn code_ranges() -> Vec<(usize, usize)> {
-    // SAFETY: getauxval only reads the auxiliary vector.
-    let (phdr, phnum) = unsafe {
-        (
-            libc::getauxval(libc::AT_PHDR) as usize,
-            libc::getauxval(libc::AT_PHNUM) as usize,
-        )
-    };
-    if phdr == 0 || phnum == 0 || phnum > 64 {
-        return Vec::new();
-    }
-    // SAFETY: AT_PHDR and AT_PHNUM describe this executable's program
-    // headers, mapped for the whole life of the process.
-    let headers = unsafe { std::slice::from_raw_parts(phdr as *const libc::Elf64_Phdr, phnum) };
-    segments(headers, phdr)
-}
-
-/// [`code_ranges`] for `headers` found at `phdr`.
-fn segments(headers: &[libc::Elf64_Phdr], phdr: usize) -> Vec<(usize, usize)> {
-    const PAGE: usize = 4096;
-    // Where the headers say they are against where they are: 0 for the
-    // static non-PIE release binary, the load address for a PIE one.
-    let bias = headers
-        .iter()
-        .find(|h| h.p_type == libc::PT_PHDR)
-        .map_or(0, |h| phdr.wrapping_sub(h.p_vaddr as usize));
-    headers
-        .iter()
-        .filter(|h| h.p_type == libc::PT_LOAD && h.p_flags & libc::PF_X != 0)
-        .map(|h| {
-            let at = bias.wrapping_add(h.p_vaddr as usize);
-            let start = at & !(PAGE - 1);
-            let end = at
-                .saturating_add(h.p_memsz as usize)
-                .saturating_add(PAGE - 1)
-                & !(PAGE - 1);
-            (start, end - start)
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod populate_tests {
-    use super::*;
-
-    fn header(p_type: u32, p_flags: u32, p_vaddr: u64, p_memsz: u64) -> libc::Elf64_Phdr {
-        libc::Elf64_Phdr {
-            p_type,
-            p_flags,
-            p_offset: 0,
-            p_vaddr,
-            p_paddr: p_vaddr,
-            p_filesz: p_memsz,
-            p_memsz,
-            p_align: 4096,
-        }
-    }
-
-    #[test]
-    fn only_code_segments_are_populated_where_they_are_mapped() {
-        let headers = [
-            header(libc::PT_PHDR, libc::PF_R, 0x40, 0x100),
-            header(libc::PT_LOAD, libc::PF_R, 0, 0x5000),
-            header(libc::PT_LOAD, libc::PF_R | libc::PF_X, 0x5010, 0x2000),
-            header(libc::PT_LOAD, libc::PF_R | libc::PF_W, 0x8000, 0x1000),
-        ];
-        // Non-PIE: the headers are where they say.
-        assert_eq!(segments(&headers, 0x40), [(0x5000, 0x3000)]);
-        // PIE, loaded at 0x7f00_0000_0000.
-        let base = 0x7f00_0000_0000;
-        assert_eq!(segments(&headers, base + 0x40), [(base + 0x5000, 0x3000)]);
-    }
-
-    #[test]
-    fn this_programs_code_range_holds_its_code() {
-        let here = populate_code as *const () as usize;
-        let ranges = code_ranges();
-        assert!(
-            ranges
-                .iter()
-                .any(|&(start, len)| (start..start + len).contains(&here)),
-            "{here:#x} not in {ranges:x?}"
-        );
-        // And the advice is harmless to a running program.
-        populate_code();
-    }
 }
