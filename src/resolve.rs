@@ -242,7 +242,9 @@ pub fn resolve_run_holding(
         .iter()
         .map(|(m, _)| paths::normalize(&m.container_path))
         .collect();
-    extra.extend(crate::cdi::CUDA_PATHS.iter().map(|p| p.to_string()));
+    if crate::cdi::grants::any_nvidia(&res.found, &registry) {
+        extra.extend(crate::cdi::CUDA_PATHS.iter().map(|p| p.to_string()));
+    }
     let trust = facts.trust.clone();
     let mut walker = crate::safepath::Walker::new(&trust);
     for p in extra {

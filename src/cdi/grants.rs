@@ -471,6 +471,15 @@ fn is_nvidia(vendor: &str) -> bool {
     vendor == "nvidia.com" || vendor.ends_with(".nvidia.com")
 }
 
+/// Whether any of `found` is an NVIDIA device: only then does the plan
+/// grant the [`CUDA_PATHS`] (and resolve look at them).
+pub fn any_nvidia(found: &[resolve::Found], reg: &super::scan::Registry) -> bool {
+    found
+        .iter()
+        .filter_map(|f| reg.specs.get(f.spec))
+        .any(|s| is_nvidia(&s.vendor))
+}
+
 fn hook_line(h: &Hook) -> String {
     let argv = if h.args.is_empty() {
         h.path.clone()
@@ -927,12 +936,7 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
     }
 
     // ---- CUDA ----
-    let nvidia = res
-        .found
-        .iter()
-        .filter_map(|f| reg.specs.get(f.spec))
-        .any(|s| is_nvidia(&s.vendor));
-    if nvidia {
+    if any_nvidia(&res.found, reg) {
         let mut cuda = CudaPlan::default();
         for p in CUDA_PATHS {
             let kind = host.path_kind(p);
