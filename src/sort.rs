@@ -43,6 +43,13 @@ pub fn sort_dedup<T: Ord>(v: &mut Vec<T>) {
 #[inline(never)]
 fn sorted_indices(n: usize, cmp: &mut dyn FnMut(usize, usize) -> Ordering) -> Vec<usize> {
     let mut order: Vec<usize> = (0..n).collect();
+    // Many lists here come from one already sorted (the writable set from
+    // the sorted rules, the candidate paths again at plan time): n - 1
+    // comparisons say so, instead of a merge sort's n log n. For 256
+    // paths this halved the sorting's instructions (callgrind).
+    if (1..n).all(|i| cmp(i - 1, i) != Ordering::Greater) {
+        return order;
+    }
     order.sort_by(|&a, &b| cmp(a, b));
     order
 }
