@@ -83,17 +83,7 @@ done
 # CDI: 8 devices whose nodes are /dev/null (c 1:3) look-alikes. The spec
 # is read and every node re-checked (runtime_applied, the default).
 mkdir -p "$W/cdi" "$W/dev"
-{
-  echo "cdiVersion: 0.5.0"
-  echo "kind: example.com/dev"
-  echo "devices:"
-  for i in 0 1 2 3 4 5 6 7; do
-    mknod -m 666 "$W/dev/node$i" c 1 3
-    echo "- name: \"$i\""
-    echo "  containerEdits:"
-    echo "    deviceNodes: [{path: $W/dev/node$i, type: c, major: 1, minor: 3}]"
-  done
-} >"$W/cdi/bench.yaml"
+example_cdi_spec "$W/cdi/bench.yaml" "$W/dev"
 
 # An NVIDIA-shaped spec as `nvidia-ctk cdi generate` writes one for a node
 # with 8 GPUs: index and UUID names, each with its nodes and a

@@ -93,3 +93,21 @@ export_build_facts() {
   fi
   export OPENSHELL_BUILD_COMMIT OPENSHELL_BUILD_DIRTY
 }
+
+# example_cdi_spec SPEC NODES: writes SPEC, a CDI spec of eight devices
+# (example.com/dev=0 to 7), each with one node NODES/nodeN made here as a
+# /dev/null look-alike (c 1:3). Used by bench/run.sh and launch-order.sh.
+example_cdi_spec() {
+  local i
+  {
+    echo "cdiVersion: 0.5.0"
+    echo "kind: example.com/dev"
+    echo "devices:"
+    for i in 0 1 2 3 4 5 6 7; do
+      mknod -m 666 "$2/node$i" c 1 3
+      echo "- name: \"$i\""
+      echo "  containerEdits:"
+      echo "    deviceNodes: [{path: $2/node$i, type: c, major: 1, minor: 3}]"
+    done
+  } >"$1"
+}

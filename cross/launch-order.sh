@@ -34,8 +34,7 @@ gcc -O2 -o "$W/fntrace" cross/fntrace.c
 mkdir -m 755 "$W/bin" "$W/cdi"
 gcc -nostdlib -static -o "$W/bin/true" bench/true.S
 
-# A policy like bench/run.sh's 20-path one, and a CDI spec of 8 devices
-# whose nodes are /dev/null look-alikes.
+# A policy like bench/run.sh's 20-path one, and its CDI spec.
 {
   echo "version: 1"
   echo "filesystem_policy:"
@@ -45,17 +44,7 @@ gcc -nostdlib -static -o "$W/bin/true" bench/true.S
   echo "landlock: {compatibility: best_effort, require: {filesystem: true}}"
   echo "process: {run_as_user: 65534, run_as_group: 65534}"
 } >"$W/policy.yaml"
-{
-  echo "cdiVersion: 0.5.0"
-  echo "kind: example.com/dev"
-  echo "devices:"
-  for i in 0 1 2 3 4 5 6 7; do
-    mknod -m 666 "$W/node$i" c 1 3
-    echo "- name: \"$i\""
-    echo "  containerEdits:"
-    echo "    deviceNodes: [{path: $W/node$i, type: c, major: 1, minor: 3}]"
-  done
-} >"$W/cdi/order.yaml"
+example_cdi_spec "$W/cdi/order.yaml" "$W"
 dev8=()
 for i in 0 1 2 3 4 5 6 7; do dev8+=(--device "example.com/dev=$i"); done
 
