@@ -15,8 +15,8 @@
 # once the table is printed. BENCH_ROUNDS (default 300) sets the number of
 # runs per startup variant. BENCH_BASELINE=PATH adds rows for another
 # build of the binary (an earlier commit's static release binary), timed in
-# the same interleaved rounds, so a change is compared before/after in one
-# run.
+# the same interleaved rounds (startup, 10 and 256 paths, a CDI device), so
+# a change is compared before/after in one run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . cross/common.sh
@@ -254,13 +254,20 @@ wait "$init_pid" || true
 echo "measuring scaling..." >&2
 dev8=()
 for i in 0 1 2 3 4 5 6 7; do dev8+=(--device "example.com/dev=$i"); done
-scal=$(spawn "$ROUNDS" "$NOLIBC" \
-  :: "$B" --policy "$W/policy-10.yaml" --exec -- "$NOLIBC" \
-  :: "$B" --policy "$W/policy-100.yaml" --exec -- "$NOLIBC" \
-  :: "$B" --policy "$W/policy-256.yaml" --exec -- "$NOLIBC" \
-  :: "$B" --policy "$P20" --exec --cdi-dir "$W/cdi" -- "$NOLIBC" \
-  :: "$B" --policy "$P20" --exec --cdi-dir "$W/cdi" --device example.com/dev=0 -- "$NOLIBC" \
+scal_cmds=("$NOLIBC"
+  :: "$B" --policy "$W/policy-10.yaml" --exec -- "$NOLIBC"
+  :: "$B" --policy "$W/policy-100.yaml" --exec -- "$NOLIBC"
+  :: "$B" --policy "$W/policy-256.yaml" --exec -- "$NOLIBC"
+  :: "$B" --policy "$P20" --exec --cdi-dir "$W/cdi" -- "$NOLIBC"
+  :: "$B" --policy "$P20" --exec --cdi-dir "$W/cdi" --device example.com/dev=0 -- "$NOLIBC"
   :: "$B" --policy "$P20" --exec --cdi-dir "$W/cdi" "${dev8[@]}" -- "$NOLIBC")
+if [ -n "$BASE" ]; then # indexes 7 to 10: the baseline's per-path and CDI rows
+  scal_cmds+=(:: "$BASE" --policy "$W/policy-10.yaml" --exec -- "$NOLIBC"
+    :: "$BASE" --policy "$W/policy-256.yaml" --exec -- "$NOLIBC"
+    :: "$BASE" --policy "$P20" --exec --cdi-dir "$W/cdi" -- "$NOLIBC"
+    :: "$BASE" --policy "$P20" --exec --cdi-dir "$W/cdi" --device example.com/dev=0 -- "$NOLIBC")
+fi
+scal=$(spawn "$ROUNDS" "${scal_cmds[@]}")
 
 # ---- table ---------------------------------------------------------------
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
@@ -374,20 +381,26 @@ for v in "1 10 paths" "2 100 paths" "3 256 paths" "4 20 paths, CDI dir, 0 device
   i=${v%% *}
   m=$(field "$i" 2 <<<"$scal")
   target="" result=""
+  vs="$(sub_ms "$m" "$s0") $(ratio "$m" "$s0")"
   if [ "$i" = 3 ]; then
     add=$(awk -v a="$m" -v b="$s0" 'BEGIN { print (a - b) / 1000 }')
     target="≤ +0.9 ms over bare" result=$(met "$add" "<=" 0.9)
+    [ -z "$BASE" ] || vs="$vs; BENCH_BASELINE $(sub_ms "$(field 8 2 <<<"$scal")" "$s0")"
   fi
-  row "scaling" "sandbox no-libc true, ${v#* }" "$(ms "$m")" "$(sub_ms "$m" "$s0") $(ratio "$m" "$s0")" \
-    "$target" "$result"
+  row "scaling" "sandbox no-libc true, ${v#* }" "$(ms "$m")" "$vs" "$target" "$result"
 done
-m10=$(field 1 2 <<<"$scal") m256=$(field 3 2 <<<"$scal")
-per=$(awk -v a="$m256" -v b="$m10" 'BEGIN { printf "%.2f", (a - b) / 246 }')
-row "scaling" "each additional path (10 → 256 paths)" "$per µs" "" "≤ 2 µs" "$(met "$per" "<=" 2)"
+per_path() { awk -v a="$2" -v b="$1" 'BEGIN { printf "%.2f", (a - b) / 246 }'; } # per_path T10 T256
+per=$(per_path "$(field 1 2 <<<"$scal")" "$(field 3 2 <<<"$scal")")
+vs=""
+[ -z "$BASE" ] || vs="BENCH_BASELINE: $(per_path "$(field 7 2 <<<"$scal")" "$(field 8 2 <<<"$scal")") µs"
+row "scaling" "each additional path (10 → 256 paths)" "$per µs" "$vs" "≤ 2 µs" "$(met "$per" "<=" 2)"
 c0=$(field 4 2 <<<"$scal") c1=$(field 5 2 <<<"$scal") c8=$(field 6 2 <<<"$scal")
 dev1=$(awk -v a="$c1" -v b="$c0" 'BEGIN { printf "%.0f", a - b }')
 dev8=$(awk -v a="$c8" -v b="$c0" 'BEGIN { printf "%.0f", (a - b) / 8 }')
-row "scaling" "one CDI device over none (same spec directory)" "$dev1 µs" "8 devices: $dev8 µs each" \
+vs="8 devices: $dev8 µs each"
+[ -z "$BASE" ] ||
+  vs="$vs; BENCH_BASELINE: $(awk -v a="$(field 10 2 <<<"$scal")" -v b="$(field 9 2 <<<"$scal")" 'BEGIN { printf "%.0f", a - b }') µs"
+row "scaling" "one CDI device over none (same spec directory)" "$dev1 µs" "$vs" \
   "≤ +50 µs" "$(met "$dev1" "<=" 50)"
 
 echo "measuring the NVIDIA-shaped spec..." >&2
