@@ -40,10 +40,46 @@ fn main() {
     for f in git_files() {
         println!("cargo:rerun-if-changed={f}");
     }
-    // cross/build.sh links with this list (--symbol-ordering-file); cargo
-    // does not know the linker reads it, so a new list relinks from here.
-    println!("cargo:rerun-if-changed=cross/launch-order.txt");
+    link_layout();
     minify_schema();
+}
+
+/// For cross/build.sh (`OPENSHELL_LINK_LAYOUT=1`, rust-lld): link the
+/// functions a launch runs first, from this architecture's list
+/// (cross/launch-order/<arch>.txt), with cross/launch.ld, and write the
+/// link map to `$OPENSHELL_LINK_MAP_DIR/<target>.map`, where
+/// cross/verify.sh counts how much of the list this build has.
+/// Here rather than in the flags: each architecture gets its own list,
+/// and cargo relinks when a list or the script changes.
+fn link_layout() {
+    println!("cargo:rerun-if-env-changed=OPENSHELL_LINK_LAYOUT");
+    println!("cargo:rerun-if-env-changed=OPENSHELL_LINK_MAP_DIR");
+    if std::env::var("OPENSHELL_LINK_LAYOUT").as_deref() != Ok("1") {
+        return;
+    }
+    let var = |k: &str| std::env::var(k).unwrap_or_else(|e| panic!("{k}: {e}"));
+    let dir = var("CARGO_MANIFEST_DIR");
+    let order = format!(
+        "{dir}/cross/launch-order/{}.txt",
+        var("CARGO_CFG_TARGET_ARCH")
+    );
+    let script = format!("{dir}/cross/launch.ld");
+    for (flag, file) in [("symbol-ordering-file", &order), ("script", &script)] {
+        println!("cargo:rerun-if-changed={file}");
+        // No list yet (cross/launch-order.sh writes the first one from a
+        // build without it); cross/verify.sh fails a build that has none.
+        if std::path::Path::new(file).is_file() {
+            println!("cargo:rustc-link-arg-bins=--{flag}={file}");
+        }
+    }
+    if let Ok(maps) = std::env::var("OPENSHELL_LINK_MAP_DIR") {
+        println!(
+            "cargo:rustc-link-arg-bins=-Map={maps}/{}.map",
+            var("TARGET")
+        );
+        // The map's names as the list spells them.
+        println!("cargo:rustc-link-arg-bins=--no-demangle");
+    }
 }
 
 /// `policy/schema.json` without the whitespace between tokens, for the

@@ -82,44 +82,52 @@ cargo_home=${CARGO_HOME:-$HOME/.cargo}
 # from 170,624 to 112 bytes, the binary from 1,216,528 to 1,046,064; the
 # tables were never paged in, so peak RSS and launch time did not move.
 #
-# --symbol-ordering-file: the functions a launch runs (launch-order.txt,
-# written by cross/launch-order.sh) are linked first and side by side, and
-# launch.ld puts the C runtime's .init/.fini (called at start) before the
-# code instead of after it. The kernel maps a binary's pages 64 KiB and
-# more around each fault (fault-around, and the page cache's large folios,
-# as big as the writes that made the file), so code a launch never ran
-# was mapped anyway wherever it sat among code it did. Measured on x86_64,
-# 20-path launch, the binary a cp'd copy: code mapped 836 -> 520 KiB,
-# ru_maxrss 1,088 -> 840 KiB, the PID-1 parent's VmRSS 1,184 -> 864 KiB,
-# launch time within noise (the madvise(MADV_POPULATE_READ) of all the
-# code that src/main.rs made went with it). Names the list lacks are
-# linked with the rest; names that do not exist (the other arch's, or a
-# function since removed) are skipped: an old list costs memory, never
-# correctness. The names must be this build's, so the profile is the same
-# whether or not symbols are kept: the strip is a link argument (below),
-# not the profile's `strip`, which changes every symbol's hash.
-# OPENSHELL_KEEP_SYMBOLS=1 keeps them (cross/launch-order.sh reads them).
+# The launch's functions first (build.rs, with OPENSHELL_LINK_LAYOUT=1):
+# each architecture links with --symbol-ordering-file=cross/launch-order/
+# <arch>.txt (written by cross/launch-order.sh), so the functions a launch
+# runs sit first and side by side, and with cross/launch.ld, which puts
+# the C runtime's .init/.fini (called at start) before the code instead
+# of after it. The kernel maps a binary's pages 64 KiB and more around
+# each fault (fault-around, and the page cache's large folios, as big as
+# the writes that made the file), so code a launch never ran was mapped
+# anyway wherever it sat among code it did. Measured on x86_64, 20-path
+# launch, the binary a cp'd copy: code mapped 836 -> 520 KiB, ru_maxrss
+# 1,088 -> 840 KiB, the PID-1 parent's VmRSS 1,184 -> 864 KiB, launch
+# time within noise (the madvise(MADV_POPULATE_READ) of all the code that
+# src/main.rs made went with it). A list names symbols, and names carry
+# hashes of the profile, the toolchain and the dependencies: functions a
+# list lacks are linked with the rest (memory, never correctness), and
+# cross/verify.sh fails when a build has lost much of its list (the link
+# map, target/link-maps/<triple>.map, says which names it has). So that
+# the names are the same whether or not symbols are kept, the strip is a
+# link argument (below), not the profile's `strip`, which changes every
+# symbol's hash. OPENSHELL_KEEP_SYMBOLS=1 keeps them, for
+# cross/launch-order.sh, and only into another target directory.
 flags=(
   -C target-feature=+crt-static
   -C relocation-model=static
   -C force-unwind-tables=no
   -C link-self-contained=yes
-  "-Clink-arg=--symbol-ordering-file=$root/cross/launch-order.txt"
-  -Clink-arg=--no-warn-symbol-ordering
-  "-Clink-arg=--script=$root/cross/launch.ld"
   "--remap-path-prefix=$cargo_home=/cargo"
   "--remap-path-prefix=$sysroot=/rustc-sysroot"
   "--remap-path-prefix=$sysroot/lib/rustlib/src/rust=/rustc/$rustc_commit"
   "--remap-path-prefix=$root=/build/openshell-sandbox"
   "--remap-path-prefix=$tdir=/build/target"
 )
-[ "${OPENSHELL_KEEP_SYMBOLS:-0}" = 1 ] || flags+=(-Clink-arg=--strip-all)
+if [ "${OPENSHELL_KEEP_SYMBOLS:-0}" = 1 ]; then
+  [ "$tdir" != "$root/target" ] ||
+    die "OPENSHELL_KEEP_SYMBOLS=1 builds unstripped binaries: set CARGO_TARGET_DIR to another directory than target/"
+else
+  flags+=(-Clink-arg=--strip-all)
+fi
 CARGO_ENCODED_RUSTFLAGS=$(IFS=$'\x1f'; echo "${flags[*]}")
 export CARGO_ENCODED_RUSTFLAGS
 unset RUSTFLAGS
 export CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_LINKER="$lld"
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER="$lld"
 export CARGO_TARGET_DIR="$tdir"
+export OPENSHELL_LINK_LAYOUT=1 OPENSHELL_LINK_MAP_DIR="$tdir/link-maps"
+mkdir -p "$OPENSHELL_LINK_MAP_DIR"
 
 # build.rs asks git itself, but a copy of the tree (cross/verify.sh
 # --reproducible) has no .git: compute the facts here, the same way.

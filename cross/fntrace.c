@@ -7,8 +7,10 @@
 // Processes CMD forks are followed the same way (they inherit the
 // breakpoints not yet hit). A process stops being traced when it execs
 // (the workload) or exits. OUT gets the addresses of the functions that
-// ran, one per line. Used by cross/launch-order.sh (x86_64 only: it
-// reads and writes the instruction pointer as rip).
+// ran, one per line. Exits 1 unless CMD (or a process it forked) went
+// on to exec and CMD itself, if it exited, exited 0: a refused launch
+// runs the error path, not the launch. Used by cross/launch-order.sh
+// (x86_64 only: it reads and writes the instruction pointer as rip).
 #define _GNU_SOURCE
 #include <errno.h>
 #include <signal.h>
@@ -55,18 +57,22 @@ int main(int argc, char **argv) {
       return 1;
     }
   }
-  int live = 1;
+  int live = 1, execd = 0, failed = 0;
   ptrace(PTRACE_CONT, c, 0, 0);
   while (live > 0) {
     pid_t p = waitpid(-1, &st, __WALL);
     if (p < 0) break;
-    if (WIFEXITED(st) || WIFSIGNALED(st)) { live--; continue; }
+    if (WIFEXITED(st) || WIFSIGNALED(st)) {
+      if (p == c && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) failed = 1;
+      live--;
+      continue;
+    }
     if (!WIFSTOPPED(st)) continue;
     int ev = st >> 16, sig = WSTOPSIG(st);
     if (ev == PTRACE_EVENT_FORK || ev == PTRACE_EVENT_VFORK || ev == PTRACE_EVENT_CLONE) {
       live++; ptrace(PTRACE_CONT, p, 0, 0); continue;
     }
-    if (ev == PTRACE_EVENT_EXEC) { ptrace(PTRACE_DETACH, p, 0, 0); live--; continue; }
+    if (ev == PTRACE_EVENT_EXEC) { execd = 1; ptrace(PTRACE_DETACH, p, 0, 0); live--; continue; }
     if (ev == 0 && sig == SIGTRAP) {
       struct user_regs_struct r; ptrace(PTRACE_GETREGS, p, 0, &r);
       long i = find(r.rip - 1);
@@ -85,5 +91,9 @@ int main(int argc, char **argv) {
   for (size_t i = 0; i < nfn; i++) if (hit[i]) { fprintf(f, "%lx\n", (unsigned long)fn[i]); h++; }
   fclose(f);
   fprintf(stderr, "fntrace: %zu of %zu functions ran\n", h, nfn);
+  if (failed || !execd) {
+    fprintf(stderr, "fntrace: the command failed (%s)\n", execd ? "it exited non-zero" : "nothing was exec'd");
+    return 1;
+  }
   return 0;
 }

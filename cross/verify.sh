@@ -5,7 +5,9 @@
 #
 # For each architecture: static (no program interpreter, no NEEDED
 # libraries), the ELF machine matches, the size is within budget (goal
-# 1.25 MiB, stretch 1 MiB, failure above 2 MiB), and the binary runs —
+# 1.25 MiB, stretch 1 MiB, failure above 2 MiB), stripped, most of the
+# launch's functions listed in cross/launch-order/ still in the build
+# (linked first), and the binary runs —
 # natively or under qemu user-mode emulation — for --version, version
 # --json, `check` of every policy in policy/ and `plan` of each.
 #
@@ -40,6 +42,32 @@ fail() {
 }
 
 mib() { awk -v b="$1" 'BEGIN { printf "%.2f MiB", b / 1048576 }'; }
+
+# The launch's functions linked first (cross/build.sh): how many of the
+# names in cross/launch-order/<arch>.txt this build has, by its link map.
+# Names carry hashes of the code, the toolchain and the dependencies; a
+# list that has fallen behind costs memory at every launch, not safety.
+launch_order() {
+  local t=$1 list map listed found
+  list=cross/launch-order/${t%%-*}.txt
+  map=$(target_dir)/link-maps/$t.map
+  if [ ! -f "$list" ]; then
+    fail "$t: $list missing; hint: run cross/launch-order.sh (as root, on x86_64)"
+    return
+  fi
+  if [ ! -f "$map" ]; then
+    fail "$t: $map missing; hint: build with cross/build.sh"
+    return
+  fi
+  listed=$(grep -vc '^#' "$list")
+  found=$(awk 'NR == FNR { if ($0 !~ /^#/) want[$0] = 1; next }
+    ($NF in want) && !seen[$NF]++ { n++ } END { print n + 0 }' "$list" "$map")
+  if [ $((found * 100)) -lt $((listed * 90)) ]; then
+    fail "$t: only $found of the $listed functions $list names are in this build, so a launch maps code it does not run; hint: run cross/launch-order.sh (as root, on x86_64) and commit the lists"
+  else
+    echo "ok   launch order: $found of the $listed functions $list names, linked first"
+  fi
+}
 
 verify_one() {
   local t=$1 b run out size machine
@@ -77,6 +105,13 @@ verify_one() {
   else
     echo "ok   size $size bytes ($(mib "$size")): within the 1 MiB stretch goal"
   fi
+
+  if readelf -SW "$b" | grep -qE ' \.(symtab|debug_[a-z_]+) '; then
+    fail "$t: not stripped: $(readelf -SW "$b" | grep -oE ' \.(symtab|debug_[a-z_]+) ' | tr -d ' ' | sort -u | tr '\n' ' ')"
+  else
+    echo "ok   stripped: no .symtab, no .debug_*"
+  fi
+  launch_order "$t"
 
   run=$(runner_for "$t")
   local -a cmd=()
