@@ -385,7 +385,7 @@ for v in "1 10 paths" "2 100 paths" "3 256 paths" "4 20 paths, CDI dir, 0 device
   if [ "$i" = 3 ]; then
     add=$(awk -v a="$m" -v b="$s0" 'BEGIN { print (a - b) / 1000 }')
     target="≤ +0.9 ms over bare" result=$(met "$add" "<=" 0.9)
-    [ -z "$BASE" ] || vs="$vs; BENCH_BASELINE $(sub_ms "$(field 8 2 <<<"$scal")" "$s0")"
+    [ -z "$BASE" ] || vs="$vs; BENCH_BASELINE: $(sub_ms "$(field 8 2 <<<"$scal")" "$s0")"
   fi
   row "scaling" "sandbox no-libc true, ${v#* }" "$(ms "$m")" "$vs" "$target" "$result"
 done
