@@ -64,15 +64,17 @@ fn link_layout() {
         var("CARGO_CFG_TARGET_ARCH")
     );
     let script = format!("{dir}/cross/launch.ld");
-    for (flag, file) in [("symbol-ordering-file", &order), ("script", &script)] {
-        println!("cargo:rerun-if-changed={file}");
-        // No list yet (cross/launch-order.sh writes the first one from a
-        // build without it); cross/verify.sh fails a build that has none.
-        if std::path::Path::new(file).is_file() {
-            println!("cargo:rustc-link-arg-bins=--{flag}={file}");
-        }
+    println!("cargo:rerun-if-changed={script}");
+    assert!(std::path::Path::new(&script).is_file(), "{script}: missing");
+    println!("cargo:rustc-link-arg-bins=--script={script}");
+    // No list yet (cross/launch-order.sh writes the first one from a build
+    // without it): cross/verify.sh fails a build that has none.
+    println!("cargo:rerun-if-changed={order}");
+    if std::path::Path::new(&order).is_file() {
+        println!("cargo:rustc-link-arg-bins=--symbol-ordering-file={order}");
     }
     if let Ok(maps) = std::env::var("OPENSHELL_LINK_MAP_DIR") {
+        std::fs::create_dir_all(&maps).unwrap_or_else(|e| panic!("{maps}: {e}"));
         println!(
             "cargo:rustc-link-arg-bins=-Map={maps}/{}.map",
             var("TARGET")

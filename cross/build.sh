@@ -94,15 +94,16 @@ cargo_home=${CARGO_HOME:-$HOME/.cargo}
 # launch, the binary a cp'd copy: code mapped 836 -> 520 KiB, ru_maxrss
 # 1,088 -> 840 KiB, the PID-1 parent's VmRSS 1,184 -> 864 KiB, launch
 # time within noise (the madvise(MADV_POPULATE_READ) of all the code that
-# src/main.rs made went with it). A list names symbols, and names carry
-# hashes of the profile, the toolchain and the dependencies: functions a
-# list lacks are linked with the rest (memory, never correctness), and
-# cross/verify.sh fails when a build has lost much of its list (the link
-# map, target/link-maps/<triple>.map, says which names it has). So that
-# the names are the same whether or not symbols are kept, the strip is a
-# link argument (below), not the profile's `strip`, which changes every
-# symbol's hash. OPENSHELL_KEEP_SYMBOLS=1 keeps them, for
-# cross/launch-order.sh, and only into another target directory.
+# src/main.rs made went with it). A list names symbols, and most names
+# carry the crate's id, which cargo derives from the package version, the
+# dependencies, the profile and the toolchain: functions a list lacks are
+# linked with the rest (memory, never correctness), and cross/verify.sh
+# fails when a build has lost much of its list (the link map,
+# target/link-maps/<triple>.map, says where each name went). So that the
+# names are the same whether or not symbols are kept, the strip is a link
+# argument (below), not the profile's `strip`, which changes the id.
+# OPENSHELL_KEEP_SYMBOLS=1 keeps them, for cross/launch-order.sh, and
+# only into another target directory.
 flags=(
   -C target-feature=+crt-static
   -C relocation-model=static
@@ -115,7 +116,7 @@ flags=(
   "--remap-path-prefix=$tdir=/build/target"
 )
 if [ "${OPENSHELL_KEEP_SYMBOLS:-0}" = 1 ]; then
-  [ "$tdir" != "$root/target" ] ||
+  [ "$(realpath -m "$tdir")" != "$(realpath -m "$root/target")" ] ||
     die "OPENSHELL_KEEP_SYMBOLS=1 builds unstripped binaries: set CARGO_TARGET_DIR to another directory than target/"
 else
   flags+=(-Clink-arg=--strip-all)
@@ -127,7 +128,6 @@ export CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_LINKER="$lld"
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER="$lld"
 export CARGO_TARGET_DIR="$tdir"
 export OPENSHELL_LINK_LAYOUT=1 OPENSHELL_LINK_MAP_DIR="$tdir/link-maps"
-mkdir -p "$OPENSHELL_LINK_MAP_DIR"
 
 # build.rs asks git itself, but a copy of the tree (cross/verify.sh
 # --reproducible) has no .git: compute the facts here, the same way.

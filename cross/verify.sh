@@ -43,12 +43,18 @@ fail() {
 
 mib() { awk -v b="$1" 'BEGIN { printf "%.2f MiB", b / 1048576 }'; }
 
-# The launch's functions linked first (cross/build.sh): how many of the
-# names in cross/launch-order/<arch>.txt this build has, by its link map.
-# Names carry hashes of the code, the toolchain and the dependencies; a
-# list that has fallen behind costs memory at every launch, not safety.
+# The launch's functions linked first (cross/build.sh, build.rs): how many
+# of the names in cross/launch-order/<arch>.txt this binary's link map
+# (target/link-maps/<triple>.map, lld's, names not demangled) places at
+# the start of .text, before the first input section that defines none of
+# them; and .init/.fini before .text (cross/launch.ld). The map must be
+# this binary's: its .text where readelf finds it. Most names carry the
+# crate's id, which cargo derives from the package version, the
+# dependencies, the profile and the toolchain; when one of those changes,
+# or the launch's code does, the list falls behind, and a launch maps code
+# it does not run (memory, not safety).
 launch_order() {
-  local t=$1 list map listed found
+  local t=$1 b=$2 list map listed placed text maptext
   list=cross/launch-order/${t%%-*}.txt
   map=$(target_dir)/link-maps/$t.map
   if [ ! -f "$list" ]; then
@@ -56,16 +62,38 @@ launch_order() {
     return
   fi
   if [ ! -f "$map" ]; then
-    fail "$t: $map missing; hint: build with cross/build.sh"
+    fail "$t: $map missing; hint: run cross/build.sh (touch build.rs first if it finds nothing to do)"
     return
   fi
-  listed=$(grep -vc '^#' "$list")
-  found=$(awk 'NR == FNR { if ($0 !~ /^#/) want[$0] = 1; next }
-    ($NF in want) && !seen[$NF]++ { n++ } END { print n + 0 }' "$list" "$map")
-  if [ $((found * 100)) -lt $((listed * 90)) ]; then
-    fail "$t: only $found of the $listed functions $list names are in this build, so a launch maps code it does not run; hint: run cross/launch-order.sh (as root, on x86_64) and commit the lists"
+  # readelf's section lines without their "[ N]": name, type, address, offset, size.
+  sections() { readelf -SW "$b" | sed -n 's/^ *\[ *[0-9]*\] *//p'; }
+  text=$(sections | awk '$1 == ".text" { a = $3; z = $5; sub(/^0+/, "", a); sub(/^0+/, "", z); print a, z }')
+  maptext=$(awk '$NF == ".text" && NF == 5 { print $1, $3; exit }' "$map")
+  if [ -z "$text" ] || [ "$text" != "$maptext" ]; then
+    fail "$t: $map is not this binary's (.text ${maptext:-absent} in the map, ${text:-absent} in the binary); hint: run cross/build.sh (touch build.rs first if it finds nothing to do)"
+    return
+  fi
+  if [ "$(sections | awk '$1 == ".init" || $1 == ".text" { printf "%s ", $1 }')" != ".init .text " ]; then
+    fail "$t: .init is not before .text (cross/launch.ld was not used)"
+  fi
+  listed=$(grep -vc '^#' "$list" || true)
+  if [ "$listed" -eq 0 ]; then
+    fail "$t: $list names no function; hint: run cross/launch-order.sh (as root, on x86_64)"
+    return
+  fi
+  placed=$(awk '
+    NR == FNR { if ($0 !~ /^#/ && NF) want[$0] = 1; next }
+    FNR == 1 { out = index($0, "Out"); in_ = index($0, "In "); sym = index($0, "Symbol"); next }
+    substr($0, out, 1) != " " { text = ($NF == ".text"); next } # an output section
+    !text || done { next }
+    substr($0, in_, 1) != " " { if (open && !hit) done = 1; open = 1; hit = 0; next } # an input section
+    { name = substr($0, sym) }
+    name in want { hit = 1; if (!seen[name]++) n++ }
+    END { print n + 0 }' "$list" "$map")
+  if [ $((placed * 100)) -lt $((listed * 90)) ]; then
+    fail "$t: only $placed of the $listed functions $list names are linked first, so a launch maps code it does not run; hint: run cross/launch-order.sh (as root, on x86_64) and commit the lists"
   else
-    echo "ok   launch order: $found of the $listed functions $list names, linked first"
+    echo "ok   launch order: $placed of the $listed functions $list names linked first"
   fi
 }
 
@@ -111,7 +139,7 @@ verify_one() {
   else
     echo "ok   stripped: no .symtab, no .debug_*"
   fi
-  launch_order "$t"
+  launch_order "$t" "$b"
 
   run=$(runner_for "$t")
   local -a cmd=()
