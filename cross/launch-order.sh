@@ -100,6 +100,7 @@ for t in "${TRIPLES_ALL[@]}"; do
   {
     echo "# The functions a launch runs on $arch, linked first (build.rs, --symbol-ordering-file)."
     echo "# Written by cross/launch-order.sh; do not edit."
+    echo "# rustc: $(rustc -V)"
     if [ "$arch" = x86_64 ]; then
       cat "$W/names"
     else

@@ -52,9 +52,10 @@ mib() { awk -v b="$1" 'BEGIN { printf "%.2f MiB", b / 1048576 }'; }
 # crate's id, which cargo derives from the package version, the
 # dependencies, the profile and the toolchain; when one of those changes,
 # or the launch's code does, the list falls behind, and a launch maps code
-# it does not run (memory, not safety).
+# it does not run (memory, not safety). Built with another rustc than the
+# one the list records, that is a warning, not a failure.
 launch_order() {
-  local t=$1 b=$2 list map listed placed text maptext
+  local t=$1 b=$2 list map listed placed text maptext written used
   list=cross/launch-order/${t%%-*}.txt
   map=$(target_dir)/link-maps/$t.map
   if [ ! -f "$list" ]; then
@@ -90,7 +91,13 @@ launch_order() {
     { name = substr($0, sym) }
     name in want { hit = 1; if (!seen[name]++) n++ }
     END { print n + 0 }' "$list" "$map")
-  if [ $((placed * 100)) -lt $((listed * 90)) ]; then
+  # A new toolchain renames nearly every function: say so, but do not
+  # fail a build for the compiler it was given.
+  written=$(sed -n 's/^# rustc: //p' "$list")
+  used=$(rustc -V)
+  if [ $((placed * 100)) -lt $((listed * 90)) ] && [ -n "$written" ] && [ "$written" != "$used" ]; then
+    echo "WARN launch order: only $placed of the $listed functions $list names are linked first: the list was written with $written, this build used $used; hint: run cross/launch-order.sh (as root, on x86_64) and commit the lists"
+  elif [ $((placed * 100)) -lt $((listed * 90)) ]; then
     fail "$t: only $placed of the $listed functions $list names are linked first, so a launch maps code it does not run; hint: run cross/launch-order.sh (as root, on x86_64) and commit the lists"
   else
     echo "ok   launch order: $placed of the $listed functions $list names linked first"
