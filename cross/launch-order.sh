@@ -54,7 +54,7 @@ example_cdi_spec "$W/cdi/order.yaml" "$W"
 dev8=()
 for i in 0 1 2 3 4 5 6 7; do dev8+=(--device "example.com/dev=$i"); done
 
-B=$(binary_path x86_64-unknown-linux-musl | sed "s|^$(target_dir)|$tdir|")
+B=$(CARGO_TARGET_DIR=$tdir binary_path x86_64-unknown-linux-musl)
 nm "$B" | awk '$2 ~ /^[tTwW]$/ { print $1 }' >"$W/funcs"
 # Each launch ten times: some functions run only in some launches (hash
 # tables are seeded at random, and a collision takes another path). The
@@ -104,7 +104,7 @@ for t in "${TRIPLES_ALL[@]}"; do
     if [ "$arch" = x86_64 ]; then
       cat "$W/names"
     else
-      names_of "$(binary_path "$t" | sed "s|^$(target_dir)|$tdir|")" >"$W/other"
+      names_of "$(CARGO_TARGET_DIR=$tdir binary_path "$t")" >"$W/other"
       awk -F'\t' '
         FILENAME == ARGV[1] { other[$1] = other[$1] $2 "\n"; next }
         FILENAME == ARGV[2] { dem[$2] = $1; next }
