@@ -84,7 +84,7 @@ pub fn candidate_paths(policy: &Policy, workdir: Option<&str>) -> Vec<String> {
 /// Gather the facts for a plan. Reads the host; never fails (a fact that
 /// cannot be read is recorded as such and judged by the plan).
 pub fn resolve(policy: &Policy, workdir: Option<&str>) -> HostFacts {
-    resolve_holding(policy, workdir, None)
+    resolve_holding(policy, workdir, None, crate::env::supervisor_env())
 }
 
 /// [`resolve`], keeping the policy's paths open in `held` (a launch adds
@@ -93,6 +93,7 @@ fn resolve_holding(
     policy: &Policy,
     workdir: Option<&str>,
     mut held: Option<&mut crate::safepath::Held>,
+    env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
 ) -> HostFacts {
     let (uid, gid, mixed_ids) = probe::process_ids();
     let mut facts = HostFacts {
@@ -108,7 +109,7 @@ fn resolve_holding(
         mixed_ids,
         passwd: probe::read_small("/etc/passwd"),
         group: probe::read_small("/etc/group"),
-        env: crate::env::supervisor_env(),
+        env,
         caps: crate::capabilities::current(),
         memfd_noexec: probe::memfd_noexec(),
         ..HostFacts::default()
@@ -210,16 +211,19 @@ fn walk_paths(
 /// requested, then every node, mount and CUDA path the resolved devices
 /// name is examined.
 pub fn resolve_run(policy: &Policy, opts: &RunOptions) -> HostFacts {
-    resolve_run_holding(policy, opts, None)
+    resolve_run_holding(policy, opts, None, crate::env::supervisor_env())
 }
 
-/// [`resolve_run`], keeping the policy's paths open in `held`.
+/// [`resolve_run`], keeping the policy's paths open in `held`, with the
+/// supervisor's environment as the caller read it (`env::supervisor_env`:
+/// a launch reads it once, for its checks, the plan and the workload).
 pub fn resolve_run_holding(
     policy: &Policy,
     opts: &RunOptions,
     held: Option<&mut crate::safepath::Held>,
+    env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
 ) -> HostFacts {
-    let mut facts = resolve_holding(policy, opts.workdir.as_deref(), held);
+    let mut facts = resolve_holding(policy, opts.workdir.as_deref(), held, env);
     let devices = crate::cdi::grants::devices_plan(policy, &opts.devices, &opts.cdi_dirs, &facts);
     if devices.requested.is_empty() {
         return facts;

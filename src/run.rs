@@ -29,40 +29,48 @@ fn run_options(args: &RunArgs) -> RunOptions {
 
 /// load -> validate -> resolve -> plan. Needs no privileges.
 pub fn make_plan(args: &RunArgs) -> Result<Plan> {
-    plan_with(args, &mut Timings::start(), false, None)
+    plan_with(args, &mut Timings::start(), false, None).map(|(plan, _)| plan)
 }
 
 /// [`make_plan`] for a launch: marking each phase in `t` for the
 /// `--report`, with only what the launch applies (`native_only`), and the
-/// policy's paths kept open for Landlock (see `safepath::Held`).
-fn make_plan_timed(args: &RunArgs, t: &mut Timings) -> Result<(Plan, Held)> {
+/// policy's paths kept open for Landlock (see `safepath::Held`), and the
+/// supervisor's environment it was made with.
+fn make_plan_timed(args: &RunArgs, t: &mut Timings) -> Result<(Plan, Held, HostEnv)> {
     let mut held = Held::with_budget();
-    let plan = plan_with(args, t, true, Some(&mut held))?;
-    Ok((plan, held))
+    let (plan, env) = plan_with(args, t, true, Some(&mut held))?;
+    Ok((plan, held, env))
 }
 
+/// The supervisor's environment, as `env::supervisor_env` reads it.
+type HostEnv = Vec<(std::ffi::OsString, std::ffi::OsString)>;
+
+/// The plan, and the environment it was made with: read once, as every
+/// copy of it is one allocation per name and value (a pod's service
+/// links alone can add hundreds).
 fn plan_with(
     args: &RunArgs,
     t: &mut Timings,
     native_only: bool,
     held: Option<&mut Held>,
-) -> Result<Plan> {
+) -> Result<(Plan, HostEnv)> {
     let source = policy::source_from_env(args.policy.as_deref());
     let loaded = policy::load(&source)?; // load + validate
-    crate::env::check_inputs(&crate::env::supervisor_env())?;
+    let env = crate::env::supervisor_env();
+    crate::env::check_inputs(&env)?;
     t.mark("load");
     let opts = RunOptions {
         native_only,
         ..run_options(args)
     };
-    let facts = resolve::resolve_run_holding(&loaded.policy, &opts, held); // resolve
+    let mut facts = resolve::resolve_run_holding(&loaded.policy, &opts, held, env); // resolve
     t.mark("resolve");
     let mut plan = plan::build(&loaded.policy, &loaded.source, &opts, &facts); // plan
     if let Some(b) = policy_file_blocker(&loaded.source, &plan) {
         plan.blockers.push(b);
     }
     t.mark("plan");
-    Ok(plan)
+    Ok((plan, std::mem::take(&mut facts.env)))
 }
 
 /// A policy file the workload itself could rewrite would be its own
@@ -118,7 +126,7 @@ fn policy_file_blocker(source: &policy::Source, plan: &Plan) -> Option<Finding> 
 /// its failure.
 pub fn launch(args: &RunArgs) -> Result<i32> {
     let mut timings = Timings::start();
-    let (plan, held) = make_plan_timed(args, &mut timings)?;
+    let (plan, held, host_env) = make_plan_timed(args, &mut timings)?;
     let source = &plan.policy.source;
     log::info_with(
         &format!("policy: {}", plan.policy.description),
@@ -149,7 +157,6 @@ pub fn launch(args: &RunArgs) -> Result<i32> {
     for l in &plan.host_limits {
         log::info_with(l, vec![("kind", "host_limit".into())]);
     }
-    let host_env = crate::env::supervisor_env();
     for name in crate::env::unpassable(&plan.environment, &host_env) {
         log::warn_with(
             &format!("environment: {name} is not passed: its name is not valid UTF-8"),
