@@ -71,8 +71,13 @@ pub struct Memory {
 
 /// The memory lines of a `/proc/self/status` text. Pure.
 pub fn parse_memory(text: &str) -> Memory {
+    memory_of(&StatusLines::new(text))
+}
+
+fn memory_of(lines: &StatusLines<'_>) -> Memory {
     let kib = |name: &str| {
-        field(text, name)
+        lines
+            .field(name)
             .ok()
             .and_then(|v| v.trim_end_matches("kB").trim().parse().ok())
             .unwrap_or(0)
@@ -200,11 +205,57 @@ fn read_status(f: &File) -> Result<String> {
     String::from_utf8(buf).map_err(|_| Error::apply("verify: /proc/self/status", "not UTF-8"))
 }
 
-fn field<'a>(text: &'a str, name: &str) -> Result<&'a str> {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-        .map(str::trim)
-        .ok_or_else(|| Error::apply("verify", format!("/proc/self/status has no {name} line")))
+/// The `/proc/self/status` lines the read-back and the memory report
+/// use, found in one pass (the text has about 60 lines; a search from
+/// the top for each of 14 names read most of them 14 times).
+const STATUS_NAMES: [&str; 14] = [
+    "Uid",
+    "Gid",
+    "Groups",
+    "CapInh",
+    "CapPrm",
+    "CapEff",
+    "CapBnd",
+    "CapAmb",
+    "NoNewPrivs",
+    "Seccomp",
+    "VmHWM",
+    "VmRSS",
+    "RssAnon",
+    "RssFile",
+];
+
+/// The values of the [`STATUS_NAMES`] lines of a status text, trimmed;
+/// the first line of each name counts.
+struct StatusLines<'a>([Option<&'a str>; STATUS_NAMES.len()]);
+
+impl<'a> StatusLines<'a> {
+    fn new(text: &'a str) -> Self {
+        let mut found = [None; STATUS_NAMES.len()];
+        for line in crate::bytes::lines(text) {
+            let Some((name, value)) = line.split_once(':') else {
+                continue;
+            };
+            if let Some(slot) = STATUS_NAMES
+                .iter()
+                .position(|n| *n == name)
+                .and_then(|i| found.get_mut(i))
+            {
+                if slot.is_none() {
+                    *slot = Some(value.trim());
+                }
+            }
+        }
+        StatusLines(found)
+    }
+
+    fn field(&self, name: &str) -> Result<&'a str> {
+        STATUS_NAMES
+            .iter()
+            .position(|n| *n == name)
+            .and_then(|i| self.0.get(i).copied().flatten())
+            .ok_or_else(|| Error::apply("verify", format!("/proc/self/status has no {name} line")))
+    }
 }
 
 fn bad(name: &str, v: &str) -> Error {
@@ -214,8 +265,8 @@ fn bad(name: &str, v: &str) -> Error {
     )
 }
 
-fn ids(text: &str, name: &str) -> Result<[u32; 4]> {
-    let v = field(text, name)?;
+fn ids(lines: &StatusLines<'_>, name: &str) -> Result<[u32; 4]> {
+    let v = lines.field(name)?;
     let n: Vec<u32> = v
         .split_whitespace()
         .map(str::parse)
@@ -224,19 +275,23 @@ fn ids(text: &str, name: &str) -> Result<[u32; 4]> {
     n.try_into().map_err(|_| bad(name, v))
 }
 
-fn caps(text: &str, name: &str) -> Result<u64> {
-    let v = field(text, name)?;
+fn caps(lines: &StatusLines<'_>, name: &str) -> Result<u64> {
+    let v = lines.field(name)?;
     u64::from_str_radix(v, 16).map_err(|_| bad(name, v))
 }
 
-fn num(text: &str, name: &str) -> Result<u32> {
-    let v = field(text, name)?;
+fn num(lines: &StatusLines<'_>, name: &str) -> Result<u32> {
+    let v = lines.field(name)?;
     v.parse().map_err(|_| bad(name, v))
 }
 
 /// Parse the lines the read-back needs. Pure.
 pub fn parse_status(text: &str, securebits: u32) -> Result<Readback> {
-    let g = field(text, "Groups")?;
+    status_of(&StatusLines::new(text), securebits)
+}
+
+fn status_of(text: &StatusLines<'_>, securebits: u32) -> Result<Readback> {
+    let g = text.field("Groups")?;
     let mut groups: Vec<u32> = g
         .split_whitespace()
         .map(str::parse)
@@ -318,9 +373,10 @@ pub fn compare(rb: &Readback, plan: &Plan) -> Result<()> {
 /// denies it to the supervisor too.
 pub fn readback(h: &Handles, plan: &Plan, securebits: u32) -> Result<(Readback, Memory)> {
     let text = read_status(&h.status)?;
-    let rb = parse_status(&text, securebits)?;
+    let lines = StatusLines::new(&text);
+    let rb = status_of(&lines, securebits)?;
     compare(&rb, plan)?;
-    Ok((rb, parse_memory(&text)))
+    Ok((rb, memory_of(&lines)))
 }
 
 /// Write the `--report` (what `apply` returns: the read-back, Landlock and
@@ -413,6 +469,19 @@ mod tests {
             }
         );
         assert_eq!(parse_memory(STATUS), Memory::default());
+    }
+
+    #[test]
+    fn a_status_line_counts_by_its_whole_name_and_the_first_one_wins() {
+        let text = "UidX:\t0 0 0 0\nUid:\t7 7 7 7\nUid:\t0 0 0 0\nVmRSS:\t  12 kB\r\n";
+        let lines = StatusLines::new(text);
+        assert_eq!(lines.field("Uid").ok(), Some("7 7 7 7"));
+        assert_eq!(ids(&lines, "Uid").ok(), Some([7; 4]));
+        assert_eq!(parse_memory(text).rss, 12);
+        assert_eq!(
+            lines.field("Gid").err().map(|e| e.to_string()).as_deref(),
+            Some("verify: /proc/self/status has no Gid line")
+        );
     }
 
     #[test]
