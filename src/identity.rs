@@ -58,16 +58,13 @@ pub struct PasswdEntry<'a> {
 /// an image's passwd has dozens of lines, a launch looks up one user and
 /// the plan keeps at most that one.
 pub fn passwd_entries(text: &str) -> impl Iterator<Item = PasswdEntry<'_>> {
-    text.lines()
+    crate::bytes::lines(text)
         .filter(|l| !l.starts_with('#'))
         .filter_map(|l| {
             // name:password:uid:gid:gecos:home:shell[:...]
-            let mut f = fields(l);
-            let name = f.next()?;
-            let uid = f.nth(1)?.parse().ok()?;
-            let gid = f.next()?.parse().ok()?;
-            let home = f.nth(1)?;
-            let shell = f.next()?;
+            let [name, _, uid, gid, _, home, shell] = first_fields(l)?;
+            let uid = uid.parse().ok()?;
+            let gid = gid.parse().ok()?;
             Some(PasswdEntry {
                 name,
                 uid,
@@ -103,9 +100,31 @@ fn fields(line: &str) -> impl Iterator<Item = &str> {
     })
 }
 
+/// The first `N` colon-separated fields of a passwd or group line (the
+/// last one ends at the next colon, if any), or `None` when it has fewer.
+/// One pass over the line's bytes: a launch looks a user up twice, in
+/// every line above it (the image's `nobody` is often the last).
+fn first_fields<const N: usize>(line: &str) -> Option<[&str; N]> {
+    let mut out = [""; N];
+    let mut start = 0;
+    let mut k = 0;
+    for (i, b) in line.bytes().enumerate() {
+        if b == b':' {
+            *out.get_mut(k)? = line.get(start..i)?;
+            k += 1;
+            start = i + 1;
+            if k == N {
+                return Some(out);
+            }
+        }
+    }
+    *out.get_mut(k)? = line.get(start..)?;
+    (k + 1 == N).then_some(out)
+}
+
 /// Parse `/etc/group` text into (name, gid, members).
 pub fn parse_group(text: &str) -> Vec<(String, u32, Vec<String>)> {
-    text.lines()
+    crate::bytes::lines(text)
         .filter(|l| !l.starts_with('#'))
         .filter_map(|l| {
             let f: Vec<&str> = fields(l).collect();
@@ -436,6 +455,34 @@ mod tests {
     const PASSWD: &str =
         "root:x:0:0:root:/root:/bin/sh\nsandbox:x:1000:1000::/home/sandbox:/bin/sh\nbad line\n";
     const GROUP: &str = "root:x:0:\nsandbox:x:1000:\nvideo:x:44:sandbox\n";
+
+    #[test]
+    fn first_fields_are_the_string_splitters_first() {
+        for line in [
+            "",
+            ":",
+            "::",
+            "a",
+            "a:",
+            ":a",
+            "a::b",
+            "a:b:c",
+            "a:b:c:",
+            "a:b:c:d",
+            "root:x:0:0:root:/root:/bin/sh",
+            "root:x:0:0:root:/root:/bin/sh:extra:more",
+            "root:x:0:0:root:/root",
+            "é:ü:",
+        ] {
+            let all: Vec<&str> = line.split(':').collect();
+            let want3 = (all.len() >= 3).then(|| [all[0], all[1], all[2]]);
+            assert_eq!(first_fields::<3>(line), want3, "{line:?}");
+            let want7 =
+                (all.len() >= 7).then(|| [all[0], all[1], all[2], all[3], all[4], all[5], all[6]]);
+            assert_eq!(first_fields::<7>(line), want7, "{line:?}");
+            assert_eq!(first_fields::<1>(line), Some([all[0]]), "{line:?}");
+        }
+    }
 
     #[test]
     fn fields_split_like_the_string_splitter() {
