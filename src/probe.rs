@@ -471,6 +471,10 @@ pub fn parse_mounts(text: &[u8]) -> Result<Vec<Mount>, usize> {
 /// A mountinfo field with the kernel's octal escapes (`\040` for a space,
 /// `\011`, `\012`, `\134`) decoded.
 fn unescape_mount_field(b: &[u8]) -> Vec<u8> {
+    // Almost every field has no escape: copied whole.
+    if !b.contains(&b'\\') {
+        return b.to_vec();
+    }
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
