@@ -7,27 +7,46 @@
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
+/// The index of the first `byte` in `hay`, eight bytes at a time (the
+/// usual test for a zero byte in a word). The binary is built with std's
+/// size-optimized search, which looks at one byte at a time.
+pub fn find(hay: &[u8], byte: u8) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let pattern = ONES * u64::from(byte);
+    let mut at = 0;
+    for chunk in hay.chunks_exact(8) {
+        let Ok(word) = <[u8; 8]>::try_from(chunk) else {
+            break;
+        };
+        let x = u64::from_le_bytes(word) ^ pattern;
+        // A byte of `x` is zero (a match) exactly when this is non-zero.
+        if x.wrapping_sub(ONES) & !x & HIGHS != 0 {
+            break;
+        }
+        at += 8;
+    }
+    let tail = hay.get(at..)?;
+    tail.iter().position(|&b| b == byte).map(|i| at + i)
+}
+
 /// The lines of `text` exactly as `str::lines` gives them (split after
-/// each `\n`, which is dropped with a `\r` before it), by a plain byte
-/// loop. The binary is built with std's size-optimized string search, a
-/// byte at a time behind a general pattern matcher: reading a launch's
-/// small line-based files (`/etc/passwd`, `/proc/self/status`) that way
-/// cost about 400 instructions a line.
+/// each `\n`, which is dropped with a `\r` before it). std's splitter, in
+/// this size-optimized build a byte at a time behind a general pattern
+/// matcher, cost about 400 instructions a line of a launch's small
+/// line-based files (`/etc/passwd`, `/proc/self/status`).
 pub fn lines(text: &str) -> impl Iterator<Item = &str> {
     let mut rest = text;
     std::iter::from_fn(move || {
         if rest.is_empty() {
             return None;
         }
-        let bytes = rest.as_bytes();
-        let mut end = 0;
-        while end < bytes.len() && bytes[end] != b'\n' {
-            end += 1;
-        }
+        let found = find(rest.as_bytes(), b'\n');
+        let end = found.unwrap_or(rest.len());
         // `\n` is ASCII: both cuts are on character boundaries.
         let line = rest.get(..end).unwrap_or_default();
         let next = rest.get(end + 1..).unwrap_or_default();
-        let ended = end < bytes.len();
+        let ended = found.is_some();
         rest = next;
         Some(match line.strip_suffix('\r') {
             Some(stripped) if ended => stripped,
@@ -130,7 +149,32 @@ mod tests {
         }
     }
 
+    #[test]
+    fn find_finds_the_first_byte_at_every_place_and_length() {
+        for n in 0..40usize {
+            let hay: Vec<u8> = (0..n).map(|i| b'a' + (i % 7) as u8).collect();
+            assert_eq!(find(&hay, b':'), None, "n={n}");
+            for at in 0..n {
+                let mut h = hay.clone();
+                h[at] = b':';
+                if at + 1 < n {
+                    h[n - 1] = b':';
+                }
+                assert_eq!(find(&h, b':'), Some(at), "n={n} at={at}");
+            }
+        }
+        // Bytes one off the pattern, and high bytes, are not matches.
+        assert_eq!(find(&[0x39, 0x3b, 0xba, 0xff, 0x00, 0x80, 0x7f, 0x3a], b':'), Some(7));
+        assert_eq!(find(&[0x01; 16], 0x00), None);
+        assert_eq!(find(&[0x80, 0x81, 0x00], 0x00), Some(2));
+    }
+
     proptest::proptest! {
+        #[test]
+        fn find_is_position(hay in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..40), byte: u8) {
+            proptest::prop_assert_eq!(find(&hay, byte), hay.iter().position(|&b| b == byte));
+        }
+
         #[test]
         fn lines_are_the_string_lines_for_any_text(text in "[a\r\n:é]{0,24}") {
             proptest::prop_assert_eq!(

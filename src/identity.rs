@@ -106,20 +106,19 @@ fn fields(line: &str) -> impl Iterator<Item = &str> {
 /// every line above it (the image's `nobody` is often the last).
 fn first_fields<const N: usize>(line: &str) -> Option<[&str; N]> {
     let mut out = [""; N];
-    let mut start = 0;
-    let mut k = 0;
-    for (i, b) in line.bytes().enumerate() {
-        if b == b':' {
-            *out.get_mut(k)? = line.get(start..i)?;
-            k += 1;
-            start = i + 1;
-            if k == N {
-                return Some(out);
+    let mut rest = line;
+    for (k, field) in out.iter_mut().enumerate() {
+        match crate::bytes::find(rest.as_bytes(), b':') {
+            // `:` is ASCII: both cuts are on character boundaries.
+            Some(at) => {
+                *field = rest.get(..at)?;
+                rest = rest.get(at + 1..)?;
             }
+            None if k + 1 == N => *field = rest,
+            None => return None,
         }
     }
-    *out.get_mut(k)? = line.get(start..)?;
-    (k + 1 == N).then_some(out)
+    Some(out)
 }
 
 /// Parse `/etc/group` text into (name, gid, members).
