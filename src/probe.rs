@@ -472,7 +472,7 @@ pub fn parse_mounts(text: &[u8]) -> Result<Vec<Mount>, usize> {
 /// `\011`, `\012`, `\134`) decoded.
 fn unescape_mount_field(b: &[u8]) -> Vec<u8> {
     // Almost every field has no escape: copied whole.
-    if !b.contains(&b'\\') {
+    if crate::bytes::find(b, b'\\').is_none() {
         return b.to_vec();
     }
     let mut out = Vec::with_capacity(b.len());
