@@ -408,6 +408,14 @@ pub fn open(path: &str, trust: &Trust) -> Result<Resolved, ResolveError> {
     Walker::new(trust).open(path)
 }
 
+/// A copy of a remembered stack with room for `more` steps: the walk
+/// pushes the directories it opens (a plain clone is full at once).
+fn with_room(stack: &[Rc<Step>], more: usize) -> Vec<Rc<Step>> {
+    let mut out = Vec::with_capacity(stack.len() + more);
+    out.extend(stack.iter().cloned());
+    out
+}
+
 /// At most this many directories are kept open by one [`Walker`].
 const WALKER_DIRS: usize = 256;
 
@@ -480,16 +488,20 @@ impl<'t> Walker<'t> {
             prefix.push('/');
             prefix.push_str(c);
         }
-        let mut at = prefix.as_str();
+        // The prefix of `n` names ends where the `n`-th name does: cut
+        // by the names' lengths, without searching for the slashes.
+        let mut end = prefix.len();
         let mut n = plain;
         while n > 0 {
-            if let Some(stack) = self.dirs.get(at) {
-                return Some((stack.as_ref().clone(), n));
+            if let Some(stack) = prefix.get(..end).and_then(|at| self.dirs.get(at)) {
+                return Some((with_room(stack, comps.len().saturating_sub(n)), n));
             }
-            at = at.rfind('/').map_or("", |i| &at[..i]);
             n -= 1;
+            end -= comps.get(n).map_or(end, |c| c.len() + 1);
         }
-        self.dirs.get("/").map(|stack| (stack.as_ref().clone(), 0))
+        self.dirs
+            .get("/")
+            .map(|stack| (with_room(stack, comps.len()), 0))
     }
 
     /// Remember the directory on top of `stack` (its canonical path is its
@@ -520,19 +532,29 @@ fn open_with(walker: &mut Walker<'_>, path: &str) -> Result<Resolved, ResolveErr
         });
     }
     let comps: Vec<&str> = crate::policy::paths::components(path).collect();
-    let (mut stack, skip) = match walker.start(&comps) {
-        Some(found) => found,
+    // Whether the directory on top of `stack` is one the walker holds
+    // already (where `start` began): remembering it again is a lookup.
+    let (mut stack, skip, mut top_remembered) = match walker.start(&comps) {
+        Some((stack, skip)) => (stack, skip, true),
         None => (
             vec![Rc::new(root_step(trust, walker.beneath_writable("/"))?)],
             0,
+            false,
         ),
     };
-    let mut queue: std::collections::VecDeque<String> =
-        comps[skip..].iter().map(|c| (*c).to_string()).collect();
+    // The names still to walk, the next one last: the path's own names
+    // borrowed, a link's target's copied (its text is dropped with it).
+    let mut queue: Vec<std::borrow::Cow<'_, str>> = comps
+        .get(skip..)
+        .unwrap_or_default()
+        .iter()
+        .rev()
+        .map(|c| std::borrow::Cow::Borrowed(*c))
+        .collect();
     let mut links = 0;
     // The last thing opened, when it is not a directory pushed on `stack`.
     let mut leaf: Option<(OwnedFd, String, libc::stat)> = None;
-    while let Some(name) = queue.pop_front() {
+    while let Some(name) = queue.pop() {
         if let Some((_, at, _)) = &leaf {
             // Something follows a non-directory.
             return Err(not_a_directory(at));
@@ -543,6 +565,7 @@ fn open_with(walker: &mut Walker<'_>, path: &str) -> Result<Resolved, ResolveErr
         if name == ".." {
             if stack.len() > 1 {
                 stack.pop();
+                top_remembered = false;
             }
             continue;
         }
@@ -564,7 +587,7 @@ fn open_with(walker: &mut Walker<'_>, path: &str) -> Result<Resolved, ResolveErr
             }
             let target = read_link(&fd).map_err(io)?;
             let is_plain_proc_link =
-                top.path == "/proc" && matches!(name.as_str(), "self" | "thread-self");
+                top.path == "/proc" && matches!(&*name, "self" | "thread-self");
             if !is_plain_proc_link && fs_type(&top.fd).map_err(io)? == PROC_SUPER_MAGIC {
                 return Err(ResolveError::MagicLink { link: here });
             }
@@ -584,9 +607,11 @@ fn open_with(walker: &mut Walker<'_>, path: &str) -> Result<Resolved, ResolveErr
             }
             if target.starts_with('/') {
                 stack.truncate(1);
+                top_remembered = false;
             }
+            // Its first name is walked next: pushed last.
             for c in crate::policy::paths::components(&target).rev() {
-                queue.push_front(c.to_string());
+                queue.push(std::borrow::Cow::Owned(c.to_string()));
             }
             continue;
         }
@@ -600,17 +625,22 @@ fn open_with(walker: &mut Walker<'_>, path: &str) -> Result<Resolved, ResolveErr
             };
             // The directory below is about to be walked into: remember
             // this one (the top) for later paths.
-            walker.remember(&stack);
+            if !top_remembered {
+                walker.remember(&stack);
+            }
             stack.push(Rc::new(Step {
                 fd: Rc::new(fd),
                 path: here,
                 untrusted,
                 st,
             }));
+            top_remembered = false;
         } else {
             // Its directory (the top) serves the next path there too
             // (/dev/null, then /dev/zero).
-            walker.remember(&stack);
+            if !top_remembered {
+                walker.remember(&stack);
+            }
             leaf = Some((fd, here, st));
         }
     }
