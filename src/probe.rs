@@ -214,6 +214,7 @@ const MAX_MOUNTINFO_BYTES: u64 = 16 * 1024 * 1024;
 
 /// This mount namespace's [`Mounts`], from `/proc/self/mountinfo`, or why
 /// it could not be read; `trees` are the system trees found on this host.
+#[inline(never)]
 pub fn mounts(trees: &[Tree]) -> Result<Mounts, String> {
     use std::io::Read;
     let path = "/proc/self/mountinfo";

@@ -124,6 +124,7 @@ fn policy_file_blocker(source: &policy::Source, plan: &Plan) -> Option<Finding> 
 /// The whole launch. In exec mode it returns only on failure; in init
 /// mode the parent returns the workload's exit status, and the child only
 /// its failure.
+#[inline(never)]
 pub fn launch(args: &RunArgs) -> Result<i32> {
     let mut timings = Timings::start();
     let (plan, held, host_env) = make_plan_timed(args, &mut timings)?;
@@ -195,6 +196,7 @@ pub fn launch(args: &RunArgs) -> Result<i32> {
     }
 }
 
+#[inline(never)]
 fn print_plan(args: &RunArgs, format: Format) -> Result<i32> {
     let plan = make_plan(args)?;
     if format == Format::Text {
@@ -215,6 +217,7 @@ fn print_plan(args: &RunArgs, format: Format) -> Result<i32> {
     Ok(0)
 }
 
+#[inline(never)]
 fn check(files: &[std::path::PathBuf]) -> i32 {
     let sources: Vec<policy::Source> = if files.is_empty() {
         vec![policy::source_from_env(None)]
