@@ -164,7 +164,10 @@ mod tests {
             }
         }
         // Bytes one off the pattern, and high bytes, are not matches.
-        assert_eq!(find(&[0x39, 0x3b, 0xba, 0xff, 0x00, 0x80, 0x7f, 0x3a], b':'), Some(7));
+        assert_eq!(
+            find(&[0x39, 0x3b, 0xba, 0xff, 0x00, 0x80, 0x7f, 0x3a], b':'),
+            Some(7)
+        );
         assert_eq!(find(&[0x01; 16], 0x00), None);
         assert_eq!(find(&[0x80, 0x81, 0x00], 0x00), Some(2));
     }
