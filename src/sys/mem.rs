@@ -31,6 +31,13 @@ pub fn compare(a: &[u8], b: &[u8]) -> Ordering {
             _ => i += 8,
         }
     }
+    // The last bytes as one word ending at `n`: the bytes it shares with
+    // the words above are equal, so its order is that of the rest.
+    if i < n && n >= 8 {
+        if let (Some(x), Some(y)) = (word(a, n - 8), word(b, n - 8)) {
+            return x.cmp(&y);
+        }
+    }
     while i < n {
         match (a.get(i), b.get(i)) {
             (Some(x), Some(y)) if x != y => return x.cmp(y),
