@@ -188,9 +188,9 @@ fn walk_paths(
     if let Some(held) = held.as_deref_mut() {
         held.reserve(paths.len());
     }
+    let mut writable_at = Cursor::new(&trust.writable);
     for p in paths {
-        // Sorted by `settle`: hundreds of paths stay linear.
-        let writable = trust.writable.binary_search(p).is_ok();
+        let writable = writable_at.contains(p);
         let found = probe::path_state_open(p, &mut walker, writable);
         if let (Some(held), Some(fd)) = (held.as_deref_mut(), found.fd) {
             held.keep(p, fd);
@@ -204,6 +204,41 @@ fn walk_paths(
         facts.paths.insert(p.clone(), found.state);
     }
     direct
+}
+
+/// Membership in a sorted list for keys asked in ascending order (the
+/// candidates, against the writable paths: both sorted), one comparison
+/// a step rather than a search a key. A key below one asked before is
+/// searched for in the whole list.
+struct Cursor<'a> {
+    sorted: &'a [String],
+    /// Every entry before it is below the highest key asked so far.
+    at: usize,
+    highest: Option<&'a str>,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(sorted: &'a [String]) -> Self {
+        Cursor {
+            sorted,
+            at: 0,
+            highest: None,
+        }
+    }
+
+    fn contains(&mut self, key: &'a str) -> bool {
+        if self.highest.is_some_and(|h| key < h) {
+            return self
+                .sorted
+                .binary_search_by(|e| e.as_str().cmp(key))
+                .is_ok();
+        }
+        self.highest = Some(key);
+        while self.sorted.get(self.at).is_some_and(|e| e.as_str() < key) {
+            self.at += 1;
+        }
+        self.sorted.get(self.at).is_some_and(|e| e == key)
+    }
 }
 
 /// [`resolve`], plus the CDI facts for the devices `opts` and the policy
@@ -284,6 +319,43 @@ mod tests {
         let mut out = HostFacts::default();
         walk_paths(&candidate_paths(policy, None), &trust, &mut out, None);
         (trust, out)
+    }
+
+    #[test]
+    fn cursor_answers_as_a_search_in_any_order() {
+        let sorted: Vec<String> = ["/a", "/a/b", "/c", "/e"].map(String::from).to_vec();
+        let keys = ["/", "/a", "/a/b", "/b", "/c", "/d", "/e", "/f"];
+        // Ascending, then every order of a few keys (out of order falls
+        // back to the search).
+        let mut orders: Vec<Vec<&str>> = vec![keys.to_vec()];
+        orders.push(keys.iter().rev().copied().collect());
+        orders.push(vec!["/a", "/e", "/c", "/c", "/a/b", "/f", "/a", "/b"]);
+        for order in orders {
+            let mut c = Cursor::new(&sorted);
+            for k in order {
+                assert_eq!(
+                    c.contains(k),
+                    sorted.binary_search(&k.to_string()).is_ok(),
+                    "{k}"
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn cursor_is_a_search_for_any_keys(
+            list in proptest::collection::vec("/[ab]{0,3}", 0..8),
+            keys in proptest::collection::vec("/[ab]{0,3}", 0..12),
+        ) {
+            let mut sorted = list;
+            sorted.sort();
+            sorted.dedup();
+            let mut c = Cursor::new(&sorted);
+            for k in &keys {
+                proptest::prop_assert_eq!(c.contains(k), sorted.binary_search(k).is_ok());
+            }
+        }
     }
 
     #[test]
