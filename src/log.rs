@@ -47,6 +47,51 @@ impl Level {
 /// sorted; the order here is for the reader of the code).
 pub type Fields = Vec<(&'static str, Value)>;
 
+/// The lines of the live [`Batch`], if any.
+static BATCH: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// [`BATCH`], also after a panic while it was held (a line is text: it
+/// cannot be left half-changed in a way that matters).
+fn batch() -> std::sync::MutexGuard<'static, Option<String>> {
+    BATCH
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// While a `Batch` lives, the lines logged are kept and written together
+/// when it is dropped: a launch logs a burst of lines (the policy, what
+/// is dropped, the host's limits), and stderr is often a pipe to the
+/// container runtime, which wakes for each write. Dropped on every path
+/// out of its scope, so an error reported after it comes after its lines.
+pub struct Batch {
+    /// Whether this one started the batch (a nested one writes nothing).
+    owner: bool,
+}
+
+impl Batch {
+    pub fn start() -> Batch {
+        let mut b = batch();
+        let owner = b.is_none();
+        if owner {
+            *b = Some(String::new());
+        }
+        Batch { owner }
+    }
+}
+
+impl Drop for Batch {
+    fn drop(&mut self) {
+        if !self.owner {
+            return;
+        }
+        let text = batch().take().unwrap_or_default();
+        if !text.is_empty() {
+            // A closed stderr must not stop the launch.
+            let _ = std::io::stderr().write_all(text.as_bytes());
+        }
+    }
+}
+
 static LEVEL: AtomicU8 = AtomicU8::new(Level::Info as u8);
 static JSON: AtomicU8 = AtomicU8::new(0);
 
@@ -83,8 +128,11 @@ pub fn log_with(level: Level, msg: &str, fields: Fields) {
             crate::bytes::escape_controls(msg)
         )
     };
-    // A closed stderr must not stop the launch.
-    let _ = std::io::stderr().write_all(line.as_bytes());
+    let kept = batch().as_mut().map(|text| text.push_str(&line));
+    if kept.is_none() {
+        // A closed stderr must not stop the launch.
+        let _ = std::io::stderr().write_all(line.as_bytes());
+    }
 }
 
 /// One JSON line. serde_json escapes control characters itself.
@@ -251,6 +299,26 @@ mod tests {
 
     fn at(secs: u64) -> String {
         rfc3339(UNIX_EPOCH + Duration::from_secs(secs))
+    }
+
+    #[test]
+    fn a_batch_keeps_its_lines_until_the_outer_one_is_dropped() {
+        // Other tests may log meanwhile (the batch is the process's): the
+        // lines are looked for, not the whole text.
+        let held = || batch().clone();
+        let outer = Batch::start();
+        assert!(outer.owner);
+        log(Level::Warn, "batched first");
+        let inner = Batch::start();
+        assert!(!inner.owner);
+        log(Level::Warn, "batched second");
+        drop(inner);
+        let text = held().unwrap_or_default();
+        let first = text.find("openshell-sandbox: warning: batched first\n");
+        let second = text.find("openshell-sandbox: warning: batched second\n");
+        assert!(first.is_some() && first < second, "{text:?}");
+        drop(outer);
+        assert_eq!(held(), None);
     }
 
     #[test]

@@ -128,6 +128,8 @@ fn policy_file_blocker(source: &policy::Source, plan: &Plan) -> Option<Finding> 
 pub fn launch(args: &RunArgs) -> Result<i32> {
     let mut timings = Timings::start();
     let (plan, held, host_env) = make_plan_timed(args, &mut timings)?;
+    // The lines below go out in one write, before the sandbox is applied.
+    let lines = log::Batch::start();
     let source = &plan.policy.source;
     log::info_with(
         &format!("policy: {}", plan.policy.description),
@@ -178,6 +180,7 @@ pub fn launch(args: &RunArgs) -> Result<i32> {
     if let Some(l) = &listen {
         keep_fds.extend(l.fds());
     }
+    drop(lines);
     let start = |parent: Option<libc::pid_t>, held: &Held| {
         let ctx = crate::apply::Context {
             keep_fds: &keep_fds,
