@@ -456,7 +456,7 @@ impl<'t> Walker<'t> {
             if self.writable.contains(at) {
                 return true;
             }
-            match at.rfind('/') {
+            match crate::bytes::rfind(at.as_bytes(), b'/') {
                 Some(0) if at != "/" => at = "/",
                 Some(i) if i > 0 => at = &at[..i],
                 _ => return false,

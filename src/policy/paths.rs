@@ -74,7 +74,7 @@ pub fn ancestors(p: &str) -> impl Iterator<Item = &str> {
     let mut next = Some(p);
     std::iter::from_fn(move || {
         let at = next?;
-        next = match at.rfind('/') {
+        next = match crate::bytes::rfind(at.as_bytes(), b'/') {
             _ if at == "/" => None,
             Some(0) => Some("/"),
             Some(i) => Some(&at[..i]),
