@@ -730,7 +730,7 @@ fn kind_is_refused(path: &str, host: &HostFacts) -> bool {
     let resolved = host.resolved.get(path);
     let canonical = resolved.map_or(path, |r| r.path.as_str());
     crate::safepath::never_writable(canonical)
-        || crate::safepath::never_writable(path)
+        || (canonical != path && crate::safepath::never_writable(path))
         || resolved.is_some_and(|r| r.kernel_fs || host.never_writable.contains(&(r.dev, r.ino)))
 }
 
@@ -910,11 +910,16 @@ fn widened_lines<'a>(
                 .filter_map(|a| set.get(a).copied())
                 .last()
         };
-    let rw: crate::sort::FastMap<&str, &str> = rules
-        .iter()
-        .filter(|w| w.access == Access::ReadWrite && w.present)
-        .map(|w| (canon(&w.path), w.path.as_str()))
-        .collect();
+    // Sized up front: collected through a filter, the map grew by
+    // doubling, hashing every key again each time.
+    let mut rw: crate::sort::FastMap<&str, &str> =
+        crate::sort::FastMap::with_capacity_and_hasher(rules.len(), Default::default());
+    rw.extend(
+        rules
+            .iter()
+            .filter(|w| w.access == Access::ReadWrite && w.present)
+            .map(|w| (canon(&w.path), w.path.as_str())),
+    );
     let rw_lens = lengths(&rw);
     for ro in rules.iter().filter(|r| r.access == Access::ReadOnly) {
         if let Some(w) = shallowest(&rw, rw_lens, &ro.path) {
