@@ -29,10 +29,7 @@ const MAX_KEY_LEN: usize = 1024;
 
 /// The tree of `src`, or `None` when it is not of the simple shape.
 pub(super) fn load(src: &str, opts: ParseOptions) -> Option<Node> {
-    if !src
-        .bytes()
-        .all(|b| b == b'\n' || (b' '..=b'~').contains(&b))
-    {
+    if !src.bytes().all(|b| matches!(b, b'\n' | b' '..=b'~')) {
         return None;
     }
     let mut r = Reader {
