@@ -61,8 +61,9 @@ fn batch() -> std::sync::MutexGuard<'static, Option<String>> {
 /// While a `Batch` lives, the lines logged are kept and written together
 /// when it is dropped: a launch logs a burst of lines (the policy, what
 /// is dropped, the host's limits), and stderr is often a pipe to the
-/// container runtime, which wakes for each write. Dropped on every path
-/// out of its scope, so an error reported after it comes after its lines.
+/// container runtime, which wakes for each write. Dropped on every return
+/// from its scope, so an error reported after it comes after its lines;
+/// a panic (which aborts) writes them before its own message.
 pub struct Batch {
     /// Whether this one started the batch (a nested one writes nothing).
     owner: bool,
@@ -74,9 +75,28 @@ impl Batch {
         let owner = b.is_none();
         if owner {
             *b = Some(String::new());
+            write_batch_on_panic();
         }
         Batch { owner }
     }
+}
+
+/// Have a panic write the batched lines before the panic's own message
+/// (the binary aborts on panic: no `Drop` runs). Installed once.
+fn write_batch_on_panic() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            // Not `batch()`: the panic may come while this thread holds it.
+            if let Ok(mut b) = BATCH.try_lock() {
+                if let Some(text) = b.take() {
+                    let _ = std::io::stderr().write_all(text.as_bytes());
+                }
+            }
+            previous(info);
+        }));
+    });
 }
 
 impl Drop for Batch {

@@ -219,6 +219,7 @@ struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     fn new(sorted: &'a [String]) -> Self {
+        debug_assert!(sorted.is_sorted(), "a Cursor needs a sorted list");
         Cursor {
             sorted,
             at: 0,

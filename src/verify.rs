@@ -250,6 +250,10 @@ impl<'a> StatusLines<'a> {
     }
 
     fn field(&self, name: &str) -> Result<&'a str> {
+        debug_assert!(
+            STATUS_NAMES.contains(&name),
+            "{name} is not in STATUS_NAMES"
+        );
         STATUS_NAMES
             .iter()
             .position(|n| *n == name)
