@@ -315,10 +315,15 @@ pub fn plan(
     let abi = kernel_abi.min(LANDLOCK_ABI_KNOWN);
 
     // ---- filesystem rules ----
-    let fs = policy.filesystem_policy.clone();
-    let include_workdir = fs.as_ref().is_none_or(|f| f.include_workdir);
-    let mut wanted: Vec<(String, Access, RuleOrigin)> = Vec::new();
-    if let Some(f) = &fs {
+    // Borrowed: a copy of the policy's lists was one allocation a path.
+    let fs = policy.filesystem_policy.as_ref();
+    let include_workdir = fs.is_none_or(|f| f.include_workdir);
+    let mut wanted: Vec<(String, Access, RuleOrigin)> = Vec::with_capacity(
+        fs.map_or(0, |f| {
+            f.read_only.len() + f.read_write.len() + f.execute.as_ref().map_or(0, Vec::len)
+        }) + 1,
+    );
+    if let Some(f) = fs {
         for p in &f.read_only {
             wanted.push((paths::normalize(p), Access::ReadOnly, RuleOrigin::Policy));
         }
@@ -333,7 +338,6 @@ pub fn plan(
     // W^X: with `execute` listed, only rules beneath those paths keep the
     // execute right.
     let exec_only: Option<Vec<String>> = fs
-        .as_ref()
         .and_then(|f| f.execute.as_ref())
         .map(|e| e.iter().map(|p| paths::normalize(p)).collect());
     let may_execute = |path: &str| {
@@ -409,11 +413,8 @@ pub fn plan(
             inode: None,
         });
     }
-    let read_only: Vec<String> = fs
-        .as_ref()
-        .map(|f| f.read_only.iter().map(|p| paths::normalize(p)).collect())
-        .unwrap_or_default();
-    widened_lines(&rules, &read_only, exec_only.as_deref(), host, &mut widened);
+    let read_only = fs.map_or(&[][..], |f| f.read_only.as_slice());
+    widened_lines(&rules, read_only, exec_only.as_deref(), host, &mut widened);
 
     // ---- network ----
     let net_ext = policy.network.clone().unwrap_or_default();
@@ -883,6 +884,7 @@ fn kernel_mount_blocker(
 /// `read_write` one, lets the workload run what it wrote there.
 fn widened_lines<'a>(
     rules: &'a [FsRule],
+    // As the policy spells them: normalized only in the rare case asked.
     read_only: &[String],
     execute: Option<&'a [String]>,
     host: &'a HostFacts,
@@ -923,8 +925,8 @@ fn widened_lines<'a>(
     let rw_lens = lengths(&rw);
     for ro in rules.iter().filter(|r| r.access == Access::ReadOnly) {
         if let Some(w) = shallowest(&rw, rw_lens, &ro.path) {
-            let exec_only =
-                !read_only.contains(&ro.path) && execute.is_some_and(|e| e.contains(&ro.path));
+            let exec_only = !read_only.iter().any(|p| paths::normalize(p) == ro.path)
+                && execute.is_some_and(|e| e.contains(&ro.path));
             out.push(if exec_only {
                 format!(
                     "filesystem: execute {} lies beneath read_write {}, so programs written there can run (W^X does not hold there)",

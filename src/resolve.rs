@@ -133,7 +133,10 @@ fn resolve_holding(
     let candidates = candidate_paths(policy, workdir);
     // In the candidates' order: sorted.
     let direct = walk_paths(&candidates, &trust, &mut facts, held.as_deref_mut());
-    if spelled.iter().any(|p| direct.binary_search(p).is_err()) {
+    if spelled
+        .iter()
+        .any(|p| direct.binary_search(&p.as_str()).is_err())
+    {
         let mut full = writable_paths(policy, workdir);
         full.workload_uid = Some(uid);
         if full.writable != trust.writable {
@@ -174,12 +177,12 @@ fn resolve_holding(
 /// Resolves each of `paths` under `trust` into `facts` (keeping each
 /// descriptor in `held`); returns the paths reached without a link, in
 /// the order of `paths`.
-fn walk_paths(
-    paths: &[String],
+fn walk_paths<'p>(
+    paths: &'p [String],
     trust: &crate::safepath::Trust,
     facts: &mut HostFacts,
     mut held: Option<&mut crate::safepath::Held>,
-) -> Vec<String> {
+) -> Vec<&'p str> {
     let mut direct = Vec::with_capacity(paths.len());
     let mut walker = crate::safepath::Walker::new(trust);
     // Each path adds one entry to each map: grown once, not by doubling.
@@ -196,7 +199,7 @@ fn walk_paths(
             held.keep(p, fd);
         }
         if found.state.is_ok() && !found.via_link {
-            direct.push(p.clone());
+            direct.push(p.as_str());
         }
         if let Some(r) = found.resolved {
             facts.resolved.insert(p.clone(), r);
