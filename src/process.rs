@@ -115,6 +115,36 @@ pub fn exec(argv: &[OsString], env: &[(String, OsString)]) -> Error {
     }
 }
 
+/// Descriptors at most this large are put in order by a table of them.
+const FD_TABLE: usize = 4096;
+
+/// `fds` in ascending order, each once. The launch holds one descriptor
+/// per policy path, in a hash map's order: below [`FD_TABLE`] a table
+/// marks them in one pass, where a general sort of hundreds cost about
+/// 400 instructions each. A larger or negative number sorts them.
+fn sorted_fds(mut fds: Vec<i32>) -> Vec<i32> {
+    let top = fds.iter().copied().max().unwrap_or(0);
+    let small = fds.iter().all(|&fd| fd >= 0) && usize::try_from(top).is_ok_and(|t| t < FD_TABLE);
+    if !small {
+        crate::sort::sort_dedup(&mut fds);
+        return fds;
+    }
+    let mut seen = vec![false; usize::try_from(top).unwrap_or(0) + 1];
+    for &fd in &fds {
+        if let Some(slot) = usize::try_from(fd).ok().and_then(|i| seen.get_mut(i)) {
+            *slot = true;
+        }
+    }
+    fds.clear();
+    fds.extend(
+        seen.iter()
+            .enumerate()
+            .filter(|(_, on)| **on)
+            .filter_map(|(fd, _)| i32::try_from(fd).ok()),
+    );
+    fds
+}
+
 /// Step 1: close every fd above 2 except `keep` and `hold`, and clear
 /// close-on-exec on the kept ones so they reach the workload. `hold`: the
 /// launch's own descriptors, needed until exec, all opened close-on-exec
@@ -123,13 +153,11 @@ pub fn exec(argv: &[OsString], env: &[(String, OsString)]) -> Error {
 /// kernel (and any outer seccomp profile) allows it, else each fd listed
 /// in /proc/self/fd.
 pub fn close_fds(keep: &[i32], hold: &[i32]) -> Result<(), Error> {
-    let mut keep: Vec<i32> = keep.iter().copied().filter(|fd| *fd > 2).collect();
-    crate::sort::sort_dedup(&mut keep);
+    let keep = sorted_fds(keep.iter().copied().filter(|fd| *fd > 2).collect());
     let spared = {
         let mut all: Vec<i32> = keep.clone();
         all.extend(hold.iter().copied().filter(|fd| *fd > 2));
-        crate::sort::sort_dedup(&mut all);
-        all
+        sorted_fds(all)
     };
     for &fd in &keep {
         // A number the launch opened itself was not inherited: asked to
@@ -414,6 +442,21 @@ fn reset_signals() -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn sorted_fds_is_sort_and_dedup(
+            fds in proptest::collection::vec(
+                proptest::prop_oneof![0i32..64, 4090i32..4100, proptest::prelude::any::<i32>()],
+                0..40,
+            )
+        ) {
+            let mut want = fds.clone();
+            want.sort_unstable();
+            want.dedup();
+            proptest::prop_assert_eq!(sorted_fds(fds), want);
+        }
+    }
     use std::os::unix::fs::PermissionsExt;
 
     #[test]
