@@ -20,7 +20,58 @@ use common::{BIN, Run, bare_as, probe, sandbox};
 const PROCESS: &str = "process: {run_as_user: 1500, run_as_group: 1500}\n";
 
 fn setup(test: &str) -> Option<PathBuf> {
+    hold_mount_table(false);
     common::open_scratch(test, 1)
+}
+
+/// [`setup`] for a test that mounts or unmounts: it holds the mount table
+/// alone while it runs.
+fn setup_mounting(test: &str) -> Option<PathBuf> {
+    hold_mount_table(true);
+    common::open_scratch(test, 1)
+}
+
+/// The host's mount table is shared by this binary's tests, which run
+/// two at a time. A launch that reads the table while another test mounts
+/// or unmounts may find a mount point gone from the walk above it, and
+/// then refuses its read-write rules (rightly: it fails closed on a table
+/// it cannot check), which made an unrelated test's plan differ. So a
+/// test that changes the table holds it alone, and every other test that
+/// launches shares it.
+static MOUNT_TABLE: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+enum MountHold {
+    Shared(#[allow(dead_code)] std::sync::RwLockReadGuard<'static, ()>),
+    Alone(#[allow(dead_code)] std::sync::RwLockWriteGuard<'static, ()>),
+}
+
+thread_local! {
+    /// This test's hold, released when its thread ends (or when the next
+    /// test on the same thread takes its own).
+    static MOUNT_HOLD: std::cell::RefCell<Option<MountHold>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+fn hold_mount_table(alone: bool) {
+    MOUNT_HOLD.with(|h| {
+        // A previous test's hold on this thread goes first: a thread never
+        // waits for a lock it holds itself.
+        h.borrow_mut().take();
+        let hold = if alone {
+            MountHold::Alone(
+                MOUNT_TABLE
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            )
+        } else {
+            MountHold::Shared(
+                MOUNT_TABLE
+                    .read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            )
+        };
+        *h.borrow_mut() = Some(hold);
+    });
 }
 
 use common::{chmod, open_dir as mkdir};
@@ -310,7 +361,7 @@ fn sandbox_refuses_read_write_rules_beneath_proc_and_sys() {
 #[test]
 fn sandbox_refuses_read_write_rules_on_proc_and_sys_mounted_elsewhere() {
     let t = "sandbox_refuses_read_write_rules_on_proc_and_sys_mounted_elsewhere";
-    let Some(d) = setup(t) else { return };
+    let Some(d) = setup_mounting(t) else { return };
     // A node agent's /host/proc, /host/sys: kernel interfaces wherever
     // they are mounted.
     let proc2 = mkdir(&d, "proc2");
@@ -364,7 +415,7 @@ fn sandbox_refuses_read_write_rules_on_proc_and_sys_mounted_elsewhere() {
 #[test]
 fn sandbox_refuses_read_write_rules_above_a_kernel_filesystem_mount() {
     let t = "sandbox_refuses_read_write_rules_above_a_kernel_filesystem_mount";
-    let Some(d) = setup(t) else { return };
+    let Some(d) = setup_mounting(t) else { return };
     // Landlock's rights beneath a directory reach into the mounts below
     // it: a procfs mounted under a writable directory would be writable
     // through it (the workload's own /proc/self/attr, /proc/self/comm).
@@ -441,7 +492,7 @@ impl Drop for Mounted {
 #[test]
 fn a_scratch_directory_is_never_emptied_through_a_mount_left_in_it() {
     let t = "a_scratch_directory_is_never_emptied_through_a_mount_left_in_it";
-    let Some(d) = setup(t) else { return };
+    let Some(d) = setup_mounting(t) else { return };
     // These tests bind system trees into their scratch directories; a run
     // killed meanwhile leaves the bind, and the next run's scratch() must
     // take it away before deleting, not delete through it. Shown with a
@@ -465,7 +516,7 @@ fn a_scratch_directory_is_never_emptied_through_a_mount_left_in_it() {
 #[test]
 fn sandbox_refuses_a_kernel_filesystem_reached_through_a_bind_of_the_rule() {
     let t = "sandbox_refuses_a_kernel_filesystem_reached_through_a_bind_of_the_rule";
-    let Some(d) = setup(t) else { return };
+    let Some(d) = setup_mounting(t) else { return };
     // A Landlock rule is on the directory's inode, so it covers the
     // directory wherever it is mounted: a procfs beneath another mount of
     // the rule's directory (a bind) is as writable as one beneath the
@@ -509,7 +560,7 @@ fn sandbox_refuses_a_kernel_filesystem_reached_through_a_bind_of_the_rule() {
 #[test]
 fn sandbox_refuses_a_read_write_bind_of_a_system_tree() {
     let t = "sandbox_refuses_a_read_write_bind_of_a_system_tree";
-    let Some(d) = setup(t) else { return };
+    let Some(d) = setup_mounting(t) else { return };
     // A bind of /etc elsewhere is /etc under another name: the system
     // trees are recognised by inode too, not only by how a rule spells
     // them.
@@ -535,7 +586,7 @@ fn sandbox_refuses_a_read_write_bind_of_a_system_tree() {
 #[test]
 fn sandbox_refuses_a_system_tree_mounted_again_beneath_a_read_write_directory() {
     let t = "sandbox_refuses_a_system_tree_mounted_again_beneath_a_read_write_directory";
-    let Some(d) = setup(t) else { return };
+    let Some(d) = setup_mounting(t) else { return };
     // A read-write rule reaches into every mount below it: a bind of /etc
     // (or of the whole root filesystem) inside the directory would make
     // the system tree writable through it.
@@ -591,7 +642,7 @@ fn sandbox_refuses_a_system_tree_mounted_again_beneath_a_read_write_directory() 
 #[test]
 fn sandbox_refuses_an_mqueue_beneath_a_read_write_directory() {
     let t = "sandbox_refuses_an_mqueue_beneath_a_read_write_directory";
-    let Some(d) = setup(t) else { return };
+    let Some(d) = setup_mounting(t) else { return };
     // An mqueue mount holds the IPC namespace's POSIX queues, which
     // seccomp keeps from the workload: not beneath a writable directory.
     let up = mkdir(&d, "up");
@@ -619,7 +670,7 @@ fn sandbox_refuses_an_mqueue_beneath_a_read_write_directory() {
 #[test]
 fn a_kernel_mount_covered_by_a_later_mount_stops_nothing() {
     let t = "a_kernel_mount_covered_by_a_later_mount_stops_nothing";
-    let Some(d) = setup(t) else { return };
+    let Some(d) = setup_mounting(t) else { return };
     // proc at y/a/b/p, then a tmpfs over y/a: no path leads to the proc
     // mount any more, and a launch with an unrelated writable directory
     // runs (the walk above the mount point no longer finds y/a/b).
@@ -646,7 +697,7 @@ fn a_kernel_mount_covered_by_a_later_mount_stops_nothing() {
 #[test]
 fn sandbox_refuses_an_inherited_working_directory_a_mount_covers() {
     let t = "sandbox_refuses_an_inherited_working_directory_a_mount_covers";
-    let Some(d) = setup(t) else { return };
+    let Some(d) = setup_mounting(t) else { return };
     // The shell enters c/in, then covers c with a tmpfs and starts the
     // sandbox there: its working directory is one no path reaches, and
     // Landlock would judge it by the tree above it that no path shows.
@@ -703,7 +754,7 @@ fn sandbox_refuses_an_inherited_working_directory_a_mount_covers() {
 #[test]
 fn sandbox_refuses_a_read_write_directory_on_the_hosts_devtmpfs() {
     let t = "sandbox_refuses_a_read_write_directory_on_the_hosts_devtmpfs";
-    let Some(d) = setup(t) else { return };
+    let Some(d) = setup_mounting(t) else { return };
     // statfs cannot tell a devtmpfs from a tmpfs; the mount table can.
     let at = mkdir(&d, "devt");
     let _m = Mounted::new(&["-t", "devtmpfs", "devtmpfs"], &at);
