@@ -339,6 +339,14 @@ mod tests {
         assert!(first.is_some() && first < second, "{text:?}");
         drop(outer);
         assert_eq!(held(), None);
+        // A panic while lines are held writes them (the release binary
+        // aborts on panic, so no drop would).
+        let held_at_panic = Batch::start();
+        log(Level::Warn, "batched before a panic");
+        let unwound = std::panic::catch_unwind(|| panic!("a panic while lines are held"));
+        assert!(unwound.is_err());
+        assert_eq!(held(), None, "the panic hook wrote and took the lines");
+        drop(held_at_panic);
     }
 
     #[test]
