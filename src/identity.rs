@@ -75,6 +75,27 @@ pub fn passwd_entries(text: &str) -> impl Iterator<Item = PasswdEntry<'_>> {
         })
 }
 
+/// What [`find_entry`] looks a user up by.
+#[derive(Clone, Copy, Debug)]
+enum Key<'k> {
+    Uid(u32),
+    Name(&'k str),
+}
+
+/// The first entry of `/etc/passwd` text that `key` names: the same as
+/// `passwd_entries(text).find(..)`, but a line is read whole only when its
+/// name, or its uid field, matches. A launch looks the workload's user up
+/// twice, and the image's `nobody` is often the last of dozens of lines.
+fn find_entry<'t>(text: &'t str, key: Key<'_>) -> Option<PasswdEntry<'t>> {
+    crate::bytes::lines(text)
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| match key {
+            Key::Name(n) => l.as_bytes().get(n.len()) == Some(&b':') && l.starts_with(n),
+            Key::Uid(u) => first_fields::<3>(l).is_some_and(|[_, _, uid]| uid.parse() == Ok(u)),
+        })
+        .find_map(|l| passwd_entries(l).next())
+}
+
 /// Every entry of `/etc/passwd` text (see [`passwd_entries`]).
 pub fn parse_passwd(text: &str) -> Vec<PasswdEntry<'_>> {
     passwd_entries(text).collect()
@@ -156,11 +177,7 @@ struct User<'a> {
 /// up in the image's passwd), else the user the supervisor started as
 /// when that is not root, else the image's `sandbox` user, else 65534.
 fn user<'a>(run_as_user: Option<&Id>, host: &'a HostFacts) -> User<'a> {
-    let find = |hit: &dyn Fn(&PasswdEntry<'_>) -> bool| {
-        host.passwd
-            .as_deref()
-            .and_then(|t| passwd_entries(t).find(|e| hit(e)))
-    };
+    let find = |key: Key<'_>| host.passwd.as_deref().and_then(|t| find_entry(t, key));
     let found = |uid, entry, source| User {
         uid,
         entry,
@@ -169,8 +186,8 @@ fn user<'a>(run_as_user: Option<&Id>, host: &'a HostFacts) -> User<'a> {
     };
     match run_as_user {
         Some(u) => match numeric(u) {
-            Some(n) => found(n, find(&|e| e.uid == n), "policy"),
-            None => match find(&|e| e.name == u.0) {
+            Some(n) => found(n, find(Key::Uid(n)), "policy"),
+            None => match find(Key::Name(&u.0)) {
                 Some(e) => found(e.uid, Some(e), "policy"),
                 None => User {
                     uid: NOBODY,
@@ -189,10 +206,10 @@ fn user<'a>(run_as_user: Option<&Id>, host: &'a HostFacts) -> User<'a> {
         },
         None if host.uid != 0 => found(
             host.uid,
-            find(&|e| e.uid == host.uid),
+            find(Key::Uid(host.uid)),
             "current user (started unprivileged)",
         ),
-        None => match find(&|e| e.name == "sandbox") {
+        None => match find(Key::Name("sandbox")) {
             Some(e) => found(e.uid, Some(e), "default: the image's sandbox user"),
             None => found(
                 NOBODY,
@@ -432,6 +449,65 @@ mod tests {
     const PASSWD: &str =
         "root:x:0:0:root:/root:/bin/sh\nsandbox:x:1000:1000::/home/sandbox:/bin/sh\nbad line\n";
     const GROUP: &str = "root:x:0:\nsandbox:x:1000:\nvideo:x:44:sandbox\n";
+
+    /// `find_entry` finds what a search of every parsed entry finds, for
+    /// names and uids present, absent, repeated, prefixes of other names,
+    /// on malformed lines, spelled with leading zeros or out of range.
+    #[test]
+    fn find_entry_is_the_first_parsed_entry_that_matches() {
+        let text = "#comment:x:7:7::/:/bin/sh\n\
+                    root:x:0:0:root:/root:/bin/sh\n\
+                    san:x:5:5::/home/san:/bin/sh\n\
+                    sandbox:x:1000:1000\n\
+                    sandbox:x:1001:1001::/home/sandbox:/bin/sh\n\
+                    padded:x:0065534:7::/:/bin/false\n\
+                    big:x:4294967296:1::/:/bin/false\n\
+                    nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n\
+                    \n\
+                    dup:x:1001:9::/:/bin/sh\n\
+                    last:x:77:77::/:/bin/sh";
+        let all = parse_passwd(text);
+        for name in [
+            "root", "san", "sandbox", "sand", "sandboxx", "nobody", "dup", "last", "", "#comment",
+            "absent",
+        ] {
+            let want = all.iter().find(|e| e.name == name).copied();
+            assert_eq!(find_entry(text, Key::Name(name)), want, "name {name:?}");
+        }
+        for uid in [0, 5, 7, 1000, 1001, 65534, 77, 4_294_967_295, 123] {
+            let want = all.iter().find(|e| e.uid == uid).copied();
+            assert_eq!(find_entry(text, Key::Uid(uid)), want, "uid {uid}");
+        }
+        // Control: the lookups above do find entries, past the first line.
+        assert_eq!(
+            find_entry(text, Key::Uid(1001)).map(|e| e.name),
+            Some("sandbox")
+        );
+        assert_eq!(
+            find_entry(text, Key::Uid(65534)).map(|e| e.name),
+            Some("padded")
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn find_entry_agrees_with_a_search_of_the_parsed_entries(
+            lines in proptest::collection::vec("[a-c]{0,2}(:[0-9x]{0,2}){0,7}", 0..12),
+            name in "[a-c]{0,2}",
+            uid in 0u32..20,
+        ) {
+            let text = lines.join("\n");
+            let all = parse_passwd(&text);
+            proptest::prop_assert_eq!(
+                find_entry(&text, Key::Name(&name)),
+                all.iter().find(|e| e.name == name).copied()
+            );
+            proptest::prop_assert_eq!(
+                find_entry(&text, Key::Uid(uid)),
+                all.iter().find(|e| e.uid == uid).copied()
+            );
+        }
+    }
 
     #[test]
     fn first_fields_are_the_string_splitters_first() {
