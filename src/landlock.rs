@@ -117,6 +117,11 @@ pub struct FsRule {
     /// again and refuses a different object.
     #[serde(skip)]
     pub inode: Option<(u64, u64)>,
+    /// Whether that object is on a kernel interface filesystem, where the
+    /// plan asked (of paths it would make writable): apply then needs not
+    /// ask again of the descriptor the plan still holds.
+    #[serde(skip)]
+    pub kernel_fs: Option<bool>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -411,6 +416,7 @@ pub fn plan(
             skipped,
             resolved: None,
             inode: None,
+            kernel_fs: None,
         });
     }
     let read_only = fs.map_or(&[][..], |f| f.read_only.as_slice());
@@ -672,6 +678,7 @@ fn annotate(rules: &mut [FsRule], host: &HostFacts) {
         }
         if let Some(rp) = host.resolved.get(&r.path) {
             r.inode = Some((rp.dev, rp.ino));
+            r.kernel_fs = rp.kernel_fs;
             if rp.path != r.path {
                 r.resolved = Some(rp.path.clone());
             }
@@ -732,7 +739,9 @@ fn kind_is_refused(path: &str, host: &HostFacts) -> bool {
     let canonical = resolved.map_or(path, |r| r.path.as_str());
     crate::safepath::never_writable(canonical)
         || (canonical != path && crate::safepath::never_writable(path))
-        || resolved.is_some_and(|r| r.kernel_fs || host.never_writable.contains(&(r.dev, r.ino)))
+        || resolved.is_some_and(|r| {
+            r.kernel_fs == Some(true) || host.never_writable.contains(&(r.dev, r.ino))
+        })
 }
 
 /// A read-write or workdir rule on `/` or a system tree, however spelled,
@@ -1262,7 +1271,8 @@ fn add_path_rule(
 
 /// The checks of [`open_rule`] for a path the plan still holds open:
 /// a read-write rule is never on `/`, a system tree or a kernel
-/// filesystem.
+/// filesystem. The plan asked the filesystem of this same descriptor for
+/// a path it makes writable; only a rule it did not ask for is asked here.
 fn held_rule(
     rule: &FsRule,
     fd: std::os::fd::BorrowedFd<'_>,
@@ -1273,7 +1283,10 @@ fn held_rule(
         && (rule.inode.is_some_and(|i| fsp.never_writable.contains(&i))
             || safepath::NEVER_WRITABLE.contains(&path)
             || (rule.origin != RuleOrigin::Device
-                && (safepath::never_writable(path) || safepath::on_kernel_fs(fd).unwrap_or(true))));
+                && (safepath::never_writable(path)
+                    || rule
+                        .kernel_fs
+                        .unwrap_or_else(|| safepath::on_kernel_fs(fd).unwrap_or(true)))));
     if refused {
         return Err(format!("{path} is never writable"));
     }
@@ -1622,6 +1635,46 @@ mod tests {
             never_writable: Vec::new(),
             workload_uid: 1500,
         }
+    }
+
+    /// A held read-write rule is judged on the plan's answer for its
+    /// filesystem where the plan asked, and asks the descriptor otherwise.
+    #[test]
+    fn held_rules_take_the_plans_filesystem_answer_or_ask_the_descriptor() {
+        let rule = |path: &str, kernel_fs| FsRule {
+            path: path.to_string(),
+            access: Access::ReadWrite,
+            origin: RuleOrigin::Policy,
+            rights: Vec::new(),
+            kind: PathKind::Directory,
+            present: true,
+            skipped: None,
+            resolved: None,
+            inode: Some((1, 2)),
+            kernel_fs,
+        };
+        let fsp = fs_plan(7);
+        let tmp = std::env::temp_dir();
+        let dir = std::fs::File::open(&tmp).unwrap();
+        let proc_dir = std::fs::File::open("/proc/self").unwrap();
+        let scratch = tmp.to_str().unwrap();
+        // Control: a plain directory the plan found on a plain filesystem.
+        assert_eq!(
+            held_rule(&rule(scratch, Some(false)), dir.as_fd(), &fsp),
+            Ok(())
+        );
+        // The plan's answer is taken: the descriptor is not asked again.
+        assert_eq!(
+            held_rule(&rule(scratch, Some(true)), dir.as_fd(), &fsp),
+            Err(format!("{scratch} is never writable"))
+        );
+        // Not asked by the plan: the descriptor is, and procfs is refused
+        // (the path's spelling says nothing here).
+        assert_eq!(held_rule(&rule("/x/p", None), dir.as_fd(), &fsp), Ok(()));
+        assert_eq!(
+            held_rule(&rule("/x/p", None), proc_dir.as_fd(), &fsp),
+            Err("/x/p is never writable".to_string())
+        );
     }
 
     #[test]

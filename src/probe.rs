@@ -506,8 +506,9 @@ pub struct ResolvedPath {
     pub dev: u64,
     pub ino: u64,
     /// On a kernel interface filesystem (procfs, sysfs, cgroupfs, ...),
-    /// wherever mounted; asked only of paths a policy would make writable.
-    pub kernel_fs: bool,
+    /// wherever mounted; asked only of paths a policy would make writable
+    /// (`None`: not asked).
+    pub kernel_fs: Option<bool>,
     /// The ID of the mount it lies on (`statx`), asked of the same paths;
     /// `None` where the kernel does not say.
     pub mount_id: Option<u64>,
@@ -600,7 +601,7 @@ pub struct Found {
 pub fn path_state_open(p: &str, walker: &mut crate::safepath::Walker<'_>, writable: bool) -> Found {
     match walker.open(p) {
         Ok(r) => {
-            let kernel_fs = writable && crate::safepath::on_kernel_fs(&r.fd).unwrap_or(true);
+            let kernel_fs = writable.then(|| crate::safepath::on_kernel_fs(&r.fd).unwrap_or(true));
             // Which mount a writable directory lies on (a devtmpfs is
             // refused); a kernel that cannot say leaves it to the spelling.
             let mount_id = (writable && r.kind == PathKind::Directory)

@@ -214,7 +214,7 @@ fn default_policy_started_unprivileged_on_merged_usr() {
                 path: to.to_string(),
                 dev: 1,
                 ino,
-                kernel_fs: false,
+                kernel_fs: Some(false),
                 mount_id: None,
             },
         );

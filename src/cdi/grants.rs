@@ -712,6 +712,7 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
                 skipped: None,
                 resolved: None,
                 inode: None,
+                kernel_fs: None,
             });
             granted_nodes.push(n.path.clone());
         }
@@ -820,6 +821,7 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
                             skipped: None,
                             resolved: None,
                             inode: None,
+                            kernel_fs: None,
                         });
                     }
                 }
@@ -835,6 +837,7 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
                 skipped: None,
                 resolved: None,
                 inode: None,
+                kernel_fs: None,
             });
         }
         out.cdi.mounts.push(mp);
@@ -983,6 +986,7 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
                 skipped: None,
                 resolved: None,
                 inode: None,
+                kernel_fs: None,
             });
             cuda.granted.push(p.to_string());
         }
