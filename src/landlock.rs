@@ -1074,7 +1074,30 @@ fn call_error(what: &str, e: &RulesetError) -> Error {
     Error::apply("landlock", format!("{what} failed: {e}"))
 }
 
+/// The rights of [`FS_RIGHTS`] that apply to files, as flags (the table
+/// is in the kernel's bit order).
+fn file_access() -> BitFlags<AccessFs> {
+    let bits = FS_RIGHTS
+        .iter()
+        .enumerate()
+        .filter(|&(_, &(_, since, file_ok))| file_ok && since <= LANDLOCK_ABI_KNOWN)
+        .fold(0u64, |m, (i, _)| m | 1 << i);
+    BitFlags::from_bits_truncate(bits)
+}
+
+/// The flags of a rule's rights, narrowed to what applies to `kind`: what
+/// [`rule_rights`] narrows, without a list for each rule.
+fn rule_access(names: &[&'static str], kind: PathKind) -> Result<BitFlags<AccessFs>> {
+    let all = rights(names)?;
+    Ok(if kind == PathKind::Directory {
+        all
+    } else {
+        all & file_access()
+    })
+}
+
 /// The plan's rights for a rule, narrowed to what applies to `kind`.
+#[cfg(test)]
 fn rule_rights(rule_rights: &[&'static str], kind: PathKind) -> Vec<&'static str> {
     if kind == PathKind::Directory {
         return rule_rights.to_vec();
@@ -1241,7 +1264,7 @@ pub fn prepare(
 ///
 /// By `landlock_add_rule` itself rather than the crate's `add_rule`, which
 /// would `fstat` the descriptor again to narrow a directory's rights on a
-/// file: `rule_rights` has narrowed them already, from the kind the walk
+/// file: `rule_access` has narrowed them already, from the kind the walk
 /// saw on this same descriptor. The rights are also kept within the
 /// handled set, as the kernel requires; anything else it refuses
 /// (`EINVAL`) fails the rule, never widens it.
@@ -1252,7 +1275,7 @@ fn add_path_rule(
     kind: PathKind,
     fd: impl std::os::fd::AsFd,
 ) -> Result<usize> {
-    let access = rights(&rule_rights(&rule.rights, kind))? & handled;
+    let access = rule_access(&rule.rights, kind)? & handled;
     if access.is_empty() {
         return Ok(0);
     }
@@ -1601,6 +1624,47 @@ mod tests {
             );
         }
         assert_eq!(rule_rights(&rw_dir, PathKind::Directory), rw_dir);
+    }
+
+    /// The table is in the kernel's bit order, which `file_access` relies
+    /// on, and `rule_access` narrows as `rule_rights` does, for every list
+    /// of rights a plan makes and every kind.
+    #[test]
+    fn rule_access_narrows_as_rule_rights_does() {
+        for (i, (name, _, _)) in FS_RIGHTS.iter().enumerate() {
+            let flag = access_fs(name).map(|a| BitFlags::from(a).bits());
+            assert_eq!(flag, Some(1 << i), "{name}");
+        }
+        let kinds = [
+            PathKind::Directory,
+            PathKind::File,
+            PathKind::CharDevice,
+            PathKind::Socket,
+            PathKind::Fifo,
+            PathKind::Missing,
+        ];
+        for abi in 1..=LANDLOCK_ABI_KNOWN {
+            for access in [Access::ReadOnly, Access::ReadWrite, Access::Device] {
+                for planned in kinds {
+                    for dev_write in [false, true] {
+                        let names = fs_rights(abi, access, planned, dev_write);
+                        for kind in kinds {
+                            assert_eq!(
+                                rule_access(&names, kind).unwrap(),
+                                rights(&rule_rights(&names, kind)).unwrap(),
+                                "{abi} {access:?} {planned:?} {dev_write} {kind:?}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        // Control: a file is narrowed, a directory is not.
+        let rw = fs_rights(7, Access::ReadWrite, PathKind::Directory, true);
+        assert_ne!(
+            rule_access(&rw, PathKind::File).unwrap(),
+            rule_access(&rw, PathKind::Directory).unwrap()
+        );
     }
 
     #[test]
