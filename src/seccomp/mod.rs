@@ -275,7 +275,13 @@ pub struct PlannedRule {
 pub struct ArchPlan {
     pub arch: Arch,
     /// Sorted by syscall number; rules of one syscall keep their order.
+    /// Empty in a launch's plan of a prebuilt filter ([`plan_for_launch`]):
+    /// a launch installs the program and reports the count.
     pub rules: Vec<PlannedRule>,
+    /// How many rules the program holds: `rules.len()`, also where the
+    /// launch left `rules` out.
+    #[serde(skip)]
+    pub rule_count: usize,
     /// Length of the compiled BPF program.
     pub instructions: usize,
     /// The compiled program, kept from planning so a launch compiles once
@@ -444,7 +450,7 @@ pub fn install_plan_with_listener(
     let listener = sys::install_with_listener(&prog)?;
     let status = Status {
         arch: native.arch,
-        rules: native.rules.len(),
+        rules: native.rule_count,
         instructions: prog.len(),
         log_only: plan.log_only,
     };
@@ -459,7 +465,7 @@ pub fn install_plan(plan: &SeccompPlan) -> Result<Status, SeccompError> {
     install(&prog)?;
     Ok(Status {
         arch: native.arch,
-        rules: native.rules.len(),
+        rules: native.rule_count,
         instructions: prog.len(),
         log_only: plan.log_only,
     })
@@ -468,12 +474,18 @@ pub fn install_plan(plan: &SeccompPlan) -> Result<Status, SeccompError> {
 /// Installs the small filter of the PID-1 supervising parent
 /// ([`parent_plan`]). `no_new_privs` must already be set.
 pub fn install_parent() -> Result<Status, SeccompError> {
-    let p = parent_plan();
-    let prog = p.compiled(false);
+    // The table's program when it has one: the parent needs no rule list.
+    let (prog, rules) = match prebuilt::parent() {
+        Some(found) => found,
+        None => {
+            let p = parent_plan();
+            (p.program, p.rule_count)
+        }
+    };
     install(&prog)?;
     Ok(Status {
-        arch: p.arch,
-        rules: p.rules.len(),
+        arch: Arch::native(),
+        rules,
         instructions: prog.len(),
         log_only: false,
     })
@@ -513,27 +525,25 @@ pub fn plan_policy(policy: &Policy, inet: bool, tcp_enforced: bool, native_only:
             allowed_namespaces: 0,
         },
     );
-    let arches: &[Arch] = if native_only {
-        &[Arch::native()]
-    } else {
-        &Arch::ALL
-    };
-    let plan = match plan_for(
-        &SeccompConfig {
-            allow: sc.allow,
-            deny: sc.deny,
-            action: match sc.action {
-                SeccompAction::Errno => DenyAction::Errno,
-                SeccompAction::Kill => DenyAction::Kill,
-            },
-            log: sc.log,
-            inet,
-            unix_sockets: net.unix_sockets,
-            listen,
-            allowed_namespaces: Vec::new(),
+    let cfg = SeccompConfig {
+        allow: sc.allow,
+        deny: sc.deny,
+        action: match sc.action {
+            SeccompAction::Errno => DenyAction::Errno,
+            SeccompAction::Kill => DenyAction::Kill,
         },
-        arches,
-    ) {
+        log: sc.log,
+        inet,
+        unix_sockets: net.unix_sockets,
+        listen,
+        allowed_namespaces: Vec::new(),
+    };
+    let planned = if native_only {
+        plan_for_launch(&cfg)
+    } else {
+        plan_for(&cfg, &Arch::ALL)
+    };
+    let plan = match planned {
         Ok(p) => Some(p),
         Err(e) => {
             blockers.push(Finding::new("seccomp", e.to_string()));
@@ -631,6 +641,25 @@ pub fn plan(cfg: &SeccompConfig) -> Result<SeccompPlan, SeccompError> {
 /// compiles the native one alone (the only filter it installs); the `plan`
 /// command shows both.
 pub fn plan_for(cfg: &SeccompConfig, arches_wanted: &[Arch]) -> Result<SeccompPlan, SeccompError> {
+    plan_arches(cfg, arches_wanted, false)
+}
+
+/// The plan a launch installs: [`plan_for`] this machine's architecture,
+/// except that for the default rules (no `allow`, `deny`, namespaces,
+/// `log` or `kill`) it takes the prebuilt program of the same
+/// configuration and leaves the rule list out: building the list of a
+/// hundred rules only to find the table's entry by it was a tenth of a
+/// launch's instructions. The table is generated from [`plan_for`] itself,
+/// and its test fails when the two differ (see `prebuilt.rs`).
+pub fn plan_for_launch(cfg: &SeccompConfig) -> Result<SeccompPlan, SeccompError> {
+    plan_arches(cfg, &[Arch::native()], true)
+}
+
+fn plan_arches(
+    cfg: &SeccompConfig,
+    arches_wanted: &[Arch],
+    launch: bool,
+) -> Result<SeccompPlan, SeccompError> {
     for (field, names) in [("allow", &cfg.allow), ("deny", &cfg.deny)] {
         if let Some((index, message)) = validate_names(names).into_iter().next() {
             return Err(SeccompError::UnknownSyscall {
@@ -645,6 +674,49 @@ pub fn plan_for(cfg: &SeccompConfig, arches_wanted: &[Arch]) -> Result<SeccompPl
     }
     let (ns_mask, allowed_namespaces) = rules::parse_namespaces(&cfg.allowed_namespaces)
         .map_err(|name| SeccompError::UnknownNamespace(name.to_owned()))?;
+    let prebuilt = (launch
+        && cfg.allow.is_empty()
+        && cfg.deny.is_empty()
+        && ns_mask == 0
+        && !cfg.log
+        && cfg.action == DenyAction::Errno)
+        .then(|| prebuilt::for_defaults(cfg.inet, cfg.unix_sockets, cfg.listen))
+        .flatten();
+    let (arches, allowed_defaults) = match (prebuilt, arches_wanted) {
+        (Some((program, rule_count)), &[arch]) => {
+            let plan = ArchPlan {
+                arch,
+                rules: Vec::new(),
+                rule_count,
+                instructions: program.len(),
+                program,
+            };
+            (vec![plan], Vec::new())
+        }
+        _ => all_rules(cfg, arches_wanted, ns_mask)?,
+    };
+    Ok(SeccompPlan {
+        arches,
+        log_only: cfg.log,
+        action: cfg.action,
+        inet: cfg.inet,
+        unix_sockets: cfg.unix_sockets,
+        listen: cfg.listen,
+        allowed_namespaces,
+        allowed_defaults,
+    })
+}
+
+/// Each architecture's rules and program for `cfg`, and the default rules
+/// `allow` dropped (by syscall name). A function of its own: a launch of
+/// the default rules does not call it, and inlined it made the binary
+/// larger.
+#[inline(never)]
+fn all_rules(
+    cfg: &SeccompConfig,
+    arches_wanted: &[Arch],
+    ns_mask: u32,
+) -> Result<(Vec<ArchPlan>, Vec<String>), SeccompError> {
     let defaults = rules::default_rules(&rules::Context {
         inet: cfg.inet,
         unix_sockets: cfg.unix_sockets,
@@ -687,6 +759,7 @@ pub fn plan_for(cfg: &SeccompConfig, arches_wanted: &[Arch]) -> Result<SeccompPl
         let rules = arch_rules(arch, specs, &denied, deny_action, "default");
         let mut plan = ArchPlan {
             arch,
+            rule_count: rules.len(),
             rules,
             instructions: 0,
             program: Vec::new(),
@@ -703,16 +776,7 @@ pub fn plan_for(cfg: &SeccompConfig, arches_wanted: &[Arch]) -> Result<SeccompPl
         plan.program = prog;
         arches.push(plan);
     }
-    Ok(SeccompPlan {
-        arches,
-        log_only: cfg.log,
-        action: cfg.action,
-        inet: cfg.inet,
-        unix_sockets: cfg.unix_sockets,
-        listen: cfg.listen,
-        allowed_namespaces,
-        allowed_defaults,
-    })
+    Ok((arches, allowed_defaults))
 }
 
 /// The rules of `specs`, then one unconditional rule with `deny_action`
@@ -837,6 +901,7 @@ pub fn parent_plan_for(arch: Arch) -> ArchPlan {
     let rules = arch_rules(arch, rules::parent_rules(), &[], deny, "parent");
     let mut plan = ArchPlan {
         arch,
+        rule_count: rules.len(),
         rules,
         instructions: 0,
         program: Vec::new(),

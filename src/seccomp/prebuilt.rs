@@ -24,6 +24,10 @@ struct Entry {
     key: &'static [u32],
     /// Each instruction as `code << 48 | jt << 40 | jf << 32 | k`.
     program: &'static [u64],
+    /// The configuration of the default rules it was planned from, `inet`,
+    /// `unix_sockets` and `listen` (everything else as `SeccompConfig`'s
+    /// default); `None` for the PID-1 parent's filter.
+    defaults: Option<[bool; 3]>,
 }
 
 include!("prebuilt_table.rs");
@@ -69,6 +73,29 @@ fn check_words(check: &ArgCheck, out: &mut Vec<u32>) {
     }
 }
 
+/// The prebuilt program of the default rules planned with `inet`,
+/// `unix_sockets` and `listen`, and how many rules it holds (the key's
+/// third word), when the table has it.
+pub(super) fn for_defaults(
+    inet: bool,
+    unix_sockets: bool,
+    listen: bool,
+) -> Option<(Vec<SockFilter>, usize)> {
+    let want = Some([inet, unix_sockets, listen]);
+    TABLE.iter().find(|e| e.defaults == want).map(unpacked)
+}
+
+/// The PID-1 parent's prebuilt program and its rule count, when the table
+/// has it.
+pub(super) fn parent() -> Option<(Vec<SockFilter>, usize)> {
+    TABLE.iter().find(|e| e.defaults.is_none()).map(unpacked)
+}
+
+fn unpacked(e: &Entry) -> (Vec<SockFilter>, usize) {
+    let rules = e.key.get(2).map_or(0, |&n| n as usize);
+    (e.program.iter().map(|&w| unpack(w)).collect(), rules)
+}
+
 /// The prebuilt program for `plan`, when the table has one.
 pub(super) fn find(plan: &ArchPlan, log_only: bool) -> Option<Vec<SockFilter>> {
     if TABLE.is_empty() {
@@ -76,7 +103,7 @@ pub(super) fn find(plan: &ArchPlan, log_only: bool) -> Option<Vec<SockFilter>> {
     }
     let key = key(plan, log_only);
     let entry = TABLE.iter().find(|e| e.key == key.as_slice())?;
-    Some(entry.program.iter().map(|&w| unpack(w)).collect())
+    Some(unpacked(entry).0)
 }
 
 #[cfg(test)]
@@ -99,24 +126,39 @@ mod tests {
     use super::*;
     use crate::seccomp::{Arch, SeccompConfig, bpf, parent_plan_for, plan_for};
 
-    /// The plans the table holds, per architecture: the default rules
-    /// without inet sockets, with them, and with them and `listen` (a bind
-    /// port or `allow_listen`), and the parent's filter. Refusing unix
-    /// sockets is rare enough to be compiled at launch: each entry costs
-    /// the binary about 3 KB.
-    fn common_plans(arch: Arch) -> Vec<ArchPlan> {
-        let mut plans = Vec::new();
-        for (inet, listen) in [(false, true), (true, false), (true, true)] {
-            let cfg = SeccompConfig {
-                inet,
-                listen,
-                ..SeccompConfig::default()
-            };
-            let plan = plan_for(&cfg, &[arch]).expect("the default rules plan");
-            plans.extend(plan.arches);
+    /// The configurations of the default rules the table holds: without
+    /// inet sockets, with them, and with them and `listen` (a bind port or
+    /// `allow_listen`). Refusing unix sockets is rare enough to be compiled
+    /// at launch: each entry costs the binary about 3 KB.
+    const DEFAULTS: [[bool; 3]; 3] = [[false, true, true], [true, true, false], [true, true, true]];
+
+    fn defaults_config([inet, unix_sockets, listen]: [bool; 3]) -> SeccompConfig {
+        SeccompConfig {
+            inet,
+            unix_sockets,
+            listen,
+            ..SeccompConfig::default()
         }
-        plans.push(parent_plan_for(arch));
+    }
+
+    /// The plans the table holds, per architecture, each with the
+    /// configuration of its default rules: those of [`DEFAULTS`], then the
+    /// parent's filter.
+    fn common_plans_with(arch: Arch) -> Vec<(ArchPlan, Option<[bool; 3]>)> {
+        let mut plans = Vec::new();
+        for d in DEFAULTS {
+            let plan = plan_for(&defaults_config(d), &[arch]).expect("the default rules plan");
+            plans.extend(plan.arches.into_iter().map(|p| (p, Some(d))));
+        }
+        plans.push((parent_plan_for(arch), None));
         plans
+    }
+
+    fn common_plans(arch: Arch) -> Vec<ArchPlan> {
+        common_plans_with(arch)
+            .into_iter()
+            .map(|(p, _)| p)
+            .collect()
     }
 
     fn words(out: &mut String, indent: &str, items: impl Iterator<Item = String>) {
@@ -139,7 +181,7 @@ mod tests {
             (Arch::Aarch64, "target_arch = \"aarch64\""),
         ] {
             out.push_str(&format!("\n#[cfg({cfg})]\nstatic TABLE: &[Entry] = &[\n"));
-            for plan in common_plans(arch) {
+            for (plan, defaults) in common_plans_with(arch) {
                 let program = bpf::try_compile(&plan, false).expect("the common plans compile");
                 out.push_str("    Entry {\n        key: &[\n");
                 words(
@@ -153,7 +195,9 @@ mod tests {
                     "            ",
                     program.iter().map(|i| format!("{:#x}", pack(i))),
                 );
-                out.push_str("        ],\n    },\n");
+                out.push_str(&format!(
+                    "        ],\n        defaults: {defaults:?},\n    }},\n"
+                ));
             }
             out.push_str("];\n");
         }
@@ -223,6 +267,98 @@ mod tests {
             r.nr += 1000;
         }
         assert_eq!(find(&plan, false), None);
+    }
+
+    /// A launch's plan of the default rules is the full plan's program and
+    /// rule count without the rule list, for every configuration the table
+    /// holds; any other configuration is planned in full.
+    #[test]
+    fn a_launch_of_the_default_rules_gets_the_full_plans_program() {
+        use crate::seccomp::{DenyAction, plan_for_launch};
+        let mut fast = 0;
+        for inet in [false, true] {
+            for unix_sockets in [false, true] {
+                for listen in [false, true] {
+                    let cfg = defaults_config([inet, unix_sockets, listen]);
+                    let full = plan_for(&cfg, &[Arch::native()]).expect("plans");
+                    let launch = plan_for_launch(&cfg).expect("plans");
+                    let (f, l) = (&full.arches[0], &launch.arches[0]);
+                    assert_eq!(l.program, f.program, "{inet} {unix_sockets} {listen}");
+                    assert_eq!(
+                        (l.rule_count, l.instructions),
+                        (f.rules.len(), f.instructions)
+                    );
+                    let in_table = DEFAULTS.contains(&[inet, unix_sockets, listen]);
+                    assert_eq!(
+                        l.rules.is_empty(),
+                        in_table,
+                        "{inet} {unix_sockets} {listen}"
+                    );
+                    fast += usize::from(in_table);
+                    assert_eq!(
+                        (
+                            launch.log_only,
+                            launch.action,
+                            launch.inet,
+                            launch.unix_sockets,
+                            launch.listen
+                        ),
+                        (
+                            full.log_only,
+                            full.action,
+                            full.inet,
+                            full.unix_sockets,
+                            full.listen
+                        )
+                    );
+                    assert_eq!(
+                        (&launch.allowed_namespaces, &launch.allowed_defaults),
+                        (&full.allowed_namespaces, &full.allowed_defaults)
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            fast,
+            DEFAULTS.len(),
+            "control: the table's configurations take the fast path"
+        );
+        // Anything beyond the default rules is planned in full.
+        let base = defaults_config([true, true, true]);
+        for cfg in [
+            SeccompConfig {
+                allow: vec!["ptrace".into()],
+                ..base.clone()
+            },
+            SeccompConfig {
+                deny: vec!["ptrace".into()],
+                ..base.clone()
+            },
+            SeccompConfig {
+                allowed_namespaces: vec!["user".into()],
+                ..base.clone()
+            },
+            SeccompConfig {
+                log: true,
+                ..base.clone()
+            },
+            SeccompConfig {
+                action: DenyAction::Kill,
+                ..base.clone()
+            },
+        ] {
+            let launch = plan_for_launch(&cfg).expect("plans");
+            let full = plan_for(&cfg, &[Arch::native()]).expect("plans");
+            assert_eq!(launch, full, "{cfg:?}");
+            assert!(!launch.arches[0].rules.is_empty());
+        }
+    }
+
+    /// The parent's filter from the table is the one its plan compiles.
+    #[test]
+    fn the_parents_prebuilt_program_is_its_plans() {
+        let plan = parent_plan_for(Arch::native());
+        assert_eq!(parent(), Some((plan.program.clone(), plan.rules.len())));
     }
 
     #[test]

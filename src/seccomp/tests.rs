@@ -1446,6 +1446,7 @@ fn long_jumps_get_trampolines() {
             .collect();
         let ap = ArchPlan {
             arch,
+            rule_count: rules.len(),
             rules,
             instructions: 0,
             program: Vec::new(),
@@ -1534,6 +1535,7 @@ fn masked_values_outside_mask_never_match() {
                 values: vec![0x13, 0x2],
             }),
         }],
+        rule_count: 1,
         instructions: 0,
         program: Vec::new(),
     };
@@ -1555,6 +1557,7 @@ fn empty_plan_allows_everything_native() {
         let ap = ArchPlan {
             arch,
             rules: Vec::new(),
+            rule_count: 0,
             instructions: 0,
             program: Vec::new(),
         };
