@@ -8,7 +8,7 @@
 //! Anything else in the supervisor's environment — tokens, credentials,
 //! `LD_PRELOAD` — never reaches the workload.
 
-use std::collections::HashMap;
+use crate::sort::FastMap;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 
@@ -88,12 +88,12 @@ fn matches(pattern: &str, name: &str) -> bool {
 /// device's tens of thousands of variables stays linear.
 struct Vars {
     vars: Vec<EnvVar>,
-    index: HashMap<String, usize>,
+    index: FastMap<String, usize>,
 }
 
 impl Vars {
     fn new(vars: Vec<EnvVar>) -> Vars {
-        let mut index = HashMap::with_capacity(vars.len());
+        let mut index = FastMap::with_capacity_and_hasher(vars.len(), Default::default());
         for (i, v) in vars.iter().enumerate() {
             index.entry(v.name.clone()).or_insert(i);
         }
@@ -232,7 +232,8 @@ pub fn check_inputs(env: &[(OsString, OsString)]) -> Result<(), crate::error::Er
 /// The concrete `NAME=value` list for execve, filling passed values (as
 /// bytes: a value need not be UTF-8) from the supervisor's environment.
 pub fn materialize(plan: &EnvPlan, host_env: &[(OsString, OsString)]) -> Vec<(String, OsString)> {
-    let mut host: HashMap<&OsStr, &OsStr> = HashMap::with_capacity(host_env.len());
+    let mut host: FastMap<&OsStr, &OsStr> =
+        FastMap::with_capacity_and_hasher(host_env.len(), Default::default());
     for (k, v) in host_env {
         // The first definition wins, as getenv(3) finds it.
         host.entry(k.as_os_str()).or_insert(v.as_os_str());

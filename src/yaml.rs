@@ -13,9 +13,9 @@
 //! readers or lets a small file cost a lot to load, which a sandbox policy must
 //! not allow.
 
+use crate::sort::FastSet;
 use std::borrow::Cow;
 use std::cell::Cell;
-use std::collections::HashSet;
 use std::fmt::{self, Write as _};
 
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span};
@@ -397,8 +397,8 @@ where
         // Keys are duplicates if they resolve to the same value (`1` and
         // `0x1`) or have the same text (`1` and `"1"`, which this module
         // hands out as the same string).
-        let mut seen_values = HashSet::new();
-        let mut seen_texts = HashSet::new();
+        let mut seen_values = FastSet::default();
+        let mut seen_texts = FastSet::default();
         loop {
             let (event, span) = self.next()?;
             let key = match event {
@@ -978,7 +978,7 @@ impl Fail {
 /// State shared by one conversion pass.
 struct Ctx<'s> {
     /// Paths hidden by earlier passes.
-    skip: &'s HashSet<String>,
+    skip: &'s FastSet<String>,
     /// Soft errors so far.
     errors: std::cell::RefCell<Vec<DeError>>,
     /// Set when a soft error had to be dropped for lack of room.
@@ -1608,7 +1608,7 @@ fn convert(
     root: &Node,
     build: &mut dyn FnMut(&Cursor<'_>) -> Res<()>,
 ) -> (Vec<DeError>, Vec<String>) {
-    let mut skip = HashSet::new();
+    let mut skip = FastSet::default();
     let mut errors = Vec::new();
     let mut passes = 0;
     let mut overflow = false;

@@ -11,7 +11,9 @@
 //! Names are matched byte-exactly, and resolution is all-or-nothing: the
 //! caller must not apply anything when `missing` is not empty.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use crate::sort::{FastMap, FastSet};
 
 use super::scan::Registry;
 use super::spec::{ContainerEdits, DeviceNode, Hook, IntelRdt, Mount, NetDevice};
@@ -62,14 +64,14 @@ fn add_owner(owners: &mut Vec<String>, who: &[String]) {
 /// search and a shift of the whole list.
 struct Keyed<K, T> {
     slots: Vec<Option<T>>,
-    index: HashMap<K, usize>,
+    index: FastMap<K, usize>,
 }
 
 impl<K: std::hash::Hash + Eq, T> Keyed<K, T> {
     fn new() -> Self {
         Keyed {
             slots: Vec::new(),
-            index: HashMap::new(),
+            index: FastMap::default(),
         }
     }
 
@@ -96,11 +98,11 @@ impl<K: std::hash::Hash + Eq, T> Keyed<K, T> {
 pub fn merge<'a>(blocks: impl IntoIterator<Item = (&'a ContainerEdits, Vec<String>)>) -> Merged {
     let mut m = Merged::default();
     // env: first position, last value.
-    let mut env_index: HashMap<String, usize> = HashMap::new();
+    let mut env_index: FastMap<String, usize> = FastMap::default();
     let mut nodes: Keyed<String, (DeviceNode, Vec<String>)> = Keyed::new();
     let mut mounts: Keyed<String, (Mount, Vec<String>)> = Keyed::new();
     let mut nets: Keyed<String, NetDevice> = Keyed::new();
-    let mut gids = HashSet::new();
+    let mut gids = FastSet::default();
     for (ed, who) in blocks {
         for e in &ed.env {
             let (k, v) = e.split_once('=').unwrap_or((e.as_str(), ""));
