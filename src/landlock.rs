@@ -63,7 +63,7 @@ use landlock::{
     RulesetStatus, Scope,
 };
 use serde::Serialize;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::os::fd::AsFd as _;
 
 use crate::error::{Error, Finding, Result};
@@ -355,19 +355,23 @@ pub fn plan(
             wanted.push((w.to_string(), Access::ReadWrite, RuleOrigin::Workdir));
         }
     }
-    // One rule per path: read-write wins over read-only, first origin kept.
-    let mut by_path: BTreeMap<String, (Access, RuleOrigin)> = BTreeMap::new();
+    // One rule per path, in path order: read-write wins over read-only,
+    // and of equal access the first listed is kept. A stable sort and one
+    // pass over each run of a path: a `BTreeMap` keyed by the paths made
+    // a dozen comparisons of long shared-prefix strings a path.
+    crate::sort::sort_by(&mut wanted, |a, b| a.0.cmp(&b.0));
+    let mut by_path: Vec<(String, (Access, RuleOrigin))> = Vec::with_capacity(wanted.len());
     for (p, a, o) in wanted {
-        by_path
-            .entry(p)
-            .and_modify(|e| {
+        match by_path.last_mut() {
+            Some((last, e)) if *last == p => {
                 if a > e.0 {
                     *e = (a, o);
                 }
-            })
-            .or_insert((a, o));
+            }
+            _ => by_path.push((p, (a, o))),
+        }
     }
-    let mut rules = Vec::new();
+    let mut rules = Vec::with_capacity(by_path.len());
     for (path, (access, origin)) in by_path {
         let mut kind = host.path_kind(&path);
         if access == Access::ReadWrite {
