@@ -30,6 +30,61 @@ pub fn find(hay: &[u8], byte: u8) -> Option<usize> {
     tail.iter().position(|&b| b == byte).map(|i| at + i)
 }
 
+/// Whether `b` has a byte that can start a control character: below
+/// 0x20 (C0), 0x7f (DEL), or 0xc2 (the lead byte of C1's `C2 80..=9F`).
+/// Eight bytes at a time: a launch asks it of every log line and policy
+/// path, which nearly never have one, and decoding characters to ask
+/// `char::is_control` cost some twenty instructions a byte. `false` means
+/// no control character; `true`, that the characters must be looked at.
+pub fn may_have_control(b: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // A byte of `x` below `n` (at most 0x80) sets its high bit here, and
+    // only then is the whole non-zero: the usual word test, exact as a
+    // yes or no.
+    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGHS != 0;
+    let mut chunks = b.chunks_exact(8);
+    for chunk in chunks.by_ref() {
+        let Ok(word) = <[u8; 8]>::try_from(chunk) else {
+            return true;
+        };
+        let x = u64::from_le_bytes(word);
+        if below(x, 0x20) || below(x ^ (ONES * 0x7f), 1) || below(x ^ (ONES * 0xc2), 1) {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&c| c < 0x20 || c == 0x7f || c == 0xc2)
+}
+
+/// Whether every byte of `b` is printable ASCII (`' '..='~'`) or `\n`,
+/// eight bytes at a time where a word has neither a control byte nor a
+/// high one: the YAML reader asks it of a whole policy or CDI spec, a
+/// byte at a time some five instructions a byte.
+pub fn printable_ascii_lines(b: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let byte_ok = |c: &u8| matches!(c, b'\n' | b' '..=b'~');
+    let mut chunks = b.chunks_exact(8);
+    for chunk in chunks.by_ref() {
+        let Ok(word) = <[u8; 8]>::try_from(chunk) else {
+            return false;
+        };
+        let x = u64::from_le_bytes(word);
+        // No byte below 0x20, none with the high bit, none 0x7f: all
+        // printable. Otherwise (a line's `\n`, or worse) byte by byte.
+        let low = x.wrapping_sub(ONES * 0x20) & !x & HIGHS;
+        let y = x ^ (ONES * 0x7f);
+        let del = y.wrapping_sub(ONES) & !y & HIGHS;
+        if (low | del | (x & HIGHS)) != 0 && !chunk.iter().all(byte_ok) {
+            return false;
+        }
+    }
+    chunks.remainder().iter().all(byte_ok)
+}
+
 /// The index of the last `byte` in `hay`. For the last slash of a path,
 /// a few bytes from its end: std's `str::rfind` costs about 230
 /// instructions a call in this build, this loop a few a byte.
@@ -83,7 +138,7 @@ pub fn shown(s: &OsStr) -> String {
 /// so a name the workload chose (a planted link's target, a file name)
 /// cannot forge a line of the supervisor's text log.
 pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
-    if !s.chars().any(char::is_control) {
+    if !may_have_control(s.as_bytes()) || !s.chars().any(char::is_control) {
         return std::borrow::Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
@@ -121,6 +176,89 @@ pub fn serialize_opt_path<S: serde::Serializer>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The bytes `may_have_control` looks for, one at a time.
+    fn control_lead(b: &[u8]) -> bool {
+        b.iter().any(|&c| c < 0x20 || c == 0x7f || c == 0xc2)
+    }
+
+    #[test]
+    fn may_have_control_finds_each_lead_byte_at_every_place() {
+        for n in 0..40usize {
+            let plain = vec![b'a'; n];
+            assert!(!may_have_control(&plain), "n={n}");
+            for at in 0..n {
+                for c in [0u8, 0x01, 0x0a, 0x1f, 0x7f, 0xc2] {
+                    let mut b = plain.clone();
+                    b[at] = c;
+                    assert!(may_have_control(&b), "n={n} at={at} c={c:#x}");
+                }
+                // Next to the ones it looks for: none of them.
+                for c in [0x20u8, 0x21, 0x7e, 0x80, 0xc1, 0xc3, 0xff] {
+                    let mut b = plain.clone();
+                    b[at] = c;
+                    assert!(!may_have_control(&b), "n={n} at={at} c={c:#x}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn printable_ascii_lines_at_every_place_and_byte() {
+        let ok = |c: u8| c == b'\n' || (b' '..=b'~').contains(&c);
+        for n in 0..24usize {
+            let plain = vec![b'a'; n];
+            assert!(printable_ascii_lines(&plain), "n={n}");
+            for at in 0..n {
+                for c in 0..=255u8 {
+                    let mut b = plain.clone();
+                    b[at] = c;
+                    assert_eq!(printable_ascii_lines(&b), ok(c), "n={n} at={at} c={c:#x}");
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn printable_ascii_lines_is_the_byte_test(b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
+            proptest::prop_assert_eq!(
+                printable_ascii_lines(&b),
+                b.iter().all(|c| matches!(c, b'\n' | b' '..=b'~'))
+            );
+        }
+
+        #[test]
+        fn may_have_control_is_the_byte_test(b in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)) {
+            proptest::prop_assert_eq!(may_have_control(&b), control_lead(&b));
+        }
+
+        #[test]
+        fn no_lead_byte_means_no_control_character(s in "\\PC{0,40}[\\x00-\\x1f\\x7f\\u{80}-\\u{9f}]?\\PC{0,10}") {
+            if !may_have_control(s.as_bytes()) {
+                proptest::prop_assert!(!s.chars().any(char::is_control));
+            }
+            proptest::prop_assert_eq!(
+                escape_controls(&s).into_owned(),
+                escaped_by_chars(&s)
+            );
+        }
+    }
+
+    /// `escape_controls` without the fast test.
+    fn escaped_by_chars(s: &str) -> String {
+        let mut out = String::new();
+        for c in s.chars() {
+            match c {
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if c.is_control() => out.push_str(&format!("\\u{{{:02x}}}", u32::from(c))),
+                c => out.push(c),
+            }
+        }
+        out
+    }
 
     #[test]
     fn invalid_bytes_are_escaped_and_text_is_kept() {

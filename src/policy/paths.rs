@@ -61,6 +61,9 @@ pub fn has_parent_component(p: &str) -> bool {
 /// a lead byte.
 pub fn first_control(s: &str) -> Option<char> {
     let b = s.as_bytes();
+    if !crate::bytes::may_have_control(b) {
+        return None;
+    }
     let at = b.iter().enumerate().position(|(i, &x)| {
         x < 0x20
             || x == 0x7f

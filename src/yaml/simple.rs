@@ -29,10 +29,11 @@ const MAX_KEY_LEN: usize = 1024;
 
 /// The tree of `src`, or `None` when it is not of the simple shape.
 pub(super) fn load(src: &str, opts: ParseOptions) -> Option<Node> {
-    if !src.bytes().all(|b| matches!(b, b'\n' | b' '..=b'~')) {
+    if !crate::bytes::printable_ascii_lines(src.as_bytes()) {
         return None;
     }
     let mut r = Reader {
+        src,
         lines: split_lines(src.as_bytes()),
         line: 0,
         opts,
@@ -59,6 +60,8 @@ fn split_lines(src: &[u8]) -> Vec<&[u8]> {
 }
 
 struct Reader<'s> {
+    /// The document; `lines` are cut from it.
+    src: &'s str,
     lines: Vec<&'s [u8]>,
     /// The line being read, from 0.
     line: usize,
@@ -97,6 +100,14 @@ fn plain_first(b: u8) -> bool {
 impl<'s> Reader<'s> {
     fn text(&self) -> &'s [u8] {
         self.lines.get(self.line).copied().unwrap_or_default()
+    }
+
+    /// `piece`, cut from the document, as text. The document is ASCII
+    /// (see [`load`]), so any piece is: found by its place in `src`,
+    /// instead of `str::from_utf8` looking at each of its bytes again.
+    fn as_text(&self, piece: &'s [u8]) -> Option<&'s str> {
+        let start = (piece.as_ptr() as usize).checked_sub(self.src.as_ptr() as usize)?;
+        self.src.get(start..start.checked_add(piece.len())?)
     }
 
     fn mark(&self, col: usize) -> Mark {
@@ -185,7 +196,7 @@ impl<'s> Reader<'s> {
         loop {
             let text = self.text();
             let end = key_end(text, col)?;
-            let key_text = std::str::from_utf8(text.get(col..end)?).ok()?;
+            let key_text = self.as_text(text.get(col..end)?)?;
             let id = KeyId::of(&resolve(key_text, self.opts));
             if keys.len() == MAX_KEYS || keys.contains(&id) {
                 return None;
@@ -276,7 +287,7 @@ impl<'s> Reader<'s> {
                 if quote == b'"' && inner.contains(&b'\\') {
                     return None;
                 }
-                let s = std::str::from_utf8(inner).ok()?;
+                let s = self.as_text(inner)?;
                 let end = col + len + 2;
                 // `'it''s'` and a quote followed by more text are not this
                 // shape.
@@ -293,7 +304,7 @@ impl<'s> Reader<'s> {
             }
             b if plain_first(b) || (!in_flow && dash_word(text, col)) => {
                 let end = plain_end(text, col, in_flow)?;
-                let s = std::str::from_utf8(text.get(col..end)?).ok()?;
+                let s = self.as_text(text.get(col..end)?)?;
                 let node = Node {
                     value: resolve(s, self.opts),
                     mark,
@@ -342,7 +353,7 @@ impl<'s> Reader<'s> {
         if text.get(at) != Some(&b'}') {
             loop {
                 let end = key_end(text, at)?;
-                let key_text = std::str::from_utf8(text.get(at..end)?).ok()?;
+                let key_text = self.as_text(text.get(at..end)?)?;
                 let id = KeyId::of(&resolve(key_text, self.opts));
                 if keys.len() == MAX_KEYS
                     || keys.contains(&id)
