@@ -223,11 +223,15 @@ fn user<'a>(run_as_user: Option<&Id>, host: &'a HostFacts) -> User<'a> {
 /// The uid [`plan`] gives the workload, without the rest of the plan:
 /// resolve needs it first, to distrust what that uid owns.
 pub fn workload_uid(policy: &Policy, host: &HostFacts) -> u32 {
-    user(
-        policy.process.as_ref().and_then(|p| p.run_as_user.as_ref()),
-        host,
-    )
-    .uid
+    let run_as_user = policy.process.as_ref().and_then(|p| p.run_as_user.as_ref());
+    // A numeric user, or the uid an unprivileged supervisor keeps, is the
+    // uid whatever its passwd entry says: no need to look for the entry
+    // (the plan does, for its home and shell).
+    match run_as_user.map(numeric) {
+        Some(Some(n)) => n,
+        None if host.uid != 0 => host.uid,
+        _ => user(run_as_user, host).uid,
+    }
 }
 
 /// Decide the workload identity.
@@ -578,6 +582,8 @@ mod tests {
             "version: 1\nprocess: {run_as_user: sandbox}\n",
             "version: 1\nprocess: {run_as_user: nosuchuser}\n",
             "version: 1\nprocess: {run_as_group: 1500}\n",
+            "version: 1\nprocess: {run_as_user: \"007\"}\n",
+            "version: 1\nprocess: {run_as_user: \"sandbox2\"}\n",
         ] {
             let p = policy(doc);
             for h in [host(0), host(1000), host(4242), no_passwd.clone()] {
