@@ -42,6 +42,42 @@ fn main() {
     }
     link_layout();
     minify_schema();
+    seccomp_sources();
+}
+
+/// A digest of the seccomp sources the prebuilt programs are compiled
+/// from (`src/seccomp/*.rs` but the table itself and the tests), as
+/// `OPENSHELL_SECCOMP_SOURCES`. The table records the digest it was
+/// generated at; a launch takes a program from it by configuration alone
+/// only when the two agree (`seccomp::prebuilt`), so a table left stale
+/// after a change to the rules is never installed in their place. FNV-1a
+/// over each file's name and bytes, in name order.
+fn seccomp_sources() {
+    let dir = "src/seccomp";
+    println!("cargo:rerun-if-changed={dir}");
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+        .map(|e| e.unwrap_or_else(|e| panic!("{dir}: {e}")).file_name())
+        .filter_map(|n| n.into_string().ok())
+        .filter(|n| n.ends_with(".rs"))
+        .filter(|n| {
+            !matches!(
+                n.as_str(),
+                "prebuilt_table.rs" | "tests.rs" | "kernel_tests.rs"
+            )
+        })
+        .collect();
+    names.sort();
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for n in &names {
+        let path = format!("{dir}/{n}");
+        println!("cargo:rerun-if-changed={path}");
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        for b in n.bytes().chain([0]).chain(bytes) {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    println!("cargo:rustc-env=OPENSHELL_SECCOMP_SOURCES={h:016x}");
 }
 
 /// For cross/build.sh (`OPENSHELL_LINK_LAYOUT=1`, rust-lld): link the
