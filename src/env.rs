@@ -8,7 +8,7 @@
 //! Anything else in the supervisor's environment — tokens, credentials,
 //! `LD_PRELOAD` — never reaches the workload.
 
-use crate::sort::FastMap;
+use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 
@@ -84,16 +84,21 @@ fn matches(pattern: &str, name: &str) -> bool {
 }
 
 /// A variable list being built: a name keeps its first position and takes
-/// its last value. The name index makes each `set` O(1), so merging a
-/// device's tens of thousands of variables stays linear.
+/// its last value. The name index makes each `set` O(log n), so merging a
+/// device's tens of thousands of variables stays fast. Ordered, not
+/// hashed: the names include the supervisor's own that a pass pattern
+/// matches, and not all of those are the pod author's (Kubernetes adds
+/// variables named after every Service in the namespace), so a hash
+/// without a secret key could be flooded with chosen names, and
+/// std's keyed one costs a random seed and SipHash at every launch.
 struct Vars {
     vars: Vec<EnvVar>,
-    index: FastMap<String, usize>,
+    index: BTreeMap<String, usize>,
 }
 
 impl Vars {
     fn new(vars: Vec<EnvVar>) -> Vars {
-        let mut index = FastMap::with_capacity_and_hasher(vars.len(), Default::default());
+        let mut index = BTreeMap::new();
         for (i, v) in vars.iter().enumerate() {
             index.entry(v.name.clone()).or_insert(i);
         }
@@ -232,18 +237,24 @@ pub fn check_inputs(env: &[(OsString, OsString)]) -> Result<(), crate::error::Er
 /// The concrete `NAME=value` list for execve, filling passed values (as
 /// bytes: a value need not be UTF-8) from the supervisor's environment.
 pub fn materialize(plan: &EnvPlan, host_env: &[(OsString, OsString)]) -> Vec<(String, OsString)> {
-    let mut host: FastMap<&OsStr, &OsStr> =
-        FastMap::with_capacity_and_hasher(host_env.len(), Default::default());
-    for (k, v) in host_env {
-        // The first definition wins, as getenv(3) finds it.
-        host.entry(k.as_os_str()).or_insert(v.as_os_str());
-    }
+    // Sorted by name, not hashed (see `Vars`): a stable sort keeps the
+    // first definition of a name first among its equals, and that one
+    // wins, as getenv(3) finds it.
+    let mut host: Vec<(&OsStr, &OsStr)> = host_env
+        .iter()
+        .map(|(k, v)| (k.as_os_str(), v.as_os_str()))
+        .collect();
+    crate::sort::sort_by(&mut host, |a, b| a.0.cmp(b.0));
+    let lookup = |name: &OsStr| {
+        let at = host.partition_point(|(k, _)| *k < name);
+        host.get(at).filter(|(k, _)| *k == name).map(|(_, v)| *v)
+    };
     plan.vars
         .iter()
         .filter_map(|v| {
             let value = match &v.value {
                 Some(x) => OsString::from(x),
-                None => host.get(OsStr::new(&v.name))?.to_os_string(),
+                None => lookup(OsStr::new(&v.name))?.to_os_string(),
             };
             Some((v.name.clone(), value))
         })
@@ -555,5 +566,41 @@ mod merge_tests {
             ))
         );
         assert_eq!(m.len(), 4);
+    }
+
+    proptest::proptest! {
+        /// `materialize` passes what a scan of the environment from the
+        /// top finds: the first definition of each name, nothing for a
+        /// name the environment lacks, set values as they are.
+        #[test]
+        fn materialize_passes_what_a_scan_finds(
+            host in proptest::collection::vec(("[A-C]{1,2}", "[a-z]{0,3}"), 0..24),
+            names in proptest::collection::vec(("[A-D]{1,2}", proptest::option::of("[x-z]{1,2}")), 0..8),
+        ) {
+            let host: Vec<(OsString, OsString)> =
+                host.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
+            let plan = EnvPlan {
+                pass: Vec::new(),
+                vars: names
+                    .iter()
+                    .map(|(n, v)| EnvVar {
+                        name: n.clone(),
+                        origin: EnvOrigin::Pass,
+                        value: v.clone(),
+                    })
+                    .collect(),
+            };
+            let want: Vec<(String, OsString)> = names
+                .iter()
+                .filter_map(|(n, v)| {
+                    let value = match v {
+                        Some(x) => OsString::from(x),
+                        None => host.iter().find(|(k, _)| k == n.as_str())?.1.clone(),
+                    };
+                    Some((n.clone(), value))
+                })
+                .collect();
+            proptest::prop_assert_eq!(materialize(&plan, &host), want);
+        }
     }
 }

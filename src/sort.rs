@@ -97,12 +97,12 @@ mod tests {
 
 /// A word-at-a-time hash for the hash maps of the launch path (the
 /// walker's directory cache and writable set, the held descriptors, the
-/// plan's path maps, the environment's names, the YAML reader's keys, a
-/// CDI spec's edits). Their keys come from the root-owned policy, the
-/// host's own directories, CDI specs (root-owned, or refused) and the
-/// pod's environment, which its author sets as they set the policy; the
-/// workload chooses none of them. So the standard library's SipHash,
-/// which resists chosen keys, buys nothing there and cost most of a path lookup
+/// plan's path maps, the YAML reader's hidden paths, at most one an
+/// error, and a CDI spec's edits). Their keys come from the root-owned
+/// policy, the host's own directories and CDI specs (root-owned, or
+/// refused); the workload chooses none of them. So the standard
+/// library's SipHash, which resists chosen keys, buys nothing there and
+/// cost most of a path lookup
 /// (about 3K instructions per policy path at 256 paths, callgrind). This
 /// takes eight bytes per multiply (FNV-1a, used before, took one, and was
 /// still a tenth of a 256-path launch's instructions); `finish` folds the

@@ -13,6 +13,8 @@
 //! readers or lets a small file cost a lot to load, which a sandbox policy must
 //! not allow.
 
+use std::collections::HashSet;
+
 use crate::sort::FastSet;
 use std::borrow::Cow;
 use std::cell::Cell;
@@ -397,8 +399,13 @@ where
         // Keys are duplicates if they resolve to the same value (`1` and
         // `0x1`) or have the same text (`1` and `"1"`, which this module
         // hands out as the same string).
-        let mut seen_values = FastSet::default();
-        let mut seen_texts = FastSet::default();
+        // std's keyed hash: a document's keys are its author's, and a
+        // policy file the workload could rewrite is read before the plan
+        // refuses it; a mapping of chosen colliding keys must not make
+        // this quadratic. The general reader only (`simple` reads the
+        // common shape without a set).
+        let mut seen_values = HashSet::new();
+        let mut seen_texts = HashSet::new();
         loop {
             let (event, span) = self.next()?;
             let key = match event {
