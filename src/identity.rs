@@ -87,6 +87,11 @@ enum Key<'k> {
 /// name, or its uid field, matches. A launch looks the workload's user up
 /// twice, and the image's `nobody` is often the last of dozens of lines.
 fn find_entry<'t>(text: &'t str, key: Key<'_>) -> Option<PasswdEntry<'t>> {
+    // A first field ends at its first colon: no entry has such a name (and
+    // the prefix test below would take `daemon:x` for `daemon`).
+    if matches!(key, Key::Name(n) if n.contains(':')) {
+        return None;
+    }
     crate::bytes::lines(text)
         .filter(|l| !l.starts_with('#'))
         .filter(|l| match key {
@@ -473,7 +478,7 @@ mod tests {
         let all = parse_passwd(text);
         for name in [
             "root", "san", "sandbox", "sand", "sandboxx", "nobody", "dup", "last", "", "#comment",
-            "absent",
+            "absent", "root:x", "san:x:5", ":",
         ] {
             let want = all.iter().find(|e| e.name == name).copied();
             assert_eq!(find_entry(text, Key::Name(name)), want, "name {name:?}");
@@ -497,7 +502,7 @@ mod tests {
         #[test]
         fn find_entry_agrees_with_a_search_of_the_parsed_entries(
             lines in proptest::collection::vec("[a-c]{0,2}(:[0-9x]{0,2}){0,7}", 0..12),
-            name in "[a-c]{0,2}",
+            name in "[a-c:x]{0,4}",
             uid in 0u32..20,
         ) {
             let text = lines.join("\n");
