@@ -7,21 +7,31 @@
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// `word` has a byte below `n` (at most 0x80): the usual word test, which
+/// sets the high bit of such a byte and is non-zero only then (exact as a
+/// yes or no). With `n = 1` on a word xored with a repeated byte, it tests
+/// for that byte. `find`, `may_have_control` and `printable_ascii_lines`
+/// share it.
+#[inline(always)]
+fn has_byte_below(word: u64, n: u8) -> bool {
+    word.wrapping_sub(ONES * u64::from(n)) & !word & HIGHS != 0
+}
+
 /// The index of the first `byte` in `hay`, eight bytes at a time (the
 /// usual test for a zero byte in a word). The binary is built with std's
 /// size-optimized search, which looks at one byte at a time.
 pub fn find(hay: &[u8], byte: u8) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
     let pattern = ONES * u64::from(byte);
     let mut at = 0;
     for chunk in hay.chunks_exact(8) {
         let Ok(word) = <[u8; 8]>::try_from(chunk) else {
             break;
         };
-        let x = u64::from_le_bytes(word) ^ pattern;
-        // A byte of `x` is zero (a match) exactly when this is non-zero.
-        if x.wrapping_sub(ONES) & !x & HIGHS != 0 {
+        // A byte of the xor is zero exactly where `byte` is.
+        if has_byte_below(u64::from_le_bytes(word) ^ pattern, 1) {
             break;
         }
         at += 8;
@@ -37,19 +47,16 @@ pub fn find(hay: &[u8], byte: u8) -> Option<usize> {
 /// `char::is_control` cost some twenty instructions a byte. `false` means
 /// no control character; `true`, that the characters must be looked at.
 pub fn may_have_control(b: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    // A byte of `x` below `n` (at most 0x80) sets its high bit here, and
-    // only then is the whole non-zero: the usual word test, exact as a
-    // yes or no.
-    let below = |x: u64, n: u8| x.wrapping_sub(ONES * u64::from(n)) & !x & HIGHS != 0;
     let mut chunks = b.chunks_exact(8);
     for chunk in chunks.by_ref() {
         let Ok(word) = <[u8; 8]>::try_from(chunk) else {
             return true;
         };
         let x = u64::from_le_bytes(word);
-        if below(x, 0x20) || below(x ^ (ONES * 0x7f), 1) || below(x ^ (ONES * 0xc2), 1) {
+        if has_byte_below(x, 0x20)
+            || has_byte_below(x ^ (ONES * 0x7f), 1)
+            || has_byte_below(x ^ (ONES * 0xc2), 1)
+        {
             return true;
         }
     }
@@ -64,8 +71,6 @@ pub fn may_have_control(b: &[u8]) -> bool {
 /// high one: the YAML reader asks it of a whole policy or CDI spec, a
 /// byte at a time some five instructions a byte.
 pub fn printable_ascii_lines(b: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
     let byte_ok = |c: &u8| matches!(c, b'\n' | b' '..=b'~');
     let mut chunks = b.chunks_exact(8);
     for chunk in chunks.by_ref() {
@@ -75,10 +80,9 @@ pub fn printable_ascii_lines(b: &[u8]) -> bool {
         let x = u64::from_le_bytes(word);
         // No byte below 0x20, none with the high bit, none 0x7f: all
         // printable. Otherwise (a line's `\n`, or worse) byte by byte.
-        let low = x.wrapping_sub(ONES * 0x20) & !x & HIGHS;
-        let y = x ^ (ONES * 0x7f);
-        let del = y.wrapping_sub(ONES) & !y & HIGHS;
-        if (low | del | (x & HIGHS)) != 0 && !chunk.iter().all(byte_ok) {
+        let maybe_not =
+            has_byte_below(x, 0x20) || has_byte_below(x ^ (ONES * 0x7f), 1) || x & HIGHS != 0;
+        if maybe_not && !chunk.iter().all(byte_ok) {
             return false;
         }
     }
