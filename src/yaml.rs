@@ -22,7 +22,10 @@ use std::fmt::{self, Write as _};
 
 use saphyr_parser::{Event, Parser, ScalarStyle, ScanError, Span};
 
+pub mod direct;
 mod simple;
+
+pub use direct::{Direct, Pieces};
 
 /// Deepest nesting of sequences and mappings that [`parse`] accepts; bounds
 /// recursion both here and in [`from_node`].
@@ -569,20 +572,29 @@ impl KeyId {
 /// Resolves a plain scalar by the YAML 1.2 core schema (plus optional YAML
 /// 1.1 octal), falling back to a string.
 fn resolve(s: &str, opts: ParseOptions) -> Value {
+    typed(s, opts).unwrap_or_else(|| Value::Str(s.to_owned()))
+}
+
+/// What a plain scalar resolves to when that is not a string (`None` for
+/// a string, which needs no copy to be compared or read).
+fn typed(s: &str, opts: ParseOptions) -> Option<Value> {
     // Every null, boolean and number of the core schema starts with one of
     // these; anything else (a path, a name) is a string without the tests
     // below, which cost a launch thousands of instructions per path.
     match s.bytes().next() {
-        Some(b) if !typed_first(b) => Value::Str(s.to_owned()),
+        Some(b) if !typed_first(b) => None,
         // Numbers start with a digit, a sign or a dot: a word such as
         // `name` or `type` (a key, mostly) is a null, a boolean or a string.
         Some(b'~' | b'n' | b'N' | b't' | b'T' | b'f' | b'F') => match s {
-            "~" | "null" | "Null" | "NULL" => Value::Null,
-            "true" | "True" | "TRUE" => Value::Bool(true),
-            "false" | "False" | "FALSE" => Value::Bool(false),
-            _ => Value::Str(s.to_owned()),
+            "~" | "null" | "Null" | "NULL" => Some(Value::Null),
+            "true" | "True" | "TRUE" => Some(Value::Bool(true)),
+            "false" | "False" | "FALSE" => Some(Value::Bool(false)),
+            _ => None,
         },
-        _ => resolve_typed(s, opts),
+        _ => match resolve_typed(s, opts) {
+            Value::Str(_) => None,
+            v => Some(v),
+        },
     }
 }
 
@@ -1345,6 +1357,41 @@ macro_rules! from_node_struct {
             }
         }
     };
+    // The `direct` form: the same, and [`Direct`] from the same list (a
+    // conversion named in brackets must have a reader of that name in
+    // `direct::conv`).
+    (direct $ty:ident {
+        $($name:literal => $field:ident: $fty:ty $([$conv:ident])? $(= $default:expr)? $(, or $alias:literal)*;)*
+    }) => {
+        $crate::from_node_struct!($ty {
+            $($name => $field: $fty $([$conv])? $(= $default)? $(, or $alias)*;)*
+        });
+
+        impl $crate::yaml::Direct for $ty {
+            fn direct(p: &mut $crate::yaml::Pieces<'_>) -> Option<Self> {
+                #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+                enum Slot { $($field),* }
+                const NAMES: &[(&str, u8)] = &[$($(($alias, Slot::$field as u8),)* ($name, Slot::$field as u8)),*];
+                $(let mut $field: Option<$fty> = None;)*
+                p.fields(NAMES, &mut |slot, p| {
+                    $(if slot == Slot::$field as u8 {
+                        return $crate::yaml::direct::set(&mut $field, p, $crate::from_node_struct!(@direct $fty $(, $conv)?));
+                    })*
+                    None
+                })?;
+                Some($ty {
+                    $($field: match $field {
+                        Some(v) => v,
+                        None => $crate::from_node_struct!(@direct_absent $($default)?),
+                    },)*
+                })
+            }
+        }
+    };
+    (@direct $fty:ty) => { <$fty as $crate::yaml::Direct>::direct };
+    (@direct $fty:ty, $conv:ident) => { $crate::yaml::direct::conv::$conv };
+    (@direct_absent) => { return None };
+    (@direct_absent $default:expr) => { $default };
     (@conv $fty:ty) => { <$fty as $crate::yaml::FromNode>::from_node };
     (@conv $fty:ty, $conv:path) => { $conv };
     (@absent $c:ident, $name:literal) => { return Err($c.missing($name)) };

@@ -2,6 +2,8 @@
 //! `spec::parse`, as in a directory scan): never a panic, never a hang,
 //! every error located inside the file, and every accepted device has a
 //! fully-qualified name that parses back to its spec's vendor and class.
+//! The spec read straight into its types is the spec read through the
+//! tree, errors included.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -13,7 +15,13 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    match spec::parse("spec.yaml", text, 0) {
+    let parsed = spec::parse("spec.yaml", text, 0);
+    assert_eq!(
+        parsed,
+        spec::parse_through_tree("spec.yaml", text, 0),
+        "the readers disagree on {text:?}"
+    );
+    match parsed {
         Ok(s) => {
             assert!(!s.devices.is_empty(), "a spec without devices");
             for d in &s.devices {

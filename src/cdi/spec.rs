@@ -221,33 +221,33 @@ pub struct NetDevice {
 
 // Reading from YAML (see `yaml::FromNode` for why this is not serde).
 
-use crate::yaml::nullable as null_ok;
+use crate::yaml::nullable;
 
-crate::from_node_struct!(RawSpec {
+crate::from_node_struct!(direct RawSpec {
     "cdiVersion" => cdi_version: String;
     "kind" => kind: String;
-    "annotations" => annotations: BTreeMap<String, String> [null_ok] = BTreeMap::new();
-    "devices" => devices: Vec<RawDevice> [null_ok] = Vec::new();
-    "containerEdits" => container_edits: ContainerEdits [null_ok] = ContainerEdits::default();
+    "annotations" => annotations: BTreeMap<String, String> [nullable] = BTreeMap::new();
+    "devices" => devices: Vec<RawDevice> [nullable] = Vec::new();
+    "containerEdits" => container_edits: ContainerEdits [nullable] = ContainerEdits::default();
 });
 
-crate::from_node_struct!(RawDevice {
+crate::from_node_struct!(direct RawDevice {
     "name" => name: String;
-    "annotations" => annotations: BTreeMap<String, String> [null_ok] = BTreeMap::new();
-    "containerEdits" => container_edits: ContainerEdits [null_ok] = ContainerEdits::default();
+    "annotations" => annotations: BTreeMap<String, String> [nullable] = BTreeMap::new();
+    "containerEdits" => container_edits: ContainerEdits [nullable] = ContainerEdits::default();
 });
 
-crate::from_node_struct!(ContainerEdits {
-    "env" => env: Vec<String> [null_ok] = Vec::new();
-    "deviceNodes" => device_nodes: Vec<DeviceNode> [null_ok] = Vec::new();
-    "hooks" => hooks: Vec<Hook> [null_ok] = Vec::new();
-    "mounts" => mounts: Vec<Mount> [null_ok] = Vec::new();
-    "additionalGids" => additional_gids: Vec<u32> [null_ok] = Vec::new(), or "additionalGIDs";
+crate::from_node_struct!(direct ContainerEdits {
+    "env" => env: Vec<String> [nullable] = Vec::new();
+    "deviceNodes" => device_nodes: Vec<DeviceNode> [nullable] = Vec::new();
+    "hooks" => hooks: Vec<Hook> [nullable] = Vec::new();
+    "mounts" => mounts: Vec<Mount> [nullable] = Vec::new();
+    "additionalGids" => additional_gids: Vec<u32> [nullable] = Vec::new(), or "additionalGIDs";
     "intelRdt" => intel_rdt: Option<IntelRdt> = None;
-    "netDevices" => net_devices: Vec<NetDevice> [null_ok] = Vec::new();
+    "netDevices" => net_devices: Vec<NetDevice> [nullable] = Vec::new();
 });
 
-crate::from_node_struct!(DeviceNode {
+crate::from_node_struct!(direct DeviceNode {
     "path" => path: String;
     "hostPath" => host_path: Option<String> = None;
     "type" => dev_type: Option<String> = None;
@@ -259,30 +259,30 @@ crate::from_node_struct!(DeviceNode {
     "gid" => gid: Option<u32> = None;
 });
 
-crate::from_node_struct!(Mount {
+crate::from_node_struct!(direct Mount {
     "hostPath" => host_path: String;
     "containerPath" => container_path: String;
-    "options" => options: Vec<String> [null_ok] = Vec::new();
+    "options" => options: Vec<String> [nullable] = Vec::new();
     "type" => mount_type: Option<String> = None;
 });
 
-crate::from_node_struct!(Hook {
+crate::from_node_struct!(direct Hook {
     "hookName" => hook_name: String;
     "path" => path: String;
-    "args" => args: Vec<String> [null_ok] = Vec::new();
-    "env" => env: Vec<String> [null_ok] = Vec::new();
+    "args" => args: Vec<String> [nullable] = Vec::new();
+    "env" => env: Vec<String> [nullable] = Vec::new();
     "timeout" => timeout: Option<i64> = None;
 });
 
-crate::from_node_struct!(IntelRdt {
+crate::from_node_struct!(direct IntelRdt {
     "closID" => clos_id: Option<String> = None;
     "l3CacheSchema" => l3_cache_schema: Option<String> = None;
     "memBwSchema" => mem_bw_schema: Option<String> = None;
-    "schemata" => schemata: Vec<String> [null_ok] = Vec::new();
+    "schemata" => schemata: Vec<String> [nullable] = Vec::new();
     "enableMonitoring" => enable_monitoring: bool = false;
 });
 
-crate::from_node_struct!(NetDevice {
+crate::from_node_struct!(direct NetDevice {
     "hostInterfaceName" => host_interface_name: String;
     "name" => name: String;
 });
@@ -399,38 +399,68 @@ pub fn parse_qualified(q: &str) -> Result<(&str, &str, &str), String> {
 /// Largest spec file read (NVIDIA specs with every driver file are ~100 KiB).
 pub const MAX_SPEC_BYTES: u64 = 4 << 20;
 
-/// Collects located errors for one file.
+/// How specs are read: YAML 1.1 octal, as the Go reference decodes them.
+const READ: ParseOptions = ParseOptions { yaml11_octal: true };
+
+/// A place in a spec, spelled as a path (`devices[0].containerEdits`)
+/// only for an error.
+#[derive(Clone, Copy)]
+enum Loc<'a> {
+    Top(&'static str),
+    Key(&'a Loc<'a>, &'static str),
+    Index(&'a Loc<'a>, usize),
+}
+
+impl Loc<'_> {
+    fn path(&self) -> String {
+        match self {
+            Loc::Top(key) => (*key).to_string(),
+            Loc::Key(parent, key) => yaml::join_key(&parent.path(), key),
+            Loc::Index(parent, i) => yaml::join_index(&parent.path(), *i),
+        }
+    }
+}
+
+/// Collects the errors of one file, located in its tree; without a tree,
+/// only whether there were any matters (see [`parse`]).
 struct Errors<'a> {
     file: &'a str,
-    root: &'a Node,
+    root: Option<&'a Node>,
     kind: Option<String>,
     out: Vec<LoadError>,
 }
 
 impl Errors<'_> {
-    /// Report at `path`, or at its nearest ancestor present in the file
+    /// Report at `at`, or at its nearest ancestor present in the file
     /// (an alias spelling, or a key that was left out).
-    fn at(&mut self, path: &str, message: String) {
-        let mut p = path.to_string();
-        let mark = loop {
-            if let Some(m) = yaml::locate(self.root, &p) {
-                break m;
-            }
-            // The accepted alias spelling.
-            if let Some(base) = p.strip_suffix("additionalGids") {
-                if let Some(m) = yaml::locate(self.root, &format!("{base}additionalGIDs")) {
+    fn at(&mut self, at: &Loc<'_>, message: String) {
+        self.at_path(at.path(), message);
+    }
+
+    /// [`Errors::at`] the place spelled `path`.
+    fn at_path(&mut self, path: String, message: String) {
+        let mark = self.root.map(|root| {
+            let mut p = path.clone();
+            loop {
+                if let Some(m) = yaml::locate(root, &p) {
                     break m;
                 }
+                // The accepted alias spelling.
+                if let Some(base) = p.strip_suffix("additionalGids") {
+                    if let Some(m) = yaml::locate(root, &format!("{base}additionalGIDs")) {
+                        break m;
+                    }
+                }
+                match p.rfind(['.', '[']) {
+                    Some(i) => p.truncate(i),
+                    None => break root.mark,
+                }
             }
-            match p.rfind(['.', '[']) {
-                Some(i) => p.truncate(i),
-                None => break self.root.mark,
-            }
-        };
+        });
         self.out.push(LoadError {
             file: self.file.to_string(),
-            mark: Some(mark),
-            path: path.to_string(),
+            mark,
+            path,
             message,
             kind: self.kind.clone(),
         });
@@ -438,7 +468,38 @@ impl Errors<'_> {
 }
 
 /// Parse and check one spec file. `file` names it in errors.
+///
+/// Nearly every spec is of the simple shape ([`yaml::direct`]) and has no
+/// problem, so it is read straight into its types first and checked
+/// without a tree. Anything else, and any spec with a problem, is read
+/// again through the tree, which locates every problem.
 pub fn parse(file: &str, text: &str, priority: usize) -> Result<Spec, Vec<LoadError>> {
+    if let Some(raw) = yaml::direct::read::<RawSpec>(text, READ) {
+        let mut errs = Errors {
+            file,
+            root: None,
+            kind: None,
+            out: Vec::new(),
+        };
+        if let Some(version) = check(&raw, &mut errs)
+            && errs.out.is_empty()
+            && let Some(spec) = into_spec(raw, file, priority, version)
+        {
+            return Ok(spec);
+        }
+    }
+    parse_located(file, text, priority)
+}
+
+/// [`parse`] through the tree alone, for the fuzz target that holds the
+/// two to the same answers.
+#[doc(hidden)]
+pub fn parse_through_tree(file: &str, text: &str, priority: usize) -> Result<Spec, Vec<LoadError>> {
+    parse_located(file, text, priority)
+}
+
+/// [`parse`] through the tree: every problem, located.
+fn parse_located(file: &str, text: &str, priority: usize) -> Result<Spec, Vec<LoadError>> {
     let plain = |mark: Option<Mark>, message: String| LoadError {
         file: file.to_string(),
         mark,
@@ -446,8 +507,7 @@ pub fn parse(file: &str, text: &str, priority: usize) -> Result<Spec, Vec<LoadEr
         message,
         kind: None,
     };
-    let root = yaml::parse(text, ParseOptions { yaml11_octal: true })
-        .map_err(|e| vec![plain(Some(e.mark), e.message)])?;
+    let root = yaml::parse(text, READ).map_err(|e| vec![plain(Some(e.mark), e.message)])?;
     if matches!(root.value, yaml::Value::Null) {
         return Err(vec![plain(Some(root.mark), "empty spec".into())]);
     }
@@ -477,13 +537,13 @@ pub fn parse(file: &str, text: &str, priority: usize) -> Result<Spec, Vec<LoadEr
     })?;
     let mut errs = Errors {
         file,
-        root: &root,
+        root: Some(&root),
         kind,
         out: Vec::new(),
     };
-    let spec = check(&raw, &mut errs, file, priority);
+    let version = check(&raw, &mut errs);
     let mut out = errs.out;
-    match spec {
+    match version.and_then(|v| into_spec(raw, file, priority, v)) {
         Some(s) if out.is_empty() => Ok(s),
         _ => {
             super::sort_stable_by_key(&mut out, |e| e.mark.map(|m| (m.line, m.col)));
@@ -492,12 +552,37 @@ pub fn parse(file: &str, text: &str, priority: usize) -> Result<Spec, Vec<LoadEr
     }
 }
 
-fn check(raw: &RawSpec, e: &mut Errors<'_>, file: &str, priority: usize) -> Option<Spec> {
+/// The spec a checked `raw` makes; `None` when its kind is not
+/// `vendor/class` (which [`check`] reports).
+fn into_spec(raw: RawSpec, file: &str, priority: usize, version: Version) -> Option<Spec> {
+    let (vendor, class) = raw.kind.split_once('/')?;
+    let (vendor, class) = (vendor.to_string(), class.to_string());
+    Some(Spec {
+        path: file.to_string(),
+        priority,
+        version,
+        vendor,
+        class,
+        edits: raw.container_edits,
+        devices: raw
+            .devices
+            .into_iter()
+            .map(|d| Device {
+                name: d.name,
+                edits: d.container_edits,
+            })
+            .collect(),
+    })
+}
+
+/// Every rule a spec must meet beyond its structure, each problem reported
+/// to `e`. The version when it is known (even with other problems).
+fn check(raw: &RawSpec, e: &mut Errors<'_>) -> Option<Version> {
     // Version.
     let version = Version::parse(&raw.cdi_version);
     match version {
         None => e.at(
-            "cdiVersion",
+            &Loc::Top("cdiVersion"),
             format!(
                 "unknown version {:?} (known: {})",
                 raw.cdi_version,
@@ -505,38 +590,36 @@ fn check(raw: &RawSpec, e: &mut Errors<'_>, file: &str, priority: usize) -> Opti
             ),
         ),
         Some(v) if v < OLDEST_SUPPORTED => e.at(
-            "cdiVersion",
+            &Loc::Top("cdiVersion"),
             format!("version {v} is not supported (the oldest supported is {OLDEST_SUPPORTED})"),
         ),
         Some(_) => {}
     }
     // Kind.
-    let (vendor, class) = match raw.kind.split_once('/') {
+    let kind = Loc::Top("kind");
+    match raw.kind.split_once('/') {
         Some((v, c)) => {
             if let Some(p) = name_problem(v, false) {
-                e.at("kind", format!("invalid vendor {v:?}: {p}"));
+                e.at(&kind, format!("invalid vendor {v:?}: {p}"));
             }
             if let Some(p) = name_problem(c, false) {
-                e.at("kind", format!("invalid class {c:?}: {p}"));
+                e.at(&kind, format!("invalid class {c:?}: {p}"));
             }
-            (v, c)
         }
-        None => {
-            e.at(
-                "kind",
-                format!("{:?} is not vendor/class (e.g. nvidia.com/gpu)", raw.kind),
-            );
-            ("", "")
-        }
-    };
-    check_edits(&raw.container_edits, "containerEdits", e);
+        None => e.at(
+            &kind,
+            format!("{:?} is not vendor/class (e.g. nvidia.com/gpu)", raw.kind),
+        ),
+    }
+    check_edits(&raw.container_edits, &Loc::Top("containerEdits"), e);
     // Devices.
+    let devices = Loc::Top("devices");
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, d) in raw.devices.iter().enumerate() {
-        let at = yaml::join_index("devices", i);
+        let at = Loc::Index(&devices, i);
         if let Some(p) = name_problem(&d.name, true) {
             e.at(
-                &yaml::join_key(&at, "name"),
+                &Loc::Key(&at, "name"),
                 format!("invalid device name {:?}: {p}", d.name),
             );
         }
@@ -549,75 +632,56 @@ fn check(raw: &RawSpec, e: &mut Errors<'_>, file: &str, priority: usize) -> Opti
                 ),
             );
         }
-        check_edits(
-            &d.container_edits,
-            &yaml::join_key(&at, "containerEdits"),
-            e,
-        );
+        check_edits(&d.container_edits, &Loc::Key(&at, "containerEdits"), e);
         if let Some(first) = seen.insert(&d.name, i) {
             e.at(
-                &yaml::join_key(&at, "name"),
+                &Loc::Key(&at, "name"),
                 format!("duplicate device {:?} (also devices[{first}])", d.name),
             );
             seen.insert(&d.name, first);
         }
     }
     if raw.devices.is_empty() {
-        e.at("devices", "the spec has no devices".into());
+        e.at(&devices, "the spec has no devices".into());
     }
     // Features newer than the declared version.
     if let Some(v) = version {
         for (need, path, what) in features(raw) {
             if need > v {
-                e.at(
-                    &path,
+                e.at_path(
+                    path,
                     format!("{what} needs cdiVersion {need} or later, the spec declares {v}"),
                 );
             }
         }
     }
-    let version = version?;
-    Some(Spec {
-        path: file.to_string(),
-        priority,
-        version,
-        vendor: vendor.to_string(),
-        class: class.to_string(),
-        edits: raw.container_edits.clone(),
-        devices: raw
-            .devices
-            .iter()
-            .map(|d| Device {
-                name: d.name.clone(),
-                edits: d.container_edits.clone(),
-            })
-            .collect(),
-    })
+    version
 }
 
 fn env_ok(v: &str) -> bool {
     v.find('=').is_some_and(|i| i > 0)
 }
 
-fn check_edits(ed: &ContainerEdits, at: &str, e: &mut Errors<'_>) {
-    let key = |k: &str| yaml::join_key(at, k);
+fn check_edits(ed: &ContainerEdits, at: &Loc<'_>, e: &mut Errors<'_>) {
+    let env = Loc::Key(at, "env");
     for (i, v) in ed.env.iter().enumerate() {
         if !env_ok(v) {
             e.at(
-                &yaml::join_index(&key("env"), i),
+                &Loc::Index(&env, i),
                 format!("invalid environment variable {v:?} (want NAME=VALUE)"),
             );
         }
     }
+    let nodes = Loc::Key(at, "deviceNodes");
     for (i, n) in ed.device_nodes.iter().enumerate() {
-        let p = yaml::join_index(&key("deviceNodes"), i);
+        let p = Loc::Index(&nodes, i);
         if n.path.is_empty() {
-            e.at(&yaml::join_key(&p, "path"), "empty device path".into());
+            e.at(&Loc::Key(&p, "path"), "empty device path".into());
         }
         if let Some(t) = n.dev_type() {
             if !matches!(t, "b" | "c" | "u" | "p") {
                 e.at(
-                    &yaml::join_key(&p, "type"),
+                    &Loc::Key(&p, "type"),
                     format!("invalid device type {t:?} (b, c, u or p)"),
                 );
             }
@@ -625,7 +689,7 @@ fn check_edits(ed: &ContainerEdits, at: &str, e: &mut Errors<'_>) {
         for (k, v) in [("major", n.major), ("minor", n.minor)] {
             if v.is_some_and(|v| v < 0) {
                 e.at(
-                    &yaml::join_key(&p, k),
+                    &Loc::Key(&p, k),
                     format!("negative device number {}", v.unwrap_or_default()),
                 );
             }
@@ -633,17 +697,18 @@ fn check_edits(ed: &ContainerEdits, at: &str, e: &mut Errors<'_>) {
         if let Some(perm) = n.permissions.as_deref() {
             if perm != "none" && !perm.chars().all(|c| matches!(c, 'r' | 'w' | 'm')) {
                 e.at(
-                    &yaml::join_key(&p, "permissions"),
+                    &Loc::Key(&p, "permissions"),
                     format!("invalid permissions {perm:?} (a subset of \"rwm\", or \"none\")"),
                 );
             }
         }
     }
+    let hooks = Loc::Key(at, "hooks");
     for (i, h) in ed.hooks.iter().enumerate() {
-        let p = yaml::join_index(&key("hooks"), i);
+        let p = Loc::Index(&hooks, i);
         if !HOOK_NAMES.contains(&h.hook_name.as_str()) {
             e.at(
-                &yaml::join_key(&p, "hookName"),
+                &Loc::Key(&p, "hookName"),
                 format!(
                     "invalid hook name {:?} (one of {})",
                     h.hook_name,
@@ -652,49 +717,53 @@ fn check_edits(ed: &ContainerEdits, at: &str, e: &mut Errors<'_>) {
             );
         }
         if h.path.is_empty() {
-            e.at(&yaml::join_key(&p, "path"), "empty hook path".into());
+            e.at(&Loc::Key(&p, "path"), "empty hook path".into());
         }
+        let env = Loc::Key(&p, "env");
         for (j, v) in h.env.iter().enumerate() {
             if !env_ok(v) {
                 e.at(
-                    &yaml::join_index(&yaml::join_key(&p, "env"), j),
+                    &Loc::Index(&env, j),
                     format!("invalid environment variable {v:?} (want NAME=VALUE)"),
                 );
             }
         }
     }
+    let mounts = Loc::Key(at, "mounts");
     for (i, m) in ed.mounts.iter().enumerate() {
-        let p = yaml::join_index(&key("mounts"), i);
+        let p = Loc::Index(&mounts, i);
         if m.host_path.is_empty() {
-            e.at(&yaml::join_key(&p, "hostPath"), "empty host path".into());
+            e.at(&Loc::Key(&p, "hostPath"), "empty host path".into());
         }
         if m.container_path.is_empty() {
             e.at(
-                &yaml::join_key(&p, "containerPath"),
+                &Loc::Key(&p, "containerPath"),
                 "empty container path".into(),
             );
         }
     }
     if let Some(c) = ed.intel_rdt.as_ref().and_then(|r| r.clos_id.as_deref()) {
         if c != "/" && (c.len() >= 4096 || c == "." || c == ".." || c.contains(['/', '\n'])) {
+            let rdt = Loc::Key(at, "intelRdt");
             e.at(
-                &yaml::join_key(&key("intelRdt"), "closID"),
+                &Loc::Key(&rdt, "closID"),
                 format!("invalid closID {c:?} (a file name, or \"/\")"),
             );
         }
     }
+    let net = Loc::Key(at, "netDevices");
     let mut hosts: BTreeMap<&str, usize> = BTreeMap::new();
     let mut names: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, n) in ed.net_devices.iter().enumerate() {
-        let p = yaml::join_index(&key("netDevices"), i);
+        let p = Loc::Index(&net, i);
         if n.host_interface_name.is_empty() {
             e.at(
-                &yaml::join_key(&p, "hostInterfaceName"),
+                &Loc::Key(&p, "hostInterfaceName"),
                 "empty hostInterfaceName".into(),
             );
         } else if let Some(j) = hosts.insert(&n.host_interface_name, i) {
             e.at(
-                &yaml::join_key(&p, "hostInterfaceName"),
+                &Loc::Key(&p, "hostInterfaceName"),
                 format!(
                     "duplicate hostInterfaceName {:?} (also netDevices[{j}])",
                     n.host_interface_name
@@ -702,12 +771,63 @@ fn check_edits(ed: &ContainerEdits, at: &str, e: &mut Errors<'_>) {
             );
         }
         if n.name.is_empty() {
-            e.at(&yaml::join_key(&p, "name"), "empty name".into());
+            e.at(&Loc::Key(&p, "name"), "empty name".into());
         } else if let Some(j) = names.insert(&n.name, i) {
             e.at(
-                &yaml::join_key(&p, "name"),
+                &Loc::Key(&p, "name"),
                 format!("duplicate name {:?} (also netDevices[{j}])", n.name),
             );
+        }
+    }
+}
+
+/// The features with a minimum version that a spec uses: `(version,
+/// where, what)`, the first occurrence of each.
+struct Features(Vec<(Version, String, &'static str)>);
+
+impl Features {
+    fn add(&mut self, v: Version, at: &Loc<'_>, what: &'static str) {
+        if !self.0.iter().any(|(_, _, w)| *w == what) {
+            self.0.push((v, at.path(), what));
+        }
+    }
+
+    fn edits(&mut self, at: &Loc<'_>, ed: &ContainerEdits) {
+        if let Some(i) = ed.mounts.iter().position(|m| m.mount_type().is_some()) {
+            let list = Loc::Key(at, "mounts");
+            let item = Loc::Index(&list, i);
+            self.add(Version(0, 4, 0), &Loc::Key(&item, "type"), "a mount type");
+        }
+        if let Some(i) = ed
+            .device_nodes
+            .iter()
+            .position(|n| n.host_path.as_deref().is_some_and(|h| !h.is_empty()))
+        {
+            let list = Loc::Key(at, "deviceNodes");
+            let item = Loc::Index(&list, i);
+            self.add(Version(0, 5, 0), &Loc::Key(&item, "hostPath"), "hostPath");
+        }
+        if let Some(r) = &ed.intel_rdt {
+            let rdt = Loc::Key(at, "intelRdt");
+            self.add(Version(0, 7, 0), &rdt, "intelRdt");
+            if !r.schemata.is_empty() {
+                let schemata = Loc::Key(&rdt, "schemata");
+                self.add(Version(1, 1, 0), &schemata, "intelRdt.schemata");
+            }
+            if r.enable_monitoring {
+                let monitoring = Loc::Key(&rdt, "enableMonitoring");
+                self.add(Version(1, 1, 0), &monitoring, "intelRdt.enableMonitoring");
+            }
+        }
+        if !ed.additional_gids.is_empty() {
+            self.add(
+                Version(0, 7, 0),
+                &Loc::Key(at, "additionalGids"),
+                "additionalGids",
+            );
+        }
+        if !ed.net_devices.is_empty() {
+            self.add(Version(1, 1, 0), &Loc::Key(at, "netDevices"), "netDevices");
         }
     }
 }
@@ -715,90 +835,366 @@ fn check_edits(ed: &ContainerEdits, at: &str, e: &mut Errors<'_>) {
 /// Every feature with a minimum version: `(version, path, what)`, the
 /// first occurrence of each.
 fn features(raw: &RawSpec) -> Vec<(Version, String, &'static str)> {
-    let mut out: Vec<(Version, String, &'static str)> = Vec::new();
-    let mut add = |v: Version, path: String, what: &'static str| {
-        if !out.iter().any(|(_, _, w)| *w == what) {
-            out.push((v, path, what));
-        }
-    };
-    let edits = std::iter::once(("containerEdits".to_string(), &raw.container_edits)).chain(
-        raw.devices.iter().enumerate().map(|(i, d)| {
-            (
-                yaml::join_key(&yaml::join_index("devices", i), "containerEdits"),
-                &d.container_edits,
-            )
-        }),
-    );
+    let mut out = Features(Vec::new());
     if !raw.annotations.is_empty() {
-        add(Version(0, 6, 0), "annotations".into(), "annotations");
+        out.add(Version(0, 6, 0), &Loc::Top("annotations"), "annotations");
     }
     if raw
         .kind
         .split_once('/')
         .is_some_and(|(_, c)| c.contains('.'))
     {
-        add(Version(0, 6, 0), "kind".into(), "a '.' in the class name");
+        out.add(
+            Version(0, 6, 0),
+            &Loc::Top("kind"),
+            "a '.' in the class name",
+        );
     }
+    let devices = Loc::Top("devices");
     for (i, d) in raw.devices.iter().enumerate() {
-        let at = yaml::join_index("devices", i);
+        let at = Loc::Index(&devices, i);
         if d.name.starts_with(|c: char| c.is_ascii_digit()) {
-            add(
+            out.add(
                 Version(0, 5, 0),
-                yaml::join_key(&at, "name"),
+                &Loc::Key(&at, "name"),
                 "a device name starting with a digit",
             );
         }
         if !d.annotations.is_empty() {
-            add(
+            out.add(
                 Version(0, 6, 0),
-                yaml::join_key(&at, "annotations"),
+                &Loc::Key(&at, "annotations"),
                 "annotations",
             );
         }
     }
-    for (at, ed) in edits {
-        let key = |k: &str| yaml::join_key(&at, k);
-        if let Some(i) = ed.mounts.iter().position(|m| m.mount_type().is_some()) {
-            add(
-                Version(0, 4, 0),
-                yaml::join_key(&yaml::join_index(&key("mounts"), i), "type"),
-                "a mount type",
+    out.edits(&Loc::Top("containerEdits"), &raw.container_edits);
+    for (i, d) in raw.devices.iter().enumerate() {
+        let at = Loc::Index(&devices, i);
+        out.edits(&Loc::Key(&at, "containerEdits"), &d.container_edits);
+    }
+    out.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Both ways of reading `text` agree: where the direct reader answers,
+    /// the tree's conversion gives the same value without an error, and
+    /// [`parse`] gives what [`parse_located`] gives, errors included.
+    /// Returns whether the direct reader answered.
+    fn agrees(text: &str) -> bool {
+        let direct = yaml::direct::read::<RawSpec>(text, READ);
+        if let Some(raw) = &direct {
+            let tree = yaml::parse(text, READ)
+                .map_err(|e| format!("{e}"))
+                .and_then(|root| yaml::from_node::<RawSpec>(&root).map_err(|e| format!("{e:?}")));
+            assert_eq!(tree.as_ref(), Ok(raw), "the readers disagree on {text:?}");
+        }
+        assert_eq!(
+            parse("spec.yaml", text, 3),
+            parse_located("spec.yaml", text, 3),
+            "parse differs on {text:?}"
+        );
+        direct.is_some()
+    }
+
+    /// A spec of the shape `nvidia-ctk cdi generate` writes.
+    fn nvidia_shaped() -> String {
+        let mut s = String::from("cdiVersion: 0.5.0\nkind: nvidia.com/gpu\ndevices:\n");
+        for i in 0..4 {
+            s += &format!(
+                "- name: \"{i}\"\n  containerEdits:\n    deviceNodes:\n    - path: /dev/nvidia{i}\n      major: 195\n      minor: {i}\n      permissions: rwm\n    - path: /dev/dri/card{i}\n    hooks:\n    - hookName: createContainer\n      path: /usr/bin/nvidia-cdi-hook\n      args:\n      - nvidia-cdi-hook\n      - create-symlinks\n      - --link\n      - ../card{i}::/dev/dri/by-path/pci-0000:1{i}:00.0-card\n      env:\n      - NVIDIA_CTK_DEBUG=false\n"
             );
         }
-        if let Some(i) = ed
-            .device_nodes
-            .iter()
-            .position(|n| n.host_path.as_deref().is_some_and(|h| !h.is_empty()))
-        {
-            add(
-                Version(0, 5, 0),
-                yaml::join_key(&yaml::join_index(&key("deviceNodes"), i), "hostPath"),
-                "hostPath",
-            );
+        s += "containerEdits:\n  env:\n  - NVIDIA_VISIBLE_DEVICES=void\n  deviceNodes:\n  - path: /dev/nvidiactl\n  mounts:\n  - hostPath: /usr/lib/libcuda.so.550.54.15\n    containerPath: /usr/lib/libcuda.so.550.54.15\n    options: [ro, nosuid, nodev, rbind, rprivate]\n";
+        s
+    }
+
+    #[test]
+    fn specs_of_the_common_shape_are_read_directly() {
+        let example = "cdiVersion: 0.5.0\nkind: example.com/dev\ndevices:\n- name: \"0\"\n  containerEdits:\n    deviceNodes: [{path: /dev/x, type: c, major: 1, minor: 3}]\n- name: '1'\n  containerEdits:\n    env: [A=1]\n    deviceNodes:\n    - path: /dev/y\n      fileMode: 0666\n      uid: 0\n";
+        for text in [example, &nvidia_shaped()] {
+            assert!(agrees(text), "not read directly: {text}");
+            assert!(parse("spec.yaml", text, 0).is_ok());
         }
-        if let Some(r) = &ed.intel_rdt {
-            add(Version(0, 7, 0), key("intelRdt"), "intelRdt");
-            if !r.schemata.is_empty() {
-                add(
-                    Version(1, 1, 0),
-                    yaml::join_key(&key("intelRdt"), "schemata"),
-                    "intelRdt.schemata",
-                );
-            }
-            if r.enable_monitoring {
-                add(
-                    Version(1, 1, 0),
-                    yaml::join_key(&key("intelRdt"), "enableMonitoring"),
-                    "intelRdt.enableMonitoring",
-                );
-            }
+        // `fileMode: 0666` is YAML 1.1 octal, as the reference reads it.
+        let raw = yaml::direct::read::<RawSpec>(example, READ).unwrap_or_default();
+        let node = raw
+            .devices
+            .get(1)
+            .and_then(|d| d.container_edits.device_nodes.first());
+        assert_eq!(node.and_then(|n| n.file_mode), Some(0o666));
+    }
+
+    #[test]
+    fn what_the_conversion_reports_is_left_to_it() {
+        for text in [
+            // An unknown key, one in the wrong case, an alias and its key.
+            "cdiVersion: 0.5.0\nkind: a.b/c\nbogus: 1\ndevices:\n- name: x\n  containerEdits:\n    env: [A=1]\n",
+            "cdiVersion: 0.5.0\nkind: a.b/c\ndevices:\n- name: x\n  containerEdits:\n    Env: [A=1]\n",
+            "cdiVersion: 0.7.0\nkind: a.b/c\ndevices:\n- name: x\n  containerEdits:\n    additionalGids: [1]\n    additionalGIDs: [2]\n",
+            // Missing, null and mistyped values.
+            "kind: a.b/c\ndevices:\n- name: x\n  containerEdits:\n    env: [A=1]\n",
+            "cdiVersion: 0.5.0\nkind: a.b/c\ndevices:\n- name: ~\n  containerEdits:\n    env: [A=1]\n",
+            "cdiVersion: 0.5\nkind: a.b/c\ndevices:\n- name: x\n  containerEdits:\n    env: [A=1]\n",
+            "cdiVersion: 0.5.0\nkind: a.b/c\ndevices:\n- name: 0\n  containerEdits:\n    env: [A=1]\n",
+            "cdiVersion: 0.5.0\nkind: a.b/c\ndevices:\n- name: x\n  containerEdits:\n    deviceNodes: [{path: /d, major: \"1\"}]\n",
+            "cdiVersion: 0.5.0\nkind: a.b/c\ndevices:\n- name: x\n  containerEdits:\n    deviceNodes: [{path: /d, uid: -1}]\n",
+            "cdiVersion: 0.5.0\nkind: a.b/c\ndevices:\n- name: x\n  containerEdits:\n    deviceNodes: [{path: /d, major: 99999999999999999999}]\n",
+            "cdiVersion: 0.5.0\nkind: a.b/c\ndevices:\n- name: x\n  containerEdits:\n    deviceNodes: {path: /d}\n",
+            "cdiVersion: 0.5.0\nkind: a.b/c\ndevices:\n- name: x\n  containerEdits: [env]\n",
+            "cdiVersion: 0.7.0\nkind: a.b/c\ndevices:\n- name: x\n  containerEdits:\n    intelRdt: {enableMonitoring: \"true\"}\n",
+        ] {
+            assert!(!agrees(text), "read directly: {text}");
+            assert!(parse("spec.yaml", text, 0).is_err(), "accepted: {text}");
         }
-        if !ed.additional_gids.is_empty() {
-            add(Version(0, 7, 0), key("additionalGids"), "additionalGids");
-        }
-        if !ed.net_devices.is_empty() {
-            add(Version(1, 1, 0), key("netDevices"), "netDevices");
+        // The controls: the same documents without the problem are read.
+        for text in [
+            "cdiVersion: 0.5.0\nkind: a.b/c\ndevices:\n- name: x\n  containerEdits:\n    env: [A=1]\n",
+            "cdiVersion: 0.7.0\nkind: a.b/c\ndevices:\n- name: x\n  containerEdits:\n    additionalGIDs: [2]\n",
+            "cdiVersion: 0.5.0\nkind: a.b/c\ndevices:\n- name: x\n  containerEdits:\n    deviceNodes: [{path: /d, major: 1, uid: 1}]\n",
+            "cdiVersion: 0.7.0\nkind: a.b/c\ndevices:\n- name: x\n  containerEdits:\n    intelRdt: {enableMonitoring: false}\n",
+            "cdiVersion: 0.5.0\nkind: a.b/c\ndevices:\n- name: x\n  containerEdits: ~\n  annotations: ~\n- name: y\n  containerEdits:\n    env: [A=1]\n",
+        ] {
+            assert!(agrees(text), "not read directly: {text}");
         }
     }
-    out
+
+    #[test]
+    fn specs_that_break_a_rule_are_reported_at_their_place() {
+        // Read directly, then checked: a problem sends the spec through
+        // the tree, whose errors are located.
+        let text = "cdiVersion: 0.5.0\nkind: a.b/c\ndevices:\n- name: x\n  containerEdits:\n    env: [noequals]\n";
+        assert!(agrees(text));
+        let errs = parse("spec.yaml", text, 0).err().unwrap_or_default();
+        let first = errs.first().map(ToString::to_string);
+        assert_eq!(
+            first.as_deref(),
+            Some(
+                "spec.yaml:6:11: devices[0].containerEdits.env[0]: invalid environment variable \"noequals\" (want NAME=VALUE)"
+            )
+        );
+    }
+
+    /// Every spec the test suite reads.
+    #[test]
+    fn the_suites_specs_read_alike() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/cdi");
+        let mut stack = vec![root];
+        let (mut seen, mut direct) = (0, 0);
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if let Ok(text) = std::fs::read_to_string(&path) {
+                    seen += 1;
+                    direct += usize::from(agrees(&text));
+                }
+            }
+        }
+        assert!(seen > 20, "only {seen} specs found");
+        assert!(direct > 5, "{direct} of {seen} specs read directly");
+    }
+
+    // Each list holds values that read (several, so that most drawn specs
+    // are valid) and values that the conversion or a rule refuses.
+    const VERSIONS: &[&str] = &[
+        "0.5.0",
+        "0.6.0",
+        "1.1.0",
+        "\"0.7.0\"",
+        "v0.7.0",
+        "0.3.0",
+        "0.1.0",
+        "9.9.9",
+        "0.5",
+        "~",
+    ];
+    const KINDS: &[&str] = &[
+        "example.com/dev",
+        "vendor.io/class",
+        "'a.b/c'",
+        "a/b.c",
+        "bad",
+        "1x/y",
+        "{a: b}",
+    ];
+    const NAMES: &[&str] = &[
+        "\"0\"", "gpu0", "'1'", "all", "MIG-0:1", "dev-x", "0", "a b", "~", "-x", "\"\"",
+    ];
+    const EDITS: &[&str] = &[
+        // Read, and valid at a recent enough version.
+        "env: [A=1, \"B=2\"]",
+        "deviceNodes: [{path: /dev/x, type: c, major: 1, minor: 3}]",
+        "deviceNodes:\n{i}- path: /dev/a\n{i}  type: b\n{i}  major: 8\n{i}- path: /dev/b",
+        "deviceNodes: [{path: /dev/y, hostPath: /dev/z, fileMode: 0666, permissions: rw, uid: 1000, gid: 44}]",
+        "mounts: [{hostPath: /a, containerPath: /b, options: [ro, bind]}]",
+        "mounts:\n{i}- hostPath: /a\n{i}  containerPath: /c\n{i}  options: ~",
+        "hooks:\n{i}- hookName: createContainer\n{i}  path: /bin/h\n{i}  args:\n{i}  - h\n{i}  - --link\n{i}  - a::b",
+        "hooks: [{hookName: poststop, path: /bin/h, args: [h, --x], env: [A=1], timeout: 5}]",
+        "additionalGids: [44, 45]",
+        "intelRdt: {closID: x, schemata: [L3], enableMonitoring: true}",
+        "netDevices: [{hostInterfaceName: eth0, name: e0}]",
+        "env: ~",
+        // Refused by the conversion or by a rule, or not of the shape.
+        "env: [noequals]",
+        "env: [1]",
+        "env:\n{i}- C=3\n{i}- D=",
+        "deviceNodes: [{path: /dev/x, major: -1}]",
+        "deviceNodes: [{path: /dev/x, type: q, permissions: none}]",
+        "deviceNodes: [{path: /dev/x, bogus: 1}]",
+        "deviceNodes: [{path: \"\", fileMode: 0x1ff}]",
+        "deviceNodes: [{path: /dev/x, minor: 1.5}]",
+        "deviceNodes: 5",
+        "mounts: [{hostPath: /a, containerPath: /b, type: tmpfs}]",
+        "mounts: [{hostPath: /a}]",
+        "hooks: [{hookName: nope, path: /bin/h}]",
+        "hooks: [{hookName: poststop, path: /bin/h, env: [x]}]",
+        "additionalGIDs: [7]",
+        "additionalGids: [-1]",
+        "additionalGids: [\"5\"]",
+        "intelRdt: {closID: a/b}",
+        "intelRdt: ~",
+        "netDevices: [{hostInterfaceName: eth0, name: e0}, {hostInterfaceName: eth0, name: e1}]",
+        "unknownKey: 1",
+        "Env: [A=1]",
+    ];
+
+    /// How many values at the start of each list read.
+    const GOOD: (usize, usize, usize, usize) = (5, 3, 6, 12);
+
+    /// Edits at `indent`, one per line (block values one deeper), each key
+    /// at most once.
+    fn edits(picks: &[usize], indent: usize) -> String {
+        let pad = " ".repeat(indent);
+        let mut out = String::new();
+        let mut keys: Vec<&str> = Vec::new();
+        for &i in picks {
+            let line = pick(EDITS, GOOD.3, i);
+            let key = line.split(':').next().unwrap_or_default();
+            if keys.contains(&key) {
+                continue;
+            }
+            keys.push(key);
+            out += &pad;
+            out += &line.replace("{i}", &pad);
+            out.push('\n');
+        }
+        out
+    }
+
+    /// A value of `list` by `i`: one of its first `good` three times in
+    /// four.
+    fn pick(list: &[&'static str], good: usize, i: usize) -> &'static str {
+        let at = if i % 4 == 0 {
+            i / 4 % list.len()
+        } else {
+            i / 4 % good
+        };
+        list.get(at).copied().unwrap_or_default()
+    }
+
+    /// A spec written from drawn parts: `drop` leaves out (or adds) one
+    /// top-level key, each device is `(name, edits, form)`.
+    fn written(
+        version: usize,
+        kind: usize,
+        top: &[usize],
+        devices: &[(usize, Vec<usize>, u8)],
+        drop: u8,
+    ) -> String {
+        let mut s = String::new();
+        if drop != 0 {
+            s += &format!("cdiVersion: {}\n", pick(VERSIONS, GOOD.0, version));
+        }
+        if drop != 1 {
+            s += &format!("kind: {}\n", pick(KINDS, GOOD.1, kind));
+        }
+        if drop == 2 {
+            s += "annotations: {a: b}\n";
+        }
+        if !top.is_empty() {
+            s += "containerEdits:\n";
+            s += &edits(top, 2);
+        }
+        if drop != 3 {
+            s += "devices:\n";
+            for (name, picks, form) in devices {
+                s += &format!("- name: {}\n", pick(NAMES, GOOD.2, *name));
+                match (form, picks.is_empty()) {
+                    (0, _) => s += "  containerEdits: ~\n",
+                    (1, _) => s += "  containerEdits: {}\n",
+                    (_, true) => {}
+                    (_, false) => {
+                        s += "  containerEdits:\n";
+                        s += &edits(picks, 4);
+                    }
+                }
+                if *form == 7 {
+                    s += "  annotations: {x: y}\n";
+                }
+            }
+            if devices.is_empty() {
+                s += "- name: only\n  containerEdits:\n    env: [A=1]\n";
+            }
+        }
+        s
+    }
+
+    /// The generator below reaches all three outcomes often: read
+    /// directly and valid, read directly and then refused by a rule, and
+    /// left to the tree.
+    #[test]
+    fn written_specs_reach_every_outcome() {
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut draw = |n: usize| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            usize::try_from(seed >> 33).unwrap_or_default() % n
+        };
+        let (mut ok, mut refused, mut tree) = (0, 0, 0);
+        for _ in 0..600 {
+            let top: Vec<usize> = (0..draw(3)).map(|_| draw(1000)).collect();
+            let devices: Vec<(usize, Vec<usize>, u8)> = (0..draw(4))
+                .map(|_| {
+                    let picks = (0..draw(4)).map(|_| draw(1000)).collect();
+                    (draw(1000), picks, u8::try_from(draw(8)).unwrap_or(0))
+                })
+                .collect();
+            let drop = u8::try_from(draw(24)).unwrap_or(0);
+            let text = written(draw(1000), draw(1000), &top, &devices, drop);
+            match (agrees(&text), parse("spec.yaml", &text, 0).is_ok()) {
+                (true, true) => ok += 1,
+                (true, false) => refused += 1,
+                (false, _) => tree += 1,
+            }
+        }
+        assert!(
+            ok > 30 && refused > 30 && tree > 30,
+            "ok {ok}, refused {refused}, tree {tree}"
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        #[test]
+        fn written_specs_read_alike(
+            version in any::<usize>(),
+            kind in any::<usize>(),
+            top in prop::collection::vec(any::<usize>(), 0..3),
+            devices in prop::collection::vec(
+                (any::<usize>(), prop::collection::vec(any::<usize>(), 0..4), 0u8..8),
+                0..4,
+            ),
+            drop in 0u8..24,
+        ) {
+            agrees(&written(version, kind, &top, &devices, drop));
+        }
+    }
 }

@@ -18,7 +18,7 @@
 //! to that on generated documents, on the character soup that lies just
 //! outside this shape, and on every document the test suite reads.
 
-use super::{KeyId, MAX_DEPTH, Mark, Node, ParseOptions, Value, resolve};
+use super::{KeyId, MAX_DEPTH, Mark, Node, ParseOptions, Value, resolve, typed};
 
 /// Most keys in one mapping; the duplicate check is quadratic, so a larger
 /// mapping is left to the general reader.
@@ -27,8 +27,35 @@ const MAX_KEYS: usize = 32;
 /// Longest key the general reader reads as a key outside flow collections.
 const MAX_KEY_LEN: usize = 1024;
 
+/// One piece of a document of the simple shape, in document order. The
+/// reader cuts a document into these; [`load`] builds the tree from them,
+/// and [`super::direct`] reads a model type from them without a tree.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Piece<'s> {
+    /// A mapping starts; its mark is its first key's.
+    Map(Mark),
+    /// A sequence starts, at its first `-` or its `[`.
+    Seq(Mark),
+    /// The innermost open mapping or sequence ends.
+    End,
+    /// A mapping's key (always plain in this shape), its text as written.
+    Key(&'s str, Mark),
+    /// A plain scalar, not yet resolved by the schema.
+    Plain(&'s str, Mark),
+    /// A quoted scalar's text (this shape has no escapes in it).
+    Quoted(&'s str, Mark),
+}
+
 /// The tree of `src`, or `None` when it is not of the simple shape.
 pub(super) fn load(src: &str, opts: ParseOptions) -> Option<Node> {
+    let list = pieces(src, opts)?;
+    let mut at = 0;
+    let root = node(&list, &mut at, opts)?;
+    (at == list.len()).then_some(root)
+}
+
+/// `src` cut into pieces, or `None` when it is not of the simple shape.
+pub(super) fn pieces(src: &str, opts: ParseOptions) -> Option<Vec<Piece<'_>>> {
     if !crate::bytes::printable_ascii_lines(src.as_bytes()) {
         return None;
     }
@@ -37,12 +64,55 @@ pub(super) fn load(src: &str, opts: ParseOptions) -> Option<Node> {
         lines: split_lines(src.as_bytes()),
         line: 0,
         opts,
+        out: Vec::with_capacity(src.len() / 5 + 8),
+        keys: Vec::new(),
+        typed_keys: Vec::new(),
     };
     r.skip_blank();
     let indent = r.indent()?;
-    let root = r.block(indent, 0)?;
+    r.block(indent, 0)?;
     r.skip_blank();
-    (r.line == r.lines.len()).then_some(root)
+    (r.line == r.lines.len()).then_some(r.out)
+}
+
+/// The node that starts at `list[*at]`, moving `at` past it. The list is
+/// the reader's, so every collection in it is closed; `None` otherwise.
+fn node(list: &[Piece<'_>], at: &mut usize, opts: ParseOptions) -> Option<Node> {
+    let piece = *list.get(*at)?;
+    *at += 1;
+    let (value, mark) = match piece {
+        Piece::Plain(s, mark) => (resolve(s, opts), mark),
+        Piece::Quoted(s, mark) => (Value::Str(s.to_owned()), mark),
+        Piece::Seq(mark) => {
+            let mut items = Vec::new();
+            while *list.get(*at)? != Piece::End {
+                items.push(node(list, at, opts)?);
+            }
+            *at += 1;
+            (Value::Seq(items), mark)
+        }
+        Piece::Map(mark) => {
+            let mut entries = Vec::new();
+            loop {
+                match *list.get(*at)? {
+                    Piece::End => break,
+                    Piece::Key(k, kmark) => {
+                        *at += 1;
+                        let key = Node {
+                            value: Value::Str(k.to_owned()),
+                            mark: kmark,
+                        };
+                        entries.push((key, node(list, at, opts)?));
+                    }
+                    _ => return None,
+                }
+            }
+            *at += 1;
+            (Value::Map(entries), mark)
+        }
+        Piece::End | Piece::Key(..) => return None,
+    };
+    Some(Node { value, mark })
 }
 
 /// `src` cut at each `\n`, as `str::split('\n')` cuts it (the piece
@@ -66,6 +136,14 @@ struct Reader<'s> {
     /// The line being read, from 0.
     line: usize,
     opts: ParseOptions,
+    /// The pieces so far.
+    out: Vec<Piece<'s>>,
+    /// The keys of the mappings open now, innermost last: each mapping
+    /// checks its own (from where they started) for duplicates.
+    keys: Vec<&'s str>,
+    /// Those of them that may resolve to something other than their text
+    /// (`1` and `0x1` are one key), resolved.
+    typed_keys: Vec<KeyId>,
 }
 
 /// Bytes a plain scalar may hold: none is an indicator anywhere.
@@ -97,13 +175,20 @@ fn plain_first(b: u8) -> bool {
     plain_byte(b) && !matches!(b, b'-' | b'@')
 }
 
+/// Where a mapping's keys start on the reader's key stacks.
+#[derive(Clone, Copy)]
+struct KeysFrom {
+    keys: usize,
+    typed: usize,
+}
+
 impl<'s> Reader<'s> {
     fn text(&self) -> &'s [u8] {
         self.lines.get(self.line).copied().unwrap_or_default()
     }
 
     /// `piece`, cut from the document, as text. The document is ASCII
-    /// (see [`load`]), so any piece is: found by its place in `src`,
+    /// (see [`pieces`]), so any piece is: found by its place in `src`,
     /// instead of `str::from_utf8` looking at each of its bytes again.
     fn as_text(&self, piece: &'s [u8]) -> Option<&'s str> {
         let start = (piece.as_ptr() as usize).checked_sub(self.src.as_ptr() as usize)?;
@@ -139,9 +224,46 @@ impl<'s> Reader<'s> {
         self.indent()
     }
 
+    /// Opens a mapping at `mark`: where its keys start.
+    fn open_mapping(&mut self, mark: Mark) -> KeysFrom {
+        self.out.push(Piece::Map(mark));
+        KeysFrom {
+            keys: self.keys.len(),
+            typed: self.typed_keys.len(),
+        }
+    }
+
+    /// Closes the mapping opened at `from`.
+    fn close(&mut self, from: KeysFrom) {
+        self.keys.truncate(from.keys);
+        self.typed_keys.truncate(from.typed);
+        self.out.push(Piece::End);
+    }
+
+    /// Adds a key of the mapping opened at `from`; `None` when it repeats
+    /// one (by its text, or by what it resolves to) or there are too many.
+    fn key(&mut self, from: KeysFrom, text: &'s str, mark: Mark) -> Option<()> {
+        let own = self.keys.get(from.keys..)?;
+        if own.len() == MAX_KEYS || own.contains(&text) {
+            return None;
+        }
+        // A key that is not a null, boolean or number resolves to its
+        // text, which the check above compared.
+        if let Some(value) = typed(text, self.opts) {
+            let id = KeyId::of(&value);
+            if self.typed_keys.get(from.typed..)?.contains(&id) {
+                return None;
+            }
+            self.typed_keys.push(id);
+        }
+        self.keys.push(text);
+        self.out.push(Piece::Key(text, mark));
+        Some(())
+    }
+
     /// A block collection whose first line is the current one, indented by
     /// `indent`.
-    fn block(&mut self, indent: usize, depth: usize) -> Option<Node> {
+    fn block(&mut self, indent: usize, depth: usize) -> Option<()> {
         let text = self.text();
         if is_dash(text, indent) {
             self.sequence(indent, depth)
@@ -151,10 +273,9 @@ impl<'s> Reader<'s> {
     }
 
     /// A block sequence of items at `indent`, starting on the current line.
-    fn sequence(&mut self, indent: usize, depth: usize) -> Option<Node> {
+    fn sequence(&mut self, indent: usize, depth: usize) -> Option<()> {
         let depth = enter(depth)?;
-        let mark = self.mark(indent);
-        let mut items = Vec::new();
+        self.out.push(Piece::Seq(self.mark(indent)));
         loop {
             let text = self.text();
             if !is_dash(text, indent) {
@@ -169,9 +290,9 @@ impl<'s> Reader<'s> {
                 Some(_) => {}
             }
             if key_end(text, col).is_some() {
-                items.push(self.mapping(col, col, depth)?);
+                self.mapping(col, col, depth)?;
             } else {
-                items.push(self.inline_value(col, depth)?);
+                self.inline_value(col, depth)?;
                 self.line += 1;
             }
             match self.next_indent() {
@@ -180,43 +301,23 @@ impl<'s> Reader<'s> {
                 _ => break,
             }
         }
-        Some(Node {
-            value: Value::Seq(items),
-            mark,
-        })
+        self.out.push(Piece::End);
+        Some(())
     }
 
     /// A block mapping whose keys stand at `indent`; the first one is on
     /// the current line at `col` (after a sequence's dash, or `indent`).
-    fn mapping(&mut self, indent: usize, mut col: usize, depth: usize) -> Option<Node> {
+    fn mapping(&mut self, indent: usize, mut col: usize, depth: usize) -> Option<()> {
         let depth = enter(depth)?;
-        let mark = self.mark(col);
-        let mut entries: Vec<(Node, Node)> = Vec::new();
-        let mut keys: Vec<KeyId> = Vec::new();
+        let from = self.open_mapping(self.mark(col));
         loop {
             let text = self.text();
             let end = key_end(text, col)?;
             let key_text = self.as_text(text.get(col..end)?)?;
-            let id = KeyId::of(&resolve(key_text, self.opts));
-            if keys.len() == MAX_KEYS || keys.contains(&id) {
-                return None;
-            }
-            // Texts differ wherever resolved values do, except for keys
-            // that resolve alike; those are caught by the value above.
-            if entries
-                .iter()
-                .any(|(k, _)| matches!(&k.value, Value::Str(s) if s == key_text))
-            {
-                return None;
-            }
-            keys.push(id);
-            let key = Node {
-                value: Value::Str(key_text.to_owned()),
-                mark: self.mark(col),
-            };
+            self.key(from, key_text, self.mark(col))?;
             // `end` is the colon; the value follows after spaces.
             let at = end + 1 + count_spaces(text, end + 1);
-            let value = match text.get(at) {
+            match text.get(at) {
                 None | Some(b'#') => {
                     self.line += 1;
                     match self.next_indent() {
@@ -230,53 +331,49 @@ impl<'s> Reader<'s> {
                             if dash_word(text, indent + 1 + count_spaces(text, indent + 1)) {
                                 return None;
                             }
-                            self.sequence(indent, depth)?
+                            self.sequence(indent, depth)?;
                         }
                         // An empty value: left to the general reader.
                         _ => return None,
                     }
                 }
                 Some(_) => {
-                    let v = self.inline_value(at, depth)?;
+                    self.inline_value(at, depth)?;
                     self.line += 1;
-                    v
                 }
-            };
-            entries.push((key, value));
+            }
             match self.next_indent() {
                 Some(i) if i == indent && !is_dash(self.text(), indent) => col = indent,
                 Some(i) if i > indent => return None,
                 _ => break,
             }
         }
-        Some(Node {
-            value: Value::Map(entries),
-            mark,
-        })
+        self.close(from);
+        Some(())
     }
 
     /// A value that starts at `col` of the current line and ends on it,
     /// followed only by spaces and a comment.
-    fn inline_value(&self, col: usize, depth: usize) -> Option<Node> {
+    fn inline_value(&mut self, col: usize, depth: usize) -> Option<()> {
         let text = self.text();
-        let (node, end) = self.flow_value(text, col, depth, false)?;
+        let end = self.flow_value(text, col, depth, false)?;
         let rest = end + count_spaces(text, end);
         match text.get(rest) {
-            None => Some(node),
-            Some(b'#') if rest > end => Some(node),
+            None => Some(()),
+            Some(b'#') if rest > end => Some(()),
             _ => None,
         }
     }
 
     /// A scalar or flow collection at `col`; `in_flow` inside `[]`/`{}`.
-    /// Returns the node and where it ends.
+    /// Returns where it ends.
     fn flow_value(
-        &self,
-        text: &[u8],
+        &mut self,
+        text: &'s [u8],
         col: usize,
         depth: usize,
         in_flow: bool,
-    ) -> Option<(Node, usize)> {
+    ) -> Option<usize> {
         let mark = self.mark(col);
         match *text.get(col)? {
             b'[' => self.flow_sequence(text, col, depth),
@@ -296,35 +393,27 @@ impl<'s> Reader<'s> {
                     Some(b',' | b']' | b'}') if in_flow => {}
                     Some(_) => return None,
                 }
-                let node = Node {
-                    value: Value::Str(s.to_owned()),
-                    mark,
-                };
-                Some((node, end))
+                self.out.push(Piece::Quoted(s, mark));
+                Some(end)
             }
             b if plain_first(b) || (!in_flow && dash_word(text, col)) => {
                 let end = plain_end(text, col, in_flow)?;
                 let s = self.as_text(text.get(col..end)?)?;
-                let node = Node {
-                    value: resolve(s, self.opts),
-                    mark,
-                };
-                Some((node, end))
+                self.out.push(Piece::Plain(s, mark));
+                Some(end)
             }
             _ => None,
         }
     }
 
     /// `[a, b]` on one line, from its `[` at `col`.
-    fn flow_sequence(&self, text: &[u8], col: usize, depth: usize) -> Option<(Node, usize)> {
+    fn flow_sequence(&mut self, text: &'s [u8], col: usize, depth: usize) -> Option<usize> {
         let depth = enter(depth)?;
-        let mark = self.mark(col);
-        let mut items = Vec::new();
+        self.out.push(Piece::Seq(self.mark(col)));
         let mut at = col + 1 + count_spaces(text, col + 1);
         if text.get(at) != Some(&b']') {
             loop {
-                let (item, end) = self.flow_value(text, at, depth, true)?;
-                items.push(item);
+                let end = self.flow_value(text, at, depth, true)?;
                 at = end + count_spaces(text, end);
                 match text.get(at)? {
                     b',' => at += 1 + count_spaces(text, at + 1),
@@ -336,42 +425,23 @@ impl<'s> Reader<'s> {
                 }
             }
         }
-        let node = Node {
-            value: Value::Seq(items),
-            mark,
-        };
-        Some((node, at + 1))
+        self.out.push(Piece::End);
+        Some(at + 1)
     }
 
     /// `{k: v, k: v}` on one line, from its `{` at `col`.
-    fn flow_mapping(&self, text: &[u8], col: usize, depth: usize) -> Option<(Node, usize)> {
+    fn flow_mapping(&mut self, text: &'s [u8], col: usize, depth: usize) -> Option<usize> {
         let depth = enter(depth)?;
-        let mark = self.mark(col);
-        let mut entries: Vec<(Node, Node)> = Vec::new();
-        let mut keys: Vec<KeyId> = Vec::new();
+        let from = self.open_mapping(self.mark(col));
         let mut at = col + 1 + count_spaces(text, col + 1);
         if text.get(at) != Some(&b'}') {
             loop {
                 let end = key_end(text, at)?;
                 let key_text = self.as_text(text.get(at..end)?)?;
-                let id = KeyId::of(&resolve(key_text, self.opts));
-                if keys.len() == MAX_KEYS
-                    || keys.contains(&id)
-                    || entries
-                        .iter()
-                        .any(|(k, _)| matches!(&k.value, Value::Str(s) if s == key_text))
-                {
-                    return None;
-                }
-                keys.push(id);
-                let key = Node {
-                    value: Value::Str(key_text.to_owned()),
-                    mark: self.mark(at),
-                };
+                self.key(from, key_text, self.mark(at))?;
                 // `key_end` saw a space after the colon.
                 let vat = end + 1 + count_spaces(text, end + 1);
-                let (value, vend) = self.flow_value(text, vat, depth, true)?;
-                entries.push((key, value));
+                let vend = self.flow_value(text, vat, depth, true)?;
                 at = vend + count_spaces(text, vend);
                 match text.get(at)? {
                     b',' => at += 1 + count_spaces(text, at + 1),
@@ -383,11 +453,8 @@ impl<'s> Reader<'s> {
                 }
             }
         }
-        let node = Node {
-            value: Value::Map(entries),
-            mark,
-        };
-        Some((node, at + 1))
+        self.close(from);
+        Some(at + 1)
     }
 }
 
