@@ -50,9 +50,20 @@ pub fn components(p: &str) -> impl DoubleEndedIterator<Item = &str> {
 
 pub fn has_parent_component(p: &str) -> bool {
     // Over the bytes: `str::split` by a char cost ~900 instructions a path.
-    p.as_bytes()
-        .split(|&b| b == b'/')
-        .any(|c| matches!(c, [b'.', b'.']))
+    // Most paths have no dot at all, which a word-wise search tells first.
+    let b = p.as_bytes();
+    crate::bytes::find(b, b'.').is_some() && b.split(|&b| b == b'/').any(|c| c == b"..")
+}
+
+/// Whether `p` names `/` (`normalize(p) == "/"`) without building the
+/// normal form: absolute, with only empty and `.` components.
+pub fn is_root(p: &str) -> bool {
+    p.as_bytes().split_first().is_some_and(|(&first, rest)| {
+        first == b'/'
+            && rest
+                .split(|&b| b == b'/')
+                .all(|c| c.is_empty() || c == b".")
+    })
 }
 
 /// The first control character of `s` (as `char::is_control` decides:
@@ -123,6 +134,16 @@ mod tests {
         }
     }
 
+    #[test]
+    fn the_root_in_its_spellings() {
+        for p in ["/", "//", "/.", "/./", "/./.", "///."] {
+            assert!(is_root(p), "{p}");
+        }
+        for p in ["", ".", "/a", "/..", "/.a", "./", "a/"] {
+            assert!(!is_root(p), "{p}");
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn components_as_a_split_by_char_finds_them(p in "[/.a\u{e9}\u{10000}]{0,12}") {
@@ -152,6 +173,11 @@ mod tests {
             p in "[a/\u{0}-\u{20}\u{7e}-\u{a1}\u{ff}-\u{101}\u{7ff}-\u{801}\u{10000}]{0,8}|\\PC{0,8}"
         ) {
             proptest::prop_assert_eq!(first_control(&p), p.chars().find(|c| c.is_control()));
+        }
+
+        #[test]
+        fn is_root_is_normalizing_to_the_root(p in "[/.a]{0,8}") {
+            proptest::prop_assert_eq!(is_root(&p), normalize(&p) == "/", "{:?}", p);
         }
 
         #[test]

@@ -94,17 +94,18 @@ fn check_path(path: &str, yaml: &dyn Fn() -> String, out: &mut Issues) -> bool {
         );
         return false;
     }
-    if path.contains('\0') {
-        out.push(yaml(), "path contains a NUL byte");
-        return false;
-    }
     // A line break or escape sequence in a path is a mistake or a forged
-    // line in the plan and the logs, never a file anyone means.
+    // line in the plan and the logs, never a file anyone means. NUL is a
+    // control character too, named as such wherever it is.
     if let Some(c) = paths::first_control(path) {
-        out.push(
-            yaml(),
-            format!("path contains the control character {}", c.escape_default()),
-        );
+        if path.contains('\0') {
+            out.push(yaml(), "path contains a NUL byte");
+        } else {
+            out.push(
+                yaml(),
+                format!("path contains the control character {}", c.escape_default()),
+            );
+        }
         return false;
     }
     if !path.starts_with('/') {
@@ -151,7 +152,7 @@ fn filesystem(p: &Policy, out: &mut Issues) {
     }
     for (i, path) in exec.iter().enumerate() {
         let list = "filesystem_policy.execute";
-        if check_path(path, &|| join_index(list, i), out) && paths::normalize(path) == "/" {
+        if check_path(path, &|| join_index(list, i), out) && paths::is_root(path) {
             out.hint(
                 join_index(list, i),
                 format!(
@@ -163,7 +164,7 @@ fn filesystem(p: &Policy, out: &mut Issues) {
     }
     for (i, path) in fs.read_write.iter().enumerate() {
         let list = "filesystem_policy.read_write";
-        if check_path(path, &|| join_index(list, i), out) && paths::normalize(path) == "/" {
+        if check_path(path, &|| join_index(list, i), out) && paths::is_root(path) {
             out.hint(
                 join_index(list, i),
                 format!("{path:?} would make the whole filesystem writable"),

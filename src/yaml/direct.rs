@@ -67,20 +67,26 @@ impl<'s> Pieces<'s> {
     }
 
     /// A string: quoted, or plain and not a null, boolean or number.
+    /// Moves past it only if it is one.
     fn text(&mut self) -> Option<&'s str> {
-        match self.next()? {
-            Piece::Quoted(s, _) => Some(s),
-            Piece::Plain(s, _) => typed(s, self.opts).is_none().then_some(s),
-            _ => None,
-        }
+        let text = match *self.list.get(self.at)? {
+            Piece::Quoted(s, _) => s,
+            Piece::Plain(s, _) if typed(s, self.opts).is_none() => s,
+            _ => return None,
+        };
+        self.at += 1;
+        Some(text)
     }
 
-    /// A plain scalar that is a null, boolean or number, resolved.
+    /// A plain scalar that is a null, boolean or number, resolved. Moves
+    /// past it only if it is one.
     fn typed(&mut self) -> Option<Value> {
-        match self.next()? {
-            Piece::Plain(s, _) => typed(s, self.opts),
-            _ => None,
-        }
+        let Piece::Plain(s, _) = *self.list.get(self.at)? else {
+            return None;
+        };
+        let value = typed(s, self.opts)?;
+        self.at += 1;
+        Some(value)
     }
 
     /// Calls `each` on every item of a sequence.

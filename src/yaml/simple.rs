@@ -289,7 +289,13 @@ impl<'s> Reader<'s> {
                 Some(b'-') if !dash_word(text, col) => return None,
                 Some(_) => {}
             }
-            if key_end(text, col).is_some() {
+            if plain_to_end(text, col) {
+                // The commonest item of all (`- /usr`): a word that is not a
+                // key, read without the key and scalar scans below.
+                let s = self.as_text(text.get(col..)?)?;
+                self.out.push(Piece::Plain(s, self.mark(col)));
+                self.line += 1;
+            } else if key_end(text, col).is_some() {
                 self.mapping(col, col, depth)?;
             } else {
                 self.inline_value(col, depth)?;
@@ -356,6 +362,11 @@ impl<'s> Reader<'s> {
     /// followed only by spaces and a comment.
     fn inline_value(&mut self, col: usize, depth: usize) -> Option<()> {
         let text = self.text();
+        if plain_to_end(text, col) {
+            let s = self.as_text(text.get(col..)?)?;
+            self.out.push(Piece::Plain(s, self.mark(col)));
+            return Some(());
+        }
         let end = self.flow_value(text, col, depth, false)?;
         let rest = end + count_spaces(text, end);
         match text.get(rest) {
@@ -519,6 +530,16 @@ fn plain_end(text: &[u8], col: usize, in_flow: bool) -> Option<usize> {
         }
     }
     Some(end)
+}
+
+/// Whether the line holds from `col` to its end one plain word: a plain
+/// scalar that is all of the rest of the line (no space, colon, comment or
+/// indicator in it), so neither a key nor anything else.
+fn plain_to_end(text: &[u8], col: usize) -> bool {
+    text.get(col).is_some_and(|&b| plain_first(b))
+        && text
+            .get(col..)
+            .is_some_and(|t| t.iter().all(|&b| plain_byte(b)))
 }
 
 /// Where a simple key at `col` ends (the index of its colon): plain key
