@@ -585,10 +585,12 @@ fn typed(s: &str, opts: ParseOptions) -> Option<Value> {
         Some(b) if !typed_first(b) => None,
         // Numbers start with a digit, a sign or a dot: a word such as
         // `name` or `type` (a key, mostly) is a null, a boolean or a string.
-        Some(b'~' | b'n' | b'N' | b't' | b'T' | b'f' | b'F') => match s {
-            "~" | "null" | "Null" | "NULL" => Some(Value::Null),
-            "true" | "True" | "TRUE" => Some(Value::Bool(true)),
-            "false" | "False" | "FALSE" => Some(Value::Bool(false)),
+        // By bytes: a `match` on the strings called `memcmp` for every
+        // spelling of the same length (six for `name` and `type`).
+        Some(b'~' | b'n' | b'N' | b't' | b'T' | b'f' | b'F') => match s.as_bytes() {
+            b"~" | [b'n' | b'N', b'u', b'l', b'l'] | b"NULL" => Some(Value::Null),
+            [b't' | b'T', b'r', b'u', b'e'] | b"TRUE" => Some(Value::Bool(true)),
+            [b'f' | b'F', b'a', b'l', b's', b'e'] | b"FALSE" => Some(Value::Bool(false)),
             _ => None,
         },
         _ => match resolve_typed(s, opts) {

@@ -314,7 +314,11 @@ impl Spec {
     }
 
     pub fn qualified(&self, device: &str) -> String {
-        format!("{}/{}={device}", self.vendor, self.class)
+        let mut q = String::with_capacity(self.vendor.len() + self.class.len() + device.len() + 2);
+        for part in [&self.vendor, "/", &self.class, "=", device] {
+            q.push_str(part);
+        }
+        q
     }
 }
 
