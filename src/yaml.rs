@@ -791,10 +791,18 @@ fn walk<'a>(root: &'a Node, path: &str) -> Option<(Option<&'a Node>, &'a Node)> 
                 let p = join_key(&here, &key_text(k));
                 within(&p).then_some((p, Some(k), v))
             }),
-            Value::Seq(items) => items.iter().enumerate().find_map(|(i, v)| {
-                let p = join_index(&here, i);
-                within(&p).then_some((p, None, v))
-            }),
+            // The item the path names, by the index it spells (a walk over
+            // the items made locating errors in a long list quadratic).
+            Value::Seq(items) => path
+                .get(here.len()..)
+                .and_then(|rest| rest.strip_prefix('['))
+                .and_then(|rest| rest.split(']').next())
+                .and_then(|digits| digits.parse::<usize>().ok())
+                .and_then(|i| {
+                    let p = join_index(&here, i);
+                    let v = items.get(i)?;
+                    within(&p).then_some((p, None, v))
+                }),
             _ => None,
         };
         (here, key, node) = next?;
@@ -2102,6 +2110,24 @@ network_policies:
         assert_eq!(entries[0].1.mark, Mark { line: 2, col: 3 });
         assert_eq!(p("---").mark, Mark { line: 1, col: 4 });
         assert_eq!(p("a:\r  ").mark, Mark { line: 1, col: 1 });
+    }
+
+    #[test]
+    fn an_item_is_located_by_its_index_and_no_other_spelling() {
+        let root = parse("a:\n- x\n- [y, {b: z}]\n- w\n", ParseOptions::default());
+        let root = root.unwrap_or_else(|e| panic!("{e}"));
+        let at = |line, col| Some(Mark { line, col });
+        assert_eq!(locate(&root, "a[0]"), at(2, 3));
+        assert_eq!(locate(&root, "a[1]"), at(3, 3));
+        assert_eq!(locate(&root, "a[1][1]"), at(3, 7));
+        assert_eq!(locate(&root, "a[1][1].b"), at(3, 11));
+        assert_eq!(locate(&root, "a[2]"), at(4, 3));
+        for bad in [
+            "a[01]", "a[+1]", "a[3]", "a[", "a[]", "a[x]", "a[-1]", "a[1", "a[1]x", "a.0",
+            "a[1][2]",
+        ] {
+            assert_eq!(locate(&root, bad), None, "{bad}");
+        }
     }
 
     #[test]

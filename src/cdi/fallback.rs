@@ -337,7 +337,7 @@ fn listed_dirs(root: &Path) -> Vec<String> {
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|x| x == "conf"))
             .collect();
-        super::sort_stable_by(&mut v, |a, b| a > b);
+        crate::sort::sort(&mut v);
         files.extend(v);
     }
     for f in files {

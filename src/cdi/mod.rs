@@ -27,24 +27,6 @@ pub mod spec;
 pub use fallback::apply;
 pub use grants::{CUDA_PATHS, CdiPlan};
 
-/// Stable insertion sort by key. The lists here are short (errors of one
-/// file, mounts of one request), and this costs a fraction of the code the
-/// standard library's sort instantiates per element type.
-pub(crate) fn sort_stable_by_key<T, K: Ord>(v: &mut [T], key: impl Fn(&T) -> K) {
-    sort_stable_by(v, |a, b| key(a) > key(b));
-}
-
-/// Stable insertion sort; `after(a, b)` says `a` belongs after `b`.
-pub(crate) fn sort_stable_by<T>(v: &mut [T], after: impl Fn(&T, &T) -> bool) {
-    for i in 1..v.len() {
-        let mut j = i;
-        while j > 0 && after(&v[j - 1], &v[j]) {
-            v.swap(j - 1, j);
-            j -= 1;
-        }
-    }
-}
-
 /// The default spec directories, lowest priority first.
 pub const DEFAULT_SPEC_DIRS: [&str; 2] = ["/etc/cdi", "/var/run/cdi"];
 

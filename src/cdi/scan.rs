@@ -231,7 +231,7 @@ pub fn read_dirs(dirs: &[String], trust: &Trust) -> (Vec<SpecFile>, Vec<LoadErro
             }
             names.push(name.to_string());
         }
-        super::sort_stable_by(&mut names, |a, b| a > b);
+        crate::sort::sort(&mut names);
         for name in names {
             let path = Path::new(dir).join(&name);
             files.push(SpecFile {

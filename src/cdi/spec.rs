@@ -425,6 +425,10 @@ impl Loc<'_> {
     }
 }
 
+/// Most errors kept for one spec file (a 4 MiB spec can hold hundreds of
+/// thousands of bad entries); the list then ends with `too many errors`.
+const MAX_SPEC_ERRORS: usize = 64;
+
 /// Collects the errors of one file, located in its tree; without a tree,
 /// only whether there were any matters (see [`parse`]).
 struct Errors<'a> {
@@ -432,17 +436,41 @@ struct Errors<'a> {
     root: Option<&'a Node>,
     kind: Option<String>,
     out: Vec<LoadError>,
+    /// How many errors are kept.
+    limit: usize,
+    /// Whether any was not kept.
+    more: bool,
 }
 
-impl Errors<'_> {
+impl<'a> Errors<'a> {
+    fn new(file: &'a str, root: Option<&'a Node>, kind: Option<String>) -> Errors<'a> {
+        Errors {
+            file,
+            root,
+            kind,
+            out: Vec::new(),
+            // Without a tree one error is as good as all of them.
+            limit: if root.is_some() { MAX_SPEC_ERRORS } else { 1 },
+            more: false,
+        }
+    }
+
     /// Report at `at`, or at its nearest ancestor present in the file
     /// (an alias spelling, or a key that was left out).
     fn at(&mut self, at: &Loc<'_>, message: String) {
+        if self.out.len() >= self.limit {
+            self.more = true;
+            return;
+        }
         self.at_path(at.path(), message);
     }
 
     /// [`Errors::at`] the place spelled `path`.
     fn at_path(&mut self, path: String, message: String) {
+        if self.out.len() >= self.limit {
+            self.more = true;
+            return;
+        }
         let mark = self.root.map(|root| {
             let mut p = path.clone();
             loop {
@@ -479,12 +507,7 @@ impl Errors<'_> {
 /// again through the tree, which locates every problem.
 pub fn parse(file: &str, text: &str, priority: usize) -> Result<Spec, Vec<LoadError>> {
     if let Some(raw) = yaml::direct::read::<RawSpec>(text, READ) {
-        let mut errs = Errors {
-            file,
-            root: None,
-            kind: None,
-            out: Vec::new(),
-        };
+        let mut errs = Errors::new(file, None, None);
         if let Some(version) = check(&raw, &mut errs)
             && errs.out.is_empty()
             && let Some(spec) = into_spec(raw, file, priority, version)
@@ -539,18 +562,22 @@ fn parse_located(file: &str, text: &str, priority: usize) -> Result<Spec, Vec<Lo
             })
             .collect::<Vec<_>>()
     })?;
-    let mut errs = Errors {
-        file,
-        root: Some(&root),
-        kind,
-        out: Vec::new(),
-    };
+    let mut errs = Errors::new(file, Some(&root), kind);
     let version = check(&raw, &mut errs);
-    let mut out = errs.out;
+    let (mut out, more, kind) = (errs.out, errs.more, errs.kind);
     match version.and_then(|v| into_spec(raw, file, priority, v)) {
         Some(s) if out.is_empty() => Ok(s),
         _ => {
-            super::sort_stable_by_key(&mut out, |e| e.mark.map(|m| (m.line, m.col)));
+            crate::sort::sort_by_key(&mut out, |e| e.mark.map(|m| (m.line, m.col)));
+            if more {
+                out.push(LoadError {
+                    file: file.to_string(),
+                    mark: Some(root.mark),
+                    path: String::new(),
+                    message: format!("too many errors (the first {MAX_SPEC_ERRORS} are listed)"),
+                    kind,
+                });
+            }
             Err(out)
         }
     }
@@ -980,6 +1007,51 @@ mod tests {
             Some(
                 "spec.yaml:6:11: devices[0].containerEdits.env[0]: invalid environment variable \"noequals\" (want NAME=VALUE)"
             )
+        );
+    }
+
+    /// A spec near the size limit with a bad entry on every line: the
+    /// first errors, then one line that says there were more, in about the
+    /// time reading it takes (sorting every error one by one hung on it).
+    #[test]
+    fn a_spec_of_many_errors_is_refused_with_the_first_of_them() {
+        let mut text = String::from(
+            "cdiVersion: 0.5.0\nkind: example.com/dev\ndevices:\n- name: x\n  containerEdits:\n    env:\n",
+        );
+        let bad = 200_000;
+        for _ in 0..bad {
+            text += "    - a\n";
+        }
+        let start = std::time::Instant::now();
+        let errs = parse("spec.yaml", &text, 0).err().unwrap_or_default();
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(20),
+            "took {:?}",
+            start.elapsed()
+        );
+        assert_eq!(errs.len(), MAX_SPEC_ERRORS + 1);
+        assert_eq!(
+            errs.first().map(ToString::to_string).as_deref(),
+            Some(
+                "spec.yaml:7:7: devices[0].containerEdits.env[0]: invalid environment variable \"a\" (want NAME=VALUE)"
+            )
+        );
+        assert_eq!(
+            errs.last().map(|e| e.message.as_str()),
+            Some("too many errors (the first 64 are listed)")
+        );
+        // The control: as many errors as the limit are all listed, and
+        // nothing more is said.
+        let few: String = text
+            .lines()
+            .take(6 + MAX_SPEC_ERRORS)
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let errs = parse("spec.yaml", &few, 0).err().unwrap_or_default();
+        assert_eq!(errs.len(), MAX_SPEC_ERRORS);
+        assert!(
+            errs.iter()
+                .all(|e| e.message.starts_with("invalid environment"))
         );
     }
 
