@@ -60,7 +60,7 @@ impl<'s> Pieces<'s> {
     fn null(&mut self) -> bool {
         let null = matches!(
             self.list.get(self.at),
-            Some(Piece::Plain("~" | "null" | "Null" | "NULL", _))
+            Some(Piece::Plain(s, _)) if matches!(typed(s, self.opts), Some(Value::Null))
         );
         self.at += usize::from(null);
         null

@@ -64,7 +64,9 @@ pub(super) fn pieces(src: &str, opts: ParseOptions) -> Option<Vec<Piece<'_>>> {
         lines: split_lines(src.as_bytes()),
         line: 0,
         opts,
-        out: Vec::with_capacity(src.len() / 5 + 8),
+        // A piece for every five bytes or so, up to a bound: a large
+        // document the reader gives up on at once reserves no more.
+        out: Vec::with_capacity((src.len() / 5 + 8).min(1 << 12)),
         keys: Vec::new(),
         typed_keys: Vec::new(),
     };
