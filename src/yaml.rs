@@ -1361,10 +1361,7 @@ macro_rules! from_node_struct {
     }) => {
         impl $crate::yaml::FromNode for $ty {
             fn from_node(c: &$crate::yaml::Cursor<'_>) -> Result<Self, $crate::yaml::Fail> {
-                #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
-                enum Slot { $($field),* }
-                const NAMES: &[(&str, u8)] = &[$($(($alias, Slot::$field as u8),)* ($name, Slot::$field as u8)),*];
-                $(let mut $field: Option<$fty> = None;)*
+                $crate::from_node_struct!(@slots $($name => $field: $fty $(, or $alias)*;)*);
                 c.fields(NAMES, &mut |slot, v| {
                     $(if slot == Slot::$field as u8 {
                         return $crate::yaml::set(&mut $field, $name, v, $crate::from_node_struct!(@conv $fty $(, $conv)?));
@@ -1399,10 +1396,7 @@ macro_rules! from_node_struct {
 
         impl $crate::yaml::Direct for $ty {
             fn direct(p: &mut $crate::yaml::Pieces<'_>) -> Option<Self> {
-                #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
-                enum Slot { $($field),* }
-                const NAMES: &[(&str, u8)] = &[$($(($alias, Slot::$field as u8),)* ($name, Slot::$field as u8)),*];
-                $(let mut $field: Option<$fty> = None;)*
+                $crate::from_node_struct!(@slots $($name => $field: $fty $(, or $alias)*;)*);
                 p.fields(NAMES, &mut |slot, p| {
                     $(if slot == Slot::$field as u8 {
                         return $crate::yaml::direct::set(&mut $field, p, $crate::from_node_struct!(@direct $fty $(, $conv)?));
@@ -1417,6 +1411,14 @@ macro_rules! from_node_struct {
                 })
             }
         }
+    };
+    // A number for each field, every name that sets it, and an empty slot
+    // for its value: what both readers of a struct start with.
+    (@slots $($name:literal => $field:ident: $fty:ty $(, or $alias:literal)*;)*) => {
+        #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+        enum Slot { $($field),* }
+        const NAMES: &[(&str, u8)] = &[$($(($alias, Slot::$field as u8),)* ($name, Slot::$field as u8)),*];
+        $(let mut $field: Option<$fty> = None;)*
     };
     (@direct $fty:ty) => { <$fty as $crate::yaml::Direct>::direct };
     (@direct $fty:ty, $conv:ident) => { $crate::yaml::direct::conv::$conv };
