@@ -21,9 +21,12 @@ fuzz_target!(|data: &[u8]| {
         }
         Err(diags) => {
             assert!(!diags.is_empty(), "a rejection without a diagnostic");
-            // Bytes that are not UTF-8 are refused at 1:1, which lies in
-            // any document.
-            let text = std::str::from_utf8(data).unwrap_or("");
+            // Bytes that are not UTF-8 are refused where the first bad
+            // byte is: one past the text before it, which is UTF-8.
+            let text = match std::str::from_utf8(data) {
+                Ok(text) => text,
+                Err(e) => std::str::from_utf8(&data[..e.valid_up_to()]).unwrap_or(""),
+            };
             let lines = lines(text);
             for d in &diags {
                 assert_eq!(d.file, "p.yaml");
