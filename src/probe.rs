@@ -521,14 +521,18 @@ pub struct CdiFacts {
     /// requested).
     pub scanned: bool,
     pub registry: crate::cdi::scan::Registry,
-    /// `lstat` of every device node path (and host path) the resolved
-    /// devices name.
+    /// Every device node path the resolved devices name, by
+    /// [`node_state`].
     pub nodes: BTreeMap<String, Result<NodeStat, String>>,
+    /// Every host path that differs from its node's path, by
+    /// [`node_state`] as a node to be copied.
+    pub host_nodes: BTreeMap<String, Result<NodeStat, String>>,
     /// The supervisor's supplementary groups.
     pub groups: Vec<u32>,
 }
 
-/// A path as `lstat` sees it (symlinks are not followed).
+/// A device node path as `lstat` sees it (the node itself is not
+/// followed).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct NodeStat {
     pub kind: PathKind,
@@ -668,29 +672,36 @@ pub fn read_small(path: &str) -> Option<String> {
     Some(s)
 }
 
-/// `lstat` a device node path.
-pub fn node_state(p: &str) -> Result<NodeStat, String> {
-    use std::os::unix::fs::MetadataExt;
-    match std::fs::symlink_metadata(p) {
-        Ok(m) => {
-            let t = m.file_type();
-            let kind = PathKind::of(t);
-            Ok(NodeStat {
-                kind,
-                symlink: t.is_symlink(),
-                major: u64::from(libc::major(m.rdev())),
-                minor: u64::from(libc::minor(m.rdev())),
-                mode: m.mode() & 0o7777,
-                uid: m.uid(),
-                gid: m.gid(),
-            })
-        }
-        Err(e) => Err(match e.kind() {
-            std::io::ErrorKind::NotFound => "does not exist".to_string(),
-            std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
-            _ => crate::policy::io_cause(&e),
-        }),
+/// The device node at `p`, by [`Walker::lstat`](crate::safepath::Walker::lstat):
+/// its directory resolved without following a link the workload could
+/// have planted, the node itself not followed. `copied`: the node is a
+/// CDI `hostPath` whose type and major:minor the supervisor copies, so
+/// a name someone other than root could change is refused (it would
+/// choose which host node is copied).
+pub fn node_state(
+    p: &str,
+    walker: &mut crate::safepath::Walker<'_>,
+    copied: bool,
+) -> Result<NodeStat, String> {
+    let (st, untrusted) = walker.lstat(p).map_err(|e| e.cause())?;
+    if let (true, Some(why)) = (copied, untrusted) {
+        return Err(format!(
+            "is not used: {why}, so the workload could choose which host node is copied"
+        ));
     }
+    let fmt = st.st_mode & libc::S_IFMT;
+    let kind = crate::safepath::kind_of(st.st_mode);
+    #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+    let rdev = st.st_rdev as u64;
+    Ok(NodeStat {
+        kind,
+        symlink: fmt == libc::S_IFLNK,
+        major: u64::from(libc::major(rdev)),
+        minor: u64::from(libc::minor(rdev)),
+        mode: st.st_mode & 0o7777,
+        uid: st.st_uid,
+        gid: st.st_gid,
+    })
 }
 
 /// getgroups(2).

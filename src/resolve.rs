@@ -270,13 +270,17 @@ pub fn resolve_run_holding(
     let registry = crate::cdi::scan::scan(&devices.spec_dirs, &facts.trust);
     let names: Vec<String> = devices.requested.iter().map(|r| r.name.clone()).collect();
     let res = crate::cdi::resolve::resolve(&registry, &names);
+    let trust = facts.trust.clone();
+    let mut walker = crate::safepath::Walker::new(&trust);
     for (n, _) in &res.merged.nodes {
-        for p in [n.path.as_str(), n.host_path()] {
-            if let std::collections::btree_map::Entry::Vacant(v) =
-                facts.cdi.nodes.entry(p.to_string())
-            {
-                v.insert(probe::node_state(p));
-            }
+        let (p, hp) = (n.path.as_str(), n.host_path());
+        if !facts.cdi.nodes.contains_key(p) {
+            let st = probe::node_state(p, &mut walker, false);
+            facts.cdi.nodes.insert(p.to_string(), st);
+        }
+        if hp != p && !facts.cdi.host_nodes.contains_key(hp) {
+            let st = probe::node_state(hp, &mut walker, true);
+            facts.cdi.host_nodes.insert(hp.to_string(), st);
         }
     }
     let mut extra: Vec<String> = res
@@ -288,8 +292,6 @@ pub fn resolve_run_holding(
     if crate::cdi::grants::any_nvidia(&res.found, &registry) {
         extra.extend(crate::cdi::CUDA_PATHS.iter().map(|p| p.to_string()));
     }
-    let trust = facts.trust.clone();
-    let mut walker = crate::safepath::Walker::new(&trust);
     for p in extra {
         if let std::collections::hash_map::Entry::Vacant(v) = facts.paths.entry(p) {
             let (st, r) = probe::path_state(v.key(), &mut walker, false);

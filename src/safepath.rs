@@ -39,7 +39,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::FileTypeExt;
 use std::rc::Rc;
 
-use nix::fcntl::{AT_FDCWD, OFlag, openat};
+use nix::fcntl::{AT_FDCWD, AtFlags, OFlag, openat};
 use nix::sys::stat::Mode;
 use serde::Serialize;
 
@@ -324,7 +324,9 @@ fn read_link(fd: &OwnedFd) -> std::io::Result<String> {
         .map_err(|_| std::io::Error::from_raw_os_error(libc::EILSEQ))
 }
 
-fn kind_of(mode: u32) -> PathKind {
+/// The kind of an `st_mode` (a symlink counts as `File`, as in
+/// [`PathKind::of`]).
+pub fn kind_of(mode: u32) -> PathKind {
     match mode & libc::S_IFMT {
         libc::S_IFDIR => PathKind::Directory,
         libc::S_IFCHR => PathKind::CharDevice,
@@ -520,6 +522,41 @@ impl<'t> Walker<'t> {
     /// Resolve an absolute path safely and open it with `O_PATH`.
     pub fn open(&mut self, path: &str) -> Result<Resolved, ResolveError> {
         open_with(self, path)
+    }
+
+    /// `lstat` of `path`, its directory resolved as [`open`] resolves one:
+    /// a link above the last name is followed only where the workload
+    /// could not have planted it, and the last name itself is never
+    /// followed. With the status comes why someone other than root could
+    /// change which object that name holds, if anyone could: its directory
+    /// is untrusted, or is sticky (`/tmp`) and the entry is not root's.
+    pub fn lstat(&mut self, path: &str) -> Result<(libc::stat, Option<String>), ResolveError> {
+        let io = |err| ResolveError::Io {
+            at: path.to_string(),
+            err,
+        };
+        if !path.starts_with('/') {
+            return Err(io(std::io::Error::from_raw_os_error(libc::EINVAL)));
+        }
+        let (dir, name) = split_parent(path).map_err(io)?;
+        let dir = self.open(dir)?;
+        if dir.kind != PathKind::Directory {
+            return Err(not_a_directory(&dir.path));
+        }
+        let st = nix::sys::stat::fstatat(&dir.fd, name, AtFlags::AT_SYMLINK_NOFOLLOW)
+            .map_err(|e| io(e.into()))?;
+        let sticky = dir.mode & libc::S_ISVTX != 0;
+        let untrusted = match dir.untrusted {
+            Some(why) => Some(why),
+            None if sticky && !self.trust.owner_trusted(st.st_uid) => Some(format!(
+                "{} is owned by uid {} in the sticky directory {}",
+                join(&dir.path, name),
+                st.st_uid,
+                dir.path
+            )),
+            None => None,
+        };
+        Ok((st, untrusted))
     }
 }
 
@@ -1047,6 +1084,74 @@ mod tests {
         std::os::unix::fs::lchown(d.join("theirs"), Some(1500), Some(1500)).unwrap();
         let e = open(d.join("theirs").to_str().unwrap(), &Trust::default()).unwrap_err();
         assert!(e.cause().contains("owned by uid 1500"), "{}", e.cause());
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn lstat_follows_only_trusted_links_above_the_name_and_never_the_name() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let d = scratch("lstat");
+        let ds = d.to_str().unwrap();
+        let real = d.join("real");
+        std::fs::create_dir_all(&real).unwrap();
+        std::fs::write(real.join("f"), "x").unwrap();
+        symlink("/etc/passwd", real.join("leaf")).unwrap();
+        symlink(&real, d.join("ln")).unwrap();
+        let sticky = d.join("sticky");
+        std::fs::create_dir_all(&sticky).unwrap();
+        std::fs::set_permissions(&sticky, PermissionsExt::from_mode(0o1777)).unwrap();
+        symlink(&real, sticky.join("theirs")).unwrap();
+        std::os::unix::fs::lchown(sticky.join("theirs"), Some(1500), Some(1500)).unwrap();
+        std::fs::write(sticky.join("root-file"), "x").unwrap();
+        std::fs::write(sticky.join("their-file"), "x").unwrap();
+        std::os::unix::fs::lchown(sticky.join("their-file"), Some(1500), Some(1500)).unwrap();
+        let trust = Trust::default();
+        let mut w = Walker::new(&trust);
+        let fmt = |st: &libc::stat| st.st_mode & libc::S_IFMT;
+        // Root's link above the name is followed; the name itself is not.
+        let (st, why) = w.lstat(&format!("{ds}/ln/f")).unwrap();
+        assert_eq!((fmt(&st), why), (libc::S_IFREG, None));
+        let (st, _) = w.lstat(&format!("{ds}/real/leaf")).unwrap();
+        assert_eq!(fmt(&st), libc::S_IFLNK);
+        // Another's link above the name is not; a plain lstat follows it.
+        let planted = format!("{ds}/sticky/theirs/f");
+        let e = w.lstat(&planted).unwrap_err();
+        assert!(
+            matches!(e, ResolveError::UntrustedLink { .. }),
+            "{}",
+            e.cause()
+        );
+        assert!(std::fs::symlink_metadata(&planted).unwrap().is_file());
+        // In a sticky directory, only root's entries are root's to keep.
+        let (_, why) = w.lstat(&format!("{ds}/sticky/root-file")).unwrap();
+        assert_eq!(why, None);
+        let (st, why) = w.lstat(&format!("{ds}/sticky/their-file")).unwrap();
+        assert_eq!(st.st_uid, 1500);
+        assert_eq!(
+            why,
+            Some(format!(
+                "{ds}/sticky/their-file is owned by uid 1500 in the sticky directory {ds}/sticky"
+            ))
+        );
+        // Beneath a writable path, nothing is root's alone.
+        let trust = Trust {
+            writable: vec![real.to_str().unwrap().to_string()],
+            workload_uid: Some(1500),
+        };
+        let mut w = Walker::new(&trust);
+        let (st, why) = w.lstat(&format!("{ds}/real/f")).unwrap();
+        assert_eq!(st.st_ino, std::fs::metadata(real.join("f")).unwrap().ino());
+        assert_eq!(why, Some(format!("{ds}/real is writable under the policy")));
+        // A name is needed, and an absolute path.
+        for bad in ["/", "dev/null", "/dev/..", ""] {
+            assert!(w.lstat(bad).is_err(), "{bad}");
+        }
+        assert!(w.lstat("/dev/null/x").is_err());
+        assert!(
+            w.lstat(&format!("{ds}/missing"))
+                .unwrap_err()
+                .is_not_found()
+        );
         std::fs::remove_dir_all(&d).unwrap();
     }
 

@@ -1227,6 +1227,56 @@ fn fallback_plans_node_creation_and_hook_emulation() {
     assert!(!f1.present);
 }
 
+/// A node given only by its `hostPath` copies the host node's type,
+/// major:minor and mode, as `resolve` found it in `host_nodes`: a host
+/// path refused there (a directory the workload could change) or missing
+/// is a blocker that names it, and a node path of the same spelling is
+/// never taken for it.
+#[test]
+fn fallback_copies_a_host_node_only_as_resolve_found_it() {
+    let mut h = gpu_host(7);
+    h.cdi.registry = reg(&["hostpath"]);
+    let mut a = node(PathKind::CharDevice, 240, 7).unwrap();
+    a.mode = 0o620;
+    h.cdi.host_nodes.insert("/dev/host-a".into(), Ok(a));
+    let why = "is not used: /var/tmp is writable under the policy, so the workload could choose which host node is copied";
+    h.cdi
+        .host_nodes
+        .insert("/dev/host-b".into(), Err(why.into()));
+    // Seen as a node's own path, not as a host path: not copied.
+    h.cdi
+        .nodes
+        .insert("/dev/host-c".into(), node(PathKind::CharDevice, 1, 3));
+    let p = plan_with(FALLBACK, opts(&["example.com/hp=a"]), &h);
+    assert!(p.blockers.is_empty(), "{:?}", p.blockers);
+    let created = p.devices.cdi.nodes.iter().find(|n| n.path == "/dev/hp-a");
+    assert_eq!(
+        created.and_then(|n| n.create.clone()),
+        Some(NodeCreate {
+            dev_type: "c".into(),
+            major: 240,
+            minor: 7,
+            mode: 0o620,
+            uid: 1500,
+            gid: 1500
+        })
+    );
+    let p = plan_with(FALLBACK, opts(&["example.com/hp=b"]), &h);
+    assert_eq!(
+        texts(&p.blockers),
+        [format!(
+            "cdi: device node /dev/hp-b (example.com/hp=b): does not exist, and the spec gives no type and major:minor to create it; its host path /dev/host-b: {why}"
+        )]
+    );
+    let p = plan_with(FALLBACK, opts(&["example.com/hp=c"]), &h);
+    assert_eq!(
+        texts(&p.blockers),
+        [
+            "cdi: device node /dev/hp-c (example.com/hp=c): does not exist, and the spec gives no type and major:minor (nor a visible host path) to create it"
+        ]
+    );
+}
+
 #[test]
 fn fallback_hooks_nvidia_forms_and_unknown_ones() {
     let mut h = gpu_host(7);

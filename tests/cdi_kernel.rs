@@ -462,6 +462,106 @@ fn fallback_creates_the_missing_node() {
     ok(&sandboxed(&p, &args, &["openrw", "/dev/nvidia5"], &[]));
 }
 
+/// A missing node whose spec gives only a `hostPath` is created with the
+/// type and major:minor of the node there. A link the workload planted
+/// above that node on an earlier launch would choose which host node is
+/// copied: it is not followed, and a host path in a directory the
+/// workload may write is not used at all. The control copies a node from
+/// a root-owned directory, and shows that a privileged `lstat` follows
+/// the planted link to a node.
+#[test]
+fn fallback_copies_a_host_node_only_through_directories_root_holds() {
+    let t = "fallback_copies_a_host_node_only_through_directories_root_holds";
+    if need(t) {
+        return;
+    }
+    let d = common::scratch(t);
+    let host = d.join("host");
+    std::fs::create_dir_all(&host).unwrap();
+    let node = host.join("gpu");
+    let st = Command::new("mknod")
+        .args(["-m", "666", node.to_str().unwrap(), "c", "1", "3"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let rw = d.join("rw");
+    std::fs::create_dir_all(&rw).unwrap();
+    common::chmod(&rw, 0o777);
+    // The planted link, as the workload leaves it: its own, beneath its
+    // read-write directory.
+    let link = rw.join("dir");
+    std::os::unix::fs::symlink(&host, &link).unwrap();
+    std::os::unix::fs::lchown(&link, Some(1500), Some(1500)).unwrap();
+    // A node the workload could have moved into its directory.
+    let moved = rw.join("gpu");
+    std::fs::hard_link(&node, &moved).unwrap();
+    let spec = |host_path: &Path| {
+        format!(
+            "cdiVersion: 0.5.0\nkind: nvidia.com/gpu\ndevices:\n- name: \"5\"\n  containerEdits:\n    deviceNodes: [{{path: /dev/nvidia5, hostPath: {}}}]\n",
+            host_path.display()
+        )
+    };
+    let pd = common::scratch(&format!("{t}-policy"));
+    let text = common::base_policy(
+        &[],
+        &[rw.to_str().unwrap()],
+        "process: {run_as_user: 1500, run_as_group: 1500}\ndevices: {cdi: {runtime_applied: false}}\n",
+    );
+    let p = common::write_policy(&pd, &text);
+    let run = |host_path: &Path, name: &str| {
+        let dir = d.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("gpu.yaml"), spec(host_path)).unwrap();
+        let args = [
+            "--device",
+            "nvidia.com/gpu=5",
+            "--cdi-dir",
+            dir.to_str().unwrap(),
+        ];
+        sandboxed(&p, &args, &["openrw", "/dev/nvidia5"], &[])
+    };
+    // Control: the node in a directory only root may change is copied.
+    ok(&run(&node, "cdi-control"));
+    // Control: a privileged lstat through the link finds a node.
+    use std::os::unix::fs::FileTypeExt;
+    let through = link.join("gpu");
+    assert!(
+        std::fs::symlink_metadata(&through)
+            .unwrap()
+            .file_type()
+            .is_char_device()
+    );
+    let refused = |r: &Run, needle: &str| {
+        assert_eq!(r.code, 125, "{}", r.explain());
+        assert_eq!(r.stdout, "", "the workload must not run: {}", r.explain());
+        assert!(
+            r.stderr.contains("device node /dev/nvidia5"),
+            "{}",
+            r.explain()
+        );
+        assert!(r.stderr.contains(needle), "{}", r.explain());
+    };
+    let r = run(&through, "cdi-link");
+    refused(
+        &r,
+        &format!(
+            "its host path {}: symlink {} -> ",
+            through.display(),
+            link.display()
+        ),
+    );
+    refused(&r, "is not followed");
+    let r = run(&moved, "cdi-moved");
+    refused(
+        &r,
+        &format!(
+            "its host path {}: is not used: {} is writable under the policy, so the workload could choose which host node is copied",
+            moved.display(),
+            rw.display()
+        ),
+    );
+}
+
 // ------------------------------------------------ refused before apply
 
 #[test]

@@ -55,10 +55,11 @@ fn io(e: &std::io::Error) -> String {
 /// paths the plan makes writable (`FilesystemPlan::trust`).
 pub fn apply(devices: &DevicesPlan, trust: &Trust) -> Result<()> {
     let cdi = &devices.cdi;
+    let mut walker = safepath::Walker::new(trust);
     for n in &cdi.nodes {
         match &n.create {
             Some(c) if !devices.runtime_applied => create_node_with(&n.path, c, trust)?,
-            _ => recheck(n)?,
+            _ => recheck(n, &mut walker)?,
         }
     }
     if !devices.runtime_applied {
@@ -144,11 +145,11 @@ fn under(root: &Path, p: &str) -> PathBuf {
     root.join(p.trim_start_matches('/'))
 }
 
-fn recheck(n: &NodePlan) -> Result<()> {
+fn recheck(n: &NodePlan, walker: &mut safepath::Walker<'_>) -> Result<()> {
     let Some(want) = &n.stat else {
         return Ok(()); // not present at plan time: a blocker stopped the run
     };
-    match crate::probe::node_state(&n.path) {
+    match crate::probe::node_state(&n.path, walker, false) {
         Ok(now)
             if (now.kind, now.symlink, now.major, now.minor)
                 == (want.kind, want.symlink, want.major, want.minor) =>

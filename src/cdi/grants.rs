@@ -566,7 +566,7 @@ fn creation(n: &DeviceNode, host: &HostFacts, uid: u32, gid: u32) -> Result<Node
         return Ok(c);
     }
     let hp = n.host_path();
-    match host.cdi.nodes.get(hp) {
+    match host.cdi.host_nodes.get(hp) {
         Some(Ok(st)) if hp != n.path => {
             check_node(n, st).map_err(|e| format!("host path {hp} {e}"))?;
             let t = match st.kind {
@@ -585,6 +585,9 @@ fn creation(n: &DeviceNode, host: &HostFacts, uid: u32, gid: u32) -> Result<Node
             owner(&mut c);
             Ok(c)
         }
+        Some(Err(e)) if hp != n.path => Err(format!(
+            "does not exist, and the spec gives no type and major:minor to create it; its host path {hp}: {e}"
+        )),
         _ => Err(
             "does not exist, and the spec gives no type and major:minor (nor a visible host path) to create it"
                 .into(),
