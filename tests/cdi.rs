@@ -846,6 +846,64 @@ fn missing_device_message_carries_the_load_errors_that_may_explain_it() {
     assert_eq!(p.devices.cdi.load_errors.len(), 3);
 }
 
+/// A spec directory may hold any number of files: the missing-device
+/// message lists the first 64 device names and 16 skipped specs, then
+/// counts the rest (`devices` lists them all, as the plan does). The
+/// control, at the limits, counts nothing.
+#[test]
+fn missing_device_message_is_bounded_by_the_specs_it_lists() {
+    let one = |n: usize| {
+        let devices: Vec<String> = (0..n)
+            .map(|i| format!("{{name: d{i:03}, containerEdits: {{env: [X=1]}}}}"))
+            .collect();
+        format!(
+            "cdiVersion: 0.3.0\nkind: v.com/c\ndevices: [{}]\n",
+            devices.join(", ")
+        )
+    };
+    let message = |devices: usize, broken: usize| {
+        let mut h = gpu_host(7);
+        let mut files = vec![file(0, "/etc/cdi/ok.yaml", &one(devices))];
+        for i in 0..broken {
+            files.push(file(0, &format!("/etc/cdi/bad{i:03}.yaml"), "{"));
+        }
+        h.cdi.registry = scan::build(&[], files, Vec::new());
+        let p = plan_with(GPU_POLICY, opts(&["v.com/c=missing"]), &h);
+        assert_eq!(p.devices.cdi.load_errors.len(), broken);
+        p.blockers[0].text()
+    };
+    let names = |n: usize| {
+        (0..n)
+            .map(|i| format!("v.com/c=d{i:03}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let skipped = |n: usize| {
+        (0..n)
+            .map(|i| {
+                format!("\nspec skipped: /etc/cdi/bad{i:03}.yaml:1:2: while parsing a node, did not find expected node content")
+            })
+            .collect::<String>()
+    };
+    let hint = "\nhint: run `openshell-sandbox devices` on the node to list the device names and spec errors";
+    assert_eq!(
+        message(64, 16),
+        format!(
+            "cdi: device \"v.com/c=missing\" not found (available: {}){}{hint}",
+            names(64),
+            skipped(16)
+        )
+    );
+    assert_eq!(
+        message(1000, 5000),
+        format!(
+            "cdi: device \"v.com/c=missing\" not found (available: {} and 936 more){}\n4984 more specs skipped{hint}",
+            names(64),
+            skipped(16)
+        )
+    );
+}
+
 #[test]
 fn nvidia_visible_devices_maps_to_cdi_requests_with_their_source() {
     let mut h = gpu_host(7);

@@ -1064,6 +1064,13 @@ fn device_entry(
 
 /// `cdi: device "x" not found (available: ...)`, then the load errors that
 /// may explain it (a line each), with a hint.
+/// A missing device's message lists at most this many device names...
+const MISSING_NAMES: usize = 64;
+/// ...and this many skipped specs: a spec directory may hold any number
+/// of files, and the error is one line per skipped spec. `devices` lists
+/// them all.
+const MISSING_SKIPPED: usize = 16;
+
 fn missing_message(
     missing: &[String],
     devices: &DevicesPlan,
@@ -1075,25 +1082,37 @@ fn missing_message(
     } else {
         format!("devices {}", quoted.join(", "))
     };
-    let names = reg.names();
-    let avail = if names.is_empty() {
+    let avail = if reg.devices.is_empty() {
         format!("no CDI devices found in {}", devices.spec_dirs.join(", "))
     } else {
-        format!("available: {}", names.join(", "))
+        let mut avail = String::from("available: ");
+        for (i, name) in reg.devices.keys().take(MISSING_NAMES).enumerate() {
+            if i > 0 {
+                avail.push_str(", ");
+            }
+            avail.push_str(name);
+        }
+        if reg.devices.len() > MISSING_NAMES {
+            let more = reg.devices.len() - MISSING_NAMES;
+            avail.push_str(&format!(" and {more} more"));
+        }
+        avail
     };
     let mut msg = format!("{what} not found ({avail})");
     let kinds: Vec<&str> = missing
         .iter()
         .filter_map(|m| m.split_once('=').map(|(k, _)| k))
         .collect();
-    for e in &reg.errors {
-        let relevant = match &e.kind {
-            None => true,
-            Some(k) => kinds.contains(&k.as_str()),
-        };
-        if relevant {
-            msg.push_str(&format!("\nspec skipped: {e}"));
-        }
+    let mut skipped = reg.errors.iter().filter(|e| match &e.kind {
+        None => true,
+        Some(k) => kinds.contains(&k.as_str()),
+    });
+    for e in skipped.by_ref().take(MISSING_SKIPPED) {
+        msg.push_str(&format!("\nspec skipped: {e}"));
+    }
+    let more = skipped.count();
+    if more > 0 {
+        msg.push_str(&format!("\n{more} more specs skipped"));
     }
     Finding::new("cdi", msg).with_hint(
         "run `openshell-sandbox devices` on the node to list the device names and spec errors",
