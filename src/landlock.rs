@@ -681,7 +681,8 @@ fn annotate(rules: &mut [FsRule], host: &HostFacts) {
             continue;
         }
         if let Some(rp) = host.resolved.get(&r.path) {
-            r.inode = Some((rp.dev, rp.ino));
+            // A device node's own check names its object already.
+            r.inode.get_or_insert((rp.dev, rp.ino));
             r.kernel_fs = rp.kernel_fs;
             if rp.path != r.path {
                 r.resolved = Some(rp.path.clone());
@@ -1202,9 +1203,11 @@ pub fn prepare(
         // as /dev/fd) named the planning process there, which in init mode
         // is the parent, not the child that applies the rules.
         let in_proc = paths::is_within(rule.resolved.as_deref().unwrap_or(&rule.path), "/proc");
+        // A device node's rule is on the object its own check saw, which
+        // the policy's rule of that path may not have been: opened again.
         let kept = held
             .and_then(|h| h.get(&rule.path))
-            .filter(|_| rule.inode.is_some() && !in_proc);
+            .filter(|_| rule.inode.is_some() && !in_proc && rule.origin != RuleOrigin::Device);
         let added = match kept {
             Some(fd) => held_rule(rule, fd, fsp)
                 .map(|()| add_path_rule(rules_fd.as_fd(), handled, rule, rule.kind, fd)),

@@ -543,6 +543,10 @@ pub struct NodeStat {
     pub mode: u32,
     pub uid: u32,
     pub gid: u32,
+    /// `(st_dev, st_ino)`: the object a device rule is later added on
+    /// must be this one.
+    #[serde(skip)]
+    pub inode: (u64, u64),
 }
 
 impl HostFacts {
@@ -701,6 +705,8 @@ pub fn node_state(
         mode: st.st_mode & 0o7777,
         uid: st.st_uid,
         gid: st.st_gid,
+        #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+        inode: (st.st_dev as u64, st.st_ino as u64),
     })
 }
 

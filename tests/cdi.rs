@@ -663,6 +663,7 @@ fn node(kind: PathKind, major: u64, minor: u64) -> Result<NodeStat, String> {
         mode: 0o666,
         uid: 0,
         gid: 0,
+        inode: (0, 0),
     })
 }
 
@@ -1333,6 +1334,50 @@ fn fallback_copies_a_host_node_only_as_resolve_found_it() {
             "cdi: device node /dev/hp-c (example.com/hp=c): does not exist, and the spec gives no type and major:minor (nor a visible host path) to create it"
         ]
     );
+}
+
+/// A device node's rule names the object the node's own check saw, even
+/// where the policy's rule of the same path resolved to another: the
+/// rule is added on that object or not at all.
+#[test]
+fn a_device_rule_names_the_node_its_check_saw() {
+    let mut h = gpu_host(7);
+    let mut st = node(PathKind::CharDevice, 195, 0).unwrap();
+    st.inode = (7, 9);
+    h.cdi.nodes.insert("/dev/nvidia0".into(), Ok(st));
+    h.resolved.insert(
+        "/dev/nvidia0".into(),
+        openshell_sandbox::probe::ResolvedPath {
+            path: "/dev/nvidia0".into(),
+            dev: 7,
+            ino: 10,
+            kernel_fs: None,
+            mount_id: None,
+        },
+    );
+    let p = plan_with(GPU_POLICY, opts(&["nvidia.com/gpu=0"]), &h);
+    assert!(p.blockers.is_empty(), "{:?}", p.blockers);
+    let rule = p
+        .filesystem
+        .rules
+        .iter()
+        .find(|r| r.path == "/dev/nvidia0" && r.origin == plan::RuleOrigin::Device)
+        .unwrap();
+    assert_eq!(rule.inode, Some((7, 9)));
+    // A node the fallback creates has no object yet: its rule opens it.
+    let mut h = gpu_host(7);
+    h.cdi.registry = reg(&["vendor"]);
+    h.paths.insert("/opt/fpga".into(), Ok(PathKind::Directory));
+    h.paths
+        .insert("/var/lib/fpga/scratch".into(), Ok(PathKind::Directory));
+    let p = plan_with(FALLBACK, opts(&["vendor.example/fpga=fpga1"]), &h);
+    let rule = p
+        .filesystem
+        .rules
+        .iter()
+        .find(|r| r.path == "/dev/fpga1")
+        .unwrap();
+    assert_eq!(rule.inode, None);
 }
 
 #[test]

@@ -562,6 +562,49 @@ fn fallback_copies_a_host_node_only_through_directories_root_holds() {
     );
 }
 
+/// The rule for a device node is added on the object the plan checked.
+/// Here the spec's own `create-symlinks` hook, run as root after the
+/// plan, puts a link to /dev/zero (1:5) where the checked /dev/nvidia0
+/// (1:3) was: the rule is refused, never added on what the name leads to
+/// now. The control links another name and runs.
+#[test]
+fn sandbox_never_grants_a_node_swapped_after_the_plan() {
+    let t = "sandbox_never_grants_a_node_swapped_after_the_plan";
+    if need(t) {
+        return;
+    }
+    let spec = |link: &str| {
+        format!(
+            "cdiVersion: 0.5.0\nkind: nvidia.com/gpu\ndevices:\n- name: \"0\"\n  containerEdits:\n    deviceNodes: [{{path: /dev/nvidia0, type: c, major: 1, minor: 3}}]\n    hooks:\n    - {{hookName: createContainer, path: /usr/bin/nvidia-cdi-hook, args: [nvidia-cdi-hook, create-symlinks, --link, \"{link}\"]}}\n"
+        )
+    };
+    let p = policy(t, "devices: {cdi: {runtime_applied: false}}\n");
+    let run = |name: &str, link: &str| {
+        let dir = spec_dir(&format!("{t}-{name}"), &spec(link));
+        let args = [
+            "--log-level",
+            "warn",
+            "--device",
+            "nvidia.com/gpu=0",
+            "--cdi-dir",
+            dir.to_str().unwrap(),
+        ];
+        sandboxed(&p, &args, &["openrw", "/dev/nvidia0"], &[])
+    };
+    ok(&run("control", "nvidia0::/dev/nvidia-alias"));
+    // The policy is best_effort: the rule is dropped (with a warning) and
+    // the workload runs without the node.
+    let r = run("swap", "zero::/dev/nvidia0");
+    errno(&r, "EACCES");
+    assert!(
+        r.stderr.contains(
+            "filesystem rule for /dev/nvidia0 skipped: /dev/zero changed between the plan and its enforcement"
+        ),
+        "{}",
+        r.explain()
+    );
+}
+
 // ------------------------------------------------ refused before apply
 
 #[test]

@@ -1,18 +1,21 @@
 //! The apply step for CDI devices, run as root before Landlock opens its
 //! rule paths (a created node must exist by then):
 //!
-//! 1. every device node the plan verified is checked again (it must still
-//!    be the same kind and major:minor; nothing may have swapped it);
-//! 2. fallback only (`runtime_applied: false`): missing nodes are created
+//! 1. fallback only (`runtime_applied: false`): missing nodes are created
 //!    (mknod, needs CAP_MKNOD and a devices-cgroup rule), then the NVIDIA
 //!    hooks are emulated in spec order: `create-symlinks` (`ln -sfn`
 //!    through a temporary name and a rename), `chmod` (only paths that
 //!    exist; EPERM ignored, like the real hook) and `update-ldcache` (the
 //!    ld.so.conf.d files, then the image's own `ldconfig` when it has
 //!    one);
-//! 3. when CUDA extras were granted, `/proc/self/task` is opened `O_PATH`
+//! 2. when CUDA extras were granted, `/proc/self/task` is opened `O_PATH`
 //!    without close-on-exec and left open, so the dentry the Landlock rule
 //!    names stays cached (see `grants`).
+//!
+//! A node the plan found is not looked at again here: the plan checked
+//! its kind and major:minor on one object, and Landlock adds its rule on
+//! that object or refuses the launch (its inode is in the rule), so a
+//! node swapped since is never granted.
 //!
 //! The rootfs is `/`: the supervisor runs inside the container.
 //!
@@ -34,7 +37,7 @@ use nix::fcntl::{AT_FDCWD, AtFlags, OFlag};
 use nix::sys::stat::{FchmodatFlags, Mode, SFlag};
 use nix::unistd::{Gid, Uid, UnlinkatFlags, unlinkat};
 
-use super::grants::{DevicesPlan, Emulation, Link, NodeCreate, NodePlan};
+use super::grants::{DevicesPlan, Emulation, Link, NodeCreate};
 use crate::error::{Error, Result};
 use crate::safepath::{self, Trust};
 
@@ -55,11 +58,11 @@ fn io(e: &std::io::Error) -> String {
 /// paths the plan makes writable (`FilesystemPlan::trust`).
 pub fn apply(devices: &DevicesPlan, trust: &Trust) -> Result<()> {
     let cdi = &devices.cdi;
-    let mut walker = safepath::Walker::new(trust);
-    for n in &cdi.nodes {
-        match &n.create {
-            Some(c) if !devices.runtime_applied => create_node_with(&n.path, c, trust)?,
-            _ => recheck(n, &mut walker)?,
+    if !devices.runtime_applied {
+        for n in &cdi.nodes {
+            if let Some(c) = &n.create {
+                create_node_with(&n.path, c, trust)?;
+            }
         }
     }
     if !devices.runtime_applied {
@@ -143,25 +146,6 @@ fn trusted_parent_of<'a>(
 /// `p` (absolute, from the spec) beneath `root`.
 fn under(root: &Path, p: &str) -> PathBuf {
     root.join(p.trim_start_matches('/'))
-}
-
-fn recheck(n: &NodePlan, walker: &mut safepath::Walker<'_>) -> Result<()> {
-    let Some(want) = &n.stat else {
-        return Ok(()); // not present at plan time: a blocker stopped the run
-    };
-    match crate::probe::node_state(&n.path, walker, false) {
-        Ok(now)
-            if (now.kind, now.symlink, now.major, now.minor)
-                == (want.kind, want.symlink, want.major, want.minor) =>
-        {
-            Ok(())
-        }
-        Ok(_) => Err(fail(format!(
-            "device node {}: changed since the plan was made",
-            n.path
-        ))),
-        Err(e) => Err(fail(format!("device node {}: {e}", n.path))),
-    }
 }
 
 /// mknodat of `name` in `dir`: the node this call creates (an existing

@@ -284,7 +284,7 @@ pub struct NodePlan {
     /// Created by the supervisor before Landlock (fallback only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub create: Option<NodeCreate>,
-    /// What was found, for the re-check at apply time.
+    /// What was found (its inode goes into the node's Landlock rule).
     #[serde(skip)]
     pub stat: Option<NodeStat>,
 }
@@ -714,7 +714,10 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
                 present: true,
                 skipped: None,
                 resolved: None,
-                inode: None,
+                // A node found here is checked (kind, major:minor) on this
+                // object, and the rule is added on it or refused: a node
+                // swapped since is never granted.
+                inode: np.stat.map(|st| st.inode),
                 kernel_fs: None,
             });
             granted_nodes.push(n.path.clone());
