@@ -140,15 +140,48 @@ pub fn shown(s: &OsStr) -> String {
 
 /// `s` with control characters written as `\n`, `\r`, `\t` or `\u{NN}`,
 /// so a name the workload chose (a planted link's target, a file name)
-/// cannot forge a line of the supervisor's text log.
+/// cannot forge a line of the supervisor's text log. So are the
+/// characters that break or reorder a line as a viewer shows it
+/// ([`is_layout`]).
 pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
-    if !may_have_control(s.as_bytes()) || !s.chars().any(char::is_control) {
+    let b = s.as_bytes();
+    if !(may_have_control(b) || may_have_layout(b)) || !s.chars().any(escaped) {
         return std::borrow::Cow::Borrowed(s);
     }
     std::borrow::Cow::Owned(escape_each(s))
 }
 
-/// `s` with each control character written out, as [`escape_controls`]
+/// The line and paragraph separators and the bidirectional marks,
+/// embeddings, overrides and isolates: not control characters, but a
+/// viewer may start a line at one, or show the text after it reordered.
+fn is_layout(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+    )
+}
+
+fn escaped(c: char) -> bool {
+    c.is_control() || is_layout(c)
+}
+
+/// Whether `b` has a lead byte of an [`is_layout`] character (`D8` for
+/// U+061C, `E2` for the rest), eight bytes at a time.
+fn may_have_layout(b: &[u8]) -> bool {
+    let mut chunks = b.chunks_exact(8);
+    for chunk in chunks.by_ref() {
+        let Ok(word) = <[u8; 8]>::try_from(chunk) else {
+            return true;
+        };
+        let x = u64::from_le_bytes(word);
+        if has_byte_below(x ^ (ONES * 0xe2), 1) || has_byte_below(x ^ (ONES * 0xd8), 1) {
+            return true;
+        }
+    }
+    chunks.remainder().iter().any(|&c| c == 0xe2 || c == 0xd8)
+}
+
+/// `s` with each character [`escape_controls`] escapes written out, as it
 /// does once it has found one.
 fn escape_each(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
@@ -157,7 +190,7 @@ fn escape_each(s: &str) -> String {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if c.is_control() => out.push_str(&format!("\\u{{{:02x}}}", u32::from(c))),
+            c if escaped(c) => out.push_str(&format!("\\u{{{:02x}}}", u32::from(c))),
             c => out.push(c),
         }
     }
@@ -251,6 +284,34 @@ mod tests {
             // The word test lets through every string the loop would
             // change.
             proptest::prop_assert_eq!(escape_controls(&s).into_owned(), escape_each(&s));
+        }
+
+        #[test]
+        fn no_lead_byte_means_no_layout_character(s in "\\PC{0,40}[\u{61c}\u{200e}\u{200f}\u{2028}-\u{202e}\u{2066}-\u{2069}\u{2014}]?\\PC{0,10}") {
+            if !may_have_layout(s.as_bytes()) {
+                proptest::prop_assert!(!s.chars().any(is_layout));
+            }
+            proptest::prop_assert_eq!(escape_controls(&s).into_owned(), escape_each(&s));
+        }
+    }
+
+    #[test]
+    fn line_breaking_and_reordering_characters_are_escaped() {
+        assert_eq!(
+            escape_controls("a\u{2028}b\u{202e}c\u{2066}d\u{61c}e"),
+            "a\\u{2028}b\\u{202e}c\\u{2066}d\\u{61c}e"
+        );
+        // Their neighbours, and other text with the same lead bytes, stay.
+        for s in [
+            "a\u{2014}b",
+            "\u{2027}\u{202f}\u{2065}\u{206a}",
+            "\u{61b}\u{600}",
+            "h\u{e9}llo",
+        ] {
+            assert!(
+                matches!(escape_controls(s), std::borrow::Cow::Borrowed(_)),
+                "{s:?}"
+            );
         }
     }
 
