@@ -390,6 +390,53 @@ fn versions_known_with_optional_v() {
     }
 }
 
+/// A path with a control character in it is a spec error, located, and
+/// shown escaped: it names nothing a spec means (a NUL cannot be created)
+/// and would otherwise reach log lines as it is. The control spells the
+/// same paths without one.
+#[test]
+fn spec_paths_with_control_characters_are_rejected() {
+    let spec = |edits: &str| {
+        format!(
+            "cdiVersion: 0.5.0\nkind: a.com/b\ndevices:\n- name: x\n  containerEdits: {{{edits}}}\n"
+        )
+    };
+    for (edits, at, want) in [
+        (
+            "deviceNodes: [{path: \"/dev/x\\ninfo: FORGED\"}]",
+            "t.yaml:5:41",
+            "devices[0].containerEdits.deviceNodes[0].path: path \"/dev/x\\ninfo: FORGED\" has a control character",
+        ),
+        (
+            "deviceNodes: [{path: /dev/x, hostPath: \"/dev/\\0y\"}]",
+            "t.yaml:5:59",
+            "devices[0].containerEdits.deviceNodes[0].hostPath: hostPath \"/dev/\\0y\" has a control character",
+        ),
+        (
+            "mounts: [{hostPath: \"/a\\u0085\", containerPath: /b}]",
+            "t.yaml:5:40",
+            "devices[0].containerEdits.mounts[0].hostPath: hostPath \"/a\\u{85}\" has a control character",
+        ),
+        (
+            "mounts: [{hostPath: /a, containerPath: \"/b\\r\"}]",
+            "t.yaml:5:59",
+            "devices[0].containerEdits.mounts[0].containerPath: containerPath \"/b\\r\" has a control character",
+        ),
+        (
+            "hooks: [{hookName: createContainer, path: \"/bin/h\\x1b[2J\"}]",
+            "t.yaml:5:62",
+            "devices[0].containerEdits.hooks[0].path: path \"/bin/h\\u{1b}[2J\" has a control character",
+        ),
+    ] {
+        let e = one_error(&spec(edits));
+        assert_eq!(e, format!("{at}: {want}"), "{edits}");
+    }
+    parse(&spec(
+        "deviceNodes: [{path: /dev/x, hostPath: /dev/y}], mounts: [{hostPath: /a, containerPath: /b}], hooks: [{hookName: createContainer, path: /bin/h}]",
+    ))
+    .unwrap();
+}
+
 #[test]
 fn feature_newer_than_declared_version_is_rejected() {
     let cases = [

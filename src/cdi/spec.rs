@@ -693,6 +693,17 @@ fn env_ok(v: &str) -> bool {
     v.find('=').is_some_and(|i| i > 0)
 }
 
+/// A path with a control character (a newline, a NUL) names nothing a
+/// spec means, and would reach a log line as it is.
+fn check_path_chars(v: &str, at: &Loc<'_>, key: &'static str, e: &mut Errors<'_>) {
+    if v.chars().any(char::is_control) {
+        e.at(
+            &Loc::Key(at, key),
+            format!("{key} {v:?} has a control character"),
+        );
+    }
+}
+
 fn check_edits(ed: &ContainerEdits, at: &Loc<'_>, e: &mut Errors<'_>) {
     let env = Loc::Key(at, "env");
     for (i, v) in ed.env.iter().enumerate() {
@@ -708,6 +719,10 @@ fn check_edits(ed: &ContainerEdits, at: &Loc<'_>, e: &mut Errors<'_>) {
         let p = Loc::Index(&nodes, i);
         if n.path.is_empty() {
             e.at(&Loc::Key(&p, "path"), "empty device path".into());
+        }
+        check_path_chars(&n.path, &p, "path", e);
+        if let Some(h) = &n.host_path {
+            check_path_chars(h, &p, "hostPath", e);
         }
         if let Some(t) = n.dev_type() {
             if !matches!(t, "b" | "c" | "u" | "p") {
@@ -750,6 +765,7 @@ fn check_edits(ed: &ContainerEdits, at: &Loc<'_>, e: &mut Errors<'_>) {
         if h.path.is_empty() {
             e.at(&Loc::Key(&p, "path"), "empty hook path".into());
         }
+        check_path_chars(&h.path, &p, "path", e);
         let env = Loc::Key(&p, "env");
         for (j, v) in h.env.iter().enumerate() {
             if !env_ok(v) {
@@ -772,6 +788,8 @@ fn check_edits(ed: &ContainerEdits, at: &Loc<'_>, e: &mut Errors<'_>) {
                 "empty container path".into(),
             );
         }
+        check_path_chars(&m.host_path, &p, "hostPath", e);
+        check_path_chars(&m.container_path, &p, "containerPath", e);
     }
     if let Some(c) = ed.intel_rdt.as_ref().and_then(|r| r.clos_id.as_deref()) {
         if c != "/" && (c.len() >= 4096 || c == "." || c == ".." || c.contains(['/', '\n'])) {
