@@ -676,21 +676,34 @@ pub fn read_small(path: &str) -> Option<String> {
     Some(s)
 }
 
+/// What [`node_state`] says of a path where nothing is.
+pub const MISSING: &str = "does not exist";
+
 /// The device node at `p`, by [`Walker::lstat`](crate::safepath::Walker::lstat):
 /// its directory resolved without following a link the workload could
-/// have planted, the node itself not followed. `copied`: the node is a
-/// CDI `hostPath` whose type and major:minor the supervisor copies, so
-/// a name someone other than root could change is refused (it would
-/// choose which host node is copied).
+/// have planted, the node itself not followed. A name someone other than
+/// root could change is refused: it would choose which node is granted,
+/// or for a CDI `hostPath` (`host`), which host node is copied.
 pub fn node_state(
     p: &str,
     walker: &mut crate::safepath::Walker<'_>,
-    copied: bool,
+    host: bool,
 ) -> Result<NodeStat, String> {
-    let (st, untrusted) = walker.lstat(p).map_err(|e| e.cause())?;
-    if let (true, Some(why)) = (copied, untrusted) {
+    let (st, untrusted) = walker.lstat(p).map_err(|e| {
+        if e.is_not_found() {
+            MISSING.to_string()
+        } else {
+            e.cause()
+        }
+    })?;
+    if let Some(why) = untrusted {
+        let what = if host {
+            "which host node is copied"
+        } else {
+            "which node is granted"
+        };
         return Err(format!(
-            "is not used: {why}, so the workload could choose which host node is copied"
+            "is not used: {why}, so the workload could choose {what}"
         ));
     }
     let fmt = st.st_mode & libc::S_IFMT;

@@ -1427,6 +1427,104 @@ fn a_device_rule_names_the_node_its_check_saw() {
     assert_eq!(rule.inode, None);
 }
 
+/// A node found whose spec gives no numbers is held to the node at its
+/// `hostPath` when that one could be read; the control finds the same
+/// numbers there. A node the spec numbers is held to those instead.
+#[test]
+fn a_found_node_is_held_to_its_host_node() {
+    let plan = |found: (PathKind, u64, u64), host: (PathKind, u64, u64)| {
+        let mut h = gpu_host(7);
+        h.cdi.registry = reg(&["hostpath"]);
+        h.cdi
+            .nodes
+            .insert("/dev/hp-a".into(), node(found.0, found.1, found.2));
+        h.cdi
+            .host_nodes
+            .insert("/dev/host-a".into(), node(host.0, host.1, host.2));
+        texts(&plan_with(GPU_POLICY, opts(&["example.com/hp=a"]), &h).blockers)
+    };
+    let c = PathKind::CharDevice;
+    assert!(plan((c, 195, 0), (c, 195, 0)).is_empty());
+    assert_eq!(
+        plan((c, 195, 1), (c, 195, 0)),
+        [
+            "cdi: device node /dev/hp-a (example.com/hp=a): is c 195:1, its host path /dev/host-a is c 195:0\nhint: the spec does not describe this node: regenerate the CDI spec (e.g. nvidia-ctk cdi generate)"
+        ]
+    );
+    assert_eq!(
+        plan((PathKind::BlockDevice, 195, 0), (c, 195, 0)),
+        [
+            "cdi: device node /dev/hp-a (example.com/hp=a): is b 195:0, its host path /dev/host-a is c 195:0\nhint: the spec does not describe this node: regenerate the CDI spec (e.g. nvidia-ctk cdi generate)"
+        ]
+    );
+    // A host node that could not be read leaves the node's kind to judge.
+    let mut h = gpu_host(7);
+    h.cdi.registry = reg(&["hostpath"]);
+    h.cdi.nodes.insert("/dev/hp-a".into(), node(c, 195, 1));
+    h.cdi
+        .host_nodes
+        .insert("/dev/host-a".into(), Err("does not exist".into()));
+    let p = plan_with(GPU_POLICY, opts(&["example.com/hp=a"]), &h);
+    assert!(p.blockers.is_empty(), "{:?}", p.blockers);
+}
+
+/// A node found whose name someone other than root could change is
+/// neither granted nor created over, in either mode; the hint for a node
+/// the runtime did not inject is kept for nodes that are missing.
+#[test]
+fn a_node_resolve_would_not_use_is_a_blocker_without_the_runtime_hint() {
+    let why = "is not used: /dev/stk/x is owned by uid 1500 in the sticky directory /dev/stk, so the workload could choose which node is granted";
+    for policy in [GPU_POLICY, FALLBACK] {
+        let mut h = gpu_host(7);
+        h.cdi.nodes.insert("/dev/nvidia0".into(), Err(why.into()));
+        let p = plan_with(policy, opts(&["nvidia.com/gpu=0"]), &h);
+        assert_eq!(
+            texts(&p.blockers),
+            [format!(
+                "cdi: device node /dev/nvidia0 (nvidia.com/gpu=0): {why}"
+            )]
+        );
+        let n = p
+            .devices
+            .cdi
+            .nodes
+            .iter()
+            .find(|n| n.path == "/dev/nvidia0");
+        assert_eq!(n.and_then(|n| n.create.clone()), None);
+    }
+}
+
+/// Device numbers past Linux's 12-bit major and 20-bit minor would be cut
+/// to another device's when created: refused, at either limit's control.
+#[test]
+fn fallback_refuses_device_numbers_linux_cannot_hold() {
+    let plan = |major: u64, minor: u64| {
+        let spec = format!(
+            "cdiVersion: 0.5.0\nkind: v.com/c\ndevices: [{{name: d, containerEdits: {{deviceNodes: [{{path: /dev/big, type: b, major: {major}, minor: {minor}}}]}}}}]\n"
+        );
+        let mut h = gpu_host(7);
+        h.cdi.registry = scan::build(&[], vec![file(0, "/etc/cdi/big.yaml", &spec)], Vec::new());
+        plan_with(FALLBACK, opts(&["v.com/c=d"]), &h)
+    };
+    for (major, minor) in [(4095, 1_048_575), (8, 0)] {
+        let p = plan(major, minor);
+        assert!(p.blockers.is_empty(), "{major}:{minor} {:?}", p.blockers);
+    }
+    for (major, minor) in [
+        (4096, 0),
+        (4104, 0),
+        (8, 1_048_576),
+        (4_294_967_295, 4_294_967_295),
+    ] {
+        assert_eq!(
+            texts(&plan(major, minor).blockers),
+            [format!(
+                "cdi: device node /dev/big (v.com/c=d): does not exist, and the spec's {major}:{minor} cannot be created: Linux's device numbers go up to 4095:1048575"
+            )]
+        );
+    }
+}
+
 #[test]
 fn fallback_hooks_nvidia_forms_and_unknown_ones() {
     let mut h = gpu_host(7);

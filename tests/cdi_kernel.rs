@@ -605,6 +605,110 @@ fn sandbox_never_grants_a_node_swapped_after_the_plan() {
     );
 }
 
+/// A node found where someone other than root could change which node
+/// the name holds is not granted: here a sticky directory, where a node
+/// the workload owns could have been moved in (it owns every node the
+/// fallback made for it). The control is root's node in the same
+/// directory, which only root can move.
+#[test]
+fn sandbox_never_grants_a_node_others_could_have_moved_in() {
+    let t = "sandbox_never_grants_a_node_others_could_have_moved_in";
+    if need(t) {
+        return;
+    }
+    let stk = common::scratch(t).join("stk");
+    std::fs::create_dir_all(&stk).unwrap();
+    common::chmod(&stk, 0o1777);
+    for (name, owner) in [("root", 0), ("theirs", 1500)] {
+        let n = stk.join(name);
+        let st = Command::new("mknod")
+            .args(["-m", "666", n.to_str().unwrap(), "c", "1", "3"])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        std::os::unix::fs::lchown(&n, Some(owner), Some(owner)).unwrap();
+    }
+    let p = policy(t, "");
+    let run = |name: &str| {
+        let node = stk.join(name);
+        let spec = format!(
+            "cdiVersion: 0.5.0\nkind: nvidia.com/gpu\ndevices:\n- name: \"0\"\n  containerEdits:\n    deviceNodes: [{{path: {}, type: c, major: 1, minor: 3}}]\n",
+            node.display()
+        );
+        let dir = spec_dir(&format!("{t}-{name}"), &spec);
+        let args = [
+            "--device",
+            "nvidia.com/gpu=0",
+            "--cdi-dir",
+            dir.to_str().unwrap(),
+        ];
+        sandboxed(&p, &args, &["openrw", node.to_str().unwrap()], &[])
+    };
+    ok(&run("root"));
+    let r = run("theirs");
+    assert_eq!(r.code, 125, "{}", r.explain());
+    assert_eq!(r.stdout, "", "the workload must not run: {}", r.explain());
+    let theirs = stk.join("theirs");
+    assert!(
+        r.stderr.contains(&format!(
+            "cdi: device node {} (nvidia.com/gpu=0): is not used: {} is owned by uid 1500 in the sticky directory {}, so the workload could choose which node is granted",
+            theirs.display(),
+            theirs.display(),
+            stk.display()
+        )),
+        "{}",
+        r.explain()
+    );
+}
+
+/// The fallback gives a node it creates to the workload (or the spec's
+/// owner): in a directory others may write, even a sticky one, the owner
+/// could then move it, so no node is created there. The control creates
+/// the same node in a directory only root may write.
+#[test]
+fn fallback_creates_no_node_where_others_may_write() {
+    let t = "fallback_creates_no_node_where_others_may_write";
+    if need(t) {
+        return;
+    }
+    let d = common::scratch(t);
+    let stk = d.join("stk");
+    let own = d.join("own");
+    for (dir, mode) in [(&stk, 0o1777), (&own, 0o755)] {
+        std::fs::create_dir_all(dir).unwrap();
+        common::chmod(dir, mode);
+    }
+    let p = policy(t, "devices: {cdi: {runtime_applied: false}}\n");
+    let run = |dir: &Path, name: &str| {
+        let node = dir.join("nvidia5");
+        let spec = format!(
+            "cdiVersion: 0.5.0\nkind: nvidia.com/gpu\ndevices:\n- name: \"5\"\n  containerEdits:\n    deviceNodes: [{{path: {}, type: c, major: 1, minor: 3}}]\n",
+            node.display()
+        );
+        let specs = spec_dir(&format!("{t}-{name}"), &spec);
+        let args = [
+            "--device",
+            "nvidia.com/gpu=5",
+            "--cdi-dir",
+            specs.to_str().unwrap(),
+        ];
+        sandboxed(&p, &args, &["openrw", node.to_str().unwrap()], &[])
+    };
+    ok(&run(&own, "own"));
+    let r = run(&stk, "stk");
+    assert_eq!(r.code, 125, "{}", r.explain());
+    assert_eq!(r.stdout, "", "the workload must not run: {}", r.explain());
+    assert!(
+        r.stderr.contains(&format!(
+            "{} is writable by group or others (mode 1777), so the workload could move the node once it owns it",
+            stk.display()
+        )),
+        "{}",
+        r.explain()
+    );
+    assert!(!stk.join("nvidia5").exists());
+}
+
 // ------------------------------------------------ refused before apply
 
 #[test]

@@ -166,8 +166,18 @@ fn mknod_in(dir: &safepath::Resolved, name: &str, c: &NodeCreate) -> std::io::Re
 }
 
 /// Owner and mode of the node `mknod_in` just created in `dir`.
-fn chown_chmod_in(dir: &safepath::Resolved, name: &str, c: &NodeCreate) -> Result<()> {
+fn chmod_chown_in(dir: &safepath::Resolved, name: &str, c: &NodeCreate) -> Result<()> {
     let path = format!("{}/{name}", dir.path.trim_end_matches('/'));
+    // The mode first, while root owns the node and root alone may change
+    // the directory: the name is the node mknod_in just created, which is
+    // not a symlink (fchmodat cannot decline to follow one).
+    let mode = Mode::from_bits_truncate(c.mode & 0o7777);
+    nix::sys::stat::fchmodat(&dir.fd, name, mode, FchmodatFlags::FollowSymlink).map_err(|e| {
+        fail(format!(
+            "device node {path}: chmod failed: {}",
+            io(&e.into())
+        ))
+    })?;
     let (uid, gid) = (Uid::from_raw(c.uid), Gid::from_raw(c.gid));
     // AT_SYMLINK_NOFOLLOW acts on the name itself.
     nix::unistd::fchownat(
@@ -183,14 +193,7 @@ fn chown_chmod_in(dir: &safepath::Resolved, name: &str, c: &NodeCreate) -> Resul
             io(&e.into())
         ))
     })?;
-    // The name is the node mknod_in just created, which is not a symlink.
-    let mode = Mode::from_bits_truncate(c.mode & 0o7777);
-    nix::sys::stat::fchmodat(&dir.fd, name, mode, FchmodatFlags::FollowSymlink).map_err(|e| {
-        fail(format!(
-            "device node {path}: chmod failed: {}",
-            io(&e.into())
-        ))
-    })
+    Ok(())
 }
 
 /// Create one device node (fallback), with its parent directories.
@@ -201,6 +204,15 @@ pub fn create_node(path: &str, c: &NodeCreate) -> Result<()> {
 fn create_node_with(path: &str, c: &NodeCreate, trust: &Trust) -> Result<()> {
     let (parent, name) =
         trusted_parent_of(path, trust).map_err(|why| fail(format!("device node {path}: {why}")))?;
+    // A sticky directory others may write keeps root's entries root's, but
+    // the node is given to its owner, who could then move it (a later
+    // launch would grant whatever was moved there).
+    if parent.mode & 0o022 != 0 {
+        return Err(fail(format!(
+            "device node {path}: {} is writable by group or others (mode {:o}), so the workload could move the node once it owns it",
+            parent.path, parent.mode
+        )));
+    }
     mknod_in(&parent, name, c).map_err(|e| {
         let cause = format!("device node {path}: mknod failed: {}", io(&e));
         let err = fail(cause);
@@ -210,7 +222,7 @@ fn create_node_with(path: &str, c: &NodeCreate, trust: &Trust) -> Result<()> {
             err
         }
     })?;
-    chown_chmod_in(&parent, name, c)
+    chmod_chown_in(&parent, name, c)
 }
 
 /// `ln -sfn TARGET LINK` for each link, skipping ones already right.

@@ -539,6 +539,35 @@ fn check_node(n: &DeviceNode, st: &NodeStat) -> Result<(), String> {
     Ok(())
 }
 
+/// A node found whose spec gives no numbers of its own is held to those of
+/// the node at its `hostPath`, when that one could be read: the spec
+/// describes that node, whatever stands at the node's path.
+fn check_host_node(n: &DeviceNode, st: &NodeStat, host: &HostFacts) -> Result<(), String> {
+    let hp = n.host_path();
+    let numbered = n.major.is_some_and(|m| m != 0);
+    let Some(Ok(want)) = host
+        .cdi
+        .host_nodes
+        .get(hp)
+        .filter(|_| !numbered && hp != n.path)
+    else {
+        return Ok(());
+    };
+    if (st.kind, st.major, st.minor) != (want.kind, want.major, want.minor) {
+        return Err(format!(
+            "is {}, its host path {hp} is {}",
+            stat_text(st),
+            stat_text(want)
+        ));
+    }
+    Ok(())
+}
+
+/// The largest major and minor numbers Linux gives a device (12 and 20
+/// bits: `MINORBITS` in `<linux/kdev_t.h>`).
+const MAX_MAJOR: u64 = (1 << 12) - 1;
+const MAX_MINOR: u64 = (1 << 20) - 1;
+
 /// How to create a missing node in the fallback.
 fn creation(n: &DeviceNode, host: &HostFacts, uid: u32, gid: u32) -> Result<NodeCreate, String> {
     let mode_default = 0o666;
@@ -562,6 +591,14 @@ fn creation(n: &DeviceNode, host: &HostFacts, uid: u32, gid: u32) -> Result<Node
             uid: 0,
             gid: 0,
         };
+        // Linux's device numbers: a larger one would be cut to another
+        // device's.
+        if c.major > MAX_MAJOR || c.minor > MAX_MINOR {
+            return Err(format!(
+                "does not exist, and the spec's {}:{} cannot be created: Linux's device numbers go up to {MAX_MAJOR}:{MAX_MINOR}",
+                c.major, c.minor
+            ));
+        }
         owner(&mut c);
         return Ok(c);
     }
@@ -643,6 +680,7 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
             stat: None,
         };
         let state = host.cdi.nodes.get(&n.path);
+        let mut missing = false;
         if let Some(p) = path_problem(&n.path) {
             np.problem = Some(p);
         } else {
@@ -651,17 +689,17 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
                     np.present = true;
                     np.found = Some(stat_text(st));
                     np.stat = Some(*st);
-                    if let Err(e) = check_node(n, st) {
+                    if let Err(e) = check_node(n, st).and_then(|()| check_host_node(n, st, host)) {
                         np.problem = Some(e);
                     }
                 }
-                other => {
-                    let why = match other {
-                        Some(Err(e)) => e.clone(),
-                        _ => "does not exist".to_string(),
-                    };
+                // Found, and not to be used (a name others could change,
+                // a link not followed): neither granted nor replaced.
+                Some(Err(e)) if e != crate::probe::MISSING => np.problem = Some(e.clone()),
+                _ => {
+                    missing = true;
                     if runtime {
-                        np.problem = Some(why);
+                        np.problem = Some(crate::probe::MISSING.to_string());
                     } else {
                         match creation(n, host, ctx.uid, ctx.gid) {
                             Ok(c) => np.create = Some(c),
@@ -672,7 +710,7 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
             }
         }
         if let Some(p) = &np.problem {
-            let hint = if runtime && !np.present {
+            let hint = if runtime && missing {
                 Some(
                     "the container runtime did not inject this device: check the pod's CDI device request, or set devices.cdi.runtime_applied: false to let the supervisor create it",
                 )
