@@ -267,11 +267,13 @@ pub fn resolve_run_holding(
     if devices.requested.is_empty() {
         return facts;
     }
-    let registry = crate::cdi::scan::scan(&devices.spec_dirs, &facts.trust);
-    let names: Vec<String> = devices.requested.iter().map(|r| r.name.clone()).collect();
-    let res = crate::cdi::resolve::resolve(&registry, &names);
+    // One walker for the specs, the nodes and the mounts: the directories
+    // on the way to each are walked once.
     let trust = facts.trust.clone();
     let mut walker = crate::safepath::Walker::new(&trust);
+    let registry = crate::cdi::scan::scan_with(&devices.spec_dirs, &mut walker);
+    let names: Vec<String> = devices.requested.iter().map(|r| r.name.clone()).collect();
+    let res = crate::cdi::resolve::resolve(&registry, &names);
     for (n, _) in &res.merged.nodes {
         let (p, hp) = (n.path.as_str(), n.host_path());
         if !facts.cdi.nodes.contains_key(p) {

@@ -351,7 +351,7 @@ struct Step {
     st: libc::stat,
 }
 
-fn join(dir: &str, name: &str) -> String {
+pub fn join(dir: &str, name: &str) -> String {
     // Once per component walked: plain pushes, not the formatter.
     let dir = if dir == "/" { "" } else { dir };
     let mut out = String::with_capacity(dir.len() + 1 + name.len());
@@ -522,6 +522,18 @@ impl<'t> Walker<'t> {
     /// Resolve an absolute path safely and open it with `O_PATH`.
     pub fn open(&mut self, path: &str) -> Result<Resolved, ResolveError> {
         open_with(self, path)
+    }
+
+    /// Why someone other than root could have changed the file `fd` is open
+    /// on (`st` its status), found as `path` in a directory this walker
+    /// resolved and trusts: what [`open`] would say of it there.
+    pub fn untrusted_entry(
+        &self,
+        path: &str,
+        fd: &OwnedFd,
+        st: &libc::stat,
+    ) -> std::io::Result<Option<String>> {
+        untrusted_because(path, fd, st, self.trust, self.writable_below_trusted(path))
     }
 
     /// `lstat` of `path`, its directory resolved as [`open`] resolves one:

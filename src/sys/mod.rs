@@ -38,6 +38,10 @@
 //!   which `landlock::prepare` has already done from the kind the walk
 //!   saw on the same descriptor (one syscall per path saved);
 //! - `seccomp(SECCOMP_GET_ACTION_AVAIL)` (seccompiler only installs);
+//! - `getdents64` for a CDI spec directory: musl's `readdir` (behind
+//!   `std::fs::read_dir` and `nix::dir`) gets its buffer from musl's own
+//!   `malloc`, six more calls for one listing (`fcntl`, two `brk`, two
+//!   `mmap`, a `munmap`);
 //! - `TIOCNOTTY` and `signal(SIGPIPE, SIG_DFL)` (`nix` makes both unsafe:
 //!   `ioctl` through a macro that emits an unsafe fn, `signal` because a
 //!   handler could be unsound; `SIG_DFL` is not a handler);
@@ -399,6 +403,25 @@ pub fn mount_id(fd: std::os::fd::BorrowedFd<'_>) -> Result<Option<u64>, i32> {
     // a valid `statx` either way (all its fields are integers).
     let st = unsafe { st.assume_init() };
     Ok((st.stx_mask & STATX_MNT_ID != 0).then_some(st.stx_mnt_id))
+}
+
+/// `getdents64(fd, buf)`: the next entries of the directory `fd` is open
+/// on, as the kernel lays them out (`struct linux_dirent64`); how many
+/// bytes it wrote, 0 at the end.
+pub fn getdents64(fd: std::os::fd::BorrowedFd<'_>, buf: &mut [u8]) -> Result<usize, i32> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the kernel writes at most `buf.len()` bytes to `buf`, which
+    // is borrowed mutably for the call, and keeps no pointer; the
+    // descriptor is borrowed, so open, for the call.
+    let n = check(unsafe {
+        libc::syscall(
+            libc::SYS_getdents64,
+            fd.as_raw_fd(),
+            buf.as_mut_ptr(),
+            buf.len(),
+        )
+    })?;
+    usize::try_from(n).map_err(|_| libc::EINVAL)
 }
 
 /// `landlock_add_rule(ruleset, LANDLOCK_RULE_PATH_BENEATH, {access,
