@@ -1316,9 +1316,19 @@ fn open_rule(
     walker: &mut safepath::Walker<'_>,
     fsp: &FilesystemPlan,
 ) -> std::result::Result<Resolved, String> {
-    let r = walker.open(&rule.path).map_err(|e| e.cause())?;
+    // A device node's name is never followed: a link there (made by the
+    // spec's own hooks, run as root since the plan) is not the node the
+    // plan checked or the fallback created.
+    let r = if rule.access == Access::Device {
+        walker.open_node(&rule.path)
+    } else {
+        walker.open(&rule.path)
+    }
+    .map_err(|e| e.cause())?;
     let inode = (r.dev, r.ino);
-    if rule.inode.is_some_and(|planned| planned != inode) {
+    if rule.inode.is_some_and(|planned| planned != inode)
+        || (rule.access == Access::Device && r.kind != rule.kind)
+    {
         return Err(format!(
             "{} changed between the plan and its enforcement",
             r.path

@@ -242,6 +242,12 @@ pub enum ResolveError {
     MagicLink {
         link: String,
     },
+    /// A link where a device node was checked or created
+    /// ([`Walker::open_node`]).
+    NodeLink {
+        link: String,
+        target: String,
+    },
     TooManyLinks,
 }
 
@@ -271,6 +277,9 @@ impl ResolveError {
             ResolveError::MagicLink { link } => {
                 format!("{link} is a /proc magic link, which is never followed")
             }
+            ResolveError::NodeLink { link, target } => format!(
+                "symlink {link} -> {target} stands where a device node was planned: a node's own name is never followed"
+            ),
             ResolveError::TooManyLinks => "too many levels of symbolic links".into(),
         }
     }
@@ -534,6 +543,50 @@ impl<'t> Walker<'t> {
         st: &libc::stat,
     ) -> std::io::Result<Option<String>> {
         untrusted_because(path, fd, st, self.trust, self.writable_below_trusted(path))
+    }
+
+    /// [`open`] of a device node: its directory resolved as [`open`]
+    /// resolves one, the node's own name never followed (whoever made a
+    /// link there, the spec's own hooks included, it is not the node the
+    /// plan checked or the fallback created).
+    pub fn open_node(&mut self, path: &str) -> Result<Resolved, ResolveError> {
+        let io = |err| ResolveError::Io {
+            at: path.to_string(),
+            err,
+        };
+        let (dir, name) = split_parent(path).map_err(io)?;
+        let dir = self.open(dir)?;
+        if dir.kind != PathKind::Directory {
+            return Err(not_a_directory(&dir.path));
+        }
+        let here = join(&dir.path, name);
+        let fd = open_step(Some(&dir.fd), name).map_err(io)?;
+        let st = stat(&fd).map_err(io)?;
+        if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+            let target = read_link(&fd).map_err(io)?;
+            return Err(ResolveError::NodeLink { link: here, target });
+        }
+        let sticky = dir.mode & libc::S_ISVTX != 0;
+        let untrusted = match dir.untrusted {
+            Some(why) => Some(why),
+            None if sticky && !self.trust.owner_trusted(st.st_uid) => Some(format!(
+                "{here} is owned by uid {} in the sticky directory {}",
+                st.st_uid, dir.path
+            )),
+            None => None,
+        };
+        #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+        Ok(Resolved {
+            kind: kind_of(st.st_mode),
+            dev: st.st_dev as u64,
+            ino: st.st_ino as u64,
+            uid: st.st_uid,
+            mode: st.st_mode & 0o7777,
+            untrusted,
+            path: here,
+            fd,
+            via_link: dir.via_link,
+        })
     }
 
     /// `lstat` of `path`, its directory resolved as [`open`] resolves one:

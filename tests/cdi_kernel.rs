@@ -562,25 +562,27 @@ fn fallback_copies_a_host_node_only_through_directories_root_holds() {
     );
 }
 
-/// The rule for a device node is added on the object the plan checked.
-/// Here the spec's own `create-symlinks` hook, run as root after the
-/// plan, puts a link to /dev/zero (1:5) where the checked /dev/nvidia0
-/// (1:3) was: the rule is refused, never added on what the name leads to
-/// now. The control links another name and runs.
+/// The rule for a device node is added on the node the plan checked or
+/// the fallback created, never on what a link at its name leads to. Here
+/// the spec's own `create-symlinks` hook, run as root after the plan and
+/// after the fallback creates its nodes, puts a link to /dev/zero (1:5)
+/// where /dev/nvidia0 (1:3, found) or /dev/nvidia5 (1:3, created) was:
+/// the rule is dropped and the workload cannot open the name. The control
+/// links another name and the workload opens the node.
 #[test]
 fn sandbox_never_grants_a_node_swapped_after_the_plan() {
     let t = "sandbox_never_grants_a_node_swapped_after_the_plan";
     if need(t) {
         return;
     }
-    let spec = |link: &str| {
+    let spec = |node: &str, link: &str| {
         format!(
-            "cdiVersion: 0.5.0\nkind: nvidia.com/gpu\ndevices:\n- name: \"0\"\n  containerEdits:\n    deviceNodes: [{{path: /dev/nvidia0, type: c, major: 1, minor: 3}}]\n    hooks:\n    - {{hookName: createContainer, path: /usr/bin/nvidia-cdi-hook, args: [nvidia-cdi-hook, create-symlinks, --link, \"{link}\"]}}\n"
+            "cdiVersion: 0.5.0\nkind: nvidia.com/gpu\ndevices:\n- name: \"0\"\n  containerEdits:\n    deviceNodes: [{{path: {node}, type: c, major: 1, minor: 3}}]\n    hooks:\n    - {{hookName: createContainer, path: /usr/bin/nvidia-cdi-hook, args: [nvidia-cdi-hook, create-symlinks, --link, \"{link}\"]}}\n"
         )
     };
     let p = policy(t, "devices: {cdi: {runtime_applied: false}}\n");
-    let run = |name: &str, link: &str| {
-        let dir = spec_dir(&format!("{t}-{name}"), &spec(link));
+    let run = |name: &str, node: &str, link: &str| {
+        let dir = spec_dir(&format!("{t}-{name}"), &spec(node, link));
         let args = [
             "--log-level",
             "warn",
@@ -589,20 +591,22 @@ fn sandbox_never_grants_a_node_swapped_after_the_plan() {
             "--cdi-dir",
             dir.to_str().unwrap(),
         ];
-        sandboxed(&p, &args, &["openrw", "/dev/nvidia0"], &[])
+        sandboxed(&p, &args, &["openrw", node], &[])
     };
-    ok(&run("control", "nvidia0::/dev/nvidia-alias"));
-    // The policy is best_effort: the rule is dropped (with a warning) and
-    // the workload runs without the node.
-    let r = run("swap", "zero::/dev/nvidia0");
-    errno(&r, "EACCES");
-    assert!(
-        r.stderr.contains(
-            "filesystem rule for /dev/nvidia0 skipped: /dev/zero changed between the plan and its enforcement"
-        ),
-        "{}",
-        r.explain()
-    );
+    for node in ["/dev/nvidia0", "/dev/nvidia5"] {
+        ok(&run("control", node, "nvidia0::/dev/nvidia-alias"));
+        // The policy is best_effort: the rule is dropped (with a warning)
+        // and the workload runs without the node.
+        let r = run("swap", node, &format!("zero::{node}"));
+        errno(&r, "EACCES");
+        assert!(
+            r.stderr.contains(&format!(
+                "filesystem rule for {node} skipped: symlink {node} -> zero stands where a device node was planned: a node's own name is never followed"
+            )),
+            "{}",
+            r.explain()
+        );
+    }
 }
 
 /// A node found where someone other than root could change which node
