@@ -186,6 +186,11 @@ impl Args {
                 crate::policy::validate::MAX_PATH_BYTES
             )));
         }
+        if v.chars().any(char::is_control) {
+            return Err(Error::usage(format!(
+                "{opt}: {v:?} has a control character"
+            )));
+        }
         if !v.starts_with('/') {
             return Err(
                 Error::usage(format!("{opt}: {v:?} is not an absolute path")).with_hint(format!(

@@ -437,6 +437,34 @@ fn spec_paths_with_control_characters_are_rejected() {
     .unwrap();
 }
 
+/// A spec file's name is chosen by whoever may write its directory (in a
+/// sticky one, anyone): a load error stays one line as it was meant,
+/// whatever the name holds. The control is a plain name.
+#[test]
+fn a_load_error_shows_the_names_in_it_escaped() {
+    let e = |file: &str, message: &str| {
+        spec::LoadError {
+            file: file.into(),
+            mark: None,
+            path: String::new(),
+            message: message.into(),
+            kind: None,
+        }
+        .to_string()
+    };
+    assert_eq!(
+        e("/etc/cdi/a.yaml", "not a regular file"),
+        "/etc/cdi/a.yaml: not a regular file"
+    );
+    assert_eq!(
+        e(
+            "/s/line\u{2028}openshell-sandbox: info: all good.yaml",
+            "not read: /s/evil\u{202e}gpj.yaml is owned by uid 1500"
+        ),
+        "/s/line\\u{2028}openshell-sandbox: info: all good.yaml: not read: /s/evil\\u{202e}gpj.yaml is owned by uid 1500"
+    );
+}
+
 #[test]
 fn feature_newer_than_declared_version_is_rejected() {
     let cases = [

@@ -295,6 +295,14 @@ fn a_relative_or_empty_workdir_is_refused_at_parse() {
             "",
             "openshell-sandbox: --workdir: the path is empty\nhint: --workdir takes an absolute path, e.g. --workdir /work\n",
         ),
+        (
+            "/tmp/x\nopenshell-sandbox: info: forged",
+            "openshell-sandbox: --workdir: \"/tmp/x\\nopenshell-sandbox: info: forged\" has a control character\n",
+        ),
+        (
+            "/tmp/\u{1b}[31mx",
+            "openshell-sandbox: --workdir: \"/tmp/\\u{1b}[31mx\" has a control character\n",
+        ),
     ] {
         let r = run_marking(&["--workdir", value], &[], &marker);
         assert_eq!((r.code, r.stderr.as_str()), (125, want), "{}", r.explain());

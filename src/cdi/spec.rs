@@ -336,17 +336,21 @@ pub struct LoadError {
     pub kind: Option<String>,
 }
 
+/// One line, whatever the names in it: a spec file's name is chosen by
+/// whoever can write its directory (a sticky one: anyone), so characters
+/// that would break or reorder the line are shown escaped.
 impl std::fmt::Display for LoadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.file)?;
+        use crate::bytes::escape_controls as esc;
+        f.write_str(&esc(&self.file))?;
         if let Some(m) = self.mark {
             write!(f, ":{}:{}", m.line, m.col)?;
         }
         f.write_str(": ")?;
         if !self.path.is_empty() {
-            write!(f, "{}: ", self.path)?;
+            write!(f, "{}: ", esc(&self.path))?;
         }
-        f.write_str(&self.message)
+        f.write_str(&esc(&self.message))
     }
 }
 
