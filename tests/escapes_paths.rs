@@ -1290,6 +1290,58 @@ fn cdi_ldcache_hook_refuses_a_folder_the_workload_can_write() {
     assert_eq!(conf, "/vol/lib\n");
 }
 
+/// The emulated update-ldcache hook runs the image's ldconfig as root,
+/// which links and caches what it finds in every directory the image's
+/// library path lists, not only the spec's folders. One the workload can
+/// write (here its own, where launch 1 left a library) is refused before
+/// anything is written or run. The control gives the directory to root.
+#[test]
+fn cdi_ldcache_hook_refuses_an_image_library_path_the_workload_can_write() {
+    use openshell_sandbox::cdi::grants::Emulation;
+    let t = "cdi_ldcache_hook_refuses_an_image_library_path_the_workload_can_write";
+    if common::need_root(t) {
+        return;
+    }
+    let root = common::scratch(t);
+    std::fs::create_dir_all(root.join("etc/ld.so.conf.d")).unwrap();
+    std::fs::write(root.join("etc/ld.so.conf.d/app.conf"), "/vol/lib\n").unwrap();
+    let vol = root.join("vol/lib");
+    std::fs::create_dir_all(&vol).unwrap();
+    std::os::unix::fs::chown(&vol, Some(1500), Some(1500)).unwrap();
+    std::fs::write(vol.join("libevil.so.1"), "planted").unwrap();
+    std::fs::create_dir_all(root.join("drv/lib")).unwrap();
+    // The image's ldconfig: marks that it ran.
+    std::fs::create_dir_all(root.join("sbin")).unwrap();
+    let marker = root.join("ran");
+    let ldconfig = root.join("sbin/ldconfig");
+    std::fs::write(
+        &ldconfig,
+        format!("#!/bin/sh\ntouch {}\n", marker.display()),
+    )
+    .unwrap();
+    chmod(&ldconfig, 0o755);
+    let hook = Emulation::UpdateLdcache {
+        folders: vec!["/drv/lib".into()],
+    };
+    let e = openshell_sandbox::cdi::fallback::emulate(&root, &hook).unwrap_err();
+    assert!(
+        e.to_string().contains(&format!(
+            "hook update-ldcache: the image's library path lists /vol/lib: {} is owned by uid 1500, so root's ldconfig would link and cache libraries the workload put there",
+            vol.display()
+        )),
+        "{e}"
+    );
+    assert!(!marker.exists(), "ldconfig ran");
+    assert!(!root.join("etc/ld.so.conf.d/00-openshell-cdi.conf").exists());
+    // Control: the same directory owned by root.
+    std::os::unix::fs::chown(&vol, Some(0), Some(0)).unwrap();
+    openshell_sandbox::cdi::fallback::emulate(&root, &hook).unwrap();
+    assert!(marker.exists(), "ldconfig did not run");
+    let conf =
+        std::fs::read_to_string(root.join("etc/ld.so.conf.d/00-openshell-cdi.conf")).unwrap();
+    assert_eq!(conf, "/drv/lib\n");
+}
+
 /// A policy the workload could rewrite is its policy on the next launch.
 #[test]
 fn sandbox_refuses_a_policy_file_the_workload_can_rewrite() {

@@ -397,6 +397,28 @@ fn update_ldcache(root: &Path, folders: &[String], trust: &Trust) -> Result<()> 
     if mine.is_empty() {
         return Ok(());
     }
+    let ldconfig = ["/sbin/ldconfig", "/usr/sbin/ldconfig"]
+        .into_iter()
+        .find(|p| {
+            std::fs::metadata(under(root, p))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        });
+    if ldconfig.is_some() {
+        // Root's ldconfig links and caches what it finds in every directory
+        // the image lists, not only the spec's: one the workload can write
+        // would put its libraries in root's cache (and links, made by root,
+        // in its directory).
+        for d in system.iter().chain(&listed) {
+            let full = under(root, d);
+            let full = path_str(&full).map_err(|e| err(d, &e))?;
+            if let Some(why) = untrusted_dir(full, trust) {
+                return Err(fail(format!(
+                    "hook update-ldcache: the image's library path lists {d}: {why}, so root's ldconfig would link and cache libraries the workload put there"
+                ))
+                .with_hint("keep the directories the image's /etc/ld.so.conf lists out of the policy's read_write paths and owned by root, or let the container runtime inject the device (devices.cdi.runtime_applied: true)"));
+            }
+        }
+    }
     let conf = under(root, "/etc/ld.so.conf");
     if !conf.exists() {
         write_file(&conf, "include /etc/ld.so.conf.d/*.conf\n", trust)
@@ -437,12 +459,6 @@ fn update_ldcache(root: &Path, folders: &[String], trust: &Trust) -> Result<()> 
         }
         write_file(&path, &text, trust).map_err(|e| err(&name, &e))?;
     }
-    let ldconfig = ["/sbin/ldconfig", "/usr/sbin/ldconfig"]
-        .into_iter()
-        .find(|p| {
-            std::fs::metadata(under(root, p))
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        });
     if let Some(ld) = ldconfig {
         let mut cmd = std::process::Command::new(under(root, ld));
         if root != Path::new("/") {
