@@ -162,6 +162,10 @@ pub struct FilesystemPlan {
     /// object against them again.
     #[serde(skip)]
     pub never_writable: Vec<(u64, u64)>,
+    /// Other mounts of the read-write paths (`HostFacts::writable_aliases`):
+    /// as writable to the workload, so in [`FilesystemPlan::trust`].
+    #[serde(skip)]
+    pub writable_aliases: Vec<String>,
 }
 
 impl FilesystemPlan {
@@ -174,6 +178,7 @@ impl FilesystemPlan {
             writable.push(r.path.clone());
             writable.extend(r.resolved.clone());
         }
+        writable.extend(self.writable_aliases.iter().cloned());
         crate::sort::sort_dedup(&mut writable);
         crate::safepath::Trust {
             writable,
@@ -647,6 +652,7 @@ pub fn plan(
             scopes,
             log_denials: abi >= 7 && audit_cfg.log_denials,
             never_writable: host.never_writable.clone(),
+            writable_aliases: host.writable_aliases.clone(),
             workload_uid,
         },
         network: NetworkPlan {
@@ -1729,6 +1735,7 @@ mod tests {
             scopes: vec!["signal"],
             log_denials: true,
             never_writable: Vec::new(),
+            writable_aliases: Vec::new(),
             workload_uid: 1500,
         }
     }

@@ -103,6 +103,11 @@ pub struct HostFacts {
     pub mounts: Mounts,
     /// Why `/proc/self/mountinfo` could not be read, when it was needed.
     pub mounts_unknown: Option<String>,
+    /// Other mounts of what the policy makes writable ([`Mounts::aliases`]):
+    /// in `trust` too, so what root reads or creates after the policy's
+    /// own paths are walked (CDI specs, nodes, hook paths) is judged by
+    /// the directory, not by its spelling.
+    pub writable_aliases: Vec<String>,
 }
 
 /// One line of `/proc/self/mountinfo`: where, and the filesystem type
@@ -189,6 +194,55 @@ impl Mounts {
     /// The mount with ID `id`.
     pub fn by_id(&self, id: u64) -> Option<&Mount> {
         self.all.iter().find(|m| m.id == id)
+    }
+
+    /// Every other place the directories `writable` (canonical) show up: a
+    /// bind of one of them, or of a directory inside one, elsewhere (a
+    /// volume mounted twice), or of a directory above one. For each, the
+    /// mount it lies on gives its path within its filesystem; every mount
+    /// of that filesystem whose root lies within that path shows part of
+    /// it at its mount point, and one whose root lies above it shows all
+    /// of it beneath its mount point. Mount points that are not UTF-8 no
+    /// policy path can name, and are left out.
+    pub fn aliases(&self, writable: &[String]) -> Vec<String> {
+        use crate::policy::paths::is_within_bytes;
+        // `base` and a rest that is empty or starts with `/`.
+        let join = |base: &[u8], rest: &[u8]| -> Vec<u8> {
+            match (base, rest) {
+                (b, []) => b.to_vec(),
+                (b"/", r) => r.to_vec(),
+                (b, r) => [b, r].concat(),
+            }
+        };
+        let mut out = Vec::new();
+        for w in writable {
+            let Some(m) = self.holding(w) else { continue };
+            let rest = match m.point.as_slice() {
+                b"/" => w.as_bytes(),
+                p => w.as_bytes().get(p.len()..).unwrap_or_default(),
+            };
+            let inner = join(&m.root, if rest == b"/" { b"" } else { rest });
+            for o in self.all.iter().filter(|o| o.dev == m.dev) {
+                let alias = if is_within_bytes(&o.root, &inner) {
+                    o.point.clone()
+                } else if is_within_bytes(&inner, &o.root) {
+                    let below = match o.root.as_slice() {
+                        b"/" => inner.as_slice(),
+                        r => inner.get(r.len()..).unwrap_or_default(),
+                    };
+                    join(&o.point, if below == b"/" { b"" } else { below })
+                } else {
+                    continue;
+                };
+                if let Ok(a) = String::from_utf8(alias) {
+                    if !writable.contains(&a) {
+                        out.push(a);
+                    }
+                }
+            }
+        }
+        crate::sort::sort_dedup(&mut out);
+        out
     }
 
     /// The mount `path` (canonical) lies on by its spelling: the deepest
@@ -765,6 +819,49 @@ pub fn nix_gid() -> u32 {
 #[cfg(test)]
 mod mount_tests {
     use super::*;
+
+    /// Other mounts of a writable directory: a bind of it, of a directory
+    /// within it, of a directory above it, and the whole filesystem again;
+    /// not a bind beside it, nor one of another filesystem.
+    #[test]
+    fn aliases_are_the_other_mounts_of_a_writable_directory() {
+        let text = "\
+24 1 8:1 / / rw - ext4 /dev/sda1 rw
+30 24 8:2 /vols/a /data rw - ext4 /dev/sda2 rw
+31 24 8:2 /vols/a/cdi /etc/cdi rw - ext4 /dev/sda2 rw
+32 24 8:2 /vols /mnt/vols rw - ext4 /dev/sda2 rw
+33 24 8:2 / /mnt/all rw - ext4 /dev/sda2 rw
+34 24 8:2 /vols/ab /srv/beside rw - ext4 /dev/sda2 rw
+35 24 8:3 /vols/a /srv/other rw - ext4 /dev/sda3 rw
+36 24 0:40 / /tmp rw - tmpfs tmpfs rw
+37 24 0:40 /x /srv/tmpx rw - tmpfs tmpfs rw
+38 24 8:2 /vols/a/sub/\\342\\200\\250 /srv/odd rw - ext4 /dev/sda2 rw
+39 24 8:2 /vols/a/sub /srv/\\377 rw - ext4 /dev/sda2 rw
+";
+        let mounts = Mounts {
+            all: parse_mounts(text.as_bytes()).unwrap(),
+            above_forbidden: Vec::new(),
+        };
+        let w = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            mounts.aliases(&w(&["/data/x"])),
+            ["/mnt/all/vols/a/x", "/mnt/vols/a/x"].map(String::from)
+        );
+        // A writable mount point itself: everything of it elsewhere.
+        assert_eq!(
+            mounts.aliases(&w(&["/data"])),
+            ["/etc/cdi", "/mnt/all/vols/a", "/mnt/vols/a", "/srv/odd"].map(String::from)
+        );
+        assert_eq!(
+            mounts.aliases(&w(&["/tmp"])),
+            ["/srv/tmpx"].map(String::from)
+        );
+        assert_eq!(mounts.aliases(&w(&["/tmp/y"])), Vec::<String>::new());
+        // Controls: a directory on the root filesystem, which nothing else
+        // mounts, and none at all.
+        assert_eq!(mounts.aliases(&w(&["/home/u"])), Vec::<String>::new());
+        assert_eq!(mounts.aliases(&[]), Vec::<String>::new());
+    }
 
     fn kernel(text: &str) -> Vec<(String, &'static str)> {
         parse_mounts(text.as_bytes())

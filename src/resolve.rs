@@ -170,6 +170,12 @@ fn resolve_holding(
             Err(why) => facts.mounts_unknown = Some(why),
         }
     }
+    let aliases = facts.mounts.aliases(&trust.writable);
+    if !aliases.is_empty() {
+        trust.writable.extend(aliases.iter().cloned());
+        settle(&mut trust.writable);
+    }
+    facts.writable_aliases = aliases;
     facts.trust = trust;
     facts
 }

@@ -1342,6 +1342,66 @@ fn cdi_ldcache_hook_refuses_an_image_library_path_the_workload_can_write() {
     assert_eq!(conf, "/drv/lib\n");
 }
 
+/// A directory the policy makes writable is as writable through another
+/// mount of it (a volume mounted twice, a bind of a directory inside it):
+/// a spec there is judged by the directory, not by how the spec directory
+/// is spelled. The controls: the spec is valid and readable through the
+/// bind, and is read there when the policy does not make its directory
+/// writable.
+#[test]
+fn sandbox_never_reads_a_cdi_spec_through_another_mount_of_a_writable_directory() {
+    let t = "sandbox_never_reads_a_cdi_spec_through_another_mount_of_a_writable_directory";
+    let Some(d) = setup_mounting(t) else { return };
+    let root = common::scratch(&format!("{t}-root"));
+    let shared = root.join("shared");
+    let cdi = shared.join("cdi");
+    std::fs::create_dir_all(&cdi).unwrap();
+    std::fs::write(
+        cdi.join("good.yaml"),
+        "cdiVersion: 0.3.0\nkind: example.com/dev\ndevices: [{name: a, containerEdits: {env: [FROM_SPEC=1]}}]\n",
+    )
+    .unwrap();
+    let alias = root.join("alias");
+    std::fs::create_dir_all(&alias).unwrap();
+    let (shared, cdi, alias) = (
+        shared.to_str().unwrap().to_string(),
+        cdi.to_str().unwrap().to_string(),
+        alias.to_str().unwrap().to_string(),
+    );
+    let m = Mounted::new(&["--bind", &cdi], &alias);
+    let args = [
+        "--exec",
+        "--cdi-dir",
+        &alias,
+        "--device",
+        "example.com/dev=a",
+    ];
+    let p = policy(&d, "shared", &[], &[&shared], "");
+    let r = sandbox(&p, &args, &[&pr(), "true"]);
+    refused(&r, "cdi: device \"example.com/dev=a\" not found");
+    assert!(
+        r.stderr.contains(&format!(
+            "spec skipped: {alias}/good.yaml: not read: {alias} is writable under the policy, so someone other than root could have written it"
+        )),
+        "{}",
+        r.explain()
+    );
+    // Controls: through the bind the spec is there and valid, and it is
+    // read when the policy makes another directory writable.
+    let r = common::output_within(Command::new(BIN).args(["devices", "--cdi-dir", &alias]), 20);
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "example.com/dev=a\n"),
+        "{}",
+        r.explain()
+    );
+    let other = mkdir(&d, "other");
+    let p = policy(&d, "other", &[], &[&other], "");
+    let r = sandbox(&p, &args, &[&pr(), "true"]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    drop(m);
+}
+
 /// A policy the workload could rewrite is its policy on the next launch.
 #[test]
 fn sandbox_refuses_a_policy_file_the_workload_can_rewrite() {
