@@ -203,7 +203,7 @@ impl Mounts {
     /// of that filesystem whose root lies within that path shows part of
     /// it at its mount point, and one whose root lies above it shows all
     /// of it beneath its mount point. Mount points that are not UTF-8 no
-    /// policy path can name, and are left out.
+    /// policy path can name, and are left out. `writable` is sorted.
     pub fn aliases(&self, writable: &[String]) -> Vec<String> {
         use crate::policy::paths::is_within_bytes;
         // `base` and a rest that is empty or starts with `/`.
@@ -214,15 +214,37 @@ impl Mounts {
                 (b, r) => [b, r].concat(),
             }
         };
+        // Filesystems mounted more than once: only their directories show
+        // up elsewhere (most tables have none; a table is some tens of
+        // mounts, so pairs are cheaper than a sort).
+        let mut shared: Vec<&[u8]> = Vec::new();
+        for (i, m) in self.all.iter().enumerate() {
+            let again = self
+                .all
+                .get(i + 1..)
+                .unwrap_or_default()
+                .iter()
+                .any(|o| o.dev == m.dev);
+            if again && !shared.contains(&m.dev.as_slice()) {
+                shared.push(&m.dev);
+            }
+        }
         let mut out = Vec::new();
+        if shared.is_empty() {
+            return out;
+        }
         for w in writable {
             let Some(m) = self.holding(w) else { continue };
+            if !shared.contains(&m.dev.as_slice()) {
+                continue;
+            }
             let rest = match m.point.as_slice() {
                 b"/" => w.as_bytes(),
                 p => w.as_bytes().get(p.len()..).unwrap_or_default(),
             };
             let inner = join(&m.root, if rest == b"/" { b"" } else { rest });
-            for o in self.all.iter().filter(|o| o.dev == m.dev) {
+            // Its own mount shows it where it is.
+            for o in self.all.iter().filter(|o| o.dev == m.dev && o.id != m.id) {
                 let alias = if is_within_bytes(&o.root, &inner) {
                     o.point.clone()
                 } else if is_within_bytes(&inner, &o.root) {
@@ -235,7 +257,7 @@ impl Mounts {
                     continue;
                 };
                 if let Ok(a) = String::from_utf8(alias) {
-                    if !writable.contains(&a) {
+                    if writable.binary_search(&a).is_err() {
                         out.push(a);
                     }
                 }
