@@ -550,43 +550,20 @@ impl<'t> Walker<'t> {
     /// link there, the spec's own hooks included, it is not the node the
     /// plan checked or the fallback created).
     pub fn open_node(&mut self, path: &str) -> Result<Resolved, ResolveError> {
+        let (dir, name) = self.parent_of(path)?;
+        let here = join(&dir.path, name);
         let io = |err| ResolveError::Io {
             at: path.to_string(),
             err,
         };
-        let (dir, name) = split_parent(path).map_err(io)?;
-        let dir = self.open(dir)?;
-        if dir.kind != PathKind::Directory {
-            return Err(not_a_directory(&dir.path));
-        }
-        let here = join(&dir.path, name);
         let fd = open_step(Some(&dir.fd), name).map_err(io)?;
         let st = stat(&fd).map_err(io)?;
         if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
             let target = read_link(&fd).map_err(io)?;
             return Err(ResolveError::NodeLink { link: here, target });
         }
-        let sticky = dir.mode & libc::S_ISVTX != 0;
-        let untrusted = match dir.untrusted {
-            Some(why) => Some(why),
-            None if sticky && !self.trust.owner_trusted(st.st_uid) => Some(format!(
-                "{here} is owned by uid {} in the sticky directory {}",
-                st.st_uid, dir.path
-            )),
-            None => None,
-        };
-        #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
-        Ok(Resolved {
-            kind: kind_of(st.st_mode),
-            dev: st.st_dev as u64,
-            ino: st.st_ino as u64,
-            uid: st.st_uid,
-            mode: st.st_mode & 0o7777,
-            untrusted,
-            path: here,
-            fd,
-            via_link: dir.via_link,
-        })
+        let untrusted = self.entry_untrusted(&dir, &here, &st);
+        Ok(resolved(fd, here, &st, untrusted, dir.via_link))
     }
 
     /// `lstat` of `path`, its directory resolved as [`open`] resolves one:
@@ -596,6 +573,20 @@ impl<'t> Walker<'t> {
     /// change which object that name holds, if anyone could: its directory
     /// is untrusted, or is sticky (`/tmp`) and the entry is not root's.
     pub fn lstat(&mut self, path: &str) -> Result<(libc::stat, Option<String>), ResolveError> {
+        let (dir, name) = self.parent_of(path)?;
+        let st =
+            nix::sys::stat::fstatat(&dir.fd, name, AtFlags::AT_SYMLINK_NOFOLLOW).map_err(|e| {
+                ResolveError::Io {
+                    at: path.to_string(),
+                    err: e.into(),
+                }
+            })?;
+        let untrusted = self.entry_untrusted(&dir, &join(&dir.path, name), &st);
+        Ok((st, untrusted))
+    }
+
+    /// The directory above the absolute `path`, resolved, and its last name.
+    fn parent_of<'p>(&mut self, path: &'p str) -> Result<(Resolved, &'p str), ResolveError> {
         let io = |err| ResolveError::Io {
             at: path.to_string(),
             err,
@@ -608,20 +599,44 @@ impl<'t> Walker<'t> {
         if dir.kind != PathKind::Directory {
             return Err(not_a_directory(&dir.path));
         }
-        let st = nix::sys::stat::fstatat(&dir.fd, name, AtFlags::AT_SYMLINK_NOFOLLOW)
-            .map_err(|e| io(e.into()))?;
-        let sticky = dir.mode & libc::S_ISVTX != 0;
-        let untrusted = match dir.untrusted {
-            Some(why) => Some(why),
-            None if sticky && !self.trust.owner_trusted(st.st_uid) => Some(format!(
-                "{} is owned by uid {} in the sticky directory {}",
-                join(&dir.path, name),
-                st.st_uid,
-                dir.path
-            )),
-            None => None,
-        };
-        Ok((st, untrusted))
+        Ok((dir, name))
+    }
+
+    /// Why someone other than root could change which object the entry
+    /// `here` of `dir` holds (`st` its status): the directory is
+    /// untrusted, or is sticky and the entry is not root's.
+    fn entry_untrusted(&self, dir: &Resolved, here: &str, st: &libc::stat) -> Option<String> {
+        if let Some(why) = &dir.untrusted {
+            return Some(why.clone());
+        }
+        (dir.mode & libc::S_ISVTX != 0 && !self.trust.owner_trusted(st.st_uid)).then(|| {
+            format!(
+                "{here} is owned by uid {} in the sticky directory {}",
+                st.st_uid, dir.path
+            )
+        })
+    }
+}
+
+/// What was opened as `path`, from its status.
+fn resolved(
+    fd: OwnedFd,
+    path: String,
+    st: &libc::stat,
+    untrusted: Option<String>,
+    via_link: bool,
+) -> Resolved {
+    #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+    Resolved {
+        kind: kind_of(st.st_mode),
+        dev: st.st_dev as u64,
+        ino: st.st_ino as u64,
+        uid: st.st_uid,
+        mode: st.st_mode & 0o7777,
+        untrusted,
+        path,
+        fd,
+        via_link,
     }
 }
 
@@ -779,18 +794,7 @@ fn open_with(walker: &mut Walker<'_>, path: &str) -> Result<Resolved, ResolveErr
             (fd, top.path, st, top.untrusted)
         }
     };
-    #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
-    Ok(Resolved {
-        kind: kind_of(st.st_mode),
-        dev: st.st_dev as u64,
-        ino: st.st_ino as u64,
-        uid: st.st_uid,
-        mode: st.st_mode & 0o7777,
-        untrusted,
-        path,
-        fd,
-        via_link: links > 0,
-    })
+    Ok(resolved(fd, path, &st, untrusted, links > 0))
 }
 
 /// `path` split into its parent directory and last component.

@@ -292,10 +292,20 @@ pub fn read_dirs(dirs: &[String], trust: &Trust) -> (Vec<SpecFile>, Vec<LoadErro
 /// [`read_dirs`] with a walker the caller goes on using (the directories
 /// on the way to the specs are walked once for every path it resolves).
 pub fn read_dirs_with(dirs: &[String], walker: &mut Walker<'_>) -> (Vec<SpecFile>, Vec<LoadError>) {
+    read_dirs_by(dirs, walker, true)
+}
+
+/// [`read_dirs_with`]; `direct`: a trusted directory is listed and read
+/// relative to itself ([`Trusted`]), else every one the general way.
+fn read_dirs_by(
+    dirs: &[String],
+    walker: &mut Walker<'_>,
+    direct: bool,
+) -> (Vec<SpecFile>, Vec<LoadError>) {
     let mut files = Vec::new();
     let mut errors = Vec::new();
     for (priority, dir) in dirs.iter().enumerate() {
-        let trusted = Trusted::open(dir, walker);
+        let trusted = direct.then(|| Trusted::open(dir, walker)).flatten();
         let listed = match &trusted {
             Some(t) => t.list(),
             None => list_by_path(dir),
@@ -379,57 +389,6 @@ pub fn scan_with(dirs: &[String], walker: &mut Walker<'_>) -> Registry {
 mod tests {
     use super::*;
 
-    /// [`read_dirs`] the general way only: every directory listed by its
-    /// path and every file resolved from `/` (the oracle for the listing
-    /// and reading relative to a trusted directory).
-    fn read_dirs_by_path(dirs: &[String], trust: &Trust) -> (Vec<SpecFile>, Vec<LoadError>) {
-        let mut walker = Walker::new(trust);
-        let mut files = Vec::new();
-        let mut errors = Vec::new();
-        for (priority, dir) in dirs.iter().enumerate() {
-            let entries = match list_by_path(dir) {
-                Ok(e) => e,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => {
-                    errors.push(plain_error(
-                        dir,
-                        format!(
-                            "cannot read the spec directory: {}",
-                            crate::policy::io_cause(&e)
-                        ),
-                    ));
-                    continue;
-                }
-            };
-            let mut names = Vec::new();
-            for (name, d_type) in entries {
-                if name.chars().any(char::is_control) {
-                    errors.push(plain_error(
-                        dir,
-                        format!(
-                            "skipped a file whose name has control characters: {}",
-                            crate::bytes::escape_controls(&name)
-                        ),
-                    ));
-                } else if (name.ends_with(".json") || name.ends_with(".yaml"))
-                    && d_type != libc::DT_DIR
-                {
-                    names.push(name);
-                }
-            }
-            crate::sort::sort(&mut names);
-            for name in names {
-                let path = Path::new(dir).join(&name);
-                files.push(SpecFile {
-                    priority,
-                    path: path.display().to_string(),
-                    content: read_spec(&path, &mut walker),
-                });
-            }
-        }
-        (files, errors)
-    }
-
     #[test]
     fn a_trusted_directory_is_read_as_the_general_way_reads_it() {
         use std::os::unix::ffi::OsStrExt;
@@ -502,7 +461,9 @@ mod tests {
                 workload_uid: Some(1500),
             };
             let fast = read_dirs(&dirs, &trust);
-            let general = read_dirs_by_path(&dirs, &trust);
+            // The oracle: every directory listed by its path, every file
+            // resolved from `/`.
+            let general = read_dirs_by(&dirs, &mut Walker::new(&trust), false);
             assert_eq!(fast, general, "{:?}", trust.writable);
             // The files read and refused are all there: a listing or a
             // reading that found nothing would be equal too.
