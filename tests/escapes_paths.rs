@@ -1402,6 +1402,97 @@ fn sandbox_never_reads_a_cdi_spec_through_another_mount_of_a_writable_directory(
     drop(m);
 }
 
+/// Root's ldconfig follows `include` lines (relative, globbed, several a
+/// line) and reads `DIR=TYPE` lines as DIR: what it would read is judged
+/// whole or the hook is refused, before anything is written or run. The
+/// control is the usual layout, with a `=TYPE` line and a comment.
+#[test]
+fn cdi_ldcache_hook_refuses_an_image_library_path_it_cannot_judge_whole() {
+    use openshell_sandbox::cdi::grants::Emulation;
+    let t = "cdi_ldcache_hook_refuses_an_image_library_path_it_cannot_judge_whole";
+    if common::need_root(t) {
+        return;
+    }
+    let root = common::scratch(t);
+    let vol = root.join("vol/lib");
+    std::fs::create_dir_all(&vol).unwrap();
+    std::os::unix::fs::chown(&vol, Some(1500), Some(1500)).unwrap();
+    std::fs::create_dir_all(root.join("drv/lib")).unwrap();
+    std::fs::create_dir_all(root.join("sbin")).unwrap();
+    let marker = root.join("ran");
+    let ldconfig = root.join("sbin/ldconfig");
+    std::fs::write(
+        &ldconfig,
+        format!("#!/bin/sh\ntouch {}\n", marker.display()),
+    )
+    .unwrap();
+    chmod(&ldconfig, 0o755);
+    let hook = Emulation::UpdateLdcache {
+        folders: vec!["/drv/lib".into()],
+    };
+    let usual = "include /etc/ld.so.conf.d/*.conf\n";
+    let vol_s = vol.display().to_string();
+    for (conf, app, owner, want) in [
+        (
+            "include /etc/ld.so.conf.d/*.conf\ninclude /opt/inc/x.conf\n",
+            "",
+            0,
+            "/etc/ld.so.conf includes /opt/inc/x.conf, which is not followed here".to_string(),
+        ),
+        (
+            usual,
+            "\tinclude ../../vol/x.conf\n",
+            0,
+            "/etc/ld.so.conf.d/app.conf includes ../../vol/x.conf, which is not followed here".to_string(),
+        ),
+        (
+            "include /etc/ld.so.conf.d/*.conf /vol/x.conf\n",
+            "",
+            0,
+            "/etc/ld.so.conf includes /etc/ld.so.conf.d/*.conf /vol/x.conf, which is not followed here".to_string(),
+        ),
+        (
+            usual,
+            "lib/here\n",
+            0,
+            "/etc/ld.so.conf.d/app.conf lists \"lib/here\", not an absolute path".to_string(),
+        ),
+        (
+            usual,
+            "/opt/lib\n",
+            1500,
+            format!("/etc/ld.so.conf.d/app.conf: {}/etc/ld.so.conf.d/app.conf is owned by uid 1500", root.display()),
+        ),
+        (
+            usual,
+            "/vol/lib=libc6\n",
+            0,
+            format!("the image's library path lists /vol/lib: {vol_s} is owned by uid 1500"),
+        ),
+    ] {
+        let _ = std::fs::remove_dir_all(root.join("etc"));
+        std::fs::create_dir_all(root.join("etc/ld.so.conf.d")).unwrap();
+        std::fs::write(root.join("etc/ld.so.conf"), conf).unwrap();
+        let app_path = root.join("etc/ld.so.conf.d/app.conf");
+        std::fs::write(&app_path, app).unwrap();
+        std::os::unix::fs::chown(&app_path, Some(owner), None).unwrap();
+        let e = openshell_sandbox::cdi::fallback::emulate(&root, &hook)
+            .expect_err(&format!("{conf:?} {app:?}"));
+        assert!(e.to_string().contains(&want), "{conf:?} {app:?}: {e}");
+        assert!(!marker.exists(), "ldconfig ran: {conf:?} {app:?}");
+        assert!(!root.join("etc/ld.so.conf.d/00-openshell-cdi.conf").exists());
+    }
+    // Control: the usual layout, a `=TYPE` line and a comment.
+    std::fs::write(
+        root.join("etc/ld.so.conf.d/app.conf"),
+        "/opt/lib=libc6 # the image's own\nhwcap 1 x\n",
+    )
+    .unwrap();
+    std::os::unix::fs::chown(root.join("etc/ld.so.conf.d/app.conf"), Some(0), None).unwrap();
+    openshell_sandbox::cdi::fallback::emulate(&root, &hook).unwrap();
+    assert!(marker.exists(), "ldconfig did not run");
+}
+
 /// A policy the workload could rewrite is its policy on the next launch.
 #[test]
 fn sandbox_refuses_a_policy_file_the_workload_can_rewrite() {

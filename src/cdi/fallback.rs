@@ -325,30 +325,73 @@ fn system_dirs(root: &Path) -> Vec<String> {
     d
 }
 
-/// Directories already listed by /etc/ld.so.conf and /etc/ld.so.conf.d.
-fn listed_dirs(root: &Path) -> Vec<String> {
+/// The directories the image's `/etc/ld.so.conf` and
+/// `/etc/ld.so.conf.d/*.conf` list (a `=TYPE` suffix cut off), and the
+/// first reason, if any, that this is not all root's `ldconfig` would
+/// read there: an `include` other than the usual
+/// `include /etc/ld.so.conf.d/*.conf` in `/etc/ld.so.conf` (ldconfig
+/// follows relative, globbed and repeated ones, which are not followed
+/// here), a relative directory, or a file someone other than root could
+/// have written.
+fn listed_dirs(root: &Path, trust: &Trust) -> (Vec<String>, Option<String>) {
     let mut out = Vec::new();
-    let mut files = vec![under(root, "/etc/ld.so.conf")];
+    let mut unjudged: Option<String> = None;
+    let mut files = vec![(
+        under(root, "/etc/ld.so.conf"),
+        "/etc/ld.so.conf".to_string(),
+    )];
     if let Ok(rd) = std::fs::read_dir(under(root, "/etc/ld.so.conf.d")) {
-        let mut v: Vec<_> = rd
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+        let mut v: Vec<(PathBuf, String)> = rd
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().extension().is_some_and(|x| x == "conf"))
+            .map(|e| {
+                let shown = format!("/etc/ld.so.conf.d/{}", e.file_name().to_string_lossy());
+                (e.path(), shown)
+            })
             .collect();
         crate::sort::sort(&mut v);
         files.extend(v);
     }
-    for f in files {
-        let Ok(text) = std::fs::read_to_string(&f) else {
+    for (i, (f, shown)) in files.iter().enumerate() {
+        let Ok(text) = std::fs::read_to_string(f) else {
             continue;
         };
+        let mut why = |w: String| {
+            unjudged.get_or_insert(w);
+        };
+        if let Some(u) = path_str(f).ok().and_then(|p| untrusted_dir(p, trust)) {
+            why(format!("{shown}: {u}"));
+        }
         for line in text.lines() {
             let line = line.split('#').next().unwrap_or("").trim();
-            if line.starts_with('/') {
-                out.push(crate::policy::paths::normalize(line));
+            let word = |w: &str| {
+                line.strip_prefix(w)
+                    .filter(|r| r.starts_with([' ', '\t']))
+                    .map(str::trim)
+            };
+            if line.is_empty() || word("hwcap").is_some() {
+                continue;
+            }
+            if let Some(arg) = word("include") {
+                if i > 0 || arg != "/etc/ld.so.conf.d/*.conf" {
+                    why(format!(
+                        "{shown} includes {arg}, which is not followed here"
+                    ));
+                }
+                continue;
+            }
+            let dir = line.split('=').next().unwrap_or("").trim_end();
+            if dir.starts_with('/') {
+                out.push(crate::policy::paths::normalize(dir));
+            } else {
+                why(format!("{shown} lists {dir:?}, not an absolute path"));
             }
         }
     }
-    out
+    (
+        out,
+        unjudged.map(|w| crate::bytes::escape_controls(&w).into_owned()),
+    )
 }
 
 /// Write `text` to `path` as a new file renamed over the name (see
@@ -375,7 +418,7 @@ fn update_ldcache(root: &Path, folders: &[String], trust: &Trust) -> Result<()> 
         }
     };
     let system = system_dirs(root);
-    let listed = listed_dirs(root);
+    let (listed, unjudged) = listed_dirs(root, trust);
     let mut mine: Vec<String> = Vec::new();
     for f in folders {
         let n = crate::policy::paths::normalize(f);
@@ -407,7 +450,13 @@ fn update_ldcache(root: &Path, folders: &[String], trust: &Trust) -> Result<()> 
         // Root's ldconfig links and caches what it finds in every directory
         // the image lists, not only the spec's: one the workload can write
         // would put its libraries in root's cache (and links, made by root,
-        // in its directory).
+        // in its directory). What it would read must be judged whole.
+        if let Some(why) = unjudged {
+            return Err(fail(format!(
+                "hook update-ldcache: the image's library path cannot be checked: {why}"
+            ))
+            .with_hint("list directories one per line in /etc/ld.so.conf.d/*.conf (root's files), or let the container runtime inject the device (devices.cdi.runtime_applied: true)"));
+        }
         for d in system.iter().chain(&listed) {
             let full = under(root, d);
             let full = path_str(&full).map_err(|e| err(d, &e))?;
@@ -476,6 +525,8 @@ fn update_ldcache(root: &Path, folders: &[String], trust: &Trust) -> Result<()> 
         if !out.status.success() {
             let text = String::from_utf8_lossy(&out.stderr);
             let first = text.lines().next().unwrap_or("").trim();
+            // It names files in directories others may have named.
+            let first = crate::bytes::escape_controls(first);
             return Err(fail(format!(
                 "hook update-ldcache: {ld} failed ({}){}",
                 out.status,
