@@ -161,7 +161,9 @@ fn is_layout(c: char) -> bool {
     )
 }
 
-fn escaped(c: char) -> bool {
+/// Whether [`escape_controls`] writes `c` out: a control character, or
+/// one that breaks or reorders a shown line.
+pub fn escaped(c: char) -> bool {
     c.is_control() || is_layout(c)
 }
 

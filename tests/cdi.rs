@@ -427,6 +427,16 @@ fn spec_paths_with_control_characters_are_rejected() {
             "t.yaml:5:62",
             "devices[0].containerEdits.hooks[0].path: path \"/bin/h\\u{1b}[2J\" has a control character",
         ),
+        (
+            "deviceNodes: [{path: \"/dev/x\\u202e\"}]",
+            "t.yaml:5:41",
+            "devices[0].containerEdits.deviceNodes[0].path: path \"/dev/x\\u{202e}\" has a character that breaks or reorders a shown line",
+        ),
+        (
+            "deviceNodes: [{path: /dev/x, hostPath: \"/dev/\\u2028y\"}]",
+            "t.yaml:5:59",
+            "devices[0].containerEdits.deviceNodes[0].hostPath: hostPath \"/dev/\\u{2028}y\" has a character that breaks or reorders a shown line",
+        ),
     ] {
         let e = one_error(&spec(edits));
         assert_eq!(e, format!("{at}: {want}"), "{edits}");

@@ -697,13 +697,22 @@ fn env_ok(v: &str) -> bool {
     v.find('=').is_some_and(|i| i > 0)
 }
 
-/// A path with a control character (a newline, a NUL) names nothing a
-/// spec means, and would reach a log line as it is.
+/// A path with a control character (a newline, a NUL), or one that breaks
+/// or reorders a shown line (U+2028, a bidirectional override), names
+/// nothing a spec means, and would reach messages as it is.
 fn check_path_chars(v: &str, at: &Loc<'_>, key: &'static str, e: &mut Errors<'_>) {
-    if v.chars().any(char::is_control) {
+    if v.chars().any(crate::bytes::escaped) {
+        let what = if v.chars().any(char::is_control) {
+            "a control character"
+        } else {
+            "a character that breaks or reorders a shown line"
+        };
         e.at(
             &Loc::Key(at, key),
-            format!("{key} {v:?} has a control character"),
+            format!(
+                "{key} {} has {what}",
+                crate::bytes::escape_controls(&format!("{v:?}"))
+            ),
         );
     }
 }
