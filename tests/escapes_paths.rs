@@ -1482,7 +1482,9 @@ fn cdi_ldcache_hook_refuses_an_image_library_path_it_cannot_judge_whole() {
         assert!(!marker.exists(), "ldconfig ran: {conf:?} {app:?}");
         assert!(!root.join("etc/ld.so.conf.d/00-openshell-cdi.conf").exists());
     }
-    // Control: the usual layout, a `=TYPE` line and a comment.
+    // Control: the usual layout (Fedora's relative include), a `=TYPE`
+    // line and a comment.
+    std::fs::write(root.join("etc/ld.so.conf"), "include ld.so.conf.d/*.conf\n").unwrap();
     std::fs::write(
         root.join("etc/ld.so.conf.d/app.conf"),
         "/opt/lib=libc6 # the image's own\nhwcap 1 x\n",

@@ -329,7 +329,8 @@ fn system_dirs(root: &Path) -> Vec<String> {
 /// `/etc/ld.so.conf.d/*.conf` list (a `=TYPE` suffix cut off), and the
 /// first reason, if any, that this is not all root's `ldconfig` would
 /// read there: an `include` other than the usual
-/// `include /etc/ld.so.conf.d/*.conf` in `/etc/ld.so.conf` (ldconfig
+/// `include /etc/ld.so.conf.d/*.conf` (or `ld.so.conf.d/*.conf`, relative
+/// to `/etc`) in `/etc/ld.so.conf` (ldconfig
 /// follows relative, globbed and repeated ones, which are not followed
 /// here), a relative directory, or a file someone other than root could
 /// have written.
@@ -373,7 +374,9 @@ fn listed_dirs(root: &Path, trust: &Trust) -> (Vec<String>, Option<String>) {
                 continue;
             }
             if let Some(arg) = word("include") {
-                if i > 0 || arg != "/etc/ld.so.conf.d/*.conf" {
+                // Debian's spelling, and Fedora's (relative to /etc).
+                let usual = matches!(arg, "/etc/ld.so.conf.d/*.conf" | "ld.so.conf.d/*.conf");
+                if i > 0 || !usual {
                     why(format!(
                         "{shown} includes {arg}, which is not followed here"
                     ));
