@@ -1295,6 +1295,16 @@ fn unprivileged_supervisor_must_already_hold_the_gids() {
 const FALLBACK: &str =
     "version: 1\nprocess: {run_as_user: 1500}\ndevices: {cdi: {runtime_applied: false}}\n";
 
+/// A host with the vendor fixture scanned and its FPGA's directories.
+fn fpga_host() -> HostFacts {
+    let mut h = gpu_host(7);
+    h.cdi.registry = reg(&["vendor"]);
+    h.paths.insert("/opt/fpga".into(), Ok(PathKind::Directory));
+    h.paths
+        .insert("/var/lib/fpga/scratch".into(), Ok(PathKind::Directory));
+    h
+}
+
 #[test]
 fn fallback_plans_node_creation_and_hook_emulation() {
     let mut h = gpu_host(7);
@@ -1335,12 +1345,7 @@ fn fallback_plans_node_creation_and_hook_emulation() {
     );
 
     // Fully specified nodes are created by the supervisor.
-    let mut h = gpu_host(7);
-    h.cdi.registry = reg(&["vendor"]);
-    h.paths.insert("/opt/fpga".into(), Ok(PathKind::Directory));
-    h.paths
-        .insert("/var/lib/fpga/scratch".into(), Ok(PathKind::Directory));
-    let p = plan_with(FALLBACK, opts(&["vendor.example/fpga=fpga1"]), &h);
+    let p = plan_with(FALLBACK, opts(&["vendor.example/fpga=fpga1"]), &fpga_host());
     assert!(p.blockers.is_empty(), "{:?}", p.blockers);
     let f1 = p
         .devices
@@ -1450,12 +1455,7 @@ fn a_device_rule_names_the_node_its_check_saw() {
         .unwrap();
     assert_eq!(rule.inode, Some((7, 9)));
     // A node the fallback creates has no object yet: its rule opens it.
-    let mut h = gpu_host(7);
-    h.cdi.registry = reg(&["vendor"]);
-    h.paths.insert("/opt/fpga".into(), Ok(PathKind::Directory));
-    h.paths
-        .insert("/var/lib/fpga/scratch".into(), Ok(PathKind::Directory));
-    let p = plan_with(FALLBACK, opts(&["vendor.example/fpga=fpga1"]), &h);
+    let p = plan_with(FALLBACK, opts(&["vendor.example/fpga=fpga1"]), &fpga_host());
     let rule = p
         .filesystem
         .rules

@@ -1285,9 +1285,27 @@ fn cdi_ldcache_hook_refuses_a_folder_the_workload_can_write() {
         },
     )
     .unwrap();
-    let conf =
-        std::fs::read_to_string(root.join("etc/ld.so.conf.d/00-openshell-cdi.conf")).unwrap();
-    assert_eq!(conf, "/vol/lib\n");
+    assert_eq!(cdi_ldconf(&root), "/vol/lib\n");
+}
+
+/// An image's ldconfig at `root`/sbin: it only leaves a mark that it ran
+/// (returned).
+fn fake_ldconfig(root: &Path) -> PathBuf {
+    std::fs::create_dir_all(root.join("sbin")).unwrap();
+    let marker = root.join("ran");
+    let ldconfig = root.join("sbin/ldconfig");
+    std::fs::write(
+        &ldconfig,
+        format!("#!/bin/sh\ntouch {}\n", marker.display()),
+    )
+    .unwrap();
+    chmod(&ldconfig, 0o755);
+    marker
+}
+
+/// The file the emulated update-ldcache writes the spec's folders to.
+fn cdi_ldconf(root: &Path) -> String {
+    std::fs::read_to_string(root.join("etc/ld.so.conf.d/00-openshell-cdi.conf")).unwrap()
 }
 
 /// The emulated update-ldcache hook runs the image's ldconfig as root,
@@ -1311,15 +1329,7 @@ fn cdi_ldcache_hook_refuses_an_image_library_path_the_workload_can_write() {
     std::fs::write(vol.join("libevil.so.1"), "planted").unwrap();
     std::fs::create_dir_all(root.join("drv/lib")).unwrap();
     // The image's ldconfig: marks that it ran.
-    std::fs::create_dir_all(root.join("sbin")).unwrap();
-    let marker = root.join("ran");
-    let ldconfig = root.join("sbin/ldconfig");
-    std::fs::write(
-        &ldconfig,
-        format!("#!/bin/sh\ntouch {}\n", marker.display()),
-    )
-    .unwrap();
-    chmod(&ldconfig, 0o755);
+    let marker = fake_ldconfig(&root);
     let hook = Emulation::UpdateLdcache {
         folders: vec!["/drv/lib".into()],
     };
@@ -1337,9 +1347,7 @@ fn cdi_ldcache_hook_refuses_an_image_library_path_the_workload_can_write() {
     std::os::unix::fs::chown(&vol, Some(0), Some(0)).unwrap();
     openshell_sandbox::cdi::fallback::emulate(&root, &hook).unwrap();
     assert!(marker.exists(), "ldconfig did not run");
-    let conf =
-        std::fs::read_to_string(root.join("etc/ld.so.conf.d/00-openshell-cdi.conf")).unwrap();
-    assert_eq!(conf, "/drv/lib\n");
+    assert_eq!(cdi_ldconf(&root), "/drv/lib\n");
 }
 
 /// A directory the policy makes writable is as writable through another
@@ -1418,15 +1426,7 @@ fn cdi_ldcache_hook_refuses_an_image_library_path_it_cannot_judge_whole() {
     std::fs::create_dir_all(&vol).unwrap();
     std::os::unix::fs::chown(&vol, Some(1500), Some(1500)).unwrap();
     std::fs::create_dir_all(root.join("drv/lib")).unwrap();
-    std::fs::create_dir_all(root.join("sbin")).unwrap();
-    let marker = root.join("ran");
-    let ldconfig = root.join("sbin/ldconfig");
-    std::fs::write(
-        &ldconfig,
-        format!("#!/bin/sh\ntouch {}\n", marker.display()),
-    )
-    .unwrap();
-    chmod(&ldconfig, 0o755);
+    let marker = fake_ldconfig(&root);
     let hook = Emulation::UpdateLdcache {
         folders: vec!["/drv/lib".into()],
     };
