@@ -214,6 +214,19 @@ impl Mounts {
                 (b, r) => [b, r].concat(),
             }
         };
+        // What of `path` lies below `prefix` (which it is within): empty,
+        // or starting with `/`.
+        let below = |path: &'_ [u8], prefix: &[u8]| -> Vec<u8> {
+            let rest = match prefix {
+                b"/" => path,
+                p => path.get(p.len()..).unwrap_or_default(),
+            };
+            if rest == b"/" {
+                Vec::new()
+            } else {
+                rest.to_vec()
+            }
+        };
         // Filesystems mounted more than once: only their directories show
         // up elsewhere (most tables have none; a table is some tens of
         // mounts, so pairs are cheaper than a sort).
@@ -238,21 +251,13 @@ impl Mounts {
             if !shared.contains(&m.dev.as_slice()) {
                 continue;
             }
-            let rest = match m.point.as_slice() {
-                b"/" => w.as_bytes(),
-                p => w.as_bytes().get(p.len()..).unwrap_or_default(),
-            };
-            let inner = join(&m.root, if rest == b"/" { b"" } else { rest });
+            let inner = join(&m.root, &below(w.as_bytes(), &m.point));
             // Its own mount shows it where it is.
             for o in self.all.iter().filter(|o| o.dev == m.dev && o.id != m.id) {
                 let alias = if is_within_bytes(&o.root, &inner) {
                     o.point.clone()
                 } else if is_within_bytes(&inner, &o.root) {
-                    let below = match o.root.as_slice() {
-                        b"/" => inner.as_slice(),
-                        r => inner.get(r.len()..).unwrap_or_default(),
-                    };
-                    join(&o.point, if below == b"/" { b"" } else { below })
+                    join(&o.point, &below(&inner, &o.root))
                 } else {
                     continue;
                 };
