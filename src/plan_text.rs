@@ -301,13 +301,32 @@ fn devices(o: &mut String, p: &Plan) {
     );
     for r in &d.requested {
         let state = if let Some(g) = d.cdi.granted.iter().find(|g| g.name == r.name) {
+            // A node with a problem is a blocker: the device is not
+            // granted, whatever else of it would be.
+            let blocked = |path: &str| {
+                d.cdi
+                    .nodes
+                    .iter()
+                    .any(|n| n.path == path && n.problem.is_some())
+            };
             let nodes: Vec<String> = g
                 .nodes
                 .iter()
-                .map(|n| format!("{} ({})", n.path, n.access))
+                .map(|n| {
+                    if blocked(&n.path) {
+                        format!("{} (blocked)", n.path)
+                    } else {
+                        format!("{} ({})", n.path, n.access)
+                    }
+                })
                 .collect();
+            let word = if g.nodes.iter().any(|n| blocked(&n.path)) {
+                "not granted"
+            } else {
+                "granted"
+            };
             format!(
-                "granted: {}; {} mount(s)",
+                "{word}: {}; {} mount(s)",
                 if nodes.is_empty() {
                     "no nodes".to_string()
                 } else {

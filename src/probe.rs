@@ -608,6 +608,9 @@ pub struct CdiFacts {
     /// Every host path that differs from its node's path, by
     /// [`node_state`] as a node to be copied.
     pub host_nodes: BTreeMap<String, Result<NodeStat, String>>,
+    /// Missing nodes the fallback would refuse to create where they are
+    /// to be, with why ([`crate::cdi::fallback::node_creation_refusal`]).
+    pub not_created: BTreeMap<String, String>,
     /// The supervisor's supplementary groups.
     pub groups: Vec<u32>,
 }

@@ -284,6 +284,13 @@ pub fn resolve_run_holding(
         let (p, hp) = (n.path.as_str(), n.host_path());
         if !facts.cdi.nodes.contains_key(p) {
             let st = probe::node_state(p, &mut walker, false);
+            // A node the fallback is to create: whether it may be, where
+            // it is to be, as `apply` will judge.
+            if !devices.runtime_applied && st.as_ref().is_err_and(|e| e == probe::MISSING) {
+                if let Some(why) = crate::cdi::fallback::node_creation_refusal(p, &mut walker) {
+                    facts.cdi.not_created.insert(p.to_string(), why);
+                }
+            }
             facts.cdi.nodes.insert(p.to_string(), st);
         }
         if hp != p && !facts.cdi.host_nodes.contains_key(hp) {

@@ -668,7 +668,8 @@ fn sandbox_never_grants_a_node_others_could_have_moved_in() {
 /// The fallback gives a node it creates to the workload (or the spec's
 /// owner): in a directory others may write, even a sticky one, the owner
 /// could then move it, so no node is created there. The control creates
-/// the same node in a directory only root may write.
+/// the same node in a directory only root may write. `plan` says so
+/// beforehand: a blocker, and the device not granted.
 #[test]
 fn fallback_creates_no_node_where_others_may_write() {
     let t = "fallback_creates_no_node_where_others_may_write";
@@ -683,13 +684,16 @@ fn fallback_creates_no_node_where_others_may_write() {
         common::chmod(dir, mode);
     }
     let p = policy(t, "devices: {cdi: {runtime_applied: false}}\n");
-    let run = |dir: &Path, name: &str| {
-        let node = dir.join("nvidia5");
+    let specs_for = |dir: &Path, name: &str| {
         let spec = format!(
             "cdiVersion: 0.5.0\nkind: nvidia.com/gpu\ndevices:\n- name: \"5\"\n  containerEdits:\n    deviceNodes: [{{path: {}, type: c, major: 1, minor: 3}}]\n",
-            node.display()
+            dir.join("nvidia5").display()
         );
-        let specs = spec_dir(&format!("{t}-{name}"), &spec);
+        spec_dir(&format!("{t}-{name}"), &spec)
+    };
+    let run = |dir: &Path, name: &str| {
+        let node = dir.join("nvidia5");
+        let specs = specs_for(dir, name);
         let args = [
             "--device",
             "nvidia.com/gpu=5",
@@ -698,19 +702,67 @@ fn fallback_creates_no_node_where_others_may_write() {
         ];
         sandboxed(&p, &args, &["openrw", node.to_str().unwrap()], &[])
     };
+    let plan = |dir: &Path, name: &str, format: &str| {
+        let argv: Vec<String> = [
+            BIN,
+            "plan",
+            "--policy",
+            p.to_str().unwrap(),
+            "--device",
+            "nvidia.com/gpu=5",
+            "--cdi-dir",
+            specs_for(dir, name).to_str().unwrap(),
+            "--format",
+            format,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let r = in_fake_gpu_ns(&argv, &[]);
+        assert_eq!(r.code, 0, "{}", r.explain());
+        r.stdout
+    };
+    let refusal = format!(
+        "{} is writable by group or others (mode 1777), so the workload could move the node once it owns it",
+        stk.display()
+    );
     ok(&run(&own, "own"));
+    let own_plan = plan(&own, "own", "text");
+    assert!(
+        own_plan.contains(&format!(
+            "nvidia.com/gpu=5 (from flag): granted: {}/nvidia5 (read_write)",
+            own.display()
+        )) && !own_plan.contains("BLOCKED"),
+        "{own_plan}"
+    );
     let r = run(&stk, "stk");
     assert_eq!(r.code, 125, "{}", r.explain());
     assert_eq!(r.stdout, "", "the workload must not run: {}", r.explain());
+    assert!(r.stderr.contains(&refusal), "{}", r.explain());
+    assert!(!stk.join("nvidia5").exists());
+    let stk_plan = plan(&stk, "stk", "text");
     assert!(
-        r.stderr.contains(&format!(
-            "{} is writable by group or others (mode 1777), so the workload could move the node once it owns it",
+        stk_plan.contains(&format!(
+            "nvidia.com/gpu=5 (from flag): not granted: {}/nvidia5 (blocked)",
             stk.display()
         )),
-        "{}",
-        r.explain()
+        "{stk_plan}"
     );
-    assert!(!stk.join("nvidia5").exists());
+    let v: serde_json::Value = serde_json::from_str(&plan(&stk, "stk", "json")).unwrap();
+    let blockers: Vec<&str> = v["blockers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|b| b["cause"].as_str())
+        .collect();
+    assert_eq!(
+        blockers,
+        [format!(
+            "device node {}/nvidia5 (nvidia.com/gpu=5): does not exist, and is not created: {refusal}",
+            stk.display()
+        )],
+        "{v}"
+    );
 }
 
 // ------------------------------------------------ refused before apply

@@ -136,11 +136,57 @@ fn trusted_parent_of<'a>(
     let (parent, name) =
         parent_of(path, trust).map_err(|e| format!("cannot create its directory: {}", io(&e)))?;
     if let Some(why) = &parent.untrusted {
-        return Err(format!(
-            "{why}, so the workload could swap what is created there"
-        ));
+        return Err(untrusted_dir_refusal(why));
     }
     Ok((parent, name))
+}
+
+/// Why nothing is created in a directory whose entries someone other than
+/// root could change (`why`).
+fn untrusted_dir_refusal(why: &str) -> String {
+    format!("{why}, so the workload could swap what is created there")
+}
+
+/// Why no device node is created in the directory `dir` (mode `mode`),
+/// if none may be: the node is given to its owner, who could move it
+/// out of a directory group or others may write, sticky or not (a later
+/// launch would grant whatever was moved to its name).
+fn node_dir_refusal(dir: &str, mode: u32) -> Option<String> {
+    (mode & 0o022 != 0).then(|| {
+        format!(
+            "{dir} is writable by group or others (mode {mode:o}), so the workload could move the node once it owns it"
+        )
+    })
+}
+
+/// Why the fallback would refuse to create the missing node `path`,
+/// found with `walker` as `apply` will find it: its directory, or the
+/// nearest one above it that exists (the rest is created root's, mode
+/// 755), is one someone other than root could change, or its own
+/// directory is writable by group or others. `None` when it may be
+/// created, or when the walk fails otherwise (`apply` then reports it).
+pub fn node_creation_refusal(path: &str, walker: &mut safepath::Walker<'_>) -> Option<String> {
+    let (dir, _) = safepath::split_parent(path).ok()?;
+    let mut at = dir;
+    loop {
+        match walker.open(at) {
+            Ok(r) => {
+                if let Some(why) = &r.untrusted {
+                    return Some(untrusted_dir_refusal(why));
+                }
+                return if at == dir {
+                    node_dir_refusal(&r.path, r.mode)
+                } else {
+                    None
+                };
+            }
+            Err(e) if e.is_not_found() => match safepath::split_parent(at) {
+                Ok((up, _)) if up != at => at = up,
+                _ => return None,
+            },
+            Err(_) => return None,
+        }
+    }
 }
 
 /// `p` (absolute, from the spec) beneath `root`.
@@ -204,14 +250,8 @@ pub fn create_node(path: &str, c: &NodeCreate) -> Result<()> {
 fn create_node_with(path: &str, c: &NodeCreate, trust: &Trust) -> Result<()> {
     let (parent, name) =
         trusted_parent_of(path, trust).map_err(|why| fail(format!("device node {path}: {why}")))?;
-    // A sticky directory others may write keeps root's entries root's, but
-    // the node is given to its owner, who could then move it (a later
-    // launch would grant whatever was moved there).
-    if parent.mode & 0o022 != 0 {
-        return Err(fail(format!(
-            "device node {path}: {} is writable by group or others (mode {:o}), so the workload could move the node once it owns it",
-            parent.path, parent.mode
-        )));
+    if let Some(why) = node_dir_refusal(&parent.path, parent.mode) {
+        return Err(fail(format!("device node {path}: {why}")));
     }
     mknod_in(&parent, name, c).map_err(|e| {
         let cause = format!("device node {path}: mknod failed: {}", io(&e));

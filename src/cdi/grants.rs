@@ -700,6 +700,8 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
                     missing = true;
                     if runtime {
                         np.problem = Some(crate::probe::MISSING.to_string());
+                    } else if let Some(why) = host.cdi.not_created.get(&n.path) {
+                        np.problem = Some(format!("does not exist, and is not created: {why}"));
                     } else {
                         match creation(n, host, ctx.uid, ctx.gid) {
                             Ok(c) => np.create = Some(c),
