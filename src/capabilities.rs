@@ -34,6 +34,7 @@ pub const CAP_KILL: u32 = 5;
 pub const CAP_SETGID: u32 = 6;
 pub const CAP_SETUID: u32 = 7;
 pub const CAP_SETPCAP: u32 = 8;
+pub const CAP_MKNOD: u32 = 27;
 
 /// Securebits by name, in the kernel's bit order (`linux/securebits.h`).
 const SECUREBITS: [(&str, u32); 8] = [

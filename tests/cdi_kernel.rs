@@ -765,6 +765,54 @@ fn fallback_creates_no_node_where_others_may_write() {
     );
 }
 
+/// A refused mknod's hint names the cause the supervisor can tell: with
+/// CAP_MKNOD held, where the node is to be refused it (sysfs holds no
+/// device nodes); the control runs the supervisor without CAP_MKNOD (a
+/// root exec takes its bounding set), where the capability is the cause.
+#[test]
+fn a_refused_mknod_is_hinted_by_its_cause() {
+    let t = "a_refused_mknod_is_hinted_by_its_cause";
+    if need(t) {
+        return;
+    }
+    let spec = "cdiVersion: 0.5.0\nkind: nvidia.com/gpu\ndevices:\n- name: \"5\"\n  containerEdits:\n    deviceNodes: [{path: /sys/openshell-test-node, type: c, major: 1, minor: 3}]\n- name: \"6\"\n  containerEdits:\n    deviceNodes: [{path: /dev/nvidia6, type: c, major: 1, minor: 3}]\n";
+    let dir = spec_dir(t, spec);
+    let p = policy(t, "devices: {cdi: {runtime_applied: false}}\n");
+    let run = |device: &str, prefix: &[&str]| {
+        let mut argv: Vec<String> = prefix.iter().map(|s| s.to_string()).collect();
+        argv.extend(
+            [
+                BIN,
+                "--policy",
+                p.to_str().unwrap(),
+                "--log-level",
+                "error",
+                "--device",
+                device,
+                "--cdi-dir",
+                dir.to_str().unwrap(),
+                "--",
+                "/bin/true",
+            ]
+            .iter()
+            .map(|s| s.to_string()),
+        );
+        in_fake_gpu_ns(&argv, &[])
+    };
+    let sysfs = run("nvidia.com/gpu=5", &[]);
+    assert_eq!(sysfs.code, 125, "{}", sysfs.explain());
+    assert_eq!(
+        sysfs.stderr,
+        "openshell-sandbox: cdi: device node /sys/openshell-test-node: mknod failed: EPERM\nhint: mknod was refused with CAP_MKNOD held: by the filesystem of its directory or by the container's devices cgroup; let the container runtime inject the device (devices.cdi.runtime_applied: true)\n"
+    );
+    let without = run("nvidia.com/gpu=6", &["setpriv", "--bounding-set", "-mknod"]);
+    assert_eq!(without.code, 125, "{}", without.explain());
+    assert_eq!(
+        without.stderr,
+        "openshell-sandbox: cdi: device node /dev/nvidia6: mknod failed: EPERM\nhint: creating device nodes needs CAP_MKNOD; let the container runtime inject the device (devices.cdi.runtime_applied: true)\n"
+    );
+}
+
 // ------------------------------------------------ refused before apply
 
 #[test]

@@ -256,10 +256,19 @@ fn create_node_with(path: &str, c: &NodeCreate, trust: &Trust) -> Result<()> {
     mknod_in(&parent, name, c).map_err(|e| {
         let cause = format!("device node {path}: mknod failed: {}", io(&e));
         let err = fail(cause);
-        if matches!(e.raw_os_error(), Some(libc::EPERM)) {
-            err.with_hint("creating device nodes needs CAP_MKNOD; let the container runtime inject the device (devices.cdi.runtime_applied: true)")
+        if !matches!(e.raw_os_error(), Some(libc::EPERM)) {
+            return err;
+        }
+        let held = crate::sys::capget().is_ok_and(|(eff, _, _)| {
+            eff & crate::capabilities::bit(crate::capabilities::CAP_MKNOD) != 0
+        });
+        if held {
+            // With CAP_MKNOD, EPERM comes from where the node is to be:
+            // a filesystem that holds no device nodes (sysfs, procfs) or
+            // the devices cgroup.
+            err.with_hint("mknod was refused with CAP_MKNOD held: by the filesystem of its directory or by the container's devices cgroup; let the container runtime inject the device (devices.cdi.runtime_applied: true)")
         } else {
-            err
+            err.with_hint("creating device nodes needs CAP_MKNOD; let the container runtime inject the device (devices.cdi.runtime_applied: true)")
         }
     })?;
     chmod_chown_in(&parent, name, c)

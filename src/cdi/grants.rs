@@ -602,6 +602,15 @@ fn creation(n: &DeviceNode, host: &HostFacts, uid: u32, gid: u32) -> Result<Node
         owner(&mut c);
         return Ok(c);
     }
+    // A type with major 0 names no device (the kernel's unnamed ones): as
+    // good as none without a host node, but said as it is.
+    let major_zero = match (t, n.major) {
+        (Some(t), Some(0)) => Some(format!(
+            "does not exist, and cannot be created: the spec's {t} 0:{} names no device (major 0)",
+            n.minor.unwrap_or(0)
+        )),
+        _ => None,
+    };
     let hp = n.host_path();
     match host.cdi.host_nodes.get(hp) {
         Some(Ok(st)) if hp != n.path => {
@@ -622,13 +631,16 @@ fn creation(n: &DeviceNode, host: &HostFacts, uid: u32, gid: u32) -> Result<Node
             owner(&mut c);
             Ok(c)
         }
-        Some(Err(e)) if hp != n.path => Err(format!(
-            "does not exist, and the spec gives no type and major:minor to create it; its host path {hp}: {e}"
-        )),
-        _ => Err(
-            "does not exist, and the spec gives no type and major:minor (nor a visible host path) to create it"
-                .into(),
-        ),
+        Some(Err(e)) if hp != n.path => Err(match major_zero {
+            Some(z) => format!("{z}; its host path {hp}: {e}"),
+            None => format!(
+                "does not exist, and the spec gives no type and major:minor to create it; its host path {hp}: {e}"
+            ),
+        }),
+        _ => Err(match major_zero {
+            Some(z) => format!("{z}, and no host path shows one"),
+            None => "does not exist, and the spec gives no type and major:minor (nor a visible host path) to create it".into(),
+        }),
     }
 }
 
