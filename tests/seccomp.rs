@@ -1302,6 +1302,60 @@ fn sandbox_unix_sockets_false_blocks_pathname_socket_outside_policy() {
     expect(&b, "ok", "bare connect to the pathname socket");
 }
 
+/// A datagram socket pair is not connected for good: `sendto` with a path,
+/// or `connect` again, reaches any pathname datagram socket its file mode
+/// lets the uid write (`/dev/log`, the journal). With `unix_sockets: false`
+/// only stream and seqpacket pairs are made (`SOCK_RAW` is a datagram
+/// socket to `AF_UNIX`), and those reach nothing. The control is the same
+/// pair under the default policy (unix sockets allowed), which reaches
+/// the socket.
+#[test]
+fn sandbox_unix_sockets_false_blocks_datagram_pairs_reaching_a_pathname_socket() {
+    let test = "sandbox_unix_sockets_false_blocks_datagram_pairs_reaching_a_pathname_socket";
+    if need_root(test) {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::path::PathBuf::from(format!("/var/tmp/osb-dg-{}.sock", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let server = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    server.set_nonblocking(true).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let received = || {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 16];
+        while let Ok(n) = server.recv(&mut buf) {
+            got.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&got).into_owned()
+    };
+    let sock = path.display().to_string();
+    let refused = policy(test, "network: {unix_sockets: false}\n");
+    for ty in ["dgram", "raw"] {
+        let r = run(&refused, &["pair-sendto", ty, &sock]);
+        println!("unix_sockets: false, {ty} pair: {}", r.stdout.trim());
+        expect(&r, "errno=EPERM(1): socketpair(AF_UNIX)", "a datagram pair");
+    }
+    let r = run(&refused, &["pair-sendto", "seqpacket", &sock]);
+    println!("unix_sockets: false, seqpacket pair: {}", r.stdout.trim());
+    // Its `sendto` goes to the other end; `connect` fails (a seqpacket
+    // end is connected, and the socket there is a datagram one).
+    assert!(
+        r.stdout.starts_with("errno=") && r.stdout.trim_end().ends_with(": connect(PATH)"),
+        "a seqpacket pair\n{}",
+        r.explain()
+    );
+    assert_eq!(received(), "", "nothing may reach the socket");
+    let allowed = policy(&format!("{test}-allowed"), "");
+    let c = run(&allowed, &["pair-sendto", "dgram", &sock]);
+    println!("unix sockets allowed, dgram pair: {}", c.stdout.trim());
+    let got = received();
+    drop(server);
+    let _ = std::fs::remove_file(&path);
+    expect(&c, "ok: send after connect", "the control's datagram pair");
+    assert_eq!(got, "xy", "the control reaches the socket");
+}
+
 // ---- SysV IPC and POSIX message queues ----
 
 /// A key unique to this test run and `n`.

@@ -158,7 +158,8 @@ pub struct SeccompConfig {
     pub log: bool,
     /// Whether `AF_INET`/`AF_INET6` sockets may be created.
     pub inet: bool,
-    /// Whether `socket(AF_UNIX, ..)` is allowed (`socketpair` always is).
+    /// Whether `socket(AF_UNIX, ..)` is allowed (`socketpair` always is,
+    /// but only for stream and seqpacket pairs when it is not).
     pub unix_sockets: bool,
     /// Whether `listen` is allowed.
     pub listen: bool,

@@ -65,6 +65,7 @@ pub(super) const NETLINK_ROUTE: u32 = 0;
 pub(super) const SOCK_TYPE_MASK: u32 = 0xf;
 pub(super) const SOCK_STREAM: u32 = 1;
 pub(super) const SOCK_DGRAM: u32 = 2;
+pub(super) const SOCK_SEQPACKET: u32 = 5;
 pub(super) const IPPROTO_IP: u32 = 0;
 pub(super) const IPPROTO_ICMP: u32 = 1;
 pub(super) const IPPROTO_TCP: u32 = 6;
@@ -605,8 +606,8 @@ fn personality_rule() -> RuleSpec {
 /// `socket` rules, first match wins:
 /// 1. with `inet: false`, `AF_INET`/`AF_INET6` are refused;
 /// 2. with `unix_sockets: false`, `AF_UNIX` is refused: a pathname socket
-///    outside the policy can be connected to (see [`socketpair_rule`] for why
-///    pairs stay allowed);
+///    outside the policy can be connected to (see [`socketpair_rules`] for
+///    the pairs that stay allowed);
 /// 3. families other than `AF_UNIX`, `AF_INET`, `AF_INET6` and `AF_NETLINK`
 ///    are refused (an allow-list: `AF_PACKET`, `AF_VSOCK`, `AF_BLUETOOTH`,
 ///    `AF_KEY`, `AF_ALG`, ... are rarely needed and a rich source of kernel
@@ -818,12 +819,18 @@ fn self_only_rules() -> Vec<RuleSpec> {
     rules
 }
 
-/// `socketpair` only makes sense for `AF_UNIX`; other families (e.g.
-/// `AF_TIPC`) would bypass the `socket` family allow-list. `AF_UNIX` pairs
-/// stay allowed even with `unix_sockets: false`: a pair is connected only to
-/// itself, never bound to a name, so it reaches nothing outside.
-fn socketpair_rule() -> RuleSpec {
-    RuleSpec::when(
+/// `socketpair` rules:
+/// 1. only `AF_UNIX`: other families (e.g. `AF_TIPC`) would bypass the
+///    `socket` family allow-list;
+/// 2. with `unix_sockets: false`, only `SOCK_STREAM` and `SOCK_SEQPACKET`
+///    pairs. Those are connected to each other for good: `connect` on one
+///    fails (`EISCONN`) and an address given to `sendto` is refused or
+///    ignored, so the pair reaches nothing outside. A datagram pair is
+///    not: `sendto` with a path, or `connect` again, reaches any pathname
+///    datagram socket (`/dev/log`, the journal), which Landlock below ABI 9
+///    does not check. `SOCK_RAW` is a datagram socket to `AF_UNIX`.
+fn socketpair_rules(ctx: &Context) -> Vec<RuleSpec> {
+    let mut rules = vec![RuleSpec::when(
         sys!("socketpair"),
         ArgCheck::NotIn {
             arg: 0,
@@ -832,7 +839,20 @@ fn socketpair_rule() -> RuleSpec {
         },
         "domain != AF_UNIX",
         "only AF_UNIX socket pairs are needed",
-    )
+    )];
+    if !ctx.unix_sockets {
+        rules.push(RuleSpec::when(
+            sys!("socketpair"),
+            ArgCheck::NotIn {
+                arg: 1,
+                mask: SOCK_TYPE_MASK,
+                values: vec![SOCK_STREAM, SOCK_SEQPACKET],
+            },
+            "type not in {SOCK_STREAM, SOCK_SEQPACKET}",
+            "unix sockets are disabled by policy (unix_sockets: false): a datagram pair can send to any pathname socket",
+        ));
+    }
+    rules
 }
 
 const NS_REASON: &str =
@@ -858,7 +878,7 @@ pub(super) fn default_rules(ctx: &Context) -> Vec<RuleSpec> {
     rules.push(inotify_rule());
     rules.push(personality_rule());
     rules.extend(socket_rules(ctx));
-    rules.push(socketpair_rule());
+    rules.extend(socketpair_rules(ctx));
     if ctx.inet {
         rules.extend(fastopen_rules());
     }

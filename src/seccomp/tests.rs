@@ -232,7 +232,8 @@ fn spec(name: &str, args: &[u64; 6], k: Knobs) -> Spec {
         ),
         "inotify_add_watch" => Spec::Deny,
         "personality" => deny_if(a(0) != 0 && a(0) != 0xffff_ffff),
-        "socketpair" => deny_if(a(0) != 1),
+        // with unix_sockets: false, stream and seqpacket pairs only
+        "socketpair" => deny_if(a(0) != 1 || (!k.unix && ![1, 5].contains(&(a(1) & 0xf)))),
         "socket" => {
             let (domain, ty, proto) = (a(0), a(1) & 0xf, a(2));
             let ip = domain == 2 || domain == 10;

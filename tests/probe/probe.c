@@ -358,6 +358,25 @@ int main(int argc, char **argv) {
 		int sv[2];
 		return report(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), "socketpair(AF_UNIX)");
 	}
+	if (!strcmp(a, "pair-sendto")) {
+		/* pair-sendto dgram|raw|seqpacket PATH: a socket pair of that
+		 * type sends to the pathname socket PATH (sendto with the
+		 * address), then connects one end to it and sends. */
+		need(argc, 4);
+		int type = !strcmp(argv[2], "raw") ? SOCK_RAW
+			: !strcmp(argv[2], "seqpacket") ? SOCK_SEQPACKET : SOCK_DGRAM;
+		int sv[2];
+		if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv) < 0)
+			return report(-1, "socketpair(AF_UNIX)");
+		struct sockaddr_un un = {0};
+		un.sun_family = AF_UNIX;
+		snprintf(un.sun_path, sizeof un.sun_path, "%s", argv[3]);
+		if (sendto(sv[0], "x", 1, 0, (void *)&un, sizeof un) < 0)
+			return report(-1, "sendto(PATH)");
+		if (connect(sv[1], (void *)&un, sizeof un) < 0)
+			return report(-1, "connect(PATH)");
+		return report(send(sv[1], "y", 1, 0), "send after connect");
+	}
 	if (!strcmp(a, "shm-create")) {
 		/* shm-create KEY: a new 4 KiB segment, mode 0600; prints its id. */
 		need(argc, 3);
