@@ -1356,6 +1356,28 @@ fn sandbox_unix_sockets_false_blocks_datagram_pairs_reaching_a_pathname_socket()
     assert_eq!(got, "xy", "the control reaches the socket");
 }
 
+/// `listmount` lists every mount by id, which `/proc/self/mountinfo`
+/// shows only where the policy grants `/proc`: `ENOSYS` in the sandbox
+/// (readers fall back to `/proc`). The control lists them bare.
+#[test]
+fn sandbox_hides_the_mount_table_from_listmount() {
+    let test = "sandbox_hides_the_mount_table_from_listmount";
+    if need_root(test) {
+        return;
+    }
+    let p = policy(test, "");
+    let r = run(&p, &["listmount"]);
+    println!("sandboxed listmount: {}", r.stdout.trim());
+    expect(
+        &r,
+        "errno=ENOSYS(38): listmount",
+        "listmount in the sandbox",
+    );
+    let b = run_bare(&["listmount"]);
+    println!("bare listmount: {}", b.stdout.trim());
+    expect(&b, "ok: listmount", "bare listmount (Linux >= 6.8)");
+}
+
 // ---- SysV IPC and POSIX message queues ----
 
 /// A key unique to this test run and `n`.

@@ -495,6 +495,21 @@ fn clone3_rule() -> RuleSpec {
     }
 }
 
+/// `listmount` and `statmount` read the mount table by mount id, which
+/// `/proc/self/mountinfo` shows only where the policy grants `/proc`.
+/// `ENOSYS`, as on a kernel without them: the C libraries' mount readers
+/// (libmount) then read `/proc`, which the policy governs.
+fn mount_table_rules() -> [RuleSpec; 2] {
+    let reason = "reads the mount table, which only /proc shows where the policy grants it; ENOSYS, so readers fall back to /proc";
+    [sys!("listmount"), sys!("statmount")].map(|sys| RuleSpec {
+        sys,
+        check: None,
+        condition: None,
+        reason,
+        enosys: true,
+    })
+}
+
 fn execveat_rule() -> RuleSpec {
     RuleSpec::when(
         sys!("execveat"),
@@ -870,6 +885,7 @@ pub(super) fn default_rules(ctx: &Context) -> Vec<RuleSpec> {
             .map(|&(sys, reason)| RuleSpec::deny(sys, reason)),
     );
     rules.push(clone3_rule());
+    rules.extend(mount_table_rules());
     rules.extend(clone_rule(ctx.allowed_namespaces, NS_REASON));
     rules.extend(unshare_rule(ctx.allowed_namespaces, NS_REASON));
     rules.push(execveat_rule());
