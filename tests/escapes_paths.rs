@@ -1350,6 +1350,96 @@ fn cdi_ldcache_hook_refuses_an_image_library_path_the_workload_can_write() {
     assert_eq!(cdi_ldconf(&root), "/drv/lib\n");
 }
 
+/// Root's ldconfig reads more than the directories it is given: it follows
+/// a library's link wherever it leads, and reads the hwcap subdirectories
+/// (`glibc-hwcaps/*`, `tls`, ...); it writes its auxiliary cache beneath
+/// /var/cache/ldconfig. Each of these, where the workload can write, would
+/// let it choose a library root processes load, or where root writes: the
+/// hook is refused before anything is written or run. A link to nothing
+/// yet is judged by where it would lead. The control: the same layout
+/// with every link leading to root's files, a link without `.so` in its
+/// name (never read as a library) leading into the workload's directory,
+/// and a root-owned auxiliary cache directory.
+#[test]
+fn cdi_ldcache_hook_judges_what_ldconfig_reads_and_writes_in_the_library_path() {
+    use openshell_sandbox::cdi::grants::Emulation;
+    use std::os::unix::fs::symlink;
+    let t = "cdi_ldcache_hook_judges_what_ldconfig_reads_and_writes_in_the_library_path";
+    if common::need_root(t) {
+        return;
+    }
+    let root = common::scratch(t);
+    let drv = root.join("drv/lib");
+    let img = root.join("img/lib");
+    let real = root.join("real");
+    let vol = root.join("vol/app");
+    for d in [
+        &drv,
+        &img,
+        &real,
+        &vol,
+        &root.join("etc/ld.so.conf.d"),
+        &root.join("var/cache/ldconfig"),
+    ] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    std::fs::write(root.join("etc/ld.so.conf.d/img.conf"), "/img/lib\n").unwrap();
+    std::os::unix::fs::chown(&vol, Some(1500), Some(1500)).unwrap();
+    std::fs::write(vol.join("libapp.so.1"), "the workload's").unwrap();
+    std::fs::write(real.join("libapp.so.1"), "root's").unwrap();
+    let marker = fake_ldconfig(&root);
+    let hook = Emulation::UpdateLdcache {
+        folders: vec!["/drv/lib".into()],
+    };
+    let refused = |what: &str| {
+        let e = openshell_sandbox::cdi::fallback::emulate(&root, &hook).unwrap_err();
+        assert!(e.to_string().contains(what), "{what}: {e}");
+        assert!(!marker.exists(), "{what}: ldconfig ran");
+        assert!(!root.join("etc/ld.so.conf.d/00-openshell-cdi.conf").exists());
+    };
+    let wl = vol.display().to_string();
+    // A link in the spec's folder to the workload's file.
+    symlink(vol.join("libapp.so.1"), drv.join("libapp.so.1")).unwrap();
+    refused(&format!(
+        "hook update-ldcache: folder /drv/lib: {}/libapp.so.1 leads to {wl}/libapp.so.1: {wl} is owned by uid 1500",
+        drv.display()
+    ));
+    std::fs::remove_file(drv.join("libapp.so.1")).unwrap();
+    // A link to nothing yet, in a directory the workload can create it in.
+    symlink(vol.join("later/libapp.so.1"), drv.join("libapp.so.1")).unwrap();
+    refused(&format!(
+        "{}/libapp.so.1 leads to {wl}/later/libapp.so.1: {wl} is owned by uid 1500",
+        drv.display()
+    ));
+    std::fs::remove_file(drv.join("libapp.so.1")).unwrap();
+    // A glibc-hwcaps subdirectory the workload owns.
+    let hw = drv.join("glibc-hwcaps/x86-64-v2");
+    std::fs::create_dir_all(&hw).unwrap();
+    std::os::unix::fs::chown(&hw, Some(1500), Some(1500)).unwrap();
+    refused(&format!("{} is owned by uid 1500", hw.display()));
+    std::os::unix::fs::chown(&hw, Some(0), Some(0)).unwrap();
+    // A link in a directory the image lists.
+    symlink(vol.join("libapp.so.1"), img.join("libimg.so.1")).unwrap();
+    refused("hook update-ldcache: the image's library path lists /img/lib: ");
+    std::fs::remove_file(img.join("libimg.so.1")).unwrap();
+    // The auxiliary cache's directory.
+    let aux = root.join("var/cache/ldconfig");
+    std::os::unix::fs::chown(&aux, Some(1500), Some(1500)).unwrap();
+    refused(&format!(
+        "hook update-ldcache: /var/cache/ldconfig, where ldconfig writes its auxiliary cache as root: {} is owned by uid 1500",
+        aux.display()
+    ));
+    std::os::unix::fs::chown(&aux, Some(0), Some(0)).unwrap();
+    // Control.
+    symlink(real.join("libapp.so.1"), drv.join("libapp.so.1")).unwrap();
+    symlink(real.join("libapp.so.1"), hw.join("libapp.so.1")).unwrap();
+    symlink(real.join("libapp.so.1"), img.join("libimg.so.1")).unwrap();
+    symlink(&vol, drv.join("notes")).unwrap();
+    openshell_sandbox::cdi::fallback::emulate(&root, &hook).unwrap();
+    assert!(marker.exists(), "ldconfig did not run");
+    assert_eq!(cdi_ldconf(&root), "/drv/lib\n");
+}
+
 /// A directory the policy makes writable is as writable through another
 /// mount of it (a volume mounted twice, a bind of a directory inside it):
 /// a spec there is judged by the directory, not by how the spec directory

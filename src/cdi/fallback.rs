@@ -354,6 +354,84 @@ fn triplet() -> &'static str {
 }
 
 /// The rootfs's default library directories.
+/// Where glibc's ldconfig keeps its auxiliary cache.
+const AUX_CACHE_DIR: &str = "/var/cache/ldconfig";
+
+/// Legacy hwcap subdirectories ldconfig (glibc before 2.37) and the
+/// dynamic linker search below a library directory, for the
+/// architectures built here.
+const LEGACY_HWCAP_DIRS: [&str; 10] = [
+    "tls", "x86_64", "haswell", "xeon_phi", "avx512_1", "i386", "i486", "i586", "i686", "sse2",
+];
+
+/// Why what is found in the library directory `dir` (root's, judged
+/// already) could be chosen by someone other than root, if it could: a
+/// library's link (a name with `.so`) that leads, or would once its
+/// target exists, where someone else may write, and the same within the
+/// hwcap subdirectories ldconfig and the dynamic linker search
+/// (`glibc-hwcaps/*`, and the legacy ones). A library file in a root's
+/// directory is root's; other entries are never read as libraries.
+fn untrusted_library_entry(
+    dir: &str,
+    walker: &mut safepath::Walker<'_>,
+    trust: &Trust,
+    depth: u8,
+) -> Option<String> {
+    // A missing directory holds nothing.
+    let entries = std::fs::read_dir(dir).ok()?;
+    let in_hwcaps = dir.ends_with("/glibc-hwcaps");
+    for e in entries.flatten() {
+        let Ok(kind) = e.file_type() else { continue };
+        let name = e.file_name();
+        let Some(name) = name.to_str() else {
+            if kind.is_symlink() || kind.is_dir() {
+                return Some(format!(
+                    "{dir} holds a link or directory whose name is not UTF-8, which cannot be checked"
+                ));
+            }
+            continue;
+        };
+        let hwcap = in_hwcaps || name == "glibc-hwcaps" || LEGACY_HWCAP_DIRS.contains(&name);
+        if !(name.contains(".so") || hwcap) || !(kind.is_symlink() || kind.is_dir()) {
+            continue;
+        }
+        let path = format!("{}/{name}", dir.trim_end_matches('/'));
+        let found = match walker.open(&path) {
+            Ok(r) => r,
+            // A link to nothing yet: judged by where it would lead.
+            Err(e) if e.is_not_found() && kind.is_symlink() => {
+                let target = std::fs::read_link(&path).ok()?;
+                let target = target.to_str()?;
+                let target = if target.starts_with('/') {
+                    target.to_string()
+                } else {
+                    format!("{}/{target}", dir.trim_end_matches('/'))
+                };
+                match untrusted_dir(&crate::policy::paths::normalize(&target), trust) {
+                    Some(why) => return Some(format!("{path} leads to {target}: {why}")),
+                    None => continue,
+                }
+            }
+            Err(e) if e.is_not_found() => continue,
+            Err(e) => return Some(format!("{path}: {}", e.cause())),
+        };
+        if let Some(why) = &found.untrusted {
+            return Some(if found.path == path {
+                why.clone()
+            } else {
+                format!("{path} leads to {}: {why}", found.path)
+            });
+        }
+        if hwcap && found.kind == crate::probe::PathKind::Directory && depth < 3 {
+            let below = found.path.clone();
+            if let Some(why) = untrusted_library_entry(&below, walker, trust, depth + 1) {
+                return Some(why);
+            }
+        }
+    }
+    None
+}
+
 fn system_dirs(root: &Path) -> Vec<String> {
     if under(root, "/etc/debian_version").exists() {
         let t = triplet();
@@ -498,6 +576,20 @@ fn update_ldcache(root: &Path, folders: &[String], trust: &Trust) -> Result<()> 
             std::fs::metadata(under(root, p))
                 .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
         });
+    let mut walker = safepath::Walker::new(trust);
+    // What root processes would load from the spec's folders, through the
+    // cache or musl's path file: the links and hwcap directories there
+    // too, not only the folders.
+    for d in &mine {
+        let full = under(root, d);
+        let full = path_str(&full).map_err(|e| err(d, &e))?;
+        if let Some(why) = untrusted_library_entry(full, &mut walker, trust, 0) {
+            return Err(fail(format!(
+                "hook update-ldcache: folder {d}: {why}, so the workload could choose libraries that root processes would load"
+            ))
+            .with_hint("list only root-owned driver directories in the CDI spec, whose links lead to root's files outside the policy's read_write paths"));
+        }
+    }
     if ldconfig.is_some() {
         // Root's ldconfig links and caches what it finds in every directory
         // the image lists, not only the spec's: one the workload can write
@@ -509,15 +601,28 @@ fn update_ldcache(root: &Path, folders: &[String], trust: &Trust) -> Result<()> 
             ))
             .with_hint("list directories one per line in /etc/ld.so.conf.d/*.conf (root's files), or let the container runtime inject the device (devices.cdi.runtime_applied: true)"));
         }
+        let image_hint = "keep the directories the image's /etc/ld.so.conf lists, and what their libraries' links lead to, out of the policy's read_write paths and owned by root, or let the container runtime inject the device (devices.cdi.runtime_applied: true)";
         for d in system.iter().chain(&listed) {
             let full = under(root, d);
             let full = path_str(&full).map_err(|e| err(d, &e))?;
-            if let Some(why) = untrusted_dir(full, trust) {
+            let why = untrusted_dir(full, trust)
+                .or_else(|| untrusted_library_entry(full, &mut walker, trust, 0));
+            if let Some(why) = why {
                 return Err(fail(format!(
                     "hook update-ldcache: the image's library path lists {d}: {why}, so root's ldconfig would link and cache libraries the workload put there"
                 ))
-                .with_hint("keep the directories the image's /etc/ld.so.conf lists out of the policy's read_write paths and owned by root, or let the container runtime inject the device (devices.cdi.runtime_applied: true)"));
+                .with_hint(image_hint));
             }
+        }
+        // ldconfig writes its auxiliary cache beneath /var/cache/ldconfig,
+        // as root, through whatever lies there.
+        let aux = under(root, AUX_CACHE_DIR);
+        let aux = path_str(&aux).map_err(|e| err(AUX_CACHE_DIR, &e))?;
+        if let Some(why) = untrusted_dir(aux, trust) {
+            return Err(fail(format!(
+                "hook update-ldcache: {AUX_CACHE_DIR}, where ldconfig writes its auxiliary cache as root: {why}"
+            ))
+            .with_hint("keep /var/cache/ldconfig owned by root and out of the policy's read_write paths, or let the container runtime inject the device (devices.cdi.runtime_applied: true)"));
         }
     }
     let conf = under(root, "/etc/ld.so.conf");
