@@ -611,6 +611,9 @@ pub struct CdiFacts {
     /// Missing nodes the fallback would refuse to create where they are
     /// to be, with why ([`crate::cdi::fallback::node_creation_refusal`]).
     pub not_created: BTreeMap<String, String>,
+    /// The CDI mounts' container paths that lie on a read-only mount
+    /// (`statvfs`): nothing beneath them can be written there.
+    pub read_only_mounts: std::collections::BTreeSet<String>,
     /// The supervisor's supplementary groups.
     pub groups: Vec<u32>,
 }

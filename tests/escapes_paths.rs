@@ -255,6 +255,72 @@ fn sandbox_refuses_cdi_mount_symlink_planted_by_an_earlier_launch() {
     control_ok(&["read", &secret], &format!("ok: {secret}"));
 }
 
+/// A CDI mount's rule grants execute at its container path. Beneath a
+/// read_write directory of a policy that lists `execute` (W^X), that holds
+/// only if a read-only mount is there: otherwise the path is a directory
+/// the workload made on an earlier launch (the runtime did not mount the
+/// device), and a program it wrote there would run. The control mounts the
+/// driver directory read-only there, as a runtime would, and its program
+/// runs.
+#[test]
+fn sandbox_refuses_a_cdi_mount_whose_execute_right_would_break_w_xor_x() {
+    let t = "sandbox_refuses_a_cdi_mount_whose_execute_right_would_break_w_xor_x";
+    let Some(d) = setup_mounting(t) else { return };
+    let data = mkdir(&d, "data");
+    let drv = mkdir(&d, "drv");
+    let at = format!("{data}/cudalib");
+    // Launch 1's doing: its own directory and program where the mount
+    // would be (made here, owned by the workload's uid).
+    std::fs::create_dir_all(&at).unwrap();
+    std::fs::copy(probe(), format!("{at}/prog")).unwrap();
+    for p in [at.clone(), format!("{at}/prog")] {
+        std::os::unix::fs::chown(&p, Some(1500), Some(1500)).unwrap();
+    }
+    std::fs::copy(probe(), format!("{drv}/prog")).unwrap();
+    let cdi = common::scratch(&format!("{t}-cdi")).display().to_string();
+    std::fs::write(
+        Path::new(&cdi).join("drv.yaml"),
+        format!(
+            "cdiVersion: 0.7.0\nkind: example.com/drv\ndevices:\n- name: d\n  containerEdits:\n    mounts: [{{hostPath: {drv}, containerPath: {at}, options: [ro, nosuid, nodev, bind]}}]\n"
+        ),
+    )
+    .unwrap();
+    let probe_dir = probe().parent().unwrap().display().to_string();
+    let p = policy(
+        &d,
+        "wx",
+        &[],
+        &[&data],
+        &format!("  execute: [/usr, /bin, /lib, {probe_dir}]\n"),
+    );
+    let text = std::fs::read_to_string(&p).unwrap();
+    // `execute` belongs in filesystem_policy: moved up from the end.
+    let line = format!("  execute: [/usr, /bin, /lib, {probe_dir}]\n");
+    let text = text.replace(&line, "").replacen(
+        "filesystem_policy:\n",
+        &format!("filesystem_policy:\n{line}"),
+        1,
+    );
+    std::fs::write(&p, text).unwrap();
+    let args = ["--exec", "--cdi-dir", &cdi, "--device", "example.com/drv=d"];
+    let prog = format!("{at}/prog");
+    let r = sandbox(&p, &args, &[&prog, "true"]);
+    refused(
+        &r,
+        &format!(
+            "cdi: mount {at} (example.com/drv=d): lies beneath read_write {data} and is not on a read-only mount, so its execute right would let programs written there run (execute is listed: W^X)"
+        ),
+    );
+    let _m = Mounted::bind_ro(&drv, &at);
+    let r = sandbox(&p, &args, &[&prog, "true"]);
+    assert_eq!(
+        r.code,
+        0,
+        "control: the driver's program runs\n{}",
+        r.explain()
+    );
+}
+
 /// A root-owned link to `/` in root-owned /run: trusted, so it is
 /// followed, and the rule it names is judged by the inode it reaches.
 struct RootLink(PathBuf);

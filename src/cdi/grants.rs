@@ -644,6 +644,26 @@ fn creation(n: &DeviceNode, host: &HostFacts, uid: u32, gid: u32) -> Result<Node
     }
 }
 
+/// The writable path a CDI mount at `path` lies beneath when its execute
+/// right would break the policy's W^X (`execute` listed): the mount is
+/// not there read-only, so the workload could write what it would run.
+fn wx_breach(path: &str, ctx: &Context<'_>) -> Option<String> {
+    let host = ctx.host;
+    ctx.policy
+        .filesystem_policy
+        .as_ref()
+        .and_then(|f| f.execute.as_ref())?;
+    if host.cdi.read_only_mounts.contains(path) {
+        return None;
+    }
+    let canonical = host.resolved.get(path).map_or(path, |r| r.path.as_str());
+    host.trust
+        .writable
+        .iter()
+        .find(|w| paths::is_within(path, w) || paths::is_within(canonical, w))
+        .cloned()
+}
+
 /// Build the devices section and everything it implies.
 pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
     let mut out = Output::default();
@@ -839,6 +859,16 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
             ));
             hint = Some(
                 "let the container runtime inject this device (devices.cdi.runtime_applied: true)",
+            );
+        } else if let Some(w) = wx_breach(&path, ctx) {
+            // The mount's rule grants execute, which W^X keeps from what
+            // the workload can write: only a read-only mount there keeps
+            // what runs the device's.
+            mp.problem = Some(format!(
+                "lies beneath read_write {w} and is not on a read-only mount, so its execute right would let programs written there run (execute is listed: W^X)"
+            ));
+            hint = Some(
+                "let the container runtime mount it read-only (the spec's options: [ro, ...]), or keep containerPath out of the policy's read_write paths",
             );
         } else if !present {
             mp.problem = Some(
