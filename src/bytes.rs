@@ -183,6 +183,25 @@ fn may_have_layout(b: &[u8]) -> bool {
     chunks.remainder().iter().any(|&c| c == 0xe2 || c == 0xd8)
 }
 
+/// The JSON text `json` with each character that breaks or reorders a
+/// line ([`is_layout`]) written as a `\uXXXX` escape: serde_json escapes
+/// control characters only, and JSON allows these raw. In JSON text they
+/// can stand only inside strings, where the escape means the same.
+pub fn escape_json_layout(json: String) -> String {
+    if !may_have_layout(json.as_bytes()) || !json.chars().any(is_layout) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if is_layout(c) {
+            out.push_str(&format!("\\u{:04x}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// `s` with each character [`escape_controls`] escapes written out, as it
 /// does once it has found one.
 fn escape_each(s: &str) -> String {

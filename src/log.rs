@@ -155,7 +155,8 @@ pub fn log_with(level: Level, msg: &str, fields: Fields) {
     }
 }
 
-/// One JSON line. serde_json escapes control characters itself.
+/// One JSON line. serde_json escapes control characters itself; the
+/// characters that break or reorder a line as it is shown are escaped too.
 fn json_line(level: Level, msg: &str, fields: Fields, now: std::time::SystemTime) -> String {
     let mut m = Map::new();
     m.insert("timestamp".into(), Value::from(rfc3339(now)));
@@ -166,7 +167,9 @@ fn json_line(level: Level, msg: &str, fields: Fields, now: std::time::SystemTime
         // The fixed keys above are not overridden by a field.
         m.entry(k).or_insert(v);
     }
-    format!("{}\n", Value::Object(m))
+    let mut line = crate::bytes::escape_json_layout(Value::Object(m).to_string());
+    line.push('\n');
+    line
 }
 
 pub fn warn(msg: &str) {
@@ -393,5 +396,27 @@ mod tests {
         assert_eq!(v["msg"], "filesystem rule for /x\n skipped");
         assert_eq!(v["kind"], "dropped");
         assert_eq!(v["source"], "openshell-sandbox");
+    }
+
+    #[test]
+    fn a_json_line_escapes_the_characters_that_break_or_reorder_a_line() {
+        let msg = "node /dev/a\u{2028}openshell-sandbox: info: fine \u{202e}x\u{2066}";
+        let line = json_line(
+            Level::Error,
+            msg,
+            vec![("cause", Value::from("\u{2029}y"))],
+            UNIX_EPOCH,
+        );
+        for c in ['\u{2028}', '\u{2029}', '\u{202e}', '\u{2066}'] {
+            assert!(!line.contains(c), "{c:?} raw in {line}");
+        }
+        assert!(line.contains("\\u2028openshell-sandbox") && line.contains("\\u202ex"));
+        // The same text to a JSON reader.
+        let v: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["msg"], msg);
+        assert_eq!(v["cause"], "\u{2029}y");
+        // A line without them is as serde_json writes it.
+        let plain = json_line(Level::Info, "é ok", Vec::new(), UNIX_EPOCH);
+        assert!(plain.contains("\"msg\":\"é ok\""), "{plain}");
     }
 }

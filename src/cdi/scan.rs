@@ -26,6 +26,7 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use nix::fcntl::OFlag;
@@ -207,9 +208,9 @@ impl Trusted {
         Some(Trusted { fd, path: r.path })
     }
 
-    /// The entries, `.` and `..` left out: each UTF-8 name with its
-    /// `d_type`; a name that is not UTF-8 is not a spec's.
-    fn list(&self) -> std::io::Result<Vec<(String, u8)>> {
+    /// The entries, `.` and `..` left out: each name with its `d_type`
+    /// (see [`Listed`]).
+    fn list(&self) -> std::io::Result<Vec<(Listed, u8)>> {
         let mut buf = vec![0u8; 4096];
         let mut out = Vec::new();
         loop {
@@ -229,9 +230,7 @@ impl Trusted {
                 let name = rec.get(19..).unwrap_or_default();
                 let name = name.split(|&b| b == 0).next().unwrap_or_default();
                 if name != b"." && name != b".." {
-                    if let Ok(name) = std::str::from_utf8(name) {
-                        out.push((name.to_string(), head[18]));
-                    }
+                    out.push((listed(name), head[18]));
                 }
                 records = records.get(reclen..).unwrap_or_default();
             }
@@ -266,20 +265,29 @@ impl Trusted {
     }
 }
 
-/// The entries of `dir` by its path (`std::fs::read_dir`): each UTF-8
-/// name with whether it is a directory (a symlink is not).
-fn list_by_path(dir: &str) -> std::io::Result<Vec<(String, u8)>> {
+/// A name listed in a spec directory: UTF-8, or (`Err`) not, escaped for
+/// a message (specs are read by UTF-8 paths only).
+type Listed = Result<String, String>;
+
+fn listed(name: &[u8]) -> Listed {
+    match std::str::from_utf8(name) {
+        Ok(n) => Ok(n.to_string()),
+        Err(_) => Err(crate::bytes::shown(std::ffi::OsStr::from_bytes(name))),
+    }
+}
+
+/// The entries of `dir` by its path (`std::fs::read_dir`): each name with
+/// whether it is a directory (a symlink is not).
+fn list_by_path(dir: &str) -> std::io::Result<Vec<(Listed, u8)>> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else { continue };
         let t = if entry.file_type().is_ok_and(|t| t.is_dir()) {
             libc::DT_DIR
         } else {
             libc::DT_UNKNOWN
         };
-        out.push((name.to_string(), t));
+        out.push((listed(entry.file_name().as_bytes()), t));
     }
     Ok(out)
 }
@@ -326,6 +334,19 @@ fn read_dirs_by(
         };
         let mut names = Vec::new();
         for (name, d_type) in entries {
+            let name = match name {
+                Ok(name) => name,
+                Err(shown) => {
+                    // Its suffix is ASCII, so escaping left it as it was.
+                    if shown.ends_with(".json") || shown.ends_with(".yaml") {
+                        errors.push(plain_error(
+                            dir,
+                            format!("skipped a file whose name is not UTF-8: {shown}"),
+                        ));
+                    }
+                    continue;
+                }
+            };
             if name.chars().any(char::is_control) {
                 // Not a spec anyone meant to write; its name must not reach
                 // a log line as it is.
@@ -475,6 +496,13 @@ mod tests {
                 Some(_) => (1, 26),
             };
             assert_eq!((read, refused), want, "{fast:?}");
+            // A name that is not UTF-8 is said, escaped, not passed over.
+            let said: Vec<String> = fast.1.iter().map(ToString::to_string).collect();
+            assert!(
+                said.iter()
+                    .any(|e| e.contains("skipped a file whose name is not UTF-8: raw\\xff.yaml")),
+                "{said:?}"
+            );
         }
         std::fs::remove_dir_all(&d).unwrap();
     }
