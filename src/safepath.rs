@@ -134,7 +134,7 @@ impl Trust {
     /// Only root could have made or changed what `uid` owns: uid 0, or in
     /// a user namespace the overflow uid of unmapped owners, unless it is
     /// the workload's own.
-    fn owner_trusted(&self, uid: u32) -> bool {
+    pub(crate) fn owner_trusted(&self, uid: u32) -> bool {
         uid == 0 || (Some(uid) == userns_overflow_uid() && self.workload_uid != Some(uid))
     }
 

@@ -319,6 +319,39 @@ fn sandbox_refuses_a_cdi_mount_whose_execute_right_would_break_w_xor_x() {
         "control: the driver's program runs\n{}",
         r.explain()
     );
+    // A mount whose path holds a writable one: its execute right reaches
+    // what is written there, read-only mount or not.
+    let up = mkdir(&d, "up");
+    let w = mkdir(Path::new(&up), "w");
+    // A read-only mount showing the writable directory under another
+    // name: the rule would land on the writable directory itself.
+    let shown = mkdir(&d, "shown");
+    let _s = Mounted::bind_ro(&data, &shown);
+    for (name, at, writable) in [("above", &up, &w), ("shown", &shown, &shown)] {
+        std::fs::write(
+            Path::new(&cdi).join("drv.yaml"),
+            format!(
+                "cdiVersion: 0.7.0\nkind: example.com/drv\ndevices:\n- name: d\n  containerEdits:\n    mounts: [{{hostPath: {drv}, containerPath: {at}, options: [ro, nosuid, nodev, bind]}}]\n"
+            ),
+        )
+        .unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        let with_w = text.replacen(
+            &format!("read_write: [/dev/null, {data}]"),
+            &format!("read_write: [/dev/null, {data}, {w}]"),
+            1,
+        );
+        assert_ne!(text, with_w, "{text}");
+        let p2 = d.join(format!("{name}.yaml"));
+        std::fs::write(&p2, with_w).unwrap();
+        let r = sandbox(&p2, &args, &[&pr(), "true"]);
+        refused(
+            &r,
+            &format!(
+                "cdi: mount {at} (example.com/drv=d): read_write {writable} lies at or beneath it, so its execute right would let programs written there run (execute is listed: W^X)"
+            ),
+        );
+    }
 }
 
 /// A root-owned link to `/` in root-owned /run: trusted, so it is
@@ -1496,6 +1529,55 @@ fn cdi_ldcache_hook_judges_what_ldconfig_reads_and_writes_in_the_library_path() 
         aux.display()
     ));
     std::os::unix::fs::chown(&aux, Some(0), Some(0)).unwrap();
+    // A library file the workload owns (its inode may have a name where
+    // it writes), and one group may write.
+    let own = drv.join("libown.so.1");
+    std::fs::write(&own, "").unwrap();
+    std::os::unix::fs::chown(&own, Some(1500), Some(1500)).unwrap();
+    refused(&format!("{} is owned by uid 1500", own.display()));
+    std::os::unix::fs::chown(&own, Some(0), Some(0)).unwrap();
+    chmod(&own, 0o664);
+    refused(&format!(
+        "{} is writable by group or others (mode 664)",
+        own.display()
+    ));
+    chmod(&own, 0o644);
+    // A link to nothing yet in a sticky directory anyone may add to.
+    let sticky = root.join("sticky");
+    std::fs::create_dir_all(&sticky).unwrap();
+    chmod(&sticky, 0o1777);
+    symlink(sticky.join("later.so"), drv.join("libsticky.so.1")).unwrap();
+    refused(&format!(
+        "{}/libsticky.so.1 leads to {}/later.so: {} may be written by group or others (mode 1777), who could create it",
+        drv.display(),
+        sticky.display(),
+        sticky.display()
+    ));
+    std::fs::remove_file(drv.join("libsticky.so.1")).unwrap();
+    // The ldconfig it runs as root: a link into the workload's directory,
+    // then a script whose interpreter is there.
+    let ldconfig = root.join("sbin/ldconfig");
+    let theirs = vol.join("ldconfig");
+    std::fs::rename(&ldconfig, &theirs).unwrap();
+    symlink(&theirs, &ldconfig).unwrap();
+    refused(&format!(
+        "hook update-ldcache: /sbin/ldconfig, which it runs as root: {} leads to {}: {wl} is owned by uid 1500, so the workload could choose what runs",
+        ldconfig.display(),
+        theirs.display()
+    ));
+    std::fs::remove_file(&ldconfig).unwrap();
+    let script = std::fs::read_to_string(&theirs).unwrap();
+    std::fs::write(
+        &ldconfig,
+        script.replacen("#!/bin/sh", &format!("#!{wl}/sh"), 1),
+    )
+    .unwrap();
+    chmod(&ldconfig, 0o755);
+    std::fs::copy("/bin/sh", vol.join("sh")).unwrap();
+    refused(&format!(
+        "hook update-ldcache: /sbin/ldconfig, which it runs as root: its interpreter {wl}/sh: {wl} is owned by uid 1500"
+    ));
+    std::fs::write(&ldconfig, script).unwrap();
     // Control.
     symlink(real.join("libapp.so.1"), drv.join("libapp.so.1")).unwrap();
     symlink(real.join("libapp.so.1"), hw.join("libapp.so.1")).unwrap();

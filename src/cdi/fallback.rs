@@ -27,7 +27,6 @@
 //! safe walk opened. A planted link is an error naming it, never followed.
 
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use std::os::fd::AsRawFd;
@@ -354,6 +353,117 @@ fn triplet() -> &'static str {
 }
 
 /// The rootfs's default library directories.
+/// The image's ldconfig, which the hook runs as root: the first of
+/// `/sbin/ldconfig` and `/usr/sbin/ldconfig` that is an executable file,
+/// reached only through root's files (a link the image ships may lead
+/// anywhere, a directory the workload writes included), and, for a
+/// script, its interpreter the same. Anything else there is a refusal.
+fn ldconfig_program(
+    root: &Path,
+    walker: &mut safepath::Walker<'_>,
+) -> Result<Option<&'static str>> {
+    for name in ["/sbin/ldconfig", "/usr/sbin/ldconfig"] {
+        let full = under(root, name);
+        let full = path_str(&full)
+            .map_err(|e| fail(format!("hook update-ldcache: {name}: {}", io(&e))))?;
+        let found = match walker.open(full) {
+            Ok(r) => r,
+            Err(e) if e.is_not_found() => continue,
+            Err(e) => return Err(ldconfig_refused(name, &e.cause())),
+        };
+        if found.kind != crate::probe::PathKind::File || found.mode & 0o111 == 0 {
+            continue;
+        }
+        if let Some(why) = &found.untrusted {
+            return Err(ldconfig_refused(name, &leads_to(full, &found.path, why)));
+        }
+        // A script runs its interpreter as root too.
+        let mut head = [0u8; 256];
+        // Read through the descriptor the walk checked (O_PATH, so
+        // reopened by its /proc/self/fd name).
+        let file = nix::fcntl::open(
+            format!("/proc/self/fd/{}", found.fd.as_raw_fd()).as_str(),
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NONBLOCK,
+            Mode::empty(),
+        )
+        .map_err(|e| ldconfig_refused(name, &io(&e.into())))?;
+        let n = nix::unistd::read(&file, &mut head)
+            .map_err(|e| ldconfig_refused(name, &io(&e.into())))?;
+        if let Some(line) = head.get(..n).and_then(|h| h.strip_prefix(b"#!")) {
+            let line = line.split(|&b| b == b'\n').next().unwrap_or_default();
+            let interp = std::str::from_utf8(line)
+                .ok()
+                .and_then(|l| l.split_whitespace().next())
+                .filter(|i| i.starts_with('/'))
+                .ok_or_else(|| {
+                    ldconfig_refused(name, "a script whose interpreter cannot be read")
+                })?;
+            // The kernel finds the interpreter from this process's root,
+            // whatever root ldconfig is given.
+            let at = interp;
+            match walker.open(at) {
+                Ok(r) if r.untrusted.is_none() => {}
+                Ok(r) => {
+                    let why = r.untrusted.unwrap_or_default();
+                    let why = if r.path == at {
+                        format!("{at}: {why}")
+                    } else {
+                        leads_to(at, &r.path, &why)
+                    };
+                    return Err(ldconfig_refused(name, &format!("its interpreter {why}")));
+                }
+                Err(e) => {
+                    return Err(ldconfig_refused(
+                        name,
+                        &format!("its interpreter {at}: {}", e.cause()),
+                    ));
+                }
+            }
+        }
+        return Ok(Some(name));
+    }
+    Ok(None)
+}
+
+fn ldconfig_refused(name: &str, why: &str) -> Error {
+    fail(format!(
+        "hook update-ldcache: {name}, which it runs as root: {why}, so the workload could choose what runs"
+    ))
+    .with_hint("the image's ldconfig must be root's file, reached only through root's directories, or let the container runtime inject the device (devices.cdi.runtime_applied: true)")
+}
+
+/// `why` for what `path` led to (`found`), naming where when a link led
+/// elsewhere.
+fn leads_to(path: &str, found: &str, why: &str) -> String {
+    if found == path {
+        why.to_string()
+    } else {
+        format!("{path} leads to {found}: {why}")
+    }
+}
+
+/// Why someone other than root could create the missing `path`, if
+/// anyone could: the nearest directory above it that exists is one group
+/// or others may write (a sticky `/tmp` included, where anyone may make a
+/// new name).
+fn creatable_by_others(path: &str, trust: &Trust) -> Option<String> {
+    let mut p = path;
+    loop {
+        let (parent, _) = safepath::split_parent(p).ok()?;
+        match safepath::open(parent, trust) {
+            Ok(r) if r.mode & 0o022 != 0 => {
+                return Some(format!(
+                    "{} may be written by group or others (mode {:o}), who could create it",
+                    r.path, r.mode
+                ));
+            }
+            Ok(_) => return None,
+            Err(e) if e.is_not_found() && parent != p => p = parent,
+            Err(e) => return Some(e.cause()),
+        }
+    }
+}
+
 /// Where glibc's ldconfig keeps its auxiliary cache.
 const AUX_CACHE_DIR: &str = "/var/cache/ldconfig";
 
@@ -392,10 +502,28 @@ fn untrusted_library_entry(
             continue;
         };
         let hwcap = in_hwcaps || name == "glibc-hwcaps" || LEGACY_HWCAP_DIRS.contains(&name);
+        let path = format!("{}/{name}", dir.trim_end_matches('/'));
+        if kind.is_file() && name.contains(".so") {
+            // A library file here is root's to change only if root owns it
+            // and no one else may write it: its inode may have another
+            // name (a hard link) in a directory the workload writes.
+            let Ok(st) = nix::sys::stat::lstat(path.as_str()) else {
+                continue;
+            };
+            if !trust.owner_trusted(st.st_uid) {
+                return Some(format!("{path} is owned by uid {}", st.st_uid));
+            }
+            if st.st_mode & 0o022 != 0 {
+                return Some(format!(
+                    "{path} is writable by group or others (mode {:o})",
+                    st.st_mode & 0o7777
+                ));
+            }
+            continue;
+        }
         if !(name.contains(".so") || hwcap) || !(kind.is_symlink() || kind.is_dir()) {
             continue;
         }
-        let path = format!("{}/{name}", dir.trim_end_matches('/'));
         let found = match walker.open(&path) {
             Ok(r) => r,
             // A link to nothing yet: judged by where it would lead.
@@ -407,7 +535,9 @@ fn untrusted_library_entry(
                 } else {
                     format!("{}/{target}", dir.trim_end_matches('/'))
                 };
-                match untrusted_dir(&crate::policy::paths::normalize(&target), trust) {
+                let target = crate::policy::paths::normalize(&target);
+                match untrusted_dir(&target, trust).or_else(|| creatable_by_others(&target, trust))
+                {
                     Some(why) => return Some(format!("{path} leads to {target}: {why}")),
                     None => continue,
                 }
@@ -416,11 +546,7 @@ fn untrusted_library_entry(
             Err(e) => return Some(format!("{path}: {}", e.cause())),
         };
         if let Some(why) = &found.untrusted {
-            return Some(if found.path == path {
-                why.clone()
-            } else {
-                format!("{path} leads to {}: {why}", found.path)
-            });
+            return Some(leads_to(&path, &found.path, why));
         }
         if hwcap && found.kind == crate::probe::PathKind::Directory && depth < 3 {
             let below = found.path.clone();
@@ -570,13 +696,8 @@ fn update_ldcache(root: &Path, folders: &[String], trust: &Trust) -> Result<()> 
     if mine.is_empty() {
         return Ok(());
     }
-    let ldconfig = ["/sbin/ldconfig", "/usr/sbin/ldconfig"]
-        .into_iter()
-        .find(|p| {
-            std::fs::metadata(under(root, p))
-                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-        });
     let mut walker = safepath::Walker::new(trust);
+    let ldconfig = ldconfig_program(root, &mut walker)?;
     // What root processes would load from the spec's folders, through the
     // cache or musl's path file: the links and hwcap directories there
     // too, not only the folders.

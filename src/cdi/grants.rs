@@ -644,24 +644,33 @@ fn creation(n: &DeviceNode, host: &HostFacts, uid: u32, gid: u32) -> Result<Node
     }
 }
 
-/// The writable path a CDI mount at `path` lies beneath when its execute
-/// right would break the policy's W^X (`execute` listed): the mount is
-/// not there read-only, so the workload could write what it would run.
+/// Why a CDI mount's rule at `path`, which grants execute beneath it,
+/// would break the policy's W^X (`execute` listed), if it would: a
+/// writable path lies at or beneath it (the other mounts of a writable
+/// directory are in the writable set, so a mount showing one under
+/// another name is one), or it lies beneath a writable path and is not
+/// there read-only, so the workload could write what it would run.
 fn wx_breach(path: &str, ctx: &Context<'_>) -> Option<String> {
     let host = ctx.host;
     ctx.policy
         .filesystem_policy
         .as_ref()
         .and_then(|f| f.execute.as_ref())?;
+    let canonical = host.resolved.get(path).map_or(path, |r| r.path.as_str());
+    let writable = &host.trust.writable;
+    if let Some(w) = writable
+        .iter()
+        .find(|w| paths::is_within(w, path) || paths::is_within(w, canonical))
+    {
+        return Some(format!("read_write {w} lies at or beneath it"));
+    }
     if host.cdi.read_only_mounts.contains(path) {
         return None;
     }
-    let canonical = host.resolved.get(path).map_or(path, |r| r.path.as_str());
-    host.trust
-        .writable
+    writable
         .iter()
         .find(|w| paths::is_within(path, w) || paths::is_within(canonical, w))
-        .cloned()
+        .map(|w| format!("lies beneath read_write {w} and is not on a read-only mount"))
 }
 
 /// Build the devices section and everything it implies.
@@ -860,12 +869,9 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
             hint = Some(
                 "let the container runtime inject this device (devices.cdi.runtime_applied: true)",
             );
-        } else if let Some(w) = wx_breach(&path, ctx) {
-            // The mount's rule grants execute, which W^X keeps from what
-            // the workload can write: only a read-only mount there keeps
-            // what runs the device's.
+        } else if let Some(why) = wx_breach(&path, ctx) {
             mp.problem = Some(format!(
-                "lies beneath read_write {w} and is not on a read-only mount, so its execute right would let programs written there run (execute is listed: W^X)"
+                "{why}, so its execute right would let programs written there run (execute is listed: W^X)"
             ));
             hint = Some(
                 "let the container runtime mount it read-only (the spec's options: [ro, ...]), or keep containerPath out of the policy's read_write paths",
