@@ -298,6 +298,34 @@ pub fn resolve_run_holding(
             facts.cdi.host_nodes.insert(hp.to_string(), st);
         }
     }
+    // The emulated update-ldcache's checks, made now: the plan then says
+    // whether it would be refused.
+    if !devices.runtime_applied {
+        for (h, _) in &res.merged.hooks {
+            let crate::cdi::grants::HookAction::Emulate(
+                crate::cdi::grants::Emulation::UpdateLdcache { folders },
+            ) = crate::cdi::grants::hook_emulation(h)
+            else {
+                continue;
+            };
+            if facts.cdi.ldcache_refusals.contains_key(&folders) {
+                continue;
+            }
+            if let Some(crate::error::Error::Apply {
+                object,
+                cause,
+                hint,
+            }) = crate::cdi::fallback::ldcache_refusal(&folders, &trust)
+            {
+                let cause = if object == "cdi" {
+                    cause
+                } else {
+                    format!("{object}: {cause}")
+                };
+                facts.cdi.ldcache_refusals.insert(folders, (cause, hint));
+            }
+        }
+    }
     let mut extra: Vec<String> = res
         .merged
         .mounts

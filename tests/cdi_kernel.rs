@@ -813,6 +813,78 @@ fn a_refused_mknod_is_hinted_by_its_cause() {
     );
 }
 
+/// The emulated update-ldcache's refusals are found by the plan: `plan`
+/// shows the blocker, and `run` stops before the fallback changes anything
+/// (before, the node was created, then the hook refused). The control is
+/// the same spec once the planted link is gone: no blocker. (The hook
+/// itself is not run here: it would change the host's /etc.)
+#[test]
+fn plan_predicts_an_ldcache_refusal_and_run_changes_nothing_first() {
+    let t = "plan_predicts_an_ldcache_refusal_and_run_changes_nothing_first";
+    if need(t) {
+        return;
+    }
+    // Not the spec directory's scratch (spec_dir empties that).
+    let d = common::scratch(&format!("{t}-lib"));
+    let lib = d.join("drv");
+    let wl = d.join("wl");
+    std::fs::create_dir_all(&lib).unwrap();
+    std::fs::create_dir_all(&wl).unwrap();
+    std::os::unix::fs::chown(&wl, Some(1500), Some(1500)).unwrap();
+    let link = lib.join("libx.so.1");
+    std::os::unix::fs::symlink(wl.join("libx.so.1"), &link).unwrap();
+    let spec = format!(
+        "cdiVersion: 0.5.0\nkind: nvidia.com/gpu\ndevices:\n- name: \"5\"\n  containerEdits:\n    deviceNodes: [{{path: /dev/nvidia5, type: c, major: 1, minor: 3}}]\n    hooks:\n    - {{hookName: createContainer, path: /usr/bin/nvidia-cdi-hook, args: [nvidia-cdi-hook, update-ldcache, --folder, {}]}}\n",
+        lib.display()
+    );
+    let dir = spec_dir(t, &spec);
+    let p = policy(t, "devices: {cdi: {runtime_applied: false}}\n");
+    let cause = format!(
+        "hook update-ldcache: folder {}: {}/libx.so.1 leads to {}/libx.so.1: {} is owned by uid 1500, so the workload could choose libraries that root processes would load",
+        lib.display(),
+        lib.display(),
+        wl.display(),
+        wl.display()
+    );
+    let plan = || {
+        let argv: Vec<String> = [
+            BIN,
+            "plan",
+            "--policy",
+            p.to_str().unwrap(),
+            "--device",
+            "nvidia.com/gpu=5",
+            "--cdi-dir",
+            dir.to_str().unwrap(),
+            "--format",
+            "json",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let r = in_fake_gpu_ns(&argv, &[]);
+        assert_eq!(r.code, 0, "{}", r.explain());
+        let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        v["blockers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|b| b["cause"].as_str().map(str::to_string))
+            .collect::<Vec<String>>()
+    };
+    assert_eq!(plan(), std::slice::from_ref(&cause));
+    let script = format!(
+        "{BIN} --policy {} --log-level error --device nvidia.com/gpu=5 --cdi-dir {} -- /bin/true; echo rc=$?; if test -e /dev/nvidia5; then echo created; else echo absent; fi",
+        p.display(),
+        dir.display()
+    );
+    let r = in_fake_gpu_ns(&["sh".into(), "-c".into(), script], &[]);
+    assert_eq!(r.stdout, "rc=125\nabsent\n", "{}", r.explain());
+    assert!(r.stderr.contains(&cause), "{}", r.explain());
+    std::fs::remove_file(&link).unwrap();
+    assert_eq!(plan(), Vec::<String>::new());
+}
+
 // ------------------------------------------------ refused before apply
 
 #[test]

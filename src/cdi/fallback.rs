@@ -664,15 +664,35 @@ pub const LDCONF_SYSTEM: &str = "/etc/ld.so.conf.d/zz-openshell-cdi.conf";
 
 /// Write the library directories into the ld.so configuration and run the
 /// image's ldconfig when it has one.
-fn update_ldcache(root: &Path, folders: &[String], trust: &Trust) -> Result<()> {
-    let err = |what: &str, e: &std::io::Error| {
-        let base = fail(format!("hook update-ldcache: {what}: {}", io(e)));
-        if e.raw_os_error() == Some(libc::EROFS) {
-            base.with_hint("the root filesystem is read-only: set LD_LIBRARY_PATH in environment.set, or let the container runtime inject the device (devices.cdi.runtime_applied: true)")
-        } else {
-            base
-        }
-    };
+/// What the emulated update-ldcache was judged to do, before it does it.
+struct LdcachePlan {
+    /// The spec's folders not already on the library path.
+    mine: Vec<String>,
+    system: Vec<String>,
+    ldconfig: Option<&'static str>,
+}
+
+fn ldcache_io(what: &str, e: &std::io::Error) -> Error {
+    let base = fail(format!("hook update-ldcache: {what}: {}", io(e)));
+    if e.raw_os_error() == Some(libc::EROFS) {
+        base.with_hint("the root filesystem is read-only: set LD_LIBRARY_PATH in environment.set, or let the container runtime inject the device (devices.cdi.runtime_applied: true)")
+    } else {
+        base
+    }
+}
+
+/// Why the emulated update-ldcache of `folders` would be refused on this
+/// host, if it would: every check it makes before it writes or runs
+/// anything, made now (for the plan, so that `plan` predicts the refusal
+/// and a launch stops before any of the fallback's changes).
+pub fn ldcache_refusal(folders: &[String], trust: &Trust) -> Option<Error> {
+    judge_ldcache(Path::new("/"), folders, trust).err()
+}
+
+/// Every check the emulated update-ldcache makes before it writes or
+/// runs anything; `None` when there is nothing for it to do.
+fn judge_ldcache(root: &Path, folders: &[String], trust: &Trust) -> Result<Option<LdcachePlan>> {
+    let err = ldcache_io;
     let system = system_dirs(root);
     let (listed, unjudged) = listed_dirs(root, trust);
     let mut mine: Vec<String> = Vec::new();
@@ -694,7 +714,7 @@ fn update_ldcache(root: &Path, folders: &[String], trust: &Trust) -> Result<()> 
         }
     }
     if mine.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let mut walker = safepath::Walker::new(trust);
     let ldconfig = ldconfig_program(root, &mut walker)?;
@@ -746,6 +766,23 @@ fn update_ldcache(root: &Path, folders: &[String], trust: &Trust) -> Result<()> 
             .with_hint("keep /var/cache/ldconfig owned by root and out of the policy's read_write paths, or let the container runtime inject the device (devices.cdi.runtime_applied: true)"));
         }
     }
+    Ok(Some(LdcachePlan {
+        mine,
+        system,
+        ldconfig,
+    }))
+}
+
+fn update_ldcache(root: &Path, folders: &[String], trust: &Trust) -> Result<()> {
+    let err = ldcache_io;
+    let Some(LdcachePlan {
+        mine,
+        system,
+        ldconfig,
+    }) = judge_ldcache(root, folders, trust)?
+    else {
+        return Ok(());
+    };
     let conf = under(root, "/etc/ld.so.conf");
     if !conf.exists() {
         write_file(&conf, "include /etc/ld.so.conf.d/*.conf\n", trust)

@@ -969,7 +969,21 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
             ("run by the container runtime".to_string(), None)
         } else {
             match hook_emulation(h) {
-                HookAction::Emulate(e) => (format!("emulate {}", emulation_name(&e)), Some(e)),
+                HookAction::Emulate(e) => {
+                    // A refusal the emulation would meet on this host,
+                    // found by the resolve step: a blocker now, not a 125
+                    // after the fallback's other changes.
+                    if let Emulation::UpdateLdcache { folders } = &e {
+                        if let Some((cause, hint)) = host.cdi.ldcache_refusals.get(folders) {
+                            let b = Finding::new("cdi", cause.clone());
+                            out.blockers.push(match hint {
+                                Some(h) => b.with_hint(h.clone()),
+                                None => b,
+                            });
+                        }
+                    }
+                    (format!("emulate {}", emulation_name(&e)), Some(e))
+                }
                 HookAction::Skip(why) => (format!("skip: {why}"), None),
                 HookAction::Warn(why) => {
                     out.dropped.push(Finding::new(
@@ -1210,7 +1224,7 @@ fn missing_message(
     )
 }
 
-enum HookAction {
+pub(crate) enum HookAction {
     Emulate(Emulation),
     /// Not needed here; no warning.
     Skip(String),
@@ -1268,7 +1282,7 @@ fn flag_values(args: &[String], name: &str) -> Vec<String> {
     out
 }
 
-fn hook_emulation(h: &Hook) -> HookAction {
+pub(crate) fn hook_emulation(h: &Hook) -> HookAction {
     let Some((sub, rest)) = nvidia_hook(h) else {
         return HookAction::Warn(format!(
             "the supervisor runs no hooks but the NVIDIA ones it emulates ({})",
