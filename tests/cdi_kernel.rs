@@ -118,6 +118,29 @@ fn sandboxed(policy: &Path, args: &[&str], probe_args: &[&str], env: &[(&str, &s
     in_fake_gpu_ns(&argv, env)
 }
 
+/// `plan --format FORMAT` of `policy` for `device` in the fake-GPU
+/// namespace; its output (it must succeed).
+fn plan_in_ns(policy: &Path, device: &str, cdi_dir: &Path, format: &str) -> String {
+    let argv: Vec<String> = [
+        BIN,
+        "plan",
+        "--policy",
+        policy.to_str().unwrap(),
+        "--device",
+        device,
+        "--cdi-dir",
+        cdi_dir.to_str().unwrap(),
+        "--format",
+        format,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let r = in_fake_gpu_ns(&argv, &[]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    r.stdout
+}
+
 /// The control: the probe as uid 1500 without the sandbox, same namespace.
 fn control(probe_args: &[&str]) -> Run {
     let mut argv: Vec<String> = [
@@ -703,24 +726,7 @@ fn fallback_creates_no_node_where_others_may_write() {
         sandboxed(&p, &args, &["openrw", node.to_str().unwrap()], &[])
     };
     let plan = |dir: &Path, name: &str, format: &str| {
-        let argv: Vec<String> = [
-            BIN,
-            "plan",
-            "--policy",
-            p.to_str().unwrap(),
-            "--device",
-            "nvidia.com/gpu=5",
-            "--cdi-dir",
-            specs_for(dir, name).to_str().unwrap(),
-            "--format",
-            format,
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let r = in_fake_gpu_ns(&argv, &[]);
-        assert_eq!(r.code, 0, "{}", r.explain());
-        r.stdout
+        plan_in_ns(&p, "nvidia.com/gpu=5", &specs_for(dir, name), format)
     };
     let refusal = format!(
         "{} is writable by group or others (mode 1777), so the workload could move the node once it owns it",
@@ -847,24 +853,8 @@ fn plan_predicts_an_ldcache_refusal_and_run_changes_nothing_first() {
         wl.display()
     );
     let plan = || {
-        let argv: Vec<String> = [
-            BIN,
-            "plan",
-            "--policy",
-            p.to_str().unwrap(),
-            "--device",
-            "nvidia.com/gpu=5",
-            "--cdi-dir",
-            dir.to_str().unwrap(),
-            "--format",
-            "json",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let r = in_fake_gpu_ns(&argv, &[]);
-        assert_eq!(r.code, 0, "{}", r.explain());
-        let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        let out = plan_in_ns(&p, "nvidia.com/gpu=5", &dir, "json");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
         v["blockers"]
             .as_array()
             .unwrap()
@@ -941,24 +931,8 @@ fn plan_in_the_fake_gpu_namespace_grants_only_gpu0() {
     }
     let dir = spec_dir(t, SPEC);
     let p = policy(t, "");
-    let argv: Vec<String> = [
-        BIN,
-        "plan",
-        "--policy",
-        p.to_str().unwrap(),
-        "--device",
-        "nvidia.com/gpu=0",
-        "--cdi-dir",
-        dir.to_str().unwrap(),
-        "--format",
-        "json",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let r = in_fake_gpu_ns(&argv, &[]);
-    assert_eq!(r.code, 0, "{}", r.explain());
-    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let out = plan_in_ns(&p, "nvidia.com/gpu=0", &dir, "json");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let blockers: Vec<&serde_json::Value> = v["blockers"]
         .as_array()
         .unwrap()
