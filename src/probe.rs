@@ -614,10 +614,9 @@ pub struct CdiFacts {
     /// The CDI mounts' container paths that lie on a read-only mount
     /// (`statvfs`): nothing beneath them can be written there.
     pub read_only_mounts: std::collections::BTreeSet<String>,
-    /// The emulated update-ldcache hooks (by their folders) that would be
-    /// refused on this host: the cause and hint
-    /// ([`crate::cdi::fallback::ldcache_refusal`]).
-    pub ldcache_refusals: BTreeMap<Vec<String>, (String, Option<String>)>,
+    /// The emulated hooks that would be refused on this host, each with
+    /// the cause and hint ([`crate::cdi::fallback::emulation_refusal`]).
+    pub hook_refusals: Vec<(crate::cdi::grants::Emulation, (String, Option<String>))>,
     /// The supervisor's supplementary groups.
     pub groups: Vec<u32>,
 }

@@ -298,31 +298,29 @@ pub fn resolve_run_holding(
             facts.cdi.host_nodes.insert(hp.to_string(), st);
         }
     }
-    // The emulated update-ldcache's checks, made now: the plan then says
-    // whether it would be refused.
+    // The emulated hooks' checks, made now: the plan then says whether
+    // one would be refused.
     if !devices.runtime_applied {
         for (h, _) in &res.merged.hooks {
-            let crate::cdi::grants::HookAction::Emulate(
-                crate::cdi::grants::Emulation::UpdateLdcache { folders },
-            ) = crate::cdi::grants::hook_emulation(h)
+            let crate::cdi::grants::HookAction::Emulate(e) = crate::cdi::grants::hook_emulation(h)
             else {
                 continue;
             };
-            if facts.cdi.ldcache_refusals.contains_key(&folders) {
+            if facts.cdi.hook_refusals.iter().any(|(x, _)| *x == e) {
                 continue;
             }
             if let Some(crate::error::Error::Apply {
                 object,
                 cause,
                 hint,
-            }) = crate::cdi::fallback::ldcache_refusal(&folders, &trust)
+            }) = crate::cdi::fallback::emulation_refusal(&e, &trust)
             {
                 let cause = if object == "cdi" {
                     cause
                 } else {
                     format!("{object}: {cause}")
                 };
-                facts.cdi.ldcache_refusals.insert(folders, (cause, hint));
+                facts.cdi.hook_refusals.push((e, (cause, hint)));
             }
         }
     }

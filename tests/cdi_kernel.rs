@@ -875,6 +875,127 @@ fn plan_predicts_an_ldcache_refusal_and_run_changes_nothing_first() {
     assert_eq!(plan(), Vec::<String>::new());
 }
 
+/// The emulated create-symlinks and chmod hooks act as root only in
+/// directories root alone can change, and their refusals are planned:
+/// `plan` shows the blocker, and `run` stops before the fallback changes
+/// anything (no node, no directory made in the workload's, no mode set).
+/// A link the workload planted so that the spec's link looks made already
+/// is never read through. The controls are the same hooks in a directory
+/// only root may write: no blocker, and the link and mode are made.
+#[test]
+fn hooks_in_the_workloads_directories_are_planned_refusals_that_change_nothing() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let t = "hooks_in_the_workloads_directories_are_planned_refusals_that_change_nothing";
+    if need(t) {
+        return;
+    }
+    let d = common::scratch(&format!("{t}-dirs"));
+    let wl = d.join("wl");
+    let own = d.join("own");
+    std::fs::create_dir_all(&wl).unwrap();
+    std::fs::create_dir_all(&own).unwrap();
+    std::os::unix::fs::chown(&wl, Some(1500), Some(1500)).unwrap();
+    for f in [wl.join("f"), own.join("f")] {
+        std::fs::write(&f, "").unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    std::os::unix::fs::chown(wl.join("f"), Some(1500), Some(1500)).unwrap();
+    let (wl, own) = (wl.display().to_string(), own.display().to_string());
+    let p = policy(t, "devices: {cdi: {runtime_applied: false}}\n");
+    let spec = |hook: &str| {
+        format!(
+            "cdiVersion: 0.5.0\nkind: nvidia.com/gpu\ndevices:\n- name: \"5\"\n  containerEdits:\n    deviceNodes: [{{path: /dev/nvidia5, type: c, major: 1, minor: 3}}]\n    hooks:\n    - {{hookName: createContainer, path: /usr/bin/nvidia-cdi-hook, args: [nvidia-cdi-hook, {hook}]}}\n"
+        )
+    };
+    // The plan's blockers, then the launch: its exit and whether the node
+    // was made.
+    let launch = |name: &str, hook: &str| {
+        let dir = spec_dir(&format!("{t}-{name}"), &spec(hook));
+        let out = plan_in_ns(&p, "nvidia.com/gpu=5", &dir, "json");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let blockers: Vec<String> = v["blockers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|b| b["cause"].as_str().map(str::to_string))
+            .collect();
+        let script = format!(
+            "{BIN} --policy {} --log-level error --device nvidia.com/gpu=5 --cdi-dir {} -- /bin/true; echo rc=$?; if test -e /dev/nvidia5; then echo created; else echo absent; fi",
+            p.display(),
+            dir.display()
+        );
+        (
+            blockers,
+            in_fake_gpu_ns(&["sh".into(), "-c".into(), script], &[]),
+        )
+    };
+    let refused = |name: &str, hook: &str, cause: &str| {
+        let (blockers, r) = launch(name, hook);
+        assert_eq!(blockers, [cause], "{name}");
+        assert_eq!(r.stdout, "rc=125\nabsent\n", "{name}: {}", r.explain());
+        assert!(r.stderr.contains(cause), "{name}: {}", r.explain());
+    };
+    let swap =
+        format!("{wl} is owned by uid 1500, so the workload could swap what is created there");
+    refused(
+        "symlink",
+        &format!("create-symlinks, --link, \"/dev/null::{wl}/newdir/lnk\""),
+        &format!("hook create-symlinks: {wl}/newdir/lnk -> /dev/null: {swap}"),
+    );
+    assert!(
+        !Path::new(&format!("{wl}/newdir")).exists(),
+        "root made a directory in the workload's"
+    );
+    // Planted: newdir -> elsewhere, where lnk already points to /dev/null.
+    std::fs::create_dir_all(format!("{wl}/elsewhere")).unwrap();
+    std::os::unix::fs::symlink("/dev/null", format!("{wl}/elsewhere/lnk")).unwrap();
+    std::os::unix::fs::symlink("elsewhere", format!("{wl}/newdir")).unwrap();
+    for p in ["elsewhere", "elsewhere/lnk", "newdir"] {
+        std::os::unix::fs::lchown(format!("{wl}/{p}"), Some(1500), Some(1500)).unwrap();
+    }
+    let (blockers, r) = launch(
+        "planted",
+        &format!("create-symlinks, --link, \"/dev/null::{wl}/newdir/lnk\""),
+    );
+    assert_eq!(r.stdout, "rc=125\nabsent\n", "planted: {}", r.explain());
+    assert_eq!(blockers.len(), 1, "{blockers:?}");
+    assert!(
+        blockers[0].starts_with(&format!(
+            "hook create-symlinks: {wl}/newdir/lnk -> /dev/null: "
+        )),
+        "{blockers:?}"
+    );
+    refused(
+        "chmod",
+        &format!("chmod, --mode, \"4755\", --path, {wl}/f"),
+        &format!(
+            "hook chmod: {wl}/f: {wl} is owned by uid 1500, so the workload could choose what root changes the mode of"
+        ),
+    );
+    let mode = |f: &str| std::fs::metadata(f).unwrap().mode() & 0o7777;
+    assert_eq!(mode(&format!("{wl}/f")), 0o700);
+    // Controls.
+    for (name, hook) in [
+        (
+            "own-symlink",
+            format!("create-symlinks, --link, \"/dev/null::{own}/sub/lnk\""),
+        ),
+        (
+            "own-chmod",
+            format!("chmod, --mode, \"755\", --path, {own}/f"),
+        ),
+    ] {
+        let (blockers, r) = launch(name, &hook);
+        assert!(blockers.is_empty(), "{name}: {blockers:?}");
+        assert_eq!(r.stdout, "rc=0\ncreated\n", "{name}: {}", r.explain());
+    }
+    assert_eq!(
+        std::fs::read_link(format!("{own}/sub/lnk")).unwrap(),
+        Path::new("/dev/null")
+    );
+    assert_eq!(mode(&format!("{own}/f")), 0o755);
+}
+
 // ------------------------------------------------ refused before apply
 
 #[test]

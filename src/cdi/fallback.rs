@@ -58,13 +58,16 @@ fn io(e: &std::io::Error) -> String {
 pub fn apply(devices: &DevicesPlan, trust: &Trust) -> Result<()> {
     let cdi = &devices.cdi;
     if !devices.runtime_applied {
+        // Every hook's checks first: a refusal stops the launch before
+        // any node, link, mode or cache is changed.
+        for e in cdi.hooks.iter().filter_map(|h| h.emulate.as_ref()) {
+            judge_with(Path::new("/"), e, trust)?;
+        }
         for n in &cdi.nodes {
             if let Some(c) = &n.create {
                 create_node_with(&n.path, c, trust)?;
             }
         }
-    }
-    if !devices.runtime_applied {
         for e in cdi.hooks.iter().filter_map(|h| h.emulate.as_ref()) {
             emulate_with(Path::new("/"), e, trust)?;
         }
@@ -79,6 +82,24 @@ pub fn apply(devices: &DevicesPlan, trust: &Trust) -> Result<()> {
 /// applying; paths from the spec are resolved beneath it).
 pub fn emulate(root: &Path, e: &Emulation) -> Result<()> {
     emulate_with(root, e, &Trust::default())
+}
+
+/// Why the emulated hook `e` would be refused on this host, if it would:
+/// every check it makes before it changes anything, made now (for the
+/// plan, so that `plan` predicts the refusal).
+pub fn emulation_refusal(e: &Emulation, trust: &Trust) -> Option<Error> {
+    judge_with(Path::new("/"), e, trust).err()
+}
+
+/// The checks of [`emulate_with`], with nothing changed.
+fn judge_with(root: &Path, e: &Emulation, trust: &Trust) -> Result<()> {
+    match e {
+        Emulation::CreateSymlinks { links } => judge_symlinks(root, links, trust),
+        Emulation::Chmod { paths, .. } => paths
+            .iter()
+            .try_for_each(|p| judge_chmod_path(root, p, trust).map(drop)),
+        Emulation::UpdateLdcache { folders } => judge_ldcache(root, folders, trust).map(drop),
+    }
 }
 
 fn emulate_with(root: &Path, e: &Emulation, trust: &Trust) -> Result<()> {
@@ -132,12 +153,26 @@ fn trusted_parent_of<'a>(
     path: &'a str,
     trust: &Trust,
 ) -> std::result::Result<(safepath::Resolved, &'a str), String> {
+    // Judged before anything is created: the directories missing on the
+    // way would otherwise be made (root's) inside one the workload writes.
+    if let Some(why) = untrusted_parent(path, trust) {
+        return Err(untrusted_dir_refusal(&why));
+    }
     let (parent, name) =
         parent_of(path, trust).map_err(|e| format!("cannot create its directory: {}", io(&e)))?;
     if let Some(why) = &parent.untrusted {
         return Err(untrusted_dir_refusal(why));
     }
     Ok((parent, name))
+}
+
+/// Why someone other than root could change the directory `path` lies
+/// in, or the nearest one above it that exists, if anyone could.
+fn untrusted_parent(path: &str, trust: &Trust) -> Option<String> {
+    match safepath::split_parent(path) {
+        Ok((dir, _)) => untrusted_dir(dir, trust),
+        Err(e) => Some(io(&e)),
+    }
 }
 
 /// Why nothing is created in a directory whose entries someone other than
@@ -275,12 +310,29 @@ fn create_node_with(path: &str, c: &NodeCreate, trust: &Trust) -> Result<()> {
 
 /// `ln -sfn TARGET LINK` for each link, skipping ones already right.
 /// TARGET is written verbatim.
-fn create_symlinks(root: &Path, links: &[Link], trust: &Trust) -> Result<()> {
+/// The checks of [`create_symlinks`]: each link's directory, or the
+/// nearest one above it that exists, is root's alone.
+fn judge_symlinks(root: &Path, links: &[Link], trust: &Trust) -> Result<()> {
     for l in links {
         let link = under(root, &l.link);
-        if std::fs::read_link(&link).is_ok_and(|t| t.as_os_str() == l.target.as_str()) {
-            continue;
+        let refused = |why: &str| {
+            fail(format!(
+                "hook create-symlinks: {} -> {}: {why}",
+                l.link, l.target
+            ))
+        };
+        let link_str = path_str(&link).map_err(|e| refused(&io(&e)))?;
+        if let Some(why) = untrusted_parent(link_str, trust) {
+            return Err(refused(&untrusted_dir_refusal(&why)));
         }
+    }
+    Ok(())
+}
+
+fn create_symlinks(root: &Path, links: &[Link], trust: &Trust) -> Result<()> {
+    judge_symlinks(root, links, trust)?;
+    for l in links {
+        let link = under(root, &l.link);
         let what = |e: &std::io::Error| {
             fail(format!(
                 "hook create-symlinks: {} -> {}: {}",
@@ -297,6 +349,11 @@ fn create_symlinks(root: &Path, links: &[Link], trust: &Trust) -> Result<()> {
             ))
         })?;
         let fd = &parent.fd;
+        // Already right: read in the directory judged root's, the name
+        // itself never followed.
+        if nix::fcntl::readlinkat(fd, name).is_ok_and(|t| t.as_os_str() == l.target.as_str()) {
+            continue;
+        }
         let tmp = format!(".{name}.openshell-{}", std::process::id());
         // Remove whatever a previous run left under the temporary name
         // (never following it); absent is the usual case.
@@ -315,14 +372,29 @@ fn create_symlinks(root: &Path, links: &[Link], trust: &Trust) -> Result<()> {
 /// the real hook does.
 /// The object is the one the safe walk opened: a planted link is an error,
 /// never followed.
+/// The checks of [`chmod`] for `p`: the object, when there is one, opened
+/// by the safe walk in a directory root alone can change (what lies there
+/// is root's choice, not the workload's).
+fn judge_chmod_path(root: &Path, p: &str, trust: &Trust) -> Result<Option<safepath::Resolved>> {
+    let full = under(root, p);
+    let full = path_str(&full).map_err(|e| fail(format!("hook chmod: {p}: {}", io(&e))))?;
+    if let Some(why) = untrusted_parent(full, trust) {
+        return Err(fail(format!(
+            "hook chmod: {p}: {why}, so the workload could choose what root changes the mode of"
+        )));
+    }
+    match safepath::open(full, trust) {
+        Ok(r) => Ok(Some(r)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(fail(format!("hook chmod: {p}: {}", e.cause()))),
+    }
+}
+
 fn chmod(root: &Path, mode: u32, paths: &[String], trust: &Trust) -> Result<()> {
     for p in paths {
-        let full = under(root, p);
         let what = |e: &std::io::Error| fail(format!("hook chmod: {p}: {}", io(e)));
-        let r = match safepath::open(path_str(&full).map_err(|e| what(&e))?, trust) {
-            Ok(r) => r,
-            Err(e) if e.is_not_found() => continue,
-            Err(e) => return Err(fail(format!("hook chmod: {p}: {}", e.cause()))),
+        let Some(r) = judge_chmod_path(root, p, trust)? else {
+            continue;
         };
         if r.mode & 0o7777 == mode {
             continue;
@@ -352,7 +424,6 @@ fn triplet() -> &'static str {
     }
 }
 
-/// The rootfs's default library directories.
 /// The image's ldconfig, which the hook runs as root: the first of
 /// `/sbin/ldconfig` and `/usr/sbin/ldconfig` that is an executable file,
 /// reached only through root's files (a link the image ships may lead
@@ -558,6 +629,7 @@ fn untrusted_library_entry(
     None
 }
 
+/// The rootfs's default library directories.
 fn system_dirs(root: &Path) -> Vec<String> {
     if under(root, "/etc/debian_version").exists() {
         let t = triplet();
@@ -679,14 +751,6 @@ fn ldcache_io(what: &str, e: &std::io::Error) -> Error {
     } else {
         base
     }
-}
-
-/// Why the emulated update-ldcache of `folders` would be refused on this
-/// host, if it would: every check it makes before it writes or runs
-/// anything, made now (for the plan, so that `plan` predicts the refusal
-/// and a launch stops before any of the fallback's changes).
-pub fn ldcache_refusal(folders: &[String], trust: &Trust) -> Option<Error> {
-    judge_ldcache(Path::new("/"), folders, trust).err()
 }
 
 /// Every check the emulated update-ldcache makes before it writes or

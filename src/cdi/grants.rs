@@ -973,14 +973,14 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
                     // A refusal the emulation would meet on this host,
                     // found by the resolve step: a blocker now, not a 125
                     // after the fallback's other changes.
-                    if let Emulation::UpdateLdcache { folders } = &e {
-                        if let Some((cause, hint)) = host.cdi.ldcache_refusals.get(folders) {
-                            let b = Finding::new("cdi", cause.clone());
-                            out.blockers.push(match hint {
-                                Some(h) => b.with_hint(h.clone()),
-                                None => b,
-                            });
-                        }
+                    if let Some((_, (cause, hint))) =
+                        host.cdi.hook_refusals.iter().find(|(x, _)| *x == e)
+                    {
+                        let b = Finding::new("cdi", cause.clone());
+                        out.blockers.push(match hint {
+                            Some(h) => b.with_hint(h.clone()),
+                            None => b,
+                        });
                     }
                     (format!("emulate {}", emulation_name(&e)), Some(e))
                 }
