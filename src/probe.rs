@@ -611,9 +611,6 @@ pub struct CdiFacts {
     /// Missing nodes the fallback would refuse to create where they are
     /// to be, with why ([`crate::cdi::fallback::node_creation_refusal`]).
     pub not_created: BTreeMap<String, String>,
-    /// The CDI mounts' container paths that lie on a read-only mount
-    /// (`statvfs`): nothing beneath them can be written there.
-    pub read_only_mounts: std::collections::BTreeSet<String>,
     /// The emulated hooks that would be refused on this host, each with
     /// the cause and hint ([`crate::cdi::fallback::emulation_refusal`]).
     pub hook_refusals: Vec<(crate::cdi::grants::Emulation, (String, Option<String>))>,

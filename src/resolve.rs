@@ -330,15 +330,7 @@ pub fn resolve_run_holding(
         .iter()
         .map(|(m, _)| paths::normalize(&m.container_path))
         .collect();
-    // Whether each mount is there read-only: its execute right beneath a
-    // writable path keeps W^X only then.
-    for p in &extra {
-        if let Ok(r) = walker.open(p) {
-            if crate::safepath::read_only_mount(&r.fd).unwrap_or(false) {
-                facts.cdi.read_only_mounts.insert(p.clone());
-            }
-        }
-    }
+
     if crate::cdi::grants::any_nvidia(&res.found, &registry) {
         extra.extend(crate::cdi::CUDA_PATHS.iter().map(|p| p.to_string()));
     }

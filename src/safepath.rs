@@ -320,7 +320,7 @@ fn fs_type(fd: impl AsFd) -> std::io::Result<i64> {
 }
 
 /// The filesystem holding `fd` is mounted read-only.
-pub(crate) fn read_only_mount(fd: &OwnedFd) -> std::io::Result<bool> {
+fn read_only_mount(fd: &OwnedFd) -> std::io::Result<bool> {
     let st = nix::sys::statvfs::fstatvfs(fd)?;
     Ok(st.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
 }

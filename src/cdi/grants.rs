@@ -644,33 +644,31 @@ fn creation(n: &DeviceNode, host: &HostFacts, uid: u32, gid: u32) -> Result<Node
     }
 }
 
-/// Why a CDI mount's rule at `path`, which grants execute beneath it,
-/// would break the policy's W^X (`execute` listed), if it would: a
-/// writable path lies at or beneath it (the other mounts of a writable
-/// directory are in the writable set, so a mount showing one under
-/// another name is one), or it lies beneath a writable path and is not
-/// there read-only, so the workload could write what it would run.
-fn wx_breach(path: &str, ctx: &Context<'_>) -> Option<String> {
-    let host = ctx.host;
-    ctx.policy
+/// Whether a CDI mount's rule at `path` keeps the execute right: with
+/// `filesystem_policy.execute` listed (W^X), only beneath those paths, as
+/// the policy's own rules. What a mount shows may be what the workload
+/// writes under another name (a bind or an overlay of a writable
+/// directory, made by whatever mount namespace, which the mount table
+/// cannot always tell), so the policy's `execute` paths decide, not what
+/// is mounted there.
+fn may_execute(path: &str, ctx: &Context<'_>) -> bool {
+    let Some(execute) = ctx
+        .policy
         .filesystem_policy
         .as_ref()
-        .and_then(|f| f.execute.as_ref())?;
-    let canonical = host.resolved.get(path).map_or(path, |r| r.path.as_str());
-    let writable = &host.trust.writable;
-    if let Some(w) = writable
-        .iter()
-        .find(|w| paths::is_within(w, path) || paths::is_within(w, canonical))
-    {
-        return Some(format!("read_write {w} lies at or beneath it"));
-    }
-    if host.cdi.read_only_mounts.contains(path) {
-        return None;
-    }
-    writable
-        .iter()
-        .find(|w| paths::is_within(path, w) || paths::is_within(canonical, w))
-        .map(|w| format!("lies beneath read_write {w} and is not on a read-only mount"))
+        .and_then(|f| f.execute.as_ref())
+    else {
+        return true;
+    };
+    let canonical = ctx
+        .host
+        .resolved
+        .get(path)
+        .map_or(path, |r| r.path.as_str());
+    execute.iter().any(|x| {
+        let x = paths::normalize(x);
+        paths::is_within(path, &x) || paths::is_within(canonical, &x)
+    })
 }
 
 /// Build the devices section and everything it implies.
@@ -869,13 +867,6 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
             hint = Some(
                 "let the container runtime inject this device (devices.cdi.runtime_applied: true)",
             );
-        } else if let Some(why) = wx_breach(&path, ctx) {
-            mp.problem = Some(format!(
-                "{why}, so its execute right would let programs written there run (execute is listed: W^X)"
-            ));
-            hint = Some(
-                "let the container runtime mount it read-only (the spec's options: [ro, ...]), or keep containerPath out of the policy's read_write paths",
-            );
         } else if !present {
             mp.problem = Some(
                 host.path_error(&path)
@@ -899,6 +890,9 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
             });
         } else {
             let mut rights = fs_rights(ctx.abi, Access::ReadOnly, kind, false);
+            if !may_execute(&path, ctx) {
+                rights.retain(|r| *r != "execute");
+            }
             if kind == PathKind::Socket && ctx.abi >= 9 {
                 // Connecting to a pathname socket is controlled on its
                 // directory from ABI 9.
