@@ -246,12 +246,25 @@ impl Mounts {
         if shared.is_empty() {
             return out;
         }
+        // Where each writable path's files are: within the filesystem its
+        // mount holds, and all of every mount beneath it (a volume mounted
+        // under a writable directory is as writable: Landlock's rights
+        // reach into it).
+        let mut starts: Vec<(&Mount, Vec<u8>)> = Vec::new();
         for w in writable {
-            let Some(m) = self.holding(w) else { continue };
+            if let Some(m) = self.holding(w) {
+                starts.push((m, join(&m.root, &below(w.as_bytes(), &m.point))));
+            }
+            for s in &self.all {
+                if s.point.as_slice() != w.as_bytes() && is_within_bytes(&s.point, w.as_bytes()) {
+                    starts.push((s, s.root.clone()));
+                }
+            }
+        }
+        for (m, inner) in starts {
             if !shared.contains(&m.dev.as_slice()) {
                 continue;
             }
-            let inner = join(&m.root, &below(w.as_bytes(), &m.point));
             // Its own mount shows it where it is.
             for o in self.all.iter().filter(|o| o.dev == m.dev && o.id != m.id) {
                 let alias = if is_within_bytes(&o.root, &inner) {
@@ -894,6 +907,28 @@ mod mount_tests {
         // mounts, and none at all.
         assert_eq!(mounts.aliases(&w(&["/home/u"])), Vec::<String>::new());
         assert_eq!(mounts.aliases(&[]), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_volume_mounted_beneath_a_writable_directory_is_writable_wherever_it_shows() {
+        let text = "\
+24 1 8:1 / / rw - ext4 /dev/sda1 rw
+50 24 8:4 /pv /data/vol rw - ext4 /dev/sdb rw
+51 24 8:4 /pv/sub /srv/sub ro - ext4 /dev/sdb rw
+52 24 8:4 / /mnt/disk ro - ext4 /dev/sdb rw
+53 24 8:4 /other /srv/other ro - ext4 /dev/sdb rw
+";
+        let mounts = Mounts {
+            all: parse_mounts(text.as_bytes()).unwrap(),
+            above_forbidden: Vec::new(),
+        };
+        let w = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            mounts.aliases(&w(&["/data"])),
+            ["/mnt/disk/pv", "/srv/sub"].map(String::from)
+        );
+        // Control: a writable directory beside the volume's mount point.
+        assert_eq!(mounts.aliases(&w(&["/home"])), Vec::<String>::new());
     }
 
     fn kernel(text: &str) -> Vec<(String, &'static str)> {
