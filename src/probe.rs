@@ -624,9 +624,9 @@ pub struct CdiFacts {
     /// Missing nodes the fallback would refuse to create where they are
     /// to be, with why ([`crate::cdi::fallback::node_creation_refusal`]).
     pub not_created: BTreeMap<String, String>,
-    /// The emulated hooks that would be refused on this host, each with
+    /// The hooks whose emulation would be refused on this host, each with
     /// the cause and hint ([`crate::cdi::fallback::emulation_refusal`]).
-    pub hook_refusals: Vec<(crate::cdi::grants::Emulation, (String, Option<String>))>,
+    pub hook_refusals: Vec<(crate::cdi::spec::Hook, (String, Option<String>))>,
     /// The supervisor's supplementary groups.
     pub groups: Vec<u32>,
 }

@@ -306,7 +306,7 @@ pub fn resolve_run_holding(
             else {
                 continue;
             };
-            if facts.cdi.hook_refusals.iter().any(|(x, _)| *x == e) {
+            if facts.cdi.hook_refusals.iter().any(|(x, _)| x == h) {
                 continue;
             }
             if let Some(crate::error::Error::Apply {
@@ -320,7 +320,7 @@ pub fn resolve_run_holding(
                 } else {
                     format!("{object}: {cause}")
                 };
-                facts.cdi.hook_refusals.push((e, (cause, hint)));
+                facts.cdi.hook_refusals.push((h.clone(), (cause, hint)));
             }
         }
     }

@@ -968,7 +968,7 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
                     // found by the resolve step: a blocker now, not a 125
                     // after the fallback's other changes.
                     if let Some((_, (cause, hint))) =
-                        host.cdi.hook_refusals.iter().find(|(x, _)| *x == e)
+                        host.cdi.hook_refusals.iter().find(|(x, _)| x == h)
                     {
                         let b = Finding::new("cdi", cause.clone());
                         out.blockers.push(match hint {
