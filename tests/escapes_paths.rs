@@ -261,9 +261,10 @@ fn sandbox_refuses_cdi_mount_symlink_planted_by_an_earlier_launch() {
 /// Here the workload's program runs through none of: a container path
 /// beneath its writable directory where nothing was mounted (a directory
 /// it made on an earlier launch), and a read-only bind of that writable
-/// directory. The control is the driver's program, mounted read-only
-/// beneath an `execute` path, which runs; the mount's path is readable in
-/// every case.
+/// directory, and a root link beneath an execute path that leads to that
+/// directory (a link to `/` is as broad as `/`). The control is the
+/// driver's program, mounted read-only beneath an `execute` path, which
+/// runs; the mount's path is readable in every case.
 #[test]
 fn sandbox_never_lets_a_cdi_mount_execute_outside_the_policys_execute_paths() {
     let t = "sandbox_never_lets_a_cdi_mount_execute_outside_the_policys_execute_paths";
@@ -289,11 +290,13 @@ fn sandbox_never_lets_a_cdi_mount_execute_outside_the_policys_execute_paths() {
     let _s = Mounted::bind_ro(&data, &shown);
     let at_exe = mkdir(Path::new(&exe), "drv");
     let _x = Mounted::bind_ro(&drv, &at_exe);
+    let rexe_dir = RootDir::new(t);
+    let rexe = rexe_dir.path();
     let probe_dir = probe().parent().unwrap().display().to_string();
     let p = policy(&d, "wx", &[], &[&data], "");
     let text = std::fs::read_to_string(&p).unwrap().replacen(
         "filesystem_policy:\n",
-        &format!("filesystem_policy:\n  execute: [/usr, /bin, /lib, {probe_dir}, {exe}]\n"),
+        &format!("filesystem_policy:\n  execute: [/usr, /bin, /lib, {probe_dir}, {exe}, {rexe}]\n"),
         1,
     );
     std::fs::write(&p, text).unwrap();
@@ -311,13 +314,40 @@ fn sandbox_never_lets_a_cdi_mount_execute_outside_the_policys_execute_paths() {
         assert_eq!(read.stdout, format!("ok: {prog}\n"), "{}", read.explain());
         sandbox(&p, &args, &[&pr(), "exec", prog, "true"])
     };
+    // A root link beneath an execute path, to the writable directory: the
+    // rule goes where it leads. (In root's /run: the scratch directory is
+    // one others may write, where no link is followed.)
+    let link = format!("{rexe}/lnk");
+    std::os::unix::fs::symlink(&data, &link).unwrap();
     for (at, prog) in [
         (beneath.clone(), format!("{beneath}/prog")),
         (shown.clone(), format!("{shown}/prog")),
+        (link.clone(), format!("{link}/prog")),
     ] {
         let r = run(&at, &prog);
         denied(&r, &format!("errno=EACCES(13): {prog}"));
     }
+    // And one to `/`: as broad as `/` spelled so.
+    let root_link = format!("{rexe}/root");
+    std::os::unix::fs::symlink("/", &root_link).unwrap();
+    std::fs::write(
+        Path::new(&cdi).join("drv.yaml"),
+        format!(
+            "cdiVersion: 0.7.0\nkind: example.com/drv\ndevices:\n- name: d\n  containerEdits:\n    mounts: [{{hostPath: {drv}, containerPath: {root_link}, options: [ro, nosuid, nodev, bind]}}]\n"
+        ),
+    )
+    .unwrap();
+    let r = sandbox(
+        &p,
+        &["--exec", "--cdi-dir", &cdi, "--device", "example.com/drv=d"],
+        &[&pr(), "true"],
+    );
+    refused(
+        &r,
+        &format!(
+            "cdi: mount {root_link} (example.com/drv=d): / is too broad to grant from a CDI spec"
+        ),
+    );
     let ok = run(&at_exe, &format!("{at_exe}/prog"));
     assert_eq!(
         ok.code,
@@ -325,6 +355,29 @@ fn sandbox_never_lets_a_cdi_mount_execute_outside_the_policys_execute_paths() {
         "control: the driver's program runs\n{}",
         ok.explain()
     );
+}
+
+/// A directory of root's, mode 755, in root-owned /run: links there are
+/// root's to make, and followed.
+struct RootDir(PathBuf);
+
+impl RootDir {
+    fn new(test: &str) -> RootDir {
+        let p = PathBuf::from(format!("/run/openshell-test-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        chmod(&p, 0o755);
+        RootDir(p)
+    }
+    fn path(&self) -> String {
+        self.0.display().to_string()
+    }
+}
+
+impl Drop for RootDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// A root-owned link to `/` in root-owned /run: trusted, so it is

@@ -660,15 +660,19 @@ fn may_execute(path: &str, ctx: &Context<'_>) -> bool {
     else {
         return true;
     };
-    let canonical = ctx
-        .host
-        .resolved
-        .get(path)
-        .map_or(path, |r| r.path.as_str());
-    execute.iter().any(|x| {
-        let x = paths::normalize(x);
-        paths::is_within(path, &x) || paths::is_within(canonical, &x)
-    })
+    // Where each leads: the rule goes on what the path leads to (a root
+    // link beneath an execute path may lead anywhere), and an execute
+    // path's rule on what it leads to.
+    let resolved = |p: &str| {
+        ctx.host
+            .resolved
+            .get(p)
+            .map_or_else(|| p.to_string(), |r| r.path.clone())
+    };
+    let at = resolved(path);
+    execute
+        .iter()
+        .any(|x| paths::is_within(&at, &resolved(&paths::normalize(x))))
 }
 
 /// Build the devices section and everything it implies.
@@ -857,7 +861,12 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
             problem: None,
         };
         let mut hint = None;
-        if let Some(p) = path_problem(&m.container_path) {
+        // Judged where the path leads too: the rule goes on what a root
+        // link there leads to (`/run/drv/l -> /` is as broad as `/`).
+        let canonical = host.resolved.get(&path).map(|r| r.path.as_str());
+        if let Some(p) =
+            path_problem(&m.container_path).or_else(|| canonical.and_then(path_problem))
+        {
             mp.problem = Some(p);
         } else if !runtime && !m.is_bind() {
             mp.problem = Some(format!(
