@@ -290,7 +290,7 @@ fn sandbox_never_lets_a_cdi_mount_execute_outside_the_policys_execute_paths() {
     let _s = Mounted::bind_ro(&data, &shown);
     let at_exe = mkdir(Path::new(&exe), "drv");
     let _x = Mounted::bind_ro(&drv, &at_exe);
-    let rexe_dir = RootDir::new(t);
+    let rexe_dir = InRun::dir(t);
     let rexe = rexe_dir.path();
     let probe_dir = probe().parent().unwrap().display().to_string();
     let p = policy(&d, "wx", &[], &[&data], "");
@@ -357,48 +357,40 @@ fn sandbox_never_lets_a_cdi_mount_execute_outside_the_policys_execute_paths() {
     );
 }
 
-/// A directory of root's, mode 755, in root-owned /run: links there are
+/// An entry of root's in root-owned /run, removed when dropped: a link
+/// to `/` (trusted, so it is followed, and the rule it names is judged by
+/// the inode it reaches), or a directory, mode 755, where links are
 /// root's to make, and followed.
-struct RootDir(PathBuf);
+struct InRun(PathBuf);
 
-impl RootDir {
-    fn new(test: &str) -> RootDir {
-        let p = PathBuf::from(format!("/run/openshell-test-{test}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        chmod(&p, 0o755);
-        RootDir(p)
-    }
-    fn path(&self) -> String {
-        self.0.display().to_string()
-    }
-}
-
-impl Drop for RootDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// A root-owned link to `/` in root-owned /run: trusted, so it is
-/// followed, and the rule it names is judged by the inode it reaches.
-struct RootLink(PathBuf);
-
-impl RootLink {
-    fn new(test: &str) -> RootLink {
+impl InRun {
+    /// The entry's name, with whatever an earlier run left there removed.
+    fn clear(test: &str) -> PathBuf {
         let p = PathBuf::from(format!("/run/openshell-test-{test}-{}", std::process::id()));
         let _ = std::fs::remove_file(&p);
+        let _ = std::fs::remove_dir_all(&p);
+        p
+    }
+    fn root_link(test: &str) -> InRun {
+        let p = Self::clear(test);
         std::os::unix::fs::symlink("/", &p).unwrap();
-        RootLink(p)
+        InRun(p)
+    }
+    fn dir(test: &str) -> InRun {
+        let p = Self::clear(test);
+        std::fs::create_dir_all(&p).unwrap();
+        chmod(&p, 0o755);
+        InRun(p)
     }
     fn path(&self) -> String {
         self.0.display().to_string()
     }
 }
 
-impl Drop for RootLink {
+impl Drop for InRun {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
@@ -406,7 +398,7 @@ impl Drop for RootLink {
 fn sandbox_refuses_workdir_root_in_every_spelling() {
     let t = "sandbox_refuses_workdir_root_in_every_spelling";
     let Some(d) = setup(t) else { return };
-    let link = RootLink::new("wd");
+    let link = InRun::root_link("wd");
     let p = policy(&d, "p", &[], &[], "");
     let mut spellings: Vec<String> = ["/", "//", "/./", "/./."]
         .iter()
@@ -440,7 +432,7 @@ fn sandbox_refuses_workdir_root_in_every_spelling() {
 fn sandbox_refuses_read_write_rule_that_resolves_to_root() {
     let t = "sandbox_refuses_read_write_rule_that_resolves_to_root";
     let Some(d) = setup(t) else { return };
-    let link = RootLink::new("rw");
+    let link = InRun::root_link("rw");
     let l = link.path();
     let p = policy(&d, "p", &[], &[&l], "");
     let r = sandbox(&p, &["--exec"], &[&pr(), "true"]);
@@ -938,7 +930,7 @@ fn sandbox_refuses_a_read_write_directory_on_the_hosts_devtmpfs() {
 fn plan_shows_where_a_trusted_link_leads() {
     let t = "plan_shows_where_a_trusted_link_leads";
     let Some(d) = setup(t) else { return };
-    let link = RootLink::new("plan");
+    let link = InRun::root_link("plan");
     let l = link.path();
     let p = policy(&d, "p", &[&l], &[], "");
     let out = Command::new(BIN)
@@ -1045,7 +1037,7 @@ fn plan_says_when_a_writable_path_overlaps_an_execute_path() {
     );
     // The same overlap spelled through a trusted link (as /lib -> usr/lib
     // or /var/run -> /run spell the host's trees) is said all the same.
-    let link = RootLink::new("wx");
+    let link = InRun::root_link("wx");
     let via = format!("{}{bin}", link.path());
     let (_, widened) = plan_of("linked", &via, &bin);
     // Two rules name the one directory: both sides say it.

@@ -134,15 +134,29 @@ fn parent_of<'a>(path: &'a str, trust: &Trust) -> std::io::Result<(safepath::Res
 /// directory, or the nearest existing directory above it when it is
 /// missing), if anyone could.
 fn untrusted_dir(path: &str, trust: &Trust) -> Option<String> {
+    match nearest_existing(path, &mut |p| safepath::open(p, trust)) {
+        Ok(Some((r, _))) => r.untrusted,
+        Ok(None) => None,
+        Err(e) => Some(e.cause()),
+    }
+}
+
+/// The nearest of `path` and the directories above it that exists, as
+/// `open` opens it, and whether it is `path` itself; `None` when none
+/// does. An error other than a missing name is returned as it is.
+fn nearest_existing(
+    path: &str,
+    open: &mut dyn FnMut(&str) -> std::result::Result<safepath::Resolved, safepath::ResolveError>,
+) -> std::result::Result<Option<(safepath::Resolved, bool)>, safepath::ResolveError> {
     let mut p = path;
     loop {
-        match safepath::open(p, trust) {
-            Ok(r) => return r.untrusted,
+        match open(p) {
+            Ok(r) => return Ok(Some((r, p == path))),
             Err(e) if e.is_not_found() => match safepath::split_parent(p) {
                 Ok((parent, _)) if parent != p => p = parent,
-                _ => return None,
+                _ => return Ok(None),
             },
-            Err(e) => return Some(e.cause()),
+            Err(e) => return Err(e),
         }
     }
 }
@@ -201,25 +215,14 @@ fn node_dir_refusal(dir: &str, mode: u32) -> Option<String> {
 /// created, or when the walk fails otherwise (`apply` then reports it).
 pub fn node_creation_refusal(path: &str, walker: &mut safepath::Walker<'_>) -> Option<String> {
     let (dir, _) = safepath::split_parent(path).ok()?;
-    let mut at = dir;
-    loop {
-        match walker.open(at) {
-            Ok(r) => {
-                if let Some(why) = &r.untrusted {
-                    return Some(untrusted_dir_refusal(why));
-                }
-                return if at == dir {
-                    node_dir_refusal(&r.path, r.mode)
-                } else {
-                    None
-                };
-            }
-            Err(e) if e.is_not_found() => match safepath::split_parent(at) {
-                Ok((up, _)) if up != at => at = up,
-                _ => return None,
-            },
-            Err(_) => return None,
-        }
+    let (r, own) = nearest_existing(dir, &mut |p| walker.open(p)).ok()??;
+    if let Some(why) = &r.untrusted {
+        return Some(untrusted_dir_refusal(why));
+    }
+    if own {
+        node_dir_refusal(&r.path, r.mode)
+    } else {
+        None
     }
 }
 
@@ -308,8 +311,6 @@ fn create_node_with(path: &str, c: &NodeCreate, trust: &Trust) -> Result<()> {
     chmod_chown_in(&parent, name, c)
 }
 
-/// `ln -sfn TARGET LINK` for each link, skipping ones already right.
-/// TARGET is written verbatim.
 /// The checks of [`create_symlinks`]: each link's directory, or the
 /// nearest one above it that exists, is root's alone.
 fn judge_symlinks(root: &Path, links: &[Link], trust: &Trust) -> Result<()> {
@@ -329,6 +330,8 @@ fn judge_symlinks(root: &Path, links: &[Link], trust: &Trust) -> Result<()> {
     Ok(())
 }
 
+/// `ln -sfn TARGET LINK` for each link, skipping ones already right.
+/// TARGET is written verbatim.
 fn create_symlinks(root: &Path, links: &[Link], trust: &Trust) -> Result<()> {
     judge_symlinks(root, links, trust)?;
     for l in links {
@@ -368,10 +371,6 @@ fn create_symlinks(root: &Path, links: &[Link], trust: &Trust) -> Result<()> {
     Ok(())
 }
 
-/// Set `mode` on each path that exists and differs; EPERM is ignored, as
-/// the real hook does.
-/// The object is the one the safe walk opened: a planted link is an error,
-/// never followed.
 /// The checks of [`chmod`] for `p`: the object, when there is one, opened
 /// by the safe walk in a directory root alone can change (what lies there
 /// is root's choice, not the workload's).
@@ -390,6 +389,10 @@ fn judge_chmod_path(root: &Path, p: &str, trust: &Trust) -> Result<Option<safepa
     }
 }
 
+/// Set `mode` on each path that exists and differs; EPERM is ignored, as
+/// the real hook does.
+/// The object is the one the safe walk opened: a planted link is an error,
+/// never followed.
 fn chmod(root: &Path, mode: u32, paths: &[String], trust: &Trust) -> Result<()> {
     for p in paths {
         let what = |e: &std::io::Error| fail(format!("hook chmod: {p}: {}", io(e)));
@@ -471,22 +474,21 @@ fn ldconfig_program(
                 })?;
             // The kernel finds the interpreter from this process's root,
             // whatever root ldconfig is given.
-            let at = interp;
-            match walker.open(at) {
+            match walker.open(interp) {
                 Ok(r) if r.untrusted.is_none() => {}
                 Ok(r) => {
                     let why = r.untrusted.unwrap_or_default();
-                    let why = if r.path == at {
-                        format!("{at}: {why}")
+                    let why = if r.path == interp {
+                        format!("{interp}: {why}")
                     } else {
-                        leads_to(at, &r.path, &why)
+                        leads_to(interp, &r.path, &why)
                     };
                     return Err(ldconfig_refused(name, &format!("its interpreter {why}")));
                 }
                 Err(e) => {
                     return Err(ldconfig_refused(
                         name,
-                        &format!("its interpreter {at}: {}", e.cause()),
+                        &format!("its interpreter {interp}: {}", e.cause()),
                     ));
                 }
             }
@@ -518,20 +520,14 @@ fn leads_to(path: &str, found: &str, why: &str) -> String {
 /// or others may write (a sticky `/tmp` included, where anyone may make a
 /// new name).
 fn creatable_by_others(path: &str, trust: &Trust) -> Option<String> {
-    let mut p = path;
-    loop {
-        let (parent, _) = safepath::split_parent(p).ok()?;
-        match safepath::open(parent, trust) {
-            Ok(r) if r.mode & 0o022 != 0 => {
-                return Some(format!(
-                    "{} may be written by group or others (mode {:o}), who could create it",
-                    r.path, r.mode
-                ));
-            }
-            Ok(_) => return None,
-            Err(e) if e.is_not_found() && parent != p => p = parent,
-            Err(e) => return Some(e.cause()),
-        }
+    let (parent, _) = safepath::split_parent(path).ok()?;
+    match nearest_existing(parent, &mut |p| safepath::open(p, trust)) {
+        Ok(Some((r, _))) if r.mode & 0o022 != 0 => Some(format!(
+            "{} may be written by group or others (mode {:o}), who could create it",
+            r.path, r.mode
+        )),
+        Ok(_) => None,
+        Err(e) => Some(e.cause()),
     }
 }
 
