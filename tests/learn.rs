@@ -382,6 +382,36 @@ fn learn_grants_both_directories_of_a_rename() {
 }
 
 #[test]
+fn learn_grants_nothing_for_a_name_that_exists_or_is_missing_before_any_check() {
+    // `mkdir -p` asks for every directory above the one it makes, and
+    // `rm -f` removes names that are not there: the kernel fails those
+    // with EEXIST and ENOENT before it checks any access, so they need no
+    // rule, also in a directory the workload may write by its modes.
+    let t = "learn_grants_nothing_for_a_name_that_exists_or_is_missing_before_any_check";
+    let Some(d) = setup(t, 1) else { return };
+    let open = open_dir(&d, "open");
+    let there = open_dir(Path::new(&open), "there");
+    let missing = format!("{open}/missing");
+    let made = format!("{there}/made");
+    let script = format!(
+        "{p} mkdir {there}; {p} unlink {missing}; {p} mkdir {made}",
+        p = p()
+    );
+    let l = learn(&d, &[], &["/bin/sh", "-c", &script]);
+    assert_eq!(
+        l.run.stdout,
+        format!("errno=EEXIST(17): {there}\nerrno=ENOENT(2): {missing}\nok: {made}\n"),
+        "{}",
+        l.explain()
+    );
+    // The control: the directory made is granted, and nothing above it.
+    assert_eq!(l.fs().read_write, [there.clone()], "{}", l.explain());
+    std::fs::remove_dir(&made).unwrap();
+    let r = enforce(&l, &[], &["/bin/sh", "-c", &script]);
+    assert_eq!(r.stdout, l.run.stdout, "{}", r.explain());
+}
+
+#[test]
 fn learn_keeps_denied_syscalls_denied() {
     let t = "learn_keeps_denied_syscalls_denied";
     let Some(d) = setup(t, 1) else { return };

@@ -52,6 +52,18 @@ pub const OBSERVED: &[&str] = &[
     "listen",
 ];
 
+/// What a call does with a name in a directory, for [`Task::in_dir`].
+#[derive(Clone, Copy)]
+enum NameUse {
+    /// Creates it (`mkdir`, `mknod`, `symlink`, a link's new name).
+    Made,
+    /// Removes it (`unlink`, `rmdir`, a rename's old name).
+    Gone,
+    /// Either (a rename's new name replaces what is there; a link's old
+    /// name, as before).
+    Any,
+}
+
 /// What one path was used for.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Use {
@@ -324,12 +336,22 @@ impl Task {
     }
 
     /// A call that creates, removes or renames the name (dirfd, addr):
-    /// write on its directory.
-    fn in_dir(&self, dirfd: i32, addr: u64, out: &mut Vec<Record>) {
-        let parent = match self.resolve(dirfd, addr, false) {
-            Ok(Found::Exists(p, _)) => resolve::parent(&p).to_string(),
-            Ok(Found::Missing { parent, .. }) => parent,
-            Ok(Found::Fails(why)) | Err(why) => return out.push(Record::Skip(why)),
+    /// write on its directory. The kernel looks the name up before any
+    /// access check: a name a call would create that exists already fails
+    /// with `EEXIST`, and one it would remove that does not exist with
+    /// `ENOENT`, and neither needs a rule (`mkdir -p` asks for every
+    /// directory above the one it makes).
+    fn in_dir(&self, dirfd: i32, addr: u64, name: NameUse, out: &mut Vec<Record>) {
+        let parent = match (self.resolve(dirfd, addr, false), name) {
+            (Ok(Found::Exists(..)), NameUse::Made) => {
+                return out.push(Record::Skip("the name exists (EEXIST, no access checked)"));
+            }
+            (Ok(Found::Missing { .. }), NameUse::Gone) => {
+                return out.push(Record::Skip("does not exist (ENOENT, no access checked)"));
+            }
+            (Ok(Found::Exists(p, _)), _) => resolve::parent(&p).to_string(),
+            (Ok(Found::Missing { parent, .. }), _) => parent,
+            (Ok(Found::Fails(why)) | Err(why), _) => return out.push(Record::Skip(why)),
         };
         match std::fs::metadata(&parent) {
             Ok(m) if self.may(&m, 3) => out.push(Record::Path(
@@ -571,17 +593,27 @@ impl Task {
                 }
             }
             "truncate" => self.open(AT_FDCWD, a[0], libc::O_WRONLY as u64, out),
-            "mkdir" | "mknod" | "unlink" | "rmdir" => self.in_dir(AT_FDCWD, a[0], out),
-            "mkdirat" | "mknodat" | "unlinkat" => self.in_dir(fd(0), a[1], out),
-            "symlink" => self.in_dir(AT_FDCWD, a[1], out),
-            "symlinkat" => self.in_dir(fd(1), a[2], out),
-            "rename" | "link" => {
-                self.in_dir(AT_FDCWD, a[0], out);
-                self.in_dir(AT_FDCWD, a[1], out);
+            "mkdir" | "mknod" => self.in_dir(AT_FDCWD, a[0], NameUse::Made, out),
+            "unlink" | "rmdir" => self.in_dir(AT_FDCWD, a[0], NameUse::Gone, out),
+            "mkdirat" | "mknodat" => self.in_dir(fd(0), a[1], NameUse::Made, out),
+            "unlinkat" => self.in_dir(fd(0), a[1], NameUse::Gone, out),
+            "symlink" => self.in_dir(AT_FDCWD, a[1], NameUse::Made, out),
+            "symlinkat" => self.in_dir(fd(1), a[2], NameUse::Made, out),
+            "rename" => {
+                self.in_dir(AT_FDCWD, a[0], NameUse::Gone, out);
+                self.in_dir(AT_FDCWD, a[1], NameUse::Any, out);
             }
-            "renameat" | "renameat2" | "linkat" => {
-                self.in_dir(fd(0), a[1], out);
-                self.in_dir(fd(2), a[3], out);
+            "renameat" | "renameat2" => {
+                self.in_dir(fd(0), a[1], NameUse::Gone, out);
+                self.in_dir(fd(2), a[3], NameUse::Any, out);
+            }
+            "link" => {
+                self.in_dir(AT_FDCWD, a[0], NameUse::Any, out);
+                self.in_dir(AT_FDCWD, a[1], NameUse::Made, out);
+            }
+            "linkat" => {
+                self.in_dir(fd(0), a[1], NameUse::Any, out);
+                self.in_dir(fd(2), a[3], NameUse::Made, out);
             }
             "execve" => self.exec(AT_FDCWD, a[0], true, out),
             "execveat" => self.exec(fd(0), a[1], a[4] & AT_SYMLINK_NOFOLLOW == 0, out),
