@@ -144,11 +144,19 @@ pub fn shown(s: &OsStr) -> String {
 /// characters that break or reorder a line as a viewer shows it
 /// ([`is_layout`]).
 pub fn escape_controls(s: &str) -> std::borrow::Cow<'_, str> {
-    let b = s.as_bytes();
-    if !(may_have_control(b) || may_have_layout(b)) || !s.chars().any(escaped) {
+    if !has_escaped(s) {
         return std::borrow::Cow::Borrowed(s);
     }
     std::borrow::Cow::Owned(escape_each(s))
+}
+
+/// Whether `s` has a character [`escape_controls`] writes out. The
+/// characters are decoded only where a word has a byte that can start
+/// one: decoding each cost a CDI spec's paths some twenty instructions a
+/// byte.
+pub fn has_escaped(s: &str) -> bool {
+    let b = s.as_bytes();
+    (may_have_control(b) || may_have_layout(b)) && s.chars().any(escaped)
 }
 
 /// The line and paragraph separators and the bidirectional marks,
@@ -305,6 +313,11 @@ mod tests {
             // The word test lets through every string the loop would
             // change.
             proptest::prop_assert_eq!(escape_controls(&s).into_owned(), escape_each(&s));
+        }
+
+        #[test]
+        fn has_escaped_is_the_character_test(s in "\\PC{0,20}[\\x00-\\x1f\\x7f\\u{80}-\\u{9f}\u{61c}\u{200e}\u{2028}-\u{202e}\u{2066}-\u{2069}\u{2014}]?\\PC{0,20}") {
+            proptest::prop_assert_eq!(has_escaped(&s), s.chars().any(escaped));
         }
 
         #[test]

@@ -701,7 +701,7 @@ fn env_ok(v: &str) -> bool {
 /// or reorders a shown line (U+2028, a bidirectional override), names
 /// nothing a spec means, and would reach messages as it is.
 fn check_path_chars(v: &str, at: &Loc<'_>, key: &'static str, e: &mut Errors<'_>) {
-    if v.chars().any(crate::bytes::escaped) {
+    if crate::bytes::has_escaped(v) {
         let what = if v.chars().any(char::is_control) {
             "a control character"
         } else {
