@@ -167,7 +167,14 @@ pub fn open_handles(report: Option<&str>) -> Result<Handles> {
         // left there on an earlier launch is replaced, never written
         // through (see `safepath::create_replacing`).
         Some(p) => Some(ReportTarget::File(report_file(p).map_err(|e| {
-            Error::apply(format!("report {p}"), crate::policy::io_cause(&e))
+            let err = Error::apply(format!("report {p}"), crate::policy::io_cause(&e));
+            // Only a directory stops the rename over the name, and one the
+            // workload made on an earlier launch stops every later one.
+            if e.raw_os_error() == Some(libc::EISDIR) {
+                err.with_hint("write the report outside the workload's writable paths, or remove the directory")
+            } else {
+                err
+            }
         })?)),
     };
     Ok(Handles { status, report })

@@ -1142,6 +1142,30 @@ fn sandbox_report_does_not_hang_on_a_planted_fifo() {
     );
 }
 
+#[test]
+fn sandbox_report_on_a_planted_directory_stops_with_a_hint() {
+    let t = "sandbox_report_on_a_planted_directory_stops_with_a_hint";
+    let Some(d) = setup(t) else { return };
+    let data = mkdir(&d, "data");
+    let name = format!("{data}/report.json");
+    let p = policy(&d, "plant", &[], &[&data], "");
+    // The control: the report is written where nothing was planted.
+    let r = sandbox(&p, &["--exec", "--report", &name], &[&pr(), "true"]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    std::fs::remove_file(&name).unwrap();
+    let r = sandbox(&p, &["--exec"], &[&pr(), "mkdir", &name]);
+    assert_eq!(r.stdout, format!("ok: {name}\n"), "{}", r.explain());
+    let r = sandbox(&p, &["--exec", "--report", &name], &[&pr(), "true"]);
+    assert_eq!(r.code, 125, "{}", r.explain());
+    assert!(!r.stdout.contains("ok"), "{}", r.explain());
+    assert!(
+        r.stderr.contains(&format!("report {name}: is a directory"))
+            && r.stderr.contains("outside the workload's writable paths"),
+        "{}",
+        r.explain()
+    );
+}
+
 /// The CDI fallback writes as root: ld.so configuration, hook links, chmod.
 /// A directory or file the workload could have replaced by a link (owned
 /// by the workload's uid here) must stop the step, never be written
