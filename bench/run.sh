@@ -4,8 +4,10 @@
 #   bench/run.sh            (as root; about 2 minutes on 2 cores, builds included)
 #
 # Builds the static release binaries (cross/build.sh all), the in-process
-# seccomp benchmark (bench/seccomp.rs), the timing driver (bench/spawn.c)
-# and a no-libc `true` (bench/true.S), then prints one markdown table on
+# seccomp and CDI benchmarks (bench/seccomp.rs, bench/cdi.rs), the timing
+# driver (bench/spawn.c),
+# the kernel-floor probe (bench/floor.c) and a no-libc `true`
+# (bench/true.S), then prints one markdown table on
 # stdout (build output goes to stderr). Every sandboxed run uses the static
 # release binary for this machine, as a pod would.
 #
@@ -27,10 +29,11 @@ for c in gcc awk setpriv; do command -v "$c" >/dev/null || die "$c not found"; d
 
 # ---- build ---------------------------------------------------------------
 cross/build.sh all >&2
-cargo build --release --locked --example seccomp_bench >&2
+cargo build --release --locked --example seccomp_bench --example cdi_bench >&2
 host=$(triples_for "$(uname -m)") || die "no static target for $(uname -m)"
 B=$(binary_path "$host")
 SECCOMP_BENCH=$(target_dir)/release/examples/seccomp_bench
+CDI_BENCH=$(target_dir)/release/examples/cdi_bench
 
 # Not beneath /tmp: the policies grant /tmp read-write, and the supervisor
 # refuses a policy file the workload could rewrite.
@@ -38,6 +41,7 @@ W=$(mktemp -d /run/openshell-bench.XXXXXX 2>/dev/null || mktemp -d /var/tmp/open
 trap 'rm -rf "$W"' EXIT
 chmod 755 "$W"
 gcc -O2 -static -o "$W/spawn" bench/spawn.c
+gcc -O2 -static -o "$W/floor" bench/floor.c
 mkdir -m 755 "$W/bin"
 gcc -nostdlib -static -o "$W/bin/true" bench/true.S
 NOLIBC=$W/bin/true
@@ -403,6 +407,24 @@ vs="8 devices: $dev8 µs each"
 row "scaling" "one CDI device over none (same spec directory)" "$dev1 µs" "$vs" \
   "≤ +50 µs" "$(met "$dev1" "<=" 50)"
 
+# The kernel's floor: what the calls a launch cannot do without cost on
+# their own, each in a fresh process (bench/floor.c), against what this
+# build spends on the same.
+echo "measuring the kernel floor..." >&2
+fl=$("$W/floor" 100 "$W"/n256/*)
+fl_num() { awk -v k="$1" '$1 == k { print $2 }' <<<"$fl"; }
+bnd=$((16#$(awk '/^CapBnd/ { print $2 }' /proc/self/status))) caps_held=0
+while ((bnd)); do ((caps_held += bnd & 1, bnd >>= 1)) || true; done
+row "floor" "kernel work per path: openat beside the last, fstat, landlock_add_rule, close ($(ls -d "$W"/n256/* | wc -l) directories)" \
+  "$(fl_num path) µs" "this build: $per µs each" "each path ≤ 2 µs" ""
+row "floor" "one prctl(PR_CAPBSET_DROP)" "$(fl_num capdrop) µs" \
+  "× $caps_held capabilities in this bounding set: the capabilities phase here $(phase_median capabilities) µs" "" ""
+row "floor" "first write to an anonymous page" "$(fl_num anonpage) µs" \
+  "× $((anon_rb / 4)) private pages at the read-back" "" ""
+row "floor" "open, read and close /proc/self/mountinfo ($(wc -l </proc/self/mountinfo) mounts)" "$(fl_num mountinfo) µs" "" "" ""
+row "floor" "seccomp() install of a 7-instruction filter" "$(fl_num seccomp7) µs" \
+  "this build's filter ($insns instructions): $inst µs" "" ""
+
 echo "measuring the NVIDIA-shaped spec..." >&2
 nv_kb=$(awk -v s="$(stat -c %s "$W/cdi-nv/nvidia.yaml")" 'BEGIN { printf "%.1f", s / 1024 }')
 nv_cmds=("$B" version :: "$B" devices --cdi-dir "$W/cdi-nv")
@@ -416,4 +438,12 @@ if [ -n "$BASE" ]; then
 fi
 row "scaling" "read an NVIDIA-shaped CDI spec (8 GPUs, 32 mounts, hooks; $nv_kb KiB): devices over version" \
   "$nv_read µs" "$nv_vs" "" ""
+# What parsing is of those: each spec parsed and checked again and again
+# in one process (bench/cdi.rs), warm, so the least a launch spends on it.
+cdi_parse=$("$CDI_BENCH" 200 "$W/cdi/bench.yaml" "$W/cdi-nv/nvidia.yaml" || true)
+parse_of() { awk -v f="$1" '$1 == f { print $2 }' <<<"$cdi_parse"; }
+row "scaling" "parse and check the example spec ($(stat -c %s "$W/cdi/bench.yaml") bytes, 8 devices), in-process, warm" \
+  "$(parse_of "$W/cdi/bench.yaml") µs" "of one device's $dev1 µs over none" "" ""
+row "scaling" "parse and check the NVIDIA-shaped spec, in-process, warm" \
+  "$(parse_of "$W/cdi-nv/nvidia.yaml") µs" "of its $nv_read µs read" "" ""
 exit 0
