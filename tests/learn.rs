@@ -405,7 +405,12 @@ fn learn_grants_nothing_for_a_name_that_exists_or_is_missing_before_any_check() 
         l.explain()
     );
     // The control: the directory made is granted, and nothing above it.
-    assert_eq!(l.fs().read_write, [there.clone()], "{}", l.explain());
+    assert_eq!(
+        l.fs().read_write,
+        std::slice::from_ref(&there),
+        "{}",
+        l.explain()
+    );
     std::fs::remove_dir(&made).unwrap();
     let r = enforce(&l, &[], &["/bin/sh", "-c", &script]);
     assert_eq!(r.stdout, l.run.stdout, "{}", r.explain());
