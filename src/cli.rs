@@ -263,7 +263,14 @@ fn run_option(r: &mut RunArgs, a: &mut Args, opt: &str, inline: Option<OsString>
         }
         "--exec" => r.init = Some(false),
         "--init" => r.init = Some(true),
-        "--report" => r.report = Some(a.text(opt, inline)?),
+        "--report" => {
+            let v = a.text(opt, inline)?;
+            if v.is_empty() {
+                return Err(Error::usage("--report: the path is empty")
+                    .with_hint("--report takes a file to write, or - for standard error"));
+            }
+            r.report = Some(v);
+        }
         "--preserve-fd" => {
             let v = a.text(opt, inline)?;
             let n = parse_fd(&v).ok_or_else(|| {
@@ -608,6 +615,16 @@ mod tests {
             panic!("not run");
         };
         assert_eq!(r.policy.map(PathBuf::into_os_string), Some(arg));
+    }
+
+    #[test]
+    fn report_must_name_something() {
+        assert_eq!(
+            err(&["--report", "", "--", "x"]).as_deref(),
+            Some(
+                "--report: the path is empty\nhint: --report takes a file to write, or - for standard error"
+            )
+        );
     }
 
     #[test]

@@ -837,7 +837,9 @@ pub fn ensure_dir(path: &str, trust: &Trust, mode: u32) -> Result<Resolved, Reso
 /// the file is created under a fresh name with `O_CREAT|O_EXCL|O_NOFOLLOW`
 /// and renamed over `path`. Whatever stood at `path` before (a symlink, a
 /// hard link to another file, a FIFO) is replaced, never opened, followed or
-/// truncated.
+/// truncated. That is for what someone other than root could have put
+/// there: anything but a regular file that only root could have (the
+/// host's `/dev/null`, the `/dev/stderr` link) is refused, never replaced.
 pub fn create_replacing(path: &str, trust: &Trust, mode: u32) -> std::io::Result<std::fs::File> {
     let fail = |e: ResolveError| match e {
         ResolveError::Io { err, .. } => err,
@@ -849,6 +851,29 @@ pub fn create_replacing(path: &str, trust: &Trust, mode: u32) -> std::io::Result
         return Err(std::io::Error::from_raw_os_error(libc::ENOTDIR));
     }
     let dirfd = &parent.fd;
+    match nix::sys::stat::fstatat(dirfd, name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) => {
+            // A directory fails the rename below, as it should.
+            let fmt = st.st_mode & libc::S_IFMT;
+            let others_could = parent.untrusted.is_some()
+                || (parent.mode & libc::S_ISVTX != 0 && !trust.owner_trusted(st.st_uid));
+            if fmt != libc::S_IFREG && fmt != libc::S_IFDIR && !others_could {
+                let what = if fmt == libc::S_IFLNK {
+                    "symbolic link"
+                } else {
+                    kind_of(st.st_mode).describe()
+                };
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    format!(
+                        "{path} is a {what} only root could have put there, which the new file would replace"
+                    ),
+                ));
+            }
+        }
+        Err(nix::errno::Errno::ENOENT) => {}
+        Err(e) => return Err(e.into()),
+    }
     for attempt in 0..16u32 {
         let tmp = format!(".{name}.{}.{attempt}.tmp", std::process::id());
         let flags =

@@ -168,12 +168,18 @@ pub fn open_handles(report: Option<&str>) -> Result<Handles> {
         // through (see `safepath::create_replacing`).
         Some(p) => Some(ReportTarget::File(report_file(p).map_err(|e| {
             let err = Error::apply(format!("report {p}"), crate::policy::io_cause(&e));
-            // Only a directory stops the rename over the name, and one the
-            // workload made on an earlier launch stops every later one.
-            if e.raw_os_error() == Some(libc::EISDIR) {
-                err.with_hint("write the report outside the workload's writable paths, or remove the directory")
-            } else {
-                err
+            match e.raw_os_error() {
+                // A directory stops the rename over the name, and one the
+                // workload made on an earlier launch stops every later one.
+                Some(libc::EISDIR) => err.with_hint(
+                    "write the report outside the workload's writable paths, or remove the directory",
+                ),
+                // What only root could have put there (`/dev/null`, the
+                // `/dev/stderr` link) is never replaced.
+                None if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    err.with_hint("name a new or regular file, or - for standard error")
+                }
+                _ => err,
             }
         })?)),
     };

@@ -1166,6 +1166,68 @@ fn sandbox_report_on_a_planted_directory_stops_with_a_hint() {
     );
 }
 
+#[test]
+fn sandbox_report_never_replaces_what_only_root_put_there() {
+    // The report replaces what the workload could have planted at its
+    // name; a device node, FIFO or link in a directory only root may
+    // write (the host's /dev/null, the /dev/stderr link) is root's own,
+    // and the launch stops instead of replacing it.
+    let t = "sandbox_report_never_replaces_what_only_root_put_there";
+    let Some(d) = setup(t) else { return };
+    let root_dir = InRun::dir(t);
+    let dir = root_dir.path();
+    let p = policy(&d, "p", &[], &[], "");
+    let node = format!("{dir}/null");
+    let fifo = format!("{dir}/fifo");
+    let link = format!("{dir}/stderr");
+    let made = std::process::Command::new("mknod")
+        .args(["-m", "666", &node, "c", "1", "3"])
+        .status()
+        .unwrap();
+    assert!(made.success());
+    nix::unistd::mkfifo(
+        fifo.as_str(),
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("/proc/self/fd/2", &link).unwrap();
+    use std::os::unix::fs::FileTypeExt;
+    for (name, kind) in [
+        (&node, "character device"),
+        (&fifo, "fifo"),
+        (&link, "symbolic link"),
+    ] {
+        let before = std::fs::symlink_metadata(name).unwrap().file_type();
+        let r = sandbox(&p, &["--exec", "--report", name], &[&pr(), "true"]);
+        assert_eq!(r.code, 125, "{name}: {}", r.explain());
+        assert!(
+            r.stderr.contains(&format!(
+                "{name} is a {kind} only root could have put there"
+            )) && r.stderr.contains("or - for standard error"),
+            "{}",
+            r.explain()
+        );
+        let after = std::fs::symlink_metadata(name).unwrap().file_type();
+        assert_eq!(
+            (after.is_char_device(), after.is_fifo(), after.is_symlink()),
+            (
+                before.is_char_device(),
+                before.is_fifo(),
+                before.is_symlink()
+            ),
+            "{name} was replaced"
+        );
+    }
+    // The control: a regular file of root's there is replaced by the
+    // report, and a link the workload could have planted (in a directory
+    // it may write) is replaced too (sandbox_report_never_writes_through_a_planted_link).
+    let file = format!("{dir}/report.json");
+    std::fs::write(&file, "old\n").unwrap();
+    let r = sandbox(&p, &["--exec", "--report", &file], &[&pr(), "true"]);
+    assert_eq!(r.code, 0, "{}", r.explain());
+    assert!(std::fs::read_to_string(&file).unwrap().contains("landlock"));
+}
+
 /// The CDI fallback writes as root: ld.so configuration, hook links, chmod.
 /// A directory or file the workload could have replaced by a link (owned
 /// by the workload's uid here) must stop the step, never be written
