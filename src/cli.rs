@@ -255,6 +255,12 @@ fn run_option(r: &mut RunArgs, a: &mut Args, opt: &str, inline: Option<OsString>
                 return Err(Error::usage("--device: the name is empty")
                     .with_hint("name a CDI device, e.g. --device nvidia.com/gpu=0"));
             }
+            if r.devices.len() == crate::policy::validate::MAX_LIST {
+                return Err(Error::usage(format!(
+                    "--device: more than {} devices",
+                    crate::policy::validate::MAX_LIST
+                )));
+            }
             r.devices.push(v);
         }
         "--cdi-dir" => r.cdi_dirs.push(a.dir(opt, inline)?),
@@ -615,6 +621,20 @@ mod tests {
             panic!("not run");
         };
         assert_eq!(r.policy.map(PathBuf::into_os_string), Some(arg));
+    }
+
+    #[test]
+    fn devices_are_bounded() {
+        let mut args = Vec::new();
+        for _ in 0..1025 {
+            args.extend(["--device", "example.com/dev=0"]);
+        }
+        args.extend(["--", "x"]);
+        assert_eq!(
+            err(&args).as_deref(),
+            Some("--device: more than 1024 devices")
+        );
+        assert!(err(&args[2..]).is_none());
     }
 
     #[test]

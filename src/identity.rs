@@ -400,8 +400,18 @@ pub fn switch(id: &IdentityPlan, caps: &crate::capabilities::CapabilityPlan) -> 
         crate::capabilities::prepare_switch(caps.mask)?;
         let groups = id.groups.as_deref().unwrap_or(&[]);
         setgroups(groups).map_err(|e| {
-            Error::apply("identity", format!("setgroups({groups:?}) failed: {e}"))
-                .with_hint(SETID_HINT)
+            let shown = if groups.len() <= 16 {
+                format!("{groups:?}")
+            } else {
+                format!("{} groups", groups.len())
+            };
+            let err = Error::apply("identity", format!("setgroups({shown}) failed: {e}"));
+            // Only a refusal is about privileges.
+            if e == "EPERM" {
+                err.with_hint(SETID_HINT)
+            } else {
+                err
+            }
         })?;
         let (u, g) = (id.uid, id.gid);
         setresgid(g).map_err(|e| {

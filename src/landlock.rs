@@ -193,7 +193,8 @@ pub struct NetworkPlan {
     /// declares any network access.
     pub inet_sockets: bool,
     /// Landlock TCP rules (ABI >= 4): ports the workload may connect to /
-    /// bind. Everything else is denied when enforced.
+    /// bind, each list sorted and each port once. Everything else is
+    /// denied when enforced.
     pub connect_tcp: Vec<u16>,
     pub bind_tcp: Vec<u16>,
     pub tcp_enforced: bool,
@@ -1234,10 +1235,11 @@ pub fn prepare(
         crate::sort::sort_dedup(&mut ports);
         for port in ports {
             let mut access = BitFlags::<AccessNet>::EMPTY;
-            if net.connect_tcp.contains(&port) {
+            // Both lists are sorted (the plan builds them from sets).
+            if net.connect_tcp.binary_search(&port).is_ok() {
                 access |= AccessNet::ConnectTcp;
             }
-            if net.bind_tcp.contains(&port) {
+            if net.bind_tcp.binary_search(&port).is_ok() {
                 access |= AccessNet::BindTcp;
             }
             rs = rs

@@ -696,6 +696,52 @@ fn denying_exit_is_refused() {
 }
 
 #[test]
+fn groups_environment_names_and_devices_are_bounded() {
+    // A 1 MiB policy holds a hundred thousand of each; a launch took
+    // seconds over them (and the kernel takes at most 65,536 groups).
+    let list = |n: usize, f: &dyn Fn(usize) -> String| (0..n).map(f).collect::<Vec<_>>().join(", ");
+    for (n, want) in [
+        (
+            1025,
+            "p.yaml:2:33: process.supplementary_groups: too many groups (1025 > 1024)",
+        ),
+        (1024, "ok"),
+    ] {
+        let yaml = format!(
+            "version: 1\nprocess: {{supplementary_groups: [{}]}}\n",
+            list(n, &|i| (1000 + i).to_string())
+        );
+        assert_eq!(errors(&yaml), want);
+    }
+    for (n, want) in [
+        (
+            1025,
+            "p.yaml:3:9: environment.pass: too many names (1025 > 1024)",
+        ),
+        (1024, "ok"),
+    ] {
+        let yaml = format!(
+            "version: 1\nenvironment:\n  pass: [{}]\n",
+            list(n, &|i| format!("K{i}"))
+        );
+        assert_eq!(errors(&yaml), want);
+    }
+    for (n, want) in [
+        (
+            1025,
+            "p.yaml:4:14: devices.cdi.devices: too many devices (1025 > 1024)",
+        ),
+        (1024, "ok"),
+    ] {
+        let yaml = format!(
+            "version: 1\ndevices:\n  cdi:\n    devices: [{}]\n",
+            list(n, &|i| format!("example.com/dev={i}"))
+        );
+        assert_eq!(errors(&yaml), want);
+    }
+}
+
+#[test]
 fn syscall_lists_and_network_policies_are_bounded() {
     let names = vec!["ptrace"; 1025].join(", ");
     let yaml = format!("version: 1\nseccomp:\n  deny: [{names}]\n");

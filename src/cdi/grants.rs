@@ -1043,11 +1043,14 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
     }
 
     // ---- per device ----
-    for f in &res.found {
-        out.cdi
-            .granted
-            .push(device_entry(f, devices, reg, &out.cdi, host));
-    }
+    let granted: Vec<GrantedDevice> = {
+        let planned = Planned::of(&out.cdi);
+        res.found
+            .iter()
+            .map(|f| device_entry(f, devices, reg, &planned, host))
+            .collect()
+    };
+    out.cdi.granted.extend(granted);
 
     // ---- CUDA ----
     if any_nvidia(&res.found, reg) {
@@ -1107,20 +1110,42 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
     out
 }
 
+/// The planned nodes and mounts by path, for each device's entry: a spec
+/// may list thousands, and each device names its own again.
+struct Planned<'a> {
+    /// Whether the first node planned at a path is present.
+    node_present: crate::sort::FastMap<&'a str, bool>,
+    /// The access of the first mount planned at a path.
+    mount_access: crate::sort::FastMap<&'a str, &'a str>,
+}
+
+impl<'a> Planned<'a> {
+    fn of(cdi: &'a CdiPlan) -> Self {
+        let mut p = Planned {
+            node_present: crate::sort::FastMap::default(),
+            mount_access: crate::sort::FastMap::default(),
+        };
+        for n in &cdi.nodes {
+            p.node_present.entry(n.path.as_str()).or_insert(n.present);
+        }
+        for m in &cdi.mounts {
+            p.mount_access
+                .entry(m.path.as_str())
+                .or_insert(m.access.as_str());
+        }
+        p
+    }
+}
+
 fn device_entry(
     f: &Found,
     devices: &DevicesPlan,
     reg: &super::scan::Registry,
-    cdi: &CdiPlan,
+    planned: &Planned<'_>,
     host: &HostFacts,
 ) -> GrantedDevice {
     let view = resolve::device_view(reg, f);
-    let node_present = |p: &str| {
-        cdi.nodes
-            .iter()
-            .find(|n| n.path == p)
-            .is_some_and(|n| n.present)
-    };
+    let node_present = |p: &str| planned.node_present.get(p).copied().unwrap_or(false);
     GrantedDevice {
         name: f.name.clone(),
         source: devices
@@ -1151,11 +1176,11 @@ fn device_entry(
             .iter()
             .map(|(m, _)| {
                 let path = paths::normalize(&m.container_path);
-                let access = cdi
-                    .mounts
-                    .iter()
-                    .find(|x| x.path == path)
-                    .map_or("read_only", |x| x.access.as_str())
+                let access = planned
+                    .mount_access
+                    .get(path.as_str())
+                    .copied()
+                    .unwrap_or("read_only")
                     .to_string();
                 PathAccess {
                     present: host.path_kind(&path) != PathKind::Missing,

@@ -30,6 +30,12 @@ pub const MAX_NETWORK_POLICIES: usize = 1024;
 /// Endpoints in one network policy (the same reasoning).
 pub const MAX_ENDPOINTS: usize = 1024;
 pub const MAX_ID: u64 = 4_294_967_294;
+/// Entries in `process.supplementary_groups`, `environment.pass` and
+/// `devices.cdi.devices` (and `--device` on the command line): more than
+/// any workload needs, few enough that a launch handles them in
+/// milliseconds (a 1 MiB policy holds a hundred thousand, which took
+/// seconds to launch, and the kernel takes at most 65,536 groups).
+pub const MAX_LIST: usize = 1024;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Issue {
@@ -227,8 +233,18 @@ fn process(p: &Policy, out: &mut Issues) {
     if let Some(g) = &pr.run_as_group {
         id(g, "process.run_as_group");
     }
-    for (i, g) in pr.supplementary_groups.iter().enumerate() {
-        id(g, &join_index("process.supplementary_groups", i));
+    if pr.supplementary_groups.len() > MAX_LIST {
+        out.push(
+            "process.supplementary_groups",
+            format!(
+                "too many groups ({} > {MAX_LIST})",
+                pr.supplementary_groups.len()
+            ),
+        );
+    } else {
+        for (i, g) in pr.supplementary_groups.iter().enumerate() {
+            id(g, &join_index("process.supplementary_groups", i));
+        }
     }
     if let Some(w) = &pr.workdir {
         check_path(w, &|| "process.workdir".to_owned(), out);
@@ -1107,7 +1123,13 @@ fn extensions(p: &Policy, out: &mut Issues) {
         for (i, d) in cdi.spec_dirs.iter().enumerate() {
             check_path(d, &|| join_index("devices.cdi.spec_dirs", i), out);
         }
-        for (i, d) in cdi.devices.iter().enumerate() {
+        if cdi.devices.len() > MAX_LIST {
+            out.push(
+                "devices.cdi.devices",
+                format!("too many devices ({} > {MAX_LIST})", cdi.devices.len()),
+            );
+        }
+        for (i, d) in cdi.devices.iter().enumerate().take(MAX_LIST) {
             if let Some(msg) = cdi_name_problem(d) {
                 out.hint(
                     join_index("devices.cdi.devices", i),
@@ -1118,7 +1140,13 @@ fn extensions(p: &Policy, out: &mut Issues) {
         }
     }
     if let Some(e) = &p.environment {
-        for (i, n) in e.pass.iter().enumerate() {
+        if e.pass.len() > MAX_LIST {
+            out.push(
+                "environment.pass",
+                format!("too many names ({} > {MAX_LIST})", e.pass.len()),
+            );
+        }
+        for (i, n) in e.pass.iter().enumerate().take(MAX_LIST) {
             let bare = n.strip_suffix('*').unwrap_or(n);
             if !env_name_ok(bare) || bare.contains('*') {
                 out.push(
