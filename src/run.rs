@@ -157,6 +157,11 @@ pub fn launch(args: &RunArgs) -> Result<i32> {
     for d in &plan.dropped {
         log::warn_with(&d.to_string(), vec![("kind", "dropped".into())]);
     }
+    // What `plan` calls wider than written is applied as the plan says;
+    // the launch says so too, so that no one learns it only from `plan`.
+    for w in &plan.widened {
+        log::warn_with(&format!("widened: {w}"), vec![("kind", "widened".into())]);
+    }
     for l in &plan.host_limits {
         log::info_with(l, vec![("kind", "host_limit".into())]);
     }

@@ -1027,6 +1027,14 @@ fn plan_says_when_a_writable_path_overlaps_an_execute_path() {
         ],
     );
     assert_eq!(r.stdout, format!("ok: {bin}/x\n"), "{}", r.explain());
+    // The launch's log says it as the plan does.
+    assert!(
+        r.stderr.contains(&format!(
+            "warning: widened: filesystem: read_write {bin} lies at or beneath execute {bin}"
+        )),
+        "{}",
+        r.explain()
+    );
     // An execute path beneath a read_write one.
     let (_, widened) = plan_of("beneath", &data, &bin);
     assert_eq!(
@@ -1068,6 +1076,7 @@ fn plan_says_when_a_writable_path_overlaps_an_execute_path() {
     );
     assert_ne!(r.code, 0, "{}", r.explain());
     assert!(!r.stdout.contains("ok:"), "{}", r.explain());
+    assert!(!r.stderr.contains("widened"), "{}", r.explain());
 }
 
 #[test]
