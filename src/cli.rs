@@ -275,6 +275,11 @@ fn run_option(r: &mut RunArgs, a: &mut Args, opt: &str, inline: Option<OsString>
                 return Err(Error::usage("--report: the path is empty")
                     .with_hint("--report takes a file to write, or - for standard error"));
             }
+            if v.len() > 1 && v.ends_with('/') {
+                return Err(Error::usage(format!(
+                    "--report: {v:?} ends in a slash: it names a directory, not a file"
+                )));
+            }
             r.report = Some(v);
         }
         "--preserve-fd" => {
@@ -416,7 +421,14 @@ pub fn parse(argv: Vec<OsString>) -> Result<Command> {
                     if opt != "--output" {
                         return Ok(false);
                     }
-                    output = Some(PathBuf::from(a.value(opt, inline)?));
+                    let v = a.value(opt, inline)?;
+                    if v.as_encoded_bytes().ends_with(b"/") {
+                        return Err(Error::usage(format!(
+                            "--output: \"{}\" ends in a slash: it names a directory, not a file",
+                            crate::bytes::escape(&v)
+                        )));
+                    }
+                    output = Some(PathBuf::from(v));
                     Ok(true)
                 };
             let r = parse_run(&mut a, false, Some(&mut take_output))?;
@@ -635,6 +647,19 @@ mod tests {
             Some("--device: more than 1024 devices")
         );
         assert!(err(&args[2..]).is_none());
+    }
+
+    #[test]
+    fn report_and_output_name_files() {
+        assert_eq!(
+            err(&["--report", "/run/r/", "--", "x"]).as_deref(),
+            Some("--report: \"/run/r/\" ends in a slash: it names a directory, not a file")
+        );
+        assert!(err(&["--report", "-", "--", "x"]).is_none());
+        assert!(matches!(
+            p(&["learn", "--output", "/run/l/", "--", "x"]),
+            Err(e) if e.to_string().contains("ends in a slash")
+        ));
     }
 
     #[test]

@@ -838,13 +838,21 @@ pub fn ensure_dir(path: &str, trust: &Trust, mode: u32) -> Result<Resolved, Reso
 /// and renamed over `path`. Whatever stood at `path` before (a symlink, a
 /// hard link to another file, a FIFO) is replaced, never opened, followed or
 /// truncated. That is for what someone other than root could have put
-/// there: anything but a regular file that only root could have (the
-/// host's `/dev/null`, the `/dev/stderr` link) is refused, never replaced.
+/// there: anything but a regular file in a directory only root may write
+/// (the host's `/dev/null`, the `/dev/stderr` link) is refused, never
+/// replaced. In a sticky directory (`/tmp`) anyone may have moved an
+/// object of root's in, so there it is replaced too. The fresh name is
+/// random: one that could be guessed could be taken first, sixteen times.
 pub fn create_replacing(path: &str, trust: &Trust, mode: u32) -> std::io::Result<std::fs::File> {
     let fail = |e: ResolveError| match e {
         ResolveError::Io { err, .. } => err,
         other => std::io::Error::other(other.cause()),
     };
+    // A name that ends in a slash names a directory: the kernel makes no
+    // file through one, and neither does this.
+    if path.ends_with('/') {
+        return Err(std::io::Error::from_raw_os_error(libc::EISDIR));
+    }
     let (dir, name) = split_parent(path)?;
     let parent = open(dir, trust).map_err(fail)?;
     if parent.kind != PathKind::Directory {
@@ -855,8 +863,7 @@ pub fn create_replacing(path: &str, trust: &Trust, mode: u32) -> std::io::Result
         Ok(st) => {
             // A directory fails the rename below, as it should.
             let fmt = st.st_mode & libc::S_IFMT;
-            let others_could = parent.untrusted.is_some()
-                || (parent.mode & libc::S_ISVTX != 0 && !trust.owner_trusted(st.st_uid));
+            let others_could = parent.untrusted.is_some() || parent.mode & libc::S_ISVTX != 0;
             if fmt != libc::S_IFREG && fmt != libc::S_IFDIR && !others_could {
                 let what = if fmt == libc::S_IFLNK {
                     "symbolic link"
@@ -874,8 +881,9 @@ pub fn create_replacing(path: &str, trust: &Trust, mode: u32) -> std::io::Result
         Err(nix::errno::Errno::ENOENT) => {}
         Err(e) => return Err(e.into()),
     }
-    for attempt in 0..16u32 {
-        let tmp = format!(".{name}.{}.{attempt}.tmp", std::process::id());
+    for _ in 0..16u32 {
+        let tag = crate::sys::random_u64().map_err(std::io::Error::from_raw_os_error)?;
+        let tmp = format!(".{name}.{tag:016x}.tmp");
         let flags =
             OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
         let fd = match openat(dirfd, tmp.as_str(), flags, Mode::from_bits_truncate(mode)) {
@@ -1273,6 +1281,28 @@ mod tests {
         let e = open("/no/such/path", &Trust::default()).unwrap_err();
         assert!(e.is_not_found());
         assert_eq!(e.cause(), "does not exist");
+    }
+
+    #[test]
+    fn a_new_file_takes_a_name_no_one_could_have_taken_first() {
+        // Names made of the pid and an attempt number could all be taken
+        // in advance (a pod's supervisor is pid 1), stopping every write.
+        let d = scratch("guessed-names");
+        let pid = std::process::id();
+        for n in 0..16 {
+            symlink("x", d.join(format!(".out.{pid}.{n}.tmp"))).unwrap();
+        }
+        let path = format!("{}/out", d.to_str().unwrap());
+        create_replacing(&path, &Trust::default(), 0o644).unwrap();
+        assert!(std::fs::symlink_metadata(&path).unwrap().is_file());
+        // The planted names are untouched, and no temporary name is left.
+        let names: Vec<String> = std::fs::read_dir(&d)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect();
+        assert_eq!(names.len(), 16, "{names:?}");
+        assert!(names.iter().all(|n| n.starts_with(&format!(".out.{pid}."))));
     }
 
     #[test]

@@ -160,6 +160,19 @@ pub fn fork() -> Result<Option<libc::pid_t>, i32> {
 
 // ---- inherited descriptors -------------------------------------------
 
+/// Eight bytes from the kernel's random pool (`getrandom(2)`, not
+/// blocking once the pool is ready), for names no one can guess.
+pub fn random_u64() -> Result<u64, i32> {
+    let mut b = [0u8; 8];
+    // SAFETY: the kernel writes at most `b.len()` bytes into `b`, a live
+    // local array.
+    let n = check(unsafe { libc::syscall(libc::SYS_getrandom, b.as_mut_ptr(), b.len(), 0u32) })?;
+    if n as usize != b.len() {
+        return Err(libc::EIO);
+    }
+    Ok(u64::from_ne_bytes(b))
+}
+
 /// `close(fd)` of a descriptor number this process inherited.
 pub fn close(fd: i32) -> Result<(), i32> {
     // SAFETY: closing a number touches no memory; the callers close only
