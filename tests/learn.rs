@@ -417,6 +417,35 @@ fn learn_grants_nothing_for_a_name_that_exists_or_is_missing_before_any_check() 
 }
 
 #[test]
+fn learn_leaves_out_a_name_a_policy_cannot_hold() {
+    // The workload chooses its file names; one with a line break is never
+    // a rule a policy may hold, and learning goes on without it.
+    let t = "learn_leaves_out_a_name_a_policy_cannot_hold";
+    let Some(d) = setup(t, 1) else { return };
+    let odd_dir = open_dir(&d, "odd");
+    let odd = file(&odd_dir, "a\nb");
+    let plain_dir = open_dir(&d, "plain");
+    let plain = file(&plain_dir, "c");
+    let script = format!("{p} read '{odd}'; {p} read {plain}", p = p());
+    let l = learn(&d, &[], &["/bin/sh", "-c", &script]);
+    assert_eq!(l.run.code, 0, "{}", l.explain());
+    assert_eq!(
+        l.run.stdout,
+        format!("ok: {odd}\nok: {plain}\n"),
+        "{}",
+        l.explain()
+    );
+    // The control: the plain name is learned; the odd one is not.
+    assert!(l.has("read_only", &plain), "{}", l.explain());
+    assert!(
+        !l.text.contains("a\\nb") && !l.text.contains("a\nb"),
+        "{}",
+        l.explain()
+    );
+    assert!(l.text.contains("control character"), "{}", l.explain());
+}
+
+#[test]
 fn learn_keeps_denied_syscalls_denied() {
     let t = "learn_keeps_denied_syscalls_denied";
     let Some(d) = setup(t, 1) else { return };

@@ -184,6 +184,16 @@ impl Observer {
 
     fn record(&mut self, r: Record) {
         match r {
+            // A name with a control character is never a rule a policy
+            // may hold (`check` refuses it as a forged line): the workload
+            // chose that name, and learning goes on without it.
+            Record::Path(p, _) if crate::policy::paths::first_control(&p).is_some() => {
+                *self
+                    .seen
+                    .skipped
+                    .entry("a name with a control character (a policy cannot hold it)")
+                    .or_default() += 1;
+            }
             Record::Path(p, u) => {
                 let e = self.seen.paths.entry(p).or_default();
                 e.read |= u.read;
