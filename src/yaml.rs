@@ -33,7 +33,7 @@ const MAX_DEPTH: usize = 64;
 
 /// Most errors that [`from_node`] reports; finding more ends it with a
 /// `too many errors` entry.
-const MAX_ERRORS: usize = 64;
+pub(crate) const MAX_ERRORS: usize = 64;
 
 /// Most conversion passes [`from_node`] makes. Every pass after the first
 /// removes one node, but some removals only clear up follow-on errors, so this

@@ -696,6 +696,29 @@ fn denying_exit_is_refused() {
 }
 
 #[test]
+fn endpoints_in_all_network_policies_are_bounded() {
+    // Every two endpoints are compared for conflicting proxy settings.
+    let policy = |policies: usize, each: usize| {
+        let mut yaml = String::from("version: 1\nnetwork_policies:\n");
+        for i in 0..policies {
+            yaml.push_str(&format!("  p{i}:\n    endpoints:\n"));
+            for j in 0..each {
+                yaml.push_str(&format!(
+                    "      - {{host: h{i}.example.com, port: {}}}\n",
+                    j + 1
+                ));
+            }
+        }
+        yaml
+    };
+    assert_eq!(
+        errors(&policy(5, 820)),
+        "p.yaml:3:3: network_policies: too many endpoints in all (4100 > 4096)"
+    );
+    assert_eq!(errors(&policy(4, 1024)), "ok");
+}
+
+#[test]
 fn groups_environment_names_and_devices_are_bounded() {
     // A 1 MiB policy holds a hundred thousand of each; a launch took
     // seconds over them (and the kernel takes at most 65,536 groups).

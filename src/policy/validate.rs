@@ -29,6 +29,10 @@ pub const MAX_SYSCALL_NAMES: usize = 1024;
 pub const MAX_NETWORK_POLICIES: usize = 1024;
 /// Endpoints in one network policy (the same reasoning).
 pub const MAX_ENDPOINTS: usize = 1024;
+/// Endpoints in all network policies together: every two are compared
+/// for conflicting proxy settings, so the total bounds that work (a
+/// million comparisons at this bound, in milliseconds).
+pub const MAX_ALL_ENDPOINTS: usize = 4096;
 pub const MAX_ID: u64 = 4_294_967_294;
 /// Entries in `process.supplementary_groups`, `environment.pass` and
 /// `devices.cdi.devices` (and `--device` on the command line): more than
@@ -647,6 +651,14 @@ fn network_policies(p: &Policy, out: &mut Issues) {
         );
         return;
     }
+    let all: usize = p.network_policies.values().map(|r| r.endpoints.len()).sum();
+    if all > MAX_ALL_ENDPOINTS {
+        out.push(
+            "network_policies",
+            format!("too many endpoints in all ({all} > {MAX_ALL_ENDPOINTS})"),
+        );
+        return;
+    }
     for (name, rule) in &p.network_policies {
         let base = join_key("network_policies", name);
         if rule.endpoints.len() > MAX_ENDPOINTS {
@@ -723,31 +735,43 @@ fn tls_mode(tls: &str) -> &'static str {
 /// agree on how the proxy handles the connection (`tls`, explicit `tcp`),
 /// or OpenShell cannot tell which applies.
 fn ambiguity(p: &Policy, out: &mut Issues) {
-    let eps: Vec<(String, &Endpoint)> = p
+    // Each endpoint with its ports, sorted once: every pair is compared.
+    let eps: Vec<(String, &Endpoint, Vec<u16>)> = p
         .network_policies
         .iter()
         .flat_map(|(name, rule)| {
             rule.endpoints.iter().enumerate().map(move |(i, ep)| {
+                let mut ports = ep.effective_ports();
+                crate::sort::sort_dedup(&mut ports);
                 (
                     join_index(
                         &join_key(&join_key("network_policies", name), "endpoints"),
                         i,
                     ),
                     ep,
+                    ports,
                 )
             })
         })
         .collect();
-    for (j, (yb, b)) in eps.iter().enumerate() {
-        for (ya, a) in &eps[..j] {
+    for (j, (yb, b, pb)) in eps.iter().enumerate() {
+        // Past the errors that are shown, more are only counted as "too
+        // many": one more is enough to say so.
+        if out.0.len() > crate::yaml::MAX_ERRORS {
+            return;
+        }
+        for (ya, a, pa) in &eps[..j] {
+            // Only endpoints handled differently can conflict: asked
+            // first, as most pairs are handled alike.
+            if tls_mode(&a.tls) == tls_mode(&b.tls) && a.is_tcp() == b.is_tcp() {
+                continue;
+            }
             if a.host.is_empty() || b.host.is_empty() || !hosts_overlap(&a.host, &b.host) {
                 continue;
             }
-            let pa = a.effective_ports();
-            let shared: Vec<String> = b
-                .effective_ports()
-                .into_iter()
-                .filter(|x| pa.contains(x))
+            let shared: Vec<String> = pb
+                .iter()
+                .filter(|x| pa.binary_search(x).is_ok())
                 .map(|x| x.to_string())
                 .collect();
             if shared.is_empty() {
