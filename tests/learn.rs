@@ -98,6 +98,21 @@ fn learn_from(d: &Path, base: &str, args: &[&str], workload: &[&str]) -> Learned
     }
 }
 
+/// `learn` as [`learn_from`] runs it, for a run whose output is not a
+/// policy: its result only.
+fn learn_from_unchecked(d: &Path, base: &str, workload: &[&str]) -> Run {
+    let dir = policy_dir(d, base);
+    let mut c = Command::new(BIN);
+    c.arg("learn")
+        .arg("--policy")
+        .arg(dir.join("policy.yaml"))
+        .arg("--output")
+        .arg(dir.join("learned.yaml"))
+        .arg("--")
+        .args(workload);
+    output_within(&mut c, 120)
+}
+
 fn enforce(l: &Learned, args: &[&str], workload: &[&str]) -> Run {
     let mut c = Command::new(BIN);
     c.arg("--policy")
@@ -443,6 +458,67 @@ fn learn_leaves_out_a_name_a_policy_cannot_hold() {
         l.explain()
     );
     assert!(l.text.contains("control character"), "{}", l.explain());
+}
+
+#[test]
+fn learn_output_holds_the_learned_policy_alone_whatever_the_workload_did_to_it() {
+    // A kept capability past file modes lets the workload, which learns
+    // without Landlock, write into root's output file during the run:
+    // what it wrote must not stay behind the learned policy.
+    let t = "learn_output_holds_the_learned_policy_alone_whatever_the_workload_did_to_it";
+    let Some(d) = setup(t, 1) else { return };
+    let base = "version: 1\nprocess: {run_as_user: 1500, run_as_group: 1500}\ncapabilities: {keep: [DAC_OVERRIDE, FOWNER], bypass_acknowledged: [DAC_OVERRIDE, FOWNER]}\n";
+    let out = policy_dir(&d, base).join("learned.yaml");
+    let out = out.display();
+    let script = format!(
+        "printf '\\n%04000d\\nseccomp:\\n  allow: [ptrace]\\n' 0 >> {out} && chmod 666 {out} && echo appended"
+    );
+    let l = learn_from(&d, base, &[], &["/bin/sh", "-c", &script]);
+    // The control: the workload did write into the file.
+    assert_eq!(l.run.stdout, "appended\n", "{}", l.explain());
+    assert_eq!(l.run.code, 0, "{}", l.explain());
+    assert!(!l.text.contains("ptrace"), "{}", l.explain());
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(&l.path).unwrap();
+    assert_eq!((m.mode() & 0o7777, m.uid()), (0o644, 0), "{}", l.explain());
+}
+
+#[test]
+fn learn_that_cannot_write_a_policy_says_why_in_the_output() {
+    // 400 programs read one by one, by name, need more rules than a
+    // policy holds: learn fails, and the output it emptied before the run
+    // says why instead of holding nothing.
+    let t = "learn_that_cannot_write_a_policy_says_why_in_the_output";
+    let Some(d) = setup(t, 1) else { return };
+    let mut names: Vec<String> = std::fs::read_dir("/usr/bin")
+        .unwrap()
+        .filter_map(|e| {
+            let e = e.unwrap();
+            let name = e.file_name().into_string().ok()?;
+            e.file_type()
+                .unwrap()
+                .is_file()
+                .then(|| format!("/usr/bin/{name}"))
+        })
+        .collect();
+    names.sort();
+    names.truncate(400);
+    assert_eq!(names.len(), 400, "this host's /usr/bin is too small");
+    let out = policy_dir(&d, BASE).join("learned.yaml");
+    std::fs::write(&out, "version: 1 # reviewed earlier\n").unwrap();
+    let script = format!(
+        "for f in {}; do {} read $f >/dev/null; done",
+        names.join(" "),
+        p()
+    );
+    let l = learn_from_unchecked(&d, BASE, &["/bin/sh", "-c", &script]);
+    assert_eq!(l.code, 125, "{}", l.explain());
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        text.starts_with("# openshell-sandbox learn: no policy: ") && text.contains("256"),
+        "{text}\n{}",
+        l.explain()
+    );
 }
 
 #[test]

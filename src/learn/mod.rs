@@ -258,31 +258,67 @@ pub fn command(args: &RunArgs, output: Option<&Path>) -> Result<i32> {
         base: plan.policy.description.clone(),
         status,
     };
-    let text =
-        render::render(&seen, &loaded.policy, &info).map_err(|e| Error::apply("learn", e))?;
-    // What is written must be a policy `check` accepts.
-    if let Err(d) = policy::parse_bytes("learned policy", text.as_bytes()) {
-        let first = d.first().map(ToString::to_string).unwrap_or_default();
-        return Err(Error::Internal(format!(
-            "learn: the learned policy does not validate: {first}"
-        )));
-    }
+    let rendered = render::render(&seen, &loaded.policy, &info)
+        .map_err(|e| Error::apply("learn", e))
+        .and_then(
+            |text| match policy::parse_bytes("learned policy", text.as_bytes()) {
+                // What is written must be a policy `check` accepts.
+                Err(d) => {
+                    let first = d.first().map(ToString::to_string).unwrap_or_default();
+                    Err(Error::Internal(format!(
+                        "learn: the learned policy does not validate: {first}"
+                    )))
+                }
+                Ok(_) => Ok(text),
+            },
+        );
+    let text = match rendered {
+        Ok(text) => text,
+        Err(e) => {
+            // The output was emptied before the run; it says why it holds
+            // no policy rather than nothing at all.
+            if let Some(f) = out_file.as_mut() {
+                let why = e.to_string().replace('\n', "; ");
+                let why = crate::bytes::escape_controls(&why);
+                let _ = writeln!(f, "# openshell-sandbox learn: no policy: {why}")
+                    .and_then(|()| f.sync_all());
+            }
+            return Err(e);
+        }
+    };
     match (out_file.as_mut(), output) {
         (Some(f), Some(p)) => {
-            f.write_all(text.as_bytes())
+            // A workload that kept a capability past file modes
+            // (CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_CHOWN) could write into
+            // the file, give it away or open it to others during the run:
+            // what it wrote goes, and the file is root's, 0644, again.
+            use std::io::Seek;
+            use std::os::unix::fs::PermissionsExt;
+            f.set_len(0)
+                .and_then(|()| f.rewind())
+                .and_then(|()| {
+                    std::os::unix::fs::fchown(&*f, Some(0), Some(0))?;
+                    f.set_permissions(std::fs::Permissions::from_mode(0o644))
+                })
+                .and_then(|()| f.write_all(text.as_bytes()))
                 .and_then(|()| f.sync_all())
                 .map_err(|e| Error::host("learn", format!("writing the policy failed: {e}")))?;
-            // The name must still be this file (its directory is root's,
-            // checked before the run; a root workload could still move it).
+            // The name must still be this file, and the file have no other
+            // name (its directory is root's, checked before the run; a
+            // workload with such a capability could still move or link it).
             use std::os::unix::fs::MetadataExt;
-            let same = match (f.metadata(), std::fs::symlink_metadata(p)) {
-                (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
-                _ => false,
+            let (same, links) = match (f.metadata(), std::fs::symlink_metadata(p)) {
+                (Ok(a), Ok(b)) => (a.dev() == b.dev() && a.ino() == b.ino(), a.nlink()),
+                _ => (false, 0),
             };
-            if !same {
+            if !same || links != 1 {
                 return Err(Error::host(
                     format!("--output {}", crate::bytes::escape(p.as_os_str())),
-                    "the file was moved or replaced during the run; the learned policy is not there",
+                    if same {
+                        "the file was given another name during the run, where it could be changed; the learned policy is not kept there"
+                    } else {
+                        "the file was moved or replaced during the run; the learned policy is not there"
+                    },
                 ));
             }
         }
