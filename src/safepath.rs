@@ -840,8 +840,8 @@ pub fn ensure_dir(path: &str, trust: &Trust, mode: u32) -> Result<Resolved, Reso
 /// truncated. That is for what someone other than root could have put
 /// there: anything but a regular file in a directory only root may write
 /// (the host's `/dev/null`, the `/dev/stderr` link) is refused, never
-/// replaced. In a sticky directory (`/tmp`) anyone may have moved an
-/// object of root's in, so there it is replaced too. The fresh name is
+/// replaced. In a sticky directory others may write (`/tmp`) anyone may
+/// have moved an object of root's in, so there it is replaced too. The fresh name is
 /// random: one that could be guessed could be taken first, sixteen times.
 pub fn create_replacing(path: &str, trust: &Trust, mode: u32) -> std::io::Result<std::fs::File> {
     let fail = |e: ResolveError| match e {
@@ -863,7 +863,10 @@ pub fn create_replacing(path: &str, trust: &Trust, mode: u32) -> std::io::Result
         Ok(st) => {
             // A directory fails the rename below, as it should.
             let fmt = st.st_mode & libc::S_IFMT;
-            let others_could = parent.untrusted.is_some() || parent.mode & libc::S_ISVTX != 0;
+            // A sticky directory others may write (1777) takes names from
+            // anyone; a sticky one only root may write (1755) does not.
+            let shared_sticky = parent.mode & libc::S_ISVTX != 0 && parent.mode & 0o022 != 0;
+            let others_could = parent.untrusted.is_some() || shared_sticky;
             if fmt != libc::S_IFREG && fmt != libc::S_IFDIR && !others_could {
                 let what = if fmt == libc::S_IFLNK {
                     "symbolic link"
@@ -883,7 +886,8 @@ pub fn create_replacing(path: &str, trust: &Trust, mode: u32) -> std::io::Result
     }
     for _ in 0..16u32 {
         let tag = crate::sys::random_u64().map_err(std::io::Error::from_raw_os_error)?;
-        let tmp = format!(".{name}.{tag:016x}.tmp");
+        // Not the name itself: a name near NAME_MAX would leave no room.
+        let tmp = format!(".osb-{tag:016x}.tmp");
         let flags =
             OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
         let fd = match openat(dirfd, tmp.as_str(), flags, Mode::from_bits_truncate(mode)) {
@@ -1303,6 +1307,11 @@ mod tests {
             .collect();
         assert_eq!(names.len(), 16, "{names:?}");
         assert!(names.iter().all(|n| n.starts_with(&format!(".out.{pid}."))));
+        // A name near the longest a directory takes has room too: the
+        // temporary name is not built from it.
+        let long = format!("{}/{}", d.to_str().unwrap(), "n".repeat(250));
+        create_replacing(&long, &Trust::default(), 0o644).unwrap();
+        assert!(std::fs::symlink_metadata(&long).unwrap().is_file());
     }
 
     #[test]

@@ -1235,8 +1235,13 @@ fn sandbox_report_never_replaces_what_only_root_put_there() {
     let r = sandbox(&p, &["--exec", "--report", &file], &[&pr(), "true"]);
     assert_eq!(r.code, 0, "{}", r.explain());
     assert!(std::fs::read_to_string(&file).unwrap().contains("landlock"));
-    // In a sticky directory anyone may have moved an object of root's in
-    // (from any directory they may write): there it is replaced.
+    // Sticky alone changes nothing where only root may write (1755).
+    chmod(&root_dir.0, 0o1755);
+    let r = sandbox(&p, &["--exec", "--report", &fifo], &[&pr(), "true"]);
+    assert_eq!(r.code, 125, "{}", r.explain());
+    // In a sticky directory others may write, anyone may have moved an
+    // object of root's in (from any directory they may write): there it
+    // is replaced.
     chmod(&root_dir.0, 0o1777);
     let r = sandbox(&p, &["--exec", "--report", &fifo], &[&pr(), "true"]);
     assert_eq!(r.code, 0, "{}", r.explain());
