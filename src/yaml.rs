@@ -1255,6 +1255,9 @@ impl<'a> Cursor<'a> {
                 let place = Place::Key(&self.place, k);
                 match names.iter().find(|(n, _)| *n == name) {
                     Some((_, slot)) => each(*slot, &self.child(v, place)),
+                    // Past the errors that are kept, another is only
+                    // "too many": no suggestion is worked out for it.
+                    None if self.ctx.full.get() => Ok(()),
                     None => {
                         let all: Vec<&str> = names.iter().map(|(n, _)| *n).collect();
                         self.ctx.soft_error(DeError {

@@ -382,7 +382,17 @@ pub fn validate_names(names: &[String]) -> Vec<(usize, String)> {
         .iter()
         .enumerate()
         .filter(|(_, name)| !known(name))
-        .map(|(i, name)| (i, unknown_message(name)))
+        .enumerate()
+        .map(|(n, (i, name))| {
+            // Only the first errors are shown: a suggestion for the rest
+            // would be work no one reads.
+            let message = if n < crate::yaml::MAX_ERRORS {
+                unknown_message(name)
+            } else {
+                format!("unknown syscall \"{name}\"")
+            };
+            (i, message)
+        })
         .collect()
 }
 
@@ -401,8 +411,12 @@ fn suggest(name: &str) -> Option<&'static str> {
         return None;
     }
     let limit = if name.len() <= 4 { 1 } else { 2 };
+    // Lengths further apart than the limit are further apart in edits
+    // (in characters: the candidates are ASCII).
+    let chars = name.chars().count();
     tables::all_names()
         .into_iter()
+        .filter(|cand| cand.len().abs_diff(chars) <= limit)
         .map(|cand| (edit_distance(name, cand), cand))
         .filter(|&(d, _)| d <= limit)
         .min_by_key(|&(d, _)| d)

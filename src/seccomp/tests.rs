@@ -692,6 +692,28 @@ fn rule_numbers_are_the_tables_numbers() {
 // Names and planning.
 
 #[test]
+fn suggestions_stop_where_the_shown_errors_do() {
+    // Only the first errors are shown; working out a suggestion for each
+    // of a thousand long names took seconds.
+    let names: Vec<String> = (0..70).map(|_| "ptrase".to_string()).collect();
+    let errs = validate_names(&names);
+    assert_eq!(errs.len(), 70);
+    let hinted = errs
+        .iter()
+        .filter(|(_, m)| m.contains("did you mean"))
+        .count();
+    assert_eq!(hinted, crate::yaml::MAX_ERRORS);
+    assert_eq!(errs[69], (69, "unknown syscall \"ptrase\"".to_owned()));
+    // Lengths are compared in characters: a non-ASCII name one edit away
+    // is still matched.
+    let errs = validate_names(&["ptrac\u{e9}".to_string()]);
+    assert_eq!(
+        errs[0].1,
+        "unknown syscall \"ptrac\u{e9}\" (did you mean \"ptrace\"?)"
+    );
+}
+
+#[test]
 fn validate_names_reports_unknown_with_hint() {
     let names: Vec<String> = ["ptrace", "ptrase", "xyzzy_nonexistent", "open"]
         .iter()
