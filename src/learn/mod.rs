@@ -280,28 +280,14 @@ pub fn command(args: &RunArgs, output: Option<&Path>) -> Result<i32> {
             if let Some(f) = out_file.as_mut() {
                 let why = e.to_string().replace('\n', "; ");
                 let why = crate::bytes::escape_controls(&why);
-                let _ = writeln!(f, "# openshell-sandbox learn: no policy: {why}")
-                    .and_then(|()| f.sync_all());
+                let _ = rewrite(f, format!("# openshell-sandbox learn: no policy: {why}\n"));
             }
             return Err(e);
         }
     };
     match (out_file.as_mut(), output) {
         (Some(f), Some(p)) => {
-            // A workload that kept a capability past file modes
-            // (CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_CHOWN) could write into
-            // the file, give it away or open it to others during the run:
-            // what it wrote goes, and the file is root's, 0644, again.
-            use std::io::Seek;
-            use std::os::unix::fs::PermissionsExt;
-            f.set_len(0)
-                .and_then(|()| f.rewind())
-                .and_then(|()| {
-                    std::os::unix::fs::fchown(&*f, Some(0), Some(0))?;
-                    f.set_permissions(std::fs::Permissions::from_mode(0o644))
-                })
-                .and_then(|()| f.write_all(text.as_bytes()))
-                .and_then(|()| f.sync_all())
+            rewrite(f, &text)
                 .map_err(|e| Error::host("learn", format!("writing the policy failed: {e}")))?;
             // The name must still be this file, and the file have no other
             // name (its directory is root's, checked before the run; a
@@ -346,6 +332,22 @@ pub fn command(args: &RunArgs, output: Option<&Path>) -> Result<i32> {
         ],
     );
     Ok(status)
+}
+
+/// The output file, made before the run, holding `text` alone: a
+/// workload that kept a capability past file modes (CAP_DAC_OVERRIDE,
+/// CAP_FOWNER, CAP_CHOWN) could write into it, give it away or open it to
+/// others during the run; what it wrote goes, and the file is root's,
+/// 0644, again.
+fn rewrite(f: &mut std::fs::File, text: impl AsRef<[u8]>) -> std::io::Result<()> {
+    use std::io::Seek;
+    use std::os::unix::fs::PermissionsExt;
+    f.set_len(0)?;
+    f.rewind()?;
+    std::os::unix::fs::fchown(&*f, Some(0), Some(0))?;
+    f.set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    f.write_all(text.as_ref())?;
+    f.sync_all()
 }
 
 /// Create the output file, as `safepath::create_replacing` does for the
