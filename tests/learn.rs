@@ -470,17 +470,24 @@ fn learn_output_holds_the_learned_policy_alone_whatever_the_workload_did_to_it()
     let base = "version: 1\nprocess: {run_as_user: 1500, run_as_group: 1500}\ncapabilities: {keep: [DAC_OVERRIDE, FOWNER], bypass_acknowledged: [DAC_OVERRIDE, FOWNER]}\n";
     let out = policy_dir(&d, base).join("learned.yaml");
     let out = out.display();
+    // It also keeps another name for the file, through which it (or a
+    // descriptor it passed on) could change the file after learn ends.
+    let kept = format!("{}/kept", open_dir(&d, "open"));
     let script = format!(
-        "printf '\\n%04000d\\nseccomp:\\n  allow: [ptrace]\\n' 0 >> {out} && chmod 666 {out} && echo appended"
+        "printf '\\n%04000d\\nseccomp:\\n  allow: [ptrace]\\n' 0 >> {out} && chmod 666 {out} && ln {out} {kept} && stat -c %i {out}"
     );
     let l = learn_from(&d, base, &[], &["/bin/sh", "-c", &script]);
     // The control: the workload did write into the file.
-    assert_eq!(l.run.stdout, "appended\n", "{}", l.explain());
     assert_eq!(l.run.code, 0, "{}", l.explain());
+    assert!(std::fs::metadata(&kept).is_ok(), "{}", l.explain());
     assert!(!l.text.contains("ptrace"), "{}", l.explain());
     use std::os::unix::fs::MetadataExt;
     let m = std::fs::metadata(&l.path).unwrap();
     assert_eq!((m.mode() & 0o7777, m.uid()), (0o644, 0), "{}", l.explain());
+    // The policy is a new file: the one the workload could reach is not it,
+    // and holds nothing.
+    assert_ne!(l.run.stdout.trim(), m.ino().to_string(), "{}", l.explain());
+    assert_eq!(std::fs::read(&kept).unwrap(), b"", "{}", l.explain());
 }
 
 #[test]

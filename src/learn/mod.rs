@@ -195,7 +195,7 @@ pub fn command(args: &RunArgs, output: Option<&Path>) -> Result<i32> {
     // The output is created now, before the workload runs: a path that
     // cannot be written stops here, and the workload cannot plant a link
     // for the parent to write through (see safepath::create_replacing).
-    let mut out_file = match output {
+    let out_file = match output {
         Some(p) => Some(create_output(p, plan.identity.uid)?),
         None => None,
     };
@@ -246,7 +246,12 @@ pub fn command(args: &RunArgs, output: Option<&Path>) -> Result<i32> {
         },
         |child| {
             drop(child_end.take());
-            supervise(child, &parent_end, out_file.as_ref(), sizes)
+            supervise(
+                child,
+                &parent_end,
+                out_file.as_ref().map(|o| &o.file),
+                sizes,
+            )
         },
     )?;
     let info = render::RunInfo {
@@ -277,37 +282,16 @@ pub fn command(args: &RunArgs, output: Option<&Path>) -> Result<i32> {
         Err(e) => {
             // The output was emptied before the run; it says why it holds
             // no policy rather than nothing at all.
-            if let Some(f) = out_file.as_mut() {
+            if let Some(o) = &out_file {
                 let why = e.to_string().replace('\n', "; ");
                 let why = crate::bytes::escape_controls(&why);
-                let _ = rewrite(f, format!("# openshell-sandbox learn: no policy: {why}\n"));
+                let _ = o.write(format!("# openshell-sandbox learn: no policy: {why}\n"));
             }
             return Err(e);
         }
     };
-    match (out_file.as_mut(), output) {
-        (Some(f), Some(p)) => {
-            rewrite(f, &text)
-                .map_err(|e| Error::host("learn", format!("writing the policy failed: {e}")))?;
-            // The name must still be this file, and the file have no other
-            // name (its directory is root's, checked before the run; a
-            // workload with such a capability could still move or link it).
-            use std::os::unix::fs::MetadataExt;
-            let (same, links) = match (f.metadata(), std::fs::symlink_metadata(p)) {
-                (Ok(a), Ok(b)) => (a.dev() == b.dev() && a.ino() == b.ino(), a.nlink()),
-                _ => (false, 0),
-            };
-            if !same || links != 1 {
-                return Err(Error::host(
-                    format!("--output {}", crate::bytes::escape(p.as_os_str())),
-                    if same {
-                        "the file was given another name during the run, where it could be changed; the learned policy is not kept there"
-                    } else {
-                        "the file was moved or replaced during the run; the learned policy is not there"
-                    },
-                ));
-            }
-        }
+    match &out_file {
+        Some(o) => o.write(&text)?,
         _ => {
             let mut o = std::io::stdout().lock();
             o.write_all(text.as_bytes())
@@ -334,26 +318,51 @@ pub fn command(args: &RunArgs, output: Option<&Path>) -> Result<i32> {
     Ok(status)
 }
 
-/// The output file, made before the run, holding `text` alone: a
-/// workload that kept a capability past file modes (CAP_DAC_OVERRIDE,
-/// CAP_FOWNER, CAP_CHOWN) could write into it, give it away or open it to
-/// others during the run; what it wrote goes, and the file is root's,
-/// 0644, again.
-fn rewrite(f: &mut std::fs::File, text: impl AsRef<[u8]>) -> std::io::Result<()> {
-    use std::io::Seek;
-    use std::os::unix::fs::PermissionsExt;
-    f.set_len(0)?;
-    f.rewind()?;
-    std::os::unix::fs::fchown(&*f, Some(0), Some(0))?;
-    f.set_permissions(std::fs::Permissions::from_mode(0o644))?;
-    f.write_all(text.as_ref())?;
-    f.sync_all()
+/// The output file, made before the run so that a name that cannot be
+/// written stops it there.
+struct Output {
+    file: std::fs::File,
+    /// Its absolute name, as shown, and the trust it was made with.
+    abs: String,
+    shown: String,
+    trust: crate::safepath::Trust,
+}
+
+impl Output {
+    /// Puts `text` at the name, in a new file renamed over it. Learning
+    /// runs without Landlock: a workload that kept a capability past file
+    /// modes (CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_CHOWN) could write into
+    /// the file made before the run, give it away, link it elsewhere or
+    /// pass a descriptor of it on. None of that reaches the new file; the
+    /// old one is emptied. The name must still be the old file (its
+    /// directory is root's, checked before the run; such a workload could
+    /// still have moved it).
+    fn write(&self, text: impl AsRef<[u8]>) -> Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let at = || format!("--output {}", self.shown);
+        let same = match (self.file.metadata(), std::fs::symlink_metadata(&self.abs)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        };
+        if !same {
+            return Err(Error::host(
+                at(),
+                "the file was moved or replaced during the run; the learned policy is not there",
+            ));
+        }
+        let _ = self.file.set_len(0);
+        let mut f = crate::safepath::create_replacing(&self.abs, &self.trust, 0o644)
+            .map_err(|e| Error::host(at(), crate::policy::io_cause(&e)))?;
+        f.write_all(text.as_ref())
+            .and_then(|()| f.sync_all())
+            .map_err(|e| Error::host("learn", format!("writing the policy failed: {e}")))
+    }
 }
 
 /// Create the output file, as `safepath::create_replacing` does for the
 /// `--report`: nothing the workload (uid `uid`) could have planted at that
 /// name is followed or written through.
-fn create_output(p: &Path, uid: u32) -> Result<std::fs::File> {
+fn create_output(p: &Path, uid: u32) -> Result<Output> {
     let shown = crate::bytes::escape(p.as_os_str());
     let abs = if p.is_absolute() {
         p.to_path_buf()
@@ -395,7 +404,12 @@ fn create_output(p: &Path, uid: u32) -> Result<std::fs::File> {
     use std::io::Seek;
     f.rewind()
         .map_err(|e| Error::host(format!("--output {shown}"), e.to_string()))?;
-    Ok(f)
+    Ok(Output {
+        file: f,
+        abs: abs.to_string(),
+        shown,
+        trust,
+    })
 }
 
 /// The parent: shed what it does not need, then serve notifications and
