@@ -1204,7 +1204,7 @@ pub fn prepare(
             continue;
         }
         // The object the plan resolved, still open: the same object by
-        // construction. Rules without one (per-process paths, devices, past
+        // construction. Rules without one (per-process paths, device nodes, past
         // the budget) are resolved again and checked against the plan. So
         // is anything that resolved into /proc: a link to /proc/self (such
         // as /dev/fd) named the planning process there, which in init mode
@@ -1212,9 +1212,11 @@ pub fn prepare(
         let in_proc = paths::is_within(rule.resolved.as_deref().unwrap_or(&rule.path), "/proc");
         // A device node's rule is on the object its own check saw, which
         // the policy's rule of that path may not have been: opened again.
+        // A device's mount path was found by the walk the policy's paths
+        // take (and held by it), so its rule takes what is held.
         let kept = held
             .and_then(|h| h.get(&rule.path))
-            .filter(|_| rule.inode.is_some() && !in_proc && rule.origin != RuleOrigin::Device);
+            .filter(|_| rule.inode.is_some() && !in_proc && rule.access != Access::Device);
         let added = match kept {
             Some(fd) => held_rule(rule, fd, fsp)
                 .map(|()| add_path_rule(rules_fd.as_fd(), handled, rule, rule.kind, fd)),

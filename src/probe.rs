@@ -680,21 +680,6 @@ pub fn landlock_abi() -> LandlockSupport {
     LandlockSupport::from_result(crate::sys::landlock_abi())
 }
 
-/// Kind of a path, resolved as the supervisor will open it (links followed
-/// only where the workload cannot have planted them; see `safepath`), and
-/// what it resolved to.
-/// `writable`: the policy would make it writable, so ask which
-/// filesystem it is on (one `fstatfs`; an unreadable answer counts as a
-/// kernel filesystem, so the rule is refused rather than granted).
-pub fn path_state(
-    p: &str,
-    walker: &mut crate::safepath::Walker<'_>,
-    writable: bool,
-) -> (Result<PathKind, String>, Option<ResolvedPath>) {
-    let found = path_state_open(p, walker, writable);
-    (found.state, found.resolved)
-}
-
 /// What [`path_state_open`] found.
 pub struct Found {
     pub state: Result<PathKind, String>,
@@ -705,7 +690,12 @@ pub struct Found {
     pub via_link: bool,
 }
 
-/// [`path_state`], with the descriptor and whether a link was followed.
+/// Kind of a path, resolved as the supervisor will open it (links followed
+/// only where the workload cannot have planted them; see `safepath`), what
+/// it resolved to, its descriptor and whether a link was followed.
+/// `writable`: the policy would make it writable, so ask which
+/// filesystem it is on (one `fstatfs`; an unreadable answer counts as a
+/// kernel filesystem, so the rule is refused rather than granted).
 pub fn path_state_open(p: &str, walker: &mut crate::safepath::Walker<'_>, writable: bool) -> Found {
     match walker.open(p) {
         Ok(r) => {

@@ -259,16 +259,17 @@ pub fn resolve_run(policy: &Policy, opts: &RunOptions) -> HostFacts {
     resolve_run_holding(policy, opts, None, crate::env::supervisor_env())
 }
 
-/// [`resolve_run`], keeping the policy's paths open in `held`, with the
-/// supervisor's environment as the caller read it (`env::supervisor_env`:
-/// a launch reads it once, for its checks, the plan and the workload).
+/// [`resolve_run`], keeping the policy's paths and the devices' mount
+/// paths open in `held`, with the supervisor's environment as the caller
+/// read it (`env::supervisor_env`: a launch reads it once, for its checks,
+/// the plan and the workload).
 pub fn resolve_run_holding(
     policy: &Policy,
     opts: &RunOptions,
-    held: Option<&mut crate::safepath::Held>,
+    mut held: Option<&mut crate::safepath::Held>,
     env: Vec<(std::ffi::OsString, std::ffi::OsString)>,
 ) -> HostFacts {
-    let mut facts = resolve_holding(policy, opts.workdir.as_deref(), held, env);
+    let mut facts = resolve_holding(policy, opts.workdir.as_deref(), held.as_deref_mut(), env);
     let devices = crate::cdi::grants::devices_plan(policy, &opts.devices, &opts.cdi_dirs, &facts);
     if devices.requested.is_empty() {
         return facts;
@@ -306,7 +307,7 @@ pub fn resolve_run_holding(
             else {
                 continue;
             };
-            if facts.cdi.hook_refusals.iter().any(|(x, _)| x == h) {
+            if facts.cdi.hook_refusals.iter().any(|(x, _)| x == *h) {
                 continue;
             }
             if let Some(crate::error::Error::Apply {
@@ -320,7 +321,7 @@ pub fn resolve_run_holding(
                 } else {
                     format!("{object}: {cause}")
                 };
-                facts.cdi.hook_refusals.push((h.clone(), (cause, hint)));
+                facts.cdi.hook_refusals.push(((*h).clone(), (cause, hint)));
             }
         }
     }
@@ -334,13 +335,29 @@ pub fn resolve_run_holding(
     if crate::cdi::grants::any_nvidia(&res.found, &registry) {
         extra.extend(crate::cdi::CUDA_PATHS.iter().map(|p| p.to_string()));
     }
+    // Kept open as the policy's paths are: Landlock adds each mount's rule
+    // on the object found here instead of walking to it again (a GPU's
+    // spec mounts some thirty driver files). Only where the runtime made
+    // the devices: the fallback's hooks run as root between the plan and
+    // the rules and may put a link where a path was, which the second
+    // walk then reports. Not what lies in /proc, which names the planning
+    // process there.
+    let mut held = held.filter(|_| devices.runtime_applied);
+    if let Some(held) = held.as_deref_mut() {
+        held.reserve(extra.len());
+    }
     for p in extra {
         if let std::collections::hash_map::Entry::Vacant(v) = facts.paths.entry(p) {
-            let (st, r) = probe::path_state(v.key(), &mut walker, false);
-            if let Some(r) = r {
+            let found = probe::path_state_open(v.key(), &mut walker, false);
+            if let (Some(held), Some(fd)) = (held.as_deref_mut(), found.fd) {
+                if !paths::is_within(v.key(), "/proc") {
+                    held.keep(v.key(), fd);
+                }
+            }
+            if let Some(r) = found.resolved {
                 facts.resolved.insert(v.key().clone(), r);
             }
-            v.insert(st);
+            v.insert(found.state);
         }
     }
     facts.cdi.registry = registry;

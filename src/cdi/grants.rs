@@ -461,9 +461,9 @@ fn path_problem(p: &str) -> Option<String> {
     if paths::has_parent_component(p) {
         return Some("contains '..'".into());
     }
-    let n = paths::normalize(p);
+    let n = paths::normalized(p);
     BROAD_ROOTS
-        .contains(&n.as_str())
+        .contains(&&*n)
         .then(|| format!("{n} is too broad to grant from a CDI spec"))
 }
 
@@ -977,7 +977,7 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
                     // found by the resolve step: a blocker now, not a 125
                     // after the fallback's other changes.
                     if let Some((_, (cause, hint))) =
-                        host.cdi.hook_refusals.iter().find(|(x, _)| x == h)
+                        host.cdi.hook_refusals.iter().find(|(x, _)| x == *h)
                     {
                         let b = Finding::new("cdi", cause.clone());
                         out.blockers.push(match hint {
@@ -1015,8 +1015,8 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
     }
 
     // ---- net devices, intelRdt ----
-    out.cdi.net_devices = res.merged.net_devices.clone();
-    out.cdi.intel_rdt = res.merged.intel_rdt.clone();
+    out.cdi.net_devices = res.merged.net_devices.iter().map(|&n| n.clone()).collect();
+    out.cdi.intel_rdt = res.merged.intel_rdt.cloned();
     if !runtime {
         if !out.cdi.net_devices.is_empty() {
             out.blockers.push(

@@ -11,8 +11,6 @@
 //! Names are matched byte-exactly, and resolution is all-or-nothing: the
 //! caller must not apply anything when `missing` is not empty.
 
-use std::collections::BTreeMap;
-
 use crate::sort::{FastMap, FastSet};
 
 use super::scan::Registry;
@@ -29,25 +27,29 @@ pub struct Found {
 
 /// Edits after collapsing; each entry remembers the devices that asked
 /// for it (spec-level edits name every device of that spec requested).
+/// Entries are the registry's own, borrowed: a plan merges a spec's edits
+/// once for the request and again for each device's own view, and cloning
+/// every mount (its options a string each) each time was most of a device's
+/// planning.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Merged {
+pub struct Merged<'a> {
     pub env: Vec<(String, String)>,
-    pub nodes: Vec<(DeviceNode, Vec<String>)>,
-    pub mounts: Vec<(Mount, Vec<String>)>,
-    pub hooks: Vec<(Hook, Vec<String>)>,
+    pub nodes: Vec<(&'a DeviceNode, Vec<String>)>,
+    pub mounts: Vec<(&'a Mount, Vec<String>)>,
+    pub hooks: Vec<(&'a Hook, Vec<String>)>,
     pub gids: Vec<u32>,
-    pub intel_rdt: Option<IntelRdt>,
-    pub net_devices: Vec<NetDevice>,
+    pub intel_rdt: Option<&'a IntelRdt>,
+    pub net_devices: Vec<&'a NetDevice>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Resolution {
+pub struct Resolution<'a> {
     pub found: Vec<Found>,
     /// Requested names no spec provides, in request order.
     pub missing: Vec<String>,
     /// The edits of the found devices (empty of meaning when `missing` is
     /// not empty: nothing may be applied then).
-    pub merged: Merged,
+    pub merged: Merged<'a>,
 }
 
 fn add_owner(owners: &mut Vec<String>, who: &[String]) {
@@ -68,10 +70,11 @@ struct Keyed<K, T> {
 }
 
 impl<K: std::hash::Hash + Eq, T> Keyed<K, T> {
-    fn new() -> Self {
+    /// Room for `n` entries, so that no insert regrows the index.
+    fn with_capacity(n: usize) -> Self {
         Keyed {
-            slots: Vec::new(),
-            index: FastMap::default(),
+            slots: Vec::with_capacity(n),
+            index: FastMap::with_capacity_and_hasher(n, Default::default()),
         }
     }
 
@@ -95,13 +98,20 @@ impl<K: std::hash::Hash + Eq, T> Keyed<K, T> {
 /// is applied for. Linear in the number of entries (hash-indexed), so a
 /// spec with hundreds of thousands of env entries or mounts merges in
 /// well under a second.
-pub fn merge<'a>(blocks: impl IntoIterator<Item = (&'a ContainerEdits, Vec<String>)>) -> Merged {
+pub fn merge<'a>(
+    blocks: impl IntoIterator<Item = (&'a ContainerEdits, Vec<String>)>,
+) -> Merged<'a> {
+    let blocks: Vec<_> = blocks.into_iter().collect();
+    let total = |len: fn(&ContainerEdits) -> usize| blocks.iter().map(|(ed, _)| len(ed)).sum();
     let mut m = Merged::default();
     // env: first position, last value.
-    let mut env_index: FastMap<String, usize> = FastMap::default();
-    let mut nodes: Keyed<String, (DeviceNode, Vec<String>)> = Keyed::new();
-    let mut mounts: Keyed<String, (Mount, Vec<String>)> = Keyed::new();
-    let mut nets: Keyed<String, NetDevice> = Keyed::new();
+    let mut env_index: FastMap<&str, usize> =
+        FastMap::with_capacity_and_hasher(total(|ed| ed.env.len()), Default::default());
+    let mut nodes: Keyed<&str, (&DeviceNode, Vec<String>)> =
+        Keyed::with_capacity(total(|ed| ed.device_nodes.len()));
+    let mut mounts: Keyed<&str, (&Mount, Vec<String>)> =
+        Keyed::with_capacity(total(|ed| ed.mounts.len()));
+    let mut nets: Keyed<&str, &NetDevice> = Keyed::with_capacity(total(|ed| ed.net_devices.len()));
     let mut gids = FastSet::default();
     for (ed, who) in blocks {
         for e in &ed.env {
@@ -109,26 +119,29 @@ pub fn merge<'a>(blocks: impl IntoIterator<Item = (&'a ContainerEdits, Vec<Strin
             match env_index.get(k).and_then(|i| m.env.get_mut(*i)) {
                 Some(slot) => slot.1 = v.to_string(),
                 None => {
-                    env_index.insert(k.to_string(), m.env.len());
+                    env_index.insert(k, m.env.len());
                     m.env.push((k.to_string(), v.to_string()));
                 }
             }
         }
         for n in &ed.device_nodes {
-            let mut owners = nodes.take(&n.path).map(|o| o.1).unwrap_or_default();
-            add_owner(&mut owners, &who);
-            nodes.push(n.path.clone(), (n.clone(), owners));
-        }
-        for mt in &ed.mounts {
-            let mut owners = mounts
-                .take(&mt.container_path)
+            let mut owners = nodes
+                .take(&n.path.as_str())
                 .map(|o| o.1)
                 .unwrap_or_default();
             add_owner(&mut owners, &who);
-            mounts.push(mt.container_path.clone(), (mt.clone(), owners));
+            nodes.push(&n.path, (n, owners));
+        }
+        for mt in &ed.mounts {
+            let mut owners = mounts
+                .take(&mt.container_path.as_str())
+                .map(|o| o.1)
+                .unwrap_or_default();
+            add_owner(&mut owners, &who);
+            mounts.push(&mt.container_path, (mt, owners));
         }
         for h in &ed.hooks {
-            m.hooks.push((h.clone(), who.clone()));
+            m.hooks.push((h, who.clone()));
         }
         for g in &ed.additional_gids {
             if *g != 0 && gids.insert(*g) {
@@ -136,39 +149,45 @@ pub fn merge<'a>(blocks: impl IntoIterator<Item = (&'a ContainerEdits, Vec<Strin
             }
         }
         if let Some(r) = &ed.intel_rdt {
-            m.intel_rdt = Some(r.clone());
+            m.intel_rdt = Some(r);
         }
         for nd in &ed.net_devices {
-            nets.take(&nd.host_interface_name);
-            nets.push(nd.host_interface_name.clone(), nd.clone());
+            nets.take(&nd.host_interface_name.as_str());
+            nets.push(&nd.host_interface_name, nd);
         }
     }
     m.nodes = nodes.into_vec();
     m.net_devices = nets.into_vec();
     // Shallower mounts first, keeping the order among equal depths: a
-    // stable bucket sort, as depths are few.
-    let mut by_depth: BTreeMap<usize, Vec<(Mount, Vec<String>)>> = BTreeMap::new();
-    for mt in mounts.into_vec() {
-        by_depth
-            .entry(depth(&crate::policy::paths::normalize(
-                &mt.0.container_path,
-            )))
-            .or_default()
-            .push(mt);
-    }
-    m.mounts = by_depth.into_values().flatten().collect();
+    // stable sort by depth.
+    m.mounts = mounts.into_vec();
+    m.mounts
+        .sort_by_cached_key(|mt| depth(&mt.0.container_path));
     m
 }
 
+/// The `/`s in `p`'s normal form (`/` itself counts one), counted in one
+/// pass without building it: its components that are not empty or `.`.
 fn depth(p: &str) -> usize {
-    if p == "/" {
-        return 1;
+    let (mut n, mut len, mut dot) = (0usize, 0usize, false);
+    for &b in p.as_bytes().iter().chain(b"/") {
+        if b == b'/' {
+            n += usize::from(len > 1 || (len == 1 && !dot));
+            len = 0;
+        } else {
+            dot = len == 0 && b == b'.';
+            len += 1;
+        }
     }
-    p.matches('/').count()
+    if p.starts_with('/') {
+        n.max(1)
+    } else {
+        n.saturating_sub(1)
+    }
 }
 
 /// Resolve `requests` (fully-qualified names, in order) against `reg`.
-pub fn resolve(reg: &Registry, requests: &[String]) -> Resolution {
+pub fn resolve<'a>(reg: &'a Registry, requests: &[String]) -> Resolution<'a> {
     let mut found = Vec::new();
     let mut missing = Vec::new();
     for r in requests {
@@ -222,7 +241,7 @@ pub fn blocks<'a>(reg: &'a Registry, found: &[Found]) -> Vec<(&'a ContainerEdits
 
 /// What one device needs on its own: its spec's spec-level edits, then
 /// its own.
-pub fn device_view(reg: &Registry, f: &Found) -> Merged {
+pub fn device_view<'a>(reg: &'a Registry, f: &Found) -> Merged<'a> {
     let Some(spec) = reg.specs.get(f.spec) else {
         return Merged::default();
     };
@@ -308,6 +327,29 @@ mod tests {
         assert_eq!(mounts, ["/opt", "/lib", "/usr/lib/x/deep"]);
         // gids: 0 and repeats dropped, first-seen order.
         assert_eq!(m.gids, [5, 4, 6]);
+    }
+
+    #[test]
+    fn depth_counts_the_slashes_of_the_normal_form() {
+        for p in [
+            "/",
+            "//",
+            "/.",
+            "/a",
+            "/a/",
+            "/a//b/./c",
+            "/a/.b",
+            "/..",
+            "a",
+            "a/b",
+            ".",
+            "",
+            "./a/.",
+        ] {
+            let n = crate::policy::paths::normalize(p);
+            let want = if n == "/" { 1 } else { n.matches('/').count() };
+            assert_eq!(depth(p), want, "{p}");
+        }
     }
 
     #[test]
