@@ -67,26 +67,41 @@ pub fn may_have_control(b: &[u8]) -> bool {
 }
 
 /// Whether every byte of `b` is printable ASCII (`' '..='~'`) or `\n`,
-/// eight bytes at a time where a word has neither a control byte nor a
-/// high one: the YAML reader asks it of a whole policy or CDI spec, a
-/// byte at a time some five instructions a byte.
+/// eight bytes at a time: the YAML reader asks it of a whole policy or
+/// CDI spec, a byte at a time some five instructions a byte.
 pub fn printable_ascii_lines(b: &[u8]) -> bool {
-    let byte_ok = |c: &u8| matches!(c, b'\n' | b' '..=b'~');
     let mut chunks = b.chunks_exact(8);
     for chunk in chunks.by_ref() {
         let Ok(word) = <[u8; 8]>::try_from(chunk) else {
             return false;
         };
-        let x = u64::from_le_bytes(word);
-        // No byte below 0x20, none with the high bit, none 0x7f: all
-        // printable. Otherwise (a line's `\n`, or worse) byte by byte.
-        let maybe_not =
-            has_byte_below(x, 0x20) || has_byte_below(x ^ (ONES * 0x7f), 1) || x & HIGHS != 0;
-        if maybe_not && !chunk.iter().all(byte_ok) {
+        if !printable_word(u64::from_le_bytes(word)) {
             return false;
         }
     }
-    chunks.remainder().iter().all(byte_ok)
+    chunks
+        .remainder()
+        .iter()
+        .all(|c| matches!(c, b'\n' | b' '..=b'~'))
+}
+
+/// [`printable_ascii_lines`] of one word, exact for each byte: every sum
+/// below stays within its byte, so no carry reaches the next one (as it
+/// may in [`has_byte_below`]), and a line's `\n` costs nothing extra.
+#[inline(always)]
+fn printable_word(x: u64) -> bool {
+    const LOW7: u64 = ONES * 0x7f;
+    let low = x & LOW7;
+    // The high bit of each byte whose low seven bits are 0x20 or more...
+    let from_space = (low + ONES * 0x60) & HIGHS;
+    // ...and of each whose low seven bits are 0x7f (DEL).
+    let del = (low + ONES) & HIGHS;
+    // The high bit of each byte that is `\n`: zero after the xor.
+    let z = x ^ (ONES * u64::from(b'\n'));
+    let newline = !(((z & LOW7) + LOW7) | z) & HIGHS;
+    // Printable: no high bit of its own, 0x20 or more, not DEL.
+    let printable = from_space & !del & !x;
+    (printable | newline) & HIGHS == HIGHS
 }
 
 /// The index of the last `byte` in `hay`. For the last slash of a path,
@@ -278,14 +293,17 @@ mod tests {
     #[test]
     fn printable_ascii_lines_at_every_place_and_byte() {
         let ok = |c: u8| c == b'\n' || (b' '..=b'~').contains(&c);
-        for n in 0..24usize {
-            let plain = vec![b'a'; n];
-            assert!(printable_ascii_lines(&plain), "n={n}");
-            for at in 0..n {
-                for c in 0..=255u8 {
-                    let mut b = plain.clone();
-                    b[at] = c;
-                    assert_eq!(printable_ascii_lines(&b), ok(c), "n={n} at={at} c={c:#x}");
+        // Among letters, line ends and the edges of the printable range.
+        for fill in [b'a', b'\n', b' ', b'~'] {
+            for n in 0..24usize {
+                let plain = vec![fill; n];
+                assert!(printable_ascii_lines(&plain), "n={n}");
+                for at in 0..n {
+                    for c in 0..=255u8 {
+                        let mut b = plain.clone();
+                        b[at] = c;
+                        assert_eq!(printable_ascii_lines(&b), ok(c), "n={n} at={at} c={c:#x}");
+                    }
                 }
             }
         }

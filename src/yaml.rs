@@ -587,6 +587,9 @@ fn typed(s: &str, opts: ParseOptions) -> Option<Value> {
         // `name` or `type` (a key, mostly) is a null, a boolean or a string.
         // By bytes: a `match` on the strings called `memcmp` for every
         // spelling of the same length (six for `name` and `type`).
+        // A sign starts a number only before a digit or a dot (`-1`,
+        // `+.inf`): `--link`, a hook's argument, is a string.
+        Some(b'-' | b'+') if !matches!(s.as_bytes().get(1), Some(b'0'..=b'9' | b'.')) => None,
         Some(b'~' | b'n' | b'N' | b't' | b'T' | b'f' | b'F') => match s.as_bytes() {
             b"~" | [b'n' | b'N', b'u', b'l', b'l'] | b"NULL" => Some(Value::Null),
             [b't' | b'T', b'r', b'u', b'e'] | b"TRUE" => Some(Value::Bool(true)),
@@ -2626,6 +2629,26 @@ network:
     }
 
     #[test]
+    fn signed_scalars_are_typed_as_the_full_reading_types_them() {
+        for s in [
+            "-", "+", "-0", "+0", "-1", "+1", "-.5", "+.inf", "-.inf", "--link", "-e5", "-x",
+            "-0x1", "-0o7", "-1e5", "+-1", "-.", "-..",
+        ] {
+            for opts in [ParseOptions::default(), ParseOptions { yaml11_octal: true }] {
+                let want = match resolve_typed(s, opts) {
+                    Value::Str(_) => None,
+                    v => Some(v),
+                };
+                assert_eq!(
+                    format!("{:?}", typed(s, opts)),
+                    format!("{want:?}"),
+                    "{s:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn typed_first_is_the_list() {
         for b in 0u8..=255 {
             assert_eq!(typed_first(b), TYPED_FIRST.contains(&b), "{b}");
@@ -2665,6 +2688,19 @@ network:
             for opts in [ParseOptions::default(), ParseOptions { yaml11_octal: true }] {
                 let fast = format!("{:?}", resolve(&s, opts));
                 prop_assert_eq!(fast, format!("{:?}", resolve_typed(&s, opts)), "{:?}", s);
+            }
+        }
+
+        /// What the direct reader asks of a plain scalar: the full
+        /// reading's answer, strings as `None`.
+        #[test]
+        fn typed_is_the_full_reading(s in "[-+]?[-+.0-9eExo]{0,5}|[.~0-9a-fA-FnNtT]{0,6}|[ -~]{0,12}") {
+            for opts in [ParseOptions::default(), ParseOptions { yaml11_octal: true }] {
+                let want = match resolve_typed(&s, opts) {
+                    Value::Str(_) => None,
+                    v => Some(v),
+                };
+                prop_assert_eq!(format!("{:?}", typed(&s, opts)), format!("{want:?}"), "{:?}", s);
             }
         }
 
