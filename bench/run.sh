@@ -93,9 +93,11 @@ example_cdi_spec "$W/cdi/bench.yaml" "$W/dev"
 # with 8 GPUs: index and UUID names, each with its nodes and a
 # create-symlinks hook (`--link` arguments with `::`), an `all` device,
 # and spec-wide control nodes, an ldcache hook and 32 driver mounts.
-# Only read (`devices`), never applied: its paths are not on this host.
-mkdir -p "$W/cdi-nv"
-{
+# nvidia_spec ROOT: the spec, every path it grants beneath ROOT ("" for
+# the real paths, which are not on this host: that one is only read, by
+# `devices`).
+nvidia_spec() {
+  local R=$1 i name n l b
   echo "cdiVersion: 0.5.0"
   echo "kind: nvidia.com/gpu"
   echo "devices:"
@@ -104,15 +106,15 @@ mkdir -p "$W/cdi-nv"
       echo "- name: $name"
       echo "  containerEdits:"
       echo "    deviceNodes:"
-      echo "    - path: /dev/nvidia$i"
+      echo "    - path: $R/dev/nvidia$i"
       echo "      major: 195"
       echo "      minor: $i"
       echo "      permissions: rwm"
-      echo "    - path: /dev/dri/card$((i + 1))"
-      echo "    - path: /dev/dri/renderD$((128 + i))"
+      echo "    - path: $R/dev/dri/card$((i + 1))"
+      echo "    - path: $R/dev/dri/renderD$((128 + i))"
       echo "    hooks:"
       echo "    - hookName: createContainer"
-      echo "      path: /usr/bin/nvidia-cdi-hook"
+      echo "      path: $R/usr/bin/nvidia-cdi-hook"
       echo "      args:"
       echo "      - nvidia-cdi-hook"
       echo "      - create-symlinks"
@@ -127,15 +129,15 @@ mkdir -p "$W/cdi-nv"
   echo "- name: all"
   echo "  containerEdits:"
   echo "    deviceNodes:"
-  for i in 0 1 2 3 4 5 6 7; do echo "    - path: /dev/nvidia$i"; done
+  for i in 0 1 2 3 4 5 6 7; do echo "    - path: $R/dev/nvidia$i"; done
   echo "containerEdits:"
   echo "  env:"
   echo "  - NVIDIA_VISIBLE_DEVICES=void"
   echo "  deviceNodes:"
-  for n in nvidia-modeset nvidia-uvm nvidia-uvm-tools nvidiactl; do echo "  - path: /dev/$n"; done
+  for n in nvidia-modeset nvidia-uvm nvidia-uvm-tools nvidiactl; do echo "  - path: $R/dev/$n"; done
   echo "  hooks:"
   echo "  - hookName: createContainer"
-  echo "    path: /usr/bin/nvidia-cdi-hook"
+  echo "    path: $R/usr/bin/nvidia-cdi-hook"
   echo "    args:"
   echo "    - nvidia-cdi-hook"
   echo "    - update-ldcache"
@@ -147,17 +149,32 @@ mkdir -p "$W/cdi-nv"
     nvidia-glsi nvidia-glvkspirv nvidia-gpucomp nvidia-ml nvidia-ngx nvidia-nvvm nvidia-opencl \
     nvidia-opticalflow nvidia-pkcs11-openssl3 nvidia-ptxjitcompiler nvidia-rtcore nvidia-tls \
     nvoptix vdpau_nvidia; do
-    echo "  - hostPath: /usr/lib/x86_64-linux-gnu/lib$l.so.550.54.15"
-    echo "    containerPath: /usr/lib/x86_64-linux-gnu/lib$l.so.550.54.15"
+    echo "  - hostPath: $R/usr/lib/x86_64-linux-gnu/lib$l.so.550.54.15"
+    echo "    containerPath: $R/usr/lib/x86_64-linux-gnu/lib$l.so.550.54.15"
     echo "    options: [ro, nosuid, nodev, rbind, rprivate]"
   done
   for b in nvidia-cuda-mps-control nvidia-cuda-mps-server nvidia-debugdump nvidia-persistenced \
     nvidia-smi; do
-    echo "  - hostPath: /usr/bin/$b"
-    echo "    containerPath: /usr/bin/$b"
+    echo "  - hostPath: $R/usr/bin/$b"
+    echo "    containerPath: $R/usr/bin/$b"
     echo "    options: [ro, nosuid, nodev, rbind, rprivate]"
   done
-} >"$W/cdi-nv/nvidia.yaml"
+}
+mkdir -p "$W/cdi-nv"
+nvidia_spec "" >"$W/cdi-nv/nvidia.yaml"
+# The same spec applied: its nodes and files made beneath $W/nv (the
+# GPUs' nodes with the numbers the spec gives, the others /dev/null's),
+# so that a launch grants it as it would a GPU node's.
+mkdir -p "$W/cdi-nvl" "$W/nv/dev/dri" "$W/nv/usr/bin" "$W/nv/usr/lib/x86_64-linux-gnu"
+nvidia_spec "$W/nv" >"$W/cdi-nvl/nvidia.yaml"
+for i in 0 1 2 3 4 5 6 7; do mknod "$W/nv/dev/nvidia$i" c 195 "$i"; done
+grep -oE "$W/nv/[^ ]+" "$W/cdi-nvl/nvidia.yaml" | sort -u | while read -r f; do
+  [ -e "$f" ] && continue
+  case $f in
+  "$W/nv/dev/"*) mknod "$f" c 1 3 ;;
+  *) : >"$f" ;;
+  esac
+done
 
 BASE=${BENCH_BASELINE:-}
 [ -z "$BASE" ] || [ -x "$BASE" ] || die "BENCH_BASELINE=$BASE is not an executable"
@@ -438,6 +455,23 @@ if [ -n "$BASE" ]; then
 fi
 row "scaling" "read an NVIDIA-shaped CDI spec (8 GPUs, 32 mounts, hooks; $nv_kb KiB): devices over version" \
   "$nv_read µs" "$nv_vs" "" ""
+# The same spec granted: one GPU brings its 3 nodes and the spec's 4
+# control nodes and 32 mounts; each further GPU its own 3 nodes.
+gpu8=()
+for i in 0 1 2 3 4 5 6 7; do gpu8+=(--device "nvidia.com/gpu=$i"); done
+nvl_cmds=()
+for b in "$B" ${BASE:+"$BASE"}; do
+  nvl_cmds+=("$b" --policy "$P20" --exec --cdi-dir "$W/cdi-nvl" -- "$NOLIBC"
+    :: "$b" --policy "$P20" --exec --cdi-dir "$W/cdi-nvl" --device nvidia.com/gpu=0 -- "$NOLIBC"
+    :: "$b" --policy "$P20" --exec --cdi-dir "$W/cdi-nvl" "${gpu8[@]}" -- "$NOLIBC" ::)
+done
+nvl=$(spawn "$ROUNDS" "${nvl_cmds[@]:0:${#nvl_cmds[@]}-1}")
+over() { awk -v a="$(field "$2" 2 <<<"$nvl")" -v b="$(field "$1" 2 <<<"$nvl")" -v n="${3:-1}" 'BEGIN { printf "%.0f", (a - b) / n }'; }
+gpu1=$(over 0 1)
+vs="8 GPUs: $(over 0 2 8) µs each"
+[ -z "$BASE" ] || vs="$vs; BENCH_BASELINE: $(over 3 4) µs, 8 GPUs $(over 3 5 8) µs each"
+row "scaling" "one GPU of that spec over none, granted (20 paths; its nodes and files made as look-alikes)" \
+  "$gpu1 µs" "$vs" "" ""
 # What parsing is of those: each spec parsed and checked again and again
 # in one process (bench/cdi.rs), warm, so the least a launch spends on it.
 cdi_parse=$("$CDI_BENCH" 200 "$W/cdi/bench.yaml" "$W/cdi-nv/nvidia.yaml" || true)
@@ -445,5 +479,5 @@ parse_of() { awk -v f="$1" '$1 == f { print $2 }' <<<"$cdi_parse"; }
 row "scaling" "parse and check the example spec ($(stat -c %s "$W/cdi/bench.yaml") bytes, 8 devices), in-process, warm" \
   "$(parse_of "$W/cdi/bench.yaml") µs" "of one device's $dev1 µs over none" "" ""
 row "scaling" "parse and check the NVIDIA-shaped spec, in-process, warm" \
-  "$(parse_of "$W/cdi-nv/nvidia.yaml") µs" "of its $nv_read µs read" "" ""
+  "$(parse_of "$W/cdi-nv/nvidia.yaml") µs" "of its $nv_read µs read, of one GPU's $gpu1 µs" "" ""
 exit 0

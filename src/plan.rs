@@ -43,9 +43,11 @@ pub struct RunOptions {
     pub preserve_fds: Vec<i32>,
     /// The workload's argv, as bytes.
     pub command: Vec<std::ffi::OsString>,
-    /// Plan the seccomp filter for this machine's architecture only (a
-    /// launch installs nothing else); the `plan` command shows both.
-    pub native_only: bool,
+    /// Plan only what a launch applies: the seccomp filter for this
+    /// machine's architecture alone (a launch installs nothing else), and
+    /// no per-device view of the devices section (`cdi.granted`, which
+    /// only a printed plan shows). The `plan` command shows both.
+    pub for_launch: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -127,6 +129,7 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
             uid: identity.uid,
             gid: identity.gid,
             sets_groups: identity.groups.is_some(),
+            device_views: !opts.for_launch,
         },
     );
     devices.cdi = cdi.cdi;
@@ -148,7 +151,7 @@ pub fn build(policy: &Policy, source: &Source, opts: &RunOptions, host: &HostFac
         policy,
         network.inet_sockets,
         network.tcp_enforced,
-        opts.native_only,
+        opts.for_launch,
     );
     blockers.extend(sc.blockers);
     dropped.extend(sc.dropped);

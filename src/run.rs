@@ -23,7 +23,7 @@ fn run_options(args: &RunArgs) -> RunOptions {
         init: args.init,
         preserve_fds: args.preserve_fds.clone(),
         command: args.command.clone(),
-        native_only: false,
+        for_launch: false,
     }
 }
 
@@ -33,7 +33,7 @@ pub fn make_plan(args: &RunArgs) -> Result<Plan> {
 }
 
 /// [`make_plan`] for a launch: marking each phase in `t` for the
-/// `--report`, with only what the launch applies (`native_only`), and the
+/// `--report`, with only what the launch applies (`for_launch`), and the
 /// policy's paths kept open for Landlock (see `safepath::Held`), and the
 /// supervisor's environment it was made with.
 fn make_plan_timed(args: &RunArgs, t: &mut Timings) -> Result<(Plan, Held, HostEnv)> {
@@ -51,7 +51,7 @@ type HostEnv = Vec<(std::ffi::OsString, std::ffi::OsString)>;
 fn plan_with(
     args: &RunArgs,
     t: &mut Timings,
-    native_only: bool,
+    for_launch: bool,
     held: Option<&mut Held>,
 ) -> Result<(Plan, HostEnv)> {
     let source = policy::source_from_env(args.policy.as_deref());
@@ -60,7 +60,7 @@ fn plan_with(
     crate::env::check_inputs(&env)?;
     t.mark("load");
     let opts = RunOptions {
-        native_only,
+        for_launch,
         ..run_options(args)
     };
     let mut facts = resolve::resolve_run_holding(&loaded.policy, &opts, held, env); // resolve

@@ -393,6 +393,10 @@ pub struct Context<'a> {
     pub gid: u32,
     /// Whether the identity switch sets supplementary groups.
     pub sets_groups: bool,
+    /// Whether to build each granted device's own view (`cdi.granted`):
+    /// for a printed plan only, as a launch reads none of it and it costs
+    /// a merge of the spec's edits per device.
+    pub device_views: bool,
 }
 
 #[derive(Debug, Default)]
@@ -1043,14 +1047,15 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
     }
 
     // ---- per device ----
-    let granted: Vec<GrantedDevice> = {
+    if ctx.device_views {
         let planned = Planned::of(&out.cdi);
-        res.found
+        let granted: Vec<GrantedDevice> = res
+            .found
             .iter()
             .map(|f| device_entry(f, devices, reg, &planned, host))
-            .collect()
-    };
-    out.cdi.granted.extend(granted);
+            .collect();
+        out.cdi.granted.extend(granted);
+    }
 
     // ---- CUDA ----
     if any_nvidia(&res.found, reg) {

@@ -184,7 +184,7 @@ pub fn command(args: &RunArgs, output: Option<&Path>) -> Result<i32> {
         init: Some(true),
         preserve_fds: args.preserve_fds.clone(),
         command: args.command.clone(),
-        native_only: true,
+        for_launch: true,
     };
     let facts = crate::resolve::resolve_run(&loaded.policy, &opts);
     let mut plan = crate::plan::build(&loaded.policy, &loaded.source, &opts, &facts);
