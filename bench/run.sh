@@ -89,92 +89,12 @@ done
 mkdir -p "$W/cdi" "$W/dev"
 example_cdi_spec "$W/cdi/bench.yaml" "$W/dev"
 
-# An NVIDIA-shaped spec as `nvidia-ctk cdi generate` writes one for a node
-# with 8 GPUs: index and UUID names, each with its nodes and a
-# create-symlinks hook (`--link` arguments with `::`), an `all` device,
-# and spec-wide control nodes, an ldcache hook and 32 driver mounts.
-# nvidia_spec ROOT: the spec, every path it grants beneath ROOT ("" for
-# the real paths, which are not on this host: that one is only read, by
-# `devices`).
-nvidia_spec() {
-  local R=$1 i name n l b
-  echo "cdiVersion: 0.5.0"
-  echo "kind: nvidia.com/gpu"
-  echo "devices:"
-  for i in 0 1 2 3 4 5 6 7; do
-    for name in "\"$i\"" "GPU-4cf8db2d-06c0-7d70-1a51-e59b25b2c1$i$i"; do
-      echo "- name: $name"
-      echo "  containerEdits:"
-      echo "    deviceNodes:"
-      echo "    - path: $R/dev/nvidia$i"
-      echo "      major: 195"
-      echo "      minor: $i"
-      echo "      permissions: rwm"
-      echo "    - path: $R/dev/dri/card$((i + 1))"
-      echo "    - path: $R/dev/dri/renderD$((128 + i))"
-      echo "    hooks:"
-      echo "    - hookName: createContainer"
-      echo "      path: $R/usr/bin/nvidia-cdi-hook"
-      echo "      args:"
-      echo "      - nvidia-cdi-hook"
-      echo "      - create-symlinks"
-      echo "      - --link"
-      echo "      - ../card$((i + 1))::/dev/dri/by-path/pci-0000:1$i:00.0-card"
-      echo "      - --link"
-      echo "      - ../renderD$((128 + i))::/dev/dri/by-path/pci-0000:1$i:00.0-render"
-      echo "      env:"
-      echo "      - NVIDIA_CTK_DEBUG=false"
-    done
-  done
-  echo "- name: all"
-  echo "  containerEdits:"
-  echo "    deviceNodes:"
-  for i in 0 1 2 3 4 5 6 7; do echo "    - path: $R/dev/nvidia$i"; done
-  echo "containerEdits:"
-  echo "  env:"
-  echo "  - NVIDIA_VISIBLE_DEVICES=void"
-  echo "  deviceNodes:"
-  for n in nvidia-modeset nvidia-uvm nvidia-uvm-tools nvidiactl; do echo "  - path: $R/dev/$n"; done
-  echo "  hooks:"
-  echo "  - hookName: createContainer"
-  echo "    path: $R/usr/bin/nvidia-cdi-hook"
-  echo "    args:"
-  echo "    - nvidia-cdi-hook"
-  echo "    - update-ldcache"
-  echo "    - --folder"
-  echo "    - /usr/lib/x86_64-linux-gnu"
-  echo "  mounts:"
-  for l in EGL_nvidia GLESv1_CM_nvidia GLESv2_nvidia GLX_nvidia cuda cudadebugger nvcuvid \
-    nvidia-allocator nvidia-cfg nvidia-eglcore nvidia-encode nvidia-fbc nvidia-glcore \
-    nvidia-glsi nvidia-glvkspirv nvidia-gpucomp nvidia-ml nvidia-ngx nvidia-nvvm nvidia-opencl \
-    nvidia-opticalflow nvidia-pkcs11-openssl3 nvidia-ptxjitcompiler nvidia-rtcore nvidia-tls \
-    nvoptix vdpau_nvidia; do
-    echo "  - hostPath: $R/usr/lib/x86_64-linux-gnu/lib$l.so.550.54.15"
-    echo "    containerPath: $R/usr/lib/x86_64-linux-gnu/lib$l.so.550.54.15"
-    echo "    options: [ro, nosuid, nodev, rbind, rprivate]"
-  done
-  for b in nvidia-cuda-mps-control nvidia-cuda-mps-server nvidia-debugdump nvidia-persistenced \
-    nvidia-smi; do
-    echo "  - hostPath: $R/usr/bin/$b"
-    echo "    containerPath: $R/usr/bin/$b"
-    echo "    options: [ro, nosuid, nodev, rbind, rprivate]"
-  done
-}
-mkdir -p "$W/cdi-nv"
-nvidia_spec "" >"$W/cdi-nv/nvidia.yaml"
-# The same spec applied: its nodes and files made beneath $W/nv (the
-# GPUs' nodes with the numbers the spec gives, the others /dev/null's),
-# so that a launch grants it as it would a GPU node's.
-mkdir -p "$W/cdi-nvl" "$W/nv/dev/dri" "$W/nv/usr/bin" "$W/nv/usr/lib/x86_64-linux-gnu"
-nvidia_spec "$W/nv" >"$W/cdi-nvl/nvidia.yaml"
-for i in 0 1 2 3 4 5 6 7; do mknod "$W/nv/dev/nvidia$i" c 195 "$i"; done
-grep -oE "$W/nv/[^ ]+" "$W/cdi-nvl/nvidia.yaml" | sort -u | while read -r f; do
-  [ -e "$f" ] && continue
-  case $f in
-  "$W/nv/dev/"*) mknod "$f" c 1 3 ;;
-  *) : >"$f" ;;
-  esac
-done
+# An NVIDIA-shaped spec (cross/common.sh), only read (`devices`): its
+# paths are not on this host. Then the same spec with every path it grants
+# made beneath $W/nv, so that a launch grants it as it would a GPU's.
+mkdir -p "$W/cdi-nv" "$W/cdi-nvl"
+nvidia_cdi_spec "" >"$W/cdi-nv/nvidia.yaml"
+nvidia_cdi_lookalike "$W/cdi-nvl/nvidia.yaml" "$W/nv"
 
 BASE=${BENCH_BASELINE:-}
 [ -z "$BASE" ] || [ -x "$BASE" ] || die "BENCH_BASELINE=$BASE is not an executable"

@@ -10,8 +10,9 @@
 # (same profile, so the same names as the release link), in a separate
 # target directory. On x86_64 it runs the launches a pod makes under
 # cross/fntrace.c, a breakpoint at every function: a 20-path policy in
-# exec and init mode, with one and eight CDI devices, and the embedded
-# default policy; each launch must succeed. The aarch64 names are those
+# exec and init mode, with one and eight CDI devices, with one GPU of an
+# NVIDIA-shaped spec, and the embedded default policy; each launch must
+# succeed. The aarch64 names are those
 # of the same functions (equal once demangled without the crates' ids,
 # which differ per target), in the same order. Run it again, and commit
 # the lists, when cross/verify.sh says a build has lost much of its list:
@@ -51,6 +52,8 @@ gcc -nostdlib -static -o "$W/bin/true" bench/true.S
   echo "process: {run_as_user: 65534, run_as_group: 65534}"
 } >"$W/policy.yaml"
 example_cdi_spec "$W/cdi/order.yaml" "$W"
+mkdir -m 755 "$W/cdi-nv"
+nvidia_cdi_lookalike "$W/cdi-nv/nvidia.yaml" "$W/nv"
 dev8=()
 for i in 0 1 2 3 4 5 6 7; do dev8+=(--device "example.com/dev=$i"); done
 
@@ -59,7 +62,7 @@ nm "$B" | awk '$2 ~ /^[tTwW]$/ { print $1 }' >"$W/funcs"
 # Each launch ten times: some functions run only in some launches (hash
 # tables are seeded at random, and a collision takes another path). The
 # list is in tiers, each after the one before: what a plain launch runs,
-# then what init mode, a CDI device, eight and the embedded policy add,
+# then what init mode, a CDI device, eight, a GPU and the embedded policy add,
 # so a launch that needs less maps less.
 tier=0
 trace() {
@@ -76,6 +79,7 @@ trace "${P[@]}" --exec -- "$W/bin/true"
 trace "${P[@]}" --init -- "$W/bin/true"
 trace "${P[@]}" --exec --cdi-dir "$W/cdi" --device example.com/dev=0 -- "$W/bin/true"
 trace "${P[@]}" --exec --cdi-dir "$W/cdi" "${dev8[@]}" -- "$W/bin/true"
+trace "${P[@]}" --exec --cdi-dir "$W/cdi-nv" --device nvidia.com/gpu=0 -- "$W/bin/true"
 # The embedded policy lets the workload execute only from the system
 # directories.
 trace -- /bin/true
