@@ -89,9 +89,17 @@ impl<'s> Pieces<'s> {
         Some(value)
     }
 
+    /// How many items the sequence here holds (`None`: no sequence).
+    fn seq_len(&self) -> Option<usize> {
+        match self.list.get(self.at)? {
+            Piece::Seq(_, n) => Some(*n as usize),
+            _ => None,
+        }
+    }
+
     /// Calls `each` on every item of a sequence.
     fn seq(&mut self, each: &mut dyn FnMut(&mut Self) -> Option<()>) -> Option<()> {
-        let Piece::Seq(_) = self.next()? else {
+        let Piece::Seq(..) = self.next()? else {
             return None;
         };
         while !self.at_end() {
@@ -197,7 +205,7 @@ impl<T: Direct> Direct for Option<T> {
 
 impl<T: Direct> Direct for Vec<T> {
     fn direct(p: &mut Pieces<'_>) -> Option<Self> {
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(p.seq_len().unwrap_or(0));
         p.seq(&mut |p| {
             out.push(T::direct(p)?);
             Some(())

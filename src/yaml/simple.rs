@@ -34,8 +34,9 @@ const MAX_KEY_LEN: usize = 1024;
 pub(crate) enum Piece<'s> {
     /// A mapping starts; its mark is its first key's.
     Map(Mark),
-    /// A sequence starts, at its first `-` or its `[`.
-    Seq(Mark),
+    /// A sequence starts, at its first `-` or its `[`, with how many
+    /// items it holds (so that its reader sizes its list once).
+    Seq(Mark, u32),
     /// The innermost open mapping or sequence ends.
     End,
     /// A mapping's key (always plain in this shape), its text as written.
@@ -85,8 +86,8 @@ fn node(list: &[Piece<'_>], at: &mut usize, opts: ParseOptions) -> Option<Node> 
     let (value, mark) = match piece {
         Piece::Plain(s, mark) => (resolve(s, opts), mark),
         Piece::Quoted(s, mark) => (Value::Str(s.to_owned()), mark),
-        Piece::Seq(mark) => {
-            let mut items = Vec::new();
+        Piece::Seq(mark, n) => {
+            let mut items = Vec::with_capacity(n as usize);
             while *list.get(*at)? != Piece::End {
                 items.push(node(list, at, opts)?);
             }
@@ -235,6 +236,20 @@ impl<'s> Reader<'s> {
         }
     }
 
+    /// Opens a sequence at `mark`: where its piece is.
+    fn open_sequence(&mut self, mark: Mark) -> usize {
+        self.out.push(Piece::Seq(mark, 0));
+        self.out.len() - 1
+    }
+
+    /// Closes the sequence opened at `start`, which holds `items`.
+    fn close_sequence(&mut self, start: usize, items: u32) {
+        if let Some(Piece::Seq(_, n)) = self.out.get_mut(start) {
+            *n = items;
+        }
+        self.out.push(Piece::End);
+    }
+
     /// Closes the mapping opened at `from`.
     fn close(&mut self, from: KeysFrom) {
         self.keys.truncate(from.keys);
@@ -277,8 +292,10 @@ impl<'s> Reader<'s> {
     /// A block sequence of items at `indent`, starting on the current line.
     fn sequence(&mut self, indent: usize, depth: usize) -> Option<()> {
         let depth = enter(depth)?;
-        self.out.push(Piece::Seq(self.mark(indent)));
+        let start = self.open_sequence(self.mark(indent));
+        let mut items = 0u32;
         loop {
+            items = items.saturating_add(1);
             let text = self.text();
             if !is_dash(text, indent) {
                 return None;
@@ -309,7 +326,7 @@ impl<'s> Reader<'s> {
                 _ => break,
             }
         }
-        self.out.push(Piece::End);
+        self.close_sequence(start, items);
         Some(())
     }
 
@@ -422,10 +439,12 @@ impl<'s> Reader<'s> {
     /// `[a, b]` on one line, from its `[` at `col`.
     fn flow_sequence(&mut self, text: &'s [u8], col: usize, depth: usize) -> Option<usize> {
         let depth = enter(depth)?;
-        self.out.push(Piece::Seq(self.mark(col)));
+        let start = self.open_sequence(self.mark(col));
+        let mut items = 0u32;
         let mut at = col + 1 + count_spaces(text, col + 1);
         if text.get(at) != Some(&b']') {
             loop {
+                items = items.saturating_add(1);
                 let end = self.flow_value(text, at, depth, true)?;
                 at = end + count_spaces(text, end);
                 match text.get(at)? {
@@ -438,7 +457,7 @@ impl<'s> Reader<'s> {
                 }
             }
         }
-        self.out.push(Piece::End);
+        self.close_sequence(start, items);
         Some(at + 1)
     }
 
@@ -587,10 +606,37 @@ mod tests {
 
     /// Where this reader answers, its tree is the general reader's, marks
     /// included (compared as text so that `.nan` equals itself).
+    /// The items of the collection that starts at `list[*at]`, moving
+    /// `at` past it; panics where a sequence's count is not its items'.
+    fn counted(list: &[Piece<'_>], at: &mut usize) -> usize {
+        let piece = list[*at];
+        *at += 1;
+        if !matches!(piece, Piece::Seq(..) | Piece::Map(_)) {
+            return 0;
+        }
+        let mut items = 0;
+        while list[*at] != Piece::End {
+            if !matches!(list[*at], Piece::Key(..)) {
+                items += 1;
+            }
+            counted(list, at);
+        }
+        *at += 1;
+        if let Piece::Seq(_, n) = piece {
+            assert_eq!(n as usize, items, "{piece:?}");
+        }
+        items
+    }
+
     fn agrees(src: &str) -> bool {
         let mut answered = false;
         for yaml11_octal in [false, true] {
             let opts = ParseOptions { yaml11_octal };
+            if let Some(list) = pieces(src, opts) {
+                let mut at = 0;
+                counted(&list, &mut at);
+                assert_eq!(at, list.len(), "{src:?}");
+            }
             if let (Some(fast), general) = both_readers(src, opts) {
                 answered = true;
                 assert_eq!(
