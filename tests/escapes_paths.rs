@@ -264,7 +264,10 @@ fn sandbox_refuses_cdi_mount_symlink_planted_by_an_earlier_launch() {
 /// directory, and a root link beneath an execute path that leads to that
 /// directory (a link to `/` is as broad as `/`). The control is the
 /// driver's program, mounted read-only beneath an `execute` path, which
-/// runs; the mount's path is readable in every case.
+/// runs; the mount's path is readable in every case. Nor does a bind of
+/// the writable directory, or of the directory above it, made beneath an
+/// execute path: the rule would be on the writable directory itself, and
+/// the workload would run its program under the writable name.
 #[test]
 fn sandbox_never_lets_a_cdi_mount_execute_outside_the_policys_execute_paths() {
     let t = "sandbox_never_lets_a_cdi_mount_execute_outside_the_policys_execute_paths";
@@ -348,11 +351,66 @@ fn sandbox_never_lets_a_cdi_mount_execute_outside_the_policys_execute_paths() {
             "cdi: mount {root_link} (example.com/drv=d): / is too broad to grant from a CDI spec"
         ),
     );
+    // Binds of the writable directory and of the one above it, beneath
+    // an execute path: the workload's program, by its own name.
+    let bound = mkdir(Path::new(&exe), "bound");
+    let _b = Mounted::bind_ro(&data, &bound);
+    let above = mkdir(Path::new(&exe), "above");
+    let _a = Mounted::bind_ro(&d.display().to_string(), &above);
+    for at in [&bound, &above] {
+        let prog = format!("{data}/prog");
+        let r = run(at, &prog);
+        denied(&r, &format!("errno=EACCES(13): {prog}"));
+    }
     let ok = run(&at_exe, &format!("{at_exe}/prog"));
     assert_eq!(
         ok.code,
         0,
         "control: the driver's program runs\n{}",
+        ok.explain()
+    );
+}
+
+/// A CDI mount path that is a bind of `/` or of a system tree is as broad
+/// as the tree, however it is spelled: its rule would be on the tree's own
+/// directory, under every name. Refused; the control, a bind of a
+/// directory of the test's own at the same kind of place, is granted.
+#[test]
+fn sandbox_refuses_a_cdi_mount_that_is_a_bind_of_a_system_tree() {
+    let t = "sandbox_refuses_a_cdi_mount_that_is_a_bind_of_a_system_tree";
+    let Some(d) = setup_mounting(t) else { return };
+    let drv = mkdir(&d, "drv");
+    std::fs::copy(probe(), format!("{drv}/prog")).unwrap();
+    let p = policy(&d, "p", &[], &[], "");
+    let cdi = common::scratch(&format!("{t}-cdi")).display().to_string();
+    let at_dir = InRun::dir(t);
+    let at = at_dir.path();
+    let run = |src: &str| {
+        let _m = Mounted::bind_ro(src, &at);
+        std::fs::write(
+            Path::new(&cdi).join("drv.yaml"),
+            format!(
+                "cdiVersion: 0.7.0\nkind: example.com/drv\ndevices:\n- name: d\n  containerEdits:\n    mounts: [{{hostPath: {src}, containerPath: {at}, options: [ro, nosuid, nodev, bind]}}]\n"
+            ),
+        )
+        .unwrap();
+        let args = ["--exec", "--cdi-dir", &cdi, "--device", "example.com/drv=d"];
+        sandbox(&p, &args, &[&pr(), "read", &format!("{at}/prog")])
+    };
+    for tree in ["/", "/etc"] {
+        let r = run(tree);
+        refused(
+            &r,
+            &format!(
+                "cdi: mount {at} (example.com/drv=d): {at} is / or a system tree (another mount of it), too broad to grant from a CDI spec"
+            ),
+        );
+    }
+    let ok = run(&drv);
+    assert_eq!(
+        ok.stdout,
+        format!("ok: {at}/prog\n"),
+        "control: {}",
         ok.explain()
     );
 }

@@ -20,7 +20,9 @@
 //! the spec alone never widens write access.
 //!
 //! Spec paths must be absolute, without `..`, and not a broad root
-//! ([`BROAD_ROOTS`]): a spec that would grant `/usr` or `/dev` is refused.
+//! ([`BROAD_ROOTS`]): a spec that would grant `/usr` or `/dev` is refused,
+//! and so is a mount path that is `/` or a system tree's own directory
+//! (a bind of it), found by device and inode.
 //!
 //! CUDA extras, when an NVIDIA device is granted: read on
 //! `/proc/driver/nvidia` and `/proc/driver/nvidia-uvm`, read (and Unix
@@ -471,6 +473,19 @@ fn path_problem(p: &str) -> Option<String> {
         .then(|| format!("{n} is too broad to grant from a CDI spec"))
 }
 
+/// Why a mount path is too broad by what it is rather than how it is
+/// spelled: the directory of `/` or of a system tree itself, reached
+/// through a bind of it (compared by device and inode).
+fn system_tree_object(path: &str, host: &HostFacts) -> Option<String> {
+    let r = host.resolved.get(path)?;
+    host.never_writable.contains(&(r.dev, r.ino)).then(|| {
+        format!(
+            "{} is / or a system tree (another mount of it), too broad to grant from a CDI spec",
+            r.path
+        )
+    })
+}
+
 fn is_nvidia(vendor: &str) -> bool {
     vendor == "nvidia.com" || vendor.ends_with(".nvidia.com")
 }
@@ -655,6 +670,14 @@ fn creation(n: &DeviceNode, host: &HostFacts, uid: u32, gid: u32) -> Result<Node
 /// directory, made by whatever mount namespace, which the mount table
 /// cannot always tell), so the policy's `execute` paths decide, not what
 /// is mounted there.
+///
+/// And never where it meets what the workload may write: the rule is on
+/// the object the path leads to, under every name it has, so a bind of a
+/// writable directory (or of a directory above one) beneath an execute
+/// path would let the workload run what it writes under the writable
+/// name itself. Refused when the path lies beneath or above a writable
+/// path or another mount of one (the mount table's aliases), or is a
+/// writable directory's own object.
 fn may_execute(path: &str, ctx: &Context<'_>) -> bool {
     let Some(execute) = ctx
         .policy
@@ -674,6 +697,17 @@ fn may_execute(path: &str, ctx: &Context<'_>) -> bool {
             .map_or_else(|| p.to_string(), |r| r.path.clone())
     };
     let at = resolved(path);
+    let writable = &ctx.host.trust.writable;
+    if writable
+        .iter()
+        .any(|w| paths::is_within(&at, w) || paths::is_within(w, &at))
+    {
+        return false;
+    }
+    let object = |p: &str| ctx.host.resolved.get(p).map(|r| (r.dev, r.ino));
+    if object(path).is_some_and(|o| writable.iter().any(|w| object(w) == Some(o))) {
+        return false;
+    }
     execute
         .iter()
         .any(|x| paths::is_within(&at, &resolved(&paths::normalize(x))))
@@ -866,10 +900,13 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
         };
         let mut hint = None;
         // Judged where the path leads too: the rule goes on what a root
-        // link there leads to (`/run/drv/l -> /` is as broad as `/`).
+        // link there leads to (`/run/drv/l -> /` is as broad as `/`), and
+        // on that object under every name: a bind of `/` or a system
+        // tree is as broad as the tree.
         let canonical = host.resolved.get(&path).map(|r| r.path.as_str());
-        if let Some(p) =
-            path_problem(&m.container_path).or_else(|| canonical.and_then(path_problem))
+        if let Some(p) = path_problem(&m.container_path)
+            .or_else(|| canonical.and_then(path_problem))
+            .or_else(|| system_tree_object(&path, host))
         {
             mp.problem = Some(p);
         } else if !runtime && !m.is_bind() {
