@@ -647,13 +647,20 @@ fn resolve_typed(s: &str, opts: ParseOptions) -> Value {
         _ => {}
     }
     let octal = |d: &str| !d.is_empty() && d.bytes().all(|b| matches!(b, b'0'..=b'7'));
+    // YAML 1.1's octal takes a sign too (`[-+]?0[0-7]+`), as Go's reader
+    // of CDI specs does: `+0100` is 64 there, not 100.
+    let (negative, body) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
     if opts.yaml11_octal
-        && s.len() > 1
-        && s.starts_with('0')
-        && octal(s)
-        && let Ok(n) = i128::from_str_radix(s, 8)
+        && body.len() > 1
+        && body.starts_with('0')
+        && octal(body)
+        && let Ok(n) = i128::from_str_radix(body, 8)
     {
-        return Value::Int(n);
+        return Value::Int(if negative { -n } else { n });
     }
     // Digits are checked first because `from_str_radix` also accepts a sign.
     if let Some(d) = s.strip_prefix("0o").filter(|d| octal(d)) {
@@ -2626,6 +2633,23 @@ network:
             start.elapsed() < std::time::Duration::from_secs(2),
             "{src:?}"
         );
+    }
+
+    #[test]
+    fn yaml11_octal_takes_a_sign() {
+        let opts = ParseOptions { yaml11_octal: true };
+        for (s, n) in [
+            ("0100", 64),
+            ("+0100", 64),
+            ("-010", -8),
+            ("+0", 0),
+            ("-0", 0),
+            ("08", 8),
+        ] {
+            assert_eq!(resolve(s, opts), Value::Int(n), "{s}");
+        }
+        // YAML 1.2 (policies): decimal.
+        assert_eq!(resolve("+0100", ParseOptions::default()), Value::Int(100));
     }
 
     #[test]

@@ -745,6 +745,12 @@ fn check_edits(ed: &ContainerEdits, at: &Loc<'_>, e: &mut Errors<'_>) {
                 );
             }
         }
+        if let Some(m) = n.file_mode.filter(|m| *m > 0o7777) {
+            e.at(
+                &Loc::Key(&p, "fileMode"),
+                format!("fileMode {m:#o} has bits beyond a node's permission bits (07777)"),
+            );
+        }
         for (k, v) in [("major", n.major), ("minor", n.minor)] {
             if v.is_some_and(|v| v < 0) {
                 e.at(
@@ -973,6 +979,27 @@ mod tests {
         }
         s += "containerEdits:\n  env:\n  - NVIDIA_VISIBLE_DEVICES=void\n  deviceNodes:\n  - path: /dev/nvidiactl\n  mounts:\n  - hostPath: /usr/lib/libcuda.so.550.54.15\n    containerPath: /usr/lib/libcuda.so.550.54.15\n    options: [ro, nosuid, nodev, rbind, rprivate]\n";
         s
+    }
+
+    #[test]
+    fn a_file_mode_beyond_the_permission_bits_is_an_error() {
+        let spec = |m: &str| {
+            format!(
+                "cdiVersion: 0.5.0\nkind: example.com/dev\ndevices:\n- name: \"0\"\n  containerEdits:\n    deviceNodes: [{{path: /dev/x, fileMode: {m}}}]\n"
+            )
+        };
+        for ok in ["07777", "0666", "0"] {
+            assert!(parse("s.yaml", &spec(ok), 0).is_ok(), "{ok}");
+        }
+        for bad in ["010000", "4096", "0o20000666"] {
+            let errors = parse("s.yaml", &spec(bad), 0).err().unwrap_or_default();
+            assert!(
+                errors.iter().any(|e| e
+                    .to_string()
+                    .contains("has bits beyond a node's permission bits")),
+                "{bad}: {errors:?}"
+            );
+        }
     }
 
     #[test]
