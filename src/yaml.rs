@@ -152,6 +152,16 @@ fn parse_general(src: &str, opts: ParseOptions) -> Result<Node, YamlError> {
         return Err(e);
     }
     let widths = line_widths(src);
+    // YAML allows only its printable characters in a stream (a control
+    // character only as an escape in a double-quoted scalar); saphyr
+    // finds some of the others, not all, and would read an ESC or a DEL
+    // into a value.
+    if let Some(mark) = first_unprintable(src) {
+        return Err(YamlError {
+            mark: clamp(mark, &widths),
+            message: "found unprintable character".into(),
+        });
+    }
     match load(src, opts) {
         Ok(mut root) => {
             clamp_marks(&mut root, &widths);
@@ -2633,6 +2643,39 @@ network:
             start.elapsed() < std::time::Duration::from_secs(2),
             "{src:?}"
         );
+    }
+
+    #[test]
+    fn characters_yaml_does_not_allow_are_errors_where_they_are() {
+        for c in [
+            '\u{1}', '\u{8}', '\u{b}', '\u{c}', '\u{1b}', '\u{7f}', '\u{80}', '\u{9b}', '\u{fffe}',
+            '\u{ffff}',
+        ] {
+            for src in [
+                format!("a: x{c}y\n"),
+                format!("a: \"x{c}y\"\n"),
+                format!("a: [x{c}]\n"),
+            ] {
+                let col = src.chars().position(|x| x == c).unwrap_or_default() + 1;
+                assert_eq!(
+                    parse(&src, ParseOptions::default())
+                        .err()
+                        .map(|e| e.to_string()),
+                    Some(format!("1:{col}: found unprintable character")),
+                    "{src:?}"
+                );
+            }
+        }
+        // The control: what YAML allows, an escape included.
+        for src in [
+            "a: x\ty\n",
+            "a: \"x\\ey\"\n",
+            "a: x\u{85}y\n",
+            "a: \u{e9}\u{fffd}\u{1f600}\n",
+            "\u{feff}a: b\r\n",
+        ] {
+            assert!(parse(src, ParseOptions::default()).is_ok(), "{src:?}");
+        }
     }
 
     #[test]
