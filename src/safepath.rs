@@ -19,6 +19,9 @@
 //!   write bit, unless it sits on a read-only mount or is sticky (in
 //!   `/tmp`, 1777, others may add names but not rename or remove root's,
 //!   and each entry's owner is checked in turn);
+//! - its own directory is not a sticky one others may write: anyone may
+//!   move a link of root's in there from a directory they can write (a
+//!   rename needs no ownership of what it moves, except for a directory);
 //! - none of those directories is, or lies beneath, a path the policy makes
 //!   writable ([`Trust::writable`]);
 //! - it is not a procfs "magic link" (`/proc/<pid>/root`, `fd/N`, `cwd`,
@@ -712,6 +715,14 @@ fn open_with(walker: &mut Walker<'_>, path: &str) -> Result<Resolved, ResolveErr
                 Some(why.clone())
             } else if !trust.owner_trusted(st.st_uid) {
                 Some(format!("it is owned by uid {}", st.st_uid))
+            } else if top.st.st_mode & libc::S_ISVTX != 0 && top.st.st_mode & 0o022 != 0 {
+                // Anyone may add names to a sticky directory others may
+                // write, and a link is moved in by rename without owning
+                // it: root's link there may be one root made elsewhere.
+                Some(format!(
+                    "it is in the sticky directory {}, where anyone may move in a link of root's",
+                    top.path
+                ))
             } else {
                 None
             };
@@ -1180,12 +1191,24 @@ mod tests {
     }
 
     #[test]
-    fn in_a_sticky_directory_only_root_owned_entries_are_trusted() {
+    fn in_a_sticky_directory_others_may_write_no_link_is_followed() {
         let d = scratch("sticky");
-        std::fs::set_permissions(&d, std::os::unix::fs::PermissionsExt::from_mode(0o1777)).unwrap();
+        let mode =
+            |m| std::fs::set_permissions(&d, std::os::unix::fs::PermissionsExt::from_mode(m));
         symlink("/usr", d.join("mine")).unwrap();
-        let r = open(d.join("mine").to_str().unwrap(), &Trust::default()).unwrap();
-        assert_eq!(r.path, "/usr");
+        let mine = d.join("mine").display().to_string();
+        // Control: root's link in a directory only root may write.
+        mode(0o755).unwrap();
+        assert_eq!(open(&mine, &Trust::default()).unwrap().path, "/usr");
+        // In /tmp's mode anyone could have moved root's link in.
+        mode(0o1777).unwrap();
+        let e = open(&mine, &Trust::default()).unwrap_err();
+        assert!(
+            e.cause()
+                .contains("where anyone may move in a link of root's"),
+            "{}",
+            e.cause()
+        );
         symlink("/usr", d.join("theirs")).unwrap();
         std::os::unix::fs::lchown(d.join("theirs"), Some(1500), Some(1500)).unwrap();
         let e = open(d.join("theirs").to_str().unwrap(), &Trust::default()).unwrap_err();
