@@ -265,9 +265,10 @@ fn sandbox_refuses_cdi_mount_symlink_planted_by_an_earlier_launch() {
 /// directory (a link to `/` is as broad as `/`). The control is the
 /// driver's program, mounted read-only beneath an `execute` path, which
 /// runs; the mount's path is readable in every case. Nor does a bind of
-/// the writable directory, or of the directory above it, made beneath an
-/// execute path: the rule would be on the writable directory itself, and
-/// the workload would run its program under the writable name.
+/// the writable directory, or of the directory above it, or a hard link of
+/// the program, beneath an execute path: the rule would be on the writable
+/// directory or the program itself, and the workload would run its
+/// program under the writable name.
 #[test]
 fn sandbox_never_lets_a_cdi_mount_execute_outside_the_policys_execute_paths() {
     let t = "sandbox_never_lets_a_cdi_mount_execute_outside_the_policys_execute_paths";
@@ -357,7 +358,11 @@ fn sandbox_never_lets_a_cdi_mount_execute_outside_the_policys_execute_paths() {
     let _b = Mounted::bind_ro(&data, &bound);
     let above = mkdir(Path::new(&exe), "above");
     let _a = Mounted::bind_ro(&d.display().to_string(), &above);
-    for at in [&bound, &above] {
+    // And a second name of the workload's program, a hard link root made
+    // beneath the execute path: a file mount, no mount table involved.
+    let linked = format!("{exe}/linked");
+    std::fs::hard_link(format!("{data}/prog"), &linked).unwrap();
+    for at in [&bound, &above, &linked] {
         let prog = format!("{data}/prog");
         let r = run(at, &prog);
         denied(&r, &format!("errno=EACCES(13): {prog}"));

@@ -14,7 +14,8 @@
 //! `ioctl_dev` where the kernel controls ioctl. A node the request did not
 //! name gets no rule, so it stays denied even when present.
 //!
-//! Mounts: the container path must exist; it is granted read + execute. A
+//! Mounts: the container path must exist; it is granted read + execute
+//! (read only when the policy lists `execute` paths: see `may_execute`). A
 //! writable mount (no `ro` option) is also writable for the workload only
 //! when the policy's own `filesystem_policy.read_write` covers that path:
 //! the spec alone never widens write access.
@@ -663,54 +664,23 @@ fn creation(n: &DeviceNode, host: &HostFacts, uid: u32, gid: u32) -> Result<Node
     }
 }
 
-/// Whether a CDI mount's rule at `path` keeps the execute right: with
-/// `filesystem_policy.execute` listed (W^X), only beneath those paths, as
-/// the policy's own rules. What a mount shows may be what the workload
-/// writes under another name (a bind or an overlay of a writable
-/// directory, made by whatever mount namespace, which the mount table
-/// cannot always tell), so the policy's `execute` paths decide, not what
-/// is mounted there.
+/// Whether a CDI mount's rule keeps the execute right: only where the
+/// policy lists no `execute` paths (no W^X; every readable file may run).
 ///
-/// And never where it meets what the workload may write: the rule is on
-/// the object the path leads to, under every name it has, so a bind of a
-/// writable directory (or of a directory above one) beneath an execute
-/// path would let the workload run what it writes under the writable
-/// name itself. Refused when the path lies beneath or above a writable
-/// path or another mount of one (the mount table's aliases), or is a
-/// writable directory's own object.
-fn may_execute(path: &str, ctx: &Context<'_>) -> bool {
-    let Some(execute) = ctx
-        .policy
+/// With `execute` listed, never. A Landlock rule is on the object its path
+/// leads to, under every name that object has: a mount of a directory
+/// above, at or beneath a writable one (a bind, an overlay, a volume on
+/// another filesystem beneath a bound directory, a hard link of a
+/// writable file, or any of these made after the mount table was read)
+/// would let the workload run what it writes under the writable name. What
+/// a mount beneath an execute path holds runs anyway by that path's own
+/// rule, which reaches through the mounts beneath it; the spec adds
+/// nothing there, and nowhere else may it add execute.
+fn may_execute(ctx: &Context<'_>) -> bool {
+    ctx.policy
         .filesystem_policy
         .as_ref()
-        .and_then(|f| f.execute.as_ref())
-    else {
-        return true;
-    };
-    // Where each leads: the rule goes on what the path leads to (a root
-    // link beneath an execute path may lead anywhere), and an execute
-    // path's rule on what it leads to.
-    let resolved = |p: &str| {
-        ctx.host
-            .resolved
-            .get(p)
-            .map_or_else(|| p.to_string(), |r| r.path.clone())
-    };
-    let at = resolved(path);
-    let writable = &ctx.host.trust.writable;
-    if writable
-        .iter()
-        .any(|w| paths::is_within(&at, w) || paths::is_within(w, &at))
-    {
-        return false;
-    }
-    let object = |p: &str| ctx.host.resolved.get(p).map(|r| (r.dev, r.ino));
-    if object(path).is_some_and(|o| writable.iter().any(|w| object(w) == Some(o))) {
-        return false;
-    }
-    execute
-        .iter()
-        .any(|x| paths::is_within(&at, &resolved(&paths::normalize(x))))
+        .is_none_or(|f| f.execute.is_none())
 }
 
 /// Build the devices section and everything it implies.
@@ -940,7 +910,7 @@ pub fn plan(devices: &DevicesPlan, ctx: &Context<'_>) -> Output {
             });
         } else {
             let mut rights = fs_rights(ctx.abi, Access::ReadOnly, kind, false);
-            if !may_execute(&path, ctx) {
+            if !may_execute(ctx) {
                 rights.retain(|r| *r != "execute");
             }
             if kind == PathKind::Socket && ctx.abi >= 9 {
