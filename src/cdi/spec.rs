@@ -693,8 +693,19 @@ fn check(raw: &RawSpec, e: &mut Errors<'_>) -> Option<Version> {
     version
 }
 
-fn env_ok(v: &str) -> bool {
-    v.find('=').is_some_and(|i| i > 0)
+/// What is wrong with an environment entry: it must be `NAME=VALUE` with
+/// a name, and hold no NUL (the workload's environment cannot, and the
+/// launch would find out only at its exec, after the sandbox is applied).
+fn env_problem(v: &str) -> Option<String> {
+    if v.contains('\0') {
+        Some(format!("environment variable {v:?} has a NUL byte"))
+    } else if v.find('=').is_none_or(|i| i == 0) {
+        Some(format!(
+            "invalid environment variable {v:?} (want NAME=VALUE)"
+        ))
+    } else {
+        None
+    }
 }
 
 /// A path with a control character (a newline, a NUL), or one that breaks
@@ -720,11 +731,8 @@ fn check_path_chars(v: &str, at: &Loc<'_>, key: &'static str, e: &mut Errors<'_>
 fn check_edits(ed: &ContainerEdits, at: &Loc<'_>, e: &mut Errors<'_>) {
     let env = Loc::Key(at, "env");
     for (i, v) in ed.env.iter().enumerate() {
-        if !env_ok(v) {
-            e.at(
-                &Loc::Index(&env, i),
-                format!("invalid environment variable {v:?} (want NAME=VALUE)"),
-            );
+        if let Some(why) = env_problem(v) {
+            e.at(&Loc::Index(&env, i), why);
         }
     }
     let nodes = Loc::Key(at, "deviceNodes");
@@ -787,11 +795,8 @@ fn check_edits(ed: &ContainerEdits, at: &Loc<'_>, e: &mut Errors<'_>) {
         check_path_chars(&h.path, &p, "path", e);
         let env = Loc::Key(&p, "env");
         for (j, v) in h.env.iter().enumerate() {
-            if !env_ok(v) {
-                e.at(
-                    &Loc::Index(&env, j),
-                    format!("invalid environment variable {v:?} (want NAME=VALUE)"),
-                );
+            if let Some(why) = env_problem(v) {
+                e.at(&Loc::Index(&env, j), why);
             }
         }
     }
@@ -979,6 +984,27 @@ mod tests {
         }
         s += "containerEdits:\n  env:\n  - NVIDIA_VISIBLE_DEVICES=void\n  deviceNodes:\n  - path: /dev/nvidiactl\n  mounts:\n  - hostPath: /usr/lib/libcuda.so.550.54.15\n    containerPath: /usr/lib/libcuda.so.550.54.15\n    options: [ro, nosuid, nodev, rbind, rprivate]\n";
         s
+    }
+
+    #[test]
+    fn an_environment_entry_with_a_nul_is_an_error() {
+        let spec = |v: &str| {
+            format!(
+                "cdiVersion: 0.5.0\nkind: example.com/dev\ndevices:\n- name: \"0\"\n  containerEdits:\n    env: [\"{v}\"]\n    hooks: [{{hookName: createContainer, path: /bin/h, env: [\"{v}\"]}}]\n"
+            )
+        };
+        assert!(parse("s.yaml", &spec("A=1"), 0).is_ok());
+        for bad in ["A=z\\u0000w", "A\\u0000=1"] {
+            let errors = parse("s.yaml", &spec(bad), 0).err().unwrap_or_default();
+            assert_eq!(
+                errors
+                    .iter()
+                    .filter(|e| e.message.contains("has a NUL byte"))
+                    .count(),
+                2,
+                "{bad}: {errors:?}"
+            );
+        }
     }
 
     #[test]
