@@ -148,7 +148,7 @@ pub fn both_readers(src: &str, opts: ParseOptions) -> (Option<Node>, Result<Node
 
 /// [`parse`] by the general scanner alone.
 fn parse_general(src: &str, opts: ParseOptions) -> Result<Node, YamlError> {
-    if let Some(e) = other_yaml_version(src) {
+    if let Some(e) = other_yaml_version(src, opts) {
         return Err(e);
     }
     let widths = line_widths(src);
@@ -188,7 +188,11 @@ fn parse_general(src: &str, opts: ParseOptions) -> Result<Node, YamlError> {
 /// boolean, so accepting the directive would read the document otherwise
 /// than it declares. Directives stand at the start of a line, before the
 /// document's `---`.
-fn other_yaml_version(src: &str) -> Option<YamlError> {
+///
+/// With YAML 1.1's octal (CDI specs, read as the reference's Go reader
+/// reads them), no version describes the reading, so any `%YAML` is
+/// refused: under `%YAML 1.2`, `0666` would be decimal.
+fn other_yaml_version(src: &str, opts: ParseOptions) -> Option<YamlError> {
     for (i, line) in lines(src).enumerate() {
         let line = line.trim_start_matches('\u{feff}');
         if line.starts_with("---")
@@ -200,6 +204,17 @@ fn other_yaml_version(src: &str) -> Option<YamlError> {
             continue;
         };
         let version = rest.split('#').next().unwrap_or_default().trim();
+        if opts.yaml11_octal {
+            return Some(YamlError {
+                mark: Mark {
+                    line: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                    col: 1,
+                },
+                message: format!(
+                    "%YAML {version}: a CDI spec is read as its reference reads one (YAML 1.2, with YAML 1.1's octal: 0666 is 438), which no version directive says; remove the directive"
+                ),
+            });
+        }
         if version != "1.2" {
             return Some(YamlError {
                 mark: Mark {
@@ -2676,6 +2691,24 @@ network:
         ] {
             assert!(parse(src, ParseOptions::default()).is_ok(), "{src:?}");
         }
+    }
+
+    #[test]
+    fn a_cdi_spec_takes_no_version_directive() {
+        let opts = ParseOptions { yaml11_octal: true };
+        for v in ["1.1", "1.2"] {
+            let e = parse(&format!("%YAML {v}\n---\na: 0666\n"), opts).err();
+            assert!(
+                e.as_ref()
+                    .is_some_and(|e| e.to_string().starts_with(&format!(
+                        "1:1: %YAML {v}: a CDI spec is read as its reference reads one"
+                    ))),
+                "{e:?}"
+            );
+        }
+        // Control: without one, and a policy's 1.2.
+        assert!(parse("a: 0666\n", opts).is_ok());
+        assert!(parse("%YAML 1.2\n---\na: 0666\n", ParseOptions::default()).is_ok());
     }
 
     #[test]
