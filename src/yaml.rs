@@ -204,28 +204,24 @@ fn other_yaml_version(src: &str, opts: ParseOptions) -> Option<YamlError> {
             continue;
         };
         let version = rest.split('#').next().unwrap_or_default().trim();
-        if opts.yaml11_octal {
-            return Some(YamlError {
-                mark: Mark {
-                    line: u32::try_from(i + 1).unwrap_or(u32::MAX),
-                    col: 1,
-                },
-                message: format!(
-                    "%YAML {version}: a CDI spec is read as its reference reads one (YAML 1.2, with YAML 1.1's octal: 0666 is 438), which no version directive says; remove the directive"
-                ),
-            });
-        }
-        if version != "1.2" {
-            return Some(YamlError {
-                mark: Mark {
-                    line: u32::try_from(i + 1).unwrap_or(u32::MAX),
-                    col: 1,
-                },
-                message: format!(
-                    "%YAML {version}: this reader applies YAML 1.2 (where 0755 is decimal and only true/false are booleans); write %YAML 1.2 or remove the directive"
-                ),
-            });
-        }
+        let message = if opts.yaml11_octal {
+            format!(
+                "%YAML {version}: a CDI spec is read as its reference reads one (YAML 1.2, with YAML 1.1's octal: 0666 is 438), which no version directive says; remove the directive"
+            )
+        } else if version != "1.2" {
+            format!(
+                "%YAML {version}: this reader applies YAML 1.2 (where 0755 is decimal and only true/false are booleans); write %YAML 1.2 or remove the directive"
+            )
+        } else {
+            continue;
+        };
+        return Some(YamlError {
+            mark: Mark {
+                line: u32::try_from(i + 1).unwrap_or(u32::MAX),
+                col: 1,
+            },
+            message,
+        });
     }
     None
 }
